@@ -1,0 +1,18 @@
+"""Direct protobuf encoding of ``orderbook.Summary``.
+
+Selects :mod:`dragonfly._core.wire_c` or its twin :mod:`~dragonfly._core.wire_py`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._select import select
+
+if TYPE_CHECKING:
+    from .wire_py import encode_summary
+else:
+    _impl = select("wire")
+    encode_summary = _impl.encode_summary
+
+__all__ = ("encode_summary",)
