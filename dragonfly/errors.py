@@ -14,12 +14,15 @@ __all__ = (
     "SequenceGapError",
     "ChecksumMismatchError",
     "CrossedBookError",
+    "InvalidLevelError",
     "VenueError",
     "VenueConnectionError",
     "ConfigError",
     "FixError",
     "FixParseError",
     "FixSessionError",
+    "LevelsError",
+    "LevelsTypeError",
 )
 
 
@@ -79,6 +82,24 @@ class CrossedBookError(BookIntegrityError):
     """Best bid is at or above best ask."""
 
 
+class InvalidLevelError(BookIntegrityError, ValueError):
+    """A book delta that cannot be applied: not a ``(price, qty, ...)`` entry, a
+    price or quantity that is not a number, not finite, or a negative quantity.
+
+    A batch is applied in order, so the book may hold the part of the batch
+    before the bad entry: treat the book as wrong and resync it.
+
+    Attributes
+    ----------
+    entry : object
+        The offending entry as given.
+    """
+
+    def __init__(self, message: str, *, venue: str = "", instrument: str = "", entry: object = None) -> None:
+        super().__init__(message, venue=venue, instrument=instrument)
+        self.entry = entry
+
+
 class VenueError(DragonflyError):
     """A venue answered with an error or an unexpected payload."""
 
@@ -112,3 +133,41 @@ class FixParseError(FixError, ValueError):
 
 class FixSessionError(FixError):
     """A FIX session-level violation (logon refused, sequence too low, ...)."""
+
+
+class LevelsError(DragonflyError, ValueError):
+    """Price levels handed to the merge or the wire encoder are malformed.
+
+    Raised by both twins of :mod:`dragonfly._core.merge` and
+    :mod:`dragonfly._core.wire` for bad values: a NaN price or quantity in a
+    merge, a venue side that is not best-first, a level of the wrong length, a
+    number too large for a double, a venue name that is not valid UTF-8, a
+    negative ``depth``.
+
+    Attributes
+    ----------
+    venue : str
+        The venue concerned ("" when not known or not applicable).
+    side : str
+        ``"bids"``, ``"asks"`` or "" when not applicable.
+    index : int
+        Position of the offending level in its side, or -1.
+    """
+
+    def __init__(self, message: str, *, venue: str = "", side: str = "", index: int = -1) -> None:
+        super().__init__(message)
+        self.venue = venue
+        self.side = side
+        self.index = index
+
+
+class LevelsTypeError(LevelsError, TypeError):
+    """Like :class:`LevelsError`, for arguments of the wrong type (also a ``TypeError``)."""
+
+
+class QueueClosedError(DragonflyError, StopAsyncIteration):
+    """Reading from a queue or subscription that is closed and empty.
+
+    Also a :class:`StopAsyncIteration`, so ``async for`` over a subscription
+    simply ends.
+    """

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-__all__ = ("VenueStatus", "VenueHealth", "BookUpdate", "WorldView", "Level", "Side")
+__all__ = ("VenueStatus", "VenueHealth", "BookUpdate", "WorldView", "Level", "Side", "LiquidityLevel", "LiquidityView")
 
 #: One price level of one venue's book: ``(price, qty)``.
 Side = tuple[tuple[float, float], ...]
@@ -68,3 +68,27 @@ class WorldView:
     exchange_ts_ns: int = 0  # newest exchange time among the venues that contributed
     receive_ts_ns: int = 0  # receive time of the update that triggered this view
     publish_ts_ns: int = 0  # when the aggregator published it
+    #: The per-venue tops that went into this view (LIVE venues only), for
+    #: consumers that filter by venue and re-merge.
+    books: dict[str, tuple[Side, Side]] = field(default_factory=dict)
+
+
+#: One level of the summed-liquidity book: ``(price, total_qty, {venue: qty})``.
+LiquidityLevel = tuple[float, float, dict[str, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidityView:
+    """Aggregator -> services: sizes at each price summed across LIVE venues.
+
+    ``seq`` is the ``seq`` of the :class:`WorldView` computed from the same state.
+    """
+
+    instrument: str
+    seq: int
+    bids: tuple[LiquidityLevel, ...]
+    asks: tuple[LiquidityLevel, ...]
+    venues: dict[str, VenueHealth] = field(default_factory=dict)
+    exchange_ts_ns: int = 0
+    receive_ts_ns: int = 0
+    publish_ts_ns: int = 0
