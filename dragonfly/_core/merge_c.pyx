@@ -1,0 +1,560 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Heap-based k-way merge of K venues' top N, and the summed-liquidity merge (compiled).
+
+The compiled twin of :mod:`dragonfly._core.merge_py`, which documents the contract and
+the ordering; both return the same values bit for bit and raise the same exceptions.
+The C-level API (:c:func:`normalize_side`, :c:func:`merge_side`,
+:c:func:`merge_liquidity_side` on :c:type:`SideView` arrays) is declared in
+``merge_c.pxd`` for other Cython modules; :func:`merge_levels` and
+:func:`merge_liquidity` are its Python-facing views.
+"""
+
+from collections.abc import Mapping, Sequence
+from time import perf_counter_ns
+
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check, PyFloat_FromDouble
+from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.long cimport PyLong_AsDouble, PyLong_Check
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.object cimport PyObject
+from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from libc.stdlib cimport free, malloc
+
+from dragonfly.errors import LevelsError, LevelsTypeError
+
+__all__ = ("merge_levels", "merge_liquidity")
+
+cdef extern from "Python.h":
+    Py_ssize_t PY_SSIZE_T_MAX
+
+cdef tuple _SIDES = ("bids", "asks")
+
+
+# ---------------------------------------------------------------------------
+# C level
+# ---------------------------------------------------------------------------
+
+cdef struct _Head:
+    double key  # price for asks, -price for bids: smaller is better
+    double nq  # -qty: smaller is better
+    Py_ssize_t v  # venue index: smaller is better
+
+
+cdef inline bint _less(const _Head* a, const _Head* b) noexcept nogil:
+    if a.key != b.key:
+        return a.key < b.key
+    if a.nq != b.nq:
+        return a.nq < b.nq
+    return a.v < b.v
+
+
+cdef inline void _sift_down(_Head* h, Py_ssize_t n, Py_ssize_t i) noexcept nogil:
+    cdef _Head x = h[i]
+    cdef Py_ssize_t c
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and _less(&h[c + 1], &h[c]):
+            c += 1
+        if not _less(&h[c], &x):
+            break
+        h[i] = h[c]
+        i = c
+    h[i] = x
+
+
+cdef inline Py_ssize_t _heap_init(const SideView* sides, Py_ssize_t k, double sign,
+                                  _Head* heap, Py_ssize_t* pos) noexcept nogil:
+    cdef Py_ssize_t v, i, n = 0
+    for v in range(k):
+        pos[v] = 0
+        if sides[v].n > 0:
+            heap[n].key = sign * sides[v].price[0]
+            heap[n].nq = -sides[v].qty[0]
+            heap[n].v = v
+            n += 1
+    i = n // 2 - 1
+    while i >= 0:
+        _sift_down(heap, n, i)
+        i -= 1
+    return n
+
+
+cdef inline Py_ssize_t _heap_advance(const SideView* sides, double sign, _Head* heap, Py_ssize_t n,
+                                     Py_ssize_t* pos) noexcept nogil:
+    """Move the root's venue to its next level; return the new heap size."""
+    cdef Py_ssize_t v = heap[0].v
+    cdef Py_ssize_t i = pos[v] + 1
+    pos[v] = i
+    if i < sides[v].n:
+        heap[0].key = sign * sides[v].price[i]
+        heap[0].nq = -sides[v].qty[i]
+    else:
+        n -= 1
+        heap[0] = heap[n]
+    if n > 1:
+        _sift_down(heap, n, 0)
+    return n
+
+
+cdef int normalize_side(double* price, double* qty, Py_ssize_t n, bint bids, Py_ssize_t* bad) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef double p, q
+    for i in range(n):
+        p = price[i]
+        q = qty[i]
+        if p != p or q != q:
+            bad[0] = i
+            return 1
+        if i == 0:
+            continue
+        if (p > price[i - 1]) if bids else (p < price[i - 1]):
+            bad[0] = i
+            return 2
+        # Insertion of level i into its equal-price run, quantity descending (stable).
+        j = i
+        while j > 0 and price[j - 1] == p and qty[j - 1] < q:
+            price[j] = price[j - 1]
+            qty[j] = qty[j - 1]
+            j -= 1
+        if j != i:
+            price[j] = p
+            qty[j] = q
+    return 0
+
+
+cdef int _scratch(Py_ssize_t k, _Head* stack_heap, Py_ssize_t* stack_pos,
+                  _Head** heap, Py_ssize_t** pos) except -1 nogil:
+    """A heap of k heads and 3 * k Py_ssize_t (positions, and the liquidity merge's
+    per-venue level stamp and contribution slot): on the stack when k is small."""
+    if k <= MERGE_STACK_VENUES:
+        heap[0] = stack_heap
+        pos[0] = stack_pos
+        return 0
+    heap[0] = <_Head*>malloc(<size_t>k * sizeof(_Head))
+    pos[0] = <Py_ssize_t*>malloc(<size_t>(3 * k) * sizeof(Py_ssize_t))
+    if heap[0] == NULL or pos[0] == NULL:
+        free(heap[0])
+        free(pos[0])
+        with gil:
+            raise MemoryError()
+    return 0
+
+
+cdef Py_ssize_t merge_side(const SideView* sides, Py_ssize_t k, bint bids, Py_ssize_t depth,
+                           Py_ssize_t* out_venue, double* out_price, double* out_qty) except -1 nogil:
+    cdef _Head stack_heap[MERGE_STACK_VENUES]
+    cdef Py_ssize_t stack_pos[3 * MERGE_STACK_VENUES]
+    cdef _Head* heap
+    cdef Py_ssize_t* pos
+    cdef double sign = -1.0 if bids else 1.0
+    cdef Py_ssize_t n, v, out = 0
+    if depth <= 0 or k <= 0:
+        return 0
+    _scratch(k, stack_heap, stack_pos, &heap, &pos)
+    n = _heap_init(sides, k, sign, heap, pos)
+    while n > 0 and out < depth:
+        v = heap[0].v
+        out_venue[out] = v
+        out_price[out] = sides[v].price[pos[v]]
+        out_qty[out] = sides[v].qty[pos[v]]
+        out += 1
+        n = _heap_advance(sides, sign, heap, n, pos)
+    if heap != stack_heap:
+        free(heap)
+        free(pos)
+    return out
+
+
+cdef Py_ssize_t merge_liquidity_side(const SideView* sides, Py_ssize_t k, bint bids, Py_ssize_t depth,
+                                     double* out_price, double* out_total, Py_ssize_t* out_start,
+                                     Py_ssize_t* contrib_venue, double* contrib_qty) except -1 nogil:
+    cdef _Head stack_heap[MERGE_STACK_VENUES]
+    cdef Py_ssize_t stack_pos[3 * MERGE_STACK_VENUES]
+    cdef _Head* heap
+    cdef Py_ssize_t* pos
+    cdef double sign = -1.0 if bids else 1.0
+    cdef Py_ssize_t* stamp  # stamp[v]: the last level venue v contributed to, or -1
+    cdef Py_ssize_t* slot  # slot[v]: index of v's contribution in that level
+    cdef Py_ssize_t n, v, levels = 0, ncon = 0
+    cdef double p, q, cur = 0.0
+    out_start[0] = 0
+    if depth <= 0 or k <= 0:
+        return 0
+    _scratch(k, stack_heap, stack_pos, &heap, &pos)
+    stamp = pos + k
+    slot = pos + 2 * k
+    for v in range(k):
+        stamp[v] = -1
+    n = _heap_init(sides, k, sign, heap, pos)
+    while n > 0:
+        v = heap[0].v
+        p = sides[v].price[pos[v]]
+        q = sides[v].qty[pos[v]]
+        if levels and p == cur:
+            out_total[levels - 1] += q
+            if stamp[v] == levels - 1:  # the venue lists this price again: sum it
+                contrib_qty[slot[v]] += q
+            else:
+                stamp[v] = levels - 1
+                slot[v] = ncon
+                contrib_venue[ncon] = v
+                contrib_qty[ncon] = q
+                ncon += 1
+        else:
+            if levels >= depth:
+                break
+            out_price[levels] = p
+            out_total[levels] = q
+            out_start[levels] = ncon
+            stamp[v] = levels
+            slot[v] = ncon
+            contrib_venue[ncon] = v
+            contrib_qty[ncon] = q
+            ncon += 1
+            levels += 1
+            cur = p
+        n = _heap_advance(sides, sign, heap, n, pos)
+    out_start[levels] = ncon
+    if heap != stack_heap:
+        free(heap)
+        free(pos)
+    return levels
+
+
+# ---------------------------------------------------------------------------
+# Python-facing views
+# ---------------------------------------------------------------------------
+
+cdef Py_ssize_t _check_depth(object depth) except -1:
+    if isinstance(depth, bool) or not isinstance(depth, int):
+        raise LevelsTypeError(f"depth must be an int, not {type(depth).__name__}")
+    if depth < 0:
+        raise LevelsError(f"depth must be >= 0, got {depth}")
+    if depth > PY_SSIZE_T_MAX:
+        return PY_SSIZE_T_MAX
+    return <Py_ssize_t>depth
+
+
+cdef object _as_sequence(object side, str venue, str side_name):
+    if type(side) is list or type(side) is tuple:
+        return side
+    if isinstance(side, Sequence) and not isinstance(side, (str, bytes, bytearray)):
+        return list(side)
+    raise LevelsTypeError(
+        f"books[{venue!r}] {side_name} must be a sequence, not {type(side).__name__}", venue=venue, side=side_name
+    )
+
+
+cdef inline Py_ssize_t _seq_len(object seq) noexcept:
+    # seq is an exact list or tuple (see _as_sequence)
+    if type(seq) is list:
+        return PyList_GET_SIZE(seq)
+    return PyTuple_GET_SIZE(seq)
+
+
+cdef str _what(str field, str venue, str side, Py_ssize_t index):
+    return (f"{venue} " if venue else "") + (f"{side}[{index}] " if side else "") + field
+
+
+cdef double _as_double_slow(object x, str field, str venue, str side, Py_ssize_t index) except? -1.0:
+    if PyLong_Check(x):
+        try:
+            return PyLong_AsDouble(x)
+        except OverflowError:
+            raise LevelsError(
+                f"{_what(field, venue, side, index)} too large for a double", venue=venue, side=side, index=index
+            ) from None
+    raise LevelsTypeError(
+        f"{_what(field, venue, side, index)} must be a float or an int, not {type(x).__name__}",
+        venue=venue,
+        side=side,
+        index=index,
+    )
+
+
+cdef inline double _as_double(object x, str field, str venue, str side, Py_ssize_t index) except? -1.0:
+    if PyFloat_Check(x):
+        return PyFloat_AS_DOUBLE(x)
+    return _as_double_slow(x, field, venue, side, index)
+
+
+cdef tuple _level_items(object level, str venue, str name, Py_ssize_t i):
+    """Slow path for a level that is not an exact tuple/list of two floats: check it as
+    merge_py does and return its two items."""
+    cdef Py_ssize_t size
+    if not isinstance(level, (tuple, list)):
+        raise LevelsTypeError(
+            f"{venue} {name}[{i}] must be a (price, qty) tuple, not {type(level).__name__}",
+            venue=venue,
+            side=name,
+            index=i,
+        )
+    size = len(level)
+    if size != 2:
+        raise LevelsError(f"{venue} {name}[{i}] must have 2 elements, has {size}", venue=venue, side=name, index=i)
+    return (level[0], level[1])
+
+
+cdef Py_ssize_t _read_side(object seq, str venue, int s, Py_ssize_t depth, bint liquidity,
+                           double* price, double* qty, Py_ssize_t cap) except -1:
+    """Mirror of merge_py._load_side: fill price/qty (capacity cap), return the count.
+
+    Fast path: an exact tuple/list of two floats, read through borrowed references (no
+    Python code runs while they are in use). Anything else goes through _level_items
+    and _as_double, in merge_py's order.
+    """
+    cdef str name = _SIDES[s]
+    cdef Py_ssize_t i = 0, distinct = 0
+    cdef double p, q, prev = 0.0
+    cdef PyObject* lv
+    cdef PyObject* pa
+    cdef PyObject* pb
+    cdef bint fast
+    cdef tuple items
+    cdef object owned
+    cdef Py_ssize_t bad = 0
+    cdef bint is_list = type(seq) is list
+    while True:
+        if depth == 0 or i >= cap:  # i >= cap: the side grew while read (Python code ran)
+            break
+        if is_list:
+            if i >= PyList_GET_SIZE(seq):
+                break
+            lv = PyList_GET_ITEM(seq, i)
+        else:
+            if i >= PyTuple_GET_SIZE(seq):
+                break
+            lv = PyTuple_GET_ITEM(seq, i)
+        fast = False
+        if PyTuple_CheckExact(<object>lv):
+            if PyTuple_GET_SIZE(<object>lv) == 2:
+                pa = PyTuple_GET_ITEM(<object>lv, 0)
+                pb = PyTuple_GET_ITEM(<object>lv, 1)
+                fast = PyFloat_Check(<object>pa) and PyFloat_Check(<object>pb)
+        elif PyList_CheckExact(<object>lv):
+            if PyList_GET_SIZE(<object>lv) == 2:
+                pa = PyList_GET_ITEM(<object>lv, 0)
+                pb = PyList_GET_ITEM(<object>lv, 1)
+                fast = PyFloat_Check(<object>pa) and PyFloat_Check(<object>pb)
+        if fast:
+            p = PyFloat_AS_DOUBLE(<object>pa)
+            q = PyFloat_AS_DOUBLE(<object>pb)
+        else:
+            owned = <object>lv  # a strong reference: the slow path may run Python code
+            items = _level_items(owned, venue, name, i)
+            p = _as_double(items[0], "price", venue, name, i)
+        if i == 0 or p != prev:
+            distinct += 1
+            if (distinct > depth) if liquidity else (i >= depth):
+                break
+        if not fast:
+            q = _as_double(items[1], "qty", venue, name, i)
+        if p != p or q != q:
+            raise LevelsError(f"{venue} {name}[{i}] is NaN", venue=venue, side=name, index=i)
+        if i and ((p > prev) if s == 0 else (p < prev)):
+            raise LevelsError(
+                f"{venue} {name} not best-first: {name}[{i}] price {p!r} after {prev!r}",
+                venue=venue,
+                side=name,
+                index=i,
+            )
+        price[i] = p
+        qty[i] = q
+        prev = p
+        i += 1
+    if normalize_side(price, qty, i, s == 0, &bad) != 0:  # cannot fail after the checks above
+        raise LevelsError(f"{venue} {name}[{bad}] rejected", venue=venue, side=name, index=bad)
+    return i
+
+
+cdef class _Loaded:
+    """Venue names (ascending) and their examined levels in one C buffer."""
+
+    cdef list names
+    cdef Py_ssize_t k
+    cdef Py_ssize_t total  # levels loaded, both sides
+    cdef Py_ssize_t depth
+    cdef SideView* views  # views[s * k + v]
+    cdef double* levels
+    cdef void* extra  # output scratch
+    cdef Py_ssize_t extra_size
+
+    def __dealloc__(self):
+        PyMem_Free(self.views)
+        PyMem_Free(self.levels)
+        PyMem_Free(self.extra)
+
+    cdef void* scratch(self, Py_ssize_t size) except NULL:
+        """At least ``size`` bytes of output scratch, reused between calls."""
+        if size < 64:
+            size = 64
+        if self.extra == NULL or size > self.extra_size:
+            PyMem_Free(self.extra)
+            self.extra_size = 0
+            self.extra = PyMem_Malloc(<size_t>size)
+            if self.extra == NULL:
+                raise MemoryError()
+            self.extra_size = size
+        return self.extra
+
+
+cdef _Loaded _load(object books, Py_ssize_t depth, bint liquidity):
+    cdef _Loaded ld = _Loaded.__new__(_Loaded)
+    cdef list names, seqs
+    cdef object book, name, seq
+    cdef Py_ssize_t k, v, s, cap, n, total = 0
+    cdef Py_ssize_t* caps
+    if type(books) is dict:
+        names = list(<dict>books)
+    elif isinstance(books, Mapping):
+        names = list(books)
+    else:
+        raise LevelsTypeError(f"books must be a Mapping, not {type(books).__name__}")
+    for name in names:
+        if not isinstance(name, str):
+            raise LevelsTypeError(f"venue names must be str, not {type(name).__name__}")
+    names.sort()
+    k = len(names)
+    seqs = []
+    for name in names:
+        book = books[name]
+        if not isinstance(book, (tuple, list)):
+            raise LevelsTypeError(
+                f"books[{name!r}] must be a (bids, asks) pair, not {type(book).__name__}", venue=name
+            )
+        if len(book) != 2:
+            raise LevelsError(f"books[{name!r}] must be a (bids, asks) pair, has {len(book)} elements", venue=name)
+        seqs.append(_as_sequence(book[0], name, "bids"))
+        seqs.append(_as_sequence(book[1], name, "asks"))
+    ld.names = names
+    ld.k = k
+    ld.depth = depth
+    ld.views = <SideView*>PyMem_Malloc(<size_t>(2 * k + 1) * sizeof(SideView))
+    if ld.views == NULL:
+        raise MemoryError()
+    for v in range(k):
+        for s in range(2):
+            cap = _seq_len(seqs[2 * v + s])
+            ld.views[s * k + v].n = cap  # capacity for now
+            total += cap
+    ld.levels = <double*>PyMem_Malloc(<size_t>(2 * total + 1) * sizeof(double))
+    if ld.levels == NULL:
+        raise MemoryError()
+    total = 0
+    for v in range(k):
+        for s in range(2):
+            cap = ld.views[s * k + v].n
+            n = _read_side(seqs[2 * v + s], names[v], <int>s, depth, liquidity,
+                           ld.levels + 2 * total, ld.levels + 2 * total + cap, cap)
+            ld.views[s * k + v].price = ld.levels + 2 * total
+            ld.views[s * k + v].qty = ld.levels + 2 * total + cap
+            ld.views[s * k + v].n = n
+            total += cap
+    ld.total = total
+    return ld
+
+
+def merge_levels(books, depth):
+    """Consolidate several venues' books into one top-``depth`` book (heap-based k-way merge).
+
+    See :func:`dragonfly._core.merge_py.merge_levels`, the reference, for parameters,
+    ordering, what is examined, and the exceptions raised.
+    """
+    cdef Py_ssize_t d = _check_depth(depth)
+    cdef _Loaded ld = _load(books, d, False)
+    cdef Py_ssize_t s, i, n, cap
+    cdef Py_ssize_t* venue
+    cdef double* price
+    cdef double* qty
+    cdef list out, names = ld.names
+    cdef list result = [None, None]
+    for s in range(2):
+        cap = 0
+        for i in range(ld.k):
+            cap += ld.views[s * ld.k + i].n
+        if cap > d:
+            cap = d
+        price = <double*>ld.scratch((2 * sizeof(double) + sizeof(Py_ssize_t)) * cap)
+        qty = price + cap
+        venue = <Py_ssize_t*>(qty + cap)
+        n = merge_side(ld.views + s * ld.k, ld.k, s == 0, d, venue, price, qty)
+        out = []
+        for i in range(n):
+            out.append((names[venue[i]], PyFloat_FromDouble(price[i]), PyFloat_FromDouble(qty[i])))
+        result[s] = out
+    return result[0], result[1]
+
+
+def merge_liquidity(books, depth):
+    """Aggregated liquidity: levels at the same price summed across venues.
+
+    See :func:`dragonfly._core.merge_py.merge_liquidity`, the reference, for the result,
+    the summation order and how a venue's repeated price is treated.
+    """
+    cdef Py_ssize_t d = _check_depth(depth)
+    cdef _Loaded ld = _load(books, d, True)
+    cdef Py_ssize_t s, i, j, n, cap, lv_cap
+    cdef double* price
+    cdef double* total
+    cdef double* cqty
+    cdef Py_ssize_t* start
+    cdef Py_ssize_t* cven
+    cdef list out, names = ld.names
+    cdef dict per_venue
+    cdef list result = [None, None]
+    for s in range(2):
+        cap = 0
+        for i in range(ld.k):
+            cap += ld.views[s * ld.k + i].n
+        lv_cap = cap if cap < d else d
+        price = <double*>ld.scratch(
+            sizeof(double) * (2 * lv_cap + cap) + sizeof(Py_ssize_t) * (lv_cap + 1 + cap)
+        )
+        total = price + lv_cap
+        cqty = total + lv_cap
+        start = <Py_ssize_t*>(cqty + cap)
+        cven = start + lv_cap + 1
+        n = merge_liquidity_side(ld.views + s * ld.k, ld.k, s == 0, d, price, total, start, cven, cqty)
+        out = []
+        for i in range(n):
+            per_venue = {}
+            for j in range(start[i], start[i + 1]):
+                per_venue[names[cven[j]]] = PyFloat_FromDouble(cqty[j])
+            out.append((PyFloat_FromDouble(price[i]), PyFloat_FromDouble(total[i]), per_venue))
+        result[s] = out
+    return result[0], result[1]
+
+
+# ---------------------------------------------------------------------------
+# Benchmark hook: time the C-level path alone (used by benchmarks/bench_merge.py)
+# ---------------------------------------------------------------------------
+
+def _bench_merge_side_ns(books, depth, Py_ssize_t loops, bint liquidity=False):
+    """Nanoseconds per merge of both sides through the C-level API (inputs pre-loaded).
+
+    Loads ``books`` once (as :func:`merge_levels` would), then runs ``merge_side`` (or
+    ``merge_liquidity_side``) on bids and asks ``loops`` times without the GIL.
+    """
+    cdef Py_ssize_t d = _check_depth(depth)
+    cdef _Loaded ld = _load(books, d, liquidity)
+    cdef Py_ssize_t cap = ld.total + 1
+    cdef double* buf = <double*>ld.scratch((4 * sizeof(double) + 4 * sizeof(Py_ssize_t)) * cap)
+    cdef Py_ssize_t* ibuf = <Py_ssize_t*>(buf + 4 * cap)
+    cdef Py_ssize_t i, k = ld.k
+    cdef Py_ssize_t sink = 0
+    t0 = perf_counter_ns()
+    with nogil:
+        for i in range(loops):
+            if liquidity:
+                sink += merge_liquidity_side(ld.views, k, True, d, buf, buf + cap, ibuf, ibuf + cap + 1, buf + 2 * cap)
+                sink += merge_liquidity_side(ld.views + k, k, False, d, buf, buf + cap, ibuf, ibuf + cap + 1,
+                                             buf + 2 * cap)
+            else:
+                sink += merge_side(ld.views, k, True, d, ibuf, buf, buf + cap)
+                sink += merge_side(ld.views + k, k, False, d, ibuf, buf, buf + cap)
+    t1 = perf_counter_ns()
+    if sink < 0:
+        raise AssertionError("unreachable")
+    return (t1 - t0) / <double>(loops if loops > 0 else 1)

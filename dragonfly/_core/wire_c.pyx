@@ -1,0 +1,445 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Direct protobuf encoding of ``orderbook.Summary`` (compiled).
+
+The compiled twin of :mod:`dragonfly._core.wire_py`, which documents the encoding and
+the proto3 rules it follows; both return the same bytes and raise the same exceptions.
+The C-level API (:c:func:`summary_size`, :c:func:`write_summary`,
+:c:func:`encode_summary_view` on :c:type:`LevelsView` arrays) is declared in
+``wire_c.pxd`` for other Cython modules; :func:`encode_summary` is the Python-facing view.
+"""
+
+from collections.abc import Sequence
+from time import perf_counter_ns
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.exc cimport PyErr_Clear
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
+from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.long cimport PyLong_AsDouble, PyLong_Check
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.object cimport PyObject
+from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.unicode cimport PyUnicode_Check
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+
+from dragonfly.errors import LevelsError, LevelsTypeError
+
+__all__ = ("encode_summary", "encode_name_field")
+
+cdef extern from "Python.h":
+    # no `except` clause: NULL (with an exception set) is handled by the callers
+    const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size)
+
+
+cdef enum:
+    _STACK_BYTES = 4096
+    _TAG_SPREAD = 0x09
+    _TAG_BIDS = 0x12
+    _TAG_ASKS = 0x1A
+    _TAG_EXCHANGE = 0x0A
+    _TAG_PRICE = 0x11
+    _TAG_AMOUNT = 0x19
+
+
+# ---------------------------------------------------------------------------
+# C level
+# ---------------------------------------------------------------------------
+
+cdef inline bint _present(double x) noexcept nogil:
+    """False only for +0.0 (all bits zero), the proto3 default."""
+    cdef uint64_t u
+    memcpy(&u, &x, 8)
+    return u != 0
+
+
+cdef inline Py_ssize_t _varint_size(size_t v) noexcept nogil:
+    cdef Py_ssize_t n = 1
+    while v >= 0x80:
+        v >>= 7
+        n += 1
+    return n
+
+
+cdef inline char* _put_varint(char* p, size_t v) noexcept nogil:
+    while v >= 0x80:
+        p[0] = <char>((v & 0x7F) | 0x80)
+        p += 1
+        v >>= 7
+    p[0] = <char>v
+    return p + 1
+
+
+cdef inline char* _put_double(char* p, unsigned char tag, double x) noexcept nogil:
+    """Tag and 8 bytes little-endian, whatever the host byte order."""
+    cdef uint64_t u
+    cdef int i
+    memcpy(&u, &x, 8)
+    p[0] = <char>tag
+    for i in range(8):
+        p[1 + i] = <char>((u >> (8 * i)) & 0xFF)
+    return p + 9
+
+
+cdef inline Py_ssize_t _body_size(Py_ssize_t name_field, double price, double qty) noexcept nogil:
+    return name_field + (9 if _present(price) else 0) + (9 if _present(qty) else 0)
+
+
+cdef double summary_spread(const LevelsView* bids, const LevelsView* asks) noexcept nogil:
+    if bids.n > 0 and asks.n > 0:
+        return asks.price[0] - bids.price[0]
+    return 0.0
+
+
+cdef inline Py_ssize_t _side_size(const LevelsView* side, const NamesView* names) noexcept nogil:
+    cdef Py_ssize_t i, body, total = 0
+    for i in range(side.n):
+        body = _body_size(names.size[side.venue[i]], side.price[i], side.qty[i])
+        total += 1 + _varint_size(<size_t>body) + body
+    return total
+
+
+cdef Py_ssize_t summary_size(double spread, const LevelsView* bids, const LevelsView* asks,
+                             const NamesView* names) noexcept nogil:
+    return (9 if _present(spread) else 0) + _side_size(bids, names) + _side_size(asks, names)
+
+
+cdef inline char* _write_side(char* p, unsigned char tag, const LevelsView* side,
+                              const NamesView* names) noexcept nogil:
+    cdef Py_ssize_t i, v, nf
+    cdef double price, qty
+    for i in range(side.n):
+        v = side.venue[i]
+        nf = names.size[v]
+        price = side.price[i]
+        qty = side.qty[i]
+        p[0] = <char>tag
+        p = _put_varint(p + 1, <size_t>_body_size(nf, price, qty))
+        if nf:
+            memcpy(p, names.field[v], <size_t>nf)
+            p += nf
+        if _present(price):
+            p = _put_double(p, _TAG_PRICE, price)
+        if _present(qty):
+            p = _put_double(p, _TAG_AMOUNT, qty)
+    return p
+
+
+cdef Py_ssize_t write_summary(char* out, double spread, const LevelsView* bids, const LevelsView* asks,
+                              const NamesView* names) noexcept nogil:
+    cdef char* p = out
+    if _present(spread):
+        p = _put_double(p, _TAG_SPREAD, spread)
+    p = _write_side(p, _TAG_BIDS, bids, names)
+    p = _write_side(p, _TAG_ASKS, asks, names)
+    return p - out
+
+
+cdef bytes encode_summary_view(double spread, const LevelsView* bids, const LevelsView* asks,
+                               const NamesView* names):
+    cdef Py_ssize_t size = summary_size(spread, bids, asks, names)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+    write_summary(PyBytes_AS_STRING(out), spread, bids, asks, names)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Python-facing view
+# ---------------------------------------------------------------------------
+
+cdef struct _Buf:
+    char* data
+    Py_ssize_t len
+    Py_ssize_t cap
+    char* stack
+
+
+cdef int _reserve(_Buf* b, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t cap
+    cdef char* data
+    if b.len + extra <= b.cap:
+        return 0
+    cap = b.cap * 2
+    if cap < b.len + extra:
+        cap = b.len + extra
+    data = <char*>PyMem_Malloc(<size_t>cap)
+    if data == NULL:
+        raise MemoryError()
+    memcpy(data, b.data, <size_t>b.len)
+    if b.data != b.stack:
+        PyMem_Free(b.data)
+    b.data = data
+    b.cap = cap
+    return 0
+
+
+cdef object _as_sequence(object side, str what):
+    if type(side) is list or type(side) is tuple:
+        return side
+    if isinstance(side, Sequence) and not isinstance(side, (str, bytes, bytearray)):
+        return list(side)
+    raise LevelsTypeError(f"{what} must be a sequence, not {type(side).__name__}", side=what)
+
+
+cdef str _what(str field, str venue, str side, Py_ssize_t index):
+    return (f"{venue} " if venue else "") + (f"{side}[{index}] " if side else "") + field
+
+
+cdef double _as_double_slow(object x, str field, str venue, str side, Py_ssize_t index) except? -1.0:
+    if PyLong_Check(x):
+        try:
+            return PyLong_AsDouble(x)
+        except OverflowError:
+            raise LevelsError(
+                f"{_what(field, venue, side, index)} too large for a double", venue=venue, side=side, index=index
+            ) from None
+    raise LevelsTypeError(
+        f"{_what(field, venue, side, index)} must be a float or an int, not {type(x).__name__}",
+        venue=venue,
+        side=side,
+        index=index,
+    )
+
+
+cdef inline double _as_double(object x, str field, str venue, str side, Py_ssize_t index) except? -1.0:
+    if PyFloat_Check(x):
+        return PyFloat_AS_DOUBLE(x)
+    return _as_double_slow(x, field, venue, side, index)
+
+
+cdef int _raise_utf8(object venue, str side, Py_ssize_t index) except -1:
+    """Raise the error for a venue that is not a str or cannot be UTF-8 encoded."""
+    if not isinstance(venue, str):
+        raise LevelsTypeError(f"{side}[{index}] venue must be str, not {type(venue).__name__}", side=side, index=index)
+    try:
+        str.encode(venue, "utf-8")
+    except UnicodeEncodeError as exc:
+        raise LevelsError(f"{side}[{index}] venue is not valid UTF-8: {exc.reason}", side=side, index=index) from None
+    raise LevelsError(f"{side}[{index}] venue cannot be encoded", side=side, index=index)
+
+
+cdef inline const char* _utf8(object venue, str side, Py_ssize_t index, Py_ssize_t* size) except NULL:
+    cdef const char* raw
+    if PyUnicode_Check(venue):
+        raw = PyUnicode_AsUTF8AndSize(venue, size)
+        if raw != NULL:
+            return raw
+        PyErr_Clear()
+    _raise_utf8(venue, side, index)
+    return NULL
+
+
+cdef int _write_level(_Buf* b, unsigned char tag, const char* name, Py_ssize_t name_len,
+                      double price, double qty) except -1:
+    cdef Py_ssize_t nf = 1 + _varint_size(<size_t>name_len) + name_len if name_len else 0
+    cdef Py_ssize_t body = _body_size(nf, price, qty)
+    cdef char* p
+    _reserve(b, 11 + body)
+    p = b.data + b.len
+    p[0] = <char>tag
+    p = _put_varint(p + 1, <size_t>body)
+    if name_len:
+        p[0] = <char>_TAG_EXCHANGE
+        p = _put_varint(p + 1, <size_t>name_len)
+        memcpy(p, name, <size_t>name_len)
+        p += name_len
+    if _present(price):
+        p = _put_double(p, _TAG_PRICE, price)
+    if _present(qty):
+        p = _put_double(p, _TAG_AMOUNT, qty)
+    b.len = p - b.data
+    return 0
+
+
+cdef int _encode_level_generic(_Buf* b, unsigned char tag, object level, str side, Py_ssize_t i,
+                               double* first) except -1:
+    """Any level: the checks and conversions of wire_py, in the same order."""
+    cdef Py_ssize_t name_len, size
+    cdef const char* name
+    cdef double price, qty
+    cdef object venue, a, c
+    if not isinstance(level, (tuple, list)):
+        raise LevelsTypeError(
+            f"{side}[{i}] must be a (venue, price, qty) tuple, not {type(level).__name__}", side=side, index=i
+        )
+    size = len(level)
+    if size != 3:
+        raise LevelsError(f"{side}[{i}] must have 3 elements, has {size}", side=side, index=i)
+    venue = level[0]
+    a = level[1]
+    c = level[2]
+    name = _utf8(venue, side, i, &name_len)
+    price = _as_double(a, "price", "", side, i)
+    qty = _as_double(c, "qty", "", side, i)
+    if i == 0:
+        first[0] = price
+    # Nothing from here runs Python code, so `name` (owned by `venue`) stays valid.
+    return _write_level(b, tag, name, name_len, price, qty)
+
+
+cdef Py_ssize_t _encode_side(_Buf* b, unsigned char tag, object seq, str side, double* first) except -1:
+    """Append each level (each written before the next is read); return the count.
+
+    Fast path: an exact tuple/list of (str, float, float), read through borrowed
+    references (no Python code runs until the level is written). Anything else goes
+    through _encode_level_generic.
+    """
+    cdef Py_ssize_t i = 0, name_len
+    cdef const char* name
+    cdef double price
+    cdef PyObject* lv
+    cdef PyObject* v
+    cdef PyObject* a
+    cdef PyObject* c
+    cdef object owned
+    cdef bint is_list = type(seq) is list
+    while True:
+        if is_list:
+            if i >= PyList_GET_SIZE(seq):
+                break
+            lv = PyList_GET_ITEM(seq, i)
+        else:
+            if i >= PyTuple_GET_SIZE(seq):
+                break
+            lv = PyTuple_GET_ITEM(seq, i)
+        v = NULL
+        if PyTuple_CheckExact(<object>lv):
+            if PyTuple_GET_SIZE(<object>lv) == 3:
+                v = PyTuple_GET_ITEM(<object>lv, 0)
+                a = PyTuple_GET_ITEM(<object>lv, 1)
+                c = PyTuple_GET_ITEM(<object>lv, 2)
+        elif PyList_CheckExact(<object>lv):
+            if PyList_GET_SIZE(<object>lv) == 3:
+                v = PyList_GET_ITEM(<object>lv, 0)
+                a = PyList_GET_ITEM(<object>lv, 1)
+                c = PyList_GET_ITEM(<object>lv, 2)
+        if (v != NULL and PyUnicode_Check(<object>v) and PyFloat_Check(<object>a)
+                and PyFloat_Check(<object>c)):
+            name = PyUnicode_AsUTF8AndSize(<object>v, &name_len)
+            if name != NULL:
+                price = PyFloat_AS_DOUBLE(<object>a)
+                if i == 0:
+                    first[0] = price
+                _write_level(b, tag, name, name_len, price, PyFloat_AS_DOUBLE(<object>c))
+                i += 1
+                continue
+            PyErr_Clear()
+        owned = <object>lv  # a strong reference: the generic path may run Python code
+        _encode_level_generic(b, tag, owned, side, i, first)
+        i += 1
+    return i
+
+
+def encode_summary(bids, asks, *, spread=None):
+    """Encode an ``orderbook.Summary`` straight to protobuf bytes.
+
+    See :func:`dragonfly._core.wire_py.encode_summary`, the reference, for the
+    parameters (``spread`` is the best ask minus the best bid unless given, and 0.0,
+    hence absent from the bytes, when a side is empty), the exact bytes and the
+    exceptions raised.
+    """
+    cdef char stack[_STACK_BYTES]
+    cdef _Buf b
+    cdef double value = 0.0, best_bid = 0.0, best_ask = 0.0
+    cdef Py_ssize_t n_bids, n_asks
+    cdef bint explicit = spread is not None
+    cdef object bid_seq = _as_sequence(bids, "bids")
+    cdef object ask_seq = _as_sequence(asks, "asks")
+    cdef bytes out
+    cdef char* p
+    if explicit:
+        value = _as_double(spread, "spread", "", "", -1)
+    b.stack = stack
+    b.data = stack
+    b.cap = _STACK_BYTES
+    b.len = 9  # room for the spread field, which comes first but is known last
+    try:
+        n_bids = _encode_side(&b, _TAG_BIDS, bid_seq, "bids", &best_bid)
+        n_asks = _encode_side(&b, _TAG_ASKS, ask_seq, "asks", &best_ask)
+        if not explicit:
+            value = best_ask - best_bid if n_bids and n_asks else 0.0
+        if _present(value):
+            _put_double(b.data, _TAG_SPREAD, value)
+            out = PyBytes_FromStringAndSize(b.data, b.len)
+        else:
+            out = PyBytes_FromStringAndSize(b.data + 9, b.len - 9)
+    finally:
+        if b.data != b.stack:
+            PyMem_Free(b.data)
+    return out
+
+
+def encode_name_field(venue):
+    """Return the encoded ``Level.exchange`` field for ``venue`` (``b""`` for ``""``).
+
+    See :func:`dragonfly._core.wire_py.encode_name_field`; these are the per-venue bytes
+    the C-level encoder (:c:type:`NamesView`) takes.
+    """
+    cdef Py_ssize_t n
+    cdef const char* raw = _utf8(venue, "venue", 0, &n)
+    cdef char head[11]
+    cdef char* p
+    if n == 0:
+        return b""
+    head[0] = <char>_TAG_EXCHANGE
+    p = _put_varint(head + 1, <size_t>n)
+    return PyBytes_FromStringAndSize(head, p - head) + PyBytes_FromStringAndSize(raw, n)
+
+
+# ---------------------------------------------------------------------------
+# Benchmark hook: time the C-level path alone (used by benchmarks/bench_wire.py)
+# ---------------------------------------------------------------------------
+
+def _bench_encode_view_ns(bids, asks, Py_ssize_t loops):
+    """Nanoseconds per ``encode_summary_view`` call (bytes object included).
+
+    Builds the C arrays and the per-venue name fields from ``bids``/``asks``
+    (``(venue, price, qty)`` levels) once, then encodes ``loops`` times. Returns
+    ``(ns_per_call, bytes)`` so the caller can check the bytes.
+    """
+    cdef list venues = sorted({lv[0] for lv in bids} | {lv[0] for lv in asks})
+    cdef dict index = {v: i for i, v in enumerate(venues)}
+    cdef list fields = [encode_name_field(v) for v in venues]
+    cdef Py_ssize_t nv = len(venues), nb = len(bids), na = len(asks), i
+    cdef Py_ssize_t total = nb + na + 1
+    cdef char** fptr = <char**>PyMem_Malloc(sizeof(char*) * (nv + 1))
+    cdef Py_ssize_t* fsize = <Py_ssize_t*>PyMem_Malloc(sizeof(Py_ssize_t) * (nv + 1))
+    cdef Py_ssize_t* ven = <Py_ssize_t*>PyMem_Malloc(sizeof(Py_ssize_t) * total)
+    cdef double* num = <double*>PyMem_Malloc(sizeof(double) * 2 * total)
+    cdef LevelsView vb, va
+    cdef NamesView names
+    cdef bytes out = b""
+    try:
+        if fptr == NULL or fsize == NULL or ven == NULL or num == NULL:
+            raise MemoryError()
+        for i in range(nv):
+            fptr[i] = PyBytes_AS_STRING(fields[i])
+            fsize[i] = len(fields[i])
+        for i in range(nb):
+            ven[i] = index[bids[i][0]]
+            num[i] = bids[i][1]
+            num[total + i] = bids[i][2]
+        for i in range(na):
+            ven[nb + i] = index[asks[i][0]]
+            num[nb + i] = asks[i][1]
+            num[total + nb + i] = asks[i][2]
+        vb.venue = ven
+        vb.price = num
+        vb.qty = num + total
+        vb.n = nb
+        va.venue = ven + nb
+        va.price = num + nb
+        va.qty = num + total + nb
+        va.n = na
+        names.field = <const char**>fptr
+        names.size = fsize
+        t0 = perf_counter_ns()
+        for i in range(loops):
+            out = encode_summary_view(summary_spread(&vb, &va), &vb, &va, &names)
+        t1 = perf_counter_ns()
+    finally:
+        PyMem_Free(fptr)
+        PyMem_Free(fsize)
+        PyMem_Free(ven)
+        PyMem_Free(num)
+    return (t1 - t0) / (loops if loops > 0 else 1), out
