@@ -1,0 +1,400 @@
+"""Base of the local venue simulators: an aiohttp.web WebSocket server on 127.0.0.1.
+
+A :class:`VenueSimulator` owns a set of instruments, a book model per instrument
+(synthetic) or a :class:`~dragonfly.sim.replay.Recording` (replay), and the open
+connections with what each subscribed to. Subclasses speak the venue's wire
+format: how a connection subscribes and how a book becomes a frame.
+
+Fault injection (all awaitable, all take effect on the live sockets):
+:meth:`~VenueSimulator.disconnect` (optionally refusing new connections until
+:meth:`~VenueSimulator.accept`), :meth:`~VenueSimulator.pause` /
+:meth:`~VenueSimulator.stall` (connections stay open, no data) and
+:meth:`~VenueSimulator.resume`, :meth:`~VenueSimulator.send_malformed`,
+:meth:`~VenueSimulator.send_out_of_order`, and :meth:`~VenueSimulator.step`
+(send one fresh book now, even while paused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from aiohttp import WSMsgType, web
+
+from ..venues.symbols import Instrument, parse_instrument
+from .market import MidPrice, SentBook, VenueBookModel, VenueStyle, default_mid, stable_seed
+from .replay import Recording
+
+__all__ = ("VenueSimulator", "Connection")
+
+log = logging.getLogger(__name__)
+
+
+class Connection:
+    """One client connection: its socket and its subscriptions (key -> instrument name)."""
+
+    __slots__ = ("ws", "subs", "request")
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self.ws = ws
+        self.request = request
+        self.subs: dict[str, str] = {}
+
+
+class VenueSimulator:
+    """Venue-compatible WebSocket server (subclass per venue).
+
+    Parameters
+    ----------
+    instruments : sequence of str
+        Instruments it serves (any accepted spelling).
+    seed : int
+        Seed of the synthetic market.
+    mids : dict[str, MidPrice], optional
+        Shared mid-price processes (one market for several venues); created when absent.
+    interval_s : float, optional
+        Mean time between updates (default: the venue's real rate).
+    style : VenueStyle, optional
+        Book shape and update behaviour.
+    replay : Recording, optional
+        Send these recorded payloads instead of a synthetic market.
+    speed : float or None
+        Replay speed factor (1.0 = as recorded; None = as fast as possible).
+    history : int
+        How many sent books per instrument :attr:`history` keeps.
+    """
+
+    venue = ""
+    default_style = VenueStyle()
+
+    def __init__(
+        self,
+        *,
+        instruments: Sequence[str],
+        seed: int = 1,
+        mids: dict[str, MidPrice] | None = None,
+        interval_s: float | None = None,
+        style: VenueStyle | None = None,
+        replay: Recording | None = None,
+        speed: float | None = 1.0,
+        history: int = 256,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.instruments: dict[str, Instrument] = {}
+        for i in instruments:
+            inst = parse_instrument(i)
+            self.instruments[inst.name] = inst
+        if not self.instruments:
+            raise ValueError("at least one instrument")
+        st = style or self.default_style
+        if interval_s is not None:
+            if not interval_s > 0:
+                raise ValueError("interval_s must be > 0")
+            from dataclasses import replace
+
+            st = replace(st, interval_s=interval_s)
+        self.style = st
+        self.seed = seed
+        mids = mids if mids is not None else {}
+        self.models: dict[str, VenueBookModel] = {}
+        for name, inst in self.instruments.items():
+            if name not in mids:
+                mids[name] = MidPrice(seed=stable_seed(seed, name), start=default_mid(inst))
+            self.models[name] = VenueBookModel(venue=self.venue, instrument=inst, mid=mids[name], style=st, seed=seed)
+        self.replay = replay
+        self.speed = speed
+        self.host = host
+        self.port = port
+        #: Last good book sent per instrument (float levels as parsed by ``float(text)``).
+        self.last_sent: dict[str, SentBook] = {}
+        #: Recent good books sent per instrument, oldest first.
+        self.history: dict[str, deque[SentBook]] = {n: deque(maxlen=history) for n in self.instruments}
+        self.frames_sent = 0
+        self.connections_accepted = 0
+        self.connections: list[Connection] = []
+        self._seq: dict[str, int] = {n: 0 for n in self.instruments}
+        self._frames: dict[str, dict[str, str]] = {}  # instrument -> key -> last frame text
+        self._prev_frames: dict[str, dict[str, str]] = {}
+        self._frame_seq: dict[str, int] = {}
+        self._runner: web.AppRunner | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._running = asyncio.Event()
+        self._refusing = False
+        self._t0 = 0.0
+        self._send_lock = asyncio.Lock()
+        self._subscribed = asyncio.Event()
+        self.replay_done = asyncio.Event()
+
+    # -- venue hooks ----------------------------------------------------------------------
+    def on_open(self, conn: Connection) -> None:
+        """Subscriptions implied by the URL (Binance combined streams)."""
+
+    async def on_message(self, conn: Connection, text: str) -> None:
+        """A text frame from the client (subscribe, heartbeat, ...)."""
+
+    def render(self, key: str, instrument: str, book: SentBook, seq: int, bad: bool = False) -> str:
+        """The frame for subscription ``key`` carrying ``book``; ``bad`` corrupts a number
+        in the levels while keeping the frame's routing fields intact."""
+        raise NotImplementedError
+
+    def next_seq(self, current: int, model: VenueBookModel) -> int:
+        """Sequence number of a changed book (Binance ``lastUpdateId`` grows by the updates it folds in)."""
+        return current + 1 + model.rng.randrange(5)
+
+    def sends_unchanged(self) -> bool:
+        """Whether the venue re-sends an unchanged book (Binance partial depth does)."""
+        return True
+
+    def parse_recorded(self, payload: str) -> tuple[str, SentBook] | None:
+        """``(instrument, book)`` if a recorded payload is a full snapshot, for :attr:`last_sent`."""
+        return None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self._handler)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        addrs = self._runner.addresses
+        self.port = int(addrs[0][1])
+        self._t0 = time.monotonic()
+        self._running.set()
+        self._task = asyncio.get_running_loop().create_task(self._drive(), name=f"sim:{self.venue}")
+
+    async def stop(self) -> None:
+        t, self._task = self._task, None
+        if t is not None:
+            t.cancel()
+            try:
+                await t
+            except asyncio.CancelledError:
+                pass
+        for c in list(self.connections):
+            await c.ws.close()
+        if self._runner is not None:
+            r, self._runner = self._runner, None
+            await r.cleanup()
+
+    async def __aenter__(self) -> VenueSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- connections ------------------------------------------------------------------------
+    async def _handler(self, request: web.Request) -> web.StreamResponse:
+        if self._refusing:
+            return web.Response(status=503, text="simulated outage")
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        conn = Connection(ws, request)
+        self.connections.append(conn)
+        self.connections_accepted += 1
+        try:
+            self.on_open(conn)
+            if conn.subs or self.replay is not None:
+                self._subscribed.set()
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    await self.on_message(conn, msg.data)
+                    if conn.subs:
+                        self._subscribed.set()
+                elif msg.type is WSMsgType.ERROR:
+                    break
+        finally:
+            if conn in self.connections:
+                self.connections.remove(conn)
+        return ws
+
+    async def wait_subscribed(self, timeout: float = 10.0) -> None:
+        """Return once some client subscribed to something."""
+        await asyncio.wait_for(self._subscribed.wait(), timeout)
+
+    def subscribers(self, instrument: str | None = None) -> int:
+        """Connections subscribed (to ``instrument`` if given)."""
+        name = parse_instrument(instrument).name if instrument else None
+        return sum(1 for c in self.connections if c.subs and (name is None or name in c.subs.values()))
+
+    async def _send(self, conn: Connection, text: str) -> None:
+        try:
+            await conn.ws.send_str(text)
+        except (ConnectionError, RuntimeError):  # closing under us
+            return
+        self.frames_sent += 1
+
+    # -- the market ---------------------------------------------------------------------------
+    async def _drive(self) -> None:
+        if self.replay is not None:
+            await self._drive_replay(self.replay)
+            return
+        models = list(self.models.values())
+        loop = asyncio.get_running_loop()
+        next_at = {m.instrument.name: loop.time() + m.next_interval() for m in models}
+        while True:
+            await self._running.wait()
+            name = min(next_at, key=next_at.__getitem__)
+            delay = next_at[name] - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if not self._running.is_set():
+                now = loop.time()
+                for n in next_at:
+                    next_at[n] = max(next_at[n], now)
+                continue
+            await self._tick(name)
+            next_at[name] = max(next_at[name] + self.models[name].next_interval(), loop.time())
+
+    async def _tick(self, name: str, force: bool = False) -> None:
+        model = self.models[name]
+        book, changed = model.next_book(time.monotonic() - self._t0)
+        if force and not changed:
+            model.current = None
+            book, changed = model.next_book(time.monotonic() - self._t0)
+        if not changed and not self.sends_unchanged():
+            return
+        if changed:
+            self._seq[name] = self.next_seq(self._seq[name], model)
+        await self._broadcast(name, book, self._seq[name])
+
+    async def _broadcast(self, name: str, book: SentBook, seq: int, bad: bool = False) -> None:
+        async with self._send_lock:
+            frames: dict[str, str] = {}
+            for conn in list(self.connections):
+                for key, inst in conn.subs.items():
+                    if inst != name:
+                        continue
+                    text = frames.get(key)
+                    if text is None:
+                        text = frames[key] = self.render(key, name, book, seq, bad)
+                    await self._send(conn, text)
+            if not bad:
+                self.last_sent[name] = book
+                self.history[name].append(book)
+                if frames:
+                    if self._frame_seq.get(name) != seq:
+                        self._prev_frames[name] = self._frames.get(name, {})
+                    self._frames[name] = frames
+                    self._frame_seq[name] = seq
+
+    async def _drive_replay(self, rec: Recording) -> None:
+        loop = asyncio.get_running_loop()
+        await self._subscribed.wait()
+        start = loop.time()
+        t0 = None
+        n = 0
+        for ts, payload in rec:
+            await self._running.wait()
+            if self.speed is not None and ts is not None:
+                if t0 is None:
+                    t0 = ts
+                due = start + (ts - t0) / self.speed
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif n % 64 == 0:
+                await asyncio.sleep(0)
+            n += 1
+            async with self._send_lock:
+                for conn in list(self.connections):  # a recording goes to every connection, as recorded
+                    await self._send(conn, payload)
+                parsed = self.parse_recorded(payload)
+                if parsed is not None and parsed[0] in self.history:
+                    self.last_sent[parsed[0]] = parsed[1]
+                    self.history[parsed[0]].append(parsed[1])
+        self.replay_done.set()
+
+    def _names(self, instrument: str | None) -> list[str]:
+        if instrument is None:
+            return list(self.instruments)
+        return [parse_instrument(instrument).name]
+
+    # -- faults and control ----------------------------------------------------------------------
+    async def step(self, instrument: str | None = None) -> None:
+        """Generate and send one new (changed) book now, even while paused."""
+        for name in self._names(instrument):
+            await self._tick(name, force=True)
+
+    def pause(self) -> None:
+        """Stop sending data; connections stay open (pings are still answered)."""
+        self._running.clear()
+
+    stall = pause
+
+    def resume(self) -> None:
+        """Undo :meth:`pause` / :meth:`stall`."""
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    async def disconnect(self, *, refuse: bool = False, abrupt: bool = False) -> int:
+        """Close every connection: a clean WebSocket close, or with ``abrupt`` a TCP abort
+        (no close frame, as when a network path dies). With ``refuse``, answer new connection
+        attempts with HTTP 503 until :meth:`accept`. Returns how many were closed."""
+        self._refusing = refuse
+        conns = list(self.connections)
+        for c in conns:
+            transport = c.request.transport
+            if abrupt and transport is not None:
+                transport.abort()
+            else:
+                await c.ws.close(code=1001, message=b"simulated disconnect")
+        return len(conns)
+
+    def accept(self) -> None:
+        """Accept connections again after ``disconnect(refuse=True)``."""
+        self._refusing = False
+
+    async def send_malformed(self, instrument: str | None = None, *, kind: str = "bad_number") -> None:
+        """Send one bad frame to the subscribers of ``instrument``.
+
+        ``kind``: ``"bad_number"`` (a level quantity that is not a number, routing intact),
+        ``"truncated"`` (a frame cut in half) or ``"garbage"`` (not JSON at all).
+        :attr:`last_sent` is unchanged.
+        """
+        for name in self._names(instrument):
+            model = self.models[name]
+            book = model.current or model.next_book(time.monotonic() - self._t0)[0]
+            if kind == "bad_number":
+                await self._broadcast(name, book, self._seq[name] + 1, bad=True)
+                continue
+            async with self._send_lock:
+                for conn in list(self.connections):
+                    for key, inst in conn.subs.items():
+                        if inst != name:
+                            continue
+                        good = self.render(key, name, book, self._seq[name] + 1)
+                        if kind == "truncated":
+                            text = good[: len(good) // 2]
+                        elif kind == "garbage":
+                            text = "\x00garbage{" + good[:20]
+                        else:
+                            raise ValueError(f"unknown kind {kind!r}")
+                        await self._send(conn, text)
+
+    async def send_out_of_order(self, instrument: str | None = None) -> int:
+        """Re-send the frame before the last one (an older sequence). Returns frames sent."""
+        sent = 0
+        for name in self._names(instrument):
+            frames = self._prev_frames.get(name) or {}
+            async with self._send_lock:
+                for conn in list(self.connections):
+                    for key, inst in conn.subs.items():
+                        if inst == name and key in frames:
+                            await self._send(conn, frames[key])
+                            sent += 1
+        return sent
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.base_url} instruments={list(self.instruments)}>"

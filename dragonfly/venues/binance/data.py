@@ -1,0 +1,30 @@
+"""Binance partial-depth feed: routes combined-stream frames to per-symbol listeners."""
+
+from __future__ import annotations
+
+import logging
+
+from ...clients.base import Frame
+from ..feed import SnapshotFeed
+from .parsing import route
+
+__all__ = ("BinanceSnapshotFeed",)
+
+log = logging.getLogger(__name__)
+
+
+class BinanceSnapshotFeed(SnapshotFeed):
+    """Routes on the ``stream`` key (first in the frame); handles ``{"result":..,"id":..}`` acks and errors."""
+
+    def route(self, frame: Frame) -> str | None:
+        return route(frame)
+
+    def on_control(self, frame: Frame, message: object) -> None:
+        if isinstance(message, dict):
+            if "error" in message:
+                log.warning("binance: error response %r", message)
+                return
+            if "result" in message:
+                log.debug("binance: ack %r", message)
+                return
+        log.debug("binance: unexpected frame %r", frame[:200])
