@@ -1,0 +1,530 @@
+"""Command-line entry points.
+
+Console scripts (see ``pyproject.toml``):
+
+``dragonfly demo``
+    Simulated venues, the pipeline, the gRPC server and a client, in one process.
+``dragonfly-grpc-server`` (= ``dragonfly grpc-server``)
+    Serve a consolidated book over gRPC, from the real venues or ``--simulate``\\ d ones.
+``dragonfly-grpc-client`` (= ``dragonfly grpc-client``)
+    Live terminal view of a server's book (plain lines when not on a terminal).
+``dragonfly-fix-server`` (= ``dragonfly fix-server``)
+    The FIX server, when the build has it.
+
+Every command returns 0 on a clean stop (SIGINT/SIGTERM included); a bad
+argument or an unusable address prints one ``prog: error: ...`` line on stderr
+and returns 2; a failure at run time (server unreachable, refused call)
+returns 1. No traceback for either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import inspect
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from ._env import env_flag
+from .errors import ConfigError, DragonflyError
+
+__all__ = ("demo_main", "fix_server_main", "grpc_client_main", "grpc_server_main", "main")
+
+DEFAULT_VENUES = "binance,bitstamp"
+DEFAULT_PORT = 50051
+
+log = logging.getLogger("dragonfly.cli")
+
+
+class UsageError(ConfigError):
+    """A bad command-line argument (exit status 2)."""
+
+
+class RunError(DragonflyError):
+    """A failure at run time worth one line, not a traceback (exit status 1)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+# --------------------------------------------------------------------------- helpers
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _venues(text: str) -> tuple[str, ...]:
+    names = [v.lower() for v in _split(text)]
+    if not names:
+        raise UsageError("--venues is empty; expected e.g. binance,bitstamp")
+    if len(set(names)) != len(names):
+        raise UsageError(f"--venues lists a venue twice: {text}")
+    from .venues import get_venue
+
+    for name in names:
+        get_venue(name)  # ConfigError: unknown venue ..., known: ...
+    return tuple(names)
+
+
+def _instruments(text: str) -> list[str]:
+    from .venues import parse_instrument
+
+    names = _split(text)
+    if not names:
+        raise UsageError("--instrument-name is empty; expected e.g. ethbtc")
+    parsed = [parse_instrument(n) for n in names]  # ConfigError for a name that is not a pair
+    seen = [p.name for p in parsed]
+    if len(set(seen)) != len(seen):
+        raise UsageError(f"--instrument-name lists an instrument twice: {text}")
+    return names
+
+
+def _depth(depth: int, venues: Sequence[str]) -> int:
+    from .venues import get_venue
+
+    if depth < 1:
+        raise UsageError(f"--depth must be >= 1, got {depth}")
+    for v in venues:
+        most = get_venue(v).max_depth
+        if depth > most:
+            raise UsageError(f"--depth {depth} is more than {v} delivers ({most})")
+    return depth
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}; expected 0..65535")
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _read_token(path: str | None, env: str = "DRAGONFLY_GRPC_TOKEN") -> str | None:
+    if path:
+        try:
+            token = Path(path).read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+        if not token:
+            raise UsageError(f"token file {path} is empty")
+        return token
+    return os.environ.get(env) or None
+
+
+def _setup_logging(level: str) -> None:
+    # gRPC core logs to stderr on its own (read when grpc is first imported, which
+    # the commands do lazily): keep the commands' stderr to our one-line errors
+    # unless debugging. An explicit GRPC_VERBOSITY wins.
+    os.environ.setdefault("GRPC_VERBOSITY", "DEBUG" if level == "debug" else "NONE")
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"], help="stderr log level"
+    )
+
+
+def _run(prog: str, factory: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """Run ``factory()`` in a fresh event loop; turn expected failures into one line."""
+    try:
+        return asyncio.run(factory())
+    except UsageError as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        return 2
+    except (ConfigError, ValueError) as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        return 2
+    except (RunError, DragonflyError, OSError) as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+
+
+def _install_stop(stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM set ``stop`` (the commands then shut down cleanly and exit 0)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+# --------------------------------------------------------------------------- feeds
+async def _open_feeds(
+    stack: contextlib.AsyncExitStack,
+    *,
+    instruments: Sequence[str],
+    venues: Sequence[str],
+    depth: int,
+    simulate: bool,
+    seed: int | None,
+) -> tuple[list[Any], list[Any]]:
+    """Build (not start) one pipeline per instrument, with simulators when asked.
+
+    Returns ``(feeds, pipelines)``; the caller starts the pipelines once the
+    server has bound its port.
+    """
+    from .services.grpc import Feed
+    from .topology import Pipeline, PipelineConfig
+
+    feeds, pipelines = [], []
+    base_urls: dict[str, str] = {}
+    if simulate:
+        from .sim import SimulatedVenues
+
+        kw: dict[str, Any] = {} if seed is None else {"seed": seed}
+        sim = await stack.enter_async_context(
+            SimulatedVenues(venues=tuple(venues), instruments=tuple(instruments), **kw)
+        )
+        base_urls = dict(sim.base_urls)
+    for name in instruments:
+        pipe = Pipeline(PipelineConfig(instrument=name, venues=tuple(venues), depth=depth, base_urls=base_urls))
+        pipelines.append(pipe)
+        feeds.append(Feed.from_pipeline(pipe))
+    return feeds, pipelines
+
+
+# --------------------------------------------------------------------------- server
+def _server_parser(prog: str) -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=prog,
+        description="Serve the consolidated order book over gRPC (orderbook.OrderbookAggregator and dragonfly.v1.Aggregator).",
+    )
+    p.add_argument(
+        "--instrument-name", required=True, help="instrument(s), comma-separated, e.g. ethbtc or ETH-BTC,BTC-USDT"
+    )
+    p.add_argument("--venues", default=DEFAULT_VENUES, help=f"comma-separated venues (default {DEFAULT_VENUES})")
+    p.add_argument(
+        "--host",
+        default=os.environ.get("DRAGONFLY_GRPC_HOST", "127.0.0.1"),
+        help="interface to bind (default 127.0.0.1; 0.0.0.0 for all)",
+    )
+    p.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"TCP port, 0 = any free one (default {DEFAULT_PORT})"
+    )
+    p.add_argument("--depth", type=int, default=10, help="levels per side (default 10)")
+    p.add_argument(
+        "--simulate", action="store_true", help="use the built-in simulated venues (also DRAGONFLY_SIMULATE=1)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="simulator seed")
+    p.add_argument(
+        "--token-file",
+        help="require 'authorization: Bearer <token>' (token read from this file; or DRAGONFLY_GRPC_TOKEN)",
+    )
+    p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
+    p.add_argument("--tls-key", type=Path, help="PEM private key")
+    p.add_argument("--grace", type=float, default=2.0, help="seconds calls get to finish on shutdown (default 2)")
+    _add_common(p)
+    return p
+
+
+async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
+    from .services.grpc import GrpcServer, GrpcServerConfig
+
+    try:
+        simulate = args.simulate or env_flag("DRAGONFLY_SIMULATE")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    venues = _venues(args.venues)
+    instruments = _instruments(args.instrument_name)
+    depth = _depth(args.depth, venues)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    config = GrpcServerConfig(
+        host=args.host,
+        port=args.port,
+        token=_read_token(args.token_file),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        grace_s=args.grace,
+    )
+    stop = asyncio.Event()
+    _install_stop(stop)
+    async with contextlib.AsyncExitStack() as stack:
+        feeds, pipelines = await _open_feeds(
+            stack, instruments=instruments, venues=venues, depth=depth, simulate=simulate, seed=args.seed
+        )
+        server = GrpcServer(feeds, config)
+        await server.start()  # BindError (port in use) before any venue is contacted
+        stack.push_async_callback(server.stop)
+        for pipe in pipelines:
+            await stack.enter_async_context(pipe)
+        source = "simulated venues" if simulate else "venues"
+        out.write(
+            f"{prog}: serving {', '.join(f.instrument for f in feeds)} from {source} {', '.join(venues)} "
+            f"on {server.address} (tls={'on' if config.tls else 'off'}, token={'on' if config.token else 'off'})\n"
+        )
+        out.flush()
+        await stop.wait()
+        out.write(f"{prog}: shutting down\n")
+        out.flush()
+        await server.stop()  # streams end cleanly (status OK) before the pipelines go
+    return 0
+
+
+def grpc_server_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-grpc-server") -> int:
+    """``dragonfly-grpc-server``: serve the consolidated book over gRPC."""
+    args = _server_parser(prog).parse_args(argv)
+    _setup_logging(args.log_level)
+    return _run(prog, lambda: _serve(args, prog=prog, out=sys.stderr))
+
+
+# --------------------------------------------------------------------------- client
+def _client_parser(prog: str) -> argparse.ArgumentParser:
+    p = _Parser(prog=prog, description="Live terminal view of a dragonfly gRPC server's consolidated book.")
+    p.add_argument(
+        "--address",
+        default=os.environ.get("DRAGONFLY_GRPC_ADDRESS", f"127.0.0.1:{DEFAULT_PORT}"),
+        help="server HOST:PORT (default 127.0.0.1:50051)",
+    )
+    _add_view_options(p)
+    p.add_argument("--instrument", default="", help="instrument to stream (default: the server's first)")
+    p.add_argument(
+        "--legacy",
+        action="store_true",
+        help="use orderbook.OrderbookAggregator/BookSummary (the original API) instead of dragonfly.v1",
+    )
+    p.add_argument("--token-file", help="bearer token file (or DRAGONFLY_GRPC_TOKEN)")
+    p.add_argument("--tls", action="store_true", help="connect with TLS (system roots unless --tls-ca)")
+    p.add_argument("--tls-ca", type=Path, help="PEM CA certificate to trust (implies --tls)")
+    p.add_argument(
+        "--connect-timeout", type=_positive_float, default=5.0, help="seconds to wait for the server (default 5)"
+    )
+    _add_common(p)
+    return p
+
+
+def _add_view_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--depth", type=int, default=0, help="levels per side to request and show (default: server depth)")
+    p.add_argument("--venues", default="", help="only these venues, comma-separated (default: all)")
+    p.add_argument("--count", type=_positive_int, default=None, help="stop after this many updates")
+    p.add_argument("--duration", type=_positive_float, default=None, help="stop after this many seconds")
+    p.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
+
+
+async def _view(
+    client: Any,
+    args: argparse.Namespace,
+    *,
+    out: TextIO,
+    stop: asyncio.Event,
+    instrument: str = "",
+    footer: Sequence[str] = (),
+) -> int:
+    """Stream and draw until ``--count``/``--duration``, a stop signal, or the end of the stream."""
+    import grpc
+
+    from .services.grpc import BookRenderer, BookSnapshot
+    from .services.grpc.client import RateMeter
+
+    if args.depth < 0:
+        raise UsageError(f"--depth must be >= 0, got {args.depth}")
+    venues = [v.lower() for v in _split(args.venues)]
+    legacy = getattr(args, "legacy", False)
+    if legacy and (venues or args.depth or instrument):
+        raise UsageError("--legacy (BookSummary) takes no --instrument, --venues or --depth")
+    live = not args.plain and out.isatty()
+    renderer = BookRenderer(out, live=live, rows=args.depth or 10, footer=footer)
+    meter = RateMeter()
+    call = (
+        client.book_summary() if legacy else client.stream_book(instrument=instrument, depth=args.depth, venues=venues)
+    )
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+
+    async def pump() -> str:
+        async for msg in call:
+            snap = BookSnapshot.from_summary(msg) if legacy else BookSnapshot.from_update(msg)
+            renderer.render(snap, meter.tick())
+            if args.count is not None and renderer.updates >= args.count:
+                return "count"
+        return "end"
+
+    pump_task = asyncio.ensure_future(pump())
+    stop_task = asyncio.ensure_future(stop.wait())
+    try:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        done, _ = await asyncio.wait({pump_task, stop_task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if pump_task in done:
+            reason = pump_task.result()  # AioRpcError propagates
+            if reason == "end":
+                sys.stderr.write(f"stream ended by the server after {renderer.updates} updates\n")
+        return 0
+    except grpc.aio.AioRpcError as exc:
+        raise RunError(_rpc_error_text(exc, client.config.address)) from None
+    finally:
+        call.cancel()
+        for t in (pump_task, stop_task):
+            t.cancel()
+        await asyncio.gather(pump_task, stop_task, return_exceptions=True)
+
+
+def _rpc_error_text(exc: Any, address: str) -> str:
+    code = exc.code()
+    details = (exc.details() or "").splitlines()[0] if exc.details() else ""
+    return f"{address}: {code.name}: {details}" if details else f"{address}: {code.name}"
+
+
+async def _client(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
+    from .services.grpc import BookClient, GrpcClientConfig
+
+    config = GrpcClientConfig(
+        address=args.address, token=_read_token(args.token_file), tls=args.tls, tls_ca=args.tls_ca
+    )  # ConfigError on a bad address
+    stop = asyncio.Event()
+    _install_stop(stop)
+    async with BookClient(config) as client:
+        try:
+            await client.wait_ready(args.connect_timeout)
+        except asyncio.TimeoutError:
+            raise RunError(f"cannot reach a server at {args.address} within {args.connect_timeout:g}s") from None
+        return await _view(client, args, out=out, stop=stop, instrument=args.instrument)
+
+
+def grpc_client_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-grpc-client") -> int:
+    """``dragonfly-grpc-client``: live terminal view of a server's book."""
+    args = _client_parser(prog).parse_args(argv)
+    _setup_logging(args.log_level)
+    return _run(prog, lambda: _client(args, prog=prog, out=sys.stdout))
+
+
+# --------------------------------------------------------------------------- demo
+def _demo_parser(prog: str) -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=prog,
+        description="Simulated Binance and Bitstamp, the pipeline, the gRPC server and a client: a live book in one command.",
+    )
+    p.add_argument("--instrument-name", default="ethbtc", help="instrument (default ethbtc)")
+    p.add_argument(
+        "--sim-venues", dest="sim_venues", default=DEFAULT_VENUES, help=f"simulated venues (default {DEFAULT_VENUES})"
+    )
+    p.add_argument("--port", type=_port, default=0, help="gRPC port on 127.0.0.1 (default: any free port)")
+    p.add_argument("--seed", type=int, default=None, help="simulator seed")
+    _add_view_options(p)
+    _add_common(p)
+    return p
+
+
+async def _demo(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
+    from .services.grpc import BookClient, GrpcClientConfig, GrpcServer, GrpcServerConfig
+
+    venues = _venues(args.sim_venues)
+    instruments = _instruments(args.instrument_name)
+    if len(instruments) != 1:
+        raise UsageError("the demo serves one instrument")
+    depth = _depth(10, venues)
+    if args.depth > depth:
+        raise UsageError(f"--depth must be <= {depth}")
+    stop = asyncio.Event()
+    _install_stop(stop)
+    async with contextlib.AsyncExitStack() as stack:
+        feeds, pipelines = await _open_feeds(
+            stack, instruments=instruments, venues=venues, depth=depth, simulate=True, seed=args.seed
+        )
+        server = GrpcServer(feeds, GrpcServerConfig(host="127.0.0.1", port=args.port, grace_s=0.5))
+        await server.start()
+        stack.push_async_callback(server.stop)
+        for pipe in pipelines:
+            await stack.enter_async_context(pipe)
+        footer = (f" gRPC server on {server.address}; another view: dragonfly-grpc-client --address {server.address}",)
+        sys.stderr.write(f"{prog}: simulated {', '.join(venues)} -> pipeline -> gRPC {server.address} -> this view\n")
+        client = await stack.enter_async_context(BookClient(GrpcClientConfig(address=server.address)))
+        await client.wait_ready(10.0)
+        return await _view(client, args, out=out, stop=stop, footer=footer)
+    return 0  # pragma: no cover
+
+
+def demo_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly demo") -> int:
+    """``dragonfly demo``: simulated venues + server + client; runs until Ctrl-C (or --count/--duration)."""
+    args = _demo_parser(prog).parse_args(argv)
+    _setup_logging(args.log_level)
+    return _run(prog, lambda: _demo(args, prog=prog, out=sys.stdout))
+
+
+# --------------------------------------------------------------------------- FIX
+def fix_server_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-fix-server") -> int:
+    """``dragonfly-fix-server``: hand over to :func:`dragonfly.services.fix_server.main` when present."""
+    try:
+        module = importlib.import_module("dragonfly.services.fix_server")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("dragonfly.services.fix_server", "dragonfly.services"):
+            raise
+        sys.stderr.write(
+            f"{prog}: error: the FIX server is not available in this build (no dragonfly.services.fix_server)\n"
+        )
+        return 2
+    entry = getattr(module, "main", None)
+    if not callable(entry):
+        sys.stderr.write(f"{prog}: error: dragonfly.services.fix_server has no main(argv)\n")
+        return 2
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        accepts_prog = "prog" in inspect.signature(entry).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        accepts_prog = False
+    result = entry(args, prog=prog) if accepts_prog else entry(args)
+    return int(result or 0)
+
+
+# --------------------------------------------------------------------------- dragonfly
+_COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
+    "demo": (demo_main, "simulated venues + gRPC server + live client in one command"),
+    "grpc-server": (grpc_server_main, "serve the consolidated book over gRPC"),
+    "grpc-client": (grpc_client_main, "live terminal view of a gRPC server's book"),
+    "fix-server": (fix_server_main, "serve the consolidated book over FIX"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``dragonfly <command> [options]``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        lines = ["usage: dragonfly <command> [options]", "", "commands:"]
+        lines += [f"  {name:<12} {help_}" for name, (_, help_) in _COMMANDS.items()]
+        lines += ["", "dragonfly <command> --help for its options; start with: dragonfly demo"]
+        (sys.stdout if args else sys.stderr).write("\n".join(lines) + "\n")
+        return 0 if args else 2
+    if args[0] in ("-V", "--version"):
+        from . import __version__, core_implementation
+
+        sys.stdout.write(f"dragonfly {__version__} (core: {core_implementation()})\n")
+        return 0
+    entry = _COMMANDS.get(args[0])
+    if entry is None:
+        sys.stderr.write(f"dragonfly: error: unknown command {args[0]!r}; choose from {', '.join(_COMMANDS)}\n")
+        return 2
+    return entry[0](args[1:], prog=f"dragonfly {args[0]}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

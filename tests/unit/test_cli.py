@@ -1,0 +1,104 @@
+"""Command-line parsing and errors, in process (nothing here opens a socket)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from dragonfly import cli
+
+
+def _one_line(capsys, rc: int) -> str:
+    err = capsys.readouterr().err
+    assert rc != 0
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _exit_code(fn, argv) -> int:
+    try:
+        return fn(argv)
+    except SystemExit as exc:  # argparse
+        return int(exc.code or 0)
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--instrument-name", "ethbtc", "--venues", "binance,nasdaq"], "unknown venue 'nasdaq'"),
+        (["--instrument-name", "ethbtc", "--venues", "binance,binance"], "twice"),
+        (["--instrument-name", "ethbtc", "--venues", ","], "--venues is empty"),
+        (["--instrument-name", "zzz"], "instrument"),
+        (["--instrument-name", "ethbtc", "--depth", "0"], "--depth"),
+        (["--instrument-name", "ethbtc", "--depth", "500"], "--depth 500"),
+        (["--instrument-name", "ethbtc", "--port", "65536"], "invalid port"),
+        (["--instrument-name", "ethbtc", "--tls-cert", "x.pem"], "--tls-cert and --tls-key"),
+        (["--instrument-name", "ethbtc", "--token-file", "/nonexistent/token"], "cannot read token file"),
+        (["--instrument-name", "ethbtc", "--bogus"], "unrecognized arguments"),
+        ([], "--instrument-name"),
+    ],
+)
+def test_server_bad_arguments(capsys, argv, needle) -> None:
+    line = _one_line(capsys, _exit_code(cli.grpc_server_main, argv))
+    assert line.startswith("dragonfly-grpc-server: error: ")
+    assert needle in line
+
+
+def test_bad_simulate_env(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("DRAGONFLY_SIMULATE", "perhaps")
+    line = _one_line(capsys, _exit_code(cli.grpc_server_main, ["--instrument-name", "ethbtc"]))
+    assert "DRAGONFLY_SIMULATE" in line
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--address", "nohostport"], "bad address"),
+        (["--address", "h:0"], "bad port"),
+        (["--count", "0"], "positive integer"),
+        (["--duration", "-1"], "positive number"),
+        (["--connect-timeout", "x"], "number of seconds"),
+    ],
+)
+def test_client_bad_arguments(capsys, argv, needle) -> None:
+    line = _one_line(capsys, _exit_code(cli.grpc_client_main, argv))
+    assert line.startswith("dragonfly-grpc-client: error: ") and needle in line
+
+
+def test_demo_bad_arguments(capsys) -> None:
+    line = _one_line(capsys, _exit_code(cli.main, ["demo", "--sim-venues", "mtgox"]))
+    assert line.startswith("dragonfly demo: error: ") and "unknown venue" in line
+
+
+def test_dragonfly_dispatch(capsys) -> None:
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("demo", "grpc-server", "grpc-client", "fix-server"))
+    line = _one_line(capsys, cli.main(["launch"]))
+    assert "unknown command 'launch'" in line
+    assert cli.main([]) == 2
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("dragonfly ")
+
+
+def test_fix_server_absent_is_one_line(capsys, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "dragonfly.services.fix_server", None)  # import fails as if absent
+    line = _one_line(capsys, cli.fix_server_main([]))
+    assert "FIX server is not available" in line
+
+
+def test_fix_server_is_handed_the_arguments(monkeypatch) -> None:
+    import types
+
+    seen = {}
+
+    def main(argv, *, prog="x"):
+        seen["argv"], seen["prog"] = argv, prog
+        return 0
+
+    monkeypatch.setitem(sys.modules, "dragonfly.services.fix_server", types.SimpleNamespace(main=main))
+    assert cli.main(["fix-server", "--port", "1"]) == 0
+    assert seen == {"argv": ["--port", "1"], "prog": "dragonfly fix-server"}
