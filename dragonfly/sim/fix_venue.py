@@ -1,0 +1,415 @@
+"""A simulated FIX 4.4 market-data venue on 127.0.0.1.
+
+It accepts the Logon of configured counterparties (others are refused), answers
+MarketDataRequest (35=V) with a MarketDataSnapshotFullRefresh (35=W) and then
+streams MarketDataIncrementalRefresh (35=X, ``265=1``) or full refreshes
+(``265=0``) of a seeded synthetic book; an unknown symbol gets a
+MarketDataRequestReject (35=Y). Fault injection for tests: garbage bytes, a
+message with a bad checksum, an oversized message, a sequence gap, a stall
+(no data, no heartbeats) and a disconnect.
+
+>>> sim = FixVenueSimulator(FixVenueConfig(instruments=("ETH-BTC",)))  # doctest: +SKIP
+>>> await sim.start(); sim.port  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .._core.fix import FixMessage, encode_message
+from ..clients.fix import Counterparty, FixSession, accept_logon
+from ..errors import ConfigError, FixSessionError
+
+__all__ = ("FixVenueConfig", "FixVenueSimulator", "SyntheticBook")
+
+log = logging.getLogger(__name__)
+
+_START = {"ETH-BTC": 0.05, "BTC-USDT": 60000.0, "BTC-USD": 60000.0, "ETH-USDT": 3000.0, "LTC-BTC": 0.001}
+
+
+class SyntheticBook:
+    """Seeded top-N book on a tick grid: ``step()`` moves the mid and the sizes.
+
+    Levels are ``{price: size}`` per side; prices are ``round(k * tick, decimals)``
+    so the same level always has the same float.
+    """
+
+    def __init__(self, instrument: str, *, seed: int, levels: int = 20) -> None:
+        self.instrument = instrument
+        self.levels = levels
+        self._rng = random.Random(zlib.crc32(f"{seed}/{instrument}".encode()))
+        start = _START.get(instrument, 100.0)
+        self.tick = 10.0 ** (len(str(int(start))) - 6) if start >= 1 else start / 10000
+        self.decimals = max(0, -int(f"{self.tick:e}".split("e")[1]))
+        self._mid_ticks = round(start / self.tick)
+        self.bids: dict[float, float] = {}
+        self.asks: dict[float, float] = {}
+        self.step()
+
+    def _price(self, ticks: int) -> float:
+        return round(ticks * self.tick, self.decimals)
+
+    def _size(self) -> float:
+        return round(self._rng.uniform(0.01, 25.0), 3)
+
+    def step(self) -> None:
+        rng = self._rng
+        self._mid_ticks += rng.choice((-2, -1, 0, 0, 1, 2))
+        self._mid_ticks = max(self._mid_ticks, self.levels + 5)
+        best_bid = self._mid_ticks - 1 - rng.randint(0, 1)
+        best_ask = self._mid_ticks + 1 + rng.randint(0, 1)
+        bids: dict[float, float] = {}
+        asks: dict[float, float] = {}
+        for k in range(self.levels):
+            pb = self._price(best_bid - k)
+            pa = self._price(best_ask + k)
+            # keep most sizes, change a few: incrementals stay small
+            bids[pb] = self.bids.get(pb) if pb in self.bids and rng.random() < 0.8 else self._size()  # type: ignore[assignment]
+            asks[pa] = self.asks.get(pa) if pa in self.asks and rng.random() < 0.8 else self._size()  # type: ignore[assignment]
+        self.bids, self.asks = bids, asks
+
+    def top(self, depth: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        bids = sorted(self.bids.items(), reverse=True)[:depth]
+        asks = sorted(self.asks.items())[:depth]
+        return bids, asks
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FixVenueConfig:
+    """A simulated FIX venue.
+
+    Parameters
+    ----------
+    host, port : str, int
+        Listening address (port 0 picks a free port; read :attr:`FixVenueSimulator.port`).
+    comp_id : str
+        The venue's CompID.
+    counterparties : Mapping[str, str or None]
+        Allowed client CompIDs and their password (None: none required).
+    instruments : tuple of str
+        Symbols served (55), e.g. ``("ETH-BTC",)``.
+    seed : int
+    interval_s : float
+        Time between book updates.
+    levels : int
+        Levels per side of the synthetic book.
+    store_dir : str or None
+        Directory of per-counterparty sequence files (None: in memory).
+    ssl : ssl.SSLContext or None
+        TLS server context.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    comp_id: str = "FIXSIM"
+    counterparties: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({"DRAGONFLY": None}))
+    instruments: tuple[str, ...] = ("ETH-BTC",)
+    seed: int = 1
+    interval_s: float = 0.05
+    levels: int = 20
+    store_dir: str | None = None
+    ssl: Any = None
+    max_msg_size: int = 65536
+
+    def __post_init__(self) -> None:
+        if not self.instruments or isinstance(self.instruments, str):
+            raise ConfigError("instruments must be a non-empty tuple of symbols")
+        if not self.interval_s > 0:
+            raise ConfigError("interval_s must be > 0")
+        if not 1 <= self.levels <= 1000:
+            raise ConfigError("levels must be within 1..1000")
+        object.__setattr__(self, "counterparties", MappingProxyType(dict(self.counterparties)))
+
+
+class _Sub:
+    __slots__ = ("depth", "incremental", "req_id", "sent_asks", "sent_bids", "symbol")
+
+    def __init__(self, req_id: str, symbol: str, depth: int, incremental: bool) -> None:
+        self.req_id = req_id
+        self.symbol = symbol
+        self.depth = depth
+        self.incremental = incremental
+        self.sent_bids: dict[float, float] = {}
+        self.sent_asks: dict[float, float] = {}
+
+
+class FixVenueSimulator:
+    """Run a :class:`FixVenueConfig` (``async with`` or :meth:`start`/:meth:`stop`).
+
+    Attributes
+    ----------
+    sessions : dict[str, FixSession]
+        Logged-on counterparties.
+    requests : list[FixMessage]
+        Every MarketDataRequest received (for tests).
+    """
+
+    def __init__(self, config: FixVenueConfig | None = None) -> None:
+        self.config = config or FixVenueConfig()
+        self.books = {s: SyntheticBook(s, seed=self.config.seed, levels=self.config.levels)
+                      for s in self.config.instruments}
+        self.sessions: dict[str, FixSession] = {}
+        self.requests: list[FixMessage] = []
+        self.logons = 0
+        self._subs: dict[str, dict[str, _Sub]] = {}
+        self._active: set[str] = set()
+        self._stores: dict[str, Any] = {}
+        self._server: asyncio.base_events.Server | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stalled = False
+        self.ticks = 0
+        self.changed = asyncio.Event()  # set on every logon/subscription change (tests await it)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not started"
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def address(self) -> str:
+        return f"fix://{self.config.host}:{self.port}"
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        self._server = await asyncio.start_server(self._on_conn, self.config.host, self.config.port,
+                                                  ssl=self.config.ssl)
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_loop(), name="fixsim-ticker")
+
+    async def stop(self) -> None:
+        srv, self._server = self._server, None
+        if srv is not None:
+            srv.close()
+        for s in list(self.sessions.values()):
+            try:
+                await s.logout("venue shutting down")
+            except Exception:  # pragma: no cover
+                pass
+        ticker, self._ticker = self._ticker, None
+        tasks = list(self._tasks) + ([ticker] if ticker is not None else [])
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if srv is not None:
+            await srv.wait_closed()
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
+
+    async def __aenter__(self) -> FixVenueSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- connections -----------------------------------------------------------------------
+    def _counterparties(self) -> dict[str, Counterparty]:
+        cfg = self.config
+        out = {}
+        for comp, pw in cfg.counterparties.items():
+            path = None if cfg.store_dir is None else str(Path(cfg.store_dir) / f"{cfg.comp_id}-{comp}.seq")
+            out[comp] = Counterparty(comp_id=comp, password=pw, store_path=path)
+        return out
+
+    async def _on_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        session = await accept_logon(
+            reader, writer, comp_id=self.config.comp_id, counterparties=self._counterparties(),
+            active=self._active, max_msg_size=self.config.max_msg_size, name="fixsim", stores=self._stores,
+        )
+        if session is None:
+            if task is not None:
+                self._tasks.discard(task)
+            return
+        their = session.config.target_comp_id
+        self.sessions[their] = session
+        self._subs[their] = {}
+        self.logons += 1
+        self.changed.set()
+        try:
+            async for msg in session.messages():
+                self._on_app(session, msg)
+        except Exception:  # pragma: no cover - never let one session kill the venue
+            log.exception("fixsim: session %s failed", their)
+        finally:
+            session._close(session.closed_reason or "ended")
+            self.sessions.pop(their, None)
+            self._subs.pop(their, None)
+            self._active.discard(their)
+            self.changed.set()
+            if task is not None:
+                self._tasks.discard(task)
+
+    def _on_app(self, session: FixSession, msg: FixMessage) -> None:
+        if msg.msg_type != "V":
+            session.reject(msg, 11, f"unsupported MsgType {msg.msg_type}", 35)
+            return
+        self.requests.append(msg)
+        del self.requests[:-100]
+        their = session.config.target_comp_id
+        subs = self._subs.setdefault(their, {})
+        req_id = msg.get_str(262)
+        if not req_id:
+            session.reject(msg, 1, "MDReqID (262) missing", 262)
+            return
+        try:
+            kind = msg.get_int(263)
+            depth = msg.get_int(264, 0)
+            update = msg.get_int(265, 1)
+        except Exception:
+            session.reject(msg, 6, "bad 263/264/265 value")
+            return
+        if kind == 2:
+            for key in [k for k in subs if k.startswith(req_id + "/")]:
+                del subs[key]
+            self.changed.set()
+            return
+        if kind not in (0, 1):
+            self._md_reject(session, req_id, "4", f"SubscriptionRequestType {kind} not supported")
+            return
+        symbols = msg.get_all(55)
+        if not symbols:
+            self._md_reject(session, req_id, "0", "no symbol")
+            return
+        for raw in symbols:
+            symbol = raw.decode("latin-1")
+            book = self.books.get(symbol)
+            if book is None:
+                self._md_reject(session, req_id, "0", f"unknown symbol {symbol}")
+                continue
+            d = depth or book.levels
+            sub = _Sub(req_id, symbol, d, update == 1)
+            self._send_full(session, sub, book)
+            if kind == 1:
+                subs[f"{req_id}/{symbol}"] = sub
+        self.changed.set()
+
+    def _md_reject(self, session: FixSession, req_id: str, code: str, text: str) -> None:
+        session.send_nowait("Y", [(262, req_id), (281, code), (58, text)])
+
+    def _send_full(self, session: FixSession, sub: _Sub, book: SyntheticBook) -> None:
+        bids, asks = book.top(sub.depth)
+        fields: list[tuple[int, object]] = [(262, sub.req_id), (55, sub.symbol), (268, len(bids) + len(asks))]
+        for p, q in bids:
+            fields += [(269, "0"), (270, p), (271, q)]
+        for p, q in asks:
+            fields += [(269, "1"), (270, p), (271, q)]
+        session.send_nowait("W", fields)
+        sub.sent_bids = dict(bids)
+        sub.sent_asks = dict(asks)
+
+    def _send_incremental(self, session: FixSession, sub: _Sub, book: SyntheticBook) -> None:
+        bids, asks = book.top(sub.depth)
+        entries: list[tuple[int, object]] = []
+        n = 0
+        for side, new, old in (("0", dict(bids), sub.sent_bids), ("1", dict(asks), sub.sent_asks)):
+            for p in old:
+                if p not in new:
+                    entries += [(279, "2"), (269, side), (55, sub.symbol), (270, p)]
+                    n += 1
+            for p, q in new.items():
+                if p not in old:
+                    entries += [(279, "0"), (269, side), (55, sub.symbol), (270, p), (271, q)]
+                    n += 1
+                elif old[p] != q:
+                    entries += [(279, "1"), (269, side), (55, sub.symbol), (270, p), (271, q)]
+                    n += 1
+        sub.sent_bids = dict(bids)
+        sub.sent_asks = dict(asks)
+        if n:
+            session.send_nowait("X", [(262, sub.req_id), (268, n)] + entries)
+
+    # -- the market ------------------------------------------------------------------------
+    async def _tick_loop(self) -> None:
+        interval = self.config.interval_s
+        while True:
+            await asyncio.sleep(interval)
+            if self._stalled:
+                continue
+            self.tick()
+
+    def tick(self) -> None:
+        """Move every book one step and send the updates to every subscriber."""
+        self.ticks += 1
+        for book in self.books.values():
+            book.step()
+        for their, subs in list(self._subs.items()):
+            session = self.sessions.get(their)
+            if session is None or session.closed:
+                continue
+            if session.write_buffer_size > 1 << 20:
+                continue  # slow client: skip this tick (it is a simulator)
+            try:
+                for sub in list(subs.values()):
+                    book = self.books[sub.symbol]
+                    if sub.incremental:
+                        self._send_incremental(session, sub, book)
+                    else:
+                        self._send_full(session, sub, book)
+            except (FixSessionError, ConnectionError, OSError) as exc:
+                log.info("fixsim: send to %s failed: %r", their, exc)
+
+    # -- fault injection -------------------------------------------------------------------
+    def _session(self, comp_id: str | None) -> FixSession:
+        if comp_id is None:
+            if not self.sessions:
+                raise FixSessionError("no session logged on")
+            return next(iter(self.sessions.values()))
+        return self.sessions[comp_id]
+
+    def inject_raw(self, data: bytes, comp_id: str | None = None) -> None:
+        """Write ``data`` as is on a session's connection."""
+        self._session(comp_id)._writer.write(data)
+
+    def inject_garbage(self, comp_id: str | None = None, size: int = 64) -> None:
+        self.inject_raw(bytes(random.Random(size).randrange(32, 127) for _ in range(size)), comp_id)
+
+    def inject_bad_checksum(self, comp_id: str | None = None) -> None:
+        """A well-framed Heartbeat whose CheckSum is wrong (it uses no sequence number)."""
+        s = self._session(comp_id)
+        raw = encode_message("0", [(49, s.config.sender_comp_id), (56, s.config.target_comp_id),
+                                   (34, s.store.next_out), (52, "20240101-00:00:00.000")])
+        bad = raw[:-4] + b"%03d\x01" % ((int(raw[-4:-1]) + 1) % 256)
+        self.inject_raw(bad, comp_id)
+
+    def inject_too_large(self, comp_id: str | None = None, size: int = 1 << 20) -> None:
+        s = self._session(comp_id)
+        raw = encode_message("0", [(49, s.config.sender_comp_id), (56, s.config.target_comp_id),
+                                   (34, s.store.next_out), (52, "20240101-00:00:00.000"), (58, "x" * size)])
+        self.inject_raw(raw, comp_id)
+
+    def inject_gap(self, n: int = 3, comp_id: str | None = None) -> None:
+        """Skip ``n`` outgoing sequence numbers (the client must ask for a resend)."""
+        s = self._session(comp_id)
+        s.store.next_out += n
+        s.store.save()
+
+    def stall(self, on: bool = True) -> None:
+        """Stop (or resume) market data. Heartbeats go on; see :meth:`silence` for a full stall."""
+        self._stalled = on
+
+    def silence(self, comp_id: str | None = None) -> None:
+        """Stop heartbeats and data on a session without closing it (the client's TestRequest goes unanswered)."""
+        s = self._session(comp_id)
+        s.muted = True
+        self._subs[s.config.target_comp_id] = {}
+
+    def disconnect(self, comp_id: str | None = None) -> None:
+        """Drop a session's TCP connection without a Logout."""
+        s = self._session(comp_id)
+        s._close("disconnected by the simulator")

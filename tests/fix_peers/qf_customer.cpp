@@ -1,0 +1,122 @@
+// A QuickFIX/C++ initiator playing a legacy customer of dragonfly's FIX server.
+//
+// usage: qf_customer SETTINGS_FILE [PASSWORD]
+// stdout (one event per line): READY, LOGON, LOGOUT, ADMIN_IN <35> <34> <43> [58], ADMIN_OUT <35> <34>,
+//   APP <raw message with | for SOH>, SEQ <next sender> <next target>, ERR <text>
+// stdin commands:
+//   sub <reqid> <symbol> <depth> <265>   MarketDataRequest 263=1
+//   snap <reqid> <symbol> <depth>        MarketDataRequest 263=0
+//   unsub <reqid> <symbol>               MarketDataRequest 263=2
+//   gap <n>                              skip n outgoing MsgSeqNum (the server must ResendRequest)
+//   logout (QuickFIX then stays logged out until "enable") | enable | seq | quit
+#include <string>
+
+#include <quickfix/Application.h>
+#include <quickfix/FileStore.h>
+#include <quickfix/Group.h>
+#include <quickfix/Session.h>
+#include <quickfix/SessionSettings.h>
+#include <quickfix/SocketInitiator.h>
+
+#include "common.h"
+
+using peer::emit;
+
+class Customer : public FIX::Application {
+ public:
+  std::string password;
+  FIX::SessionID sid;
+  bool have_sid = false;
+
+  void onCreate(const FIX::SessionID& s) override {
+    sid = s;
+    have_sid = true;
+  }
+  void onLogon(const FIX::SessionID&) override { emit("LOGON"); }
+  void onLogout(const FIX::SessionID&) override { emit("LOGOUT"); }
+  void toAdmin(FIX::Message& m, const FIX::SessionID&) override {
+    if (m.getHeader().getField(35) == "A" && !password.empty()) m.setField(FIX::StringField(554, password));
+    emit("ADMIN_OUT " + peer::field(m.getHeader(), 35) + " " + peer::field(m.getHeader(), 34));
+  }
+  void toApp(FIX::Message&, const FIX::SessionID&) throw(FIX::DoNotSend) override {}
+  void fromAdmin(const FIX::Message& m, const FIX::SessionID&)
+      throw(FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue, FIX::RejectLogon) override {
+    emit("ADMIN_IN " + peer::field(m.getHeader(), 35) + " " + peer::field(m.getHeader(), 34) + " " +
+         peer::field(m.getHeader(), 43) + " " + peer::field(m, 58));
+  }
+  void fromApp(const FIX::Message& m, const FIX::SessionID&)
+      throw(FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
+            FIX::UnsupportedMessageType) override {
+    emit("APP " + peer::raw(m));
+  }
+};
+
+static void request(const FIX::SessionID& sid, const std::string& kind, const std::string& id,
+                    const std::string& sym, const std::string& depth, const std::string& upd) {
+  FIX::Message v;
+  v.getHeader().setField(FIX::StringField(35, "V"));
+  v.setField(FIX::StringField(262, id));
+  v.setField(FIX::StringField(263, kind));
+  v.setField(FIX::StringField(264, depth));
+  if (!upd.empty()) v.setField(FIX::StringField(265, upd));
+  for (const char* t : {"0", "1"}) {
+    FIX::Group g(267, 269);
+    g.setField(FIX::StringField(269, t));
+    v.addGroup(g);
+  }
+  FIX::Group s(146, 55);
+  s.setField(FIX::StringField(55, sym));
+  v.addGroup(s);
+  FIX::Session::sendToTarget(v, sid);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: qf_customer SETTINGS [PASSWORD]" << std::endl;
+    return 2;
+  }
+  try {
+    FIX::SessionSettings settings(argv[1]);
+    Customer app;
+    if (argc > 2) app.password = argv[2];
+    FIX::FileStoreFactory store(settings);
+    FIX::SocketInitiator initiator(app, store, settings);
+    initiator.start();
+    emit("READY");
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      auto w = peer::split(line);
+      if (w.empty()) continue;
+      if (w[0] == "quit") break;
+      FIX::Session* s = app.have_sid ? FIX::Session::lookupSession(app.sid) : nullptr;
+      if (!s) {
+        emit("ERR no session");
+        continue;
+      }
+      if (w[0] == "sub" && w.size() == 5) {
+        request(app.sid, "1", w[1], w[2], w[3], w[4]);
+      } else if (w[0] == "snap" && w.size() == 4) {
+        request(app.sid, "0", w[1], w[2], w[3], "");
+      } else if (w[0] == "unsub" && w.size() == 3) {
+        request(app.sid, "2", w[1], w[2], "0", "");
+      } else if (w[0] == "gap" && w.size() == 2) {
+        s->setNextSenderMsgSeqNum(s->getExpectedSenderNum() + std::stoi(w[1]));
+        emit("GAP");
+      } else if (w[0] == "logout") {
+        s->logout("customer says bye");  // also disables the session until "enable"
+      } else if (w[0] == "enable") {
+        s->logon();
+        emit("ENABLED");
+      } else if (w[0] == "seq") {
+        emit("SEQ " + std::to_string(s->getExpectedSenderNum()) + " " + std::to_string(s->getExpectedTargetNum()));
+      } else {
+        emit("ERR unknown command " + line);
+      }
+    }
+    initiator.stop();
+  } catch (std::exception& e) {
+    emit(std::string("ERR ") + e.what());
+    return 1;
+  }
+  return 0;
+}
