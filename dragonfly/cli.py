@@ -245,8 +245,56 @@ def _server_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
     p.add_argument("--tls-key", type=Path, help="PEM private key")
     p.add_argument("--grace", type=float, default=2.0, help="seconds calls get to finish on shutdown (default 2)")
+    fix = p.add_argument_group("FIX 4.4 server beside gRPC (same pipelines, same process)")
+    fix.add_argument("--fix-port", type=_port, default=None, help="also serve FIX on this TCP port (0 = any free one)")
+    fix.add_argument("--fix-host", default=None, help="interface for FIX (default: --host)")
+    fix.add_argument("--fix-customer", action="append", default=[], metavar="COMPID[:PASSWORD]",
+                     help="allowed FIX customer, optionally with its password (repeatable; "
+                          "also DRAGONFLY_FIX_CUSTOMERS=A:pw,B)")
+    fix.add_argument("--fix-comp-id", default="DRAGONFLY", help="our FIX SenderCompID (default DRAGONFLY)")
+    fix.add_argument("--fix-store-dir", help="keep FIX sequence numbers here (sessions resume after a restart)")
     _add_common(p)
     return p
+
+
+def _fix_customers(items: Sequence[str]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for item in items:
+        for part in item.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            comp, _, pw = part.partition(":")
+            if not comp:
+                raise UsageError(f"bad --fix-customer {part!r}: expected COMPID[:PASSWORD]")
+            out[comp] = pw or None
+    return out
+
+
+def _fix_config(args: argparse.Namespace, depth: int) -> Any:
+    """The FIX server's configuration from ``--fix-*`` (None when ``--fix-port`` is absent)."""
+    env = os.environ.get("DRAGONFLY_FIX_CUSTOMERS", "")
+    given = list(args.fix_customer)
+    extra = [name for name in ("fix_host", "fix_store_dir") if getattr(args, name) is not None]
+    if args.fix_port is None:
+        if given or extra or args.fix_comp_id != "DRAGONFLY":
+            raise UsageError("--fix-customer/--fix-host/--fix-comp-id/--fix-store-dir need --fix-port")
+        return None
+    customers = _fix_customers(given + ([env] if env else []))
+    if not customers:
+        raise UsageError("--fix-port needs at least one --fix-customer COMPID[:PASSWORD] (or DRAGONFLY_FIX_CUSTOMERS)")
+    try:
+        from .services.fix_server import FixServerConfig
+    except ImportError as exc:  # a build without the FIX server
+        raise UsageError(f"the FIX server is not available in this build ({exc})") from None
+    return FixServerConfig(
+        host=args.fix_host or args.host,
+        port=args.fix_port,
+        comp_id=args.fix_comp_id,
+        customers=customers,
+        store_dir=args.fix_store_dir,
+        max_depth=depth,
+    )
 
 
 async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
@@ -268,7 +316,9 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         grace_s=args.grace,
+        health_follows_venues=True,
     )
+    fix_config = _fix_config(args, depth)
     stop = asyncio.Event()
     _install_stop(stop)
     async with contextlib.AsyncExitStack() as stack:
@@ -278,6 +328,18 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
         server = GrpcServer(feeds, config)
         await server.start()  # BindError (port in use) before any venue is contacted
         stack.push_async_callback(server.stop)
+        fix_server = None
+        if fix_config is not None:
+            from .services.fix_server import FixServer
+
+            fix_server = FixServer.for_pipelines(pipelines, fix_config)
+            try:
+                await fix_server.start()
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot listen on {fix_config.host}:{fix_config.port} for FIX: {exc.strerror or exc}"
+                ) from None
+            stack.push_async_callback(fix_server.stop)
         for pipe in pipelines:
             await stack.enter_async_context(pipe)
         source = "simulated venues" if simulate else "venues"
@@ -285,10 +347,17 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
             f"{prog}: serving {', '.join(f.instrument for f in feeds)} from {source} {', '.join(venues)} "
             f"on {server.address} (tls={'on' if config.tls else 'off'}, token={'on' if config.token else 'off'})\n"
         )
+        if fix_server is not None:
+            out.write(
+                f"{prog}: FIX 4.4 at {fix_server.address} as {fix_config.comp_id} "
+                f"for {', '.join(fix_config.customers)}\n"
+            )
         out.flush()
         await stop.wait()
         out.write(f"{prog}: shutting down\n")
         out.flush()
+        if fix_server is not None:
+            await fix_server.stop()  # FIX customers get a Logout
         await server.stop()  # streams end cleanly (status OK) before the pipelines go
     return 0
 
@@ -451,7 +520,9 @@ async def _demo(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
         feeds, pipelines = await _open_feeds(
             stack, instruments=instruments, venues=venues, depth=depth, simulate=True, seed=args.seed
         )
-        server = GrpcServer(feeds, GrpcServerConfig(host="127.0.0.1", port=args.port, grace_s=0.5))
+        server = GrpcServer(
+            feeds, GrpcServerConfig(host="127.0.0.1", port=args.port, grace_s=0.5, health_follows_venues=True)
+        )
         await server.start()
         stack.push_async_callback(server.stop)
         for pipe in pipelines:

@@ -35,7 +35,7 @@ from .venues.feed import SnapshotFeed
 from .venues.registry import get_venue
 from .venues.symbols import parse_instrument
 
-__all__ = ("FeedSpec", "Topology", "PipelineConfig", "Pipeline")
+__all__ = ("FeedSpec", "Pipeline", "PipelineConfig", "Services", "Topology")
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ class FeedSpec:
     depth : int
         Levels per side the listeners forward.
     base_url : str or None
-        Base-URL override (simulators); None uses the venue's production URL.
+        Base-URL override (simulators); None uses the venue's production URL. WebSocket venues
+        take ``ws://``/``wss://`` URLs, FIX venues (``fixsim``) ``fix://host:port``/``fixs://host:port``.
     ws : WebSocketConfig or None
         Connection policy (heartbeat, watchdog, backoff, TLS); its URL is ignored.
     keepalive_s : float
@@ -79,7 +80,7 @@ class FeedSpec:
         if not isinstance(self.depth, int) or not 1 <= self.depth <= spec.max_depth:
             raise ConfigError(f"{spec.name}: depth must be within 1..{spec.max_depth}, got {self.depth!r}")
         if self.base_url is not None:
-            WebSocketConfig(url=self.base_url)
+            spec.check_base_url(self.base_url)
         if not self.keepalive_s > 0:
             raise ConfigError("keepalive_s must be > 0")
 
@@ -98,8 +99,20 @@ class FeedSpec:
         return replace(self, depth=depth)
 
     def create(self, sink: Sink[BookUpdate]) -> SnapshotFeed:
-        """A new (not started) feed publishing to ``sink``."""
+        """A new (not started) feed publishing to ``sink``.
+
+        Its updates carry the registry name (a feed that labels them with the exchange's
+        name, like ``binance-diff`` publishing as ``binance``, is relabelled), so the
+        aggregator and the world view know the venue by the name it was configured with.
+        """
         spec = get_venue(self.venue)
+        feed: SnapshotFeed = self._create(spec, sink)
+        label = _feed_label(feed)
+        if label is not None and label != spec.name:
+            feed = self._create(spec, _Relabel(sink, spec.name))
+        return feed
+
+    def _create(self, spec: Any, sink: Sink[BookUpdate]) -> SnapshotFeed:
         feed: SnapshotFeed = spec.create_feed(
             instruments=[parse_instrument(i) for i in self.instruments],
             depth=self.depth,
@@ -109,6 +122,28 @@ class FeedSpec:
             keepalive_s=self.keepalive_s,
         )
         return feed
+
+
+def _feed_label(feed: Any) -> str | None:
+    """The venue name a feed puts in its updates (``feed.venue`` or ``feed.venue.name``), if it says."""
+    v = getattr(feed, "venue", None)
+    name = v if isinstance(v, str) else getattr(v, "name", None)
+    return name if isinstance(name, str) else None
+
+
+class _Relabel:
+    """Sink adapter publishing every update under one venue name."""
+
+    __slots__ = ("_sink", "_venue")
+
+    def __init__(self, sink: Sink[BookUpdate], venue: str) -> None:
+        self._sink = sink
+        self._venue = venue
+
+    def publish(self, update: BookUpdate, /) -> None:
+        if update.venue != self._venue:
+            update = BookUpdate(self._venue, *tuple.__getitem__(update, slice(1, None)))
+        self._sink.publish(update)
 
 
 class Topology:
@@ -219,7 +254,7 @@ class PipelineConfig:
         for k, u in urls.items():
             if k not in vs:
                 raise ConfigError(f"base_urls has {k!r}, which is not among venues {vs}")
-            WebSocketConfig(url=u)
+            get_venue(k).check_base_url(u)
         object.__setattr__(self, "base_urls", MappingProxyType(urls))
         if not (isinstance(self.staleness_s, (int, float)) and self.staleness_s > 0):
             raise ConfigError(f"staleness_s must be > 0, got {self.staleness_s!r}")
@@ -227,9 +262,9 @@ class PipelineConfig:
             raise ConfigError("keepalive_s must be > 0")
         object.__setattr__(self, "sim_options", MappingProxyType(dict(self.sim_options)))
         stale = {k.lower(): float(v) for k, v in self.staleness.items()}
-        for k, v in stale.items():
-            if k not in vs or not v > 0:
-                raise ConfigError(f"bad staleness override {k!r}: {v!r}")
+        for k, limit in stale.items():
+            if k not in vs or not limit > 0:
+                raise ConfigError(f"bad staleness override {k!r}: {limit!r}")
         object.__setattr__(self, "staleness", MappingProxyType(stale))
 
     def with_base_urls(self, base_urls: Mapping[str, str]) -> PipelineConfig:
@@ -360,3 +395,84 @@ class Pipeline:
                 entry["listeners"] = f.listener_stats()
             out[v] = entry
         return out
+
+
+class Services:
+    """The service layer over pipelines: a gRPC server and/or a FIX 4.4 server on the same
+    world views, in this process, started and stopped together.
+
+    >>> pipe = Pipeline(PipelineConfig(instrument="ethbtc", simulate=True))  # doctest: +SKIP
+    >>> async with Services([pipe], grpc=GrpcServerConfig(port=50051),  # doctest: +SKIP
+    ...                     fix=FixServerConfig(port=9880, customers={"BOT": "secret"})) as svc:
+    ...     await svc.grpc.wait_closed()
+
+    Parameters
+    ----------
+    pipelines : sequence of Pipeline
+        One per instrument; started by :meth:`start` once the servers listen (so a port in
+        use fails before any venue is contacted) and stopped after them.
+    grpc : GrpcServerConfig or None
+    fix : FixServerConfig or None
+        At least one of the two.
+
+    Attributes
+    ----------
+    grpc_server : GrpcServer or None
+    fix_server : FixServer or None
+    """
+
+    def __init__(self, pipelines: Sequence[Pipeline], *, grpc: Any = None, fix: Any = None) -> None:
+        self.pipelines = list(pipelines)
+        if not self.pipelines:
+            raise ConfigError("Services needs at least one pipeline")
+        if grpc is None and fix is None:
+            raise ConfigError("Services needs a gRPC and/or a FIX server configuration")
+        self.grpc_server: Any = None
+        self.fix_server: Any = None
+        if grpc is not None:
+            from .services.grpc import Feed, GrpcServer
+
+            self.grpc_server = GrpcServer([Feed.from_pipeline(p) for p in self.pipelines], grpc)
+        if fix is not None:
+            from .services.fix_server import FixServer
+
+            self.fix_server = FixServer.for_pipelines(self.pipelines, fix)
+
+    async def start(self) -> None:
+        """Bind the servers, then start the pipelines.
+
+        Raises
+        ------
+        ConfigError
+            A server cannot listen (the gRPC server's ``BindError``, or the FIX port in use).
+        """
+        try:
+            if self.grpc_server is not None:
+                await self.grpc_server.start()
+            if self.fix_server is not None:
+                cfg = self.fix_server.config
+                try:
+                    await self.fix_server.start()
+                except OSError as exc:
+                    raise ConfigError(f"cannot listen on {cfg.host}:{cfg.port} for FIX: {exc.strerror or exc}") from None
+            for p in self.pipelines:
+                await p.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """FIX customers are logged out and gRPC streams end cleanly, then the pipelines stop."""
+        if self.fix_server is not None:
+            await self.fix_server.stop()
+        if self.grpc_server is not None:
+            await self.grpc_server.stop()
+        for p in self.pipelines:
+            await p.stop()
+
+    async def __aenter__(self) -> Services:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

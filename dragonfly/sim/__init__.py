@@ -8,6 +8,13 @@
 One seeded mid-price process per instrument drives every venue's book (each with
 its own noise, tick, sizes and update rate), or each venue replays a recording
 (:class:`~dragonfly.sim.replay.Recording`) at recorded or accelerated speed.
+
+Every registered venue has a simulator here: the snapshot venues (``binance``,
+``bitstamp``) their own servers, the FIX venue (``fixsim``) a
+:class:`~dragonfly.sim.fix_venue.SimulatedFixVenue` (base URL ``fix://127.0.0.1:<port>``)
+and the diff venues (``kraken``, ``okx``, ``bybit``, ``coinbase``, ``binance-diff``,
+``bitstamp-diff``) a :class:`~dragonfly.sim.diff.venues.SimulatedDiffVenue`; the
+FIX and diff books start at the shared mid, so one world view mixes them sensibly.
 """
 
 from __future__ import annotations

@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import zlib
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -28,8 +30,9 @@ from typing import Any
 from .._core.fix import FixMessage, encode_message
 from ..clients.fix import Counterparty, FixSession, accept_logon
 from ..errors import ConfigError, FixSessionError
+from .market import SentBook
 
-__all__ = ("FixVenueConfig", "FixVenueSimulator", "SyntheticBook")
+__all__ = ("FixVenueConfig", "FixVenueSimulator", "SimulatedFixVenue", "SyntheticBook")
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +46,18 @@ class SyntheticBook:
     so the same level always has the same float.
     """
 
-    def __init__(self, instrument: str, *, seed: int, levels: int = 20) -> None:
+    def __init__(self, instrument: str, *, seed: int, levels: int = 20, start: float | None = None) -> None:
         self.instrument = instrument
         self.levels = levels
         self._rng = random.Random(zlib.crc32(f"{seed}/{instrument}".encode()))
-        start = _START.get(instrument, 100.0)
-        self.tick = 10.0 ** (len(str(int(start))) - 6) if start >= 1 else start / 10000
+        if start is None:
+            start = _START.get(instrument, 100.0)
+            self.tick = 10.0 ** (len(str(int(start))) - 6) if start >= 1 else start / 10000
+        else:
+            if not (isinstance(start, (int, float)) and math.isfinite(start) and start > 0):
+                raise ConfigError(f"start price must be a positive finite number, got {start!r}")
+            # about five significant digits on a power-of-ten tick
+            self.tick = 10.0 ** (math.floor(math.log10(start)) - 4)
         self.decimals = max(0, -int(f"{self.tick:e}".split("e")[1]))
         self._mid_ticks = round(start / self.tick)
         self.bids: dict[float, float] = {}
@@ -106,6 +115,11 @@ class FixVenueConfig:
         Directory of per-counterparty sequence files (None: in memory).
     ssl : ssl.SSLContext or None
         TLS server context.
+    max_msg_size : int
+        Largest message accepted from a counterparty.
+    start_prices : Mapping[str, float]
+        Starting mid per symbol (default: a built-in price per known symbol); the tick
+        is then a power of ten about five significant digits below it.
     """
 
     host: str = "127.0.0.1"
@@ -119,6 +133,7 @@ class FixVenueConfig:
     store_dir: str | None = None
     ssl: Any = None
     max_msg_size: int = 65536
+    start_prices: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if not self.instruments or isinstance(self.instruments, str):
@@ -128,6 +143,11 @@ class FixVenueConfig:
         if not 1 <= self.levels <= 1000:
             raise ConfigError("levels must be within 1..1000")
         object.__setattr__(self, "counterparties", MappingProxyType(dict(self.counterparties)))
+        starts = dict(self.start_prices)
+        for sym in starts:
+            if sym not in self.instruments:
+                raise ConfigError(f"start_prices has {sym!r}, which is not among instruments {self.instruments}")
+        object.__setattr__(self, "start_prices", MappingProxyType(starts))
 
 
 class _Sub:
@@ -155,8 +175,13 @@ class FixVenueSimulator:
 
     def __init__(self, config: FixVenueConfig | None = None) -> None:
         self.config = config or FixVenueConfig()
-        self.books = {s: SyntheticBook(s, seed=self.config.seed, levels=self.config.levels)
+        self.books = {s: SyntheticBook(s, seed=self.config.seed, levels=self.config.levels,
+                                       start=self.config.start_prices.get(s))
                       for s in self.config.instruments}
+        #: Last book sent per symbol (to any subscriber), as :class:`~dragonfly.sim.market.SentBook`.
+        self.last_sent: dict[str, SentBook] = {}
+        #: Recent books sent per symbol, oldest first.
+        self.history: dict[str, deque[SentBook]] = {s: deque(maxlen=256) for s in self.config.instruments}
         self.sessions: dict[str, FixSession] = {}
         self.requests: list[FixMessage] = []
         self.logons = 0
@@ -312,6 +337,7 @@ class FixVenueSimulator:
         session.send_nowait("W", fields)
         sub.sent_bids = dict(bids)
         sub.sent_asks = dict(asks)
+        self._record(sub.symbol, bids, asks)
 
     def _send_incremental(self, session: FixSession, sub: _Sub, book: SyntheticBook) -> None:
         bids, asks = book.top(sub.depth)
@@ -333,6 +359,12 @@ class FixVenueSimulator:
         sub.sent_asks = dict(asks)
         if n:
             session.send_nowait("X", [(262, sub.req_id), (268, n)] + entries)
+            self._record(sub.symbol, bids, asks)
+
+    def _record(self, symbol: str, bids: list[tuple[float, float]], asks: list[tuple[float, float]]) -> None:
+        book = SentBook(tuple((repr(p), repr(q)) for p, q in bids), tuple((repr(p), repr(q)) for p, q in asks))
+        self.last_sent[symbol] = book
+        self.history[symbol].append(book)
 
     # -- the market ------------------------------------------------------------------------
     async def _tick_loop(self) -> None:
@@ -413,3 +445,96 @@ class FixVenueSimulator:
         """Drop a session's TCP connection without a Logout."""
         s = self._session(comp_id)
         s._close("disconnected by the simulator")
+
+
+class SimulatedFixVenue(FixVenueSimulator):
+    """A :class:`FixVenueSimulator` built the way :class:`dragonfly.sim.SimulatedVenues` builds
+    every venue simulator, so ``"fixsim"`` can sit beside the WebSocket venues.
+
+    Parameters
+    ----------
+    instruments : sequence of str
+        Any accepted spelling; served under their normalised names (``ETH-BTC``), which the
+        ``fixsim`` feed also uses as its symbols (55).
+    seed : int
+    mids : dict[str, MidPrice], optional
+        The shared mid-price processes: each book starts at its instrument's mid, so the FIX
+        venue trades near the others (created, and shared, when absent).
+    interval_s : float, optional
+        Time between book updates (default 0.05).
+    replay : None
+        Recordings are not supported by the FIX venue (a ConfigError if given).
+    speed : float or None
+        Ignored (no replay).
+    **options
+        Other :class:`FixVenueConfig` fields (``counterparties``, ``levels``, ``comp_id``, ``ssl``...).
+    """
+
+    venue = "fixsim"
+
+    def __init__(
+        self,
+        *,
+        instruments: Sequence[str],
+        seed: int = 1,
+        mids: dict[str, Any] | None = None,
+        interval_s: float | None = None,
+        replay: Any = None,
+        speed: float | None = 1.0,
+        **options: Any,
+    ) -> None:
+        from ..venues.symbols import parse_instrument
+        from .market import MidPrice, default_mid, stable_seed
+
+        if replay is not None:
+            raise ConfigError("the FIX venue simulator cannot replay recordings")
+        insts = [parse_instrument(i) for i in instruments]
+        if not insts:
+            raise ConfigError("at least one instrument")
+        mids = mids if mids is not None else {}
+        starts: dict[str, float] = {}
+        for inst in insts:
+            if inst.name not in mids:
+                mids[inst.name] = MidPrice(seed=stable_seed(seed, inst.name), start=default_mid(inst))
+            starts[inst.name] = float(mids[inst.name].at(0))
+        kwargs: dict[str, Any] = {"instruments": tuple(i.name for i in insts), "seed": seed, "start_prices": starts}
+        if interval_s is not None:
+            kwargs["interval_s"] = interval_s
+        kwargs.update(options)
+        super().__init__(FixVenueConfig(**kwargs))
+        self._subscribed = asyncio.Event()
+
+    @property
+    def base_url(self) -> str:
+        """``fix://127.0.0.1:<port>``: the ``fixsim`` feed's base URL."""
+        return self.address
+
+    def _on_app(self, session: FixSession, msg: FixMessage) -> None:
+        super()._on_app(session, msg)
+        if any(self._subs.values()):
+            self._subscribed.set()
+
+    async def wait_subscribed(self, timeout: float = 10.0) -> None:
+        """Wait until a counterparty holds a subscription."""
+        await asyncio.wait_for(self._subscribed.wait(), timeout)
+
+    # the fault-injection surface of SimulatedVenues
+    def pause(self) -> None:
+        self.stall(True)
+
+    def resume(self) -> None:
+        self.stall(False)
+
+    async def step(self, instrument: str | None = None) -> None:
+        """Move every book one step and send it now (even while paused)."""
+        self.tick()
+
+    async def disconnect(self, *, refuse: bool = False, abrupt: bool = False) -> int:  # type: ignore[override]
+        """Drop every session (``refuse`` is not supported by the FIX venue)."""
+        if refuse:
+            raise ConfigError("the FIX venue simulator cannot refuse connections")
+        n = 0
+        for comp in list(self.sessions):
+            super().disconnect(comp)
+            n += 1
+        return n

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import ConfigError
@@ -34,6 +34,9 @@ class VenueSpec:
         :class:`dragonfly.sim.SimulatedVenues`, the class is built as
         ``cls(instruments=..., seed=..., mids=..., interval_s=..., replay=..., speed=..., **options)``
         and offers ``start()``, ``stop()``, ``base_url`` and ``last_sent``.
+    protocol : str
+        ``"ws"`` (WebSocket, base URLs ``ws://``/``wss://``) or ``"fix"`` (FIX 4.4,
+        base URLs ``fix://host:port``/``fixs://host:port``).
     """
 
     name: str
@@ -42,6 +45,29 @@ class VenueSpec:
     max_depth: int
     create_feed: Callable[..., Any]
     simulator: str = ""
+    protocol: str = "ws"
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("ws", "fix"):
+            raise ConfigError(f"{self.name}: protocol must be 'ws' or 'fix', got {self.protocol!r}")
+
+    def check_base_url(self, url: str) -> str:
+        """Validate a base-URL override for this venue's protocol and return it.
+
+        Raises
+        ------
+        ConfigError
+            Not a ``ws://``/``wss://`` URL (WebSocket venues) or a ``fix://``/``fixs://`` one (FIX venues).
+        """
+        if self.protocol == "fix":
+            from .fixsim.config import parse_fix_url
+
+            parse_fix_url(url)
+        else:
+            from ..clients.ws import WebSocketConfig
+
+            WebSocketConfig(url=url)
+        return url
 
 
 #: Built-in venues: name -> module defining ``VENUE_SPEC`` (imported on first use).
@@ -60,6 +86,18 @@ _BUILTIN: dict[str, str] = {
     "fixsim": "dragonfly.venues.fixsim.factories",
 }
 _SPECS: dict[str, VenueSpec] = {}
+#: Simulators of built-in venues whose spec names none (the diff venues' :mod:`dragonfly.sim.diff` servers).
+_BUILTIN_SIMULATORS: dict[str, str] = {
+    v: f"dragonfly.sim.diff.venues:{cls}"
+    for v, cls in (
+        ("binance-diff", "BinanceDiffSimulator"),
+        ("bitstamp-diff", "BitstampDiffSimulator"),
+        ("bybit", "BybitSimulator"),
+        ("coinbase", "CoinbaseSimulator"),
+        ("kraken", "KrakenSimulator"),
+        ("okx", "OkxSimulator"),
+    )
+}
 
 
 def register_venue(spec: VenueSpec | str, module: str | None = None) -> None:
@@ -89,6 +127,8 @@ def get_venue(name: str) -> VenueSpec:
     if mod is None:
         raise ConfigError(f"unknown venue {name!r}; known: {', '.join(venue_names())}")
     spec = importlib.import_module(mod).VENUE_SPEC
+    if not spec.simulator and key in _BUILTIN_SIMULATORS:
+        spec = replace(spec, simulator=_BUILTIN_SIMULATORS[key])
     _SPECS[key] = spec
     return spec
 

@@ -102,3 +102,35 @@ def test_fix_server_is_handed_the_arguments(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "dragonfly.services.fix_server", types.SimpleNamespace(main=main))
     assert cli.main(["fix-server", "--port", "1"]) == 0
     assert seen == {"argv": ["--port", "1"], "prog": "dragonfly fix-server"}
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--instrument-name", "ethbtc", "--fix-customer", "BOT:pw"], "need --fix-port"),
+        (["--instrument-name", "ethbtc", "--fix-store-dir", "/tmp/x"], "need --fix-port"),
+        (["--instrument-name", "ethbtc", "--fix-comp-id", "ME"], "need --fix-port"),
+        (["--instrument-name", "ethbtc", "--fix-port", "0"], "at least one --fix-customer"),
+        (["--instrument-name", "ethbtc", "--fix-port", "0", "--fix-customer", ":pw"], "bad --fix-customer"),
+        (["--instrument-name", "ethbtc", "--fix-port", "x", "--fix-customer", "BOT"], "invalid port"),
+        (["--instrument-name", "ethbtc", "--fix-port", "70000", "--fix-customer", "BOT"], "invalid port"),
+        (["--instrument-name", "ethbtc", "--fix-port", "0", "--fix-customer", "BOT", "--fix-comp-id", "A\x01B"],
+         "comp_id"),
+    ],
+)
+def test_server_bad_fix_arguments(capsys, monkeypatch, argv, needle) -> None:
+    monkeypatch.delenv("DRAGONFLY_FIX_CUSTOMERS", raising=False)
+    monkeypatch.delenv("DRAGONFLY_SIMULATE", raising=False)
+    line = _one_line(capsys, _exit_code(cli.grpc_server_main, argv))
+    assert line.startswith("dragonfly-grpc-server: error: ")
+    assert needle in line
+
+
+def test_server_fix_customers_from_env(monkeypatch) -> None:
+    monkeypatch.setenv("DRAGONFLY_FIX_CUSTOMERS", "A:pw, B")
+    args = cli._server_parser("x").parse_args(["--instrument-name", "ethbtc", "--fix-port", "0", "--fix-customer", "C"])
+    cfg = cli._fix_config(args, 10)
+    assert dict(cfg.customers) == {"C": None, "A": "pw", "B": None}
+    assert cfg.port == 0 and cfg.host == "127.0.0.1" and cfg.max_depth == 10 and cfg.comp_id == "DRAGONFLY"
+    args = cli._server_parser("x").parse_args(["--instrument-name", "ethbtc"])
+    assert cli._fix_config(args, 10) is None  # no --fix-port: no FIX server

@@ -39,7 +39,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from ...errors import ConfigError, DragonflyError
-from ...model import WorldView
+from ...model import VenueStatus, WorldView
 from ...queues import Broadcast, Subscription
 from . import protos
 from .auth import BearerTokenInterceptor
@@ -138,6 +138,13 @@ class GrpcServerConfig:
         Streaming calls served at once; more are refused with RESOURCE_EXHAUSTED.
     reflection, health : bool
         Register server reflection and the standard health service.
+    health_follows_venues : bool
+        Health follows venue liveness: ``orderbook.OrderbookAggregator`` and
+        ``dragonfly.v1.Aggregator`` are NOT_SERVING while no instrument has a LIVE
+        venue (before the first view too), and ``"<service>/<INSTRUMENT>"`` (e.g.
+        ``dragonfly.v1.Aggregator/ETH-BTC``) while that instrument has none. The
+        overall status (``""``) stays SERVING while the server runs. Off: every
+        service is SERVING from start to shutdown.
     """
 
     host: str = "127.0.0.1"
@@ -149,6 +156,7 @@ class GrpcServerConfig:
     max_subscribers: int = 1024
     reflection: bool = True
     health: bool = True
+    health_follows_venues: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.port, int) or isinstance(self.port, bool) or not 0 <= self.port <= 65535:
@@ -299,6 +307,8 @@ class GrpcServer:
         self._ids = itertools.count(1)
         self._server: grpc.aio.Server | None = None
         self._health: Any = None
+        self._watchers: list[asyncio.Task[None]] = []
+        self._live: dict[str, bool] = {}
         self._port = 0
         self._closing = False
         self._stopped = asyncio.Event()
@@ -351,8 +361,15 @@ class GrpcServer:
         if cfg.health:
             self._health = health.aio.HealthServicer()
             health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+            follow = cfg.health_follows_venues
             for name in ("", protos.ORDERBOOK_SERVICE, protos.AGGREGATOR_SERVICE):
-                await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+                status = health_pb2.HealthCheckResponse
+                await self._health.set(name, status.NOT_SERVING if follow and name else status.SERVING)
+            if follow:
+                for f in self.feeds:
+                    self._live[f.instrument] = False
+                    for svc in (protos.ORDERBOOK_SERVICE, protos.AGGREGATOR_SERVICE):
+                        await self._health.set(f"{svc}/{f.instrument}", health_pb2.HealthCheckResponse.NOT_SERVING)
         if cfg.reflection:
             names = [protos.ORDERBOOK_SERVICE, protos.AGGREGATOR_SERVICE, reflection.SERVICE_NAME]
             if cfg.health:
@@ -366,6 +383,9 @@ class GrpcServer:
         self._port = port
         await server.start()
         self._server = server
+        if self._health is not None and cfg.health_follows_venues:
+            loop = asyncio.get_running_loop()
+            self._watchers = [loop.create_task(self._watch(f), name=f"health:{f.instrument}") for f in self.feeds]
         log.info("gRPC server listening on %s (tls=%s, token=%s)", self.address, cfg.tls, bool(cfg.token))
         return port
 
@@ -398,6 +418,10 @@ class GrpcServer:
             return
         self._closing = True
         try:
+            watchers, self._watchers = self._watchers, []
+            for t in watchers:
+                t.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
             if self._health is not None:
                 await self._health.enter_graceful_shutdown()
             streams = list(self._streams.values())
@@ -409,6 +433,27 @@ class GrpcServer:
                 await self._server.stop(self.config.grace_s if grace is None else grace)
         finally:
             self._stopped.set()
+
+    async def _watch(self, feed: Feed) -> None:
+        """Follow one instrument's views: health SERVING iff a venue is LIVE (see ``health_follows_venues``)."""
+        serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+        sub = feed.views.subscribe(maxsize=1)
+        try:
+            async for view in sub:
+                live = any(h.status is VenueStatus.LIVE for h in view.venues.values())
+                if live == self._live.get(feed.instrument):
+                    continue
+                self._live[feed.instrument] = live
+                log.info("gRPC health: %s %s", feed.instrument, "SERVING" if live else "NOT_SERVING (no LIVE venue)")
+                for svc in (protos.ORDERBOOK_SERVICE, protos.AGGREGATOR_SERVICE):
+                    await self._health.set(f"{svc}/{feed.instrument}", serving if live else not_serving)
+                    await self._health.set(svc, serving if any(self._live.values()) else not_serving)
+        finally:
+            sub.close()
+
+    def venue_liveness(self) -> dict[str, bool]:
+        """Instrument -> has a LIVE venue (as health reports it; empty unless ``health_follows_venues``)."""
+        return dict(self._live)
 
     async def wait_closed(self) -> None:
         """Return once :meth:`stop` has finished."""

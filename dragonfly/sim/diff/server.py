@@ -37,8 +37,9 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -72,6 +73,10 @@ class DiffSimConfig:
         Depth of the recorded true tops (:meth:`DiffSim.truth_tops`).
     history : int
         Past states kept to serve stale snapshots.
+    mids : Mapping[str, float]
+        Mid price per symbol (default: 100-150, a different one per symbol).
+    decimals : int
+        Price decimals; the tick is ``10 ** -decimals`` (default 2: a 0.01 tick).
     """
 
     venue: str
@@ -81,6 +86,8 @@ class DiffSimConfig:
     depth: int = 100
     top_depth: int = 10
     history: int = 256
+    mids: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    decimals: int = 2
 
     def __post_init__(self) -> None:
         if self.venue not in VENUES:
@@ -90,6 +97,15 @@ class DiffSimConfig:
         object.__setattr__(self, "symbols", tuple(self.symbols))
         if not 1 <= self.levels <= self.depth:
             raise ValueError("need 1 <= levels <= depth")
+        if not isinstance(self.decimals, int) or not 0 <= self.decimals <= 8:
+            raise ValueError("decimals must be within 0..8")
+        mids = dict(self.mids)
+        for name, mid in mids.items():
+            if name not in self.symbols:
+                raise ValueError(f"mids has {name!r}, which is not among symbols {self.symbols}")
+            if not (isinstance(mid, (int, float)) and mid > (self.levels + 1) * 10.0**-self.decimals):
+                raise ValueError(f"mid of {name!r} must leave {self.levels} positive ticks below it, got {mid!r}")
+        object.__setattr__(self, "mids", MappingProxyType(mids))
 
 
 @dataclass(slots=True)
@@ -175,9 +191,11 @@ class DiffSim:
         self.venue = config.venue
         self._rng = random.Random(config.seed)
         self.symbols: dict[str, _Symbol] = {}
+        self._dec = config.decimals
         for i, name in enumerate(config.symbols):
             mid = 100.0 * (i + 1) + self._rng.randint(0, 50)
-            sym = self.symbols[name] = _Symbol(name, mid, 0.01, 100 + i)
+            mid = round(config.mids.get(name, mid), self._dec)
+            sym = self.symbols[name] = _Symbol(name, mid, 10.0**-self._dec, 100 + i)
             bids = [self._level(sym, True, k) for k in range(1, config.levels + 1)]
             asks = [self._level(sym, False, k) for k in range(1, config.levels + 1)]
             sym.book.apply(bids, asks)
@@ -205,16 +223,19 @@ class DiffSim:
     # -- levels and truth --------------------------------------------------------------------------
 
     def _fmt(self, price: float, qty: float) -> list[str]:
+        d = self._dec
         if self.venue in ("kraken", "kraken2"):
-            return [f"{price:.5f}", f"{qty:.8f}"]
+            return [f"{price:.{max(5, d)}f}", f"{qty:.8f}"]
         if self.venue == "okx":
-            return [f"{price:.2f}".rstrip("0").rstrip("."), f"{qty:g}"]
+            text = f"{price:.{d}f}"
+            return [text.rstrip("0").rstrip(".") if "." in text else text, f"{qty:g}"]
         if self.venue == "binance":
             return [f"{price:.8f}", f"{qty:.8f}"]
-        return [f"{price:.2f}", f"{qty:.8f}"]
+        return [f"{price:.{d}f}", f"{qty:.8f}"]
 
     def _level(self, sym: _Symbol, bid: bool, k: int, qty: float | None = None) -> list[str]:
-        price = round(sym.mid - k * sym.tick, 2) if bid else round(sym.mid + k * sym.tick, 2)
+        d = self._dec
+        price = round(sym.mid - k * sym.tick, d) if bid else round(sym.mid + k * sym.tick, d)
         if qty is None:
             qty = self._rng.randint(1, 50_000) / 1000
         return self._fmt(price, qty)

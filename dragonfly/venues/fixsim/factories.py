@@ -84,5 +84,6 @@ VENUE_SPEC = VenueSpec(
     default_base_url=DEFAULT_BASE_URL,
     max_depth=50,
     create_feed=create_feed,
-    simulator="dragonfly.sim.fix_venue:FixVenueSimulator",
+    simulator="dragonfly.sim.fix_venue:SimulatedFixVenue",
+    protocol="fix",
 )
