@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .._core.book import Book
-from ..errors import DragonflyError, InvalidLevelError, VenueError
+from ..errors import ConfigError, DragonflyError, InvalidLevelError, VenueError
 from ..model import BookUpdate, Side, VenueStatus
 
 __all__ = (
@@ -1046,6 +1046,52 @@ def create_diff_feed(
         else:
             names[venue.key(str(inst))] = str(inst)
     return DiffListener(venue=venue, symbols=names, sink=sink, depth=depth, ws=ws, keepalive_s=keepalive_s, **kwargs)
+
+
+def diff_venue_spec(
+    *, name: str, venue_cls: Callable[[Any], DiffVenue], config_cls: Callable[[], Any], default_base_url: str, max_depth: int
+) -> Any:
+    """The :class:`~dragonfly.venues.registry.VenueSpec` of a diff-stream venue.
+
+    Its ``create_feed(*, instruments, depth, sink, base_url=None, rest_url=None,
+    ws=None, keepalive_s=1.0, config=None, **kwargs)`` opens one connection
+    carrying the book of every instrument. ``base_url`` overrides the WebSocket
+    URL (simulators); for venues that load snapshots over REST (a config with a
+    ``rest_url`` field) the REST URL follows it (same host and port, http/https)
+    unless ``rest_url`` is given.
+    """
+    from dataclasses import fields, replace
+
+    from ..venues.registry import VenueSpec
+
+    has_rest = any(f.name == "rest_url" for f in fields(config_cls))  # type: ignore[arg-type]
+
+    def create_feed(
+        *,
+        instruments: Sequence[Any],
+        depth: int,
+        sink: Any,
+        base_url: str | None = None,
+        rest_url: str | None = None,
+        ws: Any = None,
+        keepalive_s: float = 1.0,
+        config: Any = None,
+        **kwargs: Any,
+    ) -> DiffListener:
+        cfg = config or config_cls()
+        changes: dict[str, str] = {}
+        if base_url is not None:
+            changes["base_url"] = base_url
+        if rest_url is not None and not has_rest:
+            raise ConfigError(f"{name} loads no REST snapshot: rest_url does not apply")
+        if has_rest and (rest_url is not None or base_url is not None):
+            changes["rest_url"] = rest_url or rest_url_for(base_url or "")
+        if changes:
+            cfg = replace(cfg, **changes)
+        return create_diff_feed(venue_cls(cfg), instruments=instruments, depth=depth, sink=sink, ws=ws, keepalive_s=keepalive_s, **kwargs)
+
+    create_feed.__doc__ = diff_venue_spec.__doc__
+    return VenueSpec(name=name, kind="diff", default_base_url=default_base_url, max_depth=max_depth, create_feed=create_feed)
 
 
 def rest_url_for(base_url: str) -> str:

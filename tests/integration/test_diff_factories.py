@@ -65,3 +65,24 @@ async def test_create_feed_from_spec(module: str, sim_venue: str, symbols: tuple
             await feed.stop()
         assert feed.error is None
         assert all(s.status is VenueStatus.STALE for s in feed.listeners.values())
+
+
+@pytest.mark.parametrize(("module", "has_rest"), [(m, v in ("binance", "bitstamp")) for m, v, _ in CASES])
+def test_create_feed_url_overrides(module: str, has_rest: bool) -> None:
+    """``base_url`` moves the REST snapshot URL with it (same host and port); an explicit
+    ``rest_url`` wins; a venue without REST snapshots refuses ``rest_url``."""
+    from dragonfly.errors import ConfigError
+
+    spec = importlib.import_module(module).VENUE_SPEC
+    insts = [parse_instrument("BTC-USD")]
+    feed = spec.create_feed(instruments=insts, depth=5, sink=Sink(), base_url="ws://127.0.0.1:9/ws")
+    cfg = feed.venue.config
+    assert cfg.base_url == "ws://127.0.0.1:9/ws"
+    if has_rest:
+        assert cfg.rest_url == "http://127.0.0.1:9/ws"
+        feed = spec.create_feed(instruments=insts, depth=5, sink=Sink(), rest_url="http://127.0.0.1:8/")
+        assert feed.venue.config.rest_url == "http://127.0.0.1:8/"
+        assert feed.venue.config.base_url == type(feed.venue.config)().base_url
+    else:
+        with pytest.raises(ConfigError, match="rest_url"):
+            spec.create_feed(instruments=insts, depth=5, sink=Sink(), rest_url="http://127.0.0.1:8/")

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from yarl import URL
 
-from ...listeners.diff import Delta, DiffListener, Snapshot, UpdateIdRange, create_diff_feed, rest_url_for
-from ..registry import VenueSpec
+from ...listeners.diff import Delta, Snapshot, UpdateIdRange, diff_venue_spec
 
 __all__ = ("BinanceDiffConfig", "BinanceDiffVenue", "create_feed", "VENUE_SPEC")
 
@@ -127,33 +125,7 @@ class BinanceDiffVenue:
 # -- feed factory (registry name "binance-diff") -----------------------------------------------------
 
 
-def create_feed(
-    *,
-    instruments: Sequence[Any],
-    depth: int,
-    sink: Any,
-    base_url: str | None = None,
-    rest_url: str | None = None,
-    ws: Any = None,
-    keepalive_s: float = 1.0,
-    config: BinanceDiffConfig | None = None,
-    **kwargs: Any,
-) -> DiffListener:
-    """One connection carrying the diff stream of every instrument, with REST
-    snapshots. ``base_url`` overrides the WebSocket URL; the REST URL follows
-    it (same host and port, http/https) unless ``rest_url`` is given."""
-    cfg = config or BinanceDiffConfig()
-    if base_url is not None:
-        cfg = replace(cfg, base_url=base_url, rest_url=rest_url or rest_url_for(base_url))
-    elif rest_url is not None:
-        cfg = replace(cfg, rest_url=rest_url)
-    return create_diff_feed(BinanceDiffVenue(cfg), instruments=instruments, depth=depth, sink=sink, ws=ws, keepalive_s=keepalive_s, **kwargs)
-
-
-VENUE_SPEC = VenueSpec(
-    name="binance-diff",
-    kind="diff",
-    default_base_url=DEFAULT_WS_URL,
-    max_depth=5000,
-    create_feed=create_feed,
+VENUE_SPEC = diff_venue_spec(
+    name="binance-diff", venue_cls=BinanceDiffVenue, config_cls=BinanceDiffConfig, default_base_url=DEFAULT_WS_URL, max_depth=5000
 )
+create_feed = VENUE_SPEC.create_feed

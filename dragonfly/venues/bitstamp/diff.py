@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from yarl import URL
 
-from ...listeners.diff import Delta, DiffListener, Snapshot, Timestamp, create_diff_feed, rest_url_for
-from ..registry import VenueSpec
+from ...listeners.diff import Delta, Snapshot, Timestamp, diff_venue_spec
 
 __all__ = ("BitstampDiffConfig", "BitstampDiffVenue", "create_feed", "VENUE_SPEC")
 
@@ -116,33 +114,7 @@ class BitstampDiffVenue:
 # -- feed factory (registry name "bitstamp-diff") -----------------------------------------------------
 
 
-def create_feed(
-    *,
-    instruments: Sequence[Any],
-    depth: int,
-    sink: Any,
-    base_url: str | None = None,
-    rest_url: str | None = None,
-    ws: Any = None,
-    keepalive_s: float = 1.0,
-    config: BitstampDiffConfig | None = None,
-    **kwargs: Any,
-) -> DiffListener:
-    """One connection carrying the diff stream of every instrument, with REST
-    snapshots. ``base_url`` overrides the WebSocket URL; the REST URL follows
-    it (same host and port, http/https) unless ``rest_url`` is given."""
-    cfg = config or BitstampDiffConfig()
-    if base_url is not None:
-        cfg = replace(cfg, base_url=base_url, rest_url=rest_url or rest_url_for(base_url))
-    elif rest_url is not None:
-        cfg = replace(cfg, rest_url=rest_url)
-    return create_diff_feed(BitstampDiffVenue(cfg), instruments=instruments, depth=depth, sink=sink, ws=ws, keepalive_s=keepalive_s, **kwargs)
-
-
-VENUE_SPEC = VenueSpec(
-    name="bitstamp-diff",
-    kind="diff",
-    default_base_url=DEFAULT_WS_URL,
-    max_depth=5000,
-    create_feed=create_feed,
+VENUE_SPEC = diff_venue_spec(
+    name="bitstamp-diff", venue_cls=BitstampDiffVenue, config_cls=BitstampDiffConfig, default_base_url=DEFAULT_WS_URL, max_depth=5000
 )
+create_feed = VENUE_SPEC.create_feed

@@ -1,41 +1,13 @@
-"""Turn a configuration into a running Kraken diff-book feed (a :class:`~dragonfly.listeners.diff.DiffListener`)."""
+"""The Kraken diff-book feed (a :class:`~dragonfly.listeners.diff.DiffListener`) and its registry entry."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any
-
-from ...listeners.diff import DiffListener, create_diff_feed
-from ..registry import VenueSpec
-from .diff import KrakenBookConfig, KrakenBookVenue, DEFAULT_WS_URL
+from ...listeners.diff import diff_venue_spec
+from .diff import DEFAULT_WS_URL, KrakenBookConfig, KrakenBookVenue
 
 __all__ = ("create_feed", "VENUE_SPEC")
 
-
-def create_feed(
-    *,
-    instruments: Sequence[Any],
-    depth: int,
-    sink: Any,
-    base_url: str | None = None,
-    ws: Any = None,
-    keepalive_s: float = 1.0,
-    config: KrakenBookConfig | None = None,
-    **kwargs: Any,
-) -> DiffListener:
-    """One connection carrying the book of every instrument; ``base_url``
-    overrides the WebSocket URL (simulators)."""
-    cfg = config or KrakenBookConfig()
-    if base_url is not None:
-        cfg = replace(cfg, base_url=base_url)
-    return create_diff_feed(KrakenBookVenue(cfg), instruments=instruments, depth=depth, sink=sink, ws=ws, keepalive_s=keepalive_s, **kwargs)
-
-
-VENUE_SPEC = VenueSpec(
-    name="kraken",
-    kind="diff",
-    default_base_url=DEFAULT_WS_URL,
-    max_depth=1000,
-    create_feed=create_feed,
+VENUE_SPEC = diff_venue_spec(
+    name="kraken", venue_cls=KrakenBookVenue, config_cls=KrakenBookConfig, default_base_url=DEFAULT_WS_URL, max_depth=1000
 )
+create_feed = VENUE_SPEC.create_feed

@@ -1,41 +1,13 @@
-"""Turn a configuration into a running OKX diff-book feed (a :class:`~dragonfly.listeners.diff.DiffListener`)."""
+"""The OKX diff-book feed (a :class:`~dragonfly.listeners.diff.DiffListener`) and its registry entry."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any
-
-from ...listeners.diff import DiffListener, create_diff_feed
-from ..registry import VenueSpec
-from .diff import OkxBookConfig, OkxBookVenue, DEFAULT_WS_URL
+from ...listeners.diff import diff_venue_spec
+from .diff import DEFAULT_WS_URL, OkxBookConfig, OkxBookVenue
 
 __all__ = ("create_feed", "VENUE_SPEC")
 
-
-def create_feed(
-    *,
-    instruments: Sequence[Any],
-    depth: int,
-    sink: Any,
-    base_url: str | None = None,
-    ws: Any = None,
-    keepalive_s: float = 1.0,
-    config: OkxBookConfig | None = None,
-    **kwargs: Any,
-) -> DiffListener:
-    """One connection carrying the book of every instrument; ``base_url``
-    overrides the WebSocket URL (simulators)."""
-    cfg = config or OkxBookConfig()
-    if base_url is not None:
-        cfg = replace(cfg, base_url=base_url)
-    return create_diff_feed(OkxBookVenue(cfg), instruments=instruments, depth=depth, sink=sink, ws=ws, keepalive_s=keepalive_s, **kwargs)
-
-
-VENUE_SPEC = VenueSpec(
-    name="okx",
-    kind="diff",
-    default_base_url=DEFAULT_WS_URL,
-    max_depth=400,
-    create_feed=create_feed,
+VENUE_SPEC = diff_venue_spec(
+    name="okx", venue_cls=OkxBookVenue, config_cls=OkxBookConfig, default_base_url=DEFAULT_WS_URL, max_depth=400
 )
+create_feed = VENUE_SPEC.create_feed
