@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 
 import grpc
 import pytest
@@ -247,6 +248,16 @@ def test_demo_prints_a_book() -> None:
     levels = [ln for ln in lines if ln.startswith("  bid ")]
     assert levels and any("binance" in ln for ln in levels) and any("bitstamp" in ln for ln in levels)
     assert "Traceback" not in err
+
+
+def test_demo_as_python_module() -> None:
+    """The README's main-job command runs ``python3 -m dragonfly demo`` (no PATH or shim needed)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dragonfly", "demo", "--count", "3"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("ETH-BTC seq=") == 3
+    assert "  bid " in proc.stdout and "Traceback" not in proc.stderr
 
 
 def test_demo_duration_bound() -> None:
