@@ -303,9 +303,12 @@ class KeyedQueue(Generic[K, T]):
             return
         k = self._key(item)
         items = self._items
-        if k in items:
+        if k in items:  # not the first item since the last drain: any waiter was already woken
             self.conflated += 1
-        elif len(items) >= self.max_keys:
+            items[k] = item
+            self.published += 1
+            return
+        if len(items) >= self.max_keys:
             self.dropped += 1
             if not self._warned:
                 self._warned = True

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING
 from ._select import select
 
 if TYPE_CHECKING:
-    from .merge_py import merge_levels, merge_liquidity
+    from .merge_py import check_top, merge_levels, merge_liquidity, merge_top
 else:
     _impl = select("merge")
     merge_levels = _impl.merge_levels
     merge_liquidity = _impl.merge_liquidity
+    merge_top = _impl.merge_top
+    check_top = _impl.check_top
 
-__all__ = ("merge_levels", "merge_liquidity")
+__all__ = ("merge_levels", "merge_liquidity", "merge_top", "check_top")

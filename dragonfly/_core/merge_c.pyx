@@ -6,23 +6,27 @@ the ordering; both return the same values bit for bit and raise the same excepti
 The C-level API (:c:func:`normalize_side`, :c:func:`merge_side`,
 :c:func:`merge_liquidity_side` on :c:type:`SideView` arrays) is declared in
 ``merge_c.pxd`` for other Cython modules; :func:`merge_levels` and
-:func:`merge_liquidity` are its Python-facing views.
+:func:`merge_liquidity` are its Python-facing views, :func:`merge_top` (the
+aggregator's call) and :func:`check_top` (the snapshot listener's) have fast paths
+for the shapes those callers hand over.
 """
 
 from collections.abc import Mapping, Sequence
 from time import perf_counter_ns
 
-from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check, PyFloat_FromDouble
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check, PyFloat_CheckExact, PyFloat_FromDouble
 from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsDouble, PyLong_Check
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
-from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from libc.stdlib cimport free, malloc
 
+from dragonfly._core.merge_py import check_top as _check_top_py
 from dragonfly.errors import LevelsError, LevelsTypeError
 
-__all__ = ("merge_levels", "merge_liquidity")
+__all__ = ("merge_levels", "merge_liquidity", "merge_top", "check_top")
 
 cdef extern from "Python.h":
     Py_ssize_t PY_SSIZE_T_MAX
@@ -525,6 +529,184 @@ def merge_liquidity(books, depth):
             out.append((PyFloat_FromDouble(price[i]), PyFloat_FromDouble(total[i]), per_venue))
         result[s] = out
     return result[0], result[1]
+
+
+# ---------------------------------------------------------------------------
+# Aggregator entry points: merge_top (tuples out) and check_top
+# ---------------------------------------------------------------------------
+
+cdef enum:
+    _TOP_LEVELS = 256  # levels per side (summed over venues) the fast path of merge_top takes
+
+
+def merge_top(books, depth):
+    """:func:`merge_levels` with tuples out (see :func:`dragonfly._core.merge_py.merge_top`).
+
+    Fast path, with no heap allocation but the output: ``books`` an exact ``dict`` of
+    ``str`` to exact ``(bids, asks)`` tuples of exact ``(float, float)`` tuples, already
+    in merge order (no equal-price run with a larger quantity after a smaller one, no NaN,
+    best first), ``0 < depth``, at most ``MERGE_STACK_VENUES`` venues and ``_TOP_LEVELS``
+    examined levels per side. The output levels reuse the input's float objects. Anything
+    else, including every input :func:`merge_levels` would refuse, goes to
+    :func:`merge_levels`, so values and exceptions are the same.
+    """
+    cdef double price[2 * _TOP_LEVELS]
+    cdef double qty[2 * _TOP_LEVELS]
+    cdef PyObject* objs[2 * _TOP_LEVELS]  # the level tuples; alive through `keep`
+    cdef Py_ssize_t base[2 * MERGE_STACK_VENUES]
+    cdef SideView views[2 * MERGE_STACK_VENUES]
+    cdef _Head heap[MERGE_STACK_VENUES]
+    cdef Py_ssize_t pos[MERGE_STACK_VENUES]
+    cdef Py_ssize_t cnt[2]
+    cdef Py_ssize_t d, k, v, s, i, n, m, o, hn, at
+    cdef double p, q, prev = 0.0, prevq = 0.0, sign
+    cdef PyObject* lv
+    cdef PyObject* pa
+    cdef PyObject* pb
+    cdef list names, keep
+    cdef object name, book, seq, lvl
+    cdef tuple out
+    cdef list result
+    if type(books) is not dict or type(depth) is not int or depth <= 0 or depth > _TOP_LEVELS:
+        return _merge_top_slow(books, depth)
+    d = <Py_ssize_t>depth
+    k = len(<dict>books)
+    if k > MERGE_STACK_VENUES:
+        return _merge_top_slow(books, depth)
+    names = list(<dict>books)
+    for name in names:
+        if type(name) is not str:
+            return _merge_top_slow(books, depth)
+    names.sort()
+    keep = []
+    cnt[0] = 0
+    cnt[1] = 0
+    for v in range(k):
+        book = (<dict>books)[names[v]]
+        if type(book) is not tuple or PyTuple_GET_SIZE(book) != 2:
+            return _merge_top_slow(books, depth)
+        for s in range(2):
+            seq = <object>PyTuple_GET_ITEM(book, s)
+            if type(seq) is not tuple:
+                return _merge_top_slow(books, depth)
+            keep.append(seq)
+            at = s * _TOP_LEVELS + cnt[s]
+            # As merge_levels reads a side: the first d levels, then the rest of the d-th
+            # level's price run; the price of the level after that ends the read.
+            n = 0
+            for i in range(PyTuple_GET_SIZE(seq)):
+                lv = PyTuple_GET_ITEM(seq, i)
+                if not PyTuple_CheckExact(<object>lv) or PyTuple_GET_SIZE(<object>lv) != 2:
+                    return _merge_top_slow(books, depth)
+                pa = PyTuple_GET_ITEM(<object>lv, 0)
+                pb = PyTuple_GET_ITEM(<object>lv, 1)
+                if not (PyFloat_CheckExact(<object>pa) and PyFloat_CheckExact(<object>pb)):
+                    return _merge_top_slow(books, depth)
+                p = PyFloat_AS_DOUBLE(<object>pa)
+                if i >= d and p != prev:
+                    break
+                if cnt[s] + n >= _TOP_LEVELS:
+                    return _merge_top_slow(books, depth)
+                q = PyFloat_AS_DOUBLE(<object>pb)
+                if p != p or q != q:
+                    return _merge_top_slow(books, depth)
+                if i:
+                    if (p > prev) if s == 0 else (p < prev):
+                        return _merge_top_slow(books, depth)
+                    if p == prev and q > prevq:  # normalize_side would reorder the run
+                        return _merge_top_slow(books, depth)
+                price[at + i] = p
+                qty[at + i] = q
+                objs[at + i] = lv
+                prev = p
+                prevq = q
+                n += 1
+            views[s * k + v].price = price + at
+            views[s * k + v].qty = qty + at
+            views[s * k + v].n = n
+            base[s * k + v] = at
+            cnt[s] += n
+    result = [None, None]
+    for s in range(2):
+        sign = -1.0 if s == 0 else 1.0
+        m = cnt[s] if cnt[s] < d else d
+        out = PyTuple_New(m)
+        hn = _heap_init(views + s * k, k, sign, heap, pos)
+        o = 0
+        while hn > 0 and o < m:
+            v = heap[0].v
+            lv = objs[base[s * k + v] + pos[v]]
+            lvl = (names[v], <object>PyTuple_GET_ITEM(<object>lv, 0), <object>PyTuple_GET_ITEM(<object>lv, 1))
+            Py_INCREF(lvl)
+            PyTuple_SET_ITEM(out, o, lvl)
+            o += 1
+            hn = _heap_advance(views + s * k, sign, heap, hn, pos)
+        result[s] = out
+    return result[0], result[1]
+
+
+cdef tuple _merge_top_slow(object books, object depth):
+    bids, asks = merge_levels(books, depth)
+    return tuple(bids), tuple(asks)
+
+
+def check_top(bids, asks):
+    """Describe what is wrong with one venue's top, or return ``""``.
+
+    See :func:`dragonfly._core.merge_py.check_top`. Fast path: exact tuples of exact
+    ``(float, float)`` tuples with nothing wrong, checked in C. Anything else (a problem
+    to describe, other types) is handed to that reference, so the strings and any
+    exception are the same by construction.
+    """
+    cdef Py_ssize_t i, nb, na
+    cdef PyObject* lv
+    cdef PyObject* pa
+    cdef PyObject* pb
+    cdef double p, q, prev
+    cdef double first_bid = 0.0
+    if type(bids) is not tuple or type(asks) is not tuple:
+        return _check_top_slow(bids, asks)
+    nb = PyTuple_GET_SIZE(bids)
+    na = PyTuple_GET_SIZE(asks)
+    prev = float("inf")
+    for i in range(nb):
+        lv = PyTuple_GET_ITEM(bids, i)
+        if not PyTuple_CheckExact(<object>lv) or PyTuple_GET_SIZE(<object>lv) != 2:
+            return _check_top_slow(bids, asks)
+        pa = PyTuple_GET_ITEM(<object>lv, 0)
+        pb = PyTuple_GET_ITEM(<object>lv, 1)
+        if not (PyFloat_CheckExact(<object>pa) and PyFloat_CheckExact(<object>pb)):
+            return _check_top_slow(bids, asks)
+        p = PyFloat_AS_DOUBLE(<object>pa)
+        q = PyFloat_AS_DOUBLE(<object>pb)
+        if p > prev or q < 0.0 or p <= 0.0:
+            return _check_top_slow(bids, asks)
+        if i == 0:
+            first_bid = p
+        prev = p
+    prev = 0.0
+    for i in range(na):
+        lv = PyTuple_GET_ITEM(asks, i)
+        if not PyTuple_CheckExact(<object>lv) or PyTuple_GET_SIZE(<object>lv) != 2:
+            return _check_top_slow(bids, asks)
+        pa = PyTuple_GET_ITEM(<object>lv, 0)
+        pb = PyTuple_GET_ITEM(<object>lv, 1)
+        if not (PyFloat_CheckExact(<object>pa) and PyFloat_CheckExact(<object>pb)):
+            return _check_top_slow(bids, asks)
+        p = PyFloat_AS_DOUBLE(<object>pa)
+        q = PyFloat_AS_DOUBLE(<object>pb)
+        if p < prev or q < 0.0 or p <= 0.0:
+            return _check_top_slow(bids, asks)
+        if i == 0 and nb and first_bid >= p:
+            return _check_top_slow(bids, asks)
+        prev = p
+    return ""
+
+
+cdef str _check_top_slow(object bids, object asks):
+    # Off the fast path (a problem to describe, or not the extractor's tuples of floats):
+    # the reference itself, so messages and exceptions are the same by construction.
+    return _check_top_py(bids, asks)
 
 
 # ---------------------------------------------------------------------------

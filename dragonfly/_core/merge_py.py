@@ -43,7 +43,7 @@ from typing import Any
 
 from ..errors import LevelsError, LevelsTypeError
 
-__all__ = ("merge_levels", "merge_liquidity")
+__all__ = ("merge_levels", "merge_liquidity", "merge_top", "check_top")
 
 #: One consolidated level: ``(venue, price, qty)``.
 MergedLevel = tuple[str, float, float]
@@ -308,3 +308,39 @@ def merge_liquidity(
         if per_venue:
             out.append((cur_price, total, per_venue))
     return result[0], result[1]
+
+
+def merge_top(books: Mapping[str, VenueBook], depth: int) -> tuple[tuple[MergedLevel, ...], tuple[MergedLevel, ...]]:
+    """:func:`merge_levels` with tuples out: the aggregator's per-view call.
+
+    Same contract, values and exceptions as :func:`merge_levels`; the compiled twin
+    has a fast path for the aggregator's state (a ``dict`` of ``str`` to a pair of
+    tuples of ``(float, float)`` tuples) and falls back to :func:`merge_levels` for
+    anything else.
+    """
+    bids, asks = merge_levels(books, depth)
+    return tuple(bids), tuple(asks)
+
+
+def check_top(bids: Sequence[tuple[float, float]], asks: Sequence[tuple[float, float]]) -> str:
+    """Describe what is wrong with one venue's top as a listener forwards it, or return ``""``.
+
+    Checks, in this order: crossing (best bid ``>=`` best ask), then each side best
+    first (bids non-increasing, asks non-decreasing) with prices ``> 0`` and
+    quantities ``>= 0``. NaN is not looked for (listeners get finite numbers from the
+    extractor): comparisons with NaN are false, as in C. The first problem found is
+    described; the compiled twin returns the same strings.
+    """
+    if bids and asks and bids[0][0] >= asks[0][0]:
+        return f"crossed book: best bid {bids[0][0]!r} >= best ask {asks[0][0]!r}"
+    prev = float("inf")
+    for p, q in bids:
+        if p > prev or q < 0.0 or p <= 0.0:
+            return f"bids not a valid best-first side at price {p!r}"
+        prev = p
+    prev = 0.0
+    for p, q in asks:
+        if p < prev or q < 0.0 or p <= 0.0:
+            return f"asks not a valid best-first side at price {p!r}"
+        prev = p
+    return ""

@@ -6,7 +6,8 @@ drains everything waiting, and computes once on the latest state:
 
 * :attr:`BboAggregator.views` -- :class:`~dragonfly.model.WorldView`: the
   consolidated top N (``(venue, price, qty)`` levels, best first, by the core's
-  heap merge), the spread, a sequence number and every venue's health;
+  heap merge, :func:`~dragonfly._core.merge.merge_top`), the spread, a sequence
+  number and every venue's health;
 * :attr:`BboAggregator.liquidity` -- :class:`~dragonfly.model.LiquidityView`:
   the same state with sizes summed per price (computed only while someone is
   subscribed; a new subscriber first gets the view of the current state, so
@@ -24,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from types import MappingProxyType
 
-from .._core.merge import merge_levels, merge_liquidity
+from .._core.merge import merge_liquidity, merge_top
 from ..errors import ConfigError
 from ..model import BookUpdate, LiquidityView, Side, VenueHealth, VenueStatus, WorldView
 from ..queues import Broadcast, KeyedQueue
@@ -43,8 +45,8 @@ _STALE = VenueStatus.STALE
 _SYNCING = VenueStatus.SYNCING
 
 
-def _update_key(u: BookUpdate) -> tuple[str, str]:
-    return (u.venue, u.instrument)
+#: ``update -> (venue, instrument)``, the input queue's key (C-level: one call per update).
+_update_key: Callable[[BookUpdate], tuple[str, str]] = attrgetter("venue", "instrument")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -299,7 +301,7 @@ class BboAggregator:
     def _publish(self, receive_ns: int) -> None:
         books = self._books
         try:
-            bids, asks = merge_levels(books, self.depth)
+            bids, asks = merge_top(books, self.depth)
         except (ValueError, TypeError) as exc:  # LevelsError: listeners validate, so this is a bug guard
             self.stats.merge_errors += 1
             if not self._merge_logged:
@@ -321,7 +323,7 @@ class BboAggregator:
         pub_ns = time.time_ns()
         self.views.publish(
             WorldView(
-                self.instrument, self.seq, tuple(bids), tuple(asks), spread, health, ex_ts, receive_ns, pub_ns, snapshot
+                self.instrument, self.seq, bids, asks, spread, health, ex_ts, receive_ns, pub_ns, snapshot
             )
         )
         self.stats.views += 1

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from .._core.extract import TopExtractor
+from .._core.merge import check_top
 from ..errors import DragonflyError, ExtractError
 from ..model import BookUpdate, Side, VenueStatus
 from ..queues import Sink
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 _LIVE = VenueStatus.LIVE
 _STALE = VenueStatus.STALE
 _SYNCING = VenueStatus.SYNCING
+_make_update = BookUpdate._make  # all eight fields, unchecked: one per forwarded frame
 
 #: Reads an integer field (sequence or exchange time) from a raw frame; raises ValueError when absent/bad.
 FieldReader = Callable[[str | bytes], int]
@@ -164,7 +166,7 @@ class SnapshotListener:
         if changed:
             bids = self._ext.bids
             asks = self._ext.asks
-            problem = _check_sides(bids, asks)
+            problem = check_top(bids, asks)
             if problem:
                 self._bad(frame, DragonflyError(problem))
                 return
@@ -186,7 +188,7 @@ class SnapshotListener:
             self.reason = ""
             self._logged = False
         self.sink.publish(
-            BookUpdate(self.venue, self.instrument, self._last_bids, self._last_asks, _LIVE, ex_ts, receive_ns)
+            _make_update((self.venue, self.instrument, self._last_bids, self._last_asks, _LIVE, ex_ts, receive_ns, ""))
         )
 
     # -- state changes ----------------------------------------------------------------
@@ -232,18 +234,7 @@ class SnapshotListener:
 def _check_sides(bids: Side, asks: Side) -> str:
     """Return a description of what is wrong with a snapshot top, or ``""``.
 
-    The extractor guarantees finite numbers; this checks order, sign and crossing.
+    The extractor guarantees finite numbers; this checks order, sign and crossing
+    (:func:`dragonfly._core.merge.check_top`, compiled in the Cython core).
     """
-    if bids and asks and bids[0][0] >= asks[0][0]:
-        return f"crossed book: best bid {bids[0][0]!r} >= best ask {asks[0][0]!r}"
-    prev = float("inf")
-    for p, q in bids:
-        if p > prev or q < 0.0 or p <= 0.0:
-            return f"bids not a valid best-first side at price {p!r}"
-        prev = p
-    prev = 0.0
-    for p, q in asks:
-        if p < prev or q < 0.0 or p <= 0.0:
-            return f"asks not a valid best-first side at price {p!r}"
-        prev = p
-    return ""
+    return check_top(bids, asks)

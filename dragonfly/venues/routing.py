@@ -37,6 +37,52 @@ def _int_res(key: str) -> tuple[re.Pattern[str], re.Pattern[bytes]]:
         r = _INT_RE[key] = (re.compile(pat), re.compile(pat.encode()))
     return r
 
+_INT_NEEDLE: dict[str, tuple[str, bytes]] = {}
+
+
+def _int_fast(frame: str | bytes, key: str) -> int | None:
+    """The compact spelling ``"key":123,`` / ``"key":"123"`` at the key's first occurrence, else None.
+
+    Returns a value only where the general pattern would match first (same digits,
+    at most 20, not followed by a digit, ``.``, ``e`` or ``E``); None sends the
+    caller to the general search.
+    """
+    n = _INT_NEEDLE.get(key)
+    if n is None:
+        n = _INT_NEEDLE[key] = (f'"{key}":', f'"{key}":'.encode())
+    if isinstance(frame, str):
+        i = frame.find(n[0])
+        if i < 0:
+            return None
+        j = i + len(n[0])
+        if frame.startswith('"', j):
+            j += 1
+            k = frame.find('"', j)
+        else:
+            k = frame.find(",", j)
+        if k < 0:
+            return None
+        v = frame[j:k]
+        if 0 < len(v) <= 20 and v.isdigit() and v.isascii():
+            return int(v)
+        return None
+    i = frame.find(n[1])
+    if i < 0:
+        return None
+    j = i + len(n[1])
+    if frame.startswith(b'"', j):
+        j += 1
+        k = frame.find(b'"', j)
+    else:
+        k = frame.find(b",", j)
+    if k < 0:
+        return None
+    bv = frame[j:k]
+    if 0 < len(bv) <= 20 and bv.isdigit():  # bytes.isdigit is ASCII-only
+        return int(bv)
+    return None
+
+
 _WS = " \t\r\n"
 _BWS = b" \t\r\n"
 
@@ -119,6 +165,10 @@ def int_field(frame: str | bytes, key: str, *, from_end: bool = False) -> int:
     ValueError
         When absent or not a plain non-negative integer.
     """
+    if not from_end:
+        v = _int_fast(frame, key)
+        if v is not None:
+            return v
     pats = _int_res(key)
     m = pats[0].search(frame) if isinstance(frame, str) else pats[1].search(frame)  # type: ignore[arg-type]
     if m is not None and not from_end:

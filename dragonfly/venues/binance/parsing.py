@@ -23,13 +23,32 @@ def stream_name(symbol: str, levels: int = 20, speed: str = "100ms") -> str:
     return f"{symbol.lower()}@depth{levels}{suffix}"
 
 
+_STREAM_HEAD = '{"stream":"'
+_SEQ_NEEDLE = '"lastUpdateId":'
+
+
 def route(frame: str | bytes) -> str | None:
     """The ``stream`` key of a combined-stream frame (it comes first), or None."""
+    if type(frame) is str and frame.startswith(_STREAM_HEAD):  # the compact spelling Binance sends
+        k = frame.find('"', 11)
+        if k > 11:
+            key = frame[11:k]
+            if "\\" not in key:
+                return key
     return string_field(frame, ROUTING_KEY)
 
 
 def last_update_id(frame: str | bytes) -> int:
     """``data.lastUpdateId`` (raises ValueError when absent)."""
+    if type(frame) is str:  # fast path: ``"lastUpdateId":123,`` at its first occurrence, as Binance sends it
+        i = frame.find(_SEQ_NEEDLE)
+        if i >= 0:
+            j = i + 15
+            k = frame.find(",", j)
+            if 0 < k - j <= 20:
+                v = frame[j:k]
+                if v.isdigit() and v.isascii():
+                    return int(v)
     return int_field(frame, SEQUENCE_KEY)
 
 

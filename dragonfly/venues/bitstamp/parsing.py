@@ -46,8 +46,20 @@ def route(frame: str | bytes) -> str | None:
     return string_field(frame, "channel", from_end=True)
 
 
+_MICROTS = '"microtimestamp":'
+
+
 def microtimestamp(frame: str | bytes) -> int:
     """``data.microtimestamp`` in microseconds (raises ValueError when absent)."""
+    if type(frame) is str:  # fast path: ``"microtimestamp":"123"`` at its first occurrence, as Bitstamp sends it
+        i = frame.find(_MICROTS)
+        if i >= 0 and frame.startswith('"', i + 17):
+            j = i + 18
+            k = frame.find('"', j)
+            if 0 < k - j <= 20:
+                v = frame[j:k]
+                if v.isdigit() and v.isascii():
+                    return int(v)
     return int_field(frame, "microtimestamp")
 
 
