@@ -142,7 +142,7 @@ class _Relabel:
 
     def publish(self, update: BookUpdate, /) -> None:
         if update.venue != self._venue:
-            update = BookUpdate(self._venue, *tuple.__getitem__(update, slice(1, None)))
+            update = update._replace(venue=self._venue)
         self._sink.publish(update)
 
 
