@@ -18,12 +18,14 @@ The WebSocket client (:mod:`dragonfly.clients.ws`) is one implementation; a FIX
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
+import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-__all__ = ("Client", "ClientState", "ClientStats", "Backoff", "Frame", "OnConnect", "OnDisconnect")
+__all__ = ("Client", "ClientState", "ClientStats", "Backoff", "Frame", "OnConnect", "OnDisconnect", "FeedTask")
 
 #: A raw payload as received (text frames as ``str``, binary as ``bytes``).
 Frame = str | bytes
@@ -124,3 +126,49 @@ class Client(abc.ABC):
     @property
     def connected(self) -> bool:
         return self.state is ClientState.CONNECTED
+
+
+class FeedTask:
+    """The lifecycle of a feed driven by a client (layers 2-3): :meth:`start` runs
+    :meth:`run` as a task, :meth:`stop` closes and waits for it.
+
+    A failure of :meth:`run` (retries exhausted, or a bug) is logged and kept in
+    :attr:`error`: the feed's instruments stay STALE and the process lives on.
+    Subclasses implement :meth:`run` and :meth:`close`, and set ``task_name``.
+    """
+
+    _task: asyncio.Task[None] | None = None
+    #: the exception that ended :meth:`run`, if any
+    error: BaseException | None = None
+    task_name: str = "feed"
+
+    async def run(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def close(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def start(self) -> asyncio.Task[None]:
+        """Run :meth:`run` as a task (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._guarded(), name=self.task_name)
+        return self._task
+
+    async def _guarded(self) -> None:
+        try:
+            await self.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.error = exc
+            logging.getLogger(type(self).__module__).error("%s stopped: %r", self.task_name, exc)
+
+    async def stop(self) -> None:
+        """:meth:`close`, then wait (at most 5 s) for the task started by :meth:`start`."""
+        await self.close()
+        t, self._task = self._task, None
+        if t is not None:
+            try:
+                await asyncio.wait_for(t, 5.0)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                t.cancel()

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .._core.book import Book
+from ..clients.base import FeedTask
 from ..errors import ConfigError, DragonflyError, InvalidLevelError, VenueError
 from ..model import BookUpdate, Side, VenueStatus
 
@@ -654,7 +655,7 @@ def _make_client(venue: DiffVenue, symbols: Sequence[str], ws: Any, session: Any
     return _VenueClient(config, session=session)
 
 
-class DiffListener:
+class DiffListener(FeedTask):
     """Diff-feed listener of one connection: many instruments of one venue.
 
     Parameters
@@ -756,6 +757,7 @@ class DiffListener:
         self._bad_logged = False
         self._closed = False
         self._task: asyncio.Task[None] | None = None
+        self.task_name = f"diff:{self.venue.name}"
         self.error: BaseException | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -769,30 +771,6 @@ class DiffListener:
         """Instrument -> its counters."""
         return {s.instrument: s.stats.as_dict() for s in self.syncs.values()}
 
-    def start(self) -> asyncio.Task[None]:
-        """Run :meth:`run` as a task (idempotent); a failure is kept in :attr:`error`."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._guarded(), name=f"diff:{self.venue.name}")
-        return self._task
-
-    async def _guarded(self) -> None:
-        try:
-            await self.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # retries exhausted or a bug: instruments stay STALE, the process lives
-            self.error = exc
-            log.error("%s: diff feed stopped: %r", self.venue.name, exc)
-
-    async def stop(self) -> None:
-        """:meth:`close`, then wait for the task started by :meth:`start`."""
-        await self.close()
-        t, self._task = self._task, None
-        if t is not None:
-            try:
-                await asyncio.wait_for(t, 5.0)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                t.cancel()
 
     async def run(self) -> None:
         """Read frames until :meth:`close` (reconnecting as the client does)."""

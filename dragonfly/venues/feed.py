@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Mapping
 
-from ..clients.base import Client, Frame
+from ..clients.base import Client, FeedTask, Frame
 from ..listeners.snapshot import SnapshotListener
 from ..model import VenueStatus
 
@@ -41,7 +41,7 @@ class FeedStats:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
-class SnapshotFeed:
+class SnapshotFeed(FeedTask):
     """Generic snapshot-feed subscriber (subclass per venue).
 
     Parameters
@@ -60,6 +60,7 @@ class SnapshotFeed:
         self.listeners: dict[str, SnapshotListener] = dict(listeners)
         self.stats = FeedStats()
         self._task: asyncio.Task[None] | None = None
+        self.task_name = f"feed:{self.venue}"
         self._logged_bad = False
         self.error: BaseException | None = None
         client.on_connect = self._on_connect
@@ -120,30 +121,9 @@ class SnapshotFeed:
         except Exception:
             log.exception("%s: control handler failed on %r", self.venue, frame[:200])
 
-    def start(self) -> asyncio.Task[None]:
-        """Run :meth:`run` as a task (idempotent)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._guarded(), name=f"feed:{self.venue}")
-        return self._task
-
-    async def _guarded(self) -> None:
-        try:
-            await self.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # retries exhausted or a bug: the venue stays STALE, the process lives
-            self.error = exc
-            log.error("%s: feed stopped: %r", self.venue, exc)
-
-    async def stop(self) -> None:
+    async def close(self) -> None:
         """Close the client; the frame loop ends and every instrument goes STALE."""
         await self.client.close()
-        t, self._task = self._task, None
-        if t is not None:
-            try:
-                await asyncio.wait_for(t, 5.0)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                t.cancel()
 
     # -- connection events -------------------------------------------------------------------
     async def _on_connect(self, client: Client) -> None:

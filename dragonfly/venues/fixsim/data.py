@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 
 from ..._core.fix import FixMessage, MarketData, market_data
-from ...clients.base import Client
+from ...clients.base import Client, FeedTask
 from ...clients.fix import FixClient
 from ...errors import FixParseError
 from ...model import BookUpdate, Side, VenueStatus
@@ -169,7 +169,7 @@ class FixBookListener:
                                          time.time_ns()))
 
 
-class FixMarketDataFeed:
+class FixMarketDataFeed(FeedTask):
     """Subscribe a :class:`~dragonfly.clients.fix.FixClient` to top-N books and feed the listeners.
 
     Parameters
@@ -198,6 +198,7 @@ class FixMarketDataFeed:
         self._by_req: dict[str, FixBookListener] = {}
         self._req_n = 0
         self._task: asyncio.Task[None] | None = None
+        self.task_name = f"feed:{self.venue}"
         self._resync: set[str] = set()
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -334,30 +335,9 @@ class FixMarketDataFeed:
                 for lst in self.listeners.values():
                     lst.keepalive(now, period)
 
-    def start(self) -> asyncio.Task[None]:
-        """Run :meth:`run` as a task (idempotent)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._guarded(), name=f"feed:{self.venue}")
-        return self._task
-
-    async def _guarded(self) -> None:
-        try:
-            await self.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # retries exhausted or a bug: the venue stays STALE, the process lives
-            self.error = exc
-            log.error("%s: feed stopped: %r", self.venue, exc)
-
-    async def stop(self) -> None:
+    async def close(self) -> None:
         """Log out and close; every instrument goes STALE."""
         await self.client.close()
-        t, self._task = self._task, None
-        if t is not None:
-            try:
-                await asyncio.wait_for(t, 5.0)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                t.cancel()
 
     def listener_stats(self) -> dict[str, dict[str, int]]:
         return {lst.instrument: lst.stats.as_dict() for lst in self.listeners.values()}
