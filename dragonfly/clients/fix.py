@@ -59,6 +59,8 @@ __all__ = (
     "MsgType",
     "SeqStore",
     "accept_logon",
+    "close_acceptor",
+    "counterparties_from",
     "initiate",
     "open_store",
     "sending_time",
@@ -953,6 +955,49 @@ class Counterparty:
     comp_id: str
     password: str | None = None
     store_path: str | None = None
+
+
+def counterparties_from(
+    comp_id: str, passwords: Mapping[str, str | None], store_dir: str | os.PathLike[str] | None
+) -> dict[str, Counterparty]:
+    """An acceptor's allowed counterparties: one per CompID in ``passwords``
+    (``None``: no password). With ``store_dir``, each session's sequence numbers
+    persist in ``<store_dir>/<comp_id>-<their CompID>.seq``."""
+    return {
+        their: Counterparty(
+            comp_id=their,
+            password=pw,
+            store_path=None if store_dir is None else str(Path(store_dir) / f"{comp_id}-{their}.seq"),
+        )
+        for their, pw in passwords.items()
+    }
+
+
+async def close_acceptor(
+    server: asyncio.Server | None,
+    sessions: Iterable[FixSession],
+    tasks: Iterable[asyncio.Task[Any]],
+    stores: dict[str, SeqStore],
+    reason: str,
+) -> None:
+    """Shut an acceptor down: stop listening, log every session out (concurrently;
+    a failed Logout is ignored), cancel and await its tasks, close the sequence stores."""
+    if server is not None:
+        server.close()
+    await asyncio.gather(*(s.logout(reason) for s in list(sessions)), return_exceptions=True)
+    tasks = list(tasks)
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        try:
+            await t
+        except (asyncio.CancelledError, Exception):
+            pass
+    if server is not None:
+        await server.wait_closed()
+    for store in stores.values():
+        store.close()
+    stores.clear()
 
 
 async def accept_logon(

@@ -37,7 +37,7 @@ from typing import Any
 
 from .._core.fix import FixMessage
 from .._env import env_flag
-from ..clients.fix import Counterparty, FixSession, SeqStore, accept_logon
+from ..clients.fix import Counterparty, FixSession, SeqStore, accept_logon, close_acceptor, counterparties_from
 from ..errors import ConfigError, DragonflyError, FixParseError, FixSessionError
 from ..model import WorldView
 from ..queues import Broadcast
@@ -205,20 +205,7 @@ class FixServer:
     async def stop(self) -> None:
         """Log every customer out (bounded wait), stop listening, close the stores."""
         srv, self._server = self._server, None
-        if srv is not None:
-            srv.close()
-        await asyncio.gather(*(s.logout("server shutting down") for s in list(self.sessions.values())),
-                             return_exceptions=True)
-        for t in list(self._conns):
-            t.cancel()
-        for t in list(self._conns):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        if srv is not None:
-            await srv.wait_closed()
-        for store in self._stores.values():
-            store.close()
-        self._stores.clear()
+        await close_acceptor(srv, self.sessions.values(), self._conns, self._stores, "server shutting down")
 
     async def __aenter__(self) -> FixServer:
         await self.start()
@@ -229,15 +216,7 @@ class FixServer:
 
     # -- sessions ------------------------------------------------------------------------------
     def _counterparties(self) -> dict[str, Counterparty]:
-        cfg = self.config
-        return {
-            comp: Counterparty(
-                comp_id=comp,
-                password=pw,
-                store_path=None if cfg.store_dir is None else str(Path(cfg.store_dir) / f"{cfg.comp_id}-{comp}.seq"),
-            )
-            for comp, pw in cfg.customers.items()
-        }
+        return counterparties_from(self.config.comp_id, self.config.customers, self.config.store_dir)
 
     async def _on_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -15,7 +15,6 @@ message with a bad checksum, an oversized message, a sequence gap, a stall
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
@@ -23,12 +22,11 @@ import zlib
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from .._core.fix import FixMessage, encode_message
-from ..clients.fix import Counterparty, FixSession, accept_logon
+from ..clients.fix import Counterparty, FixSession, accept_logon, close_acceptor, counterparties_from
 from ..errors import ConfigError, FixSessionError
 from .market import SentBook
 
@@ -213,25 +211,9 @@ class FixVenueSimulator:
 
     async def stop(self) -> None:
         srv, self._server = self._server, None
-        if srv is not None:
-            srv.close()
-        for s in list(self.sessions.values()):
-            try:
-                await s.logout("venue shutting down")
-            except Exception:  # pragma: no cover
-                pass
         ticker, self._ticker = self._ticker, None
         tasks = list(self._tasks) + ([ticker] if ticker is not None else [])
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        if srv is not None:
-            await srv.wait_closed()
-        for store in self._stores.values():
-            store.close()
-        self._stores.clear()
+        await close_acceptor(srv, self.sessions.values(), tasks, self._stores, "venue shutting down")
 
     async def __aenter__(self) -> FixVenueSimulator:
         await self.start()
@@ -242,12 +224,7 @@ class FixVenueSimulator:
 
     # -- connections -----------------------------------------------------------------------
     def _counterparties(self) -> dict[str, Counterparty]:
-        cfg = self.config
-        out = {}
-        for comp, pw in cfg.counterparties.items():
-            path = None if cfg.store_dir is None else str(Path(cfg.store_dir) / f"{cfg.comp_id}-{comp}.seq")
-            out[comp] = Counterparty(comp_id=comp, password=pw, store_path=path)
-        return out
+        return counterparties_from(self.config.comp_id, self.config.counterparties, self.config.store_dir)
 
     async def _on_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
