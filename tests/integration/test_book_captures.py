@@ -74,6 +74,7 @@ class Replay:
         self.venue = venue
         self.book_type = core_module("book", impl).Book
         self.syncs: dict[str, InstrumentSync] = {}
+        self.refs: dict[str, RefBook] = {}
         self.messages = 0
 
     def sync(self, symbol: str) -> InstrumentSync:
@@ -101,6 +102,18 @@ class Replay:
             assert not s.book.is_crossed()
         return s
 
+    def feed_against_reference(self, event: Delta | Snapshot, cap: int) -> InstrumentSync:
+        """:meth:`feed`, the same event into an independent :class:`RefBook` (capped at
+        ``cap`` levels) of that symbol, then the two top 25s must be equal."""
+        sync = self.feed(event)
+        ref = self.refs.setdefault(event.symbol, RefBook(cap))
+        if isinstance(event, Snapshot):
+            ref.load(event.bids, event.asks)
+        else:
+            ref.apply(event.bids, event.asks)
+        _check_top(sync, ref)
+        return sync
+
     def total(self, name: str) -> int:
         return sum(getattr(s.stats, name) for s in self.syncs.values())
 
@@ -120,20 +133,14 @@ def _check_top(sync: InstrumentSync, ref: RefBook) -> None:
 def test_kraken_v1_every_checksum_matches(captures: Path, core_impl: str) -> None:
     venue = KrakenBookVenue(KrakenBookConfig(depth=1000))
     replay = Replay(venue, core_impl)
-    refs: dict[str, RefBook] = {}
     with_checksum = 0
     for rec in read_cryptofeed(captures / "kraken" / "cryptofeed__KRAKEN-c197c0.0"):
         if rec.kind != "recv":
             continue
         for ev in venue.parse(rec.body):
-            sync = replay.feed(ev)
-            ref = refs.setdefault(ev.symbol, RefBook(1000))
-            if isinstance(ev, Snapshot):
-                ref.load(ev.bids, ev.asks)
-            else:
-                ref.apply(ev.bids, ev.asks)
+            replay.feed_against_reference(ev, 1000)
+            if not isinstance(ev, Snapshot):
                 with_checksum += ev.checksum is not None
-            _check_top(sync, ref)
     assert with_checksum == 14_496
     assert replay.total("checksums_ok") == 14_496
     assert replay.total("snapshots") == 10
@@ -153,18 +160,11 @@ def test_kraken_v1_every_checksum_matches(captures: Path, core_impl: str) -> Non
 def test_okx_every_checksum_matches(captures: Path, core_impl: str, name: str, channel: str, expected: int) -> None:
     venue = OkxBookVenue(OkxBookConfig(channel=channel))
     replay = Replay(venue, core_impl)
-    refs: dict[str, RefBook] = {}
     for rec in read_cryptofeed(captures / "okx" / name):
         if rec.kind != "recv":
             continue
         for ev in venue.parse(rec.body):
-            sync = replay.feed(ev)
-            ref = refs.setdefault(ev.symbol, RefBook(400))
-            if isinstance(ev, Snapshot):
-                ref.load(ev.bids, ev.asks)
-            else:
-                ref.apply(ev.bids, ev.asks)
-            _check_top(sync, ref)
+            replay.feed_against_reference(ev, 400)
     assert replay.total("checksums_ok") == expected
     replay.assert_clean()
 
@@ -323,18 +323,11 @@ def test_bitstamp_rest_snapshot_and_diffs_never_cross(captures: Path, core_impl:
 def test_coinbase_level2_never_crosses(captures: Path, core_impl: str) -> None:
     venue = CoinbaseBookVenue()
     replay = Replay(venue, core_impl)
-    refs: dict[str, RefBook] = {}
     for rec in read_cryptofeed(captures / "coinbase" / "cryptofeed__COINBASE.ws.28.0"):
         if rec.kind != "recv":
             continue
         for ev in venue.parse(rec.body):
-            sync = replay.feed(ev)
-            ref = refs.setdefault(ev.symbol, RefBook(5000))
-            if isinstance(ev, Snapshot):
-                ref.load(ev.bids, ev.asks)
-            else:
-                ref.apply(ev.bids, ev.asks)
-            _check_top(sync, ref)
+            sync = replay.feed_against_reference(ev, 5000)
             assert not sync.book.is_crossed()
     assert replay.total("snapshots") == 10
     assert replay.total("applied") == 9719
@@ -347,15 +340,9 @@ def test_coinbase_level2_never_crosses(captures: Path, core_impl: str) -> None:
 def test_bybit_ob500_snapshot_and_deltas(captures: Path, core_impl: str) -> None:
     venue = BybitBookVenue(BybitBookConfig(depth=500))
     replay = Replay(venue, core_impl)
-    ref = RefBook(500)
     for line in read_lines(captures / "bybit" / "nautilus__2024-12-01_XRPUSDT_ob500.data"):
         for ev in venue.parse(line):
-            sync = replay.feed(ev)
-            if isinstance(ev, Snapshot):
-                ref.load(ev.bids, ev.asks)
-            else:
-                ref.apply(ev.bids, ev.asks)
-            _check_top(sync, ref)
+            sync = replay.feed_against_reference(ev, 500)
             assert not sync.book.is_crossed()
     assert replay.total("snapshots") == 1
     assert replay.total("applied") == 49
