@@ -93,7 +93,7 @@ def _templates(n_books: int) -> dict[str, list[tuple[bytes, bytes]]]:
     from dragonfly.sim.binance import BinanceSimulator
     from dragonfly.sim.bitstamp import BitstampSimulator
     from dragonfly.sim.market import MidPrice, VenueBookModel
-    from dragonfly.venues.symbols import parse_instrument
+    from dragonfly.instruments import parse_instrument
 
     inst = parse_instrument("ETH-BTC")
     out: dict[str, list[tuple[bytes, bytes]]] = {}

@@ -15,6 +15,7 @@ __all__ = (
     "ChecksumMismatchError",
     "CrossedBookError",
     "InvalidLevelError",
+    "FrameError",
     "VenueError",
     "VenueConnectionError",
     "ConfigError",
@@ -98,6 +99,23 @@ class InvalidLevelError(BookIntegrityError, ValueError):
     def __init__(self, message: str, *, venue: str = "", instrument: str = "", entry: object = None) -> None:
         super().__init__(message, venue=venue, instrument=instrument)
         self.entry = entry
+
+
+class FrameError(DragonflyError, ValueError):
+    """A venue frame that cannot be parsed, with the instrument it belongs to when that is known.
+
+    Raised by venue adapters; the feed driver resyncs only ``symbol`` (all instruments of the
+    connection that could have lost data when it is "").
+
+    Attributes
+    ----------
+    symbol : str
+        The venue's symbol the frame was for, "" when not known.
+    """
+
+    def __init__(self, message: str, *, symbol: str = "") -> None:
+        super().__init__(message)
+        self.symbol = symbol
 
 
 class VenueError(DragonflyError):

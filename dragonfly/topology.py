@@ -31,9 +31,10 @@ from .errors import ConfigError
 from .model import BookUpdate, LiquidityView, VenueHealth, WorldView
 from .queues import Broadcast, Sink, Transformer
 from .services.embedded import EmbeddedService, LiquidityStream, ViewStream
-from .venues.feed import SnapshotFeed
+from .listeners.driver import Feed
+from .venues.feed import create_feed
 from .venues.registry import get_venue
-from .venues.symbols import parse_instrument
+from .instruments import parse_instrument
 
 __all__ = ("FeedSpec", "Pipeline", "PipelineConfig", "Services", "Topology")
 
@@ -98,22 +99,10 @@ class FeedSpec:
     def with_depth(self, depth: int) -> FeedSpec:
         return replace(self, depth=depth)
 
-    def create(self, sink: Sink[BookUpdate]) -> SnapshotFeed:
-        """A new (not started) feed publishing to ``sink``.
-
-        Its updates carry the registry name (a feed that labels them with the exchange's
-        name, like ``binance-diff`` publishing as ``binance``, is relabelled), so the
-        aggregator and the world view know the venue by the name it was configured with.
-        """
-        spec = get_venue(self.venue)
-        feed: SnapshotFeed = self._create(spec, sink)
-        label = _feed_label(feed)
-        if label is not None and label != spec.name:
-            feed = self._create(spec, _Relabel(sink, spec.name))
-        return feed
-
-    def _create(self, spec: Any, sink: Sink[BookUpdate]) -> SnapshotFeed:
-        feed: SnapshotFeed = spec.create_feed(
+    def create(self, sink: Sink[BookUpdate]) -> Feed:
+        """A new (not started) feed publishing to ``sink``; its updates carry the registry name."""
+        return create_feed(
+            get_venue(self.venue),
             instruments=[parse_instrument(i) for i in self.instruments],
             depth=self.depth,
             sink=sink,
@@ -121,29 +110,6 @@ class FeedSpec:
             ws=self.ws,
             keepalive_s=self.keepalive_s,
         )
-        return feed
-
-
-def _feed_label(feed: Any) -> str | None:
-    """The venue name a feed puts in its updates (``feed.venue`` or ``feed.venue.name``), if it says."""
-    v = getattr(feed, "venue", None)
-    name = v if isinstance(v, str) else getattr(v, "name", None)
-    return name if isinstance(name, str) else None
-
-
-class _Relabel:
-    """Sink adapter publishing every update under one venue name."""
-
-    __slots__ = ("_sink", "_venue")
-
-    def __init__(self, sink: Sink[BookUpdate], venue: str) -> None:
-        self._sink = sink
-        self._venue = venue
-
-    def publish(self, update: BookUpdate, /) -> None:
-        if update.venue != self._venue:
-            update = update._replace(venue=self._venue)
-        self._sink.publish(update)
 
 
 class Topology:
@@ -151,7 +117,7 @@ class Topology:
 
     Parameters
     ----------
-    feeds : sequence of SnapshotFeed
+    feeds : sequence of Feed
     aggregators : sequence of BboAggregator
     transformers : sequence of Transformer
     """
@@ -159,7 +125,7 @@ class Topology:
     def __init__(
         self,
         *,
-        feeds: Sequence[SnapshotFeed] = (),
+        feeds: Sequence[Feed] = (),
         aggregators: Sequence[BboAggregator] = (),
         transformers: Sequence[Transformer[Any, Any]] = (),
     ) -> None:
@@ -309,7 +275,7 @@ class Pipeline:
     views : Broadcast[WorldView]
     liquidity : Broadcast[LiquidityView]
     aggregator : BboAggregator
-    feeds : dict[str, SnapshotFeed]
+    feeds : dict[str, Feed]
         Created by :meth:`start`.
     sim : SimulatedVenues or None
         The simulators, when ``config.simulate``.
@@ -323,7 +289,7 @@ class Pipeline:
         self.views: Broadcast[WorldView] = self.aggregator.views
         self.liquidity: Broadcast[LiquidityView] = self.aggregator.liquidity
         self.service = EmbeddedService(self.views, self.liquidity)
-        self.feeds: dict[str, SnapshotFeed] = {}
+        self.feeds: dict[str, Feed] = {}
         self.sim: Any = None
         self._topology: Topology | None = None
 
@@ -380,20 +346,10 @@ class Pipeline:
         return self.aggregator.health()
 
     def counters(self) -> dict[str, Any]:
-        """All counters: per venue (client, feed, listeners) and the aggregator."""
+        """All counters: the aggregator's, and per venue its feed's (client, feed, every instrument)."""
         out: dict[str, Any] = {"aggregator": self.aggregator.stats.as_dict()}
         for v, f in self.feeds.items():
-            entry: dict[str, Any] = {}
-            client = getattr(f, "client", None)
-            cs = getattr(client, "stats", None)
-            if cs is not None and hasattr(cs, "__dataclass_fields__"):
-                entry["client"] = {k: getattr(cs, k) for k in cs.__dataclass_fields__}
-            fs = getattr(f, "stats", None)
-            if fs is not None and hasattr(fs, "as_dict"):
-                entry["feed"] = fs.as_dict()
-            if hasattr(f, "listener_stats"):
-                entry["listeners"] = f.listener_stats()
-            out[v] = entry
+            out[v] = f.stats.as_dict()
         return out
 
 

@@ -34,7 +34,7 @@ from .._core.merge import merge_liquidity, merge_top
 from ..errors import ConfigError
 from ..model import BookUpdate, LiquidityView, Side, VenueHealth, VenueStatus, WorldView
 from ..queues import Broadcast, KeyedQueue
-from ..venues.symbols import normalize_instrument
+from ..instruments import normalize_instrument
 
 __all__ = ("AggregatorConfig", "BboAggregator", "AggregatorStats")
 

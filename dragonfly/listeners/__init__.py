@@ -1,7 +1,28 @@
-"""Layer 3: feed listeners (raw frames -> book state -> :class:`~dragonfly.model.BookUpdate`)."""
+"""Layer 3, generic: venue events -> per-instrument books -> :class:`~dragonfly.model.BookUpdate`.
+
+``events``  what venue adapters parse frames into (Snapshot, Delta, Heartbeat, Rejected, Reconnect)
+``rules``   sequence rules (how a venue's deltas chain)
+``keeper``  :class:`BookKeeper`, the sans-IO book state machine of one instrument
+``driver``  :class:`FeedDriver`, the one driver of every feed over any layer-1 client
+"""
 
 from __future__ import annotations
 
-from .snapshot import ListenerStats, SnapshotListener
+from .driver import Feed, FeedDriver, FeedStats, SnapshotLimiter
+from .events import Delta, Heartbeat, Reconnect, Rejected, Snapshot
+from .keeper import BookKeeper, KeeperStats, Step
 
-__all__ = ("SnapshotListener", "ListenerStats")
+__all__ = (
+    "BookKeeper",
+    "Delta",
+    "Feed",
+    "FeedDriver",
+    "FeedStats",
+    "Heartbeat",
+    "KeeperStats",
+    "Reconnect",
+    "Rejected",
+    "Snapshot",
+    "SnapshotLimiter",
+    "Step",
+)

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..venues.registry import get_venue
-from ..venues.symbols import parse_instrument
+from ..instruments import parse_instrument
 from .market import MidPrice, SentBook, VenueStyle
 from .replay import Recording, read_recording, write_cryptofeed
 from .server import VenueSimulator

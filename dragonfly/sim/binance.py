@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 
-from ..venues.binance.parsing import venue_symbol
 from .market import SentBook, VenueStyle
 from .server import Connection, VenueSimulator
 
@@ -32,7 +31,7 @@ class BinanceSimulator(VenueSimulator):
     )
 
     def _symbols(self) -> dict[str, str]:
-        return {venue_symbol(inst): name for name, inst in self.instruments.items()}
+        return {f"{inst.base}{inst.quote}".lower(): name for name, inst in self.instruments.items()}
 
     def _add(self, conn: Connection, stream: str, raw: bool = False) -> bool:
         m = _STREAM.match(stream)

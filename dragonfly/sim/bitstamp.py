@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 
-from ..venues.bitstamp.parsing import channel_name, venue_symbol
 from .market import SentBook, VenueBookModel, VenueStyle
 from .server import Connection, VenueSimulator
 
@@ -39,7 +38,7 @@ class BitstampSimulator(VenueSimulator):
     )
 
     def _channels(self) -> dict[str, str]:
-        return {channel_name(venue_symbol(inst)): name for name, inst in self.instruments.items()}
+        return {f"order_book_{inst.base}{inst.quote}".lower(): name for name, inst in self.instruments.items()}
 
     async def on_message(self, conn: Connection, text: str) -> None:
         try:

@@ -460,7 +460,7 @@ class SimulatedFixVenue(FixVenueSimulator):
         speed: float | None = 1.0,
         **options: Any,
     ) -> None:
-        from ..venues.symbols import parse_instrument
+        from ..instruments import parse_instrument
         from .market import MidPrice, default_mid, stable_seed
 
         if replay is not None:

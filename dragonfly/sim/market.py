@@ -8,7 +8,7 @@ import random
 import zlib
 from dataclasses import dataclass
 
-from ..venues.symbols import Instrument
+from ..instruments import Instrument
 
 __all__ = ("MidPrice", "VenueStyle", "VenueBookModel", "SentBook", "default_mid")
 

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 from aiohttp import WSMsgType, web
 
-from ..venues.symbols import Instrument, parse_instrument
+from ..instruments import Instrument, parse_instrument
 from .market import MidPrice, SentBook, VenueBookModel, VenueStyle, default_mid, stable_seed
 from .replay import Recording
 

@@ -1,137 +1,124 @@
-"""The venue registry: venue name -> :class:`VenueSpec` (imported lazily)."""
+"""The venue registry: venue name -> :class:`~dragonfly.venues.base.VenueSpec`.
+
+Venues register themselves; nothing here names one. On first use the registry
+
+1. imports every package under ``dragonfly/venues/`` whose name does not start with ``_``
+   and takes the specs in its ``VENUES`` tuple (the built-in venues);
+2. loads the entry points of the group ``dragonfly.venues``: each names a
+   :class:`~dragonfly.venues.base.VenueSpec`, an iterable of them, or a module with a
+   ``VENUES`` tuple. A third-party package adds a venue without touching this
+   repository, e.g. in its ``pyproject.toml``::
+
+       [project.entry-points."dragonfly.venues"]
+       myvenue = "mypackage.myvenue"        # a module defining VENUES = (VenueSpec(...),)
+
+   A plugin that fails to load is logged and skipped; it cannot replace a built-in venue.
+
+:func:`register_venue` adds a spec at run time (applications, tests).
+"""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+import logging
+import pkgutil
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Any
 
 from ..errors import ConfigError
+from .base import VenueSpec
 
-__all__ = ("VenueSpec", "register_venue", "get_venue", "venue_names")
+__all__ = ("ENTRY_POINT_GROUP", "get_venue", "register_venue", "venue_names")
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VenueSpec:
-    """What the generic layers need to know about a venue.
+#: Entry-point group through which other packages add venues.
+ENTRY_POINT_GROUP = "dragonfly.venues"
 
-    Attributes
-    ----------
-    name : str
-        Registry key, e.g. ``"binance"``.
-    kind : str
-        ``"snapshot"`` (top-N snapshots) or ``"diff"`` (L2 deltas).
-    default_base_url : str
-        Production endpoint (only a default: every feed takes a base-URL override).
-    max_depth : int
-        Most levels per side the feed can deliver.
-    create_feed : callable
-        ``create_feed(*, instruments, depth, sink, base_url=None, ws=None, keepalive_s=...) -> feed``;
-        the feed has ``start()``, ``stop()``, ``run()``, ``listeners`` and ``stats``.
-    simulator : str
-        ``"module:Class"`` of its :mod:`dragonfly.sim` server ("" if none). For
-        :class:`dragonfly.sim.SimulatedVenues`, the class is built as
-        ``cls(instruments=..., seed=..., mids=..., interval_s=..., replay=..., speed=..., **options)``
-        and offers ``start()``, ``stop()``, ``base_url`` and ``last_sent``.
-    protocol : str
-        ``"ws"`` (WebSocket, base URLs ``ws://``/``wss://``) or ``"fix"`` (FIX 4.4,
-        base URLs ``fix://host:port``/``fixs://host:port``).
-    """
-
-    name: str
-    kind: str
-    default_base_url: str
-    max_depth: int
-    create_feed: Callable[..., Any]
-    simulator: str = ""
-    protocol: str = "ws"
-
-    def __post_init__(self) -> None:
-        if self.protocol not in ("ws", "fix"):
-            raise ConfigError(f"{self.name}: protocol must be 'ws' or 'fix', got {self.protocol!r}")
-
-    def check_base_url(self, url: str) -> str:
-        """Validate a base-URL override for this venue's protocol and return it.
-
-        Raises
-        ------
-        ConfigError
-            Not a ``ws://``/``wss://`` URL (WebSocket venues) or a ``fix://``/``fixs://`` one (FIX venues).
-        """
-        if self.protocol == "fix":
-            from .fixsim.config import parse_fix_url
-
-            parse_fix_url(url)
-        else:
-            from ..clients.ws import WebSocketConfig
-
-            WebSocketConfig(url=url)
-        return url
-
-
-#: Built-in venues: name -> module defining ``VENUE_SPEC`` (imported on first use).
-_BUILTIN: dict[str, str] = {
-    # snapshot feeds (top N per frame)
-    "binance": "dragonfly.venues.binance.factories",
-    "bitstamp": "dragonfly.venues.bitstamp.factories",
-    # diff feeds (full-depth L2 books)
-    "binance-diff": "dragonfly.venues.binance.diff",
-    "bitstamp-diff": "dragonfly.venues.bitstamp.diff",
-    "bybit": "dragonfly.venues.bybit.factories",
-    "coinbase": "dragonfly.venues.coinbase.factories",
-    "kraken": "dragonfly.venues.kraken.factories",
-    "okx": "dragonfly.venues.okx.factories",
-    # FIX 4.4 market data (local FIX venue simulator)
-    "fixsim": "dragonfly.venues.fixsim.factories",
-}
 _SPECS: dict[str, VenueSpec] = {}
-#: Simulators of built-in venues whose spec names none (the diff venues' :mod:`dragonfly.sim.diff` servers).
-_BUILTIN_SIMULATORS: dict[str, str] = {
-    v: f"dragonfly.sim.diff.venues:{cls}"
-    for v, cls in (
-        ("binance-diff", "BinanceDiffSimulator"),
-        ("bitstamp-diff", "BitstampDiffSimulator"),
-        ("bybit", "BybitSimulator"),
-        ("coinbase", "CoinbaseSimulator"),
-        ("kraken", "KrakenSimulator"),
-        ("okx", "OkxSimulator"),
-    )
-}
+_BUILTIN: set[str] = set()
+_loaded = False
 
 
-def register_venue(spec: VenueSpec | str, module: str | None = None) -> None:
-    """Register a venue: a :class:`VenueSpec`, or a name and the module that defines ``VENUE_SPEC``."""
-    if isinstance(spec, VenueSpec):
-        _SPECS[spec.name] = spec
-    elif isinstance(spec, str) and module:
-        _BUILTIN[spec] = module
-        _SPECS.pop(spec, None)
-    else:
-        raise TypeError("register_venue(VenueSpec) or register_venue(name, module)")
+def _specs_of(obj: Any, origin: str) -> list[VenueSpec]:
+    if isinstance(obj, VenueSpec):
+        return [obj]
+    if isinstance(obj, ModuleType):
+        obj = getattr(obj, "VENUES", None)
+        if obj is None:
+            raise ConfigError(f"{origin} defines no VENUES")
+    if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes)):
+        specs = list(obj)
+        if all(isinstance(s, VenueSpec) for s in specs):
+            return specs
+    raise ConfigError(f"{origin} is not a VenueSpec, an iterable of them, or a module with VENUES")
 
 
-def get_venue(name: str) -> VenueSpec:
-    """Return the spec of ``name`` (case-insensitive).
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from .. import venues as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if not info.ispkg or info.name.startswith("_"):
+            continue
+        name = f"{package.__name__}.{info.name}"
+        for spec in _specs_of(importlib.import_module(name), name):
+            if spec.name in _SPECS:
+                raise ConfigError(f"venue {spec.name!r} registered twice ({name})")
+            _SPECS[spec.name] = spec
+            _BUILTIN.add(spec.name)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        origin = f"entry point {ep.name!r} ({ep.value})"
+        try:
+            specs = _specs_of(ep.load(), origin)
+        except Exception as exc:  # a broken plugin must not take the process down
+            log.warning("venue plugin %s not loaded: %s: %s", origin, type(exc).__name__, exc)
+            continue
+        for spec in specs:
+            if spec.name in _BUILTIN:
+                log.warning("venue plugin %s cannot replace the built-in venue %r; skipped", origin, spec.name)
+                continue
+            _SPECS[spec.name] = spec
+
+
+def register_venue(spec: VenueSpec, *, replace: bool = False) -> None:
+    """Add ``spec`` to the registry (``replace=True`` to overwrite an entry of that name).
 
     Raises
     ------
     ConfigError
-        Unknown venue.
+        The name is taken and ``replace`` is false.
     """
+    if not isinstance(spec, VenueSpec):
+        raise TypeError("register_venue takes a VenueSpec")
+    _load()
+    if spec.name in _SPECS and not replace:
+        raise ConfigError(f"venue {spec.name!r} is already registered")
+    _SPECS[spec.name] = spec
+
+
+def get_venue(name: str) -> VenueSpec:
+    """The spec of ``name`` (case-insensitive).
+
+    Raises
+    ------
+    ConfigError
+        Unknown venue (the message lists the known ones).
+    """
+    _load()
     key = name.strip().lower() if isinstance(name, str) else name
     spec = _SPECS.get(key)
-    if spec is not None:
-        return spec
-    mod = _BUILTIN.get(key)
-    if mod is None:
+    if spec is None:
         raise ConfigError(f"unknown venue {name!r}; known: {', '.join(venue_names())}")
-    spec = importlib.import_module(mod).VENUE_SPEC
-    if not spec.simulator and key in _BUILTIN_SIMULATORS:
-        spec = replace(spec, simulator=_BUILTIN_SIMULATORS[key])
-    _SPECS[key] = spec
     return spec
 
 
 def venue_names() -> tuple[str, ...]:
-    return tuple(sorted(set(_BUILTIN) | set(_SPECS)))
+    """Every registered venue, sorted."""
+    _load()
+    return tuple(sorted(_SPECS))

@@ -94,13 +94,12 @@ def _value_start(frame: str | bytes, key: str, from_end: bool) -> int:
         if i < 0:
             return -1
         j = i + len(needle)
-        if frame.startswith(":", j):
-            return j + 1
         n = len(frame)
-        while j < n and frame[j] in _WS:
-            j += 1
-        if j >= n or frame[j] != ":":
-            return -1
+        if not frame.startswith(":", j):
+            while j < n and frame[j] in _WS:
+                j += 1
+            if j >= n or frame[j] != ":":
+                return -1
         j += 1
         while j < n and frame[j] in _WS:
             j += 1

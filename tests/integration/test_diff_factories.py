@@ -12,7 +12,7 @@ from dragonfly.clients.ws import WebSocketConfig
 from dragonfly.model import BookUpdate, VenueStatus
 from dragonfly.sim.diff.server import DiffSim, DiffSimConfig
 from dragonfly.venues.registry import VenueSpec
-from dragonfly.venues.symbols import parse_instrument
+from dragonfly.instruments import parse_instrument
 
 CASES = [
     ("dragonfly.venues.binance.diff", "binance", ("BTCUSDT", "ETHUSDT")),

@@ -14,7 +14,7 @@ from dragonfly.sim.binance import BinanceSimulator
 from dragonfly.sim.bitstamp import BitstampSimulator
 from dragonfly.sim.market import MidPrice, VenueBookModel
 from dragonfly.topology import Pipeline, PipelineConfig
-from dragonfly.venues.symbols import parse_instrument
+from dragonfly.instruments import parse_instrument
 
 TIMEOUT = 10.0
 

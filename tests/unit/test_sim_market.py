@@ -9,7 +9,7 @@ import pytest
 
 from dragonfly.sim import Recording, read_recording, write_cryptofeed
 from dragonfly.sim.market import MidPrice, VenueBookModel, VenueStyle, _fmt
-from dragonfly.venues.symbols import parse_instrument
+from dragonfly.instruments import parse_instrument
 
 
 def test_mid_price_is_deterministic_per_seed() -> None:

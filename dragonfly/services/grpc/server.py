@@ -110,7 +110,7 @@ class Feed:
 
 def _instrument_name(text: str) -> str:
     try:
-        from ...venues.symbols import parse_instrument
+        from ...instruments import parse_instrument
     except ImportError:  # pragma: no cover - venues package absent
         return text
     return parse_instrument(text).name

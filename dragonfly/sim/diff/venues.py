@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...errors import ConfigError
-from ...venues.symbols import Instrument, parse_instrument
+from ...instruments import Instrument, parse_instrument
 from ..market import MidPrice, SentBook, default_mid, stable_seed
 from .server import DiffSim, DiffSimConfig
 

@@ -1,8 +1,32 @@
-"""Binance spot: partial book depth stream ``<symbol>@depth20@100ms`` on the combined stream."""
+"""Binance spot market data.
+
+``binance``       partial book depth ``<symbol>@depth20@100ms``: a top-N snapshot per frame
+``binance-diff``  diff depth ``<symbol>@depth@100ms`` + REST ``/api/v3/depth`` snapshot: the full book
+"""
 
 from __future__ import annotations
 
-from .config import BinanceConfig
-from .factories import VENUE_SPEC, create_feed
+from ..base import VenueSpec
+from .adapter import BinanceAdapter, BinanceDiffAdapter
+from .config import BinanceConfig, BinanceDiffConfig
 
-__all__ = ("BinanceConfig", "create_feed", "VENUE_SPEC")
+__all__ = ("VENUES", "BinanceAdapter", "BinanceConfig", "BinanceDiffAdapter", "BinanceDiffConfig")
+
+VENUES = (
+    VenueSpec(
+        name="binance",
+        adapter=BinanceAdapter,
+        config=BinanceConfig,
+        max_depth=20,
+        simulator="dragonfly.sim.binance:BinanceSimulator",
+        description="Binance spot partial depth (top 20 every 100 ms)",
+    ),
+    VenueSpec(
+        name="binance-diff",
+        adapter=BinanceDiffAdapter,
+        config=BinanceDiffConfig,
+        max_depth=5000,
+        simulator="dragonfly.sim.diff.venues:BinanceDiffSimulator",
+        description="Binance spot diff depth with REST snapshots (full book)",
+    ),
+)

@@ -1,8 +1,32 @@
-"""Bitstamp: live order book channel ``order_book_<pair>`` (top 100 levels per side)."""
+"""Bitstamp market data (WebSocket API v2).
+
+``bitstamp``       ``order_book_<pair>``: the top 100 levels per side on every change
+``bitstamp-diff``  ``diff_order_book_<pair>`` + REST ``/api/v2/order_book/<pair>/`` snapshot: the full book
+"""
 
 from __future__ import annotations
 
-from .config import BitstampConfig
-from .factories import VENUE_SPEC, create_feed
+from ..base import VenueSpec
+from .adapter import BitstampAdapter, BitstampDiffAdapter
+from .config import BitstampConfig, BitstampDiffConfig
 
-__all__ = ("BitstampConfig", "create_feed", "VENUE_SPEC")
+__all__ = ("VENUES", "BitstampAdapter", "BitstampConfig", "BitstampDiffAdapter", "BitstampDiffConfig")
+
+VENUES = (
+    VenueSpec(
+        name="bitstamp",
+        adapter=BitstampAdapter,
+        config=BitstampConfig,
+        max_depth=100,
+        simulator="dragonfly.sim.bitstamp:BitstampSimulator",
+        description="Bitstamp order_book (top 100 on every change)",
+    ),
+    VenueSpec(
+        name="bitstamp-diff",
+        adapter=BitstampDiffAdapter,
+        config=BitstampDiffConfig,
+        max_depth=5000,
+        simulator="dragonfly.sim.diff.venues:BitstampDiffSimulator",
+        description="Bitstamp diff_order_book with REST snapshots (full book)",
+    ),
+)

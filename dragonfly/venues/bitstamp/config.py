@@ -1,36 +1,52 @@
-"""Bitstamp feed configuration (frozen, keyword-only)."""
+"""Bitstamp market-data feeds: configuration (frozen, keyword-only)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from ...clients.ws import WebSocketConfig
-from .schemas import DEFAULT_BASE_URL
+from ...errors import ConfigError
+from ..base import check_url
 
-__all__ = ("BitstampConfig",)
+__all__ = ("BitstampConfig", "BitstampDiffConfig")
+
+DEFAULT_WS_URL = "wss://ws.bitstamp.net"
+DEFAULT_REST_URL = "https://www.bitstamp.net"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BitstampConfig:
-    """How to consume Bitstamp ``order_book_<pair>``.
+    """``order_book_<pair>``: the top 100 levels per side whenever the book changes.
 
     Parameters
     ----------
     base_url : str
         ``wss://ws.bitstamp.net`` in production; a simulator's URL in tests (used as is).
-    ws : WebSocketConfig or None
-        Heartbeat, watchdog, backoff, TLS; its ``url`` is replaced by ``base_url``.
     """
 
-    base_url: str = DEFAULT_BASE_URL
-    ws: WebSocketConfig | None = None
+    base_url: str = DEFAULT_WS_URL
 
     def __post_init__(self) -> None:
-        WebSocketConfig(url=self.base_url)
+        check_url(self.base_url, ("ws", "wss"))
 
-    @classmethod
-    def build(cls, **kwargs: object) -> BitstampConfig:
-        return cls(**kwargs)  # type: ignore[arg-type]
 
-    def with_base_url(self, base_url: str) -> BitstampConfig:
-        return replace(self, base_url=base_url)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BitstampDiffConfig:
+    """``diff_order_book_<pair>`` with the REST ``/api/v2/order_book/<pair>/`` snapshot.
+
+    Parameters
+    ----------
+    base_url, rest_url : str
+        WebSocket and REST bases (simulators in tests).
+    max_depth : int
+        Book depth cap per side.
+    """
+
+    base_url: str = DEFAULT_WS_URL
+    rest_url: str = DEFAULT_REST_URL
+    max_depth: int = 5000
+
+    def __post_init__(self) -> None:
+        if self.max_depth < 1:
+            raise ConfigError("max_depth must be >= 1")
+        check_url(self.base_url, ("ws", "wss"))
+        check_url(self.rest_url, ("http", "https"))

@@ -1,4 +1,20 @@
-"""Bybit market data: diff-stream books (:mod:`.diff`)."""
+"""Bybit v5 public market data: ``orderbook.<depth>.<symbol>`` with a contiguous update id."""
 
-from .diff import *  # noqa: F401,F403
-from .diff import __all__
+from __future__ import annotations
+
+from ..base import VenueSpec
+from .adapter import BybitAdapter
+from .config import DEPTHS, BybitConfig
+
+__all__ = ("DEPTHS", "VENUES", "BybitAdapter", "BybitConfig")
+
+VENUES = (
+    VenueSpec(
+        name="bybit",
+        adapter=BybitAdapter,
+        config=BybitConfig,
+        max_depth=1000,
+        simulator="dragonfly.sim.diff.venues:BybitSimulator",
+        description="Bybit v5 orderbook.<depth> (spot/linear/inverse), contiguous update ids",
+    ),
+)

@@ -1,4 +1,20 @@
-"""Coinbase market data: diff-stream books (:mod:`.diff`)."""
+"""Coinbase market data: ``level2`` on Coinbase Exchange or Advanced Trade (full-depth books)."""
 
-from .diff import *  # noqa: F401,F403
-from .diff import __all__
+from __future__ import annotations
+
+from ..base import VenueSpec
+from .adapter import CoinbaseAdapter
+from .config import CoinbaseConfig
+
+__all__ = ("VENUES", "CoinbaseAdapter", "CoinbaseConfig")
+
+VENUES = (
+    VenueSpec(
+        name="coinbase",
+        adapter=CoinbaseAdapter,
+        config=CoinbaseConfig,
+        max_depth=5000,
+        simulator="dragonfly.sim.diff.venues:CoinbaseSimulator",
+        description="Coinbase level2 (Exchange or Advanced Trade)",
+    ),
+)

@@ -1,14 +1,20 @@
-"""A FIX 4.4 market-data venue (the simulated ``fixsim``, or any venue speaking standard 35=V/W/X).
-
-Layer 2 (MarketDataRequest, subscription bookkeeping) and layer 3 (35=W / 35=X into
-a book, top N forwarded as :class:`~dragonfly.model.BookUpdate`) over the layer-1
-:class:`~dragonfly.clients.fix.FixClient`.
-"""
+"""A FIX 4.4 market-data venue (the simulated ``fixsim``, or any venue speaking standard 35=V/W/X)."""
 
 from __future__ import annotations
 
-from .config import FixVenueFeedConfig
-from .data import FixBookListener, FixMarketDataFeed
-from .factories import VENUE_SPEC, create_feed
+from ..base import VenueSpec
+from .adapter import FixsimAdapter
+from .config import DEFAULT_BASE_URL, FixsimConfig, parse_fix_url
 
-__all__ = ("VENUE_SPEC", "FixBookListener", "FixMarketDataFeed", "FixVenueFeedConfig", "create_feed")
+__all__ = ("DEFAULT_BASE_URL", "VENUES", "FixsimAdapter", "FixsimConfig", "parse_fix_url")
+
+VENUES = (
+    VenueSpec(
+        name="fixsim",
+        adapter=FixsimAdapter,
+        config=FixsimConfig,
+        max_depth=50,
+        simulator="dragonfly.sim.fix_venue:SimulatedFixVenue",
+        description="FIX 4.4 market data (35=V/W/X), the local simulator by default",
+    ),
+)

@@ -1,14 +1,13 @@
-"""Configuration of a FIX market-data venue."""
+"""A FIX 4.4 market-data venue: configuration (frozen, keyword-only)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ...errors import ConfigError
 
-__all__ = ("DEFAULT_BASE_URL", "FixVenueFeedConfig", "parse_fix_url")
+__all__ = ("DEFAULT_BASE_URL", "FixsimConfig", "parse_fix_url")
 
 #: The simulator's default address; production venues pass their own ``fix://host:port``.
 DEFAULT_BASE_URL = "fix://127.0.0.1:9878"
@@ -33,13 +32,11 @@ def parse_fix_url(url: str) -> tuple[str, int, bool]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FixVenueFeedConfig:
+class FixsimConfig:
     """What to ask a FIX market-data venue for.
 
     Parameters
     ----------
-    venue : str
-        Name of the venue in the world view (``"fixsim"``).
     base_url : str
         ``fix://host:port`` or ``fixs://host:port`` (TLS).
     sender_comp_id, target_comp_id : str
@@ -58,11 +55,10 @@ class FixVenueFeedConfig:
         Most levels per side the venue serves.
     """
 
-    venue: str = "fixsim"
     base_url: str = DEFAULT_BASE_URL
     sender_comp_id: str = "DRAGONFLY"
     target_comp_id: str = "FIXSIM"
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # a secret: never in a repr
     incremental: bool = True
     heartbeat_s: int = 30
     store_path: str | None = None
@@ -71,14 +67,5 @@ class FixVenueFeedConfig:
 
     def __post_init__(self) -> None:
         parse_fix_url(self.base_url)
-        if not isinstance(self.venue, str) or not self.venue:
-            raise ConfigError("venue must be a non-empty string")
         if not isinstance(self.max_depth, int) or self.max_depth < 1:
             raise ConfigError("max_depth must be a positive int")
-
-    @classmethod
-    def build(cls, **kwargs: Any) -> FixVenueFeedConfig:
-        return cls(**kwargs)
-
-    def with_base_url(self, base_url: str) -> FixVenueFeedConfig:
-        return replace(self, base_url=base_url)

@@ -1,4 +1,20 @@
-"""Kraken market data: diff-stream books (:mod:`.diff`)."""
+"""Kraken spot market data: the ``book`` channel (v1 and v2), full-depth books checked by CRC32."""
 
-from .diff import *  # noqa: F401,F403
-from .diff import __all__
+from __future__ import annotations
+
+from ..base import VenueSpec
+from .adapter import KrakenAdapter
+from .config import DEPTHS, KrakenConfig
+
+__all__ = ("DEPTHS", "VENUES", "KrakenAdapter", "KrakenConfig")
+
+VENUES = (
+    VenueSpec(
+        name="kraken",
+        adapter=KrakenAdapter,
+        config=KrakenConfig,
+        max_depth=1000,
+        simulator="dragonfly.sim.diff.venues:KrakenSimulator",
+        description="Kraken spot book (v1 or v2), CRC32 checksum on every update",
+    ),
+)

@@ -1,4 +1,4 @@
-"""Instrument naming: one normalised name (``ETH-BTC``), each venue's own name kept.
+"""Instrument naming, for every layer: one normalised name (``ETH-BTC``); venues keep their own spelling.
 
 ``"ethbtc"``, ``"ETHBTC"``, ``"ETH-BTC"``, ``"eth_btc"``, ``"eth/btc"`` all mean
 ``Instrument(base="ETH", quote="BTC")`` whose :attr:`~Instrument.name` is
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 __all__ = ("Instrument", "normalize_instrument", "parse_instrument", "QUOTE_CURRENCIES")
 

@@ -1,0 +1,499 @@
+"""The one driver that runs every feed: a venue adapter and its book keepers over a layer-1 client.
+
+:class:`FeedDriver` reads the frames of any :class:`~dragonfly.clients.base.Client`
+(WebSocket, FIX, ...), hands each to the venue adapter's ``parse`` (frames to
+events, :mod:`dragonfly.listeners.events`), routes the events to the per-instrument
+:class:`~dragonfly.listeners.keeper.BookKeeper` by symbol (one dict lookup), and
+publishes what the keepers emit. It does the I/O the keepers ask for: subscribe
+on every (re)connect, fetch a snapshot by REST or by re-subscribing, a keepalive
+timer on transports whose session proves liveness. Connection events become
+keeper states: a drop makes every instrument of the connection STALE, a
+(re)connect SYNCING until its snapshot.
+
+Every feed, whatever its venue or protocol, is a :class:`FeedDriver` and
+satisfies :class:`Feed`: ``start()``/``stop()``/``run()``, ``health()`` and one
+typed stats object (:class:`FeedStats`, with the client's and every keeper's
+counters inside).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol, runtime_checkable
+
+from ..clients.base import Client, ClientStats, FeedTask, Frame
+from ..errors import DragonflyError, FrameError, VenueError
+from ..model import VenueHealth, VenueStatus
+from .events import Delta, Heartbeat, Reconnect, Rejected, Snapshot
+from .keeper import BookKeeper, KeeperStats, Step
+
+__all__ = ("Feed", "FeedDriver", "FeedStats", "SnapshotLimiter", "SnapshotSource")
+
+log = logging.getLogger(__name__)
+
+_LIVE = VenueStatus.LIVE
+_PARSE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, DragonflyError)
+
+
+class SnapshotSource:
+    """Where a venue's snapshots come from (``VenueAdapter.snapshot_source``)."""
+
+    REST = "rest"  #: an HTTP request (deltas are buffered meanwhile)
+    RESUBSCRIBE = "resubscribe"  #: unsubscribe + subscribe; the snapshot comes on the stream
+    STREAM = "stream"  #: every message is a snapshot (top-N feeds): just wait for the next one
+
+
+@dataclass(slots=True)
+class FeedStats:
+    """Counters of one feed: its connection, and every instrument's keeper.
+
+    Attributes
+    ----------
+    client : ClientStats
+        The layer-1 client's counters (connects, messages, bytes, ...).
+    instruments : dict[str, KeeperStats]
+        Normalised instrument name -> its keeper's counters.
+    """
+
+    client: ClientStats
+    instruments: dict[str, KeeperStats] = field(default_factory=dict)
+    frames: int = 0  #: frames received
+    control_frames: int = 0  #: frames that carried no book event (acks, other channels, ...)
+    bad_frames: int = 0  #: frames the adapter could not parse
+    unroutable: int = 0  #: events for a symbol this feed does not keep
+    published: int = 0  #: BookUpdates published
+    faults: int = 0  #: gap/checksum/crossed/invalid/bad-frame incidents (each resyncs one instrument)
+    snapshot_requests: int = 0  #: REST snapshot requests sent
+    snapshot_failures: int = 0  #: REST snapshot requests that failed (retried)
+    resubscribes: int = 0  #: re-subscriptions sent to get a snapshot on the stream
+    data_losses: int = 0  #: times the transport reported lost data (every instrument resynced)
+    reconnect_requests: int = 0  #: times the venue asked for a new connection
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain nested dict: the feed's counters, ``client`` and ``instruments``."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in _FEED_COUNTERS}
+        out["client"] = {f.name: getattr(self.client, f.name) for f in fields(self.client)}
+        out["instruments"] = {name: s.as_dict() for name, s in self.instruments.items()}
+        return out
+
+
+_FEED_COUNTERS = tuple(f.name for f in fields(FeedStats) if f.name not in ("client", "instruments"))
+
+
+@runtime_checkable
+class Feed(Protocol):
+    """What the topology runs for one venue connection (layers 1-3): every feed is one."""
+
+    venue: str
+    stats: FeedStats
+
+    def start(self) -> asyncio.Task[None]: ...
+
+    async def stop(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+    def health(self) -> dict[str, VenueHealth]: ...
+
+
+class SnapshotLimiter:
+    """Spaces snapshot requests: at most ``max_concurrent`` in flight and at least
+    ``min_interval_s`` between two starts. Share one between the feeds of a venue so many
+    instruments resyncing at once do not hammer its REST endpoint (or its subscribe rate limit).
+
+    Attributes
+    ----------
+    started : int
+        Requests started so far.
+    in_flight, max_in_flight : int
+    """
+
+    def __init__(self, *, min_interval_s: float = 0.1, max_concurrent: int = 2) -> None:
+        if not min_interval_s >= 0:
+            raise ValueError("min_interval_s must be >= 0")
+        if not isinstance(max_concurrent, int) or max_concurrent < 1:
+            raise ValueError("max_concurrent must be a positive int")
+        self.min_interval_s = float(min_interval_s)
+        self.max_concurrent = max_concurrent
+        self.started = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._sem: asyncio.Semaphore | None = None
+        self._lock: asyncio.Lock | None = None
+        self._next = 0.0
+
+    async def __aenter__(self) -> SnapshotLimiter:
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.max_concurrent)
+            self._lock = asyncio.Lock()
+        await self._sem.acquire()
+        try:
+            assert self._lock is not None
+            async with self._lock:
+                loop = asyncio.get_running_loop()
+                now = loop.time()
+                if now < self._next:
+                    await asyncio.sleep(self._next - now)  # the rate limit itself
+                self._next = loop.time() + self.min_interval_s
+        except BaseException:
+            self._sem.release()
+            raise
+        self.started += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.in_flight -= 1
+        assert self._sem is not None
+        self._sem.release()
+
+
+class FeedDriver(FeedTask):
+    """Runs one venue adapter and its keepers over one layer-1 client (see the module notes).
+
+    Parameters
+    ----------
+    venue : str
+        The venue's name in the world view (its registry name).
+    adapter : VenueAdapter
+        The venue's sans-IO adapter (:class:`dragonfly.venues.base.VenueAdapter`).
+    client : Client
+        The layer-1 client; its ``on_connect``/``on_disconnect``/``on_gap`` hooks are taken over.
+    keepers : sequence of BookKeeper
+        One per instrument, keyed by their ``symbol`` (the venue's spelling, as events carry it).
+    sink : Sink[BookUpdate]
+        Where updates go (``.publish(update)``; usually the aggregator's queue).
+    http : HttpClient, optional
+        Layer-1 HTTP client for REST snapshots (created on first use when the venue needs one).
+    limiter : SnapshotLimiter, optional
+        Shared snapshot rate limit (default: one per feed).
+    snapshot_timeout_s : float
+        How long to wait for a snapshot on the stream after re-subscribing before trying again.
+    keepalive_s : float or None
+        With an adapter whose session proves liveness (``session_heartbeats``: FIX), re-emit
+        unchanged LIVE books this often while the session is heard from.
+    """
+
+    def __init__(
+        self,
+        *,
+        venue: str,
+        adapter: Any,
+        client: Client,
+        keepers: Sequence[BookKeeper],
+        sink: Any,
+        http: Any = None,
+        limiter: SnapshotLimiter | None = None,
+        snapshot_timeout_s: float = 10.0,
+        keepalive_s: float | None = 1.0,
+    ) -> None:
+        if not keepers:
+            raise ValueError("a feed needs at least one instrument")
+        if not hasattr(sink, "publish"):
+            raise TypeError("sink must have a publish() method")
+        if not snapshot_timeout_s > 0:
+            raise ValueError("snapshot_timeout_s must be > 0")
+        self.venue = venue
+        self.adapter = adapter
+        self.client = client
+        self.sink = sink
+        self.keepers: dict[str, BookKeeper] = {}
+        for k in keepers:
+            if k.symbol in self.keepers:
+                raise ValueError(f"{venue}: instrument symbol {k.symbol!r} twice")
+            self.keepers[k.symbol] = k
+        self.stats = FeedStats(client=client.stats, instruments={k.instrument: k.stats for k in keepers})
+        self.http = http
+        self._own_http = False
+        self.limiter = limiter or SnapshotLimiter()
+        self.task_name = f"feed:{venue}"
+        self._snapshot_timeout_s = float(snapshot_timeout_s)
+        self._keepalive_s = keepalive_s
+        self._source: str = adapter.snapshot_source
+        self._loses_data = adapter.full_book  # a top-N feed loses nothing with a dropped frame
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._snap_events: dict[str, asyncio.Event] = {}
+        self._generation = 0
+        self._connected = False
+        self._closed = False
+        self._bad_logged = False
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_gap = self._on_gap
+
+    # -- the Feed interface -----------------------------------------------------------------------
+
+    @property
+    def instruments(self) -> tuple[str, ...]:
+        return tuple(k.instrument for k in self.keepers.values())
+
+    def health(self) -> dict[str, VenueHealth]:
+        """Instrument -> this venue's health for it (as the keeper sees it)."""
+        return {
+            k.instrument: VenueHealth(self.venue, k.status, k.last_update_ns, k.reason)
+            for k in self.keepers.values()
+        }
+
+    async def run(self) -> None:
+        """Read frames until :meth:`close` (reconnecting as the client does)."""
+        ticker = None
+        if self.adapter.session_heartbeats and self._keepalive_s:
+            ticker = asyncio.get_running_loop().create_task(self._keepalive(self._keepalive_s))
+        on_frame = self.on_frame
+        time_ns = time.time_ns
+        try:
+            async for frame in self.client.frames():
+                on_frame(frame, time_ns())
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                await asyncio.gather(ticker, return_exceptions=True)
+            self._cancel_tasks()
+            now = time.time_ns()
+            for k in self.keepers.values():
+                self._handle(k, k.disconnected("feed stopped"), now)
+
+    async def close(self) -> None:
+        """Stop: close the client (every instrument goes STALE), cancel snapshot requests."""
+        self._closed = True
+        self._cancel_tasks()
+        await self.client.close()
+        if self._own_http and self.http is not None:
+            http, self.http = self.http, None
+            await http.close()
+
+    # -- frames -----------------------------------------------------------------------------------
+
+    def on_frame(self, frame: Frame, receive_ns: int = 0) -> None:
+        """Process one raw frame (never raises on bad input)."""
+        stats = self.stats
+        stats.frames += 1
+        if not receive_ns:
+            receive_ns = time.time_ns()
+        try:
+            events = self.adapter.parse(frame)
+        except FrameError as exc:
+            self._bad_frame(frame, exc, exc.symbol, receive_ns)
+            return
+        except _PARSE_ERRORS as exc:
+            self._bad_frame(frame, exc, None, receive_ns)
+            return
+        if not events:
+            stats.control_frames += 1
+            return
+        keepers = self.keepers
+        for ev in events:
+            kind = type(ev)
+            if kind is Heartbeat:
+                targets = keepers.values() if ev.symbol is None else [keepers[ev.symbol]] if ev.symbol in keepers else ()
+                for k in targets:
+                    self._handle(k, k.on_heartbeat(), receive_ns)
+                continue
+            if kind is Reconnect:
+                stats.reconnect_requests += 1
+                self.client.request_reconnect(ev.reason or "requested by the venue")  # type: ignore[union-attr]
+                continue
+            k = keepers.get(ev.symbol)  # type: ignore[union-attr]
+            if k is None:
+                stats.unroutable += 1
+                continue
+            try:
+                if kind is Delta:
+                    step = k.on_delta(ev)  # type: ignore[arg-type]
+                elif kind is Snapshot:
+                    step = k.on_snapshot(ev)  # type: ignore[arg-type]
+                    event = self._snap_events.get(k.symbol)
+                    if event is not None:
+                        event.set()
+                elif kind is Rejected:
+                    log.warning("%s %s: subscription rejected: %s", self.venue, k.symbol, ev.reason)  # type: ignore[union-attr]
+                    step = k.on_rejected(ev.reason)  # type: ignore[union-attr]
+                else:
+                    raise TypeError(f"not a feed event: {ev!r}")
+            except Exception as exc:  # a bug must not take the other instruments down
+                log.exception("%s %s: unexpected error on %s", self.venue, k.symbol, kind.__name__)
+                step = k.fail("internal", f"{type(exc).__name__}: {exc}"[:160])
+            self._handle(k, step, receive_ns)
+
+    def _handle(self, k: BookKeeper, step: Step, receive_ns: int) -> None:
+        if step.publish:
+            update = k.emit(receive_ns)
+            if update is not None:
+                self.stats.published += 1
+                self.sink.publish(update)
+        if step.fault:
+            self._log_fault(k, step)
+        if step.need_snapshot:
+            self._request(k)
+
+    def _log_fault(self, k: BookKeeper, step: Step) -> None:
+        self.stats.faults += 1
+        s = k.stats
+        log.warning(
+            "%s %s: %s (%s); resync #%d, instrument out of the world view until consistent "
+            "[applied=%d gaps=%d checksum_errors=%d crossed=%d invalid=%d bad_frames=%d]",
+            self.venue,
+            k.symbol,
+            step.fault,
+            step.detail,
+            s.resyncs,
+            s.applied,
+            s.gaps,
+            s.checksum_errors,
+            s.crossed,
+            s.invalid,
+            s.bad_frames,
+        )
+
+    def _bad_frame(self, frame: Frame, exc: BaseException, symbol: str | None, receive_ns: int) -> None:
+        self.stats.bad_frames += 1
+        detail = f"{type(exc).__name__}: {exc}"[:160]
+        if not self._bad_logged:
+            self._bad_logged = True
+            log.warning(
+                "%s: malformed frame #%d skipped (%s); frame starts %r",
+                self.venue,
+                self.stats.bad_frames,
+                detail,
+                frame[:160],
+            )
+        else:
+            log.debug("%s: malformed frame skipped: %s", self.venue, detail)
+        k = self.keepers.get(symbol) if symbol else None
+        if k is not None:
+            self._handle(k, k.fail("bad frame", detail), receive_ns)
+            return
+        if not self._loses_data:
+            return  # a top-N feed: the next snapshot repairs whatever the frame carried
+        # the frame may have carried any instrument's delta: instruments whose rule would notice
+        # a lost delta wait for that; the others resync now
+        if self.adapter.rule.detects_loss or self.adapter.checksum is not None:
+            if not isinstance(exc, DragonflyError):
+                return
+        for k in self.keepers.values():
+            if not k.awaiting_snapshot:
+                self._handle(k, k.fail("bad frame", detail), receive_ns)
+
+    # -- connection events ------------------------------------------------------------------------
+
+    async def _on_connect(self, client: Client) -> None:
+        self._generation += 1
+        self._connected = True
+        self._bad_logged = False
+        self.adapter.connected()
+        for out in self.adapter.subscribe(list(self.keepers)):
+            await client.send(out)
+        now = time.time_ns()
+        for k in self.keepers.values():
+            self._handle(k, k.connected(), now)
+
+    def _on_disconnect(self, client: Client, reason: str) -> None:
+        self._connected = False
+        self._generation += 1
+        self._cancel_tasks()
+        now = time.time_ns()
+        for k in self.keepers.values():
+            self._handle(k, k.disconnected(f"disconnected: {reason}"), now)
+
+    def _on_gap(self, client: Client, reason: str) -> None:
+        """The transport lost application data it will not resend: every book may be wrong."""
+        self.stats.data_losses += 1
+        if not self.adapter.gap_sensitive:
+            return
+        now = time.time_ns()
+        for k in self.keepers.values():
+            if not k.awaiting_snapshot:
+                self._handle(k, k.fail("gap", f"transport lost data: {reason}"), now)
+
+    async def _keepalive(self, period: float) -> None:
+        while True:
+            await asyncio.sleep(period / 2)  # a timer: the period itself
+            heard = getattr(self.client, "heard_within", None)
+            if heard is None or heard(period):
+                now = time.time_ns()
+                for k in self.keepers.values():
+                    self._handle(k, k.on_heartbeat(), now)
+
+    # -- snapshots --------------------------------------------------------------------------------
+
+    def _request(self, k: BookKeeper) -> None:
+        if self._closed or not self._connected or self._source == SnapshotSource.STREAM:
+            return  # on (re)connect every instrument is resynced; a top-N feed's next message is one
+        task = self._tasks.get(k.symbol)
+        if task is not None and not task.done():
+            return
+        coro = self._fetch(k) if self._source == SnapshotSource.REST else self._resubscribe(k)
+        self._tasks[k.symbol] = asyncio.get_running_loop().create_task(coro, name=f"snapshot:{self.venue}:{k.symbol}")
+
+    def _cancel_tasks(self) -> None:
+        for t in self._tasks.values():
+            t.cancel()
+        self._tasks.clear()
+
+    async def _fetch(self, k: BookKeeper) -> None:
+        generation = self._generation
+        delay = 0.05
+        while not self._closed and generation == self._generation and k.awaiting_snapshot:
+            http = self._http()
+            try:
+                async with self.limiter:
+                    self.stats.snapshot_requests += 1
+                    resp = await http.get(self.adapter.snapshot_url(k.symbol))
+                if resp.status != 200:
+                    raise VenueError(
+                        f"{self.venue}: snapshot of {k.symbol} -> HTTP {resp.status}", venue=self.venue, code=resp.status
+                    )
+                snap = self.adapter.parse_snapshot(k.symbol, resp.body)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncio.TimeoutError, *_PARSE_ERRORS) as exc:
+                self.stats.snapshot_failures += 1
+                log.warning("%s %s: snapshot request failed (%s); retrying in %.2fs", self.venue, k.symbol,
+                            f"{type(exc).__name__}: {exc}"[:200], delay)
+                await asyncio.sleep(delay)  # retry backoff
+                delay = min(delay * 2, 5.0)
+                continue
+            if generation != self._generation:
+                return  # the connection changed meanwhile: the new one resyncs
+            step = k.on_snapshot(snap)
+            self._handle(k, step, time.time_ns())  # (a new request from here is this very task)
+            if not step.need_snapshot:
+                return
+            # a fault while replaying the buffer, or a snapshot older than it: go again
+
+    async def _resubscribe(self, k: BookKeeper) -> None:
+        generation = self._generation
+        event = self._snap_events.setdefault(k.symbol, asyncio.Event())
+        while not self._closed and generation == self._generation and k.awaiting_snapshot:
+            event.clear()
+            try:
+                async with self.limiter:
+                    self.stats.resubscribes += 1
+                    for out in self.adapter.resubscribe(k.symbol):
+                        await self.client.send(out)
+            except DragonflyError as exc:  # not connected: the reconnect resyncs
+                log.info("%s %s: re-subscribe failed: %s", self.venue, k.symbol, exc)
+                return
+            try:
+                await asyncio.wait_for(event.wait(), self._snapshot_timeout_s)
+            except asyncio.TimeoutError:
+                log.warning("%s %s: no snapshot %.3gs after re-subscribing; again", self.venue, k.symbol,
+                            self._snapshot_timeout_s)
+
+    def _http(self) -> Any:
+        if self.http is None:
+            from ..clients.http import HttpClient
+
+            self.http = HttpClient()
+            self._own_http = True
+        return self.http
+
+    def __repr__(self) -> str:
+        live = sum(k.status is _LIVE for k in self.keepers.values())
+        return f"<FeedDriver {self.venue} {live}/{len(self.keepers)} live>"
+

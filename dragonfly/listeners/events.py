@@ -1,0 +1,113 @@
+"""The events a venue adapter turns frames into (layer 2 -> layer 3), venue-neutral.
+
+A venue's adapter (:mod:`dragonfly.venues`) parses each raw frame into zero or
+more of these; the per-instrument :class:`~dragonfly.listeners.keeper.BookKeeper`
+consumes them. ``symbol`` is always the venue's own spelling of the instrument
+(the routing key of the connection).
+
+* :class:`Snapshot` -- a whole book (or, for a top-N feed such as Binance
+  ``depth20``, the whole top N: such feeds send nothing else);
+* :class:`Delta` -- changes to apply on the book (absolute quantities; 0 deletes),
+  with the venue's sequence fields and checksum;
+* :class:`Heartbeat` -- the venue says a channel (or the connection) is alive and
+  unchanged;
+* :class:`Rejected` -- the venue refused or ended a subscription;
+* :class:`Reconnect` -- the venue asks the client to reconnect (maintenance).
+
+Events are mutable slotted objects (one is built per frame); treat them as
+immutable once built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ("Delta", "Event", "Heartbeat", "Reconnect", "Rejected", "Snapshot")
+
+
+@dataclass(slots=True, kw_only=True)
+class Snapshot:
+    """A full book of one instrument (a top-N feed: its whole top N).
+
+    Attributes
+    ----------
+    symbol : str
+        The venue's instrument name.
+    bids, asks : sequence of ``(price, qty, ...)``
+        Best first or in any order (diff venues); numbers or their text (text is
+        kept for checksums). A top-N feed passes finite ``(float, float)`` pairs best first.
+    last : int
+        Sequence position the snapshot reflects (Binance ``lastUpdateId``, Bitstamp
+        microtimestamp, OKX ``seqId``, ...), -1 when the venue has none.
+    checksum : int or None
+        The venue's checksum of this book, when it sends one.
+    exchange_ts_ns : int
+        Exchange time, 0 when unknown.
+    """
+
+    symbol: str
+    bids: Sequence[Any] = ()
+    asks: Sequence[Any] = ()
+    last: int = -1
+    checksum: int | None = None
+    exchange_ts_ns: int = 0
+
+
+@dataclass(slots=True, kw_only=True)
+class Delta:
+    """Changes to one instrument's book.
+
+    Attributes
+    ----------
+    symbol : str
+    bids, asks : sequence of ``(price, qty, ...)``
+        Absolute quantities; 0 deletes the level. Extra elements are ignored.
+    first, last, prev : int
+        Sequence fields, -1 when the venue has none: the first and last update ids the
+        delta covers (Binance ``U``/``u``; a single id goes in ``last``) and the id it
+        follows (OKX ``prevSeqId``, Deribit ``prev_change_id``).
+    checksum : int or None
+        The venue's checksum of the book after this delta. A delta with no levels and a
+        checksum is a checksum message (Bitfinex ``cs``).
+    exchange_ts_ns : int
+    strict : bool
+        The venue says which levels exist: a delete (qty 0) of a level the book does not
+        have is an integrity fault, not a no-op (FIX 35=X, Deribit ``change``/``delete``).
+    """
+
+    symbol: str
+    bids: Sequence[Any] = ()
+    asks: Sequence[Any] = ()
+    first: int = -1
+    last: int = -1
+    prev: int = -1
+    checksum: int | None = None
+    exchange_ts_ns: int = 0
+    strict: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class Heartbeat:
+    """The venue says ``symbol`` (None: every instrument of the connection) is alive and unchanged."""
+
+    symbol: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Rejected:
+    """The venue refused (or ended) the subscription of ``symbol``: STALE with ``reason`` until resubscribed."""
+
+    symbol: str
+    reason: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class Reconnect:
+    """The venue asks for a new connection (e.g. Bitstamp ``bts:request_reconnect``)."""
+
+    reason: str = ""
+
+
+Event = Snapshot | Delta | Heartbeat | Rejected | Reconnect

@@ -1,0 +1,267 @@
+"""What a venue is: the sans-IO adapter every venue folder implements, and its registry entry.
+
+A venue lives in one folder, ``dragonfly/venues/<name>/``, with the same files as
+every other (copy ``_template/``):
+
+``__init__.py``  its registry entries: ``VENUES = (VenueSpec(...), ...)``
+``config.py``    frozen, keyword-only configuration (``base_url``, channel options, ...)
+``adapter.py``   the :class:`VenueAdapter`: symbols, subscribe/unsubscribe messages, frames
+                 to events, snapshot source, sequence rule, checksum kind
+``sim.py``       the simulator encoder: how :mod:`dragonfly.sim` speaks this venue
+
+The adapter does no I/O. The one generic driver
+(:class:`~dragonfly.listeners.driver.FeedDriver`) runs it over a layer-1 client with one
+:class:`~dragonfly.listeners.keeper.BookKeeper` per instrument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..clients.base import Client
+from ..errors import ConfigError
+from ..listeners.events import Event, Snapshot
+from ..listeners.rules import NoSequence, SequenceRule
+from ..instruments import Instrument
+
+__all__ = ("Outgoing", "VenueAdapter", "VenueSpec", "check_url", "rest_url_for")
+
+#: What an adapter asks the client to send: a text/binary frame (WebSocket) or a
+#: ``(msg_type, fields)`` pair (FIX).
+Outgoing = Any
+
+
+class VenueAdapter:
+    """Everything venue-specific about one feed, free of I/O (subclass per venue).
+
+    Class attributes describe the feed to the generic driver and keepers:
+
+    Attributes
+    ----------
+    protocol : str
+        ``"ws"`` or ``"fix"``: which layer-1 client :meth:`client` builds.
+    full_book : bool
+        True: snapshots and deltas onto an L2 book. False: a top-N feed whose every message
+        is the whole top N (parse into :class:`~dragonfly.listeners.events.Snapshot` only).
+    snapshot_source : str
+        ``"rest"`` (:meth:`snapshot_url` + :meth:`parse_snapshot`; deltas buffered
+        meanwhile), ``"resubscribe"`` (:meth:`resubscribe`, the snapshot comes on the
+        stream) or ``"stream"`` (every message is a snapshot).
+    checksum : str or None
+        Checksum kind the book verifies (``"kraken"``, ``"okx"``, ``"bitfinex"``).
+    session_heartbeats : bool
+        The transport's own heartbeats prove the venue alive (FIX): unchanged books are
+        re-emitted while the session is heard from.
+    rule : SequenceRule
+        Instance attribute (set in ``__init__``): how deltas chain.
+
+    Parameters
+    ----------
+    config
+        The venue's frozen configuration (its ``config.py``).
+    depth : int
+        Levels per side the feed publishes (top-N feeds extract only these).
+    """
+
+    protocol: str = "ws"
+    full_book: bool = True
+    snapshot_source: str = "resubscribe"
+    checksum: str | None = None
+    session_heartbeats: bool = False
+
+    def __init__(self, config: Any, *, depth: int) -> None:
+        self.config = config
+        self.depth = depth
+        self.rule: SequenceRule = NoSequence()
+
+    def check_depth(self, most: int, what: str = "") -> None:
+        """Raise ConfigError when the feed publishes more levels than ``most`` (what the channel carries)."""
+        if self.depth > most:
+            raise ConfigError(f"{self.name}: {what or 'the channel'} carries at most {most} levels, asked for {self.depth}")
+
+    # -- instruments ------------------------------------------------------------------------------
+
+    def symbol(self, instrument: Instrument) -> str:
+        """The venue's spelling of ``instrument``, as its events carry it (``ETH-BTC`` -> ``ETHBTC``)."""
+        raise NotImplementedError
+
+    @property
+    def gap_sensitive(self) -> bool:
+        """Whether data the transport lost (a FIX gap fill) can leave a book wrong."""
+        return self.full_book
+
+    def book_depth(self, symbol: str) -> int:
+        """Depth cap of the book of ``symbol`` (the subscribed depth where the venue truncates)."""
+        return int(getattr(self.config, "max_depth", 5000))
+
+    # -- connection -------------------------------------------------------------------------------
+
+    def url(self, symbols: Sequence[str]) -> str:
+        """Where to connect for ``symbols`` (default: the configured ``base_url``)."""
+        return str(self.config.base_url)
+
+    def client(self, symbols: Sequence[str], *, ws: Any = None) -> Client:
+        """The layer-1 client of a feed of ``symbols``: a WebSocket client on :meth:`url`
+        (``ws``: a :class:`~dragonfly.clients.ws.WebSocketConfig` with the connection policy;
+        its URL is replaced). FIX adapters build a FIX client instead."""
+        from ..clients.ws import WebSocketClient, WebSocketConfig
+
+        url = self.url(symbols)
+        config = ws.with_url(url) if ws is not None else WebSocketConfig.build(url=url)
+        if not config.name:
+            config = dataclasses.replace(config, name=self.name)
+        return WebSocketClient(config)
+
+    @property
+    def name(self) -> str:
+        """A label for logs (the venue folder's name)."""
+        return type(self).__module__.split(".")[-2]
+
+    def connected(self) -> None:
+        """A new connection starts: reset connection-scoped parse state (sequence numbers, channel ids)."""
+
+    def subscribe(self, symbols: Sequence[str]) -> list[Outgoing]:
+        """Messages that subscribe ``symbols``, sent after every (re)connect (none when the URL carries them)."""
+        return []
+
+    def unsubscribe(self, symbols: Sequence[str]) -> list[Outgoing]:
+        """Messages that end the subscription of ``symbols``."""
+        return []
+
+    def resubscribe(self, symbol: str) -> list[Outgoing]:
+        """Messages that make the venue send a fresh snapshot of ``symbol`` on the stream."""
+        return [*self.unsubscribe([symbol]), *self.subscribe([symbol])]
+
+    # -- snapshots by REST ------------------------------------------------------------------------
+
+    def snapshot_url(self, symbol: str) -> str:
+        """URL of the REST snapshot of ``symbol`` (``snapshot_source == "rest"``)."""
+        raise NotImplementedError(f"{self.name} snapshots do not come by REST")
+
+    def parse_snapshot(self, symbol: str, body: bytes) -> Snapshot:
+        """The REST snapshot body of ``symbol`` as an event."""
+        raise NotImplementedError(f"{self.name} snapshots do not come by REST")
+
+    # -- frames -----------------------------------------------------------------------------------
+
+    def parse(self, frame: str | bytes) -> Sequence[Event]:
+        """The book events in one frame (``()`` for acks, other channels, ...).
+
+        Raises
+        ------
+        FrameError
+            A malformed frame, with ``symbol`` set when the frame's instrument is known
+            (only that instrument resyncs). ``ValueError``, ``KeyError``, ``TypeError``,
+            ``IndexError`` and any :class:`~dragonfly.errors.DragonflyError` are also
+            taken as a malformed frame of unknown instrument.
+        """
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class VenueSpec:
+    """A venue's registry entry (see :mod:`dragonfly.venues.registry`).
+
+    Attributes
+    ----------
+    name : str
+        Registry key and the venue's name in the world view (``"kraken"``, ``"binance-diff"``).
+    adapter : type[VenueAdapter]
+        Built as ``adapter(config, depth=...)``.
+    config : type
+        The venue's frozen configuration class; it has a ``base_url`` field (and ``rest_url``
+        when snapshots come by REST), validates its URLs, and ``config()`` is the production setup.
+    max_depth : int
+        Most levels per side the feed can deliver.
+    simulator : str
+        ``"module:Class"`` of its :mod:`dragonfly.sim` simulator ("" if none).
+    description : str
+        One line for listings.
+    """
+
+    name: str
+    adapter: type[VenueAdapter]
+    config: Callable[..., Any]
+    max_depth: int
+    simulator: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or self.name != self.name.strip().lower():
+            raise ConfigError(f"venue name must be lower-case and non-empty, got {self.name!r}")
+        if not (isinstance(self.adapter, type) and issubclass(self.adapter, VenueAdapter)):
+            raise ConfigError(f"{self.name}: adapter must be a VenueAdapter subclass")
+        if self.adapter.protocol not in ("ws", "fix"):
+            raise ConfigError(f"{self.name}: protocol must be 'ws' or 'fix', got {self.adapter.protocol!r}")
+        if not isinstance(self.max_depth, int) or self.max_depth < 1:
+            raise ConfigError(f"{self.name}: max_depth must be a positive int")
+
+    @property
+    def protocol(self) -> str:
+        return self.adapter.protocol
+
+    @property
+    def kind(self) -> str:
+        """``"snapshot"`` (top-N feed) or ``"diff"`` (L2 book from deltas)."""
+        return "diff" if self.adapter.full_book else "snapshot"
+
+    @property
+    def default_base_url(self) -> str:
+        return str(self.config().base_url)
+
+    def make_config(self, *, base_url: str | None = None, rest_url: str | None = None, config: Any = None) -> Any:
+        """The configuration with URL overrides: ``rest_url`` follows ``base_url`` (same host and
+        port, ``http``/``https``: a simulator serves both) unless given.
+
+        Raises
+        ------
+        ConfigError
+            A bad URL, or ``rest_url`` for a venue without REST snapshots.
+        """
+        cfg = config if config is not None else self.config()
+        names = {f.name for f in dataclasses.fields(cfg)}
+        changes: dict[str, str] = {}
+        if base_url is not None:
+            changes["base_url"] = base_url
+        if rest_url is not None and "rest_url" not in names:
+            raise ConfigError(f"{self.name} loads no REST snapshot: rest_url does not apply")
+        if "rest_url" in names and (rest_url is not None or base_url is not None):
+            changes["rest_url"] = rest_url or rest_url_for(base_url or "")
+        if not changes:
+            return cfg
+        try:
+            return dataclasses.replace(cfg, **changes)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{self.name}: {exc}") from None
+
+    def check_base_url(self, url: str) -> str:
+        """Validate a base-URL override and return it (ConfigError when the venue cannot use it)."""
+        self.make_config(base_url=url)
+        return url
+
+
+def check_url(url: str, schemes: tuple[str, ...]) -> None:
+    """Raise ConfigError unless ``url`` is ``<scheme>://host[:port]...`` for one of ``schemes``
+    (for venue configurations' ``__post_init__``)."""
+    from yarl import URL
+
+    try:
+        u = URL(url) if isinstance(url, str) else None
+        ok = u is not None and u.scheme in schemes and bool(u.host)
+        if ok and u is not None:
+            u.port  # noqa: B018 - a bad port raises here
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"invalid URL {url!r}; expected {'/'.join(schemes)}://host[:port]")
+
+
+def rest_url_for(base_url: str) -> str:
+    """The HTTP base matching a WebSocket base (a simulator serves both on one port)."""
+    if base_url.startswith("wss://"):
+        return "https://" + base_url[6:]
+    if base_url.startswith("ws://"):
+        return "http://" + base_url[5:]
+    return base_url
