@@ -8,11 +8,20 @@ it only through :class:`Client`:
   called (or retries are exhausted);
 * :meth:`Client.send` -- send a payload on the current connection;
 * hooks :attr:`Client.on_connect` (awaited after every (re)connect, before the
-  first frame is read: the place to (re)subscribe) and
-  :attr:`Client.on_disconnect` (called after every drop, with a reason).
+  first payload is yielded: the place to (re)subscribe),
+  :attr:`Client.on_disconnect` (called after every lost connection and every
+  failed connection attempt, with a reason) and :attr:`Client.on_gap` (the
+  connection lost application data it cannot recover).
 
-The WebSocket client (:mod:`dragonfly.clients.ws`) is one implementation; a FIX
-4.4 session client implements the same interface.
+The reconnect loop lives here, once: :meth:`Client.frames` does the attempts,
+backoff, hooks, state and counters, and a protocol client implements only the
+steps of one connection (:meth:`Client._open`, :meth:`Client._receive`,
+:meth:`Client._drop`, :meth:`Client._abort`, :meth:`Client._shutdown`). The
+WebSocket client (:mod:`dragonfly.clients.ws`) and the FIX 4.4 initiator
+(:mod:`dragonfly.clients.fix`) are two such clients.
+
+Reasons handed to hooks, exception messages and log lines never carry secrets:
+:func:`summarize_error` is the one way a client turns a foreign exception into text.
 """
 
 from __future__ import annotations
@@ -20,20 +29,97 @@ from __future__ import annotations
 import abc
 import asyncio
 import enum
+import errno as _errno
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ("Client", "ClientState", "ClientStats", "Backoff", "Frame", "OnConnect", "OnDisconnect", "FeedTask")
+from ..errors import DragonflyError, VenueConnectionError
+
+__all__ = (
+    "Client",
+    "ClientState",
+    "ClientStats",
+    "Backoff",
+    "Frame",
+    "OnConnect",
+    "OnDisconnect",
+    "OnGap",
+    "FeedTask",
+    "summarize_error",
+)
+
+log = logging.getLogger(__name__)
 
 #: A raw payload as received (text frames as ``str``, binary as ``bytes``).
 Frame = str | bytes
 OnConnect = Callable[["Client"], Awaitable[None]]
 OnDisconnect = Callable[["Client", str], None]
+#: ``on_gap(client, reason)``: the connection lost application data it cannot
+#: recover; every book it carries may be wrong (resync them all).
+OnGap = Callable[["Client", str], None]
+
+
+def _host_of(exc: BaseException) -> str:
+    """``host[:port]`` an exception says it was about, or ""."""
+    host = getattr(exc, "host", None)
+    if isinstance(host, str) and host:
+        port = getattr(exc, "port", None)
+        return f"{host}:{port}" if isinstance(port, int) and port else host
+    info = getattr(exc, "request_info", None)
+    url = getattr(info, "url", None)
+    h = getattr(url, "host", None)
+    if isinstance(h, str) and h:
+        port = getattr(url, "explicit_port", None)
+        return f"{h}:{port}" if isinstance(port, int) else h
+    return ""
+
+
+def summarize_error(exc: BaseException, *, host: str | None = None) -> str:
+    """A short text for an exception that is safe to log and to show.
+
+    Only the exception's type, the HTTP status if it has one, the OS error name
+    and the host (``host`` when given, else the one the exception names) are
+    used; never ``repr()``/``str()`` of a foreign exception (aiohttp's carry every
+    request header, an API key among them), never a query string. dragonfly's
+    own errors (:class:`~dragonfly.errors.DragonflyError`) are written to be safe,
+    so their message is kept.
+
+    Parameters
+    ----------
+    exc : BaseException
+    host : str, optional
+        ``host`` or ``host:port`` the failed operation was about.
+
+    Returns
+    -------
+    str
+        For example ``"WSServerHandshakeError (HTTP 401) at api.example.com:443"``
+        or ``"ConnectionRefusedError [ECONNREFUSED] at 127.0.0.1:9001"``.
+    """
+    if isinstance(exc, DragonflyError):
+        text = str(exc) or type(exc).__name__
+        return f"{text} at {host}" if host and host not in text else text
+    parts = [type(exc).__name__]
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and not isinstance(status, bool) and status:
+        parts.append(f"(HTTP {status})")
+    if isinstance(exc, OSError) and isinstance(exc.errno, int) and exc.errno in _errno.errorcode:
+        parts.append(f"[{_errno.errorcode[exc.errno]}]")
+    where = host or _host_of(exc)
+    if where:
+        parts.append(f"at {where}")
+    return " ".join(parts)
 
 
 class ClientState(str, enum.Enum):
+    """Where a client is: ``IDLE`` before the first attempt, ``CONNECTING`` during an
+    attempt, ``CONNECTED`` once it succeeded (and during ``on_connect``), ``BACKOFF``
+    after a failure or a drop until the next attempt, ``CLOSED`` after :meth:`Client.close`
+    or once retries are exhausted."""
+
     IDLE = "IDLE"
     CONNECTING = "CONNECTING"
     CONNECTED = "CONNECTED"
@@ -45,21 +131,22 @@ class ClientState(str, enum.Enum):
 class ClientStats:
     """Counters of one client (mutable, read them at any time)."""
 
-    messages: int = 0  #: data frames received
+    messages: int = 0  #: data payloads received
     bytes: int = 0  #: payload bytes (characters for text frames) received
-    sent: int = 0  #: frames sent
+    sent: int = 0  #: payloads sent
     connects: int = 0  #: successful connections
     reconnects: int = 0  #: successful connections after the first
-    failed_connects: int = 0  #: connection attempts that failed
-    disconnects: int = 0  #: connections lost or closed by the peer
+    failed_connects: int = 0  #: connection attempts that failed to connect
+    disconnects: int = 0  #: connections that ended (lost, dropped or closed)
     watchdog_timeouts: int = 0  #: connections dropped for silence
+    gaps: int = 0  #: ``on_gap`` notifications (application data lost)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Backoff:
     """Exponential backoff with full-range jitter.
 
-    Delay before attempt ``n`` (``n = 0`` is the first retry) is
+    Delay before retry ``n`` (``n = 0`` is the first retry) is
     ``min(max_s, initial_s * factor**n)`` scaled by a random factor in
     ``[1 - jitter, 1]``.
     """
@@ -68,7 +155,8 @@ class Backoff:
     max_s: float = 30.0
     factor: float = 2.0
     jitter: float = 0.5
-    #: Retries after a failure before giving up; None = forever.
+    #: Retries after a failed attempt before giving up: ``max_retries + 1`` attempts
+    #: in a row that fail, then :class:`~dragonfly.errors.VenueConnectionError`. None = forever.
     max_retries: int | None = None
 
     def __post_init__(self) -> None:
@@ -78,8 +166,8 @@ class Backoff:
             raise ValueError("factor must be >= 1")
         if not 0.0 <= self.jitter <= 1.0:
             raise ValueError("jitter must be within [0, 1]")
-        if self.max_retries is not None and self.max_retries < 0:
-            raise ValueError("max_retries must be >= 0 or None")
+        if self.max_retries is not None and (not isinstance(self.max_retries, int) or self.max_retries < 0):
+            raise ValueError("max_retries must be an int >= 0 or None")
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         base = min(self.max_s, self.initial_s * self.factor ** min(attempt, 64))
@@ -88,44 +176,307 @@ class Backoff:
 
 
 class Client(abc.ABC):
-    """Abstract connection toward layer 2 (see the module docstring)."""
+    """A reconnecting connection toward layer 2 (see the module docstring).
 
-    #: Awaited after each successful (re)connect, before frames are read.
-    on_connect: OnConnect | None = None
+    The contract of :meth:`frames`, the same for every protocol:
+
+    * an *attempt* opens one connection (for a WebSocket: resolve the URL, TCP,
+      TLS, upgrade, subscribe frames; for FIX: TCP, TLS, Logon) and then awaits
+      :attr:`on_connect`; it fails when any of that fails;
+    * :attr:`on_disconnect` ``(client, reason)`` is called after every failed
+      attempt and after every connection that ends (lost, dropped by the
+      watchdog, :meth:`request_reconnect`, :meth:`close`);
+    * an attempt that fails, and a connection that ends before it delivered a
+      payload, count as one *failure*; the count of failures in a row resets to
+      0 when a connection yields its first payload;
+    * after a failure or a drop the client waits ``backoff.delay(n)`` (``n`` =
+      failures in a row minus one, 0 after a connection that delivered data)
+      and tries again; ``backoff.max_retries = N`` gives up after ``N + 1``
+      failures in a row, raising :class:`~dragonfly.errors.VenueConnectionError`
+      (None retries forever);
+    * :meth:`close` ends :meth:`frames` promptly, also during a backoff pause or
+      an attempt.
+
+    Subclasses implement :attr:`name`, :attr:`backoff`, :meth:`send` and the
+    steps of one connection: :meth:`_is_open`, :meth:`_open`, :meth:`_receive`,
+    :meth:`_drop`, :meth:`_abort`, :meth:`_shutdown`.
+    """
+
+    #: Awaited after each successful (re)connect, before the first payload is yielded.
+    on_connect: OnConnect | None
     #: Called after each lost connection, and after each failed connection attempt, with a short reason.
-    on_disconnect: OnDisconnect | None = None
+    on_disconnect: OnDisconnect | None
+    #: Called when the connection lost application data it cannot recover (see :data:`OnGap`).
+    on_gap: OnGap | None
 
     stats: ClientStats
     state: ClientState
 
+    def __init__(self) -> None:
+        self.stats = ClientStats()
+        self.state = ClientState.IDLE
+        self.on_connect = None
+        self.on_disconnect = None
+        self.on_gap = None
+        self._closing = False
+        self._wake: asyncio.Event | None = None
+        self._requested = ""
+        self._attempt_task: asyncio.Task[None] | None = None
+
+    # -- what a protocol client provides ------------------------------------------------------------
     @property
     @abc.abstractmethod
     def name(self) -> str:
         """Label for logs (usually the venue)."""
 
+    @property
     @abc.abstractmethod
-    async def connect(self) -> None:
-        """Make one connection attempt (raises :class:`~dragonfly.errors.VenueConnectionError`)."""
-
-    @abc.abstractmethod
-    async def send(self, data: Frame) -> None:
-        """Send one payload on the current connection."""
+    def backoff(self) -> Backoff:
+        """The reconnect policy."""
 
     @abc.abstractmethod
-    def frames(self) -> AsyncIterator[Frame]:
-        """Yield payloads forever, reconnecting as needed, until :meth:`close`."""
-
-    def request_reconnect(self, reason: str = "requested") -> None:
-        """Drop the current connection; :meth:`frames` reconnects (the venue asked us to)."""
-        raise NotImplementedError
+    async def send(self, data: Any) -> None:
+        """Send one payload on the current connection (:class:`~dragonfly.errors.VenueConnectionError` if none)."""
 
     @abc.abstractmethod
-    async def close(self) -> None:
-        """Close cleanly; :meth:`frames` ends. Idempotent."""
+    def _is_open(self) -> bool:
+        """Whether a connection is open now."""
 
+    @abc.abstractmethod
+    async def _open(self) -> None:
+        """Open one connection (everything before ``on_connect``).
+
+        Raises :class:`~dragonfly.errors.VenueConnectionError` with a safe message
+        (see :func:`summarize_error`), chained to the cause, and leaves nothing open
+        when it fails or is cancelled.
+        """
+
+    @abc.abstractmethod
+    def _receive(self) -> AsyncIterator[Any]:
+        """The current connection's payloads; ends when the connection ends."""
+
+    @abc.abstractmethod
+    async def _drop(self) -> str:
+        """Close the current connection if it is still open, forget it, return why it ended."""
+
+    @abc.abstractmethod
+    def _abort(self) -> None:
+        """Start closing the current connection now, without waiting (the receiver then ends)."""
+
+    @abc.abstractmethod
+    async def _shutdown(self) -> None:
+        """Close cleanly for :meth:`close` (the open connection, owned resources). Idempotent."""
+
+    def _payload_size(self, payload: Any) -> int:
+        """Size counted in :attr:`ClientStats.bytes`."""
+        return len(payload)
+
+    # -- the interface toward layer 2 ---------------------------------------------------------------
     @property
     def connected(self) -> bool:
         return self.state is ClientState.CONNECTED
+
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closing
+
+    async def connect(self) -> None:
+        """Make one attempt now (then await :attr:`on_connect`); :meth:`frames` uses the connection.
+
+        Raises
+        ------
+        VenueConnectionError
+            The attempt failed (``on_disconnect`` was called with the reason).
+        """
+        await self._attempt_cancellable(final=False)
+
+    def frames(self) -> AsyncIterator[Any]:
+        """Yield payloads forever, reconnecting as needed, until :meth:`close`.
+
+        Raises
+        ------
+        VenueConnectionError
+            Only when ``backoff.max_retries`` is set and that many retries failed too.
+        """
+        return self._run()
+
+    def request_reconnect(self, reason: str = "requested") -> None:
+        """Drop the current connection; :meth:`frames` reconnects (the venue asked us to).
+
+        The ``on_disconnect`` reason is ``"reconnect requested: <reason>"``.
+        """
+        if self._closing or not self._is_open():
+            return
+        log.info("%s: reconnecting (%s)", self.name, reason)
+        self._requested = reason or "requested"
+        self._abort()
+
+    async def close(self) -> None:
+        """Close cleanly; :meth:`frames` ends (at once if it is pausing or connecting). Idempotent."""
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
+        t = self._attempt_task
+        if t is not None and t is not asyncio.current_task():
+            t.cancel()
+            await asyncio.wait((t,))
+        await self._shutdown()
+        self.state = ClientState.CLOSED
+
+    def _notify_gap(self, reason: str) -> None:
+        """Report lost application data to :attr:`on_gap` (protocol clients call this)."""
+        self.stats.gaps += 1
+        log.warning("%s: application data lost: %s", self.name, reason)
+        cb = self.on_gap
+        if cb is not None:
+            try:
+                cb(self, reason)
+            except Exception:
+                log.exception("%s: on_gap hook failed", self.name)
+
+    # -- the loop -----------------------------------------------------------------------------------
+    async def _run(self) -> AsyncIterator[Any]:
+        backoff = self.backoff
+        limit = backoff.max_retries
+        stats = self.stats
+        size = self._payload_size
+        failures = 0  # failures in a row (see the class docstring)
+        retry = False
+        while not self._closing:
+            if retry:
+                self.state = ClientState.BACKOFF
+                await self._pause(backoff.delay(max(failures - 1, 0)))
+                if self._closing:
+                    break
+            retry = True
+            if not self._is_open():
+                final = limit is not None and failures >= limit
+                try:
+                    await self._attempt_cancellable(final)
+                except VenueConnectionError as exc:
+                    failures += 1
+                    if self._closing:
+                        break
+                    if limit is not None and failures > limit:
+                        raise VenueConnectionError(
+                            f"{self.name}: giving up after {failures} failed attempts in a row; last: "
+                            + summarize_error(exc.__cause__ or exc),
+                            venue=self.name,
+                        ) from exc
+                    continue
+            delivered = False
+            reason = ""
+            try:
+                async for item in self._receive():
+                    if not delivered:
+                        delivered = True
+                        failures = 0
+                    stats.messages += 1
+                    stats.bytes += size(item)
+                    yield item
+            except (VenueConnectionError, OSError, asyncio.TimeoutError) as exc:
+                reason = summarize_error(exc)
+            finally:
+                final = not delivered and limit is not None and failures >= limit
+                await self._lost(reason, final)
+            if not delivered:
+                failures += 1
+                if limit is not None and failures > limit and not self._closing:
+                    raise VenueConnectionError(
+                        f"{self.name}: giving up after {failures} failed attempts in a row (connections ended "
+                        "before any data)",
+                        venue=self.name,
+                    )
+        self.state = ClientState.CLOSED
+
+    async def _attempt_cancellable(self, final: bool) -> None:
+        """:meth:`_attempt` in a task that :meth:`close` can cancel."""
+        task = asyncio.get_running_loop().create_task(self._attempt(final), name=f"connect:{self.name}")
+        self._attempt_task = task
+        try:
+            await asyncio.wait((task,))
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.wait((task,))
+            raise
+        finally:
+            self._attempt_task = None
+        if task.cancelled():
+            raise VenueConnectionError(f"{self.name}: closed while connecting", venue=self.name)
+        task.result()
+
+    async def _attempt(self, final: bool) -> None:
+        """One attempt: :meth:`_open`, counters, state, :attr:`on_connect`; hooks on failure."""
+        if self._closing:
+            raise VenueConnectionError(f"{self.name}: client is closed", venue=self.name)
+        self.state = ClientState.CONNECTING
+        self._requested = ""
+        stats = self.stats
+        try:
+            await self._open()
+        except VenueConnectionError as exc:
+            stats.failed_connects += 1
+            self._failed(f"connect failed: {summarize_error(exc.__cause__ or exc)}", final)
+            raise
+        except asyncio.CancelledError:
+            self._failed("closed by client" if self._closing else "connection attempt cancelled", True)
+            raise
+        stats.connects += 1
+        if stats.connects > 1:
+            stats.reconnects += 1
+        self.state = ClientState.CONNECTED
+        hook = self.on_connect
+        if hook is None:
+            return
+        try:
+            await hook(self)
+        except VenueConnectionError as exc:
+            await self._lost(f"lost during on_connect: {summarize_error(exc.__cause__ or exc)}", final)
+            raise
+        except BaseException as exc:
+            await self._lost(f"on_connect did not complete: {summarize_error(exc)}", True)
+            raise
+
+    def _failed(self, reason: str, final: bool) -> None:
+        self.state = ClientState.CLOSED if (final or self._closing) else ClientState.BACKOFF
+        if not self._closing:
+            log.info("%s: %s", self.name, reason)
+        self._notify_disconnect(reason)
+
+    async def _lost(self, reason: str, final: bool) -> None:
+        """The open connection ended: close it, count, set the state, tell ``on_disconnect``."""
+        why = await self._drop()
+        if self._closing:
+            reason = "closed by client"
+        elif self._requested:
+            reason = f"reconnect requested: {self._requested}"
+        else:
+            reason = reason or why or "closed"
+        self._requested = ""
+        self.stats.disconnects += 1
+        self.state = ClientState.CLOSED if (final or self._closing) else ClientState.BACKOFF
+        if not self._closing:
+            log.info("%s: disconnected (%s)", self.name, reason)
+        self._notify_disconnect(reason)
+
+    def _notify_disconnect(self, reason: str) -> None:
+        cb = self.on_disconnect
+        if cb is not None:
+            try:
+                cb(self, reason)
+            except Exception:
+                log.exception("%s: on_disconnect hook failed", self.name)
+
+    async def _pause(self, delay: float) -> None:
+        if self._closing:
+            return
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._wake.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
 
 
 class FeedTask:
@@ -161,7 +512,7 @@ class FeedTask:
             raise
         except Exception as exc:
             self.error = exc
-            logging.getLogger(type(self).__module__).error("%s stopped: %r", self.task_name, exc)
+            logging.getLogger(type(self).__module__).error("%s stopped: %s", self.task_name, summarize_error(exc))
 
     async def stop(self) -> None:
         """:meth:`close`, then wait (at most 5 s) for the task started by :meth:`start`."""

@@ -33,6 +33,7 @@ logged with the reason.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import ssl as _ssl
@@ -45,7 +46,7 @@ from typing import Any, Protocol
 
 from .._core.fix import FixFramer, FixMessage, encode_message, parse_message
 from ..errors import ConfigError, FixError, FixParseError, FixSessionError, VenueConnectionError
-from .base import Backoff, Client, ClientState, ClientStats, Frame
+from .base import Backoff, Client, Frame, summarize_error
 
 __all__ = (
     "Counterparty",
@@ -355,7 +356,7 @@ class FixSessionStats:
 
 #: ``on_gap(session, first, last)``: sequence numbers the counterparty skipped
 #: (gap-filled or reset) instead of resending; application data may be lost.
-OnGap = Callable[["FixSession", int, int], None]
+OnSessionGap = Callable[["FixSession", int, int], None]
 
 
 class FixSession:
@@ -383,7 +384,7 @@ class FixSession:
         self.store = store
         self.heartbeat_s = float(heartbeat_s)
         self.stats = FixSessionStats()
-        self.on_gap: OnGap | None = None
+        self.on_gap: OnSessionGap | None = None
         self.closed_reason = ""
         #: When True nothing is written (simulators use it to play a silent peer).
         self.muted = False
@@ -623,7 +624,7 @@ class FixSession:
                 try:
                     data = await reader.read(65536)
                 except (ConnectionError, OSError, _ssl.SSLError) as exc:
-                    self._close(f"read failed: {exc!r}")
+                    self._close(f"read failed: {summarize_error(exc)}")
                     break
                 if not data:
                     self._close("connection closed by peer")
@@ -1050,7 +1051,7 @@ async def accept_logon(
         writer.close()
         return None
     except (ConnectionError, OSError) as exc:
-        log.warning("%s: connection from %s lost before Logon: %r", name, peer, exc)
+        log.warning("%s: connection from %s lost before Logon: %s", name, peer, summarize_error(exc))
         writer.close()
         return None
     if first.msg_type != MsgType.LOGON:
@@ -1096,7 +1097,8 @@ async def accept_logon(
         try:
             store = open_store(cp.store_path)
         except (ConfigError, OSError) as exc:
-            refuse(f"sequence store unavailable: {exc}", first)
+            log.warning("%s: sequence store for %s unavailable: %s", name, their, exc)
+            refuse("sequence store unavailable", first)
             return None
         if stores is not None:
             stores[their] = store
@@ -1127,19 +1129,44 @@ async def accept_logon(
 # the initiator as a layer-1 client
 
 
-#: ``on_message(client, msg)`` hook, optional.
-OnGapClient = Callable[["FixClient", int, int], None]
+#: The older ``on_gap(client, first, last)`` form, still accepted by :attr:`FixClient.on_gap`.
+OnSeqGap = Callable[["FixClient", int, int], None]
+
+
+def _takes_range(cb: Callable[..., Any]) -> bool:
+    """Whether ``cb`` is the older ``(client, first, last)`` gap hook rather than ``(client, reason)``."""
+    try:
+        sig = inspect.signature(cb)
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    try:
+        sig.bind(None, "")
+        return False
+    except TypeError:
+        pass
+    try:
+        sig.bind(None, 0, 0)
+        return True
+    except TypeError:
+        return False
 
 
 class FixClient(Client):
     """Reconnecting FIX 4.4 initiator with the layer-1 :class:`~dragonfly.clients.base.Client` interface.
 
-    ``frames()`` yields the raw bytes of each application message (validated,
-    in sequence); ``messages()`` yields them parsed. ``send`` takes
-    ``(msg_type, fields)`` or the raw bytes of a FIX message (whose header is
-    re-stamped). ``on_connect`` is awaited after every Logon (subscribe there);
-    ``on_gap(client, first, last)`` is called when the counterparty skipped
-    sequence numbers instead of resending them (resubscribe for a fresh snapshot).
+    The reconnect loop, hooks, state and counters are :class:`~dragonfly.clients.base.Client`'s;
+    one connection here is TCP (TLS), the Logon exchange, then the session's
+    application messages. ``frames()`` yields the raw bytes of each application
+    message (validated, in sequence); ``messages()`` yields the same messages
+    parsed, through the same loop. ``send`` takes ``(msg_type, fields)`` or the
+    raw bytes of a FIX message (whose header is re-stamped). ``on_connect`` is
+    awaited after every Logon (subscribe there). ``on_gap(client, reason)`` is
+    called when the counterparty skipped sequence numbers (SequenceReset, in
+    GapFill or Reset mode) instead of resending them: FIX does not say whether
+    the skipped messages were application data, so every skip is reported, and
+    books carried by this session may have missed updates (resubscribe for a
+    fresh snapshot). The older form ``on_gap(client, first, last)`` is accepted
+    too (recognised by its signature).
 
     Parameters
     ----------
@@ -1150,16 +1177,14 @@ class FixClient(Client):
         if not isinstance(config, FixClientConfig):
             raise TypeError("config must be a FixClientConfig")
         self.config = config
-        self.stats = ClientStats()
-        self.state = ClientState.IDLE
-        self.on_connect = None
-        self.on_disconnect = None
-        self.on_gap: OnGapClient | None = None
+        self._gap_hook: Callable[..., None] | None = None
+        self._gap_range = False
+        super().__init__()
         self.session: FixSession | None = None
         self.store: SeqStore = open_store(config.session.store_path)
         self.session_stats: list[FixSessionStats] = []
-        self._closing = False
-        self._wake: asyncio.Event | None = None
+        cfg_host = config.host if ":" not in config.host else f"[{config.host}]"
+        self._host = f"{cfg_host}:{config.port}"
 
     @classmethod
     def build(cls, *, host: str, port: int, sender_comp_id: str, target_comp_id: str, name: str = "",
@@ -1175,62 +1200,34 @@ class FixClient(Client):
     def name(self) -> str:
         return self.config.name or f"fix:{self.config.session.target_comp_id}"
 
-    async def connect(self) -> None:
-        """Open TCP (TLS), exchange Logons, await ``on_connect``.
+    @property
+    def backoff(self) -> Backoff:
+        return self.config.backoff
 
-        Raises
-        ------
-        VenueConnectionError
-            Connection or Logon failed (refused, timeout, sequence too low).
-        """
-        if self._closing:
-            raise VenueConnectionError("client is closed", venue=self.name)
-        cfg = self.config
-        self.state = ClientState.CONNECTING
-        ssl_ctx: _ssl.SSLContext | None
-        if cfg.ssl is True:
-            ssl_ctx = _ssl.create_default_context()
-        elif isinstance(cfg.ssl, _ssl.SSLContext):
-            ssl_ctx = cfg.ssl
-        else:
-            ssl_ctx = None
-        opened: list[asyncio.StreamWriter] = []
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
-                    cfg.host, cfg.port, ssl=ssl_ctx,
-                    server_hostname=(cfg.server_hostname or cfg.host) if ssl_ctx is not None else None,
-                ),
-                cfg.connect_timeout_s,
-            )
-            opened.append(writer)
-            session = await initiate(cfg.session, reader, writer, self.store, self.name)
-        except (OSError, asyncio.TimeoutError, FixError) as exc:
-            self.stats.failed_connects += 1
-            self.state = ClientState.BACKOFF
-            for w in opened:
-                w.close()
-            raise VenueConnectionError(
-                f"{self.name}: cannot log on at {cfg.host}:{cfg.port}: {exc}", venue=self.name
-            ) from exc
-        session.on_gap = self._session_gap
-        self.session = session
-        self.session_stats.append(session.stats)
-        del self.session_stats[:-8]
-        self.stats.connects += 1
-        if self.stats.connects > 1:
-            self.stats.reconnects += 1
-        self.state = ClientState.CONNECTED
-        log.info("%s: logged on to %s:%d (next out %d, next in %d)", self.name, cfg.host, cfg.port,
-                 self.store.next_out, self.store.next_in)
-        if self.on_connect is not None:
-            await self.on_connect(self)
+    @property  # type: ignore[override]
+    def on_gap(self) -> Callable[..., None] | None:
+        """``(client, reason)`` hook (or the older ``(client, first, last)``); see the class docstring."""
+        return self._gap_hook
+
+    @on_gap.setter
+    def on_gap(self, cb: Callable[..., None] | None) -> None:
+        if cb is not None and not callable(cb):
+            raise TypeError("on_gap must be callable or None")
+        self._gap_hook = cb
+        self._gap_range = cb is not None and _takes_range(cb)
 
     def _session_gap(self, session: FixSession, first: int, last: int) -> None:
-        cb = self.on_gap
-        if cb is not None:
-            cb(self, first, last)
+        cb = self._gap_hook
+        if cb is not None and self._gap_range:
+            self.stats.gaps += 1
+            try:
+                cb(self, first, last)
+            except Exception:
+                log.exception("%s: on_gap hook failed", self.name)
+            return
+        self._notify_gap(f"sequence numbers {first}..{last} skipped by the counterparty (not resent)")
 
+    # -- sending -------------------------------------------------------------------------------
     async def send_message(self, msg_type: str, fields: FieldList = ()) -> int:
         """Send one message on the current session; return its MsgSeqNum."""
         s = self.session
@@ -1239,85 +1236,130 @@ class FixClient(Client):
         try:
             seq = await s.send(msg_type, fields)
         except (ConnectionError, OSError, FixSessionError) as exc:
-            raise VenueConnectionError(f"{self.name}: send failed: {exc!r}", venue=self.name) from exc
+            raise VenueConnectionError(f"{self.name}: send failed: {summarize_error(exc, host=self._host)}",
+                                       venue=self.name) from exc
         self.stats.sent += 1
         return seq
 
-    async def send(self, data: Frame) -> None:
-        """Send the raw bytes of one FIX message; its header is re-stamped by the session."""
+    async def send(self, data: Frame | tuple[str, FieldList]) -> None:
+        """Send ``(msg_type, fields)`` (what a venue adapter's subscribe messages are), or the raw
+        bytes of one FIX message, whose header is re-stamped by the session.
+
+        Raises
+        ------
+        VenueConnectionError
+            Not logged on, or the connection broke.
+        FixParseError
+            ``data`` is bytes that are not a FIX message.
+        TypeError
+            ``data`` is neither.
+        """
+        if isinstance(data, tuple):
+            if len(data) != 2 or not isinstance(data[0], str):
+                raise TypeError("send takes (msg_type, fields) or the bytes of a FIX message")
+            await self.send_message(data[0], data[1])
+            return
+        if not isinstance(data, (bytes, bytearray, memoryview, str)):
+            raise TypeError(f"send takes (msg_type, fields) or the bytes of a FIX message, not {type(data).__name__}")
         raw = data.encode("latin-1") if isinstance(data, str) else bytes(data)
         msg = parse_message(raw, self.config.session.max_msg_size)
         body = [(t, v) for t, v in msg.fields[3:-1] if t not in _HEADER_TAGS]
         await self.send_message(msg.msg_type, body)
 
-    async def messages(self) -> AsyncIterator[FixMessage]:
+    # -- receiving -----------------------------------------------------------------------------
+    def messages(self) -> AsyncIterator[FixMessage]:
         """Yield application messages forever, logging on again after drops, until :meth:`close`.
+
+        The same loop as :meth:`frames` (:class:`~dragonfly.clients.base.Client`), parsed.
 
         Raises
         ------
         VenueConnectionError
-            Only when ``backoff.max_retries`` is set and exhausted.
+            Only when ``backoff.max_retries`` is set and that many retries failed too.
         """
-        backoff = self.config.backoff
-        attempt = 0
-        first = True
-        stats = self.stats
-        while not self._closing:
-            if not first:
-                if backoff.max_retries is not None and attempt > backoff.max_retries:
-                    self.state = ClientState.CLOSED
-                    raise VenueConnectionError(f"{self.name}: giving up after {attempt} failed attempts",
-                                               venue=self.name)
-                self.state = ClientState.BACKOFF
-                await self._pause(backoff.delay(attempt))
-                attempt += 1
-                if self._closing:
-                    break
-            first = False
-            if self.session is None or self.session.closed:  # (connect() may have been called already)
-                try:
-                    await self.connect()
-                except VenueConnectionError as exc:
-                    log.info("%s", exc)
-                    continue
-            session = self.session
-            assert session is not None
-            try:
-                async for msg in session.messages():
-                    stats.messages += 1
-                    stats.bytes += len(msg.raw)
-                    attempt = 0
-                    yield msg
-            finally:
-                reason = session.closed_reason or "closed"
-                if not session.closed:
-                    if self._closing:
-                        await session.logout()
-                    else:
-                        session._close("reader stopped")
-                self.session = None
-                stats.disconnects += 1
-                self.state = ClientState.CLOSED if self._closing else ClientState.BACKOFF
-                if not self._closing:
-                    log.info("%s: disconnected (%s)", self.name, reason)
-                cb = self.on_disconnect
-                if cb is not None:
-                    try:
-                        cb(self, reason)
-                    except Exception:  # pragma: no cover
-                        log.exception("%s: on_disconnect hook failed", self.name)
-        self.state = ClientState.CLOSED
+        return self._run()
 
     async def frames(self) -> AsyncIterator[Frame]:  # type: ignore[override]
         """Raw bytes of each application message (see :meth:`messages`)."""
-        async for msg in self.messages():
-            yield msg.raw
+        agen = self._run()
+        try:
+            async for msg in agen:
+                yield msg.raw
+        finally:
+            await agen.aclose()  # type: ignore[attr-defined]
 
-    def request_reconnect(self, reason: str = "requested") -> None:
+    def _payload_size(self, payload: FixMessage) -> int:
+        return len(payload.raw)
+
+    # -- one connection (called by Client's loop) ------------------------------------------------
+    def _is_open(self) -> bool:
         s = self.session
-        if s is not None and not s.closed and not self._closing:
-            log.info("%s: reconnecting (%s)", self.name, reason)
-            s._close(reason)
+        return s is not None and not s.closed
+
+    async def _open(self) -> None:
+        """TCP (TLS), then the Logon exchange."""
+        cfg = self.config
+        ssl_ctx: _ssl.SSLContext | None
+        if cfg.ssl is True:
+            ssl_ctx = _ssl.create_default_context()
+        elif isinstance(cfg.ssl, _ssl.SSLContext):
+            ssl_ctx = cfg.ssl
+        else:
+            ssl_ctx = None
+        writer: asyncio.StreamWriter | None = None
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    cfg.host, cfg.port, ssl=ssl_ctx,
+                    server_hostname=(cfg.server_hostname or cfg.host) if ssl_ctx is not None else None,
+                ),
+                cfg.connect_timeout_s,
+            )
+            session = await initiate(cfg.session, reader, writer, self.store, self.name)
+        except (OSError, asyncio.TimeoutError, FixError) as exc:
+            if writer is not None:
+                writer.close()
+            raise VenueConnectionError(
+                f"{self.name}: cannot log on: {summarize_error(exc, host=self._host)}", venue=self.name
+            ) from exc
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            raise
+        session.on_gap = self._session_gap
+        self.session = session
+        self.session_stats.append(session.stats)
+        del self.session_stats[:-8]
+        log.info("%s: logged on to %s (next out %d, next in %d)", self.name, self._host,
+                 self.store.next_out, self.store.next_in)
+
+    def _receive(self) -> AsyncIterator[FixMessage]:
+        s = self.session
+        if s is None:
+            return _nothing()
+        return s.messages()
+
+    async def _drop(self) -> str:
+        s, self.session = self.session, None
+        if s is None:
+            return "closed"
+        if not s.closed:
+            if self._closing:
+                await s.logout()
+            else:
+                s._close("reader stopped")
+        return s.closed_reason or "closed"
+
+    def _abort(self) -> None:
+        s = self.session
+        if s is not None and not s.closed:
+            s._close(self._requested or "dropped")
+
+    async def _shutdown(self) -> None:
+        s = self.session
+        if s is not None and not s.closed:
+            await s.logout()
+        self.store.save()
 
     async def logout(self, text: str = "") -> None:
         """Log out of the current session (the message loop then reconnects unless closing)."""
@@ -1325,21 +1367,7 @@ class FixClient(Client):
         if s is not None:
             await s.logout(text)
 
-    async def close(self) -> None:
-        """Logout (bounded wait), close; :meth:`messages` ends. Idempotent."""
-        self._closing = True
-        if self._wake is not None:
-            self._wake.set()
-        s = self.session
-        if s is not None and not s.closed:
-            await s.logout()
-        self.store.save()
-        self.state = ClientState.CLOSED
 
-    async def _pause(self, delay: float) -> None:
-        if self._wake is None:
-            self._wake = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._wake.wait(), delay)
-        except asyncio.TimeoutError:
-            pass
+async def _nothing() -> AsyncIterator[FixMessage]:
+    return
+    yield  # pragma: no cover - makes this an async generator

@@ -4,9 +4,10 @@
 :meth:`WebSocketConfig.build`, derive variants with ``with_*``);
 :class:`WebSocketClient` runs it: TLS, protocol-level ping (``heartbeat_s``),
 a no-data watchdog (``no_data_timeout_s``), reconnect with exponential backoff and
-jitter (unbounded by default), clean close and counters. Venue subclasses
-override :meth:`WebSocketClient.build_url` and
-:meth:`WebSocketClient.subscribe_frames` only.
+jitter (unbounded by default, the loop of :class:`~dragonfly.clients.base.Client`),
+clean close and counters. Venue subclasses override :meth:`WebSocketClient.build_url`
+and :meth:`WebSocketClient.subscribe_frames` only; a venue that hands out a
+per-connection URL over REST passes ``resolve_url``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as _ssl
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -23,13 +24,14 @@ import aiohttp
 from yarl import URL
 
 from ..errors import ConfigError, VenueConnectionError
-from .base import Backoff, Client, ClientState, ClientStats, Frame
+from .base import Backoff, Client, Frame, summarize_error
 
 __all__ = ("WebSocketConfig", "WebSocketClient")
 
 log = logging.getLogger(__name__)
 
-_DATA = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
+_TEXT = aiohttp.WSMsgType.TEXT
+_BINARY = aiohttp.WSMsgType.BINARY
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +81,8 @@ class WebSocketConfig:
             raise TypeError(f"url must be a str, got {type(self.url).__name__}")
         u = URL(self.url)
         if u.scheme not in ("ws", "wss") or not u.host:
-            raise ConfigError(f"invalid WebSocket URL {self.url!r}: expected ws://host[:port]/... or wss://...")
+            shown = u.with_query(None).with_fragment(None).with_user(None) if u.host else u.scheme or "?"
+            raise ConfigError(f"invalid WebSocket URL {str(shown)!r}: expected ws://host[:port]/... or wss://...")
         for name in ("heartbeat_s", "no_data_timeout_s"):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, (int, float)) and v > 0):
@@ -116,41 +119,67 @@ class WebSocketConfig:
 class WebSocketClient(Client):
     """Reconnecting aiohttp WebSocket client (see the module docstring).
 
+    The reconnect loop, hooks, state and counters are :class:`~dragonfly.clients.base.Client`'s;
+    this class opens one connection at a time: resolve the URL, upgrade, send
+    :meth:`subscribe_frames`, then ping (``heartbeat_s``) and watch for silence
+    (``no_data_timeout_s``) while frames are read.
+
     Parameters
     ----------
     config : WebSocketConfig
     session : aiohttp.ClientSession, optional
         Shared session; by default the client creates and closes its own.
+    resolve_url : callable, optional
+        ``async () -> str``, awaited before every connection attempt, for venues that
+        hand out a per-connection URL or token over REST first. Its result replaces
+        :meth:`build_url`; an exception from it (or a result that is not a ``ws://``
+        or ``wss://`` URL) is a failed attempt. The URL is never logged.
     """
 
-    def __init__(self, config: WebSocketConfig, *, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        config: WebSocketConfig,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        resolve_url: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
         if not isinstance(config, WebSocketConfig):
             raise TypeError("config must be a WebSocketConfig")
+        if resolve_url is not None and not callable(resolve_url):
+            raise TypeError("resolve_url must be an async callable returning a URL")
+        super().__init__()
         self.config = config
-        self.stats = ClientStats()
-        self.state = ClientState.IDLE
-        self.on_connect = None
-        self.on_disconnect = None
+        self.resolve_url = resolve_url
         self._session = session
         self._own_session = session is None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._closing = False
-        self._wake: asyncio.Event | None = None
+        self._host = ""
         self._last_rx = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
         self._tripped = False
-        self._requested = ""
+        self._end = ""
         self._bg: set[asyncio.Task[Any]] = set()
 
     @classmethod
-    def build(cls, *, url: str, session: aiohttp.ClientSession | None = None, **kwargs: Any) -> WebSocketClient:
-        """``WebSocketClient(WebSocketConfig.build(url=..., **kwargs))``."""
-        return cls(WebSocketConfig.build(url=url, **kwargs), session=session)
+    def build(
+        cls,
+        *,
+        url: str,
+        session: aiohttp.ClientSession | None = None,
+        resolve_url: Callable[[], Awaitable[str]] | None = None,
+        **kwargs: Any,
+    ) -> WebSocketClient:
+        """``WebSocketClient(WebSocketConfig.build(url=..., **kwargs), session=..., resolve_url=...)``."""
+        return cls(WebSocketConfig.build(url=url, **kwargs), session=session, resolve_url=resolve_url)
 
     # -- venue hooks -------------------------------------------------------------
     @property
     def name(self) -> str:
         return self.config.name or str(URL(self.config.url).host)
+
+    @property
+    def backoff(self) -> Backoff:
+        return self.config.backoff
 
     def build_url(self) -> str:
         """The URL to connect to (venues append paths/streams to the base URL)."""
@@ -160,53 +189,9 @@ class WebSocketClient(Client):
         """Payloads sent right after every (re)connect, before :attr:`on_connect`."""
         return ()
 
-    # -- Client interface ----------------------------------------------------------
-    async def connect(self) -> None:
-        if self._closing:
-            raise VenueConnectionError("client is closed", venue=self.name)
-        cfg = self.config
-        self.state = ClientState.CONNECTING
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        url = self.build_url()
-        kwargs: dict[str, Any] = {
-            "heartbeat": cfg.heartbeat_s,
-            "max_msg_size": cfg.max_msg_size,
-            "autoping": True,
-            "headers": dict(cfg.headers),
-        }
-        if URL(url).scheme == "wss":
-            kwargs["ssl"] = True if cfg.ssl is None else cfg.ssl
-        if hasattr(aiohttp, "ClientWSTimeout"):
-            kwargs["timeout"] = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=cfg.close_timeout_s)
-        else:  # pragma: no cover - aiohttp < 3.11
-            kwargs["timeout"] = cfg.close_timeout_s
-        try:
-            ws = await asyncio.wait_for(self._session.ws_connect(url, **kwargs), cfg.connect_timeout_s)
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            self.stats.failed_connects += 1
-            self.state = ClientState.BACKOFF
-            raise VenueConnectionError(f"{self.name}: cannot connect to {url}: {exc!r}", venue=self.name) from exc
-        if self._closing:  # close() ran while we were connecting
-            await ws.close()
-            raise VenueConnectionError(f"{self.name}: client closed while connecting", venue=self.name)
-        self._ws = ws
-        self._tripped = False
-        self._requested = ""
-        self.stats.connects += 1
-        if self.stats.connects > 1:
-            self.stats.reconnects += 1
-        self.state = ClientState.CONNECTED
-        loop = asyncio.get_running_loop()
-        self._last_rx = loop.time()
-        self._arm_watchdog(loop)
-        log.debug("%s: connected to %s", self.name, url)
-        for f in self.subscribe_frames():
-            await self.send(f)
-        if self.on_connect is not None:
-            await self.on_connect(self)
-
+    # -- sending -------------------------------------------------------------------
     async def send(self, data: Frame) -> None:
+        """Send a text (``str``) or binary (``bytes``) frame on the current connection."""
         ws = self._ws
         if ws is None or ws.closed:
             raise VenueConnectionError(f"{self.name}: not connected", venue=self.name)
@@ -216,73 +201,121 @@ class WebSocketClient(Client):
             else:
                 await ws.send_bytes(data)
         except (aiohttp.ClientError, OSError, RuntimeError) as exc:  # RuntimeError: closing transport
-            raise VenueConnectionError(f"{self.name}: send failed: {exc!r}", venue=self.name) from exc
+            raise VenueConnectionError(
+                f"{self.name}: send failed: {summarize_error(exc, host=self._host)}", venue=self.name
+            ) from exc
         self.stats.sent += 1
 
-    async def frames(self) -> AsyncIterator[Frame]:  # type: ignore[override]
-        """Yield data payloads; reconnect after drops; end on :meth:`close`.
+    # -- one connection (called by Client's loop) ------------------------------------
+    def _is_open(self) -> bool:
+        ws = self._ws
+        return ws is not None and not ws.closed
 
-        Raises
-        ------
-        VenueConnectionError
-            Only when ``backoff.max_retries`` is set and exhausted.
-        """
-        backoff = self.config.backoff
-        attempt = 0
-        first = True
-        stats = self.stats
+    async def _url(self) -> str:
+        if self.resolve_url is None:
+            return self.build_url()
+        try:
+            url = await self.resolve_url()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise VenueConnectionError(
+                f"{self.name}: resolve_url failed: {summarize_error(exc)}", venue=self.name
+            ) from exc
+        if not isinstance(url, str):
+            raise VenueConnectionError(
+                f"{self.name}: resolve_url returned a {type(url).__name__}, not a URL", venue=self.name
+            )
+        try:
+            u = URL(url)
+            ok = u.scheme in ("ws", "wss") and bool(u.host)
+        except (ValueError, TypeError):
+            ok = False
+        if not ok:
+            raise VenueConnectionError(
+                f"{self.name}: resolve_url returned something that is not a ws:// or wss:// URL", venue=self.name
+            )
+        return url
+
+    async def _open(self) -> None:
+        cfg = self.config
+        url = await self._url()
+        u = URL(url)
+        self._host = f"{u.host}:{u.port}" if u.port else str(u.host)
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        kwargs: dict[str, Any] = {
+            "heartbeat": cfg.heartbeat_s,
+            "max_msg_size": cfg.max_msg_size,
+            "autoping": True,
+            "headers": dict(cfg.headers),
+        }
+        if u.scheme == "wss":
+            kwargs["ssl"] = True if cfg.ssl is None else cfg.ssl
+        if hasattr(aiohttp, "ClientWSTimeout"):
+            kwargs["timeout"] = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=cfg.close_timeout_s)
+        else:  # pragma: no cover - aiohttp < 3.11
+            kwargs["timeout"] = cfg.close_timeout_s
+        try:
+            ws = await asyncio.wait_for(self._session.ws_connect(url, **kwargs), cfg.connect_timeout_s)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise VenueConnectionError(
+                f"{self.name}: cannot connect: {summarize_error(exc, host=self._host)}", venue=self.name,
+                code=getattr(exc, "status", None),
+            ) from exc
+        self._ws = ws
+        self._tripped = False
+        self._end = ""
+        try:
+            for f in self.subscribe_frames():
+                await self.send(f)
+        except BaseException:
+            self._ws = None
+            await ws.close()
+            raise
         loop = asyncio.get_running_loop()
-        while not self._closing:
-            if not first:
-                if backoff.max_retries is not None and attempt >= backoff.max_retries:
-                    self.state = ClientState.CLOSED
-                    raise VenueConnectionError(
-                        f"{self.name}: giving up after {attempt} failed attempts", venue=self.name
-                    )
-                self.state = ClientState.BACKOFF
-                await self._pause(backoff.delay(attempt))
-                attempt += 1
-                if self._closing:
-                    break
-            first = False
-            try:
-                await self.connect()
-            except VenueConnectionError as exc:
-                log.info("%s", exc)
-                self._notify_disconnect(f"connect failed: {exc.__cause__!r}" if exc.__cause__ else str(exc))
-                continue
-            ws = self._ws
-            assert ws is not None
-            reason = "closed by peer"
-            try:
-                while True:
-                    msg = await ws.receive()
-                    if msg.type in _DATA:
-                        self._last_rx = loop.time()
-                        data = msg.data
-                        stats.messages += 1
-                        stats.bytes += len(data)
-                        attempt = 0
-                        yield data
-                    elif msg.type is aiohttp.WSMsgType.ERROR:
-                        reason = f"error: {ws.exception()!r}"
-                        break
-                    else:  # CLOSE / CLOSING / CLOSED
-                        if self._tripped:
-                            reason = "no data within %.3g s" % (self.config.no_data_timeout_s or 0)
-                        elif self._requested:
-                            reason = f"reconnect requested: {self._requested}"
-                        elif self._closing:
-                            reason = "closed by client"
-                        break
-            finally:
-                await self._drop(ws, reason)
-        self.state = ClientState.CLOSED
+        self._last_rx = loop.time()
+        self._arm_watchdog(loop)
+        log.debug("%s: connected to %s", self.name, self._host)
 
-    async def close(self) -> None:
-        self._closing = True
-        if self._wake is not None:
-            self._wake.set()
+    async def _receive(self) -> AsyncIterator[Frame]:
+        ws = self._ws
+        if ws is None:
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            msg = await ws.receive()
+            t = msg.type
+            if t is _TEXT or t is _BINARY:
+                self._last_rx = loop.time()
+                yield msg.data
+            elif t is aiohttp.WSMsgType.ERROR:
+                exc = ws.exception()
+                self._end = "error: " + (summarize_error(exc, host=self._host) if exc is not None else "unknown")
+                return
+            else:  # CLOSE / CLOSING / CLOSED
+                return
+
+    async def _drop(self) -> str:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        ws, self._ws = self._ws, None
+        if ws is not None and not ws.closed:
+            try:
+                await ws.close()
+            except Exception:  # pragma: no cover - peer already gone
+                pass
+        if self._tripped:
+            return "no data within %.3g s" % (self.config.no_data_timeout_s or 0)
+        return self._end or "closed by peer"
+
+    def _abort(self) -> None:
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            self._background(ws.close())
+
+    async def _shutdown(self) -> None:
         ws = self._ws
         if ws is not None and not ws.closed:
             await ws.close()
@@ -294,52 +327,12 @@ class WebSocketClient(Client):
         if self._own_session and self._session is not None:
             s, self._session = self._session, None
             await s.close()
-        self.state = ClientState.CLOSED
-
-    def request_reconnect(self, reason: str = "requested") -> None:
-        ws = self._ws
-        if ws is None or ws.closed or self._closing:
-            return
-        log.info("%s: reconnecting (%s)", self.name, reason)
-        self._requested = reason or "requested"
-        task = asyncio.get_running_loop().create_task(ws.close())
-        self._bg.add(task)
-        task.add_done_callback(self._bg.discard)
 
     # -- internals -------------------------------------------------------------------
-    async def _pause(self, delay: float) -> None:
-        if self._closing:
-            return
-        if self._wake is None:
-            self._wake = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._wake.wait(), delay)
-        except asyncio.TimeoutError:
-            pass
-
-    async def _drop(self, ws: aiohttp.ClientWebSocketResponse, reason: str) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-        self._ws = None
-        if not ws.closed:
-            try:
-                await ws.close()
-            except Exception:  # pragma: no cover - peer already gone
-                pass
-        self.stats.disconnects += 1
-        self.state = ClientState.CLOSED if self._closing else ClientState.BACKOFF
-        if not self._closing:
-            log.info("%s: disconnected (%s)", self.name, reason)
-        self._notify_disconnect(reason)
-
-    def _notify_disconnect(self, reason: str) -> None:
-        cb = self.on_disconnect
-        if cb is not None:
-            try:
-                cb(self, reason)
-            except Exception:  # pragma: no cover - a hook must not kill the client
-                log.exception("%s: on_disconnect hook failed", self.name)
+    def _background(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
 
     def _arm_watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
         t = self.config.no_data_timeout_s
@@ -359,9 +352,6 @@ class WebSocketClient(Client):
             self._tripped = True
             self.stats.watchdog_timeouts += 1
             log.warning("%s: no data for %.3g s; reconnecting", self.name, t)
-            task = loop.create_task(ws.close())
-            self._bg.add(task)
-            task.add_done_callback(self._bg.discard)
+            self._background(ws.close())
         else:
             self._watchdog = loop.call_at(due, self._check_watchdog)
-
