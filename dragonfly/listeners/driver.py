@@ -222,6 +222,7 @@ class FeedDriver(FeedTask):
         self._connected = False
         self._closed = False
         self._bad_logged = False
+        self._troubled: set[str] = set()  # symbols whose fault was logged, until LIVE again
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_gap = self._on_gap
@@ -321,27 +322,35 @@ class FeedDriver(FeedTask):
             self._handle(k, step, receive_ns)
 
     def _handle(self, k: BookKeeper, step: Step, receive_ns: int) -> None:
+        if step.fault:
+            self._log_fault(k, step)
         if step.publish:
             update = k.emit(receive_ns)
             if update is not None:
                 self.stats.published += 1
+                if update.status is _LIVE and k.symbol in self._troubled:
+                    self._troubled.discard(k.symbol)
+                    log.info("%s %s: live again", self.venue, k.instrument)
                 self.sink.publish(update)
-        if step.fault:
-            self._log_fault(k, step)
         if step.need_snapshot:
             self._request(k)
 
     def _log_fault(self, k: BookKeeper, step: Step) -> None:
+        """A warning for the first fault of an episode (until the instrument is LIVE again), then debug."""
         self.stats.faults += 1
         s = k.stats
-        log.warning(
-            "%s %s: %s (%s); resync #%d, instrument out of the world view until consistent "
-            "[applied=%d gaps=%d checksum_errors=%d crossed=%d invalid=%d bad_frames=%d]",
+        first = k.symbol not in self._troubled
+        self._troubled.add(k.symbol)
+        log.log(
+            logging.WARNING if first else logging.DEBUG,
+            "%s %s: %s (%s); resync #%d, out of the world view until consistent "
+            "[symbol=%s applied=%d gaps=%d checksum_errors=%d crossed=%d invalid=%d bad_frames=%d]",
             self.venue,
-            k.symbol,
+            k.instrument,
             step.fault,
             step.detail,
             s.resyncs,
+            k.symbol,
             s.applied,
             s.gaps,
             s.checksum_errors,
@@ -353,27 +362,22 @@ class FeedDriver(FeedTask):
     def _bad_frame(self, frame: Frame, exc: BaseException, symbol: str | None, receive_ns: int) -> None:
         self.stats.bad_frames += 1
         detail = f"{type(exc).__name__}: {exc}"[:160]
+        k = self.keepers.get(symbol) if symbol else None
+        if k is not None:  # the fault is logged with the instrument
+            self._handle(k, k.fail("bad frame", f"{detail}; frame starts {frame[:80]!r}"), receive_ns)
+            return
         if not self._bad_logged:
             self._bad_logged = True
-            log.warning(
-                "%s: malformed frame #%d skipped (%s); frame starts %r",
-                self.venue,
-                self.stats.bad_frames,
-                detail,
-                frame[:160],
-            )
+            log.warning("%s: malformed frame #%d skipped (%s); frame starts %r (logged once per connection)",
+                        self.venue, self.stats.bad_frames, detail, frame[:160])
         else:
             log.debug("%s: malformed frame skipped: %s", self.venue, detail)
-        k = self.keepers.get(symbol) if symbol else None
-        if k is not None:
-            self._handle(k, k.fail("bad frame", detail), receive_ns)
-            return
         if not self._loses_data:
             return  # a top-N feed: the next snapshot repairs whatever the frame carried
         # the frame may have carried any instrument's delta: instruments whose rule would notice
         # a lost delta wait for that; the others resync now
         if self.adapter.rule.detects_loss or self.adapter.checksum is not None:
-            if not isinstance(exc, DragonflyError):
+            if not isinstance(exc, DragonflyError) or isinstance(exc, FrameError):
                 return
         for k in self.keepers.values():
             if not k.awaiting_snapshot:

@@ -102,14 +102,16 @@ class VenueAdapter:
         """Where to connect for ``symbols`` (default: the configured ``base_url``)."""
         return str(self.config.base_url)
 
-    def client(self, symbols: Sequence[str], *, ws: Any = None) -> Client:
+    def client(self, symbols: Sequence[str], *, ws: Any = None, backoff: Any = None) -> Client:
         """The layer-1 client of a feed of ``symbols``: a WebSocket client on :meth:`url`
-        (``ws``: a :class:`~dragonfly.clients.ws.WebSocketConfig` with the connection policy;
-        its URL is replaced). FIX adapters build a FIX client instead."""
+        (``ws``: a :class:`~dragonfly.clients.ws.WebSocketConfig` with the connection policy,
+        its URL replaced; ``backoff``: the reconnect policy). FIX adapters build a FIX client."""
         from ..clients.ws import WebSocketClient, WebSocketConfig
 
         url = self.url(symbols)
         config = ws.with_url(url) if ws is not None else WebSocketConfig.build(url=url)
+        if backoff is not None:
+            config = config.with_backoff(backoff)
         if not config.name:
             config = dataclasses.replace(config, name=self.name)
         return WebSocketClient(config)

@@ -27,6 +27,7 @@ def create_feed(
     base_url: str | None = None,
     rest_url: str | None = None,
     ws: Any = None,
+    backoff: Any = None,
     config: Any = None,
     keepalive_s: float = 1.0,
     buffer_limit: int = 10_000,
@@ -51,6 +52,8 @@ def create_feed(
         URL overrides (simulators); ``rest_url`` follows ``base_url`` unless given.
     ws : WebSocketConfig, optional
         Connection policy (heartbeat, watchdog, backoff, TLS) for WebSocket venues.
+    backoff : Backoff, optional
+        Reconnect policy of the client, whatever its protocol (overrides ``ws.backoff``).
     config : optional
         The venue's configuration object (its ``config.py``), instead of the default.
     keepalive_s : float
@@ -95,7 +98,7 @@ def create_feed(
             )
         )
     if client is None:
-        client = adapter.client([k.symbol for k in keepers], ws=ws)
+        client = adapter.client([k.symbol for k in keepers], ws=ws, backoff=backoff)
     return FeedDriver(
         venue=spec.name,
         adapter=adapter,

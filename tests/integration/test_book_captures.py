@@ -1,8 +1,8 @@
 """Conformance on the live recordings in ../shared/captures (through the ``captures`` fixture).
 
-Every venue's capture is replayed through its venue adapter and the
-per-instrument sync state machine of the diff listener (the exact logic the
-listener runs, without the socket), once per core twin. After every message
+Every venue's capture is replayed through its venue adapter and one book keeper
+per instrument (the exact logic the feed driver runs, without the socket), once
+per core twin. After every message
 the top 25 of each book must equal an independent dict-based reference book
 that applies the venue's documented rules itself; checksums the venue sent
 must all match (Kraken, OKX); no book may ever cross; no resync may happen.
@@ -19,15 +19,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import core_module
 
-from dragonfly.listeners.diff import Delta, InstrumentSync, Snapshot
+from dragonfly.listeners.events import Delta, Heartbeat, Snapshot
+from dragonfly.listeners.keeper import BookKeeper
 from dragonfly.model import VenueStatus
 from dragonfly.sim.diff.recordings import read_cryptofeed, read_hftbacktest, read_lines
-from dragonfly.venues.binance.diff import BinanceDiffVenue
-from dragonfly.venues.bitstamp.diff import BitstampDiffVenue
-from dragonfly.venues.bybit import BybitBookConfig, BybitBookVenue
-from dragonfly.venues.coinbase import CoinbaseBookVenue
-from dragonfly.venues.kraken import KrakenBookConfig, KrakenBookVenue
-from dragonfly.venues.okx import OkxBookConfig, OkxBookVenue
+from dragonfly.venues.base import VenueAdapter
+from dragonfly.venues.binance import BinanceDiffAdapter, BinanceDiffConfig
+from dragonfly.venues.bitstamp import BitstampDiffAdapter, BitstampDiffConfig
+from dragonfly.venues.bybit import BybitAdapter, BybitConfig
+from dragonfly.venues.coinbase import CoinbaseAdapter, CoinbaseConfig
+from dragonfly.venues.kraken import KrakenAdapter, KrakenConfig
+from dragonfly.venues.okx import OkxAdapter, OkxConfig
 
 FAULTS = ("gaps", "checksum_errors", "crossed", "invalid", "resyncs", "stale_snapshots", "buffer_overflows")
 
@@ -68,32 +70,47 @@ class RefBook:
 
 
 class Replay:
-    """Drives one venue adapter + InstrumentSync per symbol, checking after every message."""
+    """Drives one venue adapter + a BookKeeper per symbol, checking after every message."""
 
-    def __init__(self, venue: Any, impl: str) -> None:
+    def __init__(self, venue: VenueAdapter, impl: str) -> None:
         self.venue = venue
         self.book_type = core_module("book", impl).Book
-        self.syncs: dict[str, InstrumentSync] = {}
+        self.syncs: dict[str, BookKeeper] = {}
         self.refs: dict[str, RefBook] = {}
         self.messages = 0
+        self.heartbeats = 0
 
-    def sync(self, symbol: str) -> InstrumentSync:
+    def sync(self, symbol: str) -> BookKeeper:
         s = self.syncs.get(symbol)
         if s is None:
             v = self.venue
-            s = self.syncs[symbol] = InstrumentSync(
+            s = self.syncs[symbol] = BookKeeper(
                 venue=v.name,
                 instrument=symbol,
                 symbol=symbol,
+                depth=25,
                 rule=v.rule,
                 checksum=v.checksum,
                 max_depth=v.book_depth(symbol),
-                buffer_deltas=v.snapshot_by_rest,
+                buffer_deltas=v.snapshot_source == "rest",
                 book_type=self.book_type,
             )
         return s
 
-    def feed(self, event: Delta | Snapshot) -> InstrumentSync:
+    def events(self, frame: str) -> list[Delta | Snapshot]:
+        """The book events of ``frame``; heartbeats go to every keeper and are counted."""
+        out: list[Delta | Snapshot] = []
+        for ev in self.venue.parse(frame):
+            if isinstance(ev, Heartbeat):
+                self.heartbeats += 1
+                for s in self.syncs.values():
+                    s.on_heartbeat()
+            else:
+                assert isinstance(ev, (Delta, Snapshot)), ev
+                out.append(ev)
+        return out
+
+    def feed(self, event: Delta | Snapshot) -> BookKeeper:
         s = self.sync(event.symbol)
         step = s.on_snapshot(event) if isinstance(event, Snapshot) else s.on_delta(event)
         assert not step.fault, f"{self.venue.name} {event.symbol}: {step.fault}: {step.detail}"
@@ -102,7 +119,7 @@ class Replay:
             assert not s.book.is_crossed()
         return s
 
-    def feed_against_reference(self, event: Delta | Snapshot, cap: int) -> InstrumentSync:
+    def feed_against_reference(self, event: Delta | Snapshot, cap: int) -> BookKeeper:
         """:meth:`feed`, the same event into an independent :class:`RefBook` (capped at
         ``cap`` levels) of that symbol, then the two top 25s must be equal."""
         sync = self.feed(event)
@@ -123,7 +140,7 @@ class Replay:
         assert self.syncs and all(s.status is VenueStatus.LIVE for s in self.syncs.values())
 
 
-def _check_top(sync: InstrumentSync, ref: RefBook) -> None:
+def _check_top(sync: BookKeeper, ref: RefBook) -> None:
     assert sync.book.top(25) == ref.top(25)
 
 
@@ -131,19 +148,20 @@ def _check_top(sync: InstrumentSync, ref: RefBook) -> None:
 
 
 def test_kraken_v1_every_checksum_matches(captures: Path, core_impl: str) -> None:
-    venue = KrakenBookVenue(KrakenBookConfig(depth=1000))
+    venue = KrakenAdapter(KrakenConfig(depth=1000), depth=25)
     replay = Replay(venue, core_impl)
     with_checksum = 0
     for rec in read_cryptofeed(captures / "kraken" / "cryptofeed__KRAKEN-c197c0.0"):
         if rec.kind != "recv":
             continue
-        for ev in venue.parse(rec.body):
+        for ev in replay.events(rec.body):
             replay.feed_against_reference(ev, 1000)
             if not isinstance(ev, Snapshot):
                 with_checksum += ev.checksum is not None
     assert with_checksum == 14_496
     assert replay.total("checksums_ok") == 14_496
     assert replay.total("snapshots") == 10
+    assert replay.heartbeats == 119
     replay.assert_clean()
 
 
@@ -158,12 +176,12 @@ def test_kraken_v1_every_checksum_matches(captures: Path, core_impl: str) -> Non
     ],
 )
 def test_okx_every_checksum_matches(captures: Path, core_impl: str, name: str, channel: str, expected: int) -> None:
-    venue = OkxBookVenue(OkxBookConfig(channel=channel))
+    venue = OkxAdapter(OkxConfig(channel=channel), depth=25)
     replay = Replay(venue, core_impl)
     for rec in read_cryptofeed(captures / "okx" / name):
         if rec.kind != "recv":
             continue
-        for ev in venue.parse(rec.body):
+        for ev in replay.events(rec.body):
             replay.feed_against_reference(ev, 400)
     assert replay.total("checksums_ok") == expected
     replay.assert_clean()
@@ -222,18 +240,18 @@ def _binance_check(replay: Replay, refs: dict[str, BinanceRef], symbol: str) -> 
 
 
 def test_binance_cryptofeed_rest_snapshot_and_diffs(captures: Path, core_impl: str) -> None:
-    venue = BinanceDiffVenue()
+    venue = BinanceDiffAdapter(BinanceDiffConfig(), depth=25)
     replay = Replay(venue, core_impl)
     refs: dict[str, BinanceRef] = {}
     deltas = 0
     for rec in read_cryptofeed(captures / "binance" / "cryptofeed__BINANCE-ee25be.0"):
         if rec.kind == "http":
             symbol = parse_qs(urlsplit(rec.url).query)["symbol"][0]
-            replay.feed(venue.parse_snapshot(symbol, rec.body))
+            replay.feed(venue.parse_snapshot(symbol, rec.body.encode()))
             refs.setdefault(symbol, BinanceRef()).snapshot(rec.body)
             _binance_check(replay, refs, symbol)
         elif rec.kind == "recv":
-            for ev in venue.parse(rec.body):
+            for ev in replay.events(rec.body):
                 deltas += 1
                 replay.feed(ev)
                 refs.setdefault(ev.symbol, BinanceRef()).delta(json.loads(rec.body)["data"])
@@ -246,17 +264,17 @@ def test_binance_cryptofeed_rest_snapshot_and_diffs(captures: Path, core_impl: s
 
 
 def test_binance_hftbacktest_rest_snapshot_and_diffs(captures: Path, core_impl: str) -> None:
-    venue = BinanceDiffVenue()
+    venue = BinanceDiffAdapter(BinanceDiffConfig(), depth=25)
     replay = Replay(venue, core_impl)
     ref = BinanceRef()
     refs = {"BTCUSDT": ref}
     deltas = 0
     for _ts, body in read_hftbacktest(captures / "binance" / "hftbacktest__spot_btcusdt_20240808.gz"):
         if body.startswith('{"lastUpdateId"'):
-            replay.feed(venue.parse_snapshot("BTCUSDT", body))
+            replay.feed(venue.parse_snapshot("BTCUSDT", body.encode()))
             ref.snapshot(body)
         else:
-            events = venue.parse(body)
+            events = replay.events(body)
             for ev in events:
                 deltas += 1
                 replay.feed(ev)
@@ -269,7 +287,7 @@ def test_binance_hftbacktest_rest_snapshot_and_diffs(captures: Path, core_impl: 
 
 def test_binance_derived_jsonl_matches_the_raw_capture(captures: Path) -> None:
     """The derived per-line files carry the same diffs as the cryptofeed capture."""
-    venue = BinanceDiffVenue()
+    venue = BinanceDiffAdapter(BinanceDiffConfig(), depth=25)
     lines = list(read_lines(captures / "binance" / "derived__cryptofeed_ee25be_spot_depth-100ms_BTCUSDT-ETHUSDT-DOTUSDT.jsonl"))
     raw = [
         r.body
@@ -283,14 +301,14 @@ def test_binance_derived_jsonl_matches_the_raw_capture(captures: Path) -> None:
 
 
 def test_bitstamp_rest_snapshot_and_diffs_never_cross(captures: Path, core_impl: str) -> None:
-    venue = BitstampDiffVenue()
+    venue = BitstampDiffAdapter(BitstampDiffConfig(), depth=25)
     replay = Replay(venue, core_impl)
     refs: dict[str, RefBook] = {}
     pending: dict[str, list[Delta]] = {}
     for rec in read_cryptofeed(captures / "bitstamp" / "cryptofeed__BITSTAMP-b88f8b.0"):
         if rec.kind == "http":
             symbol = urlsplit(rec.url).path.rstrip("/").rsplit("/", 1)[-1]
-            snap = venue.parse_snapshot(symbol, rec.body)
+            snap = venue.parse_snapshot(symbol, rec.body.encode())
             sync = replay.feed(snap)
             ref = refs[symbol] = RefBook(5000)
             ref.load(snap.bids, snap.asks, snap.last)
@@ -300,7 +318,7 @@ def test_bitstamp_rest_snapshot_and_diffs_never_cross(captures: Path, core_impl:
                     ref.last = d.last
             assert sync.book.top(25) == ref.top(25)
         elif rec.kind == "recv":
-            for ev in venue.parse(rec.body):
+            for ev in replay.events(rec.body):
                 sync = replay.feed(ev)
                 ref = refs.get(ev.symbol)
                 if ref is None:
@@ -321,12 +339,12 @@ def test_bitstamp_rest_snapshot_and_diffs_never_cross(captures: Path, core_impl:
 
 
 def test_coinbase_level2_never_crosses(captures: Path, core_impl: str) -> None:
-    venue = CoinbaseBookVenue()
+    venue = CoinbaseAdapter(CoinbaseConfig(), depth=25)
     replay = Replay(venue, core_impl)
     for rec in read_cryptofeed(captures / "coinbase" / "cryptofeed__COINBASE.ws.28.0"):
         if rec.kind != "recv":
             continue
-        for ev in venue.parse(rec.body):
+        for ev in replay.events(rec.body):
             sync = replay.feed_against_reference(ev, 5000)
             assert not sync.book.is_crossed()
     assert replay.total("snapshots") == 10
@@ -338,10 +356,10 @@ def test_coinbase_level2_never_crosses(captures: Path, core_impl: str) -> None:
 
 
 def test_bybit_ob500_snapshot_and_deltas(captures: Path, core_impl: str) -> None:
-    venue = BybitBookVenue(BybitBookConfig(depth=500))
+    venue = BybitAdapter(BybitConfig(depth=500), depth=25)
     replay = Replay(venue, core_impl)
     for line in read_lines(captures / "bybit" / "nautilus__2024-12-01_XRPUSDT_ob500.data"):
-        for ev in venue.parse(line):
+        for ev in replay.events(line):
             sync = replay.feed_against_reference(ev, 500)
             assert not sync.book.is_crossed()
     assert replay.total("snapshots") == 1
@@ -353,13 +371,13 @@ def test_bybit_ob500_snapshot_and_deltas(captures: Path, core_impl: str) -> None
     "name", ["cryptofeed__BYBIT.ws.1.0__v5-linear-orderbook.1", "cryptofeed__BYBIT.ws.2.0__v5-spot-orderbook.1"]
 )
 def test_bybit_depth1_snapshots(captures: Path, core_impl: str, name: str) -> None:
-    venue = BybitBookVenue(BybitBookConfig(depth=1))
+    venue = BybitAdapter(BybitConfig(depth=1), depth=1)
     replay = Replay(venue, core_impl)
     snapshots = 0
     for rec in read_cryptofeed(captures / "bybit" / name):
         if rec.kind != "recv":
             continue
-        for ev in venue.parse(rec.body):
+        for ev in replay.events(rec.body):
             sync = replay.feed(ev)
             snapshots += isinstance(ev, Snapshot)
             bids, asks = sync.book.top(5)

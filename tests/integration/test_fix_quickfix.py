@@ -12,6 +12,8 @@ net, nothing asserts on time).
 
 from __future__ import annotations
 
+import dataclasses
+
 import sys
 from pathlib import Path
 
@@ -26,7 +28,8 @@ from dragonfly.clients.fix import FileSeqStore
 from dragonfly.model import VenueStatus, WorldView
 from dragonfly.queues import Broadcast
 from dragonfly.services.fix_server import FixServer, FixServerConfig
-from dragonfly.venues.fixsim import FixVenueFeedConfig, create_feed
+from dragonfly.venues import create_feed, get_venue
+from dragonfly.venues.fixsim import FixsimConfig
 
 FAST = Backoff(initial_s=0.05, max_s=0.5)
 INITIAL_BIDS = ((0.05, 1.5), (0.0499, 2.0), (0.0498, 3.25))
@@ -61,9 +64,10 @@ async def qf_venue(peers, tmp_path):
 
 
 def _feed(port: int, sink: Collector, store: Path, *, sender: str = "DRAGONFLY", heartbeat_s: int = 1):
-    cfg = FixVenueFeedConfig(venue="qfvenue", base_url=f"fix://127.0.0.1:{port}", sender_comp_id=sender,
-                             target_comp_id="QFVENUE", heartbeat_s=heartbeat_s, store_path=str(store))
-    return create_feed(instruments=["ETH-BTC"], depth=5, sink=sink, config=cfg, backoff=FAST)
+    cfg = FixsimConfig(base_url=f"fix://127.0.0.1:{port}", sender_comp_id=sender,
+                       target_comp_id="QFVENUE", heartbeat_s=heartbeat_s, store_path=str(store))
+    spec = dataclasses.replace(get_venue("fixsim"), name="qfvenue")  # another FIX venue: the same adapter, its own name
+    return create_feed(spec, instruments=["ETH-BTC"], depth=5, sink=sink, config=cfg, backoff=FAST)
 
 
 def _live(bids=None, asks=None):

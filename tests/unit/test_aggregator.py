@@ -1,4 +1,5 @@
-"""Layers 3 and 4 without a network: the snapshot change forwarder and the BBO aggregator."""
+"""Layers 3 and 4 without a network: a top-N snapshot feed (Binance depth20 through the feed driver)
+and the BBO aggregator."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import pytest
 from dragonfly._core.merge import merge_levels
 from dragonfly.aggregators import AggregatorConfig, BboAggregator
 from dragonfly.errors import ConfigError
-from dragonfly.listeners import SnapshotListener
+from dragonfly.clients.base import ClientStats
+from dragonfly.listeners import FeedDriver
 from dragonfly.model import BookUpdate, VenueStatus, WorldView
 from dragonfly.queues import Broadcast
 from dragonfly.services.embedded import EmbeddedService, filter_view
-from dragonfly.venues.binance.parsing import last_update_id
+from dragonfly.venues import create_feed, get_venue
 
 LIVE, STALE, SYNCING = VenueStatus.LIVE, VenueStatus.STALE, VenueStatus.SYNCING
 
@@ -32,17 +34,33 @@ class ListSink:
         self.items.append(item)
 
 
-def make_listener(sink: ListSink, depth: int = 2, keepalive_s: float = 3600.0) -> SnapshotListener:
-    return SnapshotListener(
-        venue="binance",
-        instrument="ETH-BTC",
-        bids_path="data.bids",
-        asks_path="data.asks",
-        depth=depth,
-        sink=sink,
-        sequence=last_update_id,
-        keepalive_s=keepalive_s,
-    )
+class NoClient:
+    """A layer-1 stand-in: these tests hand frames to the driver themselves."""
+
+    def __init__(self) -> None:
+        self.stats = ClientStats()
+        self.on_connect = self.on_disconnect = self.on_gap = None
+
+
+class Listener:
+    """The Binance depth20 feed of one instrument, driven frame by frame."""
+
+    def __init__(self, sink: ListSink, depth: int, keepalive_s: float) -> None:
+        self.feed: FeedDriver = create_feed(get_venue("binance"), instruments=["ETH-BTC"], depth=depth, sink=sink,
+                                            keepalive_s=keepalive_s, client=NoClient())
+        (self.keeper,) = self.feed.keepers.values()
+        self.stats = self.keeper.stats
+
+    def on_frame(self, text: str, receive_ns: int) -> None:
+        self.feed.on_frame(text, receive_ns)
+
+    @property
+    def status(self) -> VenueStatus:
+        return self.keeper.status
+
+
+def make_listener(sink: ListSink, depth: int = 2, keepalive_s: float = 3600.0) -> Listener:
+    return Listener(sink, depth, keepalive_s)
 
 
 B = [("0.05", "1"), ("0.049", "2"), ("0.048", "3")]
@@ -61,7 +79,7 @@ def test_listener_forwards_only_when_top_n_changed() -> None:
     assert first.status is LIVE and first.bids == ((0.05, 1.0), (0.049, 2.0)) and first.asks == ((0.051, 1.0), (0.052, 2.0))
     assert second.bids[0] == (0.05, 1.5)
     assert first.exchange_ts_ns == 0  # depth20 carries no event time
-    assert lst.stats.frames == 4 and lst.stats.forwarded == 2 and lst.stats.unchanged == 2
+    assert lst.feed.stats.frames == 4 and lst.stats.forwarded == 2 and lst.stats.unchanged == 2
 
 
 def test_listener_keepalive_repeats_the_same_objects() -> None:
@@ -92,8 +110,9 @@ def test_bad_frame_counted_flagged_then_resync(bad: str, why: str, caplog: pytes
     with caplog.at_level(logging.WARNING):
         lst.on_frame(bad, 2)
         lst.on_frame(bad, 3)
-    assert lst.stats.bad_frames == 2
-    assert len([r for r in caplog.records if "bad frame" in r.getMessage()]) == 1  # logged once, with context
+    st = lst.stats
+    assert st.bad_frames + st.crossed + st.invalid == 2 and st.resyncs == 2  # each bad frame counted once
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1  # logged once, with context
     assert "binance ETH-BTC" in caplog.records[0].getMessage()
     flagged = sink.items[1]
     assert flagged.status is STALE and flagged.bids == () and flagged.asks == ()
@@ -110,9 +129,10 @@ def test_out_of_order_frames_are_dropped() -> None:
     lst = make_listener(sink)
     lst.on_frame(frame(10, B, A), 1)
     lst.on_frame(frame(9, [("0.0501", "1")] + B, A), 2)
-    assert lst.stats.out_of_order == 1 and len(sink.items) == 1
-    lst.set_status(SYNCING, "reconnected")  # a new connection may restart sequences
-    lst.on_frame(frame(3, B, A), 3)
+    assert lst.stats.skipped == 1 and len(sink.items) == 1
+    lst.keeper.connected()  # a new connection may restart sequences
+    assert lst.keeper.emit(3).status is SYNCING  # type: ignore[union-attr]
+    lst.on_frame(frame(3, B, A), 4)
     assert sink.items[-1].status is LIVE
 
 

@@ -10,8 +10,10 @@ from dragonfly.errors import ConfigError
 from dragonfly.queues import KeyedQueue
 from dragonfly.topology import FeedSpec, PipelineConfig
 from dragonfly.venues import get_venue, normalize_instrument, parse_instrument, venue_names
-from dragonfly.venues.binance import parsing as bn
-from dragonfly.venues.bitstamp import parsing as bs
+from dragonfly.venues.binance import BinanceConfig, BinanceDiffConfig
+from dragonfly.venues.binance import adapter as bn
+from dragonfly.venues.bitstamp import BitstampConfig, BitstampDiffConfig
+from dragonfly.venues.bitstamp import adapter as bs
 from dragonfly.venues.routing import int_field, string_field
 
 
@@ -35,11 +37,13 @@ def test_bad_instruments_are_config_errors(bad: str) -> None:
 
 def test_venue_names_are_kept() -> None:
     inst = parse_instrument("ETH-BTC")
-    assert bn.venue_symbol(inst) == "ethbtc"
-    assert bs.venue_symbol(inst) == "ethbtc"
-    assert bn.stream_name("ethbtc") == "ethbtc@depth20@100ms"
-    assert bn.stream_name("ethbtc", 5, "1000ms") == "ethbtc@depth5"
-    assert bs.channel_name("ethbtc") == "order_book_ethbtc"
+    assert bn.BinanceAdapter(BinanceConfig(), depth=5).symbol(inst) == "ethbtc@depth20@100ms"
+    assert bn.BinanceAdapter(BinanceConfig(levels=5, speed="1000ms"), depth=5).symbol(inst) == "ethbtc@depth5"
+    assert bn.BinanceDiffAdapter(BinanceDiffConfig(), depth=5).symbol(inst) == "ETHBTC"
+    assert bs.BitstampAdapter(BitstampConfig(), depth=5).symbol(inst) == "order_book_ethbtc"
+    assert bs.BitstampDiffAdapter(BitstampDiffConfig(), depth=5).symbol(inst) == "ethbtc"
+    with pytest.raises(ConfigError):
+        bn.BinanceAdapter(BinanceConfig(levels=5), depth=10)  # depth5 carries 5 levels
 
 
 BINANCE = '{"stream":"ethbtc@depth20@100ms","data":{"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}}'
@@ -83,14 +87,19 @@ def test_string_field_rejects_escapes_and_non_strings() -> None:
 
 
 def test_subscribe_messages_follow_the_documented_shapes() -> None:
-    assert json.loads(bs.subscribe_message("order_book_ethbtc")) == {
-        "event": "bts:subscribe",
-        "data": {"channel": "order_book_ethbtc"},
-    }
-    assert json.loads(bn.subscribe_message(["ethbtc@depth20@100ms"], 3)) == {
-        "method": "SUBSCRIBE",
+    bitstamp = bs.BitstampAdapter(BitstampConfig(), depth=5)
+    assert [json.loads(m) for m in bitstamp.subscribe(["order_book_ethbtc"])] == [
+        {"event": "bts:subscribe", "data": {"channel": "order_book_ethbtc"}}
+    ]
+    assert [json.loads(m) for m in bitstamp.unsubscribe(["order_book_ethbtc"])] == [
+        {"event": "bts:unsubscribe", "data": {"channel": "order_book_ethbtc"}}
+    ]
+    binance = bn.BinanceAdapter(BinanceConfig(), depth=5)
+    assert binance.subscribe(["ethbtc@depth20@100ms"]) == []  # the streams are in the URL
+    assert json.loads(binance.unsubscribe(["ethbtc@depth20@100ms"])[0]) == {
+        "method": "UNSUBSCRIBE",
         "params": ["ethbtc@depth20@100ms"],
-        "id": 3,
+        "id": 1,
     }
 
 
@@ -103,11 +112,15 @@ def test_registry_and_feed_builders() -> None:
     assert spec.instruments == ("ETH-BTC", "BTC-USDT")
     q: KeyedQueue = KeyedQueue(lambda u: u.venue)
     feed = spec.create(q)
-    assert feed.client.build_url() == "ws://127.0.0.1:9/stream?streams=ethbtc@depth20@100ms/btcusdt@depth20@100ms"
-    assert set(feed.listeners) == {"ethbtc@depth20@100ms", "btcusdt@depth20@100ms"}
+    assert feed.client.config.url == "ws://127.0.0.1:9/stream?streams=ethbtc@depth20@100ms/btcusdt@depth20@100ms"
+    assert set(feed.keepers) == {"ethbtc@depth20@100ms", "btcusdt@depth20@100ms"}
+    assert feed.instruments == ("ETH-BTC", "BTC-USDT") and feed.venue == "binance"
     assert spec.with_depth(5).depth == 5 and spec.depth == 10
     bfeed = FeedSpec.build(venue="bitstamp", instruments="ethbtc", depth=50, base_url="ws://127.0.0.1:9/").create(q)
-    assert list(bfeed.client.subscribe_frames()) == [bs.subscribe_message("order_book_ethbtc")]
+    assert bfeed.client.config.url == "ws://127.0.0.1:9/"
+    assert bfeed.adapter.subscribe(list(bfeed.keepers)) == bs.BitstampAdapter(BitstampConfig(), depth=5).subscribe(
+        ["order_book_ethbtc"]
+    )
     with pytest.raises(ConfigError):
         FeedSpec.build(venue="binance", instruments="ethbtc", depth=21)
     with pytest.raises(ConfigError):

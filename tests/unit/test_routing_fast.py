@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dragonfly.venues.binance import parsing as bn
-from dragonfly.venues.bitstamp import parsing as bs
+from dragonfly.venues.binance import adapter as bn
+from dragonfly.venues.bitstamp import adapter as bs
 from dragonfly.venues.routing import int_field, string_field
 
 

@@ -167,10 +167,13 @@ class BinanceDiffAdapter(VenueAdapter):
             raise FrameError("not a JSON object")
         data = m.get("data", m)
         if not isinstance(data, dict) or data.get("e") != "depthUpdate":
-            if isinstance(data, dict) and (isinstance(data.get("e"), str) or "result" in m or "id" in m):
+            stream = m.get("stream")
+            if "result" in m or "id" in m:
                 if "error" in m:
                     log.warning("binance: error reply %s", str(m["error"])[:200])
-                return ()  # other streams of the connection, method replies
+                return ()  # method replies
+            if isinstance(data, dict) and (isinstance(data.get("e"), str) or (isinstance(stream, str) and "@depth" not in stream)):
+                return ()  # other streams of the connection (trades, bookTicker, ...)
             raise FrameError(f"unexpected message: {str(m)[:80]}")
         symbol = data.get("s", "")
         try:

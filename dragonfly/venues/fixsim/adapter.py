@@ -56,7 +56,7 @@ class FixsimAdapter(VenueAdapter):
     def symbol(self, instrument: Instrument) -> str:
         return instrument.name
 
-    def client(self, symbols: Sequence[str], *, ws: Any = None) -> Any:
+    def client(self, symbols: Sequence[str], *, ws: Any = None, backoff: Any = None) -> Any:
         from ...clients.fix import FixClient, FixClientConfig, FixSessionConfig
 
         cfg = self.config
@@ -72,8 +72,8 @@ class FixsimAdapter(VenueAdapter):
         kwargs: dict[str, Any] = {"name": self.name}
         if tls:
             kwargs["ssl"] = True
-        if ws is not None:
-            kwargs["backoff"] = ws.backoff
+        if backoff is not None or ws is not None:
+            kwargs["backoff"] = backoff if backoff is not None else ws.backoff
         return FixClient(FixClientConfig(host=host, port=port, session=session, **kwargs))
 
     def connected(self) -> None:
@@ -138,6 +138,8 @@ class FixsimAdapter(VenueAdapter):
             symbol = sym or req_symbol
             if not 0 <= action <= 2:
                 raise FrameError(f"bad MDUpdateAction {action!r}", symbol=symbol)
+            if action != 2 and not (price > 0 and size >= 0):
+                raise FrameError(f"level {price!r} x {size!r} is not positive", symbol=symbol)
             entry = (price, 0.0 if action == 2 else size, _ACTIONS[action])
             group = groups.setdefault(symbol, ([], []))
             group[0 if side == 0 else 1].append(entry)
