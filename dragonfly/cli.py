@@ -195,7 +195,7 @@ async def _open_feeds(
     Returns ``(feeds, pipelines)``; the caller starts the pipelines once the
     server has bound its port.
     """
-    from .services.grpc import Feed
+    from .services.grpc import ServedBook
     from .topology import Pipeline, PipelineConfig
 
     feeds, pipelines = [], []
@@ -211,7 +211,7 @@ async def _open_feeds(
     for name in instruments:
         pipe = Pipeline(PipelineConfig(instrument=name, venues=tuple(venues), depth=depth, base_urls=base_urls))
         pipelines.append(pipe)
-        feeds.append(Feed.from_pipeline(pipe))
+        feeds.append(ServedBook.from_pipeline(pipe))
     return feeds, pipelines
 
 

@@ -29,7 +29,7 @@ from dragonfly.errors import ConfigError, VenueConnectionError
 from dragonfly.model import VenueStatus, WorldView
 from dragonfly.queues import Broadcast
 from dragonfly.services.fix_server import FixServerConfig
-from dragonfly.services.grpc import BookClient, Feed, GrpcClientConfig, GrpcServer, GrpcServerConfig
+from dragonfly.services.grpc import BookClient, ServedBook, GrpcClientConfig, GrpcServer, GrpcServerConfig
 from dragonfly.services.grpc.testing import synthetic_view
 from dragonfly.topology import Pipeline, PipelineConfig, Services
 
@@ -258,8 +258,8 @@ def _view(seq: int, statuses: dict[str, VenueStatus], instrument: str = "ETH-BTC
 async def test_health_is_not_serving_while_no_venue_is_live() -> None:
     eth: Broadcast = Broadcast(name="eth")
     btc: Broadcast = Broadcast(name="btc")
-    feeds = [Feed(instrument="ETH-BTC", venues=("binance", "bitstamp"), depth=DEPTH, views=eth),
-             Feed(instrument="BTC-USDT", venues=("binance", "bitstamp"), depth=DEPTH, views=btc)]
+    feeds = [ServedBook(instrument="ETH-BTC", venues=("binance", "bitstamp"), depth=DEPTH, views=eth),
+             ServedBook(instrument="BTC-USDT", venues=("binance", "bitstamp"), depth=DEPTH, views=btc)]
     L, S = VenueStatus.LIVE, VenueStatus.STALE
     async with GrpcServer(feeds, GrpcServerConfig(port=0, health_follows_venues=True)) as srv:
         a = srv.address
@@ -292,7 +292,7 @@ async def test_health_follows_a_real_pipeline() -> None:
     venues = ("binance", "bitstamp")
     cfg = PipelineConfig(instrument="ethbtc", venues=venues, depth=DEPTH, simulate=True, staleness_s=2.0, ws=WS,
                          sim_options={"seed": 2, "interval_s": 0.02})
-    async with Pipeline(cfg) as p, GrpcServer([Feed.from_pipeline(p)],
+    async with Pipeline(cfg) as p, GrpcServer([ServedBook.from_pipeline(p)],
                                               GrpcServerConfig(port=0, health_follows_venues=True)) as srv:
         await wait_view(p, live(*venues))
         await health_watch(srv.address, "orderbook.OrderbookAggregator", SERVING)
