@@ -203,7 +203,7 @@ class WebSocketClient(Client):
         except (aiohttp.ClientError, OSError, RuntimeError) as exc:  # RuntimeError: closing transport
             raise VenueConnectionError(
                 f"{self.name}: send failed: {summarize_error(exc, host=self._host)}", venue=self.name
-            ) from exc
+            ) from None
         self.stats.sent += 1
 
     # -- one connection (called by Client's loop) ------------------------------------
@@ -218,13 +218,15 @@ class WebSocketClient(Client):
             url = await self.resolve_url()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # any failure of the venue's REST step is a failed attempt
             raise VenueConnectionError(
-                f"{self.name}: resolve_url failed: {summarize_error(exc)}", venue=self.name
-            ) from exc
+                f"{self.name}: connect failed: resolve_url: {self._summary(exc)}", venue=self.name,
+                code=getattr(exc, "code", None),
+            ) from None  # the cause's text may hold the URL or headers
         if not isinstance(url, str):
             raise VenueConnectionError(
-                f"{self.name}: resolve_url returned a {type(url).__name__}, not a URL", venue=self.name
+                f"{self.name}: connect failed: resolve_url returned a {type(url).__name__}, not a URL",
+                venue=self.name,
             )
         try:
             u = URL(url)
@@ -233,7 +235,8 @@ class WebSocketClient(Client):
             ok = False
         if not ok:
             raise VenueConnectionError(
-                f"{self.name}: resolve_url returned something that is not a ws:// or wss:// URL", venue=self.name
+                f"{self.name}: connect failed: resolve_url returned something that is not a ws:// or wss:// URL",
+                venue=self.name,
             )
         return url
 
@@ -260,9 +263,9 @@ class WebSocketClient(Client):
             ws = await asyncio.wait_for(self._session.ws_connect(url, **kwargs), cfg.connect_timeout_s)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             raise VenueConnectionError(
-                f"{self.name}: cannot connect: {summarize_error(exc, host=self._host)}", venue=self.name,
+                f"{self.name}: connect failed: {summarize_error(exc, host=self._host)}", venue=self.name,
                 code=getattr(exc, "status", None),
-            ) from exc
+            ) from None  # aiohttp's text holds the URL with its query string, and its repr every header
         self._ws = ws
         self._tripped = False
         self._end = ""
