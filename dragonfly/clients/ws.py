@@ -195,15 +195,18 @@ class WebSocketClient(Client):
         ws = self._ws
         if ws is None or ws.closed:
             raise VenueConnectionError(f"{self.name}: not connected", venue=self.name)
+        failure: VenueConnectionError | None = None
         try:
             if isinstance(data, str):
                 await ws.send_str(data)
             else:
                 await ws.send_bytes(data)
         except (aiohttp.ClientError, OSError, RuntimeError) as exc:  # RuntimeError: closing transport
-            raise VenueConnectionError(
+            failure = VenueConnectionError(
                 f"{self.name}: send failed: {summarize_error(exc, host=self._host)}", venue=self.name
-            ) from None
+            )
+        if failure is not None:
+            raise failure  # outside the handler (see _open)
         self.stats.sent += 1
 
     # -- one connection (called by Client's loop) ------------------------------------
@@ -214,15 +217,18 @@ class WebSocketClient(Client):
     async def _url(self) -> str:
         if self.resolve_url is None:
             return self.build_url()
+        failure: VenueConnectionError | None = None
         try:
             url = await self.resolve_url()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # any failure of the venue's REST step is a failed attempt
-            raise VenueConnectionError(
+            failure = VenueConnectionError(
                 f"{self.name}: connect failed: resolve_url: {self._summary(exc)}", venue=self.name,
                 code=getattr(exc, "code", None),
-            ) from None  # the cause's text may hold the URL or headers
+            )
+        if failure is not None:
+            raise failure  # outside the handler: the cause's text may hold the URL or headers
         if not isinstance(url, str):
             raise VenueConnectionError(
                 f"{self.name}: connect failed: resolve_url returned a {type(url).__name__}, not a URL",
@@ -259,13 +265,18 @@ class WebSocketClient(Client):
             kwargs["timeout"] = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=cfg.close_timeout_s)
         else:  # pragma: no cover - aiohttp < 3.11
             kwargs["timeout"] = cfg.close_timeout_s
+        failure: VenueConnectionError | None = None
         try:
             ws = await asyncio.wait_for(self._session.ws_connect(url, **kwargs), cfg.connect_timeout_s)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            raise VenueConnectionError(
+            failure = VenueConnectionError(
                 f"{self.name}: connect failed: {summarize_error(exc, host=self._host)}", venue=self.name,
                 code=getattr(exc, "status", None),
-            ) from None  # aiohttp's text holds the URL with its query string, and its repr every header
+            )
+        if failure is not None:
+            # raised outside the handler: aiohttp's exception (URL with its query string in its text,
+            # every request header in its repr) is neither the cause nor the context of ours
+            raise failure
         self._ws = ws
         self._tripped = False
         self._end = ""
