@@ -119,13 +119,13 @@ class BaselineServicer:
 
 
 async def _serve_views(kind: str, views, venues) -> None:
-    from dragonfly.services.grpc import Feed, GrpcServer, GrpcServerConfig
+    from dragonfly.services.grpc import GrpcServer, GrpcServerConfig, ServedBook
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     if kind == "dragonfly":
-        feed = Feed(instrument="ETH-BTC", venues=venues, depth=10, views=views)
-        server = GrpcServer([feed], GrpcServerConfig(port=0, grace_s=0))
+        book = ServedBook(instrument="ETH-BTC", venues=venues, depth=10, views=views)
+        server = GrpcServer([book], GrpcServerConfig(port=0, grace_s=0))
         await server.start()
         port = server.port
     else:

@@ -9,7 +9,10 @@ Console scripts (see ``pyproject.toml``):
 ``dragonfly-grpc-client`` (= ``dragonfly grpc-client``)
     Live terminal view of a server's book (plain lines when not on a terminal).
 ``dragonfly-fix-server`` (= ``dragonfly fix-server``)
-    The FIX server, when the build has it.
+    Serve a consolidated book over FIX 4.4.
+
+The servers run in a :class:`~dragonfly.services.host.ServiceHost` over
+pipelines built here: every server listens before any venue is contacted.
 
 Every command returns 0 on a clean stop (SIGINT/SIGTERM included); a bad
 argument or an unusable address prints one ``prog: error: ...`` line on stderr
@@ -22,19 +25,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import inspect
 import logging
 import os
 import signal
+import ssl
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from ._env import env_flag
 from .errors import ConfigError, DragonflyError
+
+if TYPE_CHECKING:
+    from .services.fix_server import FixServerConfig
+    from .services.grpc import GrpcServerConfig
+    from .services.host import ServiceHost
+    from .topology import Pipeline
 
 __all__ = ("demo_main", "fix_server_main", "grpc_client_main", "grpc_server_main", "main")
 
@@ -180,8 +188,8 @@ def _install_stop(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-# --------------------------------------------------------------------------- feeds
-async def _open_feeds(
+# --------------------------------------------------------------------------- pipelines
+async def _open_pipelines(
     stack: contextlib.AsyncExitStack,
     *,
     instruments: Sequence[str],
@@ -189,16 +197,14 @@ async def _open_feeds(
     depth: int,
     simulate: bool,
     seed: int | None,
-) -> tuple[list[Any], list[Any]]:
-    """Build (not start) one pipeline per instrument, with simulators when asked.
+) -> list[Pipeline]:
+    """One pipeline per instrument, not started (the host starts them once its servers listen).
 
-    Returns ``(feeds, pipelines)``; the caller starts the pipelines once the
-    server has bound its port.
+    With ``simulate``, the simulated venues (one set for every instrument) start now, on
+    127.0.0.1, and stop when ``stack`` closes; they see no connection before the pipelines start.
     """
-    from .services.grpc import Feed
     from .topology import Pipeline, PipelineConfig
 
-    feeds, pipelines = [], []
     base_urls: dict[str, str] = {}
     if simulate:
         from .sim import SimulatedVenues
@@ -208,11 +214,17 @@ async def _open_feeds(
             SimulatedVenues(venues=tuple(venues), instruments=tuple(instruments), **kw)
         )
         base_urls = dict(sim.base_urls)
-    for name in instruments:
-        pipe = Pipeline(PipelineConfig(instrument=name, venues=tuple(venues), depth=depth, base_urls=base_urls))
-        pipelines.append(pipe)
-        feeds.append(Feed.from_pipeline(pipe))
-    return feeds, pipelines
+    return [
+        Pipeline(PipelineConfig(instrument=name, venues=tuple(venues), depth=depth, base_urls=base_urls))
+        for name in instruments
+    ]
+
+
+def _simulate(flag: bool) -> bool:
+    try:
+        return flag or env_flag("DRAGONFLY_SIMULATE")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- server
@@ -257,7 +269,8 @@ def _server_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
-def _fix_customers(items: Sequence[str]) -> dict[str, str | None]:
+def _fix_customers(items: Sequence[str], *, option: str) -> dict[str, str | None]:
+    """``COMPID[:PASSWORD]`` items (each may list several, comma-separated) -> CompID -> password."""
     out: dict[str, str | None] = {}
     for item in items:
         for part in item.split(","):
@@ -266,27 +279,29 @@ def _fix_customers(items: Sequence[str]) -> dict[str, str | None]:
                 continue
             comp, _, pw = part.partition(":")
             if not comp:
-                raise UsageError(f"bad --fix-customer {part!r}: expected COMPID[:PASSWORD]")
+                raise UsageError(f"bad {option} {part!r}: expected COMPID[:PASSWORD]")
             out[comp] = pw or None
     return out
 
 
-def _fix_config(args: argparse.Namespace, depth: int) -> Any:
-    """The FIX server's configuration from ``--fix-*`` (None when ``--fix-port`` is absent)."""
+def _env_customers() -> list[str]:
     env = os.environ.get("DRAGONFLY_FIX_CUSTOMERS", "")
+    return [env] if env else []
+
+
+def _fix_config(args: argparse.Namespace, depth: int) -> FixServerConfig | None:
+    """The FIX server's configuration from ``--fix-*`` (None when ``--fix-port`` is absent)."""
+    from .services.fix_server import FixServerConfig
+
     given = list(args.fix_customer)
     extra = [name for name in ("fix_host", "fix_store_dir") if getattr(args, name) is not None]
     if args.fix_port is None:
         if given or extra or args.fix_comp_id != "DRAGONFLY":
             raise UsageError("--fix-customer/--fix-host/--fix-comp-id/--fix-store-dir need --fix-port")
         return None
-    customers = _fix_customers(given + ([env] if env else []))
+    customers = _fix_customers(given + _env_customers(), option="--fix-customer")
     if not customers:
         raise UsageError("--fix-port needs at least one --fix-customer COMPID[:PASSWORD] (or DRAGONFLY_FIX_CUSTOMERS)")
-    try:
-        from .services.fix_server import FixServerConfig
-    except ImportError as exc:  # a build without the FIX server
-        raise UsageError(f"the FIX server is not available in this build ({exc})") from None
     return FixServerConfig(
         host=args.fix_host or args.host,
         port=args.fix_port,
@@ -297,13 +312,33 @@ def _fix_config(args: argparse.Namespace, depth: int) -> Any:
     )
 
 
-async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
-    from .services.grpc import GrpcServer, GrpcServerConfig
+async def _start_host(
+    stack: contextlib.AsyncExitStack,
+    pipelines: Sequence[Pipeline],
+    *,
+    grpc: GrpcServerConfig | None = None,
+    fix: FixServerConfig | None = None,
+) -> ServiceHost:
+    """Bind the servers, then start the pipelines; everything stops when ``stack`` closes.
 
-    try:
-        simulate = args.simulate or env_flag("DRAGONFLY_SIMULATE")
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    A server that cannot listen raises :class:`~dragonfly.errors.BindError` (exit status 2)
+    before any venue is contacted.
+    """
+    from .services.host import ServiceHost
+
+    return await stack.enter_async_context(ServiceHost(pipelines, grpc=grpc, fix=fix))
+
+
+async def _until_stopped(stop: asyncio.Event, *, prog: str, out: TextIO) -> None:
+    await stop.wait()
+    out.write(f"{prog}: shutting down\n")
+    out.flush()
+
+
+async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
+    from .services.grpc import GrpcServerConfig
+
+    simulate = _simulate(args.simulate)
     venues = _venues(args.venues)
     instruments = _instruments(args.instrument_name)
     depth = _depth(args.depth, venues)
@@ -322,43 +357,23 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     stop = asyncio.Event()
     _install_stop(stop)
     async with contextlib.AsyncExitStack() as stack:
-        feeds, pipelines = await _open_feeds(
+        pipelines = await _open_pipelines(
             stack, instruments=instruments, venues=venues, depth=depth, simulate=simulate, seed=args.seed
         )
-        server = GrpcServer(feeds, config)
-        await server.start()  # BindError (port in use) before any venue is contacted
-        stack.push_async_callback(server.stop)
-        fix_server = None
-        if fix_config is not None:
-            from .services.fix_server import FixServer
-
-            fix_server = FixServer.for_pipelines(pipelines, fix_config)
-            try:
-                await fix_server.start()
-            except OSError as exc:
-                raise UsageError(
-                    f"cannot listen on {fix_config.host}:{fix_config.port} for FIX: {exc.strerror or exc}"
-                ) from None
-            stack.push_async_callback(fix_server.stop)
-        for pipe in pipelines:
-            await stack.enter_async_context(pipe)
+        host = await _start_host(stack, pipelines, grpc=config, fix=fix_config)
         source = "simulated venues" if simulate else "venues"
+        served = ", ".join(p.config.instrument for p in pipelines)
         out.write(
-            f"{prog}: serving {', '.join(f.instrument for f in feeds)} from {source} {', '.join(venues)} "
-            f"on {server.address} (tls={'on' if config.tls else 'off'}, token={'on' if config.token else 'off'})\n"
+            f"{prog}: serving {served} from {source} {', '.join(venues)} on {host.addresses['gRPC']} "
+            f"(tls={'on' if config.tls else 'off'}, token={'on' if config.token else 'off'})\n"
         )
-        if fix_server is not None:
+        if fix_config is not None:
             out.write(
-                f"{prog}: FIX 4.4 at {fix_server.address} as {fix_config.comp_id} "
+                f"{prog}: FIX 4.4 at {host.addresses['FIX']} as {fix_config.comp_id} "
                 f"for {', '.join(fix_config.customers)}\n"
             )
         out.flush()
-        await stop.wait()
-        out.write(f"{prog}: shutting down\n")
-        out.flush()
-        if fix_server is not None:
-            await fix_server.stop()  # FIX customers get a Logout
-        await server.stop()  # streams end cleanly (status OK) before the pipelines go
+        await _until_stopped(stop, prog=prog, out=out)
     return 0
 
 
@@ -505,7 +520,7 @@ def _demo_parser(prog: str) -> argparse.ArgumentParser:
 
 
 async def _demo(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
-    from .services.grpc import BookClient, GrpcClientConfig, GrpcServer, GrpcServerConfig
+    from .services.grpc import BookClient, GrpcClientConfig, GrpcServerConfig
 
     venues = _venues(args.sim_venues)
     instruments = _instruments(args.instrument_name)
@@ -517,19 +532,14 @@ async def _demo(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     stop = asyncio.Event()
     _install_stop(stop)
     async with contextlib.AsyncExitStack() as stack:
-        feeds, pipelines = await _open_feeds(
+        pipelines = await _open_pipelines(
             stack, instruments=instruments, venues=venues, depth=depth, simulate=True, seed=args.seed
         )
-        server = GrpcServer(
-            feeds, GrpcServerConfig(host="127.0.0.1", port=args.port, grace_s=0.5, health_follows_venues=True)
-        )
-        await server.start()
-        stack.push_async_callback(server.stop)
-        for pipe in pipelines:
-            await stack.enter_async_context(pipe)
-        footer = (f" gRPC server on {server.address}; another view: dragonfly-grpc-client --address {server.address}",)
-        sys.stderr.write(f"{prog}: simulated {', '.join(venues)} -> pipeline -> gRPC {server.address} -> this view\n")
-        client = await stack.enter_async_context(BookClient(GrpcClientConfig(address=server.address)))
+        grpc = GrpcServerConfig(host="127.0.0.1", port=args.port, grace_s=0.5, health_follows_venues=True)
+        address = (await _start_host(stack, pipelines, grpc=grpc)).addresses["gRPC"]
+        footer = (f" gRPC server on {address}; another view: dragonfly-grpc-client --address {address}",)
+        sys.stderr.write(f"{prog}: simulated {', '.join(venues)} -> pipeline -> gRPC {address} -> this view\n")
+        client = await stack.enter_async_context(BookClient(GrpcClientConfig(address=address)))
         await client.wait_ready(10.0)
         return await _view(client, args, out=out, stop=stop, footer=footer)
     return 0  # pragma: no cover
@@ -543,28 +553,72 @@ def demo_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly demo"
 
 
 # --------------------------------------------------------------------------- FIX
-def fix_server_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-fix-server") -> int:
-    """``dragonfly-fix-server``: hand over to :func:`dragonfly.services.fix_server.main` when present."""
+def _fix_parser(prog: str) -> argparse.ArgumentParser:
+    from .services.fix_server import DEFAULT_FIX_PORT
+
+    p = _Parser(prog=prog, description="Serve the consolidated order book over FIX 4.4 (35=V -> 35=W/35=X).")
+    p.add_argument("--instrument-name", required=True, help="instrument(s), comma-separated, e.g. ethbtc")
+    p.add_argument("--venues", default=DEFAULT_VENUES, help=f"comma-separated venues (default {DEFAULT_VENUES})")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=DEFAULT_FIX_PORT, help=f"TCP port (default {DEFAULT_FIX_PORT})")
+    p.add_argument("--depth", type=int, default=10, help="levels per side of the world view (default 10)")
+    p.add_argument("--comp-id", default="DRAGONFLY", help="our SenderCompID (default DRAGONFLY)")
+    p.add_argument("--customer", action="append", default=[], metavar="COMPID[:PASSWORD]",
+                   help="allowed customer CompID, optionally with its password (repeatable; "
+                        "also DRAGONFLY_FIX_CUSTOMERS=A:pw,B)")
+    p.add_argument("--store-dir", help="keep sequence numbers here (sessions resume after a restart)")
+    p.add_argument("--simulate", action="store_true", help="use the built-in simulated venues")
+    p.add_argument("--seed", type=int, default=None, help="simulator seed")
+    p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
+    p.add_argument("--tls-key", type=Path, help="PEM private key")
+    _add_common(p)
+    return p
+
+
+def _tls_server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
-        module = importlib.import_module("dragonfly.services.fix_server")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("dragonfly.services.fix_server", "dragonfly.services"):
-            raise
-        sys.stderr.write(
-            f"{prog}: error: the FIX server is not available in this build (no dragonfly.services.fix_server)\n"
+        ctx.load_cert_chain(cert, key)
+    except OSError as exc:  # missing file, or not a PEM certificate/key (ssl.SSLError)
+        raise RunError(f"cannot load the TLS certificate/key {cert}, {key}: {exc.strerror or exc}") from None
+    return ctx
+
+
+async def _fix_serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
+    from .services.fix_server import FixServerConfig
+
+    simulate = _simulate(args.simulate)
+    venues = _venues(args.venues)
+    instruments = _instruments(args.instrument_name)
+    depth = _depth(args.depth, venues)
+    customers = _fix_customers(list(args.customer) + _env_customers(), option="--customer")
+    if not customers:
+        raise UsageError("no customers configured: pass --customer COMPID[:PASSWORD] (or DRAGONFLY_FIX_CUSTOMERS)")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    ctx = None if args.tls_cert is None else _tls_server_context(args.tls_cert, args.tls_key)
+    config = FixServerConfig(host=args.host, port=args.port, comp_id=args.comp_id, customers=customers,
+                             store_dir=args.store_dir, max_depth=depth, ssl=ctx)
+    stop = asyncio.Event()
+    _install_stop(stop)
+    async with contextlib.AsyncExitStack() as stack:
+        pipelines = await _open_pipelines(
+            stack, instruments=instruments, venues=venues, depth=depth, simulate=simulate, seed=args.seed
         )
-        return 2
-    entry = getattr(module, "main", None)
-    if not callable(entry):
-        sys.stderr.write(f"{prog}: error: dragonfly.services.fix_server has no main(argv)\n")
-        return 2
-    args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        accepts_prog = "prog" in inspect.signature(entry).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        accepts_prog = False
-    result = entry(args, prog=prog) if accepts_prog else entry(args)
-    return int(result or 0)
+        host = await _start_host(stack, pipelines, fix=config)
+        out.write(f"{prog}: serving {', '.join(p.config.instrument for p in pipelines)} over FIX on "
+                  f"{host.addresses['FIX']} as {config.comp_id} to {', '.join(customers)} "
+                  f"(tls={'on' if ctx else 'off'})\n")
+        out.flush()
+        await _until_stopped(stop, prog=prog, out=out)
+    return 0
+
+
+def fix_server_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-fix-server") -> int:
+    """``dragonfly-fix-server``: serve the consolidated book over FIX 4.4."""
+    args = _fix_parser(prog).parse_args(argv)
+    _setup_logging(args.log_level)
+    return _run(prog, lambda: _fix_serve(args, prog=prog, out=sys.stderr))
 
 
 # --------------------------------------------------------------------------- dragonfly

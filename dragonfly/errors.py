@@ -19,6 +19,7 @@ __all__ = (
     "VenueError",
     "VenueConnectionError",
     "ConfigError",
+    "BindError",
     "FixError",
     "FixParseError",
     "FixSessionError",
@@ -134,6 +135,28 @@ class VenueConnectionError(VenueError, ConnectionError):
 
 class ConfigError(DragonflyError, ValueError):
     """Invalid configuration or command-line arguments."""
+
+
+class BindError(ConfigError, OSError):
+    """A server cannot listen where it was configured to (port in use, unknown host, ...).
+
+    Attributes
+    ----------
+    service : str
+        Which server (``"gRPC"``, ``"FIX"``, ...).
+    host : str
+    port : int
+        The configured address (port 0: any free port).
+    address : str
+        ``host:port`` as the message names it.
+    """
+
+    def __init__(self, message: str, *, service: str = "", host: str = "", port: int = 0, address: str = "") -> None:
+        super().__init__(message)
+        self.service = service
+        self.host = host
+        self.port = port
+        self.address = address or f"{host}:{port}"
 
 
 class FixError(DragonflyError):

@@ -386,9 +386,9 @@ class Services:
         self.grpc_server: Any = None
         self.fix_server: Any = None
         if grpc is not None:
-            from .services.grpc import Feed, GrpcServer
+            from .services.grpc import GrpcServer, ServedBook
 
-            self.grpc_server = GrpcServer([Feed.from_pipeline(p) for p in self.pipelines], grpc)
+            self.grpc_server = GrpcServer([ServedBook.from_pipeline(p) for p in self.pipelines], grpc)
         if fix is not None:
             from .services.fix_server import FixServer
 

@@ -115,7 +115,8 @@ def summarize_error(exc: BaseException, *, host: str | None = None) -> str:
 
 
 class ClientState(str, enum.Enum):
-    """Where a client is: ``IDLE`` before the first attempt, ``CONNECTING`` during an
+    """Where a client is: ``IDLE`` before the first attempt (and after the consumer of
+    :meth:`Client.frames` stopped reading), ``CONNECTING`` during an
     attempt, ``CONNECTED`` once it succeeded (and during ``on_connect``), ``BACKOFF``
     after a failure or a drop until the next attempt, ``CLOSED`` after :meth:`Client.close`
     or once retries are exhausted."""
@@ -195,7 +196,10 @@ class Client(abc.ABC):
       failures in a row, raising :class:`~dragonfly.errors.VenueConnectionError`
       (None retries forever);
     * :meth:`close` ends :meth:`frames` promptly, also during a backoff pause or
-      an attempt.
+      an attempt;
+    * a consumer that stops reading (``aclose()``, ``break`` then garbage
+      collection, cancellation) drops the connection: ``on_disconnect`` gets
+      ``"reading stopped"`` and the state goes back to ``IDLE``.
 
     Subclasses implement :attr:`name`, :attr:`backoff`, :meth:`send` and the
     steps of one connection: :meth:`_is_open`, :meth:`_open`, :meth:`_receive`,
@@ -246,9 +250,10 @@ class Client(abc.ABC):
     async def _open(self) -> None:
         """Open one connection (everything before ``on_connect``).
 
-        Raises :class:`~dragonfly.errors.VenueConnectionError` with a safe message
-        (see :func:`summarize_error`), chained to the cause, and leaves nothing open
-        when it fails or is cancelled.
+        Raises :class:`~dragonfly.errors.VenueConnectionError` whose message is
+        ``"<name>: connect failed: <safe summary>"`` (see :func:`summarize_error`;
+        chained to the cause only when the cause's own text is safe too), and
+        leaves nothing open when it fails or is cancelled.
         """
 
     @abc.abstractmethod
@@ -266,6 +271,16 @@ class Client(abc.ABC):
     @abc.abstractmethod
     async def _shutdown(self) -> None:
         """Close cleanly for :meth:`close` (the open connection, owned resources). Idempotent."""
+
+    def _summary(self, exc: BaseException, *, host: str | None = None) -> str:
+        """:func:`summarize_error` without this client's name in front (it is in every message already)."""
+        if isinstance(exc, DragonflyError):
+            text = str(exc) or type(exc).__name__
+            prefix = f"{self.name}: "
+            while text.startswith(prefix):
+                text = text[len(prefix):]
+            return f"{text} at {host}" if host and host not in text else text
+        return summarize_error(exc, host=host)
 
     def _payload_size(self, payload: Any) -> int:
         """Size counted in :attr:`ClientStats.bytes`."""
@@ -289,6 +304,8 @@ class Client(abc.ABC):
         VenueConnectionError
             The attempt failed (``on_disconnect`` was called with the reason).
         """
+        if self._is_open():
+            return
         await self._attempt_cancellable(final=False)
 
     def frames(self) -> AsyncIterator[Any]:
@@ -343,51 +360,69 @@ class Client(abc.ABC):
         size = self._payload_size
         failures = 0  # failures in a row (see the class docstring)
         retry = False
-        while not self._closing:
-            if retry:
-                self.state = ClientState.BACKOFF
-                await self._pause(backoff.delay(max(failures - 1, 0)))
-                if self._closing:
-                    break
-            retry = True
-            if not self._is_open():
-                final = limit is not None and failures >= limit
-                try:
-                    await self._attempt_cancellable(final)
-                except VenueConnectionError as exc:
-                    failures += 1
+        try:
+            while not self._closing:
+                if retry:
+                    self.state = ClientState.BACKOFF
+                    await self._pause(backoff.delay(max(failures - 1, 0)))
                     if self._closing:
                         break
-                    if limit is not None and failures > limit:
+                retry = True
+                if not self._is_open():
+                    final = limit is not None and failures >= limit
+                    try:
+                        await self._attempt_cancellable(final)
+                    except VenueConnectionError as exc:
+                        failures += 1
+                        if self._closing:
+                            break
+                        if limit is not None and failures > limit:
+                            raise VenueConnectionError(
+                                f"{self.name}: giving up after {failures} failed attempts in a row; last: "
+                                + self._summary(exc),
+                                venue=self.name,
+                                code=exc.code,
+                            ) from exc
+                        continue
+                delivered = False
+                stopped = False
+                reason = ""
+                rx = self._receive()
+                try:
+                    async for item in rx:
+                        if not delivered:
+                            delivered = True
+                            failures = 0
+                        stats.messages += 1
+                        stats.bytes += size(item)
+                        yield item
+                except (VenueConnectionError, OSError, asyncio.TimeoutError) as exc:
+                    reason = self._summary(exc)
+                except (GeneratorExit, asyncio.CancelledError):
+                    # the consumer stopped reading (aclose, break, cancel): nobody reads, nobody retries
+                    stopped = True
+                    raise
+                finally:
+                    aclose = getattr(rx, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+                    if stopped:
+                        await self._lost("reading stopped", False, ClientState.IDLE)
+                    else:
+                        final = not delivered and limit is not None and failures >= limit
+                        reason = await self._lost(reason, final)
+                if not delivered:
+                    failures += 1
+                    if limit is not None and failures > limit and not self._closing:
                         raise VenueConnectionError(
-                            f"{self.name}: giving up after {failures} failed attempts in a row; last: "
-                            + summarize_error(exc.__cause__ or exc),
+                            f"{self.name}: giving up after {failures} failed attempts in a row; last: the connection "
+                            f"ended before any data ({reason})",
                             venue=self.name,
-                        ) from exc
-                    continue
-            delivered = False
-            reason = ""
-            try:
-                async for item in self._receive():
-                    if not delivered:
-                        delivered = True
-                        failures = 0
-                    stats.messages += 1
-                    stats.bytes += size(item)
-                    yield item
-            except (VenueConnectionError, OSError, asyncio.TimeoutError) as exc:
-                reason = summarize_error(exc)
-            finally:
-                final = not delivered and limit is not None and failures >= limit
-                await self._lost(reason, final)
-            if not delivered:
-                failures += 1
-                if limit is not None and failures > limit and not self._closing:
-                    raise VenueConnectionError(
-                        f"{self.name}: giving up after {failures} failed attempts in a row (connections ended "
-                        "before any data)",
-                        venue=self.name,
-                    )
+                        )
+        except (GeneratorExit, asyncio.CancelledError):
+            if not self._closing:
+                self.state = ClientState.IDLE  # the consumer stopped reading: nobody reads, nobody retries
+            raise
         self.state = ClientState.CLOSED
 
     async def _attempt_cancellable(self, final: bool) -> None:
@@ -417,10 +452,12 @@ class Client(abc.ABC):
             await self._open()
         except VenueConnectionError as exc:
             stats.failed_connects += 1
-            self._failed(f"connect failed: {summarize_error(exc.__cause__ or exc)}", final)
+            text = self._summary(exc)
+            self._failed(text if text.startswith("connect failed") else f"connect failed: {text}", final)
             raise
         except asyncio.CancelledError:
-            self._failed("closed by client" if self._closing else "connection attempt cancelled", True)
+            self._failed("closed by client" if self._closing else "connection attempt cancelled", False,
+                         ClientState.IDLE)
             raise
         stats.connects += 1
         if stats.connects > 1:
@@ -432,20 +469,21 @@ class Client(abc.ABC):
         try:
             await hook(self)
         except VenueConnectionError as exc:
-            await self._lost(f"lost during on_connect: {summarize_error(exc.__cause__ or exc)}", final)
+            await self._lost(f"lost during on_connect: {self._summary(exc)}", final)
             raise
         except BaseException as exc:
-            await self._lost(f"on_connect did not complete: {summarize_error(exc)}", True)
+            await self._lost(f"on_connect did not complete: {self._summary(exc)}", True)
             raise
 
-    def _failed(self, reason: str, final: bool) -> None:
-        self.state = ClientState.CLOSED if (final or self._closing) else ClientState.BACKOFF
+    def _failed(self, reason: str, final: bool, state: ClientState = ClientState.BACKOFF) -> None:
+        """An attempt failed: set the state, tell ``on_disconnect``."""
+        self.state = ClientState.CLOSED if (final or self._closing) else state
         if not self._closing:
             log.info("%s: %s", self.name, reason)
         self._notify_disconnect(reason)
 
-    async def _lost(self, reason: str, final: bool) -> None:
-        """The open connection ended: close it, count, set the state, tell ``on_disconnect``."""
+    async def _lost(self, reason: str, final: bool, state: ClientState | None = None) -> str:
+        """The open connection ended: close it, count, set the state, tell ``on_disconnect``; the reason."""
         why = await self._drop()
         if self._closing:
             reason = "closed by client"
@@ -455,10 +493,14 @@ class Client(abc.ABC):
             reason = reason or why or "closed"
         self._requested = ""
         self.stats.disconnects += 1
-        self.state = ClientState.CLOSED if (final or self._closing) else ClientState.BACKOFF
+        if final or self._closing:
+            self.state = ClientState.CLOSED
+        else:
+            self.state = state or ClientState.BACKOFF
         if not self._closing:
             log.info("%s: disconnected (%s)", self.name, reason)
         self._notify_disconnect(reason)
+        return reason
 
     def _notify_disconnect(self, reason: str) -> None:
         cb = self.on_disconnect

@@ -1320,8 +1320,8 @@ class FixClient(Client):
             if writer is not None:
                 writer.close()
             raise VenueConnectionError(
-                f"{self.name}: cannot log on: {summarize_error(exc, host=self._host)}", venue=self.name
-            ) from exc
+                f"{self.name}: connect failed: {self._summary(exc, host=self._host)}", venue=self.name
+            ) from exc  # OSError and FixError texts hold no secret (the password is never in one)
         except BaseException:
             if writer is not None:
                 writer.close()

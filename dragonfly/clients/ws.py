@@ -195,15 +195,18 @@ class WebSocketClient(Client):
         ws = self._ws
         if ws is None or ws.closed:
             raise VenueConnectionError(f"{self.name}: not connected", venue=self.name)
+        failure: VenueConnectionError | None = None
         try:
             if isinstance(data, str):
                 await ws.send_str(data)
             else:
                 await ws.send_bytes(data)
         except (aiohttp.ClientError, OSError, RuntimeError) as exc:  # RuntimeError: closing transport
-            raise VenueConnectionError(
+            failure = VenueConnectionError(
                 f"{self.name}: send failed: {summarize_error(exc, host=self._host)}", venue=self.name
-            ) from exc
+            )
+        if failure is not None:
+            raise failure  # outside the handler (see _open)
         self.stats.sent += 1
 
     # -- one connection (called by Client's loop) ------------------------------------
@@ -214,17 +217,22 @@ class WebSocketClient(Client):
     async def _url(self) -> str:
         if self.resolve_url is None:
             return self.build_url()
+        failure: VenueConnectionError | None = None
         try:
             url = await self.resolve_url()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            raise VenueConnectionError(
-                f"{self.name}: resolve_url failed: {summarize_error(exc)}", venue=self.name
-            ) from exc
+        except Exception as exc:  # any failure of the venue's REST step is a failed attempt
+            failure = VenueConnectionError(
+                f"{self.name}: connect failed: resolve_url: {self._summary(exc)}", venue=self.name,
+                code=getattr(exc, "code", None),
+            )
+        if failure is not None:
+            raise failure  # outside the handler: the cause's text may hold the URL or headers
         if not isinstance(url, str):
             raise VenueConnectionError(
-                f"{self.name}: resolve_url returned a {type(url).__name__}, not a URL", venue=self.name
+                f"{self.name}: connect failed: resolve_url returned a {type(url).__name__}, not a URL",
+                venue=self.name,
             )
         try:
             u = URL(url)
@@ -233,7 +241,8 @@ class WebSocketClient(Client):
             ok = False
         if not ok:
             raise VenueConnectionError(
-                f"{self.name}: resolve_url returned something that is not a ws:// or wss:// URL", venue=self.name
+                f"{self.name}: connect failed: resolve_url returned something that is not a ws:// or wss:// URL",
+                venue=self.name,
             )
         return url
 
@@ -256,13 +265,18 @@ class WebSocketClient(Client):
             kwargs["timeout"] = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=cfg.close_timeout_s)
         else:  # pragma: no cover - aiohttp < 3.11
             kwargs["timeout"] = cfg.close_timeout_s
+        failure: VenueConnectionError | None = None
         try:
             ws = await asyncio.wait_for(self._session.ws_connect(url, **kwargs), cfg.connect_timeout_s)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            raise VenueConnectionError(
-                f"{self.name}: cannot connect: {summarize_error(exc, host=self._host)}", venue=self.name,
+            failure = VenueConnectionError(
+                f"{self.name}: connect failed: {summarize_error(exc, host=self._host)}", venue=self.name,
                 code=getattr(exc, "status", None),
-            ) from exc
+            )
+        if failure is not None:
+            # raised outside the handler: aiohttp's exception (URL with its query string in its text,
+            # every request header in its repr) is neither the cause nor the context of ours
+            raise failure
         self._ws = ws
         self._tripped = False
         self._end = ""

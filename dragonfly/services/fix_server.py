@@ -14,35 +14,31 @@ waits for the socket to drain before the next message, so a slow customer is
 conflated (it receives the newest view; skipped views are counted) and never
 slows the aggregator or other customers; the server never queues without bound.
 
-The same server can run beside gRPC: give it the ``views`` broadcasts of the
-pipelines the gRPC server uses. ``main(argv)`` is the ``dragonfly-fix-server``
-command.
+The same server can run beside gRPC over the same pipelines:
+:class:`~dragonfly.services.host.ServiceHost` runs both. The
+``dragonfly-fix-server`` command is :func:`dragonfly.cli.fix_server_main`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import logging
-import os
-import signal
 import ssl as _ssl
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._core.fix import FixMessage
-from .._env import env_flag
 from ..clients.fix import Counterparty, FixSession, SeqStore, accept_logon, close_acceptor, counterparties_from
-from ..errors import ConfigError, DragonflyError, FixParseError, FixSessionError
+from ..errors import BindError, ConfigError, FixParseError, FixSessionError
 from ..model import WorldView
 from ..queues import Broadcast
 
-__all__ = ("DEFAULT_FIX_PORT", "FixServer", "FixServerConfig", "FixServerStats", "main")
+if TYPE_CHECKING:
+    from .base import HostedPipeline
+
+__all__ = ("DEFAULT_FIX_PORT", "FixServer", "FixServerConfig", "FixServerStats")
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +159,9 @@ class FixServer:
     config : FixServerConfig
     """
 
+    #: How :class:`~dragonfly.services.host.ServiceHost` names this server in messages and addresses.
+    name: ClassVar[str] = "FIX"
+
     def __init__(self, views: Mapping[str, Broadcast[WorldView]], config: FixServerConfig) -> None:
         if not isinstance(config, FixServerConfig):
             raise TypeError("config must be a FixServerConfig")
@@ -180,9 +179,8 @@ class FixServer:
         self._conns: set[asyncio.Task[Any]] = set()
 
     @classmethod
-    def for_pipelines(cls, pipelines: Sequence[Any], config: FixServerConfig) -> FixServer:
-        """Serve the world views of running (or about to run) pipelines, e.g. beside the gRPC server:
-        ``FixServer.for_pipelines(pipelines, FixServerConfig(...))`` (each has ``config.instrument`` and ``views``)."""
+    def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: FixServerConfig) -> FixServer:
+        """Serve the world views of pipelines (running or about to run), one per instrument."""
         return cls({p.config.instrument: p.views for p in pipelines}, config)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -196,10 +194,22 @@ class FixServer:
         return f"{self.config.host}:{self.port}"
 
     async def start(self) -> None:
-        """Bind and listen (raises ``OSError`` when the port is in use)."""
+        """Bind and listen.
+
+        Raises
+        ------
+        BindError
+            The address cannot be bound (port in use, unknown host, ...).
+        """
         if self._server is None:
-            self._server = await asyncio.start_server(self._on_conn, self.config.host, self.config.port,
-                                                      ssl=self.config.ssl)
+            cfg = self.config
+            try:
+                self._server = await asyncio.start_server(self._on_conn, cfg.host, cfg.port, ssl=cfg.ssl)
+            except OSError as exc:
+                raise BindError(
+                    f"cannot listen on {cfg.host}:{cfg.port} for {self.name}: {exc.strerror or exc}",
+                    service=self.name, host=cfg.host, port=cfg.port,
+                ) from None
             log.info("FIX server %s listening on %s", self.config.comp_id, self.address)
 
     async def stop(self) -> None:
@@ -380,114 +390,3 @@ class FixServer:
             log.info("fix-server: %s stream %s ended: %r", session.config.target_comp_id, sub.req_id, exc)
         finally:
             stream.close()
-
-
-# ---------------------------------------------------------------------------------------------
-# command line
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
-
-
-def _parser(prog: str) -> argparse.ArgumentParser:
-    p = _Parser(prog=prog, description="Serve the consolidated order book over FIX 4.4 (35=V -> 35=W/35=X).")
-    p.add_argument("--instrument-name", required=True, help="instrument(s), comma-separated, e.g. ethbtc")
-    p.add_argument("--venues", default="binance,bitstamp", help="comma-separated venues (default binance,bitstamp)")
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_FIX_PORT, help=f"TCP port (default {DEFAULT_FIX_PORT})")
-    p.add_argument("--depth", type=int, default=10, help="levels per side of the world view (default 10)")
-    p.add_argument("--comp-id", default="DRAGONFLY", help="our SenderCompID (default DRAGONFLY)")
-    p.add_argument("--customer", action="append", default=[], metavar="COMPID[:PASSWORD]",
-                   help="allowed customer CompID, optionally with its password (repeatable; "
-                        "also DRAGONFLY_FIX_CUSTOMERS=A:pw,B)")
-    p.add_argument("--store-dir", help="keep sequence numbers here (sessions resume after a restart)")
-    p.add_argument("--simulate", action="store_true", help="use the built-in simulated venues")
-    p.add_argument("--seed", type=int, default=None, help="simulator seed")
-    p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
-    p.add_argument("--tls-key", type=Path, help="PEM private key")
-    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    return p
-
-
-def _customers(items: Sequence[str]) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for item in items:
-        for part in item.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            comp, _, pw = part.partition(":")
-            if not comp:
-                raise ConfigError(f"bad customer {part!r}: expected COMPID[:PASSWORD]")
-            out[comp] = pw or None
-    if not out:
-        raise ConfigError("no customers configured: pass --customer COMPID[:PASSWORD]")
-    return out
-
-
-async def _serve(args: argparse.Namespace, prog: str) -> int:
-    from ..topology import Pipeline, PipelineConfig
-
-    venues = tuple(v.strip() for v in args.venues.split(",") if v.strip())
-    instruments = [s.strip() for s in args.instrument_name.split(",") if s.strip()]
-    if not instruments:
-        raise ConfigError("--instrument-name is empty")
-    env = os.environ.get("DRAGONFLY_FIX_CUSTOMERS", "")
-    customers = _customers(list(args.customer) + ([env] if env else []))
-    if (args.tls_cert is None) != (args.tls_key is None):
-        raise ConfigError("--tls-cert and --tls-key go together")
-    ctx = None
-    if args.tls_cert is not None:
-        ctx = _ssl.create_default_context(_ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(args.tls_cert, args.tls_key)
-    simulate = args.simulate or env_flag("DRAGONFLY_SIMULATE")
-    pipelines = []
-    for i, name in enumerate(instruments):
-        sim_options: dict[str, Any] = {} if args.seed is None else {"seed": args.seed + i}
-        pipelines.append(Pipeline(PipelineConfig(instrument=name, venues=venues, depth=args.depth,
-                                                 simulate=simulate, sim_options=sim_options)))
-    config = FixServerConfig(host=args.host, port=args.port, comp_id=args.comp_id, customers=customers,
-                             store_dir=args.store_dir, max_depth=args.depth, ssl=ctx)
-    server = FixServer.for_pipelines(pipelines, config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
-    async with contextlib.AsyncExitStack() as stack:
-        try:
-            await server.start()
-        except OSError as exc:  # port in use, bad address: a usage error, before any venue is contacted
-            raise ConfigError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
-        stack.push_async_callback(server.stop)
-        for p in pipelines:
-            await stack.enter_async_context(p)
-        sys.stderr.write(f"{prog}: serving {', '.join(server.views)} over FIX on {server.address} "
-                         f"as {config.comp_id} to {', '.join(customers)} (tls={'on' if ctx else 'off'})\n")
-        sys.stderr.flush()
-        await stop.wait()
-        sys.stderr.write(f"{prog}: shutting down\n")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-fix-server") -> int:
-    """``dragonfly-fix-server``: serve the consolidated book over FIX.
-
-    Returns 0 on a clean stop (SIGINT/SIGTERM), 2 on a bad argument, 1 on a run-time failure.
-    """
-    args = _parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        return asyncio.run(_serve(args, prog))
-    except (ConfigError, ValueError) as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
-        return 2
-    except (DragonflyError, OSError) as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
-        return 1
-    except KeyboardInterrupt:
-        return 130

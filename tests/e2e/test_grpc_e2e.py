@@ -325,3 +325,23 @@ def test_client_bad_address(args, needle) -> None:
 def test_server_bad_arguments(args, needle) -> None:
     rc, _, err = run_cmd("dragonfly-grpc-server", *args)
     assert needle in _one_line_error(rc, err)
+
+
+def test_fix_server_under_its_three_names() -> None:
+    """``dragonfly-fix-server``, ``dragonfly fix-server`` and ``python -m dragonfly fix-server``: one command."""
+    names = {
+        "dragonfly-fix-server": command("dragonfly-fix-server"),
+        "dragonfly fix-server": command("dragonfly") + ["fix-server"],
+        "python -m": [sys.executable, "-m", "dragonfly", "fix-server"],
+    }
+    helps = set()
+    for name, argv in names.items():
+        r = subprocess.run(argv + ["--help"], capture_output=True, text=True, timeout=TIMEOUT, env=child_env(),
+                           cwd=REPO, check=False)
+        assert r.returncode == 0, (name, r.stderr)
+        helps.add(r.stdout[r.stdout.index("options:"):])
+        r = subprocess.run(argv + ["--instrument-name", "ethbtc"], capture_output=True, text=True, timeout=TIMEOUT,
+                           env=child_env(DRAGONFLY_FIX_CUSTOMERS=""), cwd=REPO, check=False)
+        assert r.returncode == 2 and "no customers configured" in _one_line_error(r.returncode, r.stderr), name
+    (text,) = helps  # the same options and help everywhere
+    assert "--customer COMPID[:PASSWORD]" in text and "--store-dir" in text and "--simulate" in text

@@ -1,4 +1,6 @@
-"""``dragonfly.services.fix_server.main`` (the ``dragonfly-fix-server`` command) end to end."""
+"""``dragonfly.cli.fix_server_main`` (``dragonfly-fix-server``, ``dragonfly fix-server``,
+``python -m dragonfly fix-server``) end to end. Its arguments are tested in ``tests/unit/test_cli.py``, a port
+in use in ``test_topology_servers.py``."""
 
 from __future__ import annotations
 
@@ -8,29 +10,10 @@ import re
 import signal
 import sys
 
-import pytest
-
 from dragonfly._core.fix import market_data
 from dragonfly.clients.fix import FixClient
-from dragonfly.services.fix_server import main
 
 T = 30.0
-
-
-@pytest.mark.parametrize("argv", [
-    ["--instrument-name", "ethbtc"],  # no customer
-    ["--instrument-name", "ethbtc", "--customer", ":pw"],
-    ["--instrument-name", "ethbtc", "--customer", "A", "--tls-cert", "x.pem"],
-    ["--instrument-name", "ethbtc", "--customer", "A", "--venues", "nowhere"],
-    ["--customer", "A"],  # no instrument
-])
-def test_bad_arguments_exit_2_with_one_line(argv, capsys, monkeypatch) -> None:
-    monkeypatch.delenv("DRAGONFLY_FIX_CUSTOMERS", raising=False)
-    with pytest.raises(SystemExit) if "--instrument-name" not in argv else _nothing():
-        rc = main(argv)
-        assert rc == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "error:" in err[0]
 
 
 async def _drain(it) -> None:
@@ -38,39 +21,17 @@ async def _drain(it) -> None:
         pass
 
 
-def test_port_in_use_exits_2(capsys, monkeypatch) -> None:
-    import socket
-
-    monkeypatch.delenv("DRAGONFLY_SIMULATE", raising=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        port = s.getsockname()[1]
-        rc = main(["--instrument-name", "ethbtc", "--customer", "A", "--port", str(port)])
-    assert rc == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot listen on 127.0.0.1:" in err[0]
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return False
-
-
 async def test_serves_simulated_pipeline_and_stops_on_sigterm(tmp_path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "import sys; from dragonfly.services.fix_server import main; sys.exit(main())",
-        "--instrument-name", "ethbtc", "--simulate", "--seed", "3", "--port", "0", "--customer", "BOT:pw",
+        sys.executable, "-m", "dragonfly", "fix-server",
+        "--instrument-name", "ethbtc,btcusdt", "--simulate", "--seed", "3", "--port", "0", "--customer", "BOT:pw",
         "--store-dir", str(tmp_path), stderr=asyncio.subprocess.PIPE, env=env,
     )
     try:
         assert proc.stderr is not None
         line = (await asyncio.wait_for(proc.stderr.readline(), T)).decode()
-        m = re.search(r"on 127\.0\.0\.1:(\d+)", line)
+        m = re.search(r"serving ETH-BTC, BTC-USDT over FIX on 127\.0\.0\.1:(\d+) as DRAGONFLY to BOT", line)
         assert m, line
         client = FixClient.build(host="127.0.0.1", port=int(m.group(1)), sender_comp_id="BOT",
                                  target_comp_id="DRAGONFLY", password="pw")

@@ -498,3 +498,77 @@ async def test_quiet_venue_book_is_kept_alive(sim, tmp_path) -> None:
         assert feed.listeners["ETH-BTC"].stats.keepalives >= 1
     finally:
         await feed.stop()
+
+
+# ----------------------------------------------------------------------------------------------
+# layer-1 interface: send((msg_type, fields)), on_gap
+
+
+_SUBSCRIBE = ("V", [(262, "g"), (263, 1), (264, 3), (265, 1), (267, 2), (269, 0), (269, 1), (146, 1),
+                    (55, "ETH-BTC")])
+
+
+async def test_client_send_tuple_and_bad_payloads(server) -> None:
+    """``send((msg_type, fields))`` is what a venue adapter's subscribe messages are."""
+    client = FixClient.build(host="127.0.0.1", port=server.port, sender_comp_id="OPEN", target_comp_id="DRAGONFLY")
+    await client.connect()
+    seq_before = client.store.next_out
+    await client.send(("V", [(262, "tup"), (263, 0), (264, 1), (146, 1), (55, "ETH-BTC")]))
+    assert client.store.next_out == seq_before + 1 and client.stats.sent == 1
+    it = client.messages().__aiter__()
+    w = await asyncio.wait_for(it.__anext__(), T)
+    assert w.msg_type == "W" and w.get(262) == b"tup"
+    for bad in [("V",), (1, []), 3.5]:
+        with pytest.raises(TypeError):
+            await client.send(bad)  # type: ignore[arg-type]
+    assert client.stats.sent == 1
+    await client.close()
+    await it.aclose()
+    with pytest.raises(VenueConnectionError):
+        await client.send(_SUBSCRIBE)
+
+
+@pytest.mark.parametrize("form", ["reason", "range"])
+async def test_client_on_gap_when_the_venue_gap_fills(sim, form) -> None:
+    """The venue skips sequence numbers; asked to resend, it gap-fills them: application data may be lost."""
+    client = FixClient.build(host="127.0.0.1", port=sim.port, sender_comp_id="DRAGONFLY", target_comp_id="FIXSIM",
+                             heartbeat_s=1, backoff=FAST)
+    gaps: list[tuple] = []
+    gapped = asyncio.Event()
+    if form == "reason":
+        def on_gap(c, reason):  # the generic Client hook
+            gaps.append((c, reason))
+            gapped.set()
+    else:
+        def on_gap(c, first, last):  # the older FIX-only form, still accepted
+            gaps.append((c, first, last))
+            gapped.set()
+    client.on_gap = on_gap
+
+    async def on_connect(c) -> None:
+        await c.send(_SUBSCRIBE)
+
+    client.on_connect = on_connect
+    injected = False
+
+    async def run() -> None:
+        nonlocal injected
+        async for msg in client.messages():
+            if not injected:
+                injected = True
+                sim.inject_gap(4)
+            if gapped.is_set():
+                return
+
+    try:
+        await asyncio.wait_for(run(), T)
+    finally:
+        await client.close()
+    assert len(gaps) == 1 and gaps[0][0] is client
+    if form == "reason":
+        assert "skipped by the counterparty" in gaps[0][1]
+    else:
+        first, last = gaps[0][1:]
+        assert last - first == 3
+    assert client.stats.gaps == 1
+    assert client.session_stats[-1].gap_fills_received == 1

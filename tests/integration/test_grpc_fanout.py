@@ -12,7 +12,7 @@ import asyncio
 import grpc
 
 from dragonfly.queues import Broadcast
-from dragonfly.services.grpc import Feed, GrpcServer, GrpcServerConfig
+from dragonfly.services.grpc import GrpcServer, GrpcServerConfig, ServedBook
 from dragonfly.services.grpc.protos import aggregator_pb2_grpc, book_pb2, orderbook_pb2, orderbook_pb2_grpc
 from dragonfly.services.grpc.testing import ViewPump
 
@@ -23,8 +23,8 @@ MORE = 20  # updates every reader must receive after the stuck one is stuck
 
 async def test_stuck_subscriber_is_conflated_and_slows_no_one() -> None:
     views: Broadcast = Broadcast(name="views")
-    feed = Feed(instrument="ETH-BTC", venues=("binance", "bitstamp"), depth=10, views=views)
-    server = GrpcServer([feed], GrpcServerConfig(port=0))
+    book = ServedBook(instrument="ETH-BTC", venues=("binance", "bitstamp"), depth=10, views=views)
+    server = GrpcServer([book], GrpcServerConfig(port=0))
     await server.start()
     # the stuck client has a connection of its own (a stalled stream must not eat
     # a shared connection's flow-control window) and never reads

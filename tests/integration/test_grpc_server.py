@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from dragonfly.errors import ConfigError
 from dragonfly.queues import Broadcast
-from dragonfly.services.grpc import BindError, BookClient, Feed, GrpcClientConfig, GrpcServer, GrpcServerConfig
+from dragonfly.services.grpc import BindError, BookClient, GrpcClientConfig, GrpcServer, GrpcServerConfig, ServedBook
 from dragonfly.services.grpc.protos import book_pb2, orderbook_pb2, orderbook_pb2_grpc
 from dragonfly.services.grpc.testing import synthetic_view
 
@@ -23,8 +23,8 @@ TIMEOUT = 20.0
 VENUES = ("binance", "bitstamp")
 
 
-def _feed(views: Broadcast, instrument: str = "ETH-BTC", depth: int = 10) -> Feed:
-    return Feed(instrument=instrument, venues=VENUES, depth=depth, views=views)
+def _book(views: Broadcast, instrument: str = "ETH-BTC", depth: int = 10) -> ServedBook:
+    return ServedBook(instrument=instrument, venues=VENUES, depth=depth, views=views)
 
 
 async def _until(pred, what: str) -> None:
@@ -55,7 +55,7 @@ def _channel(address: str, **kw) -> grpc.aio.Channel:
 @pytest.fixture
 async def served():
     views: Broadcast = Broadcast(name="views")
-    server = GrpcServer([_feed(views), _feed(Broadcast(), "BTC-USDT", depth=5)], GrpcServerConfig(port=0))
+    server = GrpcServer([_book(views), _book(Broadcast(), "BTC-USDT", depth=5)], GrpcServerConfig(port=0))
     await server.start()
     try:
         yield server, views
@@ -179,7 +179,7 @@ async def test_bad_requests(served) -> None:
 
 async def test_second_instrument_is_its_own_stream(served) -> None:
     server, _ = served
-    other = server.feeds[1].views
+    other = server.books[1].views
     other.publish(synthetic_view(9, instrument="BTC-USDT", mid=60000.0, tick=0.5, depth=5))
     async with BookClient(GrpcClientConfig(address=server.address)) as client:
         (msg,) = await _take(client.stream_book(instrument="BTCUSDT"), 1)
@@ -235,16 +235,18 @@ async def test_port_in_use_is_a_bind_error() -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        server = GrpcServer([_feed(Broadcast())], GrpcServerConfig(port=port))
-        with pytest.raises(BindError):
+        server = GrpcServer([_book(Broadcast())], GrpcServerConfig(port=port))
+        with pytest.raises(BindError, match=f"cannot listen on 127.0.0.1:{port} for gRPC") as err:
             await server.start()
         await server.stop(0)
+    assert (err.value.service, err.value.host, err.value.port) == ("gRPC", "127.0.0.1", port)
+    assert isinstance(err.value, ConfigError) and isinstance(err.value, OSError)
 
 
 async def test_subscriber_limit() -> None:
     views: Broadcast = Broadcast()
     views.publish(synthetic_view(1))
-    async with GrpcServer([_feed(views)], GrpcServerConfig(port=0, max_subscribers=2)) as server:
+    async with GrpcServer([_book(views)], GrpcServerConfig(port=0, max_subscribers=2)) as server:
         async with BookClient(GrpcClientConfig(address=server.address)) as client:
             calls = [client.stream_book(), client.book_summary()]
             for c in calls:
@@ -261,7 +263,7 @@ async def test_subscriber_limit() -> None:
 
 async def test_bad_tls_files_are_a_config_error(tmp_path) -> None:
     server = GrpcServer(
-        [_feed(Broadcast())], GrpcServerConfig(port=0, tls_cert=tmp_path / "no.pem", tls_key=tmp_path / "no.key")
+        [_book(Broadcast())], GrpcServerConfig(port=0, tls_cert=tmp_path / "no.pem", tls_key=tmp_path / "no.key")
     )
     with pytest.raises(ConfigError, match="cannot read TLS files"):
         await server.start()
@@ -278,14 +280,14 @@ def test_config_is_checked_eagerly() -> None:
     with pytest.raises(ConfigError):
         GrpcServer([], GrpcServerConfig())
     with pytest.raises(ConfigError):
-        GrpcServer([_feed(Broadcast()), _feed(Broadcast(), "ethbtc")])
+        GrpcServer([_book(Broadcast()), _book(Broadcast(), "ethbtc")])
 
 
 # --------------------------------------------------------------------------- auth
 async def test_bearer_token_required() -> None:
     views: Broadcast = Broadcast()
     views.publish(synthetic_view(1))
-    async with GrpcServer([_feed(views)], GrpcServerConfig(port=0, token="s3cret")) as server:
+    async with GrpcServer([_book(views)], GrpcServerConfig(port=0, token="s3cret")) as server:
         for token in (None, "wrong"):
             async with BookClient(GrpcClientConfig(address=server.address, token=token)) as client:
                 for call in (client.stream_book(), client.book_summary()):
@@ -323,7 +325,7 @@ async def test_tls(tls_files) -> None:
     cert, key = tls_files
     views: Broadcast = Broadcast()
     views.publish(synthetic_view(1))
-    async with GrpcServer([_feed(views)], GrpcServerConfig(port=0, tls_cert=cert, tls_key=key)) as server:
+    async with GrpcServer([_book(views)], GrpcServerConfig(port=0, tls_cert=cert, tls_key=key)) as server:
         async with BookClient(GrpcClientConfig(address=server.address, tls_ca=cert)) as client:
             (msg,) = await _take(client.stream_book(), 1)
             assert msg.seq == 1

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import traceback
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import WSMsgType, web
+from yarl import URL
 
-from dragonfly.clients import Backoff, Client, ClientState, WebSocketClient, WebSocketConfig
+from dragonfly.clients import Backoff, Client, ClientState, HttpClient, WebSocketClient, WebSocketConfig
 from dragonfly.errors import ConfigError, VenueConnectionError
 
 TIMEOUT = 10.0
@@ -20,7 +23,7 @@ class Server:
     """Scriptable WebSocket server: ``mode`` decides what a new connection gets."""
 
     def __init__(self) -> None:
-        self.mode = "echo"  # echo | refuse | silent_after_one | no_pong
+        self.mode = "echo"  # echo | refuse | unauthorized | forbidden | silent_after_one | no_pong | slow_handshake
         self.connections = 0
         self.refused = 0
         self.refused_five = asyncio.Event()
@@ -32,8 +35,20 @@ class Server:
         self.closed_by_client = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.queries: list[str] = []
+        self.headers: list[dict[str, str]] = []
+        self.tokens = 0
+
+    async def token(self, request: web.Request) -> web.Response:
+        """A REST endpoint handing out a per-connection URL (as some venues do before the WebSocket)."""
+        self.tokens += 1
+        return web.json_response({"url": f"{self.url}?token=t{self.tokens}"})
 
     async def handler(self, request: web.Request) -> web.StreamResponse:
+        self.queries.append(request.query_string)
+        self.headers.append(dict(request.headers))
+        if self.mode in ("unauthorized", "forbidden"):
+            return web.Response(status=401 if self.mode == "unauthorized" else 403, text="bad key")
         if self.mode == "refuse":
             self.refused += 1
             if self.refused >= 5:
@@ -62,7 +77,8 @@ class Server:
     async def __aenter__(self) -> Server:
         app = web.Application()
         app.router.add_get("/ws", self.handler)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        app.router.add_post("/token", self.token)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)  # the venue's log is not ours
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -272,3 +288,98 @@ def test_backoff_is_exponential_bounded_and_jittered() -> None:
         assert max(ds) - min(ds) > base * 0.3  # jitter spreads the retries
     with pytest.raises(ValueError):
         Backoff(jitter=2.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# secrets never reach reasons, errors or logs
+
+SECRET = "secret-key-123"
+SIGNATURE = "signature=abc"
+
+
+@pytest.mark.parametrize("mode", ["unauthorized", "forbidden"])
+async def test_rejected_upgrade_keeps_headers_and_query_out_of_reasons_errors_and_logs(
+    server: Server, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server.mode = mode
+    client = WebSocketClient.build(url=f"{server.url}?{SIGNATURE}", name="binance", headers={"X-MBX-APIKEY": SECRET},
+                                   backoff=Backoff(initial_s=0.001, max_s=0.002, max_retries=1))
+    reasons: list[str] = []
+    client.on_disconnect = lambda c, r: reasons.append(r)
+    with pytest.raises(VenueConnectionError) as info:
+        await asyncio.wait_for(take(client, 1), TIMEOUT)
+    await client.close()
+    # the secrets were really sent, so they could have leaked
+    assert server.headers[0]["X-MBX-APIKEY"] == SECRET and server.queries[0] == SIGNATURE
+    status = "401" if mode == "unauthorized" else "403"
+    assert len(reasons) == 2
+    for r in reasons:
+        assert r == f"connect failed: WSServerHandshakeError (HTTP {status}) at 127.0.0.1:{URL(server.url).port}"
+    err = info.value
+    assert f"HTTP {status}" in str(err) and err.code == int(status)
+    logging.getLogger("test.user").error("feed failed", exc_info=err)  # what a user's handler might do with it
+    assert "WSServerHandshakeError" in caplog.text  # the traceback was logged
+    texts = [*reasons, str(err), repr(err), "".join(traceback.format_exception(err)), caplog.text]
+    texts += [r.getMessage() for r in caplog.records]
+    for text in texts:
+        assert SECRET not in text and SIGNATURE not in text
+
+
+async def test_resolve_url_runs_before_every_attempt_and_its_failure_is_a_failed_attempt(server: Server) -> None:
+    calls = 0
+
+    async def resolve() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise VenueConnectionError("token endpoint down", venue="x")
+        async with HttpClient() as http:
+            return (await http.post(server.url.replace("ws://", "http://").replace("/ws", "/token"))).json()["url"]
+
+    client = Subscribing(WebSocketConfig.build(url=server.url, name="v", backoff=FAST), resolve_url=resolve)
+    reasons: list[str] = []
+    client.on_disconnect = lambda c, r: reasons.append(r)
+    got: list[str | bytes] = []
+
+    async def run() -> None:
+        async for f in client.frames():
+            got.append(f)
+            if len(got) == 1:
+                await server.sockets[0].close()
+            else:
+                return
+
+    try:
+        await asyncio.wait_for(run(), TIMEOUT)
+    finally:
+        await client.close()
+    assert got == ["echo:sub", "echo:sub"]
+    assert calls == 3  # the failed one, then one per connection
+    assert server.queries == ["token=t1", "token=t2"]  # each connection used its own URL
+    assert reasons[0].startswith("connect failed: resolve_url: token endpoint down")
+    assert reasons[1] == "closed by peer"
+    assert client.stats.failed_connects == 1 and client.stats.connects == 2
+
+
+@pytest.mark.parametrize("bad", ["http://127.0.0.1/x?token=abc", "not a url", 42])
+async def test_resolve_url_returning_no_ws_url_is_a_failed_attempt(server: Server, bad: object) -> None:
+    async def resolve() -> object:
+        return bad
+
+    client = WebSocketClient.build(url=server.url, backoff=Backoff(initial_s=0.001, max_s=0.002, max_retries=0),
+                                   resolve_url=resolve)  # type: ignore[arg-type]
+    reasons: list[str] = []
+    client.on_disconnect = lambda c, r: reasons.append(r)
+    with pytest.raises(VenueConnectionError) as info:
+        await asyncio.wait_for(take(client, 1), TIMEOUT)
+    await client.close()
+    assert len(reasons) == 1 and reasons[0].startswith("connect failed: resolve_url returned")
+    assert "token=abc" not in str(info.value) and "token=abc" not in reasons[0]
+    assert server.connections == 0 and client.stats.failed_connects == 1
+
+
+def test_invalid_config_url_error_has_no_query() -> None:
+    with pytest.raises(ConfigError) as info:
+        WebSocketConfig.build(url=f"http://127.0.0.1/x?{SIGNATURE}")
+    assert SIGNATURE not in str(info.value)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from dragonfly import cli
@@ -84,24 +82,45 @@ def test_dragonfly_dispatch(capsys) -> None:
     assert capsys.readouterr().out.startswith("dragonfly ")
 
 
-def test_fix_server_absent_is_one_line(capsys, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "dragonfly.services.fix_server", None)  # import fails as if absent
-    line = _one_line(capsys, cli.fix_server_main([]))
-    assert "FIX server is not available" in line
+FIX_SERVER_OPTIONS = ("--instrument-name", "--venues", "--host", "--port", "--depth", "--comp-id", "--customer",
+                      "--store-dir", "--simulate", "--seed", "--tls-cert", "--tls-key", "--log-level")
 
 
-def test_fix_server_is_handed_the_arguments(monkeypatch) -> None:
-    import types
+def test_fix_server_help_is_the_same_under_every_name(capsys) -> None:
+    helps = {}
+    for name, entry, argv in (("dragonfly-fix-server", cli.fix_server_main, ["--help"]),
+                              ("dragonfly fix-server", cli.main, ["fix-server", "--help"])):
+        assert _exit_code(entry, argv) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: {name} ")
+        helps[name] = out.replace(name, "PROG")
+    assert helps["dragonfly-fix-server"] == helps["dragonfly fix-server"]
+    text = helps["dragonfly-fix-server"]
+    assert all(opt in text for opt in FIX_SERVER_OPTIONS), text
+    assert "FIX 4.4" in text and "default 9880" in text
 
-    seen = {}
 
-    def main(argv, *, prog="x"):
-        seen["argv"], seen["prog"] = argv, prog
-        return 0
-
-    monkeypatch.setitem(sys.modules, "dragonfly.services.fix_server", types.SimpleNamespace(main=main))
-    assert cli.main(["fix-server", "--port", "1"]) == 0
-    assert seen == {"argv": ["--port", "1"], "prog": "dragonfly fix-server"}
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--customer", "A"], "--instrument-name"),
+        (["--instrument-name", "ethbtc"], "no customers configured"),
+        (["--instrument-name", "ethbtc", "--customer", ":pw"], "bad --customer ':pw'"),
+        (["--instrument-name", "ethbtc", "--customer", "A", "--tls-cert", "x.pem"], "--tls-cert and --tls-key"),
+        (["--instrument-name", "ethbtc", "--customer", "A", "--venues", "nowhere"], "unknown venue 'nowhere'"),
+        (["--instrument-name", "zzz", "--customer", "A"], "instrument"),
+        (["--instrument-name", "ethbtc", "--customer", "A", "--depth", "500"], "--depth 500"),
+        (["--instrument-name", "ethbtc", "--customer", "A", "--port", "70000"], "invalid port"),
+        (["--instrument-name", "ethbtc", "--customer", "A", "--comp-id", "A\x01B"], "comp_id"),
+    ],
+)
+def test_fix_server_bad_arguments(capsys, monkeypatch, argv, needle) -> None:
+    monkeypatch.delenv("DRAGONFLY_FIX_CUSTOMERS", raising=False)
+    monkeypatch.delenv("DRAGONFLY_SIMULATE", raising=False)
+    line = _one_line(capsys, _exit_code(cli.fix_server_main, argv))
+    assert line.startswith("dragonfly-fix-server: error: ") and needle in line
+    line = _one_line(capsys, _exit_code(cli.main, ["fix-server", *argv]))
+    assert line.startswith("dragonfly fix-server: error: ") and needle in line
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,13 @@
 """The gRPC service: ``orderbook.OrderbookAggregator`` and ``dragonfly.v1.Aggregator``.
 
-One :class:`GrpcServer` serves one or more :class:`Feed`\\ s (one per
-instrument, usually a :class:`~dragonfly.topology.Pipeline`'s broadcasts).
+One :class:`GrpcServer` serves one or more :class:`ServedBook`\\ s (one per
+instrument, usually a pipeline's broadcasts: :meth:`GrpcServer.for_pipelines`).
 
 Fan-out
 -------
 A *stream* is what a call asks for: ``(kind, instrument, depth, venues)``.
 Every stream has one encoder task that subscribes (conflating, one slot) to the
-feed's broadcast, encodes each update **once** and publishes the bytes on the
+book's broadcast, encodes each update **once** and publishes the bytes on the
 stream's own :class:`~dragonfly.queues.Broadcast`. Every call on that stream
 holds a one-slot subscription to those bytes and yields them unchanged: the
 methods are registered with an identity response serializer, so gRPC sends the
@@ -32,13 +32,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ...errors import ConfigError, DragonflyError
+from ...errors import BindError, ConfigError, DragonflyError
 from ...model import VenueStatus, WorldView
 from ...queues import Broadcast, Subscription
 from . import protos
@@ -46,17 +46,12 @@ from .auth import BearerTokenInterceptor
 from .encode import encode_book_update, encode_liquidity_from_view, encode_liquidity_update, encode_summary_bytes
 from .protos import book_pb2
 
-__all__ = ("BindError", "Feed", "GrpcServer", "GrpcServerConfig", "StreamStats", "SubscriberStats")
+if TYPE_CHECKING:
+    from ..base import HostedPipeline
+
+__all__ = ("BindError", "GrpcServer", "GrpcServerConfig", "ServedBook", "StreamStats", "SubscriberStats")
 
 log = logging.getLogger(__name__)
-
-
-class BindError(ConfigError, OSError):
-    """The server cannot listen on the requested address (port in use, bad host, ...)."""
-
-    def __init__(self, message: str, *, address: str = "") -> None:
-        super().__init__(message)
-        self.address = address
 
 
 def _norm(name: str) -> str:
@@ -64,8 +59,8 @@ def _norm(name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Feed:
-    """What the server serves for one instrument.
+class ServedBook:
+    """What the server serves for one instrument: its consolidated views.
 
     Attributes
     ----------
@@ -89,22 +84,22 @@ class Feed:
 
     def __post_init__(self) -> None:
         if not self.instrument:
-            raise ConfigError("Feed.instrument must not be empty")
+            raise ConfigError("ServedBook.instrument must not be empty")
         if not self.venues:
-            raise ConfigError("Feed.venues must not be empty")
+            raise ConfigError("ServedBook.venues must not be empty")
         if self.depth < 1:
-            raise ConfigError(f"Feed.depth must be >= 1, got {self.depth}")
+            raise ConfigError(f"ServedBook.depth must be >= 1, got {self.depth}")
 
     @classmethod
-    def from_pipeline(cls, pipeline: Any) -> Feed:
-        """A feed over a :class:`dragonfly.topology.Pipeline`'s broadcasts."""
+    def from_pipeline(cls, pipeline: HostedPipeline) -> ServedBook:
+        """The book of a pipeline (e.g. :class:`dragonfly.topology.Pipeline`): its views and liquidity."""
         cfg = pipeline.config
         return cls(
             instrument=_instrument_name(cfg.instrument),
             venues=tuple(cfg.venues),
             depth=cfg.depth,
             views=pipeline.views,
-            liquidity=getattr(pipeline, "liquidity", None),
+            liquidity=pipeline.liquidity,
         )
 
 
@@ -274,11 +269,11 @@ def _identity(b: bytes) -> bytes:
 
 
 class GrpcServer:
-    """Serve feeds over gRPC (``grpc.aio``).
+    """Serve consolidated books over gRPC (``grpc.aio``).
 
     Parameters
     ----------
-    feeds : sequence of Feed
+    books : sequence of ServedBook
         One per instrument; the first is what ``BookSummary`` (which takes no
         parameters) streams.
     config : GrpcServerConfig
@@ -287,21 +282,26 @@ class GrpcServer:
     Examples
     --------
     >>> async with Pipeline(cfg) as pipe:                           # doctest: +SKIP
-    ...     async with GrpcServer([Feed.from_pipeline(pipe)], GrpcServerConfig(port=0)) as srv:
+    ...     async with GrpcServer.for_pipelines([pipe], GrpcServerConfig(port=0)) as srv:
     ...         print(srv.port)
     ...         await srv.wait_closed()
+
+    Beside other servers, over pipelines it starts itself: :class:`dragonfly.services.host.ServiceHost`.
     """
 
-    def __init__(self, feeds: Sequence[Feed], config: GrpcServerConfig | None = None) -> None:
-        feeds = tuple(feeds)
-        if not feeds:
-            raise ConfigError("GrpcServer needs at least one feed")
-        names = [_norm(f.instrument) for f in feeds]
+    #: How :class:`~dragonfly.services.host.ServiceHost` names this server in messages and addresses.
+    name: ClassVar[str] = "gRPC"
+
+    def __init__(self, books: Sequence[ServedBook], config: GrpcServerConfig | None = None) -> None:
+        books = tuple(books)
+        if not books:
+            raise ConfigError("GrpcServer needs at least one book")
+        names = [_norm(b.instrument) for b in books]
         if len(set(names)) != len(names):
-            raise ConfigError(f"duplicate instruments in feeds: {[f.instrument for f in feeds]}")
-        self.feeds = feeds
+            raise ConfigError(f"duplicate instruments: {[b.instrument for b in books]}")
+        self.books = books
         self.config = config or GrpcServerConfig()
-        self._by_name = dict(zip(names, feeds))
+        self._by_name = dict(zip(names, books))
         self._streams: dict[tuple[Any, ...], _Stream] = {}
         self._subs: dict[int, SubscriberStats] = {}
         self._ids = itertools.count(1)
@@ -312,6 +312,11 @@ class GrpcServer:
         self._port = 0
         self._closing = False
         self._stopped = asyncio.Event()
+
+    @classmethod
+    def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: GrpcServerConfig | None = None) -> GrpcServer:
+        """Serve the books of pipelines (running or about to run), one per instrument."""
+        return cls([ServedBook.from_pipeline(p) for p in pipelines], config)
 
     # -- introspection --------------------------------------------------------
     @property
@@ -366,10 +371,10 @@ class GrpcServer:
                 status = health_pb2.HealthCheckResponse
                 await self._health.set(name, status.NOT_SERVING if follow and name else status.SERVING)
             if follow:
-                for f in self.feeds:
-                    self._live[f.instrument] = False
+                for b in self.books:
+                    self._live[b.instrument] = False
                     for svc in (protos.ORDERBOOK_SERVICE, protos.AGGREGATOR_SERVICE):
-                        await self._health.set(f"{svc}/{f.instrument}", health_pb2.HealthCheckResponse.NOT_SERVING)
+                        await self._health.set(f"{svc}/{b.instrument}", health_pb2.HealthCheckResponse.NOT_SERVING)
         if cfg.reflection:
             names = [protos.ORDERBOOK_SERVICE, protos.AGGREGATOR_SERVICE, reflection.SERVICE_NAME]
             if cfg.health:
@@ -385,7 +390,7 @@ class GrpcServer:
         self._server = server
         if self._health is not None and cfg.health_follows_venues:
             loop = asyncio.get_running_loop()
-            self._watchers = [loop.create_task(self._watch(f), name=f"health:{f.instrument}") for f in self.feeds]
+            self._watchers = [loop.create_task(self._watch(b), name=f"health:{b.instrument}") for b in self.books]
         log.info("gRPC server listening on %s (tls=%s, token=%s)", self.address, cfg.tls, bool(cfg.token))
         return port
 
@@ -404,12 +409,17 @@ class GrpcServer:
             else:
                 port = server.add_insecure_port(cfg.address)
         except RuntimeError:
-            raise BindError(
-                f"cannot listen on {cfg.address}: address in use or not available", address=cfg.address
-            ) from None
+            raise self._bind_error() from None
         if not port:
-            raise BindError(f"cannot listen on {cfg.address}: address in use or not available", address=cfg.address)
+            raise self._bind_error()
         return int(port)
+
+    def _bind_error(self) -> BindError:
+        cfg = self.config
+        return BindError(
+            f"cannot listen on {cfg.address} for {self.name}: address in use or not available",
+            service=self.name, host=cfg.host, port=cfg.port, address=cfg.address,
+        )
 
     async def stop(self, grace: float | None = None) -> None:
         """End every stream cleanly, then stop the server (idempotent)."""
@@ -434,19 +444,19 @@ class GrpcServer:
         finally:
             self._stopped.set()
 
-    async def _watch(self, feed: Feed) -> None:
+    async def _watch(self, book: ServedBook) -> None:
         """Follow one instrument's views: health SERVING iff a venue is LIVE (see ``health_follows_venues``)."""
         serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
-        sub = feed.views.subscribe(maxsize=1)
+        sub = book.views.subscribe(maxsize=1)
         try:
             async for view in sub:
                 live = any(h.status is VenueStatus.LIVE for h in view.venues.values())
-                if live == self._live.get(feed.instrument):
+                if live == self._live.get(book.instrument):
                     continue
-                self._live[feed.instrument] = live
-                log.info("gRPC health: %s %s", feed.instrument, "SERVING" if live else "NOT_SERVING (no LIVE venue)")
+                self._live[book.instrument] = live
+                log.info("gRPC health: %s %s", book.instrument, "SERVING" if live else "NOT_SERVING (no LIVE venue)")
                 for svc in (protos.ORDERBOOK_SERVICE, protos.AGGREGATOR_SERVICE):
-                    await self._health.set(f"{svc}/{feed.instrument}", serving if live else not_serving)
+                    await self._health.set(f"{svc}/{book.instrument}", serving if live else not_serving)
                     await self._health.set(svc, serving if any(self._live.values()) else not_serving)
         finally:
             sub.close()
@@ -502,21 +512,21 @@ class GrpcServer:
 
     async def _list_instruments(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return book_pb2.InstrumentList(
-            instruments=[book_pb2.Instrument(name=f.instrument, venues=f.venues, depth=f.depth) for f in self.feeds]
+            instruments=[book_pb2.Instrument(name=b.instrument, venues=b.venues, depth=b.depth) for b in self.books]
         )
 
     # grpc.aio tells streaming handlers apart by their kind: these must be
     # async generator functions (a plain function returning one would be run as
     # a sync generator in a thread). Each yields pre-encoded bytes.
     async def _book_summary(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-        feed = self.feeds[0]
-        depth = feed.depth
+        book = self.books[0]
+        depth = book.depth
 
         def encode(v: WorldView) -> bytes:
             return encode_summary_bytes(v, depth=depth)
 
         stats = await self._open(
-            protos.BOOK_SUMMARY, ("summary", _norm(feed.instrument), depth, None), feed.views, encode, context
+            protos.BOOK_SUMMARY, ("summary", _norm(book.instrument), depth, None), book.views, encode, context
         )
         try:
             async for payload in stats.sub:
@@ -526,14 +536,14 @@ class GrpcServer:
             self._release(stats)
 
     async def _stream_book(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-        feed, depth, venues = await self._resolve_or_abort(request, context)
-        all_venues = feed.venues
+        book, depth, venues = await self._resolve_or_abort(request, context)
+        all_venues = book.venues
 
         def encode(v: WorldView) -> bytes:
             return encode_book_update(v, depth=depth, venues=venues, all_venues=all_venues)
 
-        key = ("book", _norm(feed.instrument), depth, _venues_key(venues))
-        stats = await self._open(protos.STREAM_BOOK, key, feed.views, encode, context)
+        key = ("book", _norm(book.instrument), depth, _venues_key(venues))
+        stats = await self._open(protos.STREAM_BOOK, key, book.views, encode, context)
         try:
             async for payload in stats.sub:
                 yield payload
@@ -542,25 +552,25 @@ class GrpcServer:
             self._release(stats)
 
     async def _stream_liquidity(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-        feed, depth, venues = await self._resolve_or_abort(request, context)
-        all_venues = feed.venues
+        book, depth, venues = await self._resolve_or_abort(request, context)
+        all_venues = book.venues
         source: Broadcast[Any]
         encode: Callable[[Any], bytes]
-        if venues is None and feed.liquidity is not None:
+        if venues is None and book.liquidity is not None:
             # the aggregator's own summed view
-            source = feed.liquidity
+            source = book.liquidity
 
             def encode(v: Any) -> bytes:
                 return encode_liquidity_update(v, depth=depth, venues=None, all_venues=all_venues)
 
         else:
             # a venue subset: sum those venues' tops carried by the world view
-            source = feed.views
+            source = book.views
 
             def encode(v: Any) -> bytes:
                 return encode_liquidity_from_view(v, depth=depth, venues=venues, all_venues=all_venues)
 
-        key = ("liquidity", _norm(feed.instrument), depth, _venues_key(venues))
+        key = ("liquidity", _norm(book.instrument), depth, _venues_key(venues))
         stats = await self._open(protos.STREAM_LIQUIDITY, key, source, encode, context)
         try:
             async for payload in stats.sub:
@@ -571,41 +581,41 @@ class GrpcServer:
 
     async def _resolve_or_abort(
         self, request: Any, context: grpc.aio.ServicerContext
-    ) -> tuple[Feed, int, frozenset[str] | None]:
+    ) -> tuple[ServedBook, int, frozenset[str] | None]:
         try:
             return self._resolve(request)
         except _CallError as exc:
             await context.abort(exc.code, str(exc))
             raise AssertionError("unreachable") from None  # abort() raises
 
-    def _resolve(self, request: Any) -> tuple[Feed, int, frozenset[str] | None]:
+    def _resolve(self, request: Any) -> tuple[ServedBook, int, frozenset[str] | None]:
         if request.instrument:
             try:
                 wanted = _norm(_instrument_name(request.instrument))
             except DragonflyError:
                 wanted = _norm(request.instrument)
-            feed = self._by_name.get(wanted)
-            if feed is None:
-                served = ", ".join(f.instrument for f in self.feeds)
+            book = self._by_name.get(wanted)
+            if book is None:
+                served = ", ".join(f.instrument for f in self.books)
                 raise _CallError(
                     grpc.StatusCode.NOT_FOUND, f"instrument {request.instrument!r} is not served (served: {served})"
                 )
         else:
-            feed = self.feeds[0]
-        depth = request.depth or feed.depth
-        if depth > feed.depth:
-            raise _CallError(grpc.StatusCode.INVALID_ARGUMENT, f"depth {depth} exceeds the server's depth {feed.depth}")
+            book = self.books[0]
+        depth = request.depth or book.depth
+        if depth > book.depth:
+            raise _CallError(grpc.StatusCode.INVALID_ARGUMENT, f"depth {depth} exceeds the server's depth {book.depth}")
         venues: frozenset[str] | None = None
         if request.venues:
             asked = [v.strip().lower() for v in request.venues]
-            unknown = sorted(set(asked) - set(feed.venues))
+            unknown = sorted(set(asked) - set(book.venues))
             if unknown:
                 raise _CallError(
                     grpc.StatusCode.INVALID_ARGUMENT,
-                    f"unknown venue(s) {', '.join(unknown)} for {feed.instrument} (served: {', '.join(feed.venues)})",
+                    f"unknown venue(s) {', '.join(unknown)} for {book.instrument} (served: {', '.join(book.venues)})",
                 )
-            venues = None if set(asked) == set(feed.venues) else frozenset(asked)
-        return feed, depth, venues
+            venues = None if set(asked) == set(book.venues) else frozenset(asked)
+        return book, depth, venues
 
     async def _open(
         self,

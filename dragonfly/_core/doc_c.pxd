@@ -1,0 +1,139 @@
+# Declarations of the compiled JSON document (dragonfly._core.doc_c), for Cython modules that
+# ``cimport`` it (the book's apply_doc reads the tape and the buffer directly):
+#
+#     from dragonfly._core.doc_c cimport Doc, DocNode, DOC_NUMBER, DOC_STRING, DOC_ARRAY, df_decimal
+#
+# The tape: one DocNode per value, in document order (a container is followed by its members; an
+# object member by its key, a string node, then its value). ``next`` is the index after the value's
+# subtree, so siblings are ``h = tape[h].next``. Semantics: dragonfly/_core/doc_py.py.
+
+from libc.stdint cimport uint8_t, uint32_t
+
+cdef extern from *:
+    """
+    #include <float.h>
+    #include <stdint.h>
+    #include <string.h>
+
+    /* m * 10^k and m / 10^k with m <= 2^53 and k <= 22 are exact operands, so one IEEE
+       operation is correctly rounded (Clinger's fast path) when doubles are evaluated in
+       double precision. */
+    #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    #  define DF_DOC_FAST_FLOAT 1
+    #else
+    #  define DF_DOC_FAST_FLOAT 0
+    #endif
+
+    static const double df_doc_pow10[23] = {
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+    /* s[0:n] must be [+-]? (D+ ('.' D*)? | '.' D+) ([eE] [+-]? D+)? with D = ASCII digit.
+       Returns 1 and sets *out to float(text) (bit for bit, inf on overflow) when it is;
+       0 when it is not (nothing set); -1 with a Python exception set (memory). Every JSON
+       number token has this form. */
+    static int df_decimal(const unsigned char* s, Py_ssize_t n, double* out) {
+        const unsigned char* p = s;
+        const unsigned char* e = s + n;
+        const unsigned char* d0;
+        int neg = 0, nd = 0, slow = 0, eneg = 0;
+        Py_ssize_t ndig;
+        uint64_t m = 0;
+        long e10 = 0, x = 0;
+        unsigned int d;
+        if (p < e && (*p == '+' || *p == '-')) { neg = *p == '-'; p++; }
+        d0 = p;
+        while (p < e && (d = (unsigned int)*p - '0') <= 9) {
+            if (nd < 19) { m = m * 10 + d; if (m) nd++; } else slow = 1;
+            p++;
+        }
+        ndig = p - d0;
+        if (p < e && *p == '.') {
+            p++;
+            d0 = p;
+            while (p < e && (d = (unsigned int)*p - '0') <= 9) {
+                if (nd < 19) { m = m * 10 + d; if (m) nd++; e10--; } else slow = 1;
+                p++;
+            }
+            ndig += p - d0;
+        }
+        if (ndig == 0) return 0;
+        if (p < e && (*p == 'e' || *p == 'E')) {
+            p++;
+            if (p < e && (*p == '+' || *p == '-')) { eneg = *p == '-'; p++; }
+            if (p >= e || (unsigned int)*p - '0' > 9) return 0;
+            while (p < e && (d = (unsigned int)*p - '0') <= 9) {
+                if (x < 100000000L) x = x * 10 + d;
+                p++;
+            }
+            e10 += eneg ? -x : x;
+        }
+        if (p != e) return 0;
+        if (DF_DOC_FAST_FLOAT && !slow && m <= 9007199254740992ULL && e10 >= -22 && e10 <= 22) {
+            double v = (double)m;
+            v = e10 >= 0 ? v * df_doc_pow10[e10] : v / df_doc_pow10[-e10];
+            *out = neg ? -v : v;
+            return 1;
+        }
+        {
+            char local[128];
+            char* buf = local;
+            char* end = NULL;
+            double v;
+            if (n >= 128) {
+                buf = (char*)PyMem_Malloc(n + 1);
+                if (buf == NULL) { PyErr_NoMemory(); return -1; }
+            }
+            memcpy(buf, s, n);
+            buf[n] = 0;
+            v = PyOS_string_to_double(buf, &end, NULL);
+            if (buf != local) PyMem_Free(buf);
+            if (v == -1.0 && PyErr_Occurred()) return -1;
+            *out = v;
+            return 1;
+        }
+    }
+    """
+    int df_decimal(const unsigned char* s, Py_ssize_t n, double* out) except -1
+
+
+ctypedef struct DocNode:
+    uint32_t start    # offset of the token in the buffer (a string's opening quote)
+    uint32_t size     # string: bytes between the quotes; number/literal: token length; container: members
+    uint32_t next     # index of the value after this one's subtree
+    uint8_t kind      # DOC_NULL ... DOC_OBJECT
+    uint8_t flags     # DOC_F_ESCAPES (string), DOC_F_INTEGER (number)
+
+
+cdef enum:
+    DOC_NULL = 0
+    DOC_FALSE = 1
+    DOC_TRUE = 2
+    DOC_NUMBER = 3
+    DOC_STRING = 4
+    DOC_ARRAY = 5
+    DOC_OBJECT = 6
+    DOC_F_ESCAPES = 1
+    DOC_F_INTEGER = 2
+    DOC_INLINE = 32   # tape entries stored inside the object (no allocation for small frames)
+
+
+cdef class Doc:
+    cdef object _src                    # owns the buffer (str, whose UTF-8 is cached, or bytes)
+    cdef const unsigned char* _buf      # the UTF-8 text
+    cdef Py_ssize_t _n
+    cdef bint _is_str
+    cdef DocNode* _tape                 # _inline or a heap block
+    cdef Py_ssize_t _count
+    cdef Py_ssize_t _cap
+    cdef Py_ssize_t _at_h               # at(): last (array, index, element) for sequential reads
+    cdef Py_ssize_t _at_i
+    cdef Py_ssize_t _at_e
+    cdef DocNode _inline[DOC_INLINE]
+
+    cdef int _check(self, Py_ssize_t h) except -1
+    cdef str decode(self, Py_ssize_t h)
+    # value ``h`` as float(text) for a number or a plain numeric string without escapes:
+    # 1 and ``out`` set, 0 when ``h`` is anything else, -1 with an exception (memory)
+    cdef int number(self, Py_ssize_t h, double* out) except -1
+    cdef object value_of(self, Py_ssize_t h, bint text_numbers)

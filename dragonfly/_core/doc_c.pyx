@@ -1,0 +1,949 @@
+"""One JSON document, parsed strictly into a tape and read through integer handles (compiled twin).
+
+Behaves exactly like :mod:`dragonfly._core.doc_py` (the reference, where the semantics are
+documented): the same documents are accepted, errors have the same type, message and
+``pos``, and handles number the values the same way.
+
+The scanner works on the UTF-8 bytes with pointer arithmetic (8-byte SWAR scans of string
+bodies on little-endian targets) and never reads past the end of the buffer. The tape is an
+array of 16-byte :c:type:`DocNode` records, kept inside the object for small frames; no
+Python object is created until a value is asked for. Other Cython modules ``cimport``
+:class:`Doc` (see ``doc_c.pxd``) to read the tape and the buffer directly.
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_SetItem
+from cpython.float cimport PyFloat_FromDouble
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.long cimport PyLong_FromLongLong
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.ref cimport Py_INCREF
+from cpython.unicode cimport PyUnicode_Check
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.string cimport memcmp, memcpy
+
+from ..errors import ExtractError
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
+    bint PyUnicode_IS_ASCII(object unicode)
+    bint PyUnicode_IS_COMPACT_ASCII(object unicode)
+    void* PyUnicode_DATA(object unicode)
+    Py_ssize_t PyUnicode_GET_LENGTH(object unicode)
+    object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
+    object PyUnicode_DecodeASCII(const char* s, Py_ssize_t size, const char* errors)
+    object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
+    object PyLong_FromString(const char* s, char** pend, int base)
+    int PyUnicode_4BYTE_KIND
+
+cdef extern from *:
+    """
+    #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    #  define DF_DOC_SWAR 1
+    #elif defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64)
+    #  define DF_DOC_SWAR 1
+    #else
+    #  define DF_DOC_SWAR 0
+    #endif
+    #if defined(_MSC_VER) && !defined(__clang__)
+    #  include <intrin.h>
+    #endif
+
+    static inline uint64_t df_doc_load8(const unsigned char* p) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return x;
+    }
+
+    /* Nonzero when any byte of x is < 0x20, '"', '\\\\' or >= 0x80; the lowest flagged
+       byte is exact (borrows only propagate upwards). */
+    static inline uint64_t df_doc_special8(uint64_t x) {
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+        uint64_t q = x ^ (ones * 0x22), s = x ^ (ones * 0x5C);
+        return (x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((s - ones) & ~s)) & high;
+    }
+
+    static inline int df_doc_ctz64(uint64_t x) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_ctzll(x);
+    #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_ARM64))
+        unsigned long i;
+        _BitScanForward64(&i, x);
+        return (int)i;
+    #else
+        int n = 0;
+        while (!(x & 1)) { x >>= 1; n++; }
+        return n;
+    #endif
+    }
+    """
+    int DF_DOC_SWAR
+    uint64_t df_doc_load8(const unsigned char* p) noexcept nogil
+    uint64_t df_doc_special8(uint64_t x) noexcept nogil
+    int df_doc_ctz64(uint64_t x) noexcept nogil
+
+__all__ = ("Doc", "NULL", "FALSE", "TRUE", "NUMBER", "STRING", "ARRAY", "OBJECT", "MAX_DEPTH", "KIND_NAMES")
+
+globals()["NULL"] = DOC_NULL  # NULL is a Cython keyword
+FALSE = DOC_FALSE
+TRUE = DOC_TRUE
+NUMBER = DOC_NUMBER
+STRING = DOC_STRING
+ARRAY = DOC_ARRAY
+OBJECT = DOC_OBJECT
+KIND_NAMES = ("null", "false", "true", "number", "string", "array", "object")
+MAX_DEPTH = 128
+MAX_SIZE = 0xFFFFFFFE
+
+cdef enum:
+    C_MAX_DEPTH = 128
+
+ctypedef const unsigned char* cptr
+
+cdef enum:
+    E_OK = 0
+    E_EOF
+    E_CHAR
+    E_CTRL
+    E_ESCAPE
+    E_UTF8
+    E_NUMBER
+    E_LITERAL
+    E_KEY
+    E_COLON
+    E_OBJ_SEP
+    E_ARR_SEP
+    E_NESTING
+    E_EXTRA
+    E_MEMORY
+
+# Same strings as the reference twin, in E_* order.
+cdef tuple _MESSAGES = (
+    "",
+    "unexpected end of input",
+    "unexpected character",
+    "control character in string",
+    "invalid escape in string",
+    "invalid UTF-8 in string",
+    "invalid number",
+    "invalid literal",
+    "expected string key",
+    "expected ':'",
+    "expected ',' or '}'",
+    "expected ',' or ']'",
+    "nesting too deep",
+    "extra data after the document",
+    "out of memory",
+)
+
+cdef unsigned char C_WS = 1
+cdef unsigned char C_HEX = 2
+cdef unsigned char C_ESC = 4       # the character after a backslash in a two-character escape
+cdef unsigned char C_PLAIN = 8     # needs no attention inside a string
+cdef unsigned char _cls[256]
+cdef signed char _hexv[256]
+
+
+cdef void _init_classes() noexcept:
+    cdef int i
+    for i in range(256):
+        _cls[i] = 0
+        _hexv[i] = -1
+        if 0x20 <= i < 0x80 and i != 0x22 and i != 0x5C:
+            _cls[i] |= C_PLAIN
+    for i in b" \t\n\r":
+        _cls[i] |= C_WS
+    for i in b"0123456789abcdefABCDEF":
+        _cls[i] |= C_HEX
+    for i in range(10):
+        _hexv[0x30 + i] = i
+    for i in range(6):
+        _hexv[0x61 + i] = 10 + i
+        _hexv[0x41 + i] = 10 + i
+    for i in b'"\\/bfnrt':
+        _cls[i] |= C_ESC
+
+
+_init_classes()
+
+
+cdef struct PState:
+    cptr start
+    cptr end
+    int err
+    Py_ssize_t pos
+
+
+# ---------------------------------------------------------------------------------------
+# Scanning
+# ---------------------------------------------------------------------------------------
+
+
+cdef inline cptr _fail(PState* c, int err, cptr at) noexcept:
+    c.err = err
+    c.pos = at - c.start
+    return NULL
+
+
+cdef inline cptr _eof(PState* c) noexcept:
+    c.err = E_EOF
+    c.pos = c.end - c.start
+    return NULL
+
+
+cdef inline cptr _ws(cptr p, cptr e) noexcept:
+    if p < e and p[0] > 0x20:
+        return p
+    while p < e and (_cls[p[0]] & C_WS):
+        p += 1
+    return p
+
+
+cdef inline cptr _scan_plain(cptr p, cptr e) noexcept:
+    """Advance over string bytes that need no attention."""
+    cdef uint64_t m
+    if DF_DOC_SWAR:
+        while e - p >= 8:
+            m = df_doc_special8(df_doc_load8(p))
+            if m:
+                return p + (df_doc_ctz64(m) >> 3)
+            p += 8
+    while p < e and (_cls[p[0]] & C_PLAIN):
+        p += 1
+    return p
+
+
+cdef cptr _utf8_seq(PState* c, cptr p) noexcept:
+    cdef cptr e = c.end
+    cdef unsigned char ch = p[0], d
+    cdef int need, k
+    cdef unsigned char lo, hi
+    if 0xC2 <= ch <= 0xDF:
+        need = 1; lo = 0x80; hi = 0xBF
+    elif ch == 0xE0:
+        need = 2; lo = 0xA0; hi = 0xBF
+    elif (0xE1 <= ch <= 0xEC) or (0xEE <= ch <= 0xEF):
+        need = 2; lo = 0x80; hi = 0xBF
+    elif ch == 0xED:
+        need = 2; lo = 0x80; hi = 0x9F
+    elif ch == 0xF0:
+        need = 3; lo = 0x90; hi = 0xBF
+    elif 0xF1 <= ch <= 0xF3:
+        need = 3; lo = 0x80; hi = 0xBF
+    elif ch == 0xF4:
+        need = 3; lo = 0x80; hi = 0x8F
+    else:
+        return _fail(c, E_UTF8, p)
+    for k in range(1, need + 1):
+        if p + k >= e:
+            return _eof(c)
+        d = p[k]
+        if k == 1:
+            if d < lo or d > hi:
+                return _fail(c, E_UTF8, p)
+        elif d < 0x80 or d > 0xBF:
+            return _fail(c, E_UTF8, p)
+    return p + need + 1
+
+
+cdef inline cptr _string_end(PState* c, cptr p, uint8_t* flags) noexcept:
+    """``p`` is at the opening quote; return the position after the closing quote."""
+    cdef cptr e = c.end
+    cdef unsigned char ch
+    cdef int k
+    p += 1
+    while True:
+        p = _scan_plain(p, e)
+        if p >= e:
+            return _eof(c)
+        ch = p[0]
+        if ch == 0x22:
+            return p + 1
+        if ch == 0x5C:
+            flags[0] = DOC_F_ESCAPES
+            if p + 1 >= e:
+                return _eof(c)
+            ch = p[1]
+            if ch == 0x75:
+                for k in range(2, 6):
+                    if p + k >= e:
+                        return _eof(c)
+                    if not (_cls[p[k]] & C_HEX):
+                        return _fail(c, E_ESCAPE, p)
+                p += 6
+            elif _cls[ch] & C_ESC:
+                p += 2
+            else:
+                return _fail(c, E_ESCAPE, p)
+        elif ch < 0x20:
+            return _fail(c, E_CTRL, p)
+        else:
+            p = _utf8_seq(c, p)
+            if p == NULL:
+                return NULL
+
+
+cdef inline cptr _digits(cptr q, cptr e) noexcept:
+    while q < e and <unsigned int>q[0] - 0x30 <= 9:
+        q += 1
+    return q
+
+
+cdef inline cptr _number_end(PState* c, cptr p, uint8_t* flags) noexcept:
+    cdef cptr e = c.end
+    cdef cptr q = p
+    cdef unsigned char ch
+    cdef bint integer = True
+    if q[0] == 0x2D:
+        q += 1
+    if q >= e:
+        return _eof(c)
+    ch = q[0]
+    if ch == 0x30:
+        q += 1
+    elif 0x31 <= ch <= 0x39:
+        q = _digits(q + 1, e)
+    else:
+        return _fail(c, E_NUMBER, q)
+    if q < e and q[0] == 0x2E:
+        integer = False
+        q += 1
+        if q >= e:
+            return _eof(c)
+        if <unsigned int>q[0] - 0x30 > 9:
+            return _fail(c, E_NUMBER, q)
+        q = _digits(q + 1, e)
+    if q < e and (q[0] == 0x65 or q[0] == 0x45):
+        integer = False
+        q += 1
+        if q < e and (q[0] == 0x2B or q[0] == 0x2D):
+            q += 1
+        if q >= e:
+            return _eof(c)
+        if <unsigned int>q[0] - 0x30 > 9:
+            return _fail(c, E_NUMBER, q)
+        q = _digits(q + 1, e)
+    if integer:
+        flags[0] = DOC_F_INTEGER
+    return q
+
+
+cdef inline cptr _literal_end(PState* c, cptr p, uint8_t* kind) noexcept:
+    cdef const char* lit
+    cdef int k, n
+    if p[0] == 0x74:
+        lit = b"true"; n = 4; kind[0] = DOC_TRUE
+    elif p[0] == 0x66:
+        lit = b"false"; n = 5; kind[0] = DOC_FALSE
+    else:
+        lit = b"null"; n = 4; kind[0] = DOC_NULL
+    for k in range(n):
+        if p + k >= c.end:
+            return _eof(c)
+        if p[k] != <unsigned char>lit[k]:
+            return _fail(c, E_LITERAL, p)
+    return p + n
+
+
+# ---------------------------------------------------------------------------------------
+# The tape
+# ---------------------------------------------------------------------------------------
+
+
+cdef DocNode* _grow(Doc d) noexcept:
+    """Room for one more node; NULL when out of memory."""
+    cdef Py_ssize_t cap
+    cdef DocNode* t
+    if d._tape == d._inline:
+        cap = d._n // 6
+        if cap < 4 * DOC_INLINE:
+            cap = 4 * DOC_INLINE
+        t = <DocNode*>PyMem_Malloc(cap * sizeof(DocNode))
+        if t == NULL:
+            return NULL
+        memcpy(t, d._inline, d._count * sizeof(DocNode))
+    else:
+        cap = d._cap * 2
+        t = <DocNode*>PyMem_Realloc(d._tape, cap * sizeof(DocNode))
+        if t == NULL:
+            return NULL
+    d._tape = t
+    d._cap = cap
+    return t
+
+
+cdef inline Py_ssize_t _push(Doc d, PState* c, uint8_t kind, cptr at) noexcept:
+    cdef Py_ssize_t h = d._count
+    cdef DocNode* node
+    if h == d._cap and _grow(d) == NULL:
+        c.err = E_MEMORY
+        return -1
+    node = &d._tape[h]
+    node.start = <uint32_t>(at - c.start)
+    node.size = 0
+    node.next = <uint32_t>(h + 1)
+    node.kind = kind
+    node.flags = 0
+    d._count = h + 1
+    return h
+
+
+cdef inline cptr _key(Doc d, PState* c, cptr p) noexcept:
+    """At a key: the key (a string node), ``:`` and whitespace; returns the value position."""
+    cdef cptr e = c.end
+    cdef Py_ssize_t h
+    cdef uint8_t flags = 0
+    cdef cptr r
+    if p >= e:
+        return _eof(c)
+    if p[0] != 0x22:
+        return _fail(c, E_KEY, p)
+    h = _push(d, c, DOC_STRING, p)
+    if h < 0:
+        return NULL
+    r = _string_end(c, p, &flags)
+    if r == NULL:
+        return NULL
+    d._tape[h].size = <uint32_t>(r - p - 2)
+    d._tape[h].flags = flags
+    p = _ws(r, e)
+    if p >= e:
+        return _eof(c)
+    if p[0] != 0x3A:
+        return _fail(c, E_COLON, p)
+    return _ws(p + 1, e)
+
+
+cdef int _parse(Doc d, PState* c) noexcept:
+    """Fill the tape; 0, or -1 with ``c.err``/``c.pos`` set."""
+    cdef cptr e = c.end
+    cdef cptr p = _ws(c.start, e)
+    cdef cptr r
+    cdef uint32_t stack[C_MAX_DEPTH]
+    cdef Py_ssize_t top = 0, h, parent
+    cdef unsigned char ch
+    cdef uint8_t flags, kind
+    cdef bint is_obj
+    while True:
+        # a value at p
+        if p >= e:
+            _eof(c)
+            return -1
+        ch = p[0]
+        if ch == 0x22:
+            h = _push(d, c, DOC_STRING, p)
+            if h < 0:
+                return -1
+            flags = 0
+            r = _string_end(c, p, &flags)
+            if r == NULL:
+                return -1
+            d._tape[h].size = <uint32_t>(r - p - 2)
+            d._tape[h].flags = flags
+            p = r
+        elif ch == 0x2D or (0x30 <= ch <= 0x39):
+            h = _push(d, c, DOC_NUMBER, p)
+            if h < 0:
+                return -1
+            flags = 0
+            r = _number_end(c, p, &flags)
+            if r == NULL:
+                return -1
+            d._tape[h].size = <uint32_t>(r - p)
+            d._tape[h].flags = flags
+            p = r
+        elif ch == 0x7B or ch == 0x5B:
+            if top >= C_MAX_DEPTH:
+                _fail(c, E_NESTING, p)
+                return -1
+            is_obj = ch == 0x7B
+            h = _push(d, c, DOC_OBJECT if is_obj else DOC_ARRAY, p)
+            if h < 0:
+                return -1
+            p = _ws(p + 1, e)
+            if p < e and p[0] == (0x7D if is_obj else 0x5D):
+                p += 1
+            else:
+                stack[top] = <uint32_t>h
+                top += 1
+                if is_obj:
+                    p = _key(d, c, p)
+                    if p == NULL:
+                        return -1
+                continue
+        elif ch == 0x74 or ch == 0x66 or ch == 0x6E:
+            kind = 0
+            r = _literal_end(c, p, &kind)
+            if r == NULL:
+                return -1
+            h = _push(d, c, kind, p)
+            if h < 0:
+                return -1
+            d._tape[h].size = <uint32_t>(r - p)
+            p = r
+        else:
+            _fail(c, E_CHAR, p)
+            return -1
+        # after a complete value
+        while True:
+            p = _ws(p, e)
+            if top == 0:
+                if p < e:
+                    _fail(c, E_EXTRA, p)
+                    return -1
+                return 0
+            parent = stack[top - 1]
+            d._tape[parent].size += 1
+            if p >= e:
+                _eof(c)
+                return -1
+            ch = p[0]
+            is_obj = d._tape[parent].kind == DOC_OBJECT
+            if ch == 0x2C:
+                p = _ws(p + 1, e)
+                if is_obj:
+                    p = _key(d, c, p)
+                    if p == NULL:
+                        return -1
+                break
+            if ch == (0x7D if is_obj else 0x5D):
+                d._tape[parent].next = <uint32_t>d._count
+                top -= 1
+                p += 1
+                continue
+            _fail(c, E_OBJ_SEP if is_obj else E_ARR_SEP, p)
+            return -1
+
+
+cdef Py_ssize_t _char_pos(Doc d, Py_ssize_t pos):
+    """Byte offset -> offset in the input (characters for ``str``)."""
+    cdef Py_ssize_t i, count = 0
+    cdef unsigned char b
+    if not d._is_str or PyUnicode_IS_ASCII(d._src):
+        return pos
+    for i in range(pos):
+        b = d._buf[i]
+        if b < 0x80 or b > 0xBF:
+            count += 1
+    return count
+
+
+# ---------------------------------------------------------------------------------------
+# Decoding
+# ---------------------------------------------------------------------------------------
+
+
+cdef object _error(Doc d, str message, Py_ssize_t h):
+    return ExtractError(message, _char_pos(d, d._tape[h].start))
+
+
+cdef inline unsigned int _hex4(cptr p) noexcept:
+    return ((<unsigned int>_hexv[p[0]] << 12) | (<unsigned int>_hexv[p[1]] << 8)
+            | (<unsigned int>_hexv[p[2]] << 4) | <unsigned int>_hexv[p[3]])
+
+
+cdef str _decode_escaped(cptr s, Py_ssize_t n):
+    """A validated string body with escapes -> str (lone surrogates kept, as json.loads does)."""
+    cdef Py_UCS4 local[256]
+    cdef Py_UCS4* out = local
+    cdef Py_ssize_t i = 0, j = 0
+    cdef unsigned char ch
+    cdef unsigned int cp, lo
+    if n > 256:
+        out = <Py_UCS4*>PyMem_Malloc(n * sizeof(Py_UCS4))
+        if out == NULL:
+            raise MemoryError()
+    try:
+        while i < n:
+            ch = s[i]
+            if ch == 0x5C:
+                ch = s[i + 1]
+                if ch == 0x75:
+                    cp = _hex4(s + i + 2)
+                    i += 6
+                    if 0xD800 <= cp <= 0xDBFF and i + 6 <= n and s[i] == 0x5C and s[i + 1] == 0x75:
+                        lo = _hex4(s + i + 2)
+                        if 0xDC00 <= lo <= 0xDFFF:
+                            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+                            i += 6
+                    out[j] = cp
+                else:
+                    if ch == 0x62:
+                        out[j] = 0x08
+                    elif ch == 0x66:
+                        out[j] = 0x0C
+                    elif ch == 0x6E:
+                        out[j] = 0x0A
+                    elif ch == 0x72:
+                        out[j] = 0x0D
+                    elif ch == 0x74:
+                        out[j] = 0x09
+                    else:  # '"', '\\', '/'
+                        out[j] = ch
+                    i += 2
+            elif ch < 0x80:
+                out[j] = ch
+                i += 1
+            elif ch < 0xE0:
+                out[j] = ((ch & 0x1F) << 6) | (s[i + 1] & 0x3F)
+                i += 2
+            elif ch < 0xF0:
+                out[j] = ((ch & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F)
+                i += 3
+            else:
+                out[j] = (((ch & 0x07) << 18) | ((s[i + 1] & 0x3F) << 12) | ((s[i + 2] & 0x3F) << 6)
+                          | (s[i + 3] & 0x3F))
+                i += 4
+            j += 1
+        return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, j)
+    finally:
+        if out != local:
+            PyMem_Free(out)
+
+
+cdef bint _integer_text(cptr s, Py_ssize_t n) noexcept:
+    """``-?[0-9]+``"""
+    cdef Py_ssize_t i = 0
+    if n and s[0] == 0x2D:
+        i = 1
+    if i == n:
+        return False
+    while i < n:
+        if <unsigned int>s[i] - 0x30 > 9:
+            return False
+        i += 1
+    return True
+
+
+cdef object _int_from(cptr s, Py_ssize_t n):
+    """int() of validated ``-?[0-9]+`` text; ValueError past the interpreter's digit limit."""
+    cdef long long v = 0
+    cdef Py_ssize_t i = 0
+    cdef bint neg = False
+    cdef char local[64]
+    cdef char* buf
+    if n <= 18:
+        if s[0] == 0x2D:
+            neg = True
+            i = 1
+        while i < n:
+            v = v * 10 + (s[i] - 0x30)
+            i += 1
+        return PyLong_FromLongLong(-v if neg else v)
+    if n < 64:
+        buf = local
+    else:
+        buf = <char*>PyMem_Malloc(n + 1)
+    if buf == NULL:
+        raise MemoryError()
+    try:
+        memcpy(buf, s, n)
+        buf[n] = 0
+        return PyLong_FromString(buf, NULL, 10)
+    finally:
+        if buf != local:
+            PyMem_Free(buf)
+
+
+# ---------------------------------------------------------------------------------------
+# The document
+# ---------------------------------------------------------------------------------------
+
+
+@cython.final
+@cython.freelist(8)
+cdef class Doc:
+    """One strictly parsed JSON document, read through integer handles.
+
+    See :class:`dragonfly._core.doc_py.Doc` for the full description.
+
+    Parameters
+    ----------
+    data : str, bytes, bytearray or memoryview
+        The JSON text.
+    """
+
+    def __cinit__(self, data):
+        cdef const char* s
+        cdef Py_ssize_t n = 0
+        cdef PState c
+        self._tape = self._inline
+        self._cap = DOC_INLINE
+        self._count = 0
+        self._at_h = -1
+        if PyUnicode_Check(data):
+            self._is_str = True
+            if PyUnicode_IS_COMPACT_ASCII(data):  # the usual frame: its data is the UTF-8
+                s = <const char*>PyUnicode_DATA(data)
+                n = PyUnicode_GET_LENGTH(data)
+            else:
+                try:
+                    s = PyUnicode_AsUTF8AndSize(data, &n)  # cached inside the str
+                except UnicodeEncodeError as exc:
+                    raise ExtractError("message is not encodable as UTF-8 (lone surrogate)", exc.start) from None
+        else:
+            if not PyBytes_Check(data):
+                if isinstance(data, (bytearray, memoryview)):
+                    data = bytes(data)
+                else:
+                    raise ExtractError(
+                        f"document must be str, bytes, bytearray or memoryview, not {type(data).__name__}"
+                    )
+            s = PyBytes_AS_STRING(data)
+            n = PyBytes_GET_SIZE(data)
+        self._src = data
+        self._buf = <const unsigned char*>s
+        self._n = n
+        if n > 0xFFFFFFFE:
+            raise ExtractError("document too large", -1)
+        c.start = self._buf
+        c.end = self._buf + n
+        c.err = E_OK
+        c.pos = 0
+        if _parse(self, &c) < 0:
+            if c.err == E_MEMORY:
+                raise MemoryError()
+            raise ExtractError(_MESSAGES[c.err], _char_pos(self, c.pos))
+
+    def __dealloc__(self):
+        if self._tape != self._inline:
+            PyMem_Free(self._tape)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    cdef int _check(self, Py_ssize_t h) except -1:
+        if h < 0 or h >= self._count:
+            raise IndexError(f"handle {h} out of range")
+        return 0
+
+    cdef str decode(self, Py_ssize_t h):
+        cdef DocNode* node = &self._tape[h]
+        cdef cptr s = self._buf + node.start + 1
+        if node.flags & DOC_F_ESCAPES:
+            return _decode_escaped(s, node.size)
+        return PyUnicode_DecodeUTF8(<const char*>s, node.size, NULL)
+
+    cdef int number(self, Py_ssize_t h, double* out) except -1:
+        cdef DocNode* node = &self._tape[h]
+        if node.kind == DOC_NUMBER:
+            return df_decimal(self._buf + node.start, node.size, out)
+        if node.kind == DOC_STRING and not (node.flags & DOC_F_ESCAPES):
+            return df_decimal(self._buf + node.start + 1, node.size, out)
+        return 0
+
+    cdef object value_of(self, Py_ssize_t h, bint text_numbers):
+        cdef DocNode* node = &self._tape[h]
+        cdef Py_ssize_t i, n, e
+        cdef cptr s
+        cdef double x
+        cdef list out
+        cdef dict obj
+        cdef object item
+        cdef uint8_t kind = node.kind
+        if kind == DOC_STRING:
+            return self.decode(h)
+        if kind == DOC_NUMBER:
+            s = self._buf + node.start
+            if text_numbers:
+                return PyUnicode_DecodeASCII(<const char*>s, node.size, NULL)
+            if node.flags & DOC_F_INTEGER:
+                try:
+                    return _int_from(s, node.size)
+                except ValueError:
+                    raise _error(self, "integer too large to convert", h) from None
+            df_decimal(s, node.size, &x)
+            return PyFloat_FromDouble(x)
+        if kind == DOC_ARRAY:
+            n = node.size
+            out = PyList_New(n)
+            e = h + 1
+            for i in range(n):
+                item = self.value_of(e, text_numbers)
+                Py_INCREF(item)
+                PyList_SET_ITEM(out, i, item)
+                e = self._tape[e].next
+            return out
+        if kind == DOC_OBJECT:
+            n = node.size
+            obj = {}
+            e = h + 1
+            for i in range(n):
+                PyDict_SetItem(obj, self.decode(e), self.value_of(e + 1, text_numbers))
+                e = self._tape[e + 1].next
+            return obj
+        if kind == DOC_TRUE:
+            return True
+        if kind == DOC_FALSE:
+            return False
+        return None
+
+    # -- navigation -------------------------------------------------------------------------------
+
+    @property
+    def root(self):
+        """Handle of the top value (always 0)."""
+        return 0
+
+    def __len__(self):
+        """Number of values on the tape (object keys included)."""
+        return self._count
+
+    def kind(self, Py_ssize_t h):
+        """Kind of value ``h``: one of NULL, FALSE, TRUE, NUMBER, STRING, ARRAY, OBJECT."""
+        self._check(h)
+        return self._tape[h].kind
+
+    def get(self, Py_ssize_t h, key):
+        """Handle of member ``key`` of object ``h`` (the first one when duplicated), or -1."""
+        cdef const char* kb = NULL
+        cdef Py_ssize_t kn = 0, i, k
+        cdef DocNode* node
+        self._check(h)
+        if not PyUnicode_Check(key):
+            raise TypeError(f"key must be str, not {type(key).__name__}")
+        if self._tape[h].kind != DOC_OBJECT:
+            return -1
+        if PyUnicode_IS_COMPACT_ASCII(key):
+            kb = <const char*>PyUnicode_DATA(key)
+            kn = PyUnicode_GET_LENGTH(key)
+        else:
+            try:
+                kb = PyUnicode_AsUTF8AndSize(key, &kn)
+            except UnicodeEncodeError:
+                kb = NULL  # only an escaped key can match
+        k = h + 1
+        for i in range(self._tape[h].size):
+            node = &self._tape[k]
+            if node.flags & DOC_F_ESCAPES:
+                if self.decode(k) == key:
+                    return k + 1
+            elif kb != NULL and node.size == kn and memcmp(self._buf + node.start + 1, kb, kn) == 0:
+                return k + 1
+            k = self._tape[k + 1].next
+        return -1
+
+    def at(self, Py_ssize_t h, Py_ssize_t i):
+        """Handle of element ``i`` of array ``h`` (negative counts from the end), or -1."""
+        cdef Py_ssize_t n, j, e
+        self._check(h)
+        if self._tape[h].kind != DOC_ARRAY:
+            return -1
+        n = self._tape[h].size
+        if i < 0:
+            i += n
+        if i < 0 or i >= n:
+            return -1
+        if h == self._at_h and i >= self._at_i:
+            j = self._at_i
+            e = self._at_e
+        else:
+            j = 0
+            e = h + 1
+        while j < i:
+            e = self._tape[e].next
+            j += 1
+        self._at_h = h
+        self._at_i = i
+        self._at_e = e
+        return e
+
+    def len(self, Py_ssize_t h):
+        """Members of object ``h`` or elements of array ``h``."""
+        self._check(h)
+        if self._tape[h].kind < DOC_ARRAY:
+            raise _error(self, "not an array or object", h)
+        return self._tape[h].size
+
+    def children(self, Py_ssize_t h):
+        """Handles of the elements of array ``h`` or of the member values of object ``h``."""
+        cdef Py_ssize_t i, n, e
+        cdef bint is_obj
+        cdef list out
+        cdef object item
+        self._check(h)
+        if self._tape[h].kind < DOC_ARRAY:
+            raise _error(self, "not an array or object", h)
+        is_obj = self._tape[h].kind == DOC_OBJECT
+        n = self._tape[h].size
+        out = PyList_New(n)
+        e = h + 1
+        for i in range(n):
+            if is_obj:
+                e += 1
+            item = e
+            Py_INCREF(item)
+            PyList_SET_ITEM(out, i, item)
+            e = self._tape[e].next
+        return out
+
+    # -- scalars ----------------------------------------------------------------------------------
+
+    def str(self, Py_ssize_t h):
+        """The decoded value of string ``h``."""
+        self._check(h)
+        if self._tape[h].kind != DOC_STRING:
+            raise _error(self, "not a string", h)
+        return self.decode(h)
+
+    def text(self, Py_ssize_t h):
+        """The exact source text of number ``h``, or the decoded value of string ``h``."""
+        self._check(h)
+        cdef DocNode* node = &self._tape[h]
+        if node.kind == DOC_NUMBER:
+            return PyUnicode_DecodeASCII(<const char*>self._buf + node.start, node.size, NULL)
+        if node.kind == DOC_STRING:
+            return self.decode(h)
+        raise _error(self, "not a number or string", h)
+
+    def int(self, Py_ssize_t h):
+        """An integer JSON number, or a string of decimal digits with an optional ``-``."""
+        self._check(h)
+        cdef DocNode* node = &self._tape[h]
+        cdef cptr s
+        cdef Py_ssize_t n
+        cdef bytes tmp
+        if node.kind == DOC_NUMBER and node.flags & DOC_F_INTEGER:
+            s = self._buf + node.start
+            n = node.size
+        elif node.kind == DOC_STRING:
+            if node.flags & DOC_F_ESCAPES:
+                tmp = self.decode(h).encode("utf-8", "surrogatepass")
+                s = <cptr>PyBytes_AS_STRING(tmp)
+                n = PyBytes_GET_SIZE(tmp)
+            else:
+                s = self._buf + node.start + 1
+                n = node.size
+            if not _integer_text(s, n):
+                raise _error(self, "not an integer", h)
+        else:
+            raise _error(self, "not an integer", h)
+        try:
+            return _int_from(s, n)
+        except ValueError:
+            raise _error(self, "integer too large to convert", h) from None
+
+    def float(self, Py_ssize_t h):
+        """``float(text)`` of a JSON number or of a numeric string."""
+        self._check(h)
+        cdef DocNode* node = &self._tape[h]
+        cdef double x
+        cdef bytes tmp
+        if self.number(h, &x):
+            return PyFloat_FromDouble(x)
+        if node.kind == DOC_STRING and node.flags & DOC_F_ESCAPES:
+            tmp = self.decode(h).encode("utf-8", "surrogatepass")
+            if df_decimal(<cptr>PyBytes_AS_STRING(tmp), PyBytes_GET_SIZE(tmp), &x):
+                return PyFloat_FromDouble(x)
+        raise _error(self, "not a number or numeric string", h)
+
+    # -- subtrees ---------------------------------------------------------------------------------
+
+    def value(self, Py_ssize_t h, text_numbers=False):
+        """Value ``h`` as Python objects, equal to ``json.loads`` of its text; with
+        ``text_numbers`` every number is its source text (``str``)."""
+        self._check(h)
+        return self.value_of(h, bool(text_numbers))
+
+    def __repr__(self):
+        return f"<Doc {KIND_NAMES[self._tape[0].kind]} values={self._count} bytes={self._n}>"
