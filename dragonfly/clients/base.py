@@ -292,6 +292,12 @@ class Client(abc.ABC):
         return self.state is ClientState.CONNECTED
 
     @property
+    def alive(self) -> bool:
+        """The current connection is known to be alive: connected and, where the protocol has
+        its own heartbeats (FIX), heard from within its heartbeat interval."""
+        return self.connected
+
+    @property
     def closing(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closing

@@ -1197,6 +1197,12 @@ class FixClient(Client):
                                          backoff=backoff or Backoff(), connect_timeout_s=connect_timeout_s))
 
     @property
+    def alive(self) -> bool:
+        """Logged on and heard from (data or heartbeats) within HeartBtInt plus 20%."""
+        s = self.session
+        return s is not None and not s.closed and s.silent_for <= s.heartbeat_s * 1.2
+
+    @property
     def name(self) -> str:
         return self.config.name or f"fix:{self.config.session.target_comp_id}"
 

@@ -417,8 +417,7 @@ class FeedDriver(FeedTask):
     async def _keepalive(self, period: float) -> None:
         while True:
             await asyncio.sleep(period / 2)  # a timer: the period itself
-            heard = getattr(self.client, "heard_within", None)
-            if heard is None or heard(period):
+            if self.client.alive:  # only while the venue is heard from: a silent one is not kept alive
                 now = time.time_ns()
                 for k in self.keepers.values():
                     self._handle(k, k.on_heartbeat(), now)

@@ -28,7 +28,8 @@ from dragonfly.model import VenueStatus, WorldView
 from dragonfly.queues import Broadcast
 from dragonfly.services.fix_server import FixServer, FixServerConfig
 from dragonfly.sim.fix_venue import FixVenueConfig, FixVenueSimulator
-from dragonfly.venues.fixsim import FixVenueFeedConfig, create_feed
+from dragonfly.venues import create_feed, get_venue
+from dragonfly.venues.fixsim import FixsimConfig
 
 FAST = Backoff(initial_s=0.05, max_s=0.3)
 T = 15.0  # safety-net timeout for awaited events
@@ -320,9 +321,9 @@ async def sim(tmp_path):
 
 
 def _sim_feed(sim, sink, tmp_path, **kw):
-    cfg = FixVenueFeedConfig(base_url=sim.address, heartbeat_s=kw.pop("heartbeat_s", 1),
+    cfg = FixsimConfig(base_url=sim.address, heartbeat_s=kw.pop("heartbeat_s", 1),
                              store_path=str(tmp_path / "c.seq"), **kw)
-    return create_feed(instruments=["ETH-BTC"], depth=5, sink=sink, config=cfg, backoff=FAST)
+    return create_feed(get_venue("fixsim"), instruments=["ETH-BTC"], depth=5, sink=sink, config=cfg, backoff=FAST)
 
 
 async def test_feed_matches_simulator_book(sim, tmp_path) -> None:
@@ -331,13 +332,13 @@ async def test_feed_matches_simulator_book(sim, tmp_path) -> None:
     feed.start()
     try:
         await sink.wait_for(lambda u: u.status is VenueStatus.LIVE)
-        await wait_until(lambda: feed.stats.incrementals >= 5, what="incrementals")
+        await wait_until(lambda: feed.keepers["ETH-BTC"].stats.applied >= 5, what="incrementals")
         sim.stall()
         # once the venue is quiet, our top 5 equals the simulator's
         want = sim.books["ETH-BTC"].top(5)
         await sink.wait_for(lambda u: u.status is VenueStatus.LIVE and list(u.bids) == want[0]
                             and list(u.asks) == want[1])
-        assert feed.stats.bad_messages == 0 and feed.stats.resubscribes == 0
+        assert feed.stats.bad_frames == 0 and feed.stats.resubscribes == 0 and feed.stats.faults == 0
     finally:
         await feed.stop()
 
@@ -390,8 +391,8 @@ async def test_client_survives_venue_faults(sim, tmp_path, caplog) -> None:
 
 async def test_client_unknown_symbol_and_reset_seq_num(sim, tmp_path) -> None:
     sink = Collector()
-    cfg = FixVenueFeedConfig(base_url=sim.address, heartbeat_s=1, reset_seq_num=True)
-    feed = create_feed(instruments=["ETH-BTC", "DOGE-XYZ"], depth=3, sink=sink, config=cfg, backoff=FAST)
+    cfg = FixsimConfig(base_url=sim.address, heartbeat_s=1, reset_seq_num=True)
+    feed = create_feed(get_venue("fixsim"), instruments=["ETH-BTC", "DOGE-XYZ"], depth=3, sink=sink, config=cfg, backoff=FAST)
     feed.start()
     try:
         rej = await sink.wait_for(lambda u: u.instrument == "DOGE-XYZ" and u.status is VenueStatus.STALE
@@ -482,8 +483,8 @@ async def test_client_send_raw_bytes_and_frames(server) -> None:
 async def test_quiet_venue_book_is_kept_alive(sim, tmp_path) -> None:
     """No book change for a while: the feed re-publishes the unchanged LIVE book every keepalive_s."""
     sink = Collector()
-    cfg = FixVenueFeedConfig(base_url=sim.address, heartbeat_s=1)
-    feed = create_feed(instruments=["ETH-BTC"], depth=3, sink=sink, config=cfg, backoff=FAST, keepalive_s=0.2)
+    cfg = FixsimConfig(base_url=sim.address, heartbeat_s=1)
+    feed = create_feed(get_venue("fixsim"), instruments=["ETH-BTC"], depth=3, sink=sink, config=cfg, backoff=FAST, keepalive_s=0.2)
     feed.start()
     try:
         first = await sink.wait_for(lambda u: u.status is VenueStatus.LIVE)
@@ -495,7 +496,7 @@ async def test_quiet_venue_book_is_kept_alive(sim, tmp_path) -> None:
         b = await sink.wait_for(lambda u: u is not a and u.status is VenueStatus.LIVE and u.bids == a.bids,
                                 since=sink.items.index(a) + 1)
         assert b.receive_ts_ns > a.receive_ts_ns > first.receive_ts_ns
-        assert feed.listeners["ETH-BTC"].stats.keepalives >= 1
+        assert feed.keepers["ETH-BTC"].stats.keepalives >= 1
     finally:
         await feed.stop()
 

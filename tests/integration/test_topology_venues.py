@@ -94,7 +94,7 @@ def test_every_venue_has_a_simulator() -> None:
         SimulatedVenues(venues=("kraken",), instrument="ETH-BTC", replay={"kraken": object()})  # type: ignore[dict-item]
 
 
-def test_relabelled_feed_publishes_under_the_registry_name() -> None:
+def test_every_feed_publishes_under_its_registry_name() -> None:
     got: list[BookUpdate] = []
 
     class Sink:
@@ -102,13 +102,14 @@ def test_relabelled_feed_publishes_under_the_registry_name() -> None:
             got.append(u)
 
     mine = Sink()
-    assert FeedSpec.build(venue="kraken", instruments="ethbtc").create(mine).sink is mine  # type: ignore[attr-defined]
-    feed = FeedSpec.build(venue="binance-diff", instruments="ethbtc").create(mine)
-    sink = feed.sink  # type: ignore[attr-defined]
-    assert sink is not mine  # binance-diff's listener says "binance": its sink relabels
-    u = BookUpdate("binance", "ETH-BTC", ((1.0, 2.0),), ((3.0, 4.0),), VenueStatus.LIVE, 5, 6, "why")
-    sink.publish(u)
-    assert got == [BookUpdate("binance-diff", "ETH-BTC", ((1.0, 2.0),), ((3.0, 4.0),), VenueStatus.LIVE, 5, 6, "why")]
+    for name in ("kraken", "binance-diff", "bitstamp", "fixsim"):
+        feed = FeedSpec.build(venue=name, instruments="ethbtc").create(mine)
+        assert feed.sink is mine and feed.venue == name  # no relabelling layer: the keepers say it
+        (keeper,) = feed.keepers.values()
+        feed._handle(keeper, keeper.connected(), 7)
+    assert [(u.venue, u.instrument, u.status) for u in got] == [
+        (name, "ETH-BTC", VenueStatus.SYNCING) for name in ("kraken", "binance-diff", "bitstamp", "fixsim")
+    ]
 
 
 # -- FIX beside WebSocket -----------------------------------------------------------------------
@@ -138,10 +139,10 @@ async def test_fix_venue_joins_the_world_view() -> None:
         assert (fix2.bids, fix2.asks) != (fix.bids, fix.asks)
         want2 = last_sent_merge(sim, venues)
         await wait_view(p, lambda v: as_lists(v) == want2 and v.books["fixsim"] == (fix2.bids[:DEPTH], fix2.asks[:DEPTH]))
-        assert p.feeds["fixsim"].stats.incrementals >= 1
-        assert p.counters()["fixsim"]["feed"]["incrementals"] >= 1
-        assert all(lst.stats.bad_frames == 0 for lst in p.feeds["fixsim"].listeners.values())
-    assert all(lst.status is VenueStatus.STALE for lst in p.feeds["fixsim"].listeners.values())
+        assert p.feeds["fixsim"].keepers["ETH-BTC"].stats.applied >= 1  # 35=X incrementals
+        assert p.counters()["fixsim"]["instruments"]["ETH-BTC"]["applied"] >= 1
+        assert p.feeds["fixsim"].stats.bad_frames == p.feeds["fixsim"].stats.faults == 0
+    assert all(k.status is VenueStatus.STALE for k in p.feeds["fixsim"].keepers.values())
 
 
 async def test_fix_venue_disconnect_leaves_and_comes_back() -> None:
@@ -183,7 +184,8 @@ async def test_kraken_and_binance_diff_in_one_world_view() -> None:
         await wait_view(p, lambda v: as_lists(v) == want2)
         stats = p.counters()
         assert stats["aggregator"]["ignored"] == 0  # every update was labelled with its registry name
-        assert stats["kraken"]["feed"]["faults"] == 0  # every Kraken checksum matched
+        assert stats["kraken"]["faults"] == 0  # every Kraken checksum matched
+        assert stats["kraken"]["instruments"]["ETH-BTC"]["checksums_ok"] >= 1
 
 
 @pytest.mark.parametrize("venue", ["okx", "bybit", "coinbase", "bitstamp-diff"])
