@@ -3,6 +3,8 @@
 
 from cpython.object cimport PyObject
 
+from .doc_c cimport Doc
+
 ctypedef struct BookLevel:
     double key        # bids: price; asks: -price. Ascending, best level last.
     double qty
@@ -23,4 +25,6 @@ cdef class Book:
     cdef long long _truncated
 
     cdef int _apply_side(self, BookSide* side, bint bid, object entries) except -1
+    cdef int _apply_entry(self, BookSide* side, bint bid, object entry) except -1
+    cdef int _apply_doc_side(self, BookSide* side, bint bid, Doc doc, Py_ssize_t h) except -1
     cdef Py_ssize_t top_into(self, bint bid, Py_ssize_t depth, double* price, double* qty) noexcept

@@ -7,12 +7,14 @@ Layout: each side is one array of ``BookLevel`` structs sorted ascending by
 key, best level **last** (bids keyed by price, asks by ``-price``), so the
 common updates near the top of the book move few bytes; lookups are binary
 searches. The text objects given for price and quantity are kept as owned
-references. Checksums stream the text through a table-driven CRC32 without
+references; :meth:`Book.apply_doc` reads a :class:`~dragonfly._core.doc_c.Doc`'s
+tape and buffer directly and creates only those two texts per level (``bytes``
+of the number token or string), no list or tuple. Checksums stream the text through a table-driven CRC32 without
 building a string.
 """
 
 cimport cython
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
@@ -22,6 +24,8 @@ from libc.math cimport isfinite
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memmove
+
+from .doc_c cimport DOC_ARRAY, DOC_NUMBER, DOC_STRING, Doc, DocNode, df_decimal
 
 from ..errors import InvalidLevelError
 
@@ -295,6 +299,98 @@ cdef int _bulk_load(BookSide* side, bint bid, object entries) except -1:
     return 1
 
 
+cdef inline object _doc_text(Doc doc, Py_ssize_t h):
+    """The text the book keeps for a price or quantity read from a document: the UTF-8
+    bytes of the number token or of the string (which has no escapes here)."""
+    cdef const DocNode* node = &doc._tape[h]
+    if node.kind == DOC_STRING:
+        return PyBytes_FromStringAndSize(<const char*>doc._buf + node.start + 1, node.size)
+    return PyBytes_FromStringAndSize(<const char*>doc._buf + node.start, node.size)
+
+
+cdef inline int _doc_level(Doc doc, Py_ssize_t e, double* price, double* qty) except -1:
+    """1 with ``price``/``qty`` set when entry ``e`` is an array whose first two elements are
+    numbers or plain numeric strings, finite, with a quantity >= 0 (then float() of their
+    text is exactly what apply() computes); 0 for anything else."""
+    cdef const DocNode* tape = doc._tape
+    cdef Py_ssize_t ph
+    if tape[e].kind != DOC_ARRAY or tape[e].size < 2:
+        return 0
+    ph = e + 1
+    if doc.number(ph, price) != 1 or doc.number(tape[ph].next, qty) != 1:
+        return 0
+    if not isfinite(price[0]) or not isfinite(qty[0]) or qty[0] < 0.0:
+        return 0
+    price[0] = price[0] + 0.0
+    qty[0] = qty[0] + 0.0
+    return 1
+
+
+cdef int _bulk_load_doc(BookSide* side, bint bid, Doc doc, Py_ssize_t h) except -1:
+    """:func:`_bulk_load` for the level array at handle ``h``: returns 0, leaving the side
+    empty, when the prices are not strictly monotonic or an entry is not a plain level
+    (the caller then applies the entries one by one, which raises where apply() would)."""
+    cdef const DocNode* tape = doc._tape
+    cdef Py_ssize_t n = tape[h].size
+    cdef Py_ssize_t i, j, e, ph
+    cdef double price, qty
+    cdef object ptext, qtext
+    cdef BookLevel tmp
+    cdef bint asc = True
+    cdef bint desc = True
+    _reserve(side, n)
+    e = h + 1
+    try:
+        for i in range(n):
+            if not _doc_level(doc, e, &price, &qty):
+                _release(side, 0, side.n)
+                side.n = 0
+                return 0
+            ph = e + 1
+            ptext = _doc_text(doc, ph)
+            qtext = _doc_text(doc, tape[ph].next)
+            Py_INCREF(ptext)
+            Py_INCREF(qtext)
+            side.lv[i].key = price if bid else -price
+            side.lv[i].qty = qty
+            side.lv[i].ptext = <PyObject*>ptext
+            side.lv[i].qtext = <PyObject*>qtext
+            side.n = i + 1
+            if i:
+                if side.lv[i - 1].key >= side.lv[i].key:
+                    asc = False
+                if side.lv[i - 1].key <= side.lv[i].key:
+                    desc = False
+            e = tape[e].next
+    except BaseException:
+        _release(side, 0, side.n)
+        side.n = 0
+        raise
+    if not asc and not desc:
+        _release(side, 0, side.n)
+        side.n = 0
+        return 0
+    if desc:
+        i = 0
+        j = n - 1
+        while i < j:
+            tmp = side.lv[i]
+            side.lv[i] = side.lv[j]
+            side.lv[j] = tmp
+            i += 1
+            j -= 1
+    j = 0
+    for i in range(n):
+        if side.lv[i].qty == 0.0:
+            _release(side, i, i + 1)
+        else:
+            if i != j:
+                side.lv[j] = side.lv[i]
+            j += 1
+    side.n = j
+    return 1
+
+
 cdef Py_ssize_t _truncate(BookSide* side, Py_ssize_t max_depth) noexcept:
     cdef Py_ssize_t extra = side.n - max_depth
     if extra <= 0:
@@ -439,17 +535,79 @@ cdef class Book:
             except InvalidLevelError:
                 pass  # the side is empty again: the path below applies the prefix and raises
         for entry in entries:
-            if not isinstance(entry, (list, tuple)):
-                raise InvalidLevelError(f"a level must be a list or tuple: {entry!r}", entry=entry)
-            if len(entry) < 2:
-                raise InvalidLevelError(f"a level needs a price and a quantity: {entry!r}", entry=entry)
-            ptext = entry[0]
-            qtext = entry[1]
-            price = _to_float(ptext, entry)
-            qty = _to_float(qtext, entry)
-            if qty < 0.0:
-                raise InvalidLevelError(f"negative quantity: {qtext!r}", entry=entry)
-            _set(side, price if bid else -price, qty, ptext, qtext)
+            self._apply_entry(side, bid, entry)
+        return 0
+
+    cdef int _apply_entry(self, BookSide* side, bint bid, object entry) except -1:
+        cdef object ptext, qtext
+        cdef double price, qty
+        if not isinstance(entry, (list, tuple)):
+            raise InvalidLevelError(f"a level must be a list or tuple: {entry!r}", entry=entry)
+        if len(entry) < 2:
+            raise InvalidLevelError(f"a level needs a price and a quantity: {entry!r}", entry=entry)
+        ptext = entry[0]
+        qtext = entry[1]
+        price = _to_float(ptext, entry)
+        qty = _to_float(qtext, entry)
+        if qty < 0.0:
+            raise InvalidLevelError(f"negative quantity: {qtext!r}", entry=entry)
+        _set(side, price if bid else -price, qty, ptext, qtext)
+        return 0
+
+    def apply_doc(self, doc, Py_ssize_t bids, Py_ssize_t asks):
+        """Apply the level arrays at handles ``bids`` and ``asks`` of a parsed document
+        (``-1``: no change on that side), then enforce the depth cap. See
+        :meth:`dragonfly._core.book_py.Book.apply_doc`."""
+        cdef Doc d
+        if type(doc) is Doc:
+            d = <Doc>doc
+            if bids != -1:
+                d._check(bids)
+            if asks != -1:
+                d._check(asks)
+            if bids != -1:
+                self._apply_doc_side(&self._bids, True, d, bids)
+            if asks != -1:
+                self._apply_doc_side(&self._asks, False, d, asks)
+        else:  # another implementation of the document: through its Python values
+            if bids != -1:
+                doc.kind(bids)
+            if asks != -1:
+                doc.kind(asks)
+            if bids != -1:
+                self._apply_side(&self._bids, True, doc.value(bids, text_numbers=True))
+            if asks != -1:
+                self._apply_side(&self._asks, False, doc.value(asks, text_numbers=True))
+        self._truncated += _truncate(&self._bids, self._max_depth) + _truncate(&self._asks, self._max_depth)
+
+    cdef int _apply_doc_side(self, BookSide* side, bint bid, Doc doc, Py_ssize_t h) except -1:
+        cdef const DocNode* tape = doc._tape
+        cdef Py_ssize_t i, n, e, ph, qh
+        cdef double price, qty
+        cdef object ptext, qtext
+        if tape[h].kind != DOC_ARRAY:
+            # whatever apply() does with that value (an object iterates its keys, null raises TypeError)
+            return self._apply_side(side, bid, doc.value_of(h, True))
+        n = tape[h].size
+        if side.n == 0 and n >= 16:
+            # an empty side (a snapshot): load sorted input without per-level moves
+            if _bulk_load_doc(side, bid, doc, h):
+                return 0
+        e = h + 1
+        for i in range(n):
+            if _doc_level(doc, e, &price, &qty):
+                if qty == 0.0:
+                    _set(side, price if bid else -price, 0.0, None, None)
+                else:
+                    ph = e + 1
+                    qh = tape[ph].next
+                    ptext = _doc_text(doc, ph)
+                    qtext = _doc_text(doc, qh)
+                    _set(side, price if bid else -price, qty, ptext, qtext)
+            else:
+                # anything unusual (and every error) takes apply()'s own path on the entry's value
+                self._apply_entry(side, bid, doc.value_of(e, True))
+            e = tape[e].next
         return 0
 
     # -- views ---------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ them.
 from __future__ import annotations
 
 import math
+import operator
+import sys
 import zlib
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
@@ -67,6 +69,14 @@ def _to_float(value: object, entry: object) -> float:
     if not math.isfinite(x):
         raise InvalidLevelError(f"not a finite number: {value!r}", entry=entry)
     return x
+
+
+def _handle(h: object) -> int:
+    """A document handle as the compiled twin's ``Py_ssize_t`` argument takes it."""
+    i = operator.index(h)  # type: ignore[arg-type]
+    if not -sys.maxsize - 1 <= i <= sys.maxsize:
+        raise OverflowError("Python int too large to convert to C ssize_t")
+    return i
 
 
 def _text(value: object, number: float) -> bytes:
@@ -232,6 +242,47 @@ class Book:
         """
         self._apply_side(self._bids, bids)
         self._apply_side(self._asks, asks)
+        cap = self._max_depth
+        self._truncated += self._bids.truncate(cap) + self._asks.truncate(cap)
+
+    def apply_doc(self, doc: Any, bids: int, asks: int) -> None:
+        """Apply the level arrays of a parsed document: exactly
+        ``apply(doc.value(bids, text_numbers=True), doc.value(asks, text_numbers=True))``.
+
+        Parameters
+        ----------
+        doc : dragonfly._core.doc.Doc
+            The parsed frame (either twin).
+        bids, asks : int
+            Handles of the two level arrays in ``doc``; ``-1`` leaves that side
+            unchanged. Each entry is an array whose first two elements are the
+            price and the quantity (JSON numbers or numeric strings; further
+            elements are ignored). The book keeps each number's source text, so
+            :meth:`top_text` and the checksums are those of :meth:`apply`.
+
+        Raises
+        ------
+        IndexError
+            A handle (other than -1) is not in the document; raised before
+            anything changes.
+        InvalidLevelError
+            As :meth:`apply`, for the same bad entries.
+
+        Notes
+        -----
+        The compiled twin reads the document's tape and buffer directly and
+        creates no Python object per level other than the two texts it keeps.
+        """
+        bids = _handle(bids)
+        asks = _handle(asks)
+        if bids != -1:
+            doc.kind(bids)
+        if asks != -1:
+            doc.kind(asks)
+        if bids != -1:
+            self._apply_side(self._bids, doc.value(bids, text_numbers=True))
+        if asks != -1:
+            self._apply_side(self._asks, doc.value(asks, text_numbers=True))
         cap = self._max_depth
         self._truncated += self._bids.truncate(cap) + self._asks.truncate(cap)
 

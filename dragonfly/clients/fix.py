@@ -18,7 +18,9 @@ Pieces
 * :class:`FixClient` -- the initiator, with the same interface toward layer 2 as
   :class:`~dragonfly.clients.ws.WebSocketClient` (:class:`~dragonfly.clients.base.Client`):
   ``frames()`` (raw bytes of each application message) / ``messages()`` (parsed),
-  ``send``, ``on_connect``/``on_disconnect`` hooks, reconnect with backoff, counters.
+  both through the one reconnect loop of :class:`~dragonfly.clients.base.Client`;
+  ``send`` (``(msg_type, fields)`` or raw bytes), ``on_connect``/``on_disconnect``/``on_gap``
+  hooks, counters.
 * :func:`accept_logon` -- the acceptor's side of a Logon (CompID and password
   checks, refusal with a logged reason); :class:`dragonfly.services.fix_server`
   and :mod:`dragonfly.sim.fix_venue` build their servers on it.
@@ -1314,14 +1316,15 @@ class FixClient(Client):
             ssl_ctx = None
         writer: asyncio.StreamWriter | None = None
         try:
-            reader, writer = await asyncio.wait_for(
+            reader, opened = await asyncio.wait_for(
                 asyncio.open_connection(
                     cfg.host, cfg.port, ssl=ssl_ctx,
                     server_hostname=(cfg.server_hostname or cfg.host) if ssl_ctx is not None else None,
                 ),
                 cfg.connect_timeout_s,
             )
-            session = await initiate(cfg.session, reader, writer, self.store, self.name)
+            writer = opened
+            session = await initiate(cfg.session, reader, opened, self.store, self.name)
         except (OSError, asyncio.TimeoutError, FixError) as exc:
             if writer is not None:
                 writer.close()

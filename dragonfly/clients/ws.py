@@ -152,7 +152,7 @@ class WebSocketClient(Client):
         self.resolve_url = resolve_url
         self._session = session
         self._own_session = session is None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ws: aiohttp.ClientWebSocketResponse[Any] | None = None
         self._host = ""
         self._last_rx = 0.0
         self._watchdog: asyncio.TimerHandle | None = None

@@ -33,7 +33,7 @@ from dragonfly.clients.fix import Counterparty, FixClient, FixSession, accept_lo
 from dragonfly.errors import VenueConnectionError
 
 T = 10.0  # safety net for awaited events; nothing asserts on time except the close() bounds
-TINY = dict(initial_s=0.001, max_s=0.002)
+TINY: dict[str, Any] = {"initial_s": 0.001, "max_s": 0.002}
 
 Action = tuple[Any, ...]
 

@@ -309,3 +309,196 @@ def test_large_snapshot_with_unsorted_prices_and_duplicates(Book) -> None:
     levels.append(("9", "0"))
     b.apply([], levels)
     assert [p for p, _ in b.asks()] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0]
+
+
+# -- apply_doc: the level arrays of a parsed document ----------------------------------------------
+
+
+def _impls() -> list[str]:
+    from dragonfly._env import NO_EXTENSIONS
+
+    return ["python"] if NO_EXTENSIONS else ["python", "cython"]
+
+
+def _outcome(fn) -> tuple:
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - compared as data
+        return type(exc), str(exc), getattr(exc, "entry", None)
+    return ("ok",)
+
+
+def _state(book) -> tuple:
+    return book.bids(), book.asks(), book.top_text(10**6), book.truncated, book.checksum("kraken"), book.checksum("okx")
+
+
+def apply_doc_matches_apply(
+    book_mod, doc_mod, text: str, bids_key: str = "b", asks_key: str = "a", cap: int = 5000, before: tuple = ((), ())
+) -> tuple:
+    """``apply_doc`` on a fresh book (preloaded with ``before``) against ``apply`` of the
+    document's values with text numbers: same outcome (error type, message, entry) and
+    the same state. Returns the outcome."""
+    d = doc_mod.Doc(text)
+    bh, ah = d.get(d.root, bids_key), d.get(d.root, asks_key)
+    fast, slow = book_mod.Book(max_depth=cap), book_mod.Book(max_depth=cap)
+    for b in (fast, slow):
+        b.apply(*before)
+    got = _outcome(lambda: fast.apply_doc(d, bh, ah))
+    want = _outcome(
+        lambda: slow.apply(
+            d.value(bh, text_numbers=True) if bh != -1 else (), d.value(ah, text_numbers=True) if ah != -1 else ()
+        )
+    )
+    assert got == want, text
+    assert _state(fast) == _state(slow), text
+    return got
+
+
+@pytest.fixture
+def book_doc(core_impl: str):
+    return core_module("book", core_impl), core_module("doc", core_impl)
+
+
+def test_apply_doc_basics(book_doc) -> None:
+    bm, dm = book_doc
+    text = '{"b":[["100.5","2",1617666423.1],[99, 1.50000],["98.0","0"]],"a":[[101,"1","x"],["101.50","3"]],"u":7}'
+    d = dm.Doc(text)
+    b = bm.Book()
+    b.apply_doc(d, d.get(0, "b"), d.get(0, "a"))
+    assert b.top(5) == (((100.5, 2.0), (99.0, 1.5)), ((101.0, 1.0), (101.5, 3.0)))
+    # the venue's text is kept: numbers as their source text, strings as sent
+    assert b.top_text(5) == ([(b"100.5", b"2"), (b"99", b"1.50000")], [(b"101", b"1"), (b"101.50", b"3")])
+    assert apply_doc_matches_apply(bm, dm, text) == ("ok",)
+    # -1: that side is unchanged; qty 0 deletes
+    d2 = dm.Doc('{"a":[["101","0"]]}')
+    b.apply_doc(d2, -1, d2.get(0, "a"))
+    assert b.top(5) == (((100.5, 2.0), (99.0, 1.5)), ((101.5, 3.0),))
+    b.apply_doc(d2, -1, -1)
+    assert len(b) == 3
+
+
+def test_apply_doc_depth_cap_and_text_forms(book_doc) -> None:
+    bm, dm = book_doc
+    levels = ",".join(f'["{100 - i}.{i % 10}0", "{i + 1}"]' for i in range(30))
+    for cap in (1, 3, 25, 1000):
+        apply_doc_matches_apply(bm, dm, f'{{"b":[{levels}],"a":[{levels}]}}', cap=cap)
+    odd = [
+        '"\\u0031\\u0030\\u0030.5"',  # escapes: decoded, then float()
+        '" 99.5 "', '"1_000"', '"+98"', '"-0"', '"5."', '".5"', '"1e2"', "-0", "0.0", "1E1", '"١٢"',
+        "12345678901234567890123", '"00097.250"', "1e-7",
+    ]  # fmt: skip
+    for p in odd:
+        for q in ('"1"', "2.5", '" 3 "', '"0.0"', "0"):
+            apply_doc_matches_apply(bm, dm, f'{{"b":[[{p},{q}]],"a":[[{p},{q},"r"]]}}', before=([("7", "1")], []))
+
+
+BAD_ENTRIES = [
+    '"x"', "12", '"12"', "[]", '["1"]', "[1]", '{"p":1}', "null", "true", '["x","1"]', '["nan","1"]', '["inf","1"]',
+    '["Infinity","1"]', '["1","-1"]', "[1,-0.5]", '["1","1e999"]', "[1e999,1]", "[-1e400,1]", '[null,"1"]',
+    '["1",""]', '["1",[1]]', '[{"p":1},"1"]', '["1\\u00002","1"]', '["\\ud800","1"]', '["0x10","1"]',
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("entry", BAD_ENTRIES)
+@pytest.mark.parametrize("size", [2, 40])  # 40: an empty side takes the snapshot path first
+def test_apply_doc_bad_entries_as_apply(book_doc, entry: str, size: int) -> None:
+    bm, dm = book_doc
+    good = [f'["{100 - i}","1"]' for i in range(size)]
+    text = '{"b":[' + ",".join(good[: size // 2] + [entry] + good[size // 2 :]) + '],"a":[["200","1"]]}'
+    got = apply_doc_matches_apply(bm, dm, text)
+    assert got[0] is InvalidLevelError
+    for before in (([("1", "1")], [("300", "1")]), ((), ())):
+        apply_doc_matches_apply(bm, dm, text, before=before)
+
+
+@pytest.mark.parametrize("entry", ['[true,"1"]', "[false,true]", '[1,"2",null]', '["1","2",{"x":[]}]'])
+def test_apply_doc_odd_but_accepted_entries(book_doc, entry: str) -> None:
+    """apply() takes booleans as numbers (float(True) == 1.0); apply_doc does the same."""
+    bm, dm = book_doc
+    assert apply_doc_matches_apply(bm, dm, '{"b":[' + entry + '],"a":[]}', before=([("3", "1")], [])) == ("ok",)
+
+
+@pytest.mark.parametrize("side", ['{"x":1}', "{}", '"abc"', '""', "5", '"5"', "null", "true", "false", "[]"])
+def test_apply_doc_side_that_is_not_an_array(book_doc, side: str) -> None:
+    """Whatever apply() does with that value: an object iterates its keys, a string its
+    characters, null and booleans are not iterable."""
+    bm, dm = book_doc
+    got = apply_doc_matches_apply(bm, dm, f'{{"b":{side},"a":[["200","1"]]}}', before=([("1", "1")], []))
+    if side in ("{}", '""', "[]"):
+        assert got == ("ok",)
+    elif side in ("null", "true", "false"):
+        assert got[0] is TypeError
+    else:
+        assert got[0] is InvalidLevelError
+
+
+def test_apply_doc_bad_handles_change_nothing(book_doc) -> None:
+    bm, dm = book_doc
+    d = dm.Doc('{"b":[["100","1"]],"a":[["101","1"]]}')
+    b = bm.Book()
+    for bids, asks in ((d.get(0, "b"), 99), (99, d.get(0, "a")), (-2, -1), (len(d), -1)):
+        with pytest.raises(IndexError, match="out of range"):
+            b.apply_doc(d, bids, asks)
+        assert len(b) == 0
+    with pytest.raises(TypeError):
+        b.apply_doc(d, 1.0, -1)
+    with pytest.raises(OverflowError):
+        b.apply_doc(d, 2**70, -1)
+    assert len(b) == 0
+
+
+@pytest.mark.parametrize("book_impl", _impls())
+@pytest.mark.parametrize("doc_impl", _impls())
+def test_apply_doc_across_implementations(book_impl: str, doc_impl: str) -> None:
+    """Either Book takes either Doc (the compiled one falls back to the document's values)."""
+    text = '{"b":[["100.5","2"],[99,1.5]],"a":[["101","1"],{"bad":1}]}'
+    apply_doc_matches_apply(core_module("book", book_impl), core_module("doc", doc_impl), text)
+    assert apply_doc_matches_apply(core_module("book", book_impl), core_module("doc", doc_impl), text)[0] is (
+        InvalidLevelError
+    )
+
+
+@pytest.mark.parametrize("order", ["asc", "desc", "unsorted", "duplicates", "zeros"])
+@pytest.mark.parametrize("kind", ["str", "num"])
+def test_apply_doc_snapshots(book_doc, order: str, kind: str) -> None:
+    bm, dm = book_doc
+    prices = [1000 + i * 0.5 for i in range(60)]
+    if order == "desc":
+        prices.reverse()
+    elif order == "unsorted":
+        prices = prices[::7] + [p for i, p in enumerate(prices) if i % 7]
+    elif order == "duplicates":
+        prices = prices[:30] + prices[10:40]
+    qtys = [0 if order == "zeros" and i % 4 == 0 else i + 1 for i in range(len(prices))]
+    fmt = (lambda x: f'"{x}"') if kind == "str" else (lambda x: repr(x))
+    levels = ",".join(f"[{fmt(p)},{fmt(q)}]" for p, q in zip(prices, qtys))
+    for cap in (10, 5000):
+        apply_doc_matches_apply(bm, dm, f'{{"b":[{levels}],"a":[{levels}]}}', cap=cap)
+
+
+entry_texts = st.one_of(
+    st.tuples(prices, qtys).map(lambda pq: f'["{pq[0]:.2f}","{pq[1]:.8f}","1617666423.1"]'),
+    st.tuples(prices, qtys).map(lambda pq: f"[{pq[0]!r},{pq[1]!r}]"),
+    st.tuples(prices, qtys).map(lambda pq: f'[{pq[0]:.4f}, "{pq[1]}" ,[1]]'),
+    st.sampled_from(BAD_ENTRIES + ['["1000.25", "0"]', "[1000.25, 0]"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cap=st.sampled_from([1, 3, 25, 1000]),
+    batches=st.lists(
+        st.tuples(st.lists(entry_texts, max_size=20), st.lists(entry_texts, max_size=20), st.sampled_from(["b", "x"])),
+        max_size=12,
+    ),
+)
+def test_apply_doc_equals_apply_generated(core_impl: str, cap: int, batches) -> None:
+    bm, dm = core_module("book", core_impl), core_module("doc", core_impl)
+    fast, slow = bm.Book(max_depth=cap), bm.Book(max_depth=cap)
+    for bids, asks, bkey in batches:
+        d = dm.Doc('{"' + bkey + '":[' + ",".join(bids) + '],"a":[' + ",".join(asks) + "]}")
+        bh, ah = d.get(0, "b"), d.get(0, "a")
+        got = _outcome(lambda d=d, bh=bh, ah=ah: fast.apply_doc(d, bh, ah))
+        want = _outcome(lambda d=d, bh=bh, ah=ah: slow.apply(d.value(bh, True) if bh != -1 else (), d.value(ah, True)))
+        assert got == want
+        assert _state(fast) == _state(slow)
