@@ -15,16 +15,66 @@ consumes them. ``symbol`` is always the venue's own spelling of the instrument
 * :class:`Reconnect` -- the venue asks the client to reconnect (maintenance).
 
 Events are mutable slotted objects (one is built per frame); treat them as
-immutable once built.
+immutable once built. Their level sides are sequences of ``(price, qty, ...)``; an
+adapter that parsed the frame with the core's :class:`~dragonfly._core.doc.Doc` passes
+:class:`DocSide` views instead, which the keeper applies straight from the parsed
+frame (:meth:`~dragonfly._core.book.Book.apply_doc`, no Python object per level).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ("Delta", "Event", "Heartbeat", "Reconnect", "Rejected", "Snapshot")
+from .._core.doc import Doc
+
+__all__ = ("Delta", "DocSide", "Event", "Heartbeat", "Reconnect", "Rejected", "Snapshot", "doc_sides")
+
+
+class DocSide(Sequence[Any]):
+    """One side of levels still inside a parsed frame: the array at ``handle`` of ``doc``.
+
+    As a sequence it reads like the venue's list (``[price_text, qty_text, ...]`` entries,
+    numbers as their source text); the keeper applies it with ``Book.apply_doc`` instead.
+    """
+
+    __slots__ = ("_items", "doc", "handle")
+
+    def __init__(self, doc: Doc, handle: int) -> None:
+        self.doc = doc
+        self.handle = handle
+        self._items: list[Any] | None = None
+
+    def _list(self) -> list[Any]:
+        if self._items is None:
+            value = self.doc.value(self.handle, text_numbers=True) if self.handle >= 0 else []
+            self._items = value if isinstance(value, list) else [value]
+        return self._items
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._list()[i]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._list())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DocSide):
+            return self._list() == other._list()
+        return self._list() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"DocSide({self._list()!r})"
+
+
+def doc_sides(doc: Doc, bids: int, asks: int) -> tuple[DocSide | tuple[()], DocSide | tuple[()]]:
+    """The two sides at ``bids``/``asks`` (-1: absent, an empty side)."""
+    return (DocSide(doc, bids) if bids >= 0 else ()), (DocSide(doc, asks) if asks >= 0 else ())
 
 
 @dataclass(slots=True, kw_only=True)

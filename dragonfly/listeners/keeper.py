@@ -45,7 +45,7 @@ from .._core.book import Book
 from .._core.merge import check_top
 from ..errors import InvalidLevelError
 from ..model import BookUpdate, Side, VenueStatus
-from .events import Delta, Snapshot
+from .events import Delta, DocSide, Snapshot
 from .rules import SequenceRule, Verdict
 
 __all__ = ("BookKeeper", "KeeperStats", "Step")
@@ -285,7 +285,7 @@ class BookKeeper:
         book = self.book
         book.clear()
         try:
-            book.apply(s.bids, s.asks)
+            _apply(book, s.bids, s.asks)
         except (InvalidLevelError, TypeError, ValueError) as exc:  # e.g. a side that is not a list
             return self._fault("invalid", f"snapshot: {exc}")
         self.stats.snapshots += 1
@@ -456,7 +456,7 @@ class BookKeeper:
             if problem:
                 return self._fault("invalid", problem)
         try:
-            book.apply(d.bids, d.asks)
+            _apply(book, d.bids, d.asks)
         except (InvalidLevelError, TypeError, ValueError) as exc:  # e.g. a side that is not a list
             return self._fault("invalid", str(exc))
         self.stats.applied += 1
@@ -504,6 +504,17 @@ class BookKeeper:
 
     def __repr__(self) -> str:
         return f"<BookKeeper {self.venue} {self.symbol} {self.status.value} last={self.last}>"
+
+
+def _apply(book: Any, bids: Any, asks: Any) -> None:
+    """``book.apply(bids, asks)``; sides still in a parsed frame go straight from it (``apply_doc``)."""
+    tb, ta = type(bids), type(asks)
+    if tb is DocSide or ta is DocSide:
+        doc = bids.doc if tb is DocSide else asks.doc
+        if (tb is DocSide or not bids) and (ta is DocSide or not asks) and (ta is not DocSide or asks.doc is doc):
+            book.apply_doc(doc, bids.handle if tb is DocSide else -1, asks.handle if ta is DocSide else -1)
+            return
+    book.apply(bids, asks)
 
 
 def _strict_problem(book: Any, d: Delta) -> str:

@@ -26,7 +26,7 @@ from ..listeners.events import Event, Snapshot
 from ..listeners.rules import NoSequence, SequenceRule
 from ..instruments import Instrument
 
-__all__ = ("Outgoing", "VenueAdapter", "VenueSpec", "check_url", "rest_url_for")
+__all__ = ("Outgoing", "VenueAdapter", "VenueSpec", "check_url", "need", "rest_url_for")
 
 #: What an adapter asks the client to send: a text/binary frame (WebSocket) or a
 #: ``(msg_type, fields)`` pair (FIX).
@@ -242,6 +242,15 @@ class VenueSpec:
         """Validate a base-URL override and return it (ConfigError when the venue cannot use it)."""
         self.make_config(base_url=url)
         return url
+
+
+def need(doc: Any, h: int, key: str) -> int:
+    """The handle of member ``key`` of object ``h`` in a parsed frame (a core
+    :class:`~dragonfly._core.doc.Doc`); IndexError naming the key when it is absent."""
+    m = doc.get(h, key)
+    if m < 0:
+        raise IndexError(f"no {key!r}")
+    return int(m)
 
 
 def check_url(url: str, schemes: tuple[str, ...]) -> None:

@@ -24,11 +24,12 @@ from collections.abc import Sequence
 
 from yarl import URL
 
+from ..._core.doc import OBJECT, STRING, Doc
 from ..._core.extract import TopExtractor
 from ...errors import ExtractError, FrameError
-from ...listeners.events import Delta, Snapshot
+from ...listeners.events import Delta, Snapshot, doc_sides
 from ...listeners.rules import Monotonic, UpdateIdRange
-from ..base import Event, VenueAdapter
+from ..base import Event, VenueAdapter, need
 from ..routing import int_field, string_field
 from ...instruments import Instrument
 from .config import BinanceConfig, BinanceDiffConfig
@@ -158,34 +159,41 @@ class BinanceDiffAdapter(VenueAdapter):
         return str(base.with_path(path).with_query(symbol=symbol, limit=self.config.snapshot_limit))
 
     def parse_snapshot(self, symbol: str, body: bytes) -> Snapshot:
-        m = json.loads(body)
-        return Snapshot(symbol=symbol, bids=m["bids"], asks=m["asks"], last=int(m["lastUpdateId"]))
+        doc = Doc(body)
+        bids, asks = doc_sides(doc, need(doc, 0, "bids"), need(doc, 0, "asks"))
+        return Snapshot(symbol=symbol, bids=bids, asks=asks, last=doc.int(need(doc, 0, "lastUpdateId")))
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
-        m = json.loads(frame)
-        if not isinstance(m, dict):
+        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
+        if doc.kind(0) != OBJECT:
             raise FrameError("not a JSON object")
-        data = m.get("data", m)
-        if not isinstance(data, dict) or data.get("e") != "depthUpdate":
-            stream = m.get("stream")
-            if "result" in m or "id" in m:
-                if "error" in m:
-                    log.warning("binance: error reply %s", str(m["error"])[:200])
+        data = doc.get(0, "data")
+        if data < 0:
+            data = 0
+        e = doc.get(data, "e") if doc.kind(data) == OBJECT else -1
+        if e < 0 or doc.kind(e) != STRING or doc.str(e) != "depthUpdate":
+            stream = doc.get(0, "stream")
+            if doc.get(0, "result") >= 0 or doc.get(0, "id") >= 0:
+                error = doc.get(0, "error")
+                if error >= 0:
+                    log.warning("binance: error reply %s", str(doc.value(error))[:200])
                 return ()  # method replies
-            if isinstance(data, dict) and (isinstance(data.get("e"), str) or (isinstance(stream, str) and "@depth" not in stream)):
+            if e >= 0 or (stream >= 0 and doc.kind(stream) == STRING and "@depth" not in doc.str(stream)):
                 return ()  # other streams of the connection (trades, bookTicker, ...)
-            raise FrameError(f"unexpected message: {str(m)[:80]}")
-        symbol = data.get("s", "")
+            raise FrameError(f"unexpected message: {str(doc.value(0))[:80]}")
+        s = doc.get(data, "s")
+        symbol = doc.str(s) if s >= 0 and doc.kind(s) == STRING else ""
         try:
+            bids, asks = doc_sides(doc, need(doc, data, "b"), need(doc, data, "a"))
             return (
                 Delta(
                     symbol=symbol,
-                    bids=data["b"],
-                    asks=data["a"],
-                    first=int(data["U"]),
-                    last=int(data["u"]),
-                    exchange_ts_ns=int(data["E"]) * 1_000_000,
+                    bids=bids,
+                    asks=asks,
+                    first=doc.int(need(doc, data, "U")),
+                    last=doc.int(need(doc, data, "u")),
+                    exchange_ts_ns=doc.int(need(doc, data, "E")) * 1_000_000,
                 ),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (ExtractError, IndexError) as exc:
             raise FrameError(f"bad depthUpdate: {type(exc).__name__}: {exc}", symbol=symbol) from None

@@ -21,15 +21,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from yarl import URL
 
+from ..._core.doc import Doc
 from ..._core.extract import TopExtractor
 from ...errors import ExtractError, FrameError
-from ...listeners.events import Delta, Reconnect, Rejected, Snapshot
+from ...listeners.events import Delta, Reconnect, Rejected, Snapshot, doc_sides
 from ...listeners.rules import Monotonic, Timestamp
-from ..base import Event, VenueAdapter
+from ..base import Event, VenueAdapter, need
 from ..routing import int_field, string_field
 from ...instruments import Instrument
 from .config import BitstampConfig, BitstampDiffConfig
@@ -160,9 +160,10 @@ class BitstampDiffAdapter(VenueAdapter):
         return str(base.with_path(base.path.rstrip("/") + f"/api/v2/order_book/{symbol}/"))
 
     def parse_snapshot(self, symbol: str, body: bytes) -> Snapshot:
-        m = json.loads(body)
-        micro = int(m["microtimestamp"])
-        return Snapshot(symbol=symbol, bids=m["bids"], asks=m["asks"], last=micro, exchange_ts_ns=micro * 1000)
+        doc = Doc(body)
+        micro = doc.int(need(doc, 0, "microtimestamp"))
+        bids, asks = doc_sides(doc, need(doc, 0, "bids"), need(doc, 0, "asks"))
+        return Snapshot(symbol=symbol, bids=bids, asks=asks, last=micro, exchange_ts_ns=micro * 1000)
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
         channel = route(frame)
@@ -176,8 +177,10 @@ class BitstampDiffAdapter(VenueAdapter):
             return ()
         symbol = channel[len("diff_order_book_") :]
         try:
-            data: Any = json.loads(frame)["data"]
-            micro = int(data["microtimestamp"])
-            return (Delta(symbol=symbol, bids=data["bids"], asks=data["asks"], last=micro, exchange_ts_ns=micro * 1000),)
-        except (KeyError, TypeError, ValueError) as exc:
+            doc = Doc(frame)
+            data = need(doc, 0, "data")
+            micro = doc.int(need(doc, data, "microtimestamp"))
+            bids, asks = doc_sides(doc, need(doc, data, "bids"), need(doc, data, "asks"))
+            return (Delta(symbol=symbol, bids=bids, asks=asks, last=micro, exchange_ts_ns=micro * 1000),)
+        except (ExtractError, IndexError) as exc:
             raise FrameError(f"bad diff_order_book data: {type(exc).__name__}: {exc}", symbol=symbol) from None

@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ...errors import FrameError
-from ...listeners.events import Delta, Snapshot
+from ..._core.doc import OBJECT, Doc
+from ...errors import ExtractError, FrameError
+from ...listeners.events import Delta, Snapshot, doc_sides
 from ...listeners.rules import Contiguous
-from ..base import Event, VenueAdapter
+from ..base import Event, VenueAdapter, need
 from ...instruments import Instrument
 from .config import BybitConfig
 
@@ -51,26 +52,30 @@ class BybitAdapter(VenueAdapter):
         return [self._op("unsubscribe", symbols)]
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
-        m = json.loads(frame)
-        if not isinstance(m, dict):
+        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
+        if doc.kind(0) != OBJECT:
             raise FrameError("not a JSON object")
-        topic = m.get("topic")
-        if topic is None:
-            if "op" in m or "success" in m:
+        topic_h = doc.get(0, "topic")
+        if topic_h < 0:
+            if doc.get(0, "op") >= 0 or doc.get(0, "success") >= 0:
                 return ()  # subscribe / pong replies
-            raise FrameError(f"unexpected message: {str(m)[:80]}")
-        if not isinstance(topic, str) or not topic.startswith("orderbook."):
+            raise FrameError(f"unexpected message: {str(doc.value(0))[:80]}")
+        topic = doc.str(topic_h)
+        if not topic.startswith("orderbook."):
             return ()
         symbol = topic.rsplit(".", 1)[-1]
         try:
-            d = m["data"]
-            symbol = d["s"]
-            ts = int(m.get("ts", 0)) * 1_000_000
-            kind = m["type"]
-            if kind == "snapshot":
-                return (Snapshot(symbol=symbol, bids=d["b"], asks=d["a"], last=int(d["u"]), exchange_ts_ns=ts),)
-            if kind == "delta":
-                return (Delta(symbol=symbol, bids=d["b"], asks=d["a"], last=int(d["u"]), exchange_ts_ns=ts),)
-            raise ValueError(f"unknown message type {kind!r}")
-        except (KeyError, TypeError, ValueError) as exc:
+            d = need(doc, 0, "data")
+            symbol = doc.str(need(doc, d, "s"))
+            ts_h = doc.get(0, "ts")
+            ts = doc.int(ts_h) * 1_000_000 if ts_h >= 0 else 0
+            kind = doc.str(need(doc, 0, "type"))
+            bids, asks = doc_sides(doc, need(doc, d, "b"), need(doc, d, "a"))
+            last = doc.int(need(doc, d, "u"))
+        except (ExtractError, IndexError) as exc:
             raise FrameError(f"bad orderbook message: {type(exc).__name__}: {exc}", symbol=symbol) from None
+        if kind == "snapshot":
+            return (Snapshot(symbol=symbol, bids=bids, asks=asks, last=last, exchange_ts_ns=ts),)
+        if kind == "delta":
+            return (Delta(symbol=symbol, bids=bids, asks=asks, last=last, exchange_ts_ns=ts),)
+        raise FrameError(f"unknown message type {kind!r}", symbol=symbol)

@@ -21,10 +21,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import FrameError, SequenceGapError
-from ...listeners.events import Delta, Heartbeat, Snapshot
+from ..._core.doc import OBJECT, STRING, Doc
+from ...errors import ExtractError, FrameError, SequenceGapError
+from ...listeners.events import Delta, Heartbeat, Snapshot, doc_sides
 from ...listeners.rules import NoSequence
-from ..base import Event, VenueAdapter
+from ..base import Event, VenueAdapter, need
 from ...instruments import Instrument
 from .config import CoinbaseConfig
 
@@ -57,44 +58,48 @@ class CoinbaseAdapter(VenueAdapter):
         return [self._op("unsubscribe", symbols)]
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
-        m = json.loads(frame)
-        if not isinstance(m, dict):
+        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
+        if doc.kind(0) != OBJECT:
             raise FrameError("not a JSON object")
         if self.config.api == "advanced":
-            return self._parse_advanced(m)
-        kind = m.get("type")
-        symbol = m.get("product_id", "")
-        if kind == "l2update":
-            bids: list[Any] = []
-            asks: list[Any] = []
-            try:
-                for side, price, size in m["changes"]:
+            return self._parse_advanced(doc)
+        type_h = doc.get(0, "type")
+        kind = doc.str(type_h) if type_h >= 0 and doc.kind(type_h) == STRING else None
+        p = doc.get(0, "product_id")
+        symbol = doc.str(p) if p >= 0 and doc.kind(p) == STRING else ""
+        try:
+            if kind == "l2update":
+                bids: list[Any] = []
+                asks: list[Any] = []
+                for change in doc.children(need(doc, 0, "changes")):
+                    side = doc.str(doc.at(change, 0))
+                    level = (doc.text(doc.at(change, 1)), doc.text(doc.at(change, 2)))
                     if side == "buy":
-                        bids.append((price, size))
+                        bids.append(level)
                     elif side == "sell":
-                        asks.append((price, size))
+                        asks.append(level)
                     else:
                         raise ValueError(f"unknown side {side!r}")
-            except (KeyError, TypeError, ValueError) as exc:
-                raise FrameError(f"bad l2update: {type(exc).__name__}: {exc}", symbol=symbol) from None
-            return (Delta(symbol=symbol, bids=bids, asks=asks),)
-        if kind == "snapshot":
-            try:
-                return (Snapshot(symbol=symbol, bids=m["bids"], asks=m["asks"]),)
-            except KeyError as exc:
-                raise FrameError(f"bad snapshot: no {exc}", symbol=symbol) from None
+                return (Delta(symbol=symbol, bids=bids, asks=asks),)
+            if kind == "snapshot":
+                bids_, asks_ = doc_sides(doc, need(doc, 0, "bids"), need(doc, 0, "asks"))
+                return (Snapshot(symbol=symbol, bids=bids_, asks=asks_),)
+        except (ExtractError, IndexError, ValueError) as exc:
+            raise FrameError(f"bad {kind}: {type(exc).__name__}: {exc}", symbol=symbol) from None
         if kind == "heartbeat":
             return (Heartbeat(symbol=symbol or None),)
         if kind == "error":
+            m = doc.value(0)
             reason = f"{m.get('message', '')} {m.get('reason', '')}".strip()
             raise FrameError(f"venue error: {reason[:160]}")
-        if isinstance(kind, str):
+        if kind is not None:
             return ()  # subscriptions, ticker, match, ...
-        raise FrameError(f"unexpected message: {str(m)[:80]}")
+        raise FrameError(f"unexpected message: {str(doc.value(0))[:80]}")
 
-    def _parse_advanced(self, m: dict[str, Any]) -> Sequence[Event]:
-        if "sequence_num" in m:
-            seq = int(m["sequence_num"])
+    def _parse_advanced(self, doc: Doc) -> Sequence[Event]:
+        seq_h = doc.get(0, "sequence_num")
+        if seq_h >= 0:
+            seq = doc.int(seq_h)
             expected = self._seq + 1
             self._seq = seq
             if expected > 0 and seq != expected:
@@ -104,31 +109,31 @@ class CoinbaseAdapter(VenueAdapter):
                     expected=expected,
                     got=seq,
                 )
-        channel = m.get("channel")
+        channel_h = doc.get(0, "channel")
+        channel = doc.str(channel_h) if channel_h >= 0 and doc.kind(channel_h) == STRING else ""
         if channel == "heartbeats":
             return (Heartbeat(),)
         if channel != "l2_data":
             return ()
         out: list[Event] = []
-        for ev in m["events"]:
-            symbol = ev.get("product_id", "") if isinstance(ev, dict) else ""
+        for ev in doc.children(need(doc, 0, "events")):
+            p = doc.get(ev, "product_id") if doc.kind(ev) == OBJECT else -1
+            symbol = doc.str(p) if p >= 0 and doc.kind(p) == STRING else ""
             bids: list[Any] = []
             asks: list[Any] = []
             try:
-                for u in ev["updates"]:
-                    side = u["side"]
-                    level = (u["price_level"], u["new_quantity"])
+                for u in doc.children(need(doc, ev, "updates")):
+                    side = doc.str(need(doc, u, "side"))
+                    level = (doc.text(need(doc, u, "price_level")), doc.text(need(doc, u, "new_quantity")))
                     if side == "bid":
                         bids.append(level)
                     elif side in ("offer", "ask"):
                         asks.append(level)
                     else:
                         raise ValueError(f"unknown side {side!r}")
-                kind = ev["type"]
-            except (KeyError, TypeError, ValueError) as exc:
+                kind = doc.str(need(doc, ev, "type"))
+            except (ExtractError, IndexError, ValueError) as exc:
                 raise FrameError(f"bad l2_data event: {type(exc).__name__}: {exc}", symbol=symbol) from None
             out.append(Snapshot(symbol=symbol, bids=bids, asks=asks) if kind == "snapshot"
                        else Delta(symbol=symbol, bids=bids, asks=asks))
         return out
-
-

@@ -24,10 +24,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import FrameError
-from ...listeners.events import Delta, Heartbeat, Snapshot
+from ..._core.doc import ARRAY, OBJECT, STRING, Doc
+from ...errors import ExtractError, FrameError
+from ...listeners.events import Delta, DocSide, Heartbeat, Snapshot, doc_sides
 from ...listeners.rules import NoSequence
-from ..base import Event, VenueAdapter
+from ..base import Event, VenueAdapter, need
 from ...instruments import Instrument
 from .config import KrakenConfig
 
@@ -36,11 +37,21 @@ __all__ = ("KrakenAdapter",)
 _HEARTBEAT = Heartbeat()
 
 
-def _ts_ns(entries: Sequence[Any]) -> int:
+def _ts_ns(doc: Doc, side: int) -> int:
+    """Exchange time of the last entry of a side (its third element, seconds as text)."""
     try:
-        return int(float(entries[-1][2]) * 1e9)
-    except (IndexError, TypeError, ValueError):
+        return int(doc.float(doc.at(doc.at(side, -1), 2)) * 1e9)
+    except (ExtractError, IndexError):
         return 0
+
+
+def _side(doc: Doc, handles: list[int]) -> Any:
+    """One side of a v1 update: the array itself, or (if several parts carry it) their levels joined."""
+    if not handles:
+        return ()
+    if len(handles) == 1:
+        return DocSide(doc, handles[0])
+    return [lv for h in handles for lv in doc.value(h, text_numbers=True)]
 
 
 class KrakenAdapter(VenueAdapter):
@@ -74,65 +85,75 @@ class KrakenAdapter(VenueAdapter):
     def parse(self, frame: str | bytes) -> Sequence[Event]:
         if self.config.version == 2:
             return self._parse_v2(frame)
-        m = json.loads(frame)
-        if isinstance(m, dict):
-            event = m.get("event")
-            if event == "heartbeat":
-                return (_HEARTBEAT,)
-            if isinstance(event, str):
-                return ()  # systemStatus, subscriptionStatus, pong
-            raise FrameError(f"unexpected message: {str(m)[:80]}")
-        if not isinstance(m, list) or len(m) < 4:
+        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
+        kind = doc.kind(0)
+        if kind == OBJECT:
+            event = doc.get(0, "event")
+            if event >= 0 and doc.kind(event) == STRING:
+                return (_HEARTBEAT,) if doc.str(event) == "heartbeat" else ()  # systemStatus, subscriptionStatus, pong
+            raise FrameError(f"unexpected message: {str(doc.value(0))[:80]}")
+        n = doc.len(0) if kind == ARRAY else 0
+        if n < 4:
             raise FrameError("not a Kraken v1 channel message")
-        name = m[-2]
-        if not isinstance(name, str) or not name.startswith("book"):
+        name = doc.at(0, -2)
+        if doc.kind(name) != STRING or not doc.str(name).startswith("book"):
             return ()
-        pair = m[-1]
-        if not isinstance(pair, str):
+        pair_h = doc.at(0, -1)
+        if doc.kind(pair_h) != STRING:
             raise FrameError("no pair in a book message")
+        pair = doc.str(pair_h)
         try:
-            parts = m[1:-2]
+            parts = [doc.at(0, i) for i in range(1, n - 2)]
             first = parts[0]
-            if "as" in first or "bs" in first:
-                asks = first.get("as", [])
-                bids = first.get("bs", [])
-                return (Snapshot(symbol=pair, bids=bids, asks=asks, exchange_ts_ns=max(_ts_ns(asks), _ts_ns(bids))),)
-            bids_: Any = ()
-            asks_: Any = ()
+            snap_asks, snap_bids = doc.get(first, "as"), doc.get(first, "bs")
+            if snap_asks >= 0 or snap_bids >= 0:
+                bids, asks = doc_sides(doc, snap_bids, snap_asks)
+                ts = max(_ts_ns(doc, snap_asks) if snap_asks >= 0 else 0, _ts_ns(doc, snap_bids) if snap_bids >= 0 else 0)
+                return (Snapshot(symbol=pair, bids=bids, asks=asks, exchange_ts_ns=ts),)
+            a_parts: list[int] = []
+            b_parts: list[int] = []
             checksum = None
             for part in parts:
-                a = part.get("a")
-                if a:
-                    asks_ = a if not asks_ else [*asks_, *a]
-                b = part.get("b")
-                if b:
-                    bids_ = b if not bids_ else [*bids_, *b]
-                c = part.get("c")
-                if c is not None:
-                    checksum = int(c)
-        except (AttributeError, TypeError, ValueError, IndexError) as exc:
+                if doc.kind(part) != OBJECT:
+                    raise ValueError("a book part is not an object")
+                a = doc.get(part, "a")
+                if a >= 0:
+                    a_parts.append(a)
+                b = doc.get(part, "b")
+                if b >= 0:
+                    b_parts.append(b)
+                c = doc.get(part, "c")
+                if c >= 0:
+                    checksum = doc.int(c)
+            ts = _ts_ns(doc, b_parts[-1]) if b_parts else _ts_ns(doc, a_parts[-1]) if a_parts else 0
+            bids, asks = _side(doc, b_parts), _side(doc, a_parts)
+        except (ExtractError, ValueError, IndexError) as exc:
             raise FrameError(f"bad book message: {type(exc).__name__}: {exc}", symbol=pair) from None
-        return (Delta(symbol=pair, bids=bids_, asks=asks_, checksum=checksum, exchange_ts_ns=_ts_ns(bids_ or asks_)),)
+        return (Delta(symbol=pair, bids=bids, asks=asks, checksum=checksum, exchange_ts_ns=ts),)
 
     def _parse_v2(self, frame: str | bytes) -> Sequence[Event]:
-        # numbers kept as their JSON text: the checksum is over the venue's digits
-        m = json.loads(frame, parse_float=str, parse_int=str)
-        if not isinstance(m, dict):
+        doc = Doc(frame)
+        if doc.kind(0) != OBJECT:
             raise FrameError("not a JSON object")
-        channel = m.get("channel")
+        channel_h = doc.get(0, "channel")
+        channel = doc.str(channel_h) if channel_h >= 0 and doc.kind(channel_h) == STRING else ""
         if channel == "heartbeat":
             return (_HEARTBEAT,)
         if channel != "book":
             return ()  # status, method replies
-        kind = m.get("type")
+        type_h = doc.get(0, "type")
+        kind = doc.str(type_h) if type_h >= 0 and doc.kind(type_h) == STRING else ""
         out: list[Event] = []
-        for d in m["data"]:
-            symbol = d.get("symbol", "") if isinstance(d, dict) else ""
+        for d in doc.children(need(doc, 0, "data")):
+            s = doc.get(d, "symbol") if doc.kind(d) == OBJECT else -1
+            symbol = doc.str(s) if s >= 0 and doc.kind(s) == STRING else ""
             try:
-                bids = [(lv["price"], lv["qty"]) for lv in d.get("bids", ())]
-                asks = [(lv["price"], lv["qty"]) for lv in d.get("asks", ())]
-                checksum = int(d["checksum"]) if "checksum" in d else None
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # levels are {"price": p, "qty": q} objects: the checksum is over the venue's digits
+                bids = _levels(doc, doc.get(d, "bids"))
+                asks = _levels(doc, doc.get(d, "asks"))
+                c = doc.get(d, "checksum")
+                checksum = doc.int(c) if c >= 0 else None
+            except (ExtractError, IndexError) as exc:
                 raise FrameError(f"bad book entry: {type(exc).__name__}: {exc}", symbol=symbol) from None
             if kind == "snapshot":
                 out.append(Snapshot(symbol=symbol, bids=bids, asks=asks, checksum=checksum))
@@ -141,3 +162,9 @@ class KrakenAdapter(VenueAdapter):
             else:
                 raise FrameError(f"unknown book message type {kind!r}", symbol=symbol)
         return out
+
+
+def _levels(doc: Doc, side: int) -> list[tuple[str, str]]:
+    if side < 0:
+        return []
+    return [(doc.text(need(doc, lv, "price")), doc.text(need(doc, lv, "qty"))) for lv in doc.children(side)]

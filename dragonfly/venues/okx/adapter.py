@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
-from ...errors import FrameError
-from ...listeners.events import Delta, Rejected, Snapshot
+from ..._core.doc import NULL, OBJECT, STRING, Doc
+from ...errors import ExtractError, FrameError
+from ...listeners.events import Delta, Rejected, Snapshot, doc_sides
 from ...listeners.rules import PrevId
-from ..base import Event, VenueAdapter
+from ..base import Event, VenueAdapter, need
 from ...instruments import Instrument
 from .config import CHANNEL_DEPTHS, OkxConfig
 
 __all__ = ("OkxAdapter",)
 
 
-def _int_or(value: Any, default: int = -1) -> int:
-    return default if value is None else int(value)
+def _int_or(doc: Doc, h: int, default: int = -1) -> int:
+    return default if h < 0 or doc.kind(h) == NULL else doc.int(h)
 
 
 class OkxAdapter(VenueAdapter):
@@ -61,38 +61,45 @@ class OkxAdapter(VenueAdapter):
     def parse(self, frame: str | bytes) -> Sequence[Event]:
         if frame == "pong" or frame == b"pong":
             return ()
-        m = json.loads(frame)
-        if not isinstance(m, dict):
+        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
+        if doc.kind(0) != OBJECT:
             raise FrameError("not a JSON object")
-        event = m.get("event")
-        if event is not None:
-            if event == "error":
+        event = doc.get(0, "event")
+        if event >= 0:
+            if doc.kind(event) == STRING and doc.str(event) == "error":
+                m = doc.value(0)
                 arg = m.get("arg") or {}
                 inst = arg.get("instId", "") if isinstance(arg, dict) else ""
                 text = f"{m.get('code', '')} {m.get('msg', '')}".strip()
                 if inst:
-                    return (Rejected(symbol=inst, reason=text),)
+                    return (Rejected(symbol=str(inst), reason=text),)
             return ()  # subscribe / unsubscribe replies
-        arg = m.get("arg")
-        if not isinstance(arg, dict):
-            raise FrameError(f"unexpected message: {str(m)[:80]}")
-        if not str(arg.get("channel", "")).startswith("books"):
+        arg = doc.get(0, "arg")
+        if arg < 0 or doc.kind(arg) != OBJECT:
+            raise FrameError(f"unexpected message: {str(doc.value(0))[:80]}")
+        channel = doc.get(arg, "channel")
+        if channel < 0 or doc.kind(channel) != STRING or not doc.str(channel).startswith("books"):
             return ()
-        symbol = str(arg.get("instId", ""))
-        action = m.get("action", "snapshot")
+        inst = doc.get(arg, "instId")
+        symbol = doc.str(inst) if inst >= 0 and doc.kind(inst) == STRING else ""
         out: list[Event] = []
         try:
-            for d in m["data"]:
-                checksum = int(d["checksum"]) if "checksum" in d else None
-                ts = int(d.get("ts", 0)) * 1_000_000
+            action_h = doc.get(0, "action")
+            action = doc.str(action_h) if action_h >= 0 else "snapshot"
+            if action not in ("snapshot", "update"):
+                raise ValueError(f"unknown action {action!r}")
+            for d in doc.children(need(doc, 0, "data")):
+                c = doc.get(d, "checksum")
+                checksum = doc.int(c) if c >= 0 else None
+                ts_h = doc.get(d, "ts")
+                ts = doc.int(ts_h) * 1_000_000 if ts_h >= 0 else 0
+                bids, asks = doc_sides(doc, need(doc, d, "bids"), need(doc, d, "asks"))
+                seq = _int_or(doc, doc.get(d, "seqId"))
                 if action == "snapshot":
-                    out.append(Snapshot(symbol=symbol, bids=d["bids"], asks=d["asks"], last=_int_or(d.get("seqId")),
-                                        checksum=checksum, exchange_ts_ns=ts))
-                elif action == "update":
-                    out.append(Delta(symbol=symbol, bids=d["bids"], asks=d["asks"], last=_int_or(d.get("seqId")),
-                                     prev=_int_or(d.get("prevSeqId")), checksum=checksum, exchange_ts_ns=ts))
+                    out.append(Snapshot(symbol=symbol, bids=bids, asks=asks, last=seq, checksum=checksum, exchange_ts_ns=ts))
                 else:
-                    raise ValueError(f"unknown action {action!r}")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    out.append(Delta(symbol=symbol, bids=bids, asks=asks, last=seq, prev=_int_or(doc, doc.get(d, "prevSeqId")),
+                                     checksum=checksum, exchange_ts_ns=ts))
+        except (ExtractError, IndexError, ValueError) as exc:
             raise FrameError(f"bad books message: {type(exc).__name__}: {exc}", symbol=symbol) from None
         return out
