@@ -90,16 +90,15 @@ def _handshake(conn: socket.socket) -> None:
 
 def _templates(n_books: int) -> dict[str, list[tuple[bytes, bytes]]]:
     """Per venue: (prefix, suffix) around the sequence number, one per distinct book."""
-    from dragonfly.sim.binance import BinanceSimulator
-    from dragonfly.sim.bitstamp import BitstampSimulator
+    from dragonfly.sim import create_simulator
     from dragonfly.sim.market import MidPrice, VenueBookModel
     from dragonfly.instruments import parse_instrument
 
     inst = parse_instrument("ETH-BTC")
     out: dict[str, list[tuple[bytes, bytes]]] = {}
     mid = MidPrice(seed=1, start=0.05)
-    for cls, key in ((BinanceSimulator, "ethbtc@depth20@100ms"), (BitstampSimulator, "order_book_ethbtc")):
-        sim = cls(instruments=["ETH-BTC"])
+    for venue, key in (("binance", "ethbtc@depth20@100ms"), ("bitstamp", "order_book_ethbtc")):
+        sim = create_simulator(venue, instruments=["ETH-BTC"])
         model = VenueBookModel(venue=sim.venue, instrument=inst, mid=mid, style=sim.style, seed=1)
         model.style = type(sim.style)(**{**{f: getattr(sim.style, f) for f in sim.style.__dataclass_fields__}, "unchanged_prob": 0.0})
         rows = []
@@ -110,7 +109,7 @@ def _templates(n_books: int) -> dict[str, list[tuple[bytes, bytes]]]:
                 continue
             prev = (book.bids[:10], book.asks[:10])
             marker = 123456789012345678
-            text = sim.render(key, "ETH-BTC", book, marker)
+            text = sim.encoder.render(key, book.bids_text, book.asks_text, marker)
             if sim.venue == "bitstamp":  # timestamp field derived from the marker: keep it fixed
                 text = text.replace(f'"timestamp":"{marker // 1_000_000}"', '"timestamp":"1700000000"')
             pre, suf = text.split(str(marker), 1)

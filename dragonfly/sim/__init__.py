@@ -1,20 +1,21 @@
 """Local venue simulators on 127.0.0.1, for the demo, the tests and the benchmarks.
 
->>> async with SimulatedVenues(venues=("binance", "bitstamp"), instrument="ETH-BTC", seed=1) as sim:  # doctest: +SKIP
-...     config = PipelineConfig(instrument="ethbtc", base_urls=sim.base_urls)
-...     sim["binance"].last_sent["ETH-BTC"].bids      # what the simulator sent last
-...     await sim.disconnect("binance", refuse=True)  # fault injection
+>>> async with SimulatedVenues(venues=names, instrument="ETH-BTC", seed=1) as sim:  # doctest: +SKIP
+...     config = PipelineConfig(instrument="ethbtc", venues=names, base_urls=sim.base_urls)
+...     sim[name].last_sent["ETH-BTC"].bids            # what the simulator sent last
+...     await sim.disconnect(name, refuse=True)        # fault injection
 
-One seeded mid-price process per instrument drives every venue's book (each with
-its own noise, tick, sizes and update rate), or each venue replays a recording
+Every registered venue names its simulator encoder in its
+:class:`~dragonfly.venues.base.VenueSpec` (``simulator = "module:Class"``, the venue folder's
+``sim.py``); the encoder says how the venue speaks (:mod:`dragonfly.sim.encoder`) and which
+generic engine serves it: top-N snapshot venues a :class:`~dragonfly.sim.server.VenueSimulator`,
+diff-stream venues a :class:`~dragonfly.sim.diff.venues.SimulatedDiffVenue`, FIX venues a
+:class:`~dragonfly.sim.fix_venue.SimulatedFixVenue` (base URL ``fix://127.0.0.1:<port>``).
+
+One seeded mid-price process per instrument drives every venue's book (each with its own
+noise, tick, sizes and update rate; the diff and FIX books start at the shared mid, so one
+world view mixes them sensibly), or a snapshot venue replays a recording
 (:class:`~dragonfly.sim.replay.Recording`) at recorded or accelerated speed.
-
-Every registered venue has a simulator here: the snapshot venues (``binance``,
-``bitstamp``) their own servers, the FIX venue (``fixsim``) a
-:class:`~dragonfly.sim.fix_venue.SimulatedFixVenue` (base URL ``fix://127.0.0.1:<port>``)
-and the diff venues (``kraken``, ``okx``, ``bybit``, ``coinbase``, ``binance-diff``,
-``bitstamp-diff``) a :class:`~dragonfly.sim.diff.venues.SimulatedDiffVenue`; the
-FIX and diff books start at the shared mid, so one world view mixes them sensibly.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
-from ..venues.registry import get_venue
 from ..instruments import parse_instrument
+from ..venues.registry import get_venue
+from .diff.venues import SimulatedDiffVenue
+from .encoder import ENGINES
+from .fix_venue import SimulatedFixVenue
 from .market import MidPrice, SentBook, VenueStyle
 from .replay import Recording, read_recording, write_cryptofeed
 from .server import VenueSimulator
@@ -33,22 +37,72 @@ from .server import VenueSimulator
 __all__ = (
     "SimulatedVenues",
     "VenueSimulator",
+    "SimulatedDiffVenue",
+    "SimulatedFixVenue",
     "Recording",
     "read_recording",
     "write_cryptofeed",
     "SentBook",
     "VenueStyle",
+    "create_simulator",
+    "encoder_class",
+    "make_encoder",
     "simulator_class",
 )
 
+#: Engine name -> the simulator class that serves encoders of that engine.
+_ENGINE_CLASSES: dict[str, type[Any]] = {
+    "snapshot": VenueSimulator,
+    "diff": SimulatedDiffVenue,
+    "fix": SimulatedFixVenue,
+}
+assert set(_ENGINE_CLASSES) == set(ENGINES)
 
-def simulator_class(venue: str) -> type[VenueSimulator]:
-    """The simulator class registered for ``venue`` (see :class:`~dragonfly.venues.registry.VenueSpec`)."""
+
+def encoder_class(venue: str) -> type[Any]:
+    """The simulator encoder class registered for ``venue`` (its VenueSpec's ``simulator``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown venue, no simulator, or a ``simulator`` that does not name a class.
+    """
     spec = get_venue(venue)
     if not spec.simulator:
-        raise ConfigError(f"no simulator for venue {venue!r}")
+        raise ConfigError(f"no simulator for venue {spec.name!r}")
     mod, _, cls = spec.simulator.partition(":")
-    return getattr(importlib.import_module(mod), cls)  # type: ignore[no-any-return]
+    try:
+        found = getattr(importlib.import_module(mod), cls)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{spec.name}: simulator {spec.simulator!r} not found: {exc}") from None
+    if not isinstance(found, type) or getattr(found, "engine", None) not in ENGINES:
+        raise ConfigError(f"{spec.name}: simulator {spec.simulator!r} is not an encoder (engine one of {ENGINES})")
+    return found
+
+
+def make_encoder(venue: str, config: Any = None) -> Any:
+    """The encoder of ``venue`` built from ``config`` (default: the venue's default configuration,
+    the same one its feed uses)."""
+    spec = get_venue(venue)
+    return encoder_class(spec.name)(config if config is not None else spec.config())
+
+
+def simulator_class(venue: str) -> type[Any]:
+    """The engine class serving ``venue`` (:class:`VenueSimulator`, :class:`SimulatedDiffVenue`
+    or :class:`SimulatedFixVenue`), built as ``cls(encoder, venue=..., instruments=..., ...)``."""
+    return _ENGINE_CLASSES[encoder_class(venue).engine]
+
+
+def create_simulator(venue: str, *, config: Any = None, **kwargs: Any) -> Any:
+    """The simulator of a registered ``venue``: its engine speaking its encoder (built from
+    ``config``, default the venue's default configuration).
+
+    ``kwargs`` go to the engine: ``instruments`` (required), ``seed``, ``mids``, ``interval_s``,
+    ``replay``, ``speed`` and engine options (``style``, ``levels``, ``counterparties``...).
+    """
+    spec = get_venue(venue)
+    encoder = make_encoder(spec.name, config)
+    return _ENGINE_CLASSES[encoder.engine](encoder, venue=spec.name, **kwargs)
 
 
 class SimulatedVenues:
@@ -57,6 +111,7 @@ class SimulatedVenues:
     Parameters
     ----------
     venues : sequence of str
+        Registered venue names.
     instrument : str or None
         One instrument (any spelling); or use ``instruments``.
     instruments : sequence of str, optional
@@ -68,13 +123,14 @@ class SimulatedVenues:
     speed : float or None
         Replay speed (1.0 = as recorded, 10.0 = ten times faster, None = as fast as possible).
     options : Mapping[str, Mapping[str, Any]], optional
-        Extra keyword arguments per venue simulator (``style=...``).
+        Extra keyword arguments per venue simulator (``style=...``, ``levels=...``; ``config=...``
+        builds the venue's encoder from another configuration than the default).
     """
 
     def __init__(
         self,
         *,
-        venues: Sequence[str] = ("binance", "bitstamp"),
+        venues: Sequence[str],
         instrument: str | None = "ETH-BTC",
         instruments: Sequence[str] | None = None,
         seed: int = 1,
@@ -90,13 +146,14 @@ class SimulatedVenues:
             raise ConfigError("give instrument or instruments")
         self.instruments = tuple(parse_instrument(i).name for i in names)
         mids: dict[str, MidPrice] = {}
-        self.simulators: dict[str, VenueSimulator] = {}
+        self.simulators: dict[str, Any] = {}
         replay = replay or {}
         options = options or {}
         for v in venues:
             vname = get_venue(v).name
             iv = interval_s.get(vname) if isinstance(interval_s, Mapping) else interval_s
-            self.simulators[vname] = simulator_class(vname)(
+            self.simulators[vname] = create_simulator(
+                vname,
                 instruments=self.instruments,
                 seed=seed,
                 mids=mids,
@@ -108,7 +165,7 @@ class SimulatedVenues:
 
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
-        started: list[VenueSimulator] = []
+        started: list[Any] = []
         try:
             for s in self.simulators.values():
                 await s.start()
@@ -135,7 +192,7 @@ class SimulatedVenues:
         """Venue -> base URL to pass as ``PipelineConfig(base_urls=...)``."""
         return {v: s.base_url for v, s in self.simulators.items()}
 
-    def __getitem__(self, venue: str) -> VenueSimulator:
+    def __getitem__(self, venue: str) -> Any:
         return self.simulators[venue]
 
     def last_sent(self, venue: str, instrument: str | None = None) -> SentBook | None:
@@ -168,6 +225,9 @@ class SimulatedVenues:
 
     async def send_out_of_order(self, venue: str, instrument: str | None = None) -> int:
         return await self.simulators[venue].send_out_of_order(instrument)
+
+    async def request_reconnect(self, venue: str) -> int:
+        return await self.simulators[venue].request_reconnect()  # type: ignore[no-any-return]
 
     async def wait_subscribed(self, timeout: float = 10.0) -> None:
         for s in self.simulators.values():

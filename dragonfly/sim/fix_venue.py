@@ -118,6 +118,8 @@ class FixVenueConfig:
     start_prices : Mapping[str, float]
         Starting mid per symbol (default: a built-in price per known symbol); the tick
         is then a power of ten about five significant digits below it.
+    name : str
+        Label in logs and task names.
     """
 
     host: str = "127.0.0.1"
@@ -132,6 +134,7 @@ class FixVenueConfig:
     ssl: Any = None
     max_msg_size: int = 65536
     start_prices: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    name: str = "fix-venue"
 
     def __post_init__(self) -> None:
         if not self.instruments or isinstance(self.instruments, str):
@@ -207,7 +210,7 @@ class FixVenueSimulator:
             return
         self._server = await asyncio.start_server(self._on_conn, self.config.host, self.config.port,
                                                   ssl=self.config.ssl)
-        self._ticker = asyncio.get_running_loop().create_task(self._tick_loop(), name="fixsim-ticker")
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_loop(), name=f"{self.config.name}-ticker")
 
     async def stop(self) -> None:
         srv, self._server = self._server, None
@@ -232,7 +235,7 @@ class FixVenueSimulator:
             self._tasks.add(task)
         session = await accept_logon(
             reader, writer, comp_id=self.config.comp_id, counterparties=self._counterparties(),
-            active=self._active, max_msg_size=self.config.max_msg_size, name="fixsim", stores=self._stores,
+            active=self._active, max_msg_size=self.config.max_msg_size, name=self.config.name, stores=self._stores,
         )
         if session is None:
             if task is not None:
@@ -247,7 +250,7 @@ class FixVenueSimulator:
             async for msg in session.messages():
                 self._on_app(session, msg)
         except Exception:  # pragma: no cover - never let one session kill the venue
-            log.exception("fixsim: session %s failed", their)
+            log.exception("%s: session %s failed", self.config.name, their)
         finally:
             session._close(session.closed_reason or "ended")
             self.sessions.pop(their, None)
@@ -371,7 +374,7 @@ class FixVenueSimulator:
                     else:
                         self._send_full(session, sub, book)
             except (FixSessionError, ConnectionError, OSError) as exc:
-                log.info("fixsim: send to %s failed: %r", their, exc)
+                log.info("%s: send to %s failed: %r", self.config.name, their, exc)
 
     # -- fault injection -------------------------------------------------------------------
     def _session(self, comp_id: str | None) -> FixSession:
@@ -425,14 +428,19 @@ class FixVenueSimulator:
 
 
 class SimulatedFixVenue(FixVenueSimulator):
-    """A :class:`FixVenueSimulator` built the way :class:`dragonfly.sim.SimulatedVenues` builds
-    every venue simulator, so ``"fixsim"`` can sit beside the WebSocket venues.
+    """A :class:`FixVenueSimulator` for a registry venue whose encoder serves FIX, built the way
+    :class:`dragonfly.sim.SimulatedVenues` builds every venue simulator, so a FIX venue can sit
+    beside the WebSocket venues.
 
     Parameters
     ----------
+    encoder : FixEncoder
+        The venue's encoder (``engine == "fix"``): its CompID, counterparties and symbols.
+    venue : str, optional
+        Label (logs); default the encoder's venue folder name.
     instruments : sequence of str
-        Any accepted spelling; served under their normalised names (``ETH-BTC``), which the
-        ``fixsim`` feed also uses as its symbols (55).
+        Any accepted spelling; served under the encoder's symbols (55). :attr:`last_sent` and
+        :attr:`history` are keyed by the normalised instrument name (``ETH-BTC``).
     seed : int
     mids : dict[str, MidPrice], optional
         The shared mid-price processes: each book starts at its instrument's mid, so the FIX
@@ -447,11 +455,11 @@ class SimulatedFixVenue(FixVenueSimulator):
         Other :class:`FixVenueConfig` fields (``counterparties``, ``levels``, ``comp_id``, ``ssl``...).
     """
 
-    venue = "fixsim"
-
     def __init__(
         self,
+        encoder: Any,
         *,
+        venue: str | None = None,
         instruments: Sequence[str],
         seed: int = 1,
         mids: dict[str, Any] | None = None,
@@ -461,8 +469,13 @@ class SimulatedFixVenue(FixVenueSimulator):
         **options: Any,
     ) -> None:
         from ..instruments import parse_instrument
+        from .encoder import encoder_label
         from .market import MidPrice, default_mid, stable_seed
 
+        if getattr(encoder, "engine", None) != "fix":
+            raise ConfigError(f"{type(encoder).__name__} is not a FIX encoder")
+        self.encoder = encoder
+        self.venue = venue or encoder_label(encoder)
         if replay is not None:
             raise ConfigError("the FIX venue simulator cannot replay recordings")
         insts = [parse_instrument(i) for i in instruments]
@@ -470,20 +483,31 @@ class SimulatedFixVenue(FixVenueSimulator):
             raise ConfigError("at least one instrument")
         mids = mids if mids is not None else {}
         starts: dict[str, float] = {}
+        #: the venue's symbol (55) -> instrument name
+        self.names: dict[str, str] = {}
         for inst in insts:
             if inst.name not in mids:
                 mids[inst.name] = MidPrice(seed=stable_seed(seed, inst.name), start=default_mid(inst))
-            starts[inst.name] = float(mids[inst.name].at(0))
-        kwargs: dict[str, Any] = {"instruments": tuple(i.name for i in insts), "seed": seed, "start_prices": starts}
+            symbol = encoder.symbol(inst)
+            self.names[symbol] = inst.name
+            starts[symbol] = float(mids[inst.name].at(0))
+        kwargs: dict[str, Any] = {
+            "instruments": tuple(self.names), "seed": seed, "start_prices": starts, "name": self.venue,
+            "comp_id": encoder.comp_id, "counterparties": dict(encoder.counterparties),
+        }
         if interval_s is not None:
             kwargs["interval_s"] = interval_s
         kwargs.update(options)
         super().__init__(FixVenueConfig(**kwargs))
+        self.history = {self.names[s]: h for s, h in self.history.items()}
         self._subscribed = asyncio.Event()
+
+    def _record(self, symbol: str, bids: list[tuple[float, float]], asks: list[tuple[float, float]]) -> None:
+        super()._record(self.names.get(symbol, symbol), bids, asks)
 
     @property
     def base_url(self) -> str:
-        """``fix://127.0.0.1:<port>``: the ``fixsim`` feed's base URL."""
+        """``fix://127.0.0.1:<port>``: the FIX feed's base URL."""
         return self.address
 
     def _on_app(self, session: FixSession, msg: FixMessage) -> None:
@@ -501,6 +525,10 @@ class SimulatedFixVenue(FixVenueSimulator):
 
     def resume(self) -> None:
         self.stall(False)
+
+    @property
+    def paused(self) -> bool:
+        return self._stalled
 
     async def step(self, instrument: str | None = None) -> None:
         """Move every book one step and send it now (even while paused)."""

@@ -61,7 +61,7 @@ class VenueStyle:
     """How one venue's book looks and moves.
 
     ``tick_rel``/``qty_step`` set the grid (tick = 10**(floor(log10 mid) + tick_exp));
-    ``text_decimals`` pads the text as the venue does (Binance writes 8 decimals).
+    ``text_decimals`` pads the text as the venue does (some write 8 decimals whatever the tick).
     """
 
     tick_exp: int = -4

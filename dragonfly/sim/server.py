@@ -1,17 +1,20 @@
-"""Base of the local venue simulators: an aiohttp.web WebSocket server on 127.0.0.1.
+"""The top-N snapshot engine: a WebSocket server on 127.0.0.1 for venues whose every frame
+is a whole top N, generic over a :class:`~dragonfly.sim.encoder.SnapshotEncoder`.
 
 A :class:`VenueSimulator` owns a set of instruments, a book model per instrument
-(synthetic) or a :class:`~dragonfly.sim.replay.Recording` (replay), and the open
-connections with what each subscribed to. Subclasses speak the venue's wire
-format: how a connection subscribes and how a book becomes a frame.
+(synthetic, shaped by the encoder's ``style``) or a :class:`~dragonfly.sim.replay.Recording`
+(replay), and the open connections with what each subscribed to. The encoder speaks the
+venue's wire format: how a connection subscribes (its URL, its messages) and how a book
+becomes a frame.
 
 Fault injection (all awaitable, all take effect on the live sockets):
 :meth:`~VenueSimulator.disconnect` (optionally refusing new connections until
-:meth:`~VenueSimulator.accept`), :meth:`~VenueSimulator.pause` /
+:meth:`~VenueSimulator.accept`, or aborting the TCP connection), :meth:`~VenueSimulator.pause` /
 :meth:`~VenueSimulator.stall` (connections stay open, no data) and
 :meth:`~VenueSimulator.resume`, :meth:`~VenueSimulator.send_malformed`,
-:meth:`~VenueSimulator.send_out_of_order`, and :meth:`~VenueSimulator.step`
-(send one fresh book now, even while paused).
+:meth:`~VenueSimulator.send_out_of_order`, :meth:`~VenueSimulator.request_reconnect`,
+:meth:`~VenueSimulator.send_heartbeat` and :meth:`~VenueSimulator.step` (send one fresh
+book now, even while paused).
 """
 
 from __future__ import annotations
@@ -21,9 +24,14 @@ import logging
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
 from aiohttp import WSMsgType, web
 
+from ..errors import ConfigError
 from ..instruments import Instrument, parse_instrument
+from .encoder import encoder_label
 from .market import MidPrice, SentBook, VenueBookModel, VenueStyle, default_mid, stable_seed
 from .replay import Recording
 
@@ -33,21 +41,42 @@ log = logging.getLogger(__name__)
 
 
 class Connection:
-    """One client connection: its socket and its subscriptions (key -> instrument name)."""
+    """One client connection: its socket and its subscriptions (key -> instrument name).
 
-    __slots__ = ("ws", "subs", "request")
+    It is the :class:`~dragonfly.sim.encoder.Subscriptions` handle the encoder changes.
+    """
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+    __slots__ = ("ws", "subs", "request", "_names")
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, names: dict[str, str]) -> None:
         self.ws = ws
         self.request = request
         self.subs: dict[str, str] = {}
+        self._names = names  # the venue's symbol -> instrument name
+
+    def subscribe(self, symbol: str, key: str = "") -> bool:
+        name = self._names.get(symbol)
+        if name is None:
+            return False
+        self.subs[key or symbol] = name
+        return True
+
+    def unsubscribe(self, symbol: str, key: str = "") -> bool:
+        return self.subs.pop(key or symbol, None) is not None
+
+    def keys(self) -> list[str]:
+        return list(self.subs)
 
 
 class VenueSimulator:
-    """Venue-compatible WebSocket server (subclass per venue).
+    """A top-N snapshot venue's WebSocket server, speaking ``encoder``'s wire format.
 
     Parameters
     ----------
+    encoder : SnapshotEncoder
+        The venue's encoder (``engine == "snapshot"``).
+    venue : str, optional
+        Label (logs, seeds); default the encoder's venue folder name.
     instruments : sequence of str
         Instruments it serves (any accepted spelling).
     seed : int
@@ -55,9 +84,9 @@ class VenueSimulator:
     mids : dict[str, MidPrice], optional
         Shared mid-price processes (one market for several venues); created when absent.
     interval_s : float, optional
-        Mean time between updates (default: the venue's real rate).
+        Mean time between updates (default: the venue's real rate, from its style).
     style : VenueStyle, optional
-        Book shape and update behaviour.
+        Book shape and update behaviour (default: the encoder's).
     replay : Recording, optional
         Send these recorded payloads instead of a synthetic market.
     speed : float or None
@@ -66,12 +95,11 @@ class VenueSimulator:
         How many sent books per instrument :attr:`history` keeps.
     """
 
-    venue = ""
-    default_style = VenueStyle()
-
     def __init__(
         self,
+        encoder: Any,
         *,
+        venue: str | None = None,
         instruments: Sequence[str],
         seed: int = 1,
         mids: dict[str, MidPrice] | None = None,
@@ -83,18 +111,22 @@ class VenueSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        if getattr(encoder, "engine", None) != "snapshot":
+            raise ConfigError(f"{type(encoder).__name__} is not a top-N snapshot encoder")
+        self.encoder = encoder
+        self.venue = venue or encoder_label(encoder)
         self.instruments: dict[str, Instrument] = {}
         for i in instruments:
             inst = parse_instrument(i)
             self.instruments[inst.name] = inst
         if not self.instruments:
             raise ValueError("at least one instrument")
-        st = style or self.default_style
+        #: the venue's symbol -> instrument name
+        self.symbols: dict[str, str] = {encoder.symbol(inst): name for name, inst in self.instruments.items()}
+        st = style or VenueStyle(**dict(encoder.style))
         if interval_s is not None:
             if not interval_s > 0:
                 raise ValueError("interval_s must be > 0")
-            from dataclasses import replace
-
             st = replace(st, interval_s=interval_s)
         self.style = st
         self.seed = seed
@@ -127,30 +159,6 @@ class VenueSimulator:
         self._send_lock = asyncio.Lock()
         self._subscribed = asyncio.Event()
         self.replay_done = asyncio.Event()
-
-    # -- venue hooks ----------------------------------------------------------------------
-    def on_open(self, conn: Connection) -> None:
-        """Subscriptions implied by the URL (Binance combined streams)."""
-
-    async def on_message(self, conn: Connection, text: str) -> None:
-        """A text frame from the client (subscribe, heartbeat, ...)."""
-
-    def render(self, key: str, instrument: str, book: SentBook, seq: int, bad: bool = False) -> str:
-        """The frame for subscription ``key`` carrying ``book``; ``bad`` corrupts a number
-        in the levels while keeping the frame's routing fields intact."""
-        raise NotImplementedError
-
-    def next_seq(self, current: int, model: VenueBookModel) -> int:
-        """Sequence number of a changed book (Binance ``lastUpdateId`` grows by the updates it folds in)."""
-        return current + 1 + model.rng.randrange(5)
-
-    def sends_unchanged(self) -> bool:
-        """Whether the venue re-sends an unchanged book (Binance partial depth does)."""
-        return True
-
-    def parse_recorded(self, payload: str) -> tuple[str, SentBook] | None:
-        """``(instrument, book)`` if a recorded payload is a full snapshot, for :attr:`last_sent`."""
-        return None
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -197,16 +205,17 @@ class VenueSimulator:
             return web.Response(status=503, text="simulated outage")
         ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
         await ws.prepare(request)
-        conn = Connection(ws, request)
+        conn = Connection(ws, request, self.symbols)
         self.connections.append(conn)
         self.connections_accepted += 1
         try:
-            self.on_open(conn)
+            self.encoder.connect(request.path, request.query, conn)
             if conn.subs or self.replay is not None:
                 self._subscribed.set()
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
-                    await self.on_message(conn, msg.data)
+                    for reply in self.encoder.client_message(msg.data, conn):
+                        await self._send(conn, reply)
                     if conn.subs:
                         self._subscribed.set()
                 elif msg.type is WSMsgType.ERROR:
@@ -260,11 +269,19 @@ class VenueSimulator:
         if force and not changed:
             model.current = None
             book, changed = model.next_book(time.monotonic() - self._t0)
-        if not changed and not self.sends_unchanged():
+        if not changed and not self.encoder.sends_unchanged:
             return
         if changed:
-            self._seq[name] = self.next_seq(self._seq[name], model)
+            self._seq[name] = self.encoder.next_seq(self._seq[name], model.rng)
         await self._broadcast(name, book, self._seq[name])
+
+    def _render(self, key: str, book: SentBook, seq: int, bad: bool = False) -> str:
+        """The frame of ``key`` carrying ``book``; ``bad``: the first bid's quantity is not a number
+        (the frame's routing fields stay intact)."""
+        bids = book.bids_text
+        if bad and bids:
+            bids = ((bids[0][0], bids[0][1] + "x"),) + bids[1:]
+        return self.encoder.render(key, bids, book.asks_text, seq)  # type: ignore[no-any-return]
 
     async def _broadcast(self, name: str, book: SentBook, seq: int, bad: bool = False) -> None:
         async with self._send_lock:
@@ -275,7 +292,7 @@ class VenueSimulator:
                         continue
                     text = frames.get(key)
                     if text is None:
-                        text = frames[key] = self.render(key, name, book, seq, bad)
+                        text = frames[key] = self._render(key, book, seq, bad)
                     await self._send(conn, text)
             if not bad:
                 self.last_sent[name] = book
@@ -307,10 +324,12 @@ class VenueSimulator:
             async with self._send_lock:
                 for conn in list(self.connections):  # a recording goes to every connection, as recorded
                     await self._send(conn, payload)
-                parsed = self.parse_recorded(payload)
-                if parsed is not None and parsed[0] in self.history:
-                    self.last_sent[parsed[0]] = parsed[1]
-                    self.history[parsed[0]].append(parsed[1])
+                parsed = self.encoder.recorded(payload)
+                name = self.symbols.get(parsed[0]) if parsed is not None else None
+                if parsed is not None and name is not None:
+                    book = SentBook(tuple(parsed[1]), tuple(parsed[2]))
+                    self.last_sent[name] = book
+                    self.history[name].append(book)
         self.replay_done.set()
 
     def _names(self, instrument: str | None) -> list[str]:
@@ -374,7 +393,7 @@ class VenueSimulator:
                     for key, inst in conn.subs.items():
                         if inst != name:
                             continue
-                        good = self.render(key, name, book, self._seq[name] + 1)
+                        good = self._render(key, book, self._seq[name] + 1)
                         if kind == "truncated":
                             text = good[: len(good) // 2]
                         elif kind == "garbage":
@@ -396,5 +415,22 @@ class VenueSimulator:
                             sent += 1
         return sent
 
+    async def _to_all(self, frame: str | None, what: str) -> int:
+        if frame is None:
+            raise ConfigError(f"{self.venue} has no {what}")
+        conns = list(self.connections)
+        for conn in conns:
+            await self._send(conn, frame)
+        return len(conns)
+
+    async def request_reconnect(self) -> int:
+        """Send the venue's reconnect request to every connection (as before maintenance);
+        ConfigError when the venue has none. Returns how many connections got it."""
+        return await self._to_all(self.encoder.reconnect_request(), "reconnect request")
+
+    async def send_heartbeat(self) -> int:
+        """Send the venue's heartbeat frame to every connection (ConfigError when it has none)."""
+        return await self._to_all(self.encoder.heartbeat(), "heartbeat frame")
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.base_url} instruments={list(self.instruments)}>"
+        return f"<{type(self).__name__} {self.venue} {self.base_url} instruments={list(self.instruments)}>"

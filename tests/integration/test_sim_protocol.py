@@ -8,8 +8,11 @@ from typing import Any
 
 import aiohttp
 
-from dragonfly.sim.binance import BinanceSimulator
-from dragonfly.sim.bitstamp import BitstampSimulator
+from dragonfly.sim import VenueSimulator
+from dragonfly.venues.binance.config import BinanceConfig
+from dragonfly.venues.binance.sim import BinanceEncoder
+from dragonfly.venues.bitstamp.config import BitstampConfig
+from dragonfly.venues.bitstamp.sim import BitstampEncoder
 
 TIMEOUT = 10.0
 
@@ -21,7 +24,7 @@ async def recv_json(ws: aiohttp.ClientWebSocketResponse) -> Any:
 
 
 async def test_bitstamp_subscribe_heartbeat_errors_and_data() -> None:
-    async with BitstampSimulator(instruments=["ETH-BTC"], seed=3, interval_s=0.01) as sim:
+    async with VenueSimulator(BitstampEncoder(BitstampConfig()), instruments=["ETH-BTC"], seed=3, interval_s=0.01) as sim:
         async with aiohttp.ClientSession() as s, s.ws_connect(sim.base_url) as ws:
             await ws.send_str(json.dumps({"event": "bts:subscribe", "data": {"channel": "order_book_nope"}}))
             assert (await recv_json(ws))["event"] == "bts:error"
@@ -48,7 +51,8 @@ async def test_bitstamp_subscribe_heartbeat_errors_and_data() -> None:
 
 
 async def test_binance_combined_raw_and_method_subscriptions() -> None:
-    async with BinanceSimulator(instruments=["ETH-BTC", "BTC-USDT"], seed=3, interval_s=0.01) as sim:
+    encoder = BinanceEncoder(BinanceConfig())
+    async with VenueSimulator(encoder, instruments=["ETH-BTC", "BTC-USDT"], seed=3, interval_s=0.01) as sim:
         async with aiohttp.ClientSession() as s:
             async with s.ws_connect(sim.base_url + "/stream?streams=ethbtc@depth5@100ms") as ws:
                 m = await recv_json(ws)

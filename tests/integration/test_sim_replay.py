@@ -9,34 +9,31 @@ import aiohttp
 
 from dragonfly._core.merge import merge_levels
 from dragonfly.model import VenueStatus
-from dragonfly.sim import Recording, SimulatedVenues, write_cryptofeed
-from dragonfly.sim.binance import BinanceSimulator
-from dragonfly.sim.bitstamp import BitstampSimulator
+from dragonfly.instruments import parse_instrument
+from dragonfly.sim import Recording, SimulatedVenues, VenueSimulator, make_encoder, write_cryptofeed
 from dragonfly.sim.market import MidPrice, VenueBookModel
 from dragonfly.topology import Pipeline, PipelineConfig
-from dragonfly.instruments import parse_instrument
 
 TIMEOUT = 10.0
 
 
-def _record(sim_cls: type, path: Path, n: int, seed: int) -> None:
-    """Generate ``n`` frames in the venue's format and write them as a cryptofeed capture."""
-    sim = sim_cls(instruments=["ETH-BTC"], seed=seed)
+def _record(venue: str, key: str, path: Path, n: int, seed: int) -> None:
+    """Generate ``n`` frames in the venue's format (its encoder's) and write them as a cryptofeed capture."""
+    sim = VenueSimulator(make_encoder(venue), venue=venue, instruments=["ETH-BTC"], seed=seed)
     inst = parse_instrument("ETH-BTC")
     model = VenueBookModel(venue=sim.venue, instrument=inst, mid=MidPrice(seed=seed, start=0.05), style=sim.style, seed=seed)
-    key = "ethbtc@depth20@100ms" if sim.venue == "binance" else "order_book_ethbtc"
     rows = []
     seq = 1_600_000_000_000_000
     for i in range(n):
         book, _ = model.next_book(i * 0.05)
         seq += 1 + i
-        rows.append((1_600_000_000.0 + i * 0.05, sim.render(key, "ETH-BTC", book, seq)))
+        rows.append((1_600_000_000.0 + i * 0.05, sim.encoder.render(key, book.bids_text, book.asks_text, seq)))
     write_cryptofeed(path, rows)
 
 
 async def test_replayed_recordings_feed_the_pipeline(tmp_path: Path) -> None:
-    _record(BinanceSimulator, tmp_path / "binance.0", 40, 1)
-    _record(BitstampSimulator, tmp_path / "bitstamp.0", 40, 2)
+    _record("binance", "ethbtc@depth20@100ms", tmp_path / "binance.0", 40, 1)
+    _record("bitstamp", "order_book_ethbtc", tmp_path / "bitstamp.0", 40, 2)
     replay = {v: Recording.load(tmp_path / f"{v}.0") for v in ("binance", "bitstamp")}
     async with SimulatedVenues(venues=("binance", "bitstamp"), instrument="ETH-BTC", replay=replay, speed=20.0) as sim:
         cfg = PipelineConfig(instrument="ETH-BTC", base_urls=sim.base_urls, staleness_s=30.0)
@@ -55,13 +52,16 @@ async def test_replayed_recordings_feed_the_pipeline(tmp_path: Path) -> None:
                             return
 
             await asyncio.wait_for(until(), TIMEOUT)
-            assert p.counters()["binance"]["listeners"]["ETH-BTC"]["frames"] == 40
+            counters = p.counters()
+            for v in ("binance", "bitstamp"):  # every recorded frame was read and applied
+                assert counters[v]["frames"] - counters[v]["control_frames"] == 40, counters[v]  # not the acks
+                assert counters[v]["instruments"]["ETH-BTC"]["snapshots"] == 40, counters[v]
 
 
 async def test_capture_replay_is_byte_for_byte(captures: Path) -> None:
     path = captures / "binance" / "derived__hftbacktest_spot_BTCUSDT_depth-100ms.jsonl"
     rec = Recording.load(path, limit=500)
-    async with BinanceSimulator(instruments=["BTC-USDT"], replay=rec, speed=None) as sim:
+    async with VenueSimulator(make_encoder("binance"), instruments=["BTC-USDT"], replay=rec, speed=None) as sim:
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(sim.base_url + "/stream?streams=btcusdt@depth@100ms") as ws:
                 got = []

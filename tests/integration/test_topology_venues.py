@@ -16,9 +16,7 @@ from dragonfly.clients.base import Backoff
 from dragonfly.clients.ws import WebSocketConfig
 from dragonfly.errors import ConfigError
 from dragonfly.model import BookUpdate, VenueStatus, WorldView
-from dragonfly.sim import SimulatedVenues, simulator_class
-from dragonfly.sim.diff.venues import SimulatedDiffVenue
-from dragonfly.sim.fix_venue import SimulatedFixVenue
+from dragonfly.sim import SimulatedDiffVenue, SimulatedFixVenue, SimulatedVenues, create_simulator, simulator_class
 from dragonfly.topology import FeedSpec, Pipeline, PipelineConfig
 from dragonfly.venues.registry import get_venue
 
@@ -88,8 +86,8 @@ def test_fix_base_urls_are_validated_per_protocol() -> None:
 def test_every_venue_has_a_simulator() -> None:
     assert simulator_class("fixsim") is SimulatedFixVenue
     for v in ("kraken", "okx", "bybit", "coinbase", "binance-diff", "bitstamp-diff"):
-        cls = simulator_class(v)
-        assert issubclass(cls, SimulatedDiffVenue) and cls.venue == v
+        assert simulator_class(v) is SimulatedDiffVenue
+        assert create_simulator(v, instruments=["ETH-BTC"]).venue == v
     with pytest.raises(ConfigError, match="replay"):
         SimulatedVenues(venues=("kraken",), instrument="ETH-BTC", replay={"kraken": object()})  # type: ignore[dict-item]
 

@@ -1,8 +1,10 @@
-"""Simulators for diff-stream venues (issue: full-depth books from diff streams).
+"""Simulators for diff-stream venues (full-depth books from diff streams).
 
-* :mod:`.server` -- :class:`~.server.DiffSim`: a synthetic venue (Binance,
-  Bitstamp, Coinbase, Kraken v1/v2, OKX, Bybit) with WebSocket stream, REST
+* :mod:`.server` -- :class:`~.server.DiffSim`: a synthetic venue speaking any
+  :class:`~dragonfly.sim.encoder.DiffEncoder`'s wire format, with WebSocket stream, REST
   snapshot endpoint, checksums, and fault injection.
+* :mod:`.venues` -- :class:`~.venues.SimulatedDiffVenue`: a DiffSim stepped on a timer,
+  behind the :class:`~dragonfly.sim.SimulatedVenues` interface.
 * :mod:`.replay` -- :class:`~.replay.ReplaySim`: a recorded feed served over a
   real socket, REST snapshots released after the first frames.
 * :mod:`.recordings` -- readers of the capture formats (every record kind,
@@ -13,14 +15,15 @@ from __future__ import annotations
 
 from .recordings import Record, read_cryptofeed, read_hftbacktest, read_lines, received
 from .replay import ReplaySim
-from .server import VENUES, DiffSim, DiffSimConfig
+from .server import DiffSim, DiffSimConfig
+from .venues import SimulatedDiffVenue
 
 __all__ = (
     "DiffSim",
     "DiffSimConfig",
-    "VENUES",
     "ReplaySim",
     "Record",
+    "SimulatedDiffVenue",
     "read_cryptofeed",
     "read_hftbacktest",
     "read_lines",

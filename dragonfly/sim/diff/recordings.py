@@ -10,7 +10,7 @@ Formats
 ``configuration: {...}``, ``URL <-> ts`` (connect), ``URL <- ts: JSON``
 (sent), ``ts: JSON`` (received), ``URL -> ts: BODY`` (HTTP GET response).
 ``hftbacktest`` (gzip text): ``<local_ts_ns> <raw JSON>`` per line.
-``jsonl``/NDJSON (Bybit dumps, ``derived__*.jsonl``): one message per line.
+``jsonl``/NDJSON (venue dumps, ``derived__*.jsonl``): one message per line.
 """
 
 from __future__ import annotations

@@ -1,15 +1,12 @@
-"""Diff-stream simulators behind the :class:`dragonfly.sim.SimulatedVenues` interface.
+"""A diff-stream venue behind the :class:`dragonfly.sim.SimulatedVenues` interface.
 
-A :class:`SimulatedDiffVenue` wraps one :class:`~.server.DiffSim` so that a registry
-diff venue (``"kraken"``, ``"okx"``, ``"binance-diff"``...) can be picked in
-``PipelineConfig(venues=..., simulate=True)`` beside the snapshot and FIX venues:
-it is built as ``cls(instruments=..., seed=..., mids=..., interval_s=..., replay=...,
-speed=..., **options)``, steps its market on a timer once started, and exposes
-``base_url`` (the WebSocket URL; the REST snapshot endpoint is on the same port),
-``last_sent`` and the fault surface SimulatedVenues delegates to.
-
->>> async with SimulatedVenues(venues=("kraken", "binance-diff"), instrument="ETH-BTC") as sim:  # doctest: +SKIP
-...     sim["kraken"].diff.truth_top("ETH/XBT", 10)
+A :class:`SimulatedDiffVenue` runs one :class:`~.server.DiffSim` for one registry venue whose
+encoder serves a diff feed, so that it can be picked in ``PipelineConfig(venues=...,
+simulate=True)`` beside the snapshot and FIX venues: it is built as ``cls(encoder, venue=...,
+instruments=..., seed=..., mids=..., interval_s=..., replay=..., speed=..., **options)``,
+steps its market on a timer once started, and exposes ``base_url`` (the WebSocket URL; the
+REST snapshot endpoint is on the same port), ``last_sent``, ``history`` and the fault surface
+SimulatedVenues delegates to.
 """
 
 from __future__ import annotations
@@ -17,36 +14,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from ...errors import ConfigError
-from ...instruments import Instrument, parse_instrument
+from ...instruments import parse_instrument
 from ..market import MidPrice, SentBook, default_mid, stable_seed
+from ..encoder import encoder_label
 from .server import DiffSim, DiffSimConfig
 
-__all__ = (
-    "SIMULATORS",
-    "BinanceDiffSimulator",
-    "BitstampDiffSimulator",
-    "BybitSimulator",
-    "CoinbaseSimulator",
-    "KrakenSimulator",
-    "OkxSimulator",
-    "SimulatedDiffVenue",
-)
+__all__ = ("DEFAULT_INTERVAL_S", "SimulatedDiffVenue")
 
 #: Default time between steps of the synthetic market.
 DEFAULT_INTERVAL_S = 0.1
 
 
+def _sent(bids: Any, asks: Any) -> SentBook:
+    return SentBook(tuple((repr(p), repr(q)) for p, q in bids), tuple((repr(p), repr(q)) for p, q in asks))
+
+
 class SimulatedDiffVenue:
-    """One :class:`DiffSim` for one registry venue (subclasses fix the venue and the wire format).
+    """One :class:`DiffSim` speaking ``encoder`` for one registry venue.
 
     Parameters
     ----------
+    encoder : DiffEncoder
+    venue : str, optional
+        Label (logs, seeds); default the encoder's venue folder name.
     instruments : sequence of str
-        Any accepted spelling; served under the venue's own symbols.
+        Any accepted spelling; served under the venue's own symbols (``encoder.symbol``).
     seed : int
     mids : dict[str, MidPrice], optional
         Shared mid-price processes: each book is centred on its instrument's starting mid,
@@ -61,13 +58,11 @@ class SimulatedDiffVenue:
         Other :class:`DiffSimConfig` fields (``levels``, ``history``...).
     """
 
-    venue = ""  #: registry name
-    sim_venue = ""  #: DiffSim wire format
-    depth = 100  #: depth the venue reports in its topics
-
     def __init__(
         self,
+        encoder: Any,
         *,
+        venue: str | None = None,
         instruments: Sequence[str],
         seed: int = 1,
         mids: dict[str, MidPrice] | None = None,
@@ -76,6 +71,8 @@ class SimulatedDiffVenue:
         speed: float | None = 1.0,
         **options: Any,
     ) -> None:
+        self.encoder = encoder
+        self.venue = venue or encoder_label(encoder)
         if replay is not None:
             raise ConfigError(f"{self.venue}: the diff simulator does not replay recordings here")
         if interval_s is not None and not interval_s > 0:
@@ -92,30 +89,23 @@ class SimulatedDiffVenue:
         for inst in insts:
             if inst.name not in mids:
                 mids[inst.name] = MidPrice(seed=stable_seed(seed, inst.name), start=default_mid(inst))
-            sym = self.symbol(inst)
+            sym = encoder.symbol(inst)
             self.symbols[inst.name] = sym
             prices[sym] = float(mids[inst.name].at(0))
             lowest = min(lowest, prices[sym])
         decimals = max(2, 4 - math.floor(math.log10(lowest)))
         if decimals > 8:
             raise ConfigError(f"{self.venue}: mid {lowest!r} is too small for the simulator")
-        kwargs: dict[str, Any] = {
-            "depth": self.depth, "seed": stable_seed(seed, self.venue), "mids": prices, "decimals": decimals,
-        }
+        kwargs: dict[str, Any] = {"seed": stable_seed(seed, self.venue), "mids": prices, "decimals": decimals}
         kwargs.update(options)
         try:
-            cfg = DiffSimConfig(venue=self.sim_venue, symbols=tuple(self.symbols.values()), **kwargs)
+            cfg = DiffSimConfig(symbols=tuple(self.symbols.values()), **kwargs)
+            self.diff = DiffSim(encoder, cfg)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{self.venue} simulator: {exc}") from exc
-        self.diff = DiffSim(cfg)
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._paused = False
-
-    @staticmethod
-    def symbol(inst: Instrument) -> str:
-        """The venue's spelling of ``inst`` (as its feed subscribes)."""
-        raise NotImplementedError
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -140,6 +130,13 @@ class SimulatedDiffVenue:
                 await task
         await self.diff.close()
 
+    async def __aenter__(self) -> SimulatedDiffVenue:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     # -- access ---------------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
@@ -157,6 +154,19 @@ class SimulatedDiffVenue:
             )
         return out
 
+    @property
+    def history(self) -> dict[str, deque[SentBook]]:
+        """Instrument name -> the recent true books, oldest first (``history`` states are kept)."""
+        return {
+            name: deque((_sent(b, a) for _, _, b, a, _ in self.diff.history(sym)), maxlen=self.diff.config.history)
+            for name, sym in self.symbols.items()
+        }
+
+    def _symbols_of(self, instrument: str | None) -> list[str]:
+        if instrument is None:
+            return list(self.symbols.values())
+        return [self.symbols[parse_instrument(instrument).name]]
+
     async def wait_subscribed(self, timeout: float = 10.0) -> None:
         await self.diff.wait_for(lambda: all(self.diff.subscribed(s) for s in self.symbols.values()), timeout)
 
@@ -169,74 +179,36 @@ class SimulatedDiffVenue:
     def resume(self) -> None:
         self._paused = False
 
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
     async def step(self, instrument: str | None = None) -> None:
         """Send one delta now (every instrument, or ``instrument``), even while paused."""
-        syms = None if instrument is None else [self.symbols[parse_instrument(instrument).name]]
+        syms = None if instrument is None else self._symbols_of(instrument)
         await self.diff.step(1, syms)
 
     async def disconnect(self, *, refuse: bool = False, abrupt: bool = False) -> int:
-        if refuse:
-            raise ConfigError(f"{self.venue}: the diff simulator cannot refuse connections")
-        n = self.diff.connected
-        await self.diff.disconnect()
-        return n
+        return await self.diff.disconnect(refuse=refuse, abrupt=abrupt)
 
+    def accept(self) -> None:
+        self.diff.accept()
 
-def _joined(inst: Instrument) -> str:
-    return f"{inst.base}{inst.quote}".upper()
+    async def send_malformed(self, instrument: str | None = None, *, kind: str = "bad_number") -> None:
+        for sym in self._symbols_of(instrument):
+            await self.diff.send_malformed(sym, kind=kind)
 
+    async def send_out_of_order(self, instrument: str | None = None) -> int:
+        sent = 0
+        for sym in self._symbols_of(instrument):
+            sent += await self.diff.send_out_of_order(sym)
+        return sent
 
-class BinanceDiffSimulator(SimulatedDiffVenue):
-    venue, sim_venue = "binance-diff", "binance"
+    async def request_reconnect(self) -> int:
+        return await self.diff.request_reconnect()
 
-    @staticmethod
-    def symbol(inst: Instrument) -> str:
-        return _joined(inst)
+    async def send_heartbeat(self) -> int:
+        return await self.diff.send_heartbeat()
 
-
-class BitstampDiffSimulator(SimulatedDiffVenue):
-    venue, sim_venue = "bitstamp-diff", "bitstamp"
-
-    @staticmethod
-    def symbol(inst: Instrument) -> str:
-        return _joined(inst).lower()
-
-
-class BybitSimulator(SimulatedDiffVenue):
-    venue, sim_venue, depth = "bybit", "bybit", 50
-
-    @staticmethod
-    def symbol(inst: Instrument) -> str:
-        return _joined(inst)
-
-
-class CoinbaseSimulator(SimulatedDiffVenue):
-    venue, sim_venue = "coinbase", "coinbase"
-
-    @staticmethod
-    def symbol(inst: Instrument) -> str:
-        return f"{inst.base}-{inst.quote}".upper()
-
-
-class KrakenSimulator(SimulatedDiffVenue):
-    venue, sim_venue = "kraken", "kraken"
-
-    @staticmethod
-    def symbol(inst: Instrument) -> str:
-        return "/".join("XBT" if p == "BTC" else p for p in (inst.base.upper(), inst.quote.upper()))
-
-
-class OkxSimulator(SimulatedDiffVenue):
-    venue, sim_venue = "okx", "okx"
-
-    @staticmethod
-    def symbol(inst: Instrument) -> str:
-        return f"{inst.base}-{inst.quote}".upper()
-
-
-#: Registry venue -> ``"module:Class"`` of its simulator.
-SIMULATORS = {
-    cls.venue: f"{__name__}:{cls.__name__}"
-    for cls in (BinanceDiffSimulator, BitstampDiffSimulator, BybitSimulator, CoinbaseSimulator, KrakenSimulator,
-                OkxSimulator)
-}
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.venue} {self.base_url} instruments={list(self.symbols)}>"

@@ -18,7 +18,7 @@ VENUES = (
         adapter=BinanceAdapter,
         config=BinanceConfig,
         max_depth=20,
-        simulator="dragonfly.sim.binance:BinanceSimulator",
+        simulator="dragonfly.venues.binance.sim:BinanceEncoder",
         description="Binance spot partial depth (top 20 every 100 ms)",
     ),
     VenueSpec(
@@ -26,7 +26,7 @@ VENUES = (
         adapter=BinanceDiffAdapter,
         config=BinanceDiffConfig,
         max_depth=5000,
-        simulator="dragonfly.sim.diff.venues:BinanceDiffSimulator",
+        simulator="dragonfly.venues.binance.sim:BinanceDiffEncoder",
         description="Binance spot diff depth with REST snapshots (full book)",
     ),
 )

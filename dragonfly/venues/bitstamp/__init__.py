@@ -18,7 +18,7 @@ VENUES = (
         adapter=BitstampAdapter,
         config=BitstampConfig,
         max_depth=100,
-        simulator="dragonfly.sim.bitstamp:BitstampSimulator",
+        simulator="dragonfly.venues.bitstamp.sim:BitstampEncoder",
         description="Bitstamp order_book (top 100 on every change)",
     ),
     VenueSpec(
@@ -26,7 +26,7 @@ VENUES = (
         adapter=BitstampDiffAdapter,
         config=BitstampDiffConfig,
         max_depth=5000,
-        simulator="dragonfly.sim.diff.venues:BitstampDiffSimulator",
+        simulator="dragonfly.venues.bitstamp.sim:BitstampDiffEncoder",
         description="Bitstamp diff_order_book with REST snapshots (full book)",
     ),
 )

@@ -14,7 +14,7 @@ VENUES = (
         adapter=BybitAdapter,
         config=BybitConfig,
         max_depth=1000,
-        simulator="dragonfly.sim.diff.venues:BybitSimulator",
+        simulator="dragonfly.venues.bybit.sim:BybitEncoder",
         description="Bybit v5 orderbook.<depth> (spot/linear/inverse), contiguous update ids",
     ),
 )

@@ -14,7 +14,7 @@ VENUES = (
         adapter=CoinbaseAdapter,
         config=CoinbaseConfig,
         max_depth=5000,
-        simulator="dragonfly.sim.diff.venues:CoinbaseSimulator",
+        simulator="dragonfly.venues.coinbase.sim:CoinbaseEncoder",
         description="Coinbase level2 (Exchange or Advanced Trade)",
     ),
 )

@@ -14,7 +14,7 @@ VENUES = (
         adapter=FixsimAdapter,
         config=FixsimConfig,
         max_depth=50,
-        simulator="dragonfly.sim.fix_venue:SimulatedFixVenue",
+        simulator="dragonfly.venues.fixsim.sim:FixsimEncoder",
         description="FIX 4.4 market data (35=V/W/X), the local simulator by default",
     ),
 )

@@ -14,7 +14,7 @@ VENUES = (
         adapter=KrakenAdapter,
         config=KrakenConfig,
         max_depth=1000,
-        simulator="dragonfly.sim.diff.venues:KrakenSimulator",
+        simulator="dragonfly.venues.kraken.sim:KrakenEncoder",
         description="Kraken spot book (v1 or v2), CRC32 checksum on every update",
     ),
 )

@@ -14,7 +14,7 @@ VENUES = (
         adapter=OkxAdapter,
         config=OkxConfig,
         max_depth=400,
-        simulator="dragonfly.sim.diff.venues:OkxSimulator",
+        simulator="dragonfly.venues.okx.sim:OkxEncoder",
         description="OKX v5 books (400 levels), seqId chain and CRC32 checksum",
     ),
 )
