@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .driver import Feed, FeedDriver, FeedStats, SnapshotLimiter
 from .events import Delta, Heartbeat, Reconnect, Rejected, Snapshot
-from .keeper import BookKeeper, KeeperStats, Step
+from .keeper import BookKeeper, Fault, KeeperStats, Step
 
 __all__ = (
     "BookKeeper",
@@ -18,6 +18,7 @@ __all__ = (
     "Feed",
     "FeedDriver",
     "FeedStats",
+    "Fault",
     "Heartbeat",
     "KeeperStats",
     "Reconnect",

@@ -29,7 +29,7 @@ from ..clients.base import Client, ClientStats, FeedTask, Frame
 from ..errors import DragonflyError, FrameError, VenueError
 from ..model import VenueHealth, VenueStatus
 from .events import Delta, Heartbeat, Reconnect, Rejected, Snapshot
-from .keeper import BookKeeper, KeeperStats, Step
+from .keeper import BookKeeper, Fault, KeeperStats, Step
 
 __all__ = ("Feed", "FeedDriver", "FeedStats", "SnapshotLimiter", "SnapshotSource")
 
@@ -289,36 +289,36 @@ class FeedDriver(FeedTask):
             return
         keepers = self.keepers
         for ev in events:
-            kind = type(ev)
-            if kind is Heartbeat:
+            if type(ev) is Heartbeat:
                 targets = keepers.values() if ev.symbol is None else [keepers[ev.symbol]] if ev.symbol in keepers else ()
                 for k in targets:
                     self._handle(k, k.on_heartbeat(), receive_ns)
                 continue
-            if kind is Reconnect:
+            if type(ev) is Reconnect:
                 stats.reconnect_requests += 1
-                self.client.request_reconnect(ev.reason or "requested by the venue")  # type: ignore[union-attr]
+                self.client.request_reconnect(ev.reason or "requested by the venue")
                 continue
-            k = keepers.get(ev.symbol)  # type: ignore[union-attr]
-            if k is None:
+            found = keepers.get(ev.symbol)  # type: ignore[union-attr]
+            if found is None:
                 stats.unroutable += 1
                 continue
+            k = found
             try:
-                if kind is Delta:
-                    step = k.on_delta(ev)  # type: ignore[arg-type]
-                elif kind is Snapshot:
-                    step = k.on_snapshot(ev)  # type: ignore[arg-type]
+                if type(ev) is Delta:
+                    step = k.on_delta(ev)
+                elif type(ev) is Snapshot:
+                    step = k.on_snapshot(ev)
                     event = self._snap_events.get(k.symbol)
                     if event is not None:
                         event.set()
-                elif kind is Rejected:
-                    log.warning("%s %s: subscription rejected: %s", self.venue, k.symbol, ev.reason)  # type: ignore[union-attr]
-                    step = k.on_rejected(ev.reason)  # type: ignore[union-attr]
+                elif type(ev) is Rejected:
+                    log.warning("%s %s: subscription rejected: %s", self.venue, k.instrument, ev.reason)
+                    step = k.on_rejected(ev.reason)
                 else:
                     raise TypeError(f"not a feed event: {ev!r}")
             except Exception as exc:  # a bug must not take the other instruments down
-                log.exception("%s %s: unexpected error on %s", self.venue, k.symbol, kind.__name__)
-                step = k.fail("internal", f"{type(exc).__name__}: {exc}"[:160])
+                log.exception("%s %s: unexpected error on %s", self.venue, k.instrument, type(ev).__name__)
+                step = k.fail(Fault.INTERNAL, f"{type(exc).__name__}: {exc}"[:160])
             self._handle(k, step, receive_ns)
 
     def _handle(self, k: BookKeeper, step: Step, receive_ns: int) -> None:
@@ -347,7 +347,7 @@ class FeedDriver(FeedTask):
             "[symbol=%s applied=%d gaps=%d checksum_errors=%d crossed=%d invalid=%d bad_frames=%d]",
             self.venue,
             k.instrument,
-            step.fault,
+            step.fault.value if step.fault else "",
             step.detail,
             s.resyncs,
             k.symbol,
@@ -364,7 +364,7 @@ class FeedDriver(FeedTask):
         detail = f"{type(exc).__name__}: {exc}"[:160]
         k = self.keepers.get(symbol) if symbol else None
         if k is not None:  # the fault is logged with the instrument
-            self._handle(k, k.fail("bad frame", f"{detail}; frame starts {frame[:80]!r}"), receive_ns)
+            self._handle(k, k.fail(Fault.BAD_FRAME, f"{detail}; frame starts {frame[:80]!r}"), receive_ns)
             return
         if not self._bad_logged:
             self._bad_logged = True
@@ -381,7 +381,7 @@ class FeedDriver(FeedTask):
                 return
         for k in self.keepers.values():
             if not k.awaiting_snapshot:
-                self._handle(k, k.fail("bad frame", detail), receive_ns)
+                self._handle(k, k.fail(Fault.BAD_FRAME, detail), receive_ns)
 
     # -- connection events ------------------------------------------------------------------------
 
@@ -412,7 +412,7 @@ class FeedDriver(FeedTask):
         now = time.time_ns()
         for k in self.keepers.values():
             if not k.awaiting_snapshot:
-                self._handle(k, k.fail("gap", f"transport lost data: {reason}"), now)
+                self._handle(k, k.fail(Fault.GAP, f"transport lost data: {reason}"), now)
 
     async def _keepalive(self, period: float) -> None:
         while True:

@@ -35,6 +35,7 @@ consistently.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -48,7 +49,7 @@ from ..model import BookUpdate, Side, VenueStatus
 from .events import Delta, DocSide, Snapshot
 from .rules import SequenceRule, Verdict
 
-__all__ = ("BookKeeper", "KeeperStats", "Step")
+__all__ = ("BookKeeper", "Fault", "KeeperStats", "Step")
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +92,23 @@ class KeeperStats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+class Fault(str, enum.Enum):
+    """What put an instrument into resync (its value reads well in a reason: "resync after gap")."""
+
+    GAP = "gap"  #: a missing update (sequence rule), or data the transport lost
+    CHECKSUM = "checksum"  #: the venue's checksum disagrees with the book
+    CROSSED = "crossed"  #: best bid at or above best ask
+    INVALID = "invalid"  #: a level that cannot be applied, or a strict change of an unknown level
+    BAD_FRAME = "bad frame"  #: a malformed frame that may have carried this instrument's update
+    INTERNAL = "internal"  #: a bug while handling an event (logged with its traceback)
+
+
 _FAULT_COUNTER = {
-    "gap": "gaps",
-    "checksum": "checksum_errors",
-    "crossed": "crossed",
-    "invalid": "invalid",
-    "bad frame": "bad_frames",
+    Fault.GAP: "gaps",
+    Fault.CHECKSUM: "checksum_errors",
+    Fault.CROSSED: "crossed",
+    Fault.INVALID: "invalid",
+    Fault.BAD_FRAME: "bad_frames",
 }
 
 
@@ -110,16 +122,15 @@ class Step:
         The status or the book may have changed: call :meth:`BookKeeper.emit`.
     need_snapshot : bool
         A snapshot must be requested (by REST, or by re-subscribing).
-    fault : str
-        The kind of fault detected ("" when none): ``gap``, ``checksum``, ``crossed``,
-        ``invalid``, ``bad frame``, ``internal``.
+    fault : Fault or None
+        The fault detected, None when none.
     detail : str
         What exactly was wrong (for the log line).
     """
 
     publish: bool = False
     need_snapshot: bool = False
-    fault: str = ""
+    fault: Fault | None = None
     detail: str = ""
 
 
@@ -287,7 +298,7 @@ class BookKeeper:
         try:
             _apply(book, s.bids, s.asks)
         except (InvalidLevelError, TypeError, ValueError) as exc:  # e.g. a side that is not a list
-            return self._fault("invalid", f"snapshot: {exc}")
+            return self._fault(Fault.INVALID, f"snapshot: {exc}")
         self.stats.snapshots += 1
         self.last = s.last
         self._first = True
@@ -300,7 +311,7 @@ class BookKeeper:
             if step is not None:
                 return step
         if book.is_crossed():
-            return self._fault("crossed", f"snapshot crossed: {book.best_bid()} >= {book.best_ask()}")
+            return self._fault(Fault.CROSSED, f"snapshot crossed: {book.best_bid()} >= {book.best_ask()}")
         buf = self._buffer
         while buf:
             d = buf[0]
@@ -350,7 +361,7 @@ class BookKeeper:
         self.reason = f"subscription rejected: {reason}"[:200] if reason else "subscription rejected"
         return CHANGED
 
-    def fail(self, kind: str, detail: str) -> Step:
+    def fail(self, kind: Fault, detail: str) -> Step:
         """A fault seen outside the book (a malformed frame that may have carried this
         instrument's event, a transport that lost data): resync."""
         return self._fault(kind, detail)
@@ -418,7 +429,7 @@ class BookKeeper:
         bids, asks = s.bids, s.asks
         problem = check_top(bids, asks)
         if problem:
-            return self._fault("crossed" if problem.startswith("crossed") else "invalid", problem)
+            return self._fault(Fault.CROSSED if problem.startswith("crossed") else Fault.INVALID, problem)
         self.stats.snapshots += 1
         self._bids = bids  # type: ignore[assignment]
         self._asks = asks  # type: ignore[assignment]
@@ -448,17 +459,17 @@ class BookKeeper:
                 detail = f"first delta {d.first}..{d.last} (prev {d.prev}) does not follow snapshot {self.last}"
             else:
                 detail = f"after {self.last} got {d.first}..{d.last} (prev {d.prev})"
-            return self._fault("gap", detail)
+            return self._fault(Fault.GAP, detail)
         book = self.book
         assert book is not None
         if d.strict:
             problem = _strict_problem(book, d)
             if problem:
-                return self._fault("invalid", problem)
+                return self._fault(Fault.INVALID, problem)
         try:
             _apply(book, d.bids, d.asks)
         except (InvalidLevelError, TypeError, ValueError) as exc:  # e.g. a side that is not a list
-            return self._fault("invalid", str(exc))
+            return self._fault(Fault.INVALID, str(exc))
         self.stats.applied += 1
         if d.last >= 0:
             self.last = d.last
@@ -470,18 +481,18 @@ class BookKeeper:
             if step is not None:
                 return step
         if book.is_crossed():
-            return self._fault("crossed", f"best bid {book.best_bid()} >= best ask {book.best_ask()}")
+            return self._fault(Fault.CROSSED, f"best bid {book.best_bid()} >= best ask {book.best_ask()}")
         return CHANGED
 
     def _verify(self, expected: int, what: str) -> Step | None:
-        assert self.book is not None
+        assert self.book is not None and self.checksum_kind is not None
         got = self.book.checksum(self.checksum_kind)
         if got == expected:
             self.stats.checksums_ok += 1
             return None
-        return self._fault("checksum", f"{what}: venue {expected}, local {got}")
+        return self._fault(Fault.CHECKSUM, f"{what}: venue {expected}, local {got}")
 
-    def _fault(self, kind: str, detail: str) -> Step:
+    def _fault(self, kind: Fault, detail: str) -> Step:
         stats = self.stats
         counter = _FAULT_COUNTER.get(kind)
         if counter is not None:
@@ -493,7 +504,7 @@ class BookKeeper:
         self._awaiting = True
         self._first = True
         self.status = _STALE
-        self.reason = f"resync after {kind}: {detail}"[:200]
+        self.reason = f"resync after {kind.value}: {detail}"[:200]
         return Step(publish=True, need_snapshot=True, fault=kind, detail=detail)
 
     def _reset_book(self) -> None:
