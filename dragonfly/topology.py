@@ -36,7 +36,7 @@ from .venues.feed import create_feed
 from .venues.registry import get_venue
 from .instruments import parse_instrument
 
-__all__ = ("FeedSpec", "Pipeline", "PipelineConfig", "Services", "Topology")
+__all__ = ("FeedSpec", "Pipeline", "PipelineConfig", "Topology")
 
 log = logging.getLogger(__name__)
 
@@ -351,84 +351,3 @@ class Pipeline:
         for v, f in self.feeds.items():
             out[v] = f.stats.as_dict()
         return out
-
-
-class Services:
-    """The service layer over pipelines: a gRPC server and/or a FIX 4.4 server on the same
-    world views, in this process, started and stopped together.
-
-    >>> pipe = Pipeline(PipelineConfig(instrument="ethbtc", simulate=True))  # doctest: +SKIP
-    >>> async with Services([pipe], grpc=GrpcServerConfig(port=50051),  # doctest: +SKIP
-    ...                     fix=FixServerConfig(port=9880, customers={"BOT": "secret"})) as svc:
-    ...     await svc.grpc.wait_closed()
-
-    Parameters
-    ----------
-    pipelines : sequence of Pipeline
-        One per instrument; started by :meth:`start` once the servers listen (so a port in
-        use fails before any venue is contacted) and stopped after them.
-    grpc : GrpcServerConfig or None
-    fix : FixServerConfig or None
-        At least one of the two.
-
-    Attributes
-    ----------
-    grpc_server : GrpcServer or None
-    fix_server : FixServer or None
-    """
-
-    def __init__(self, pipelines: Sequence[Pipeline], *, grpc: Any = None, fix: Any = None) -> None:
-        self.pipelines = list(pipelines)
-        if not self.pipelines:
-            raise ConfigError("Services needs at least one pipeline")
-        if grpc is None and fix is None:
-            raise ConfigError("Services needs a gRPC and/or a FIX server configuration")
-        self.grpc_server: Any = None
-        self.fix_server: Any = None
-        if grpc is not None:
-            from .services.grpc import GrpcServer, ServedBook
-
-            self.grpc_server = GrpcServer([ServedBook.from_pipeline(p) for p in self.pipelines], grpc)
-        if fix is not None:
-            from .services.fix_server import FixServer
-
-            self.fix_server = FixServer.for_pipelines(self.pipelines, fix)
-
-    async def start(self) -> None:
-        """Bind the servers, then start the pipelines.
-
-        Raises
-        ------
-        ConfigError
-            A server cannot listen (the gRPC server's ``BindError``, or the FIX port in use).
-        """
-        try:
-            if self.grpc_server is not None:
-                await self.grpc_server.start()
-            if self.fix_server is not None:
-                cfg = self.fix_server.config
-                try:
-                    await self.fix_server.start()
-                except OSError as exc:
-                    raise ConfigError(f"cannot listen on {cfg.host}:{cfg.port} for FIX: {exc.strerror or exc}") from None
-            for p in self.pipelines:
-                await p.start()
-        except BaseException:
-            await self.stop()
-            raise
-
-    async def stop(self) -> None:
-        """FIX customers are logged out and gRPC streams end cleanly, then the pipelines stop."""
-        if self.fix_server is not None:
-            await self.fix_server.stop()
-        if self.grpc_server is not None:
-            await self.grpc_server.stop()
-        for p in self.pipelines:
-            await p.stop()
-
-    async def __aenter__(self) -> Services:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
