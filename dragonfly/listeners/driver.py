@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 from ..clients.base import Client, ClientStats, FeedTask, Frame
-from ..errors import DragonflyError, FrameError, VenueError
+from ..errors import DragonflyError, ExtractError, FrameError, VenueError
 from ..model import VenueHealth, VenueStatus
 from .events import Delta, Heartbeat, Reconnect, Rejected, Snapshot
 from .keeper import BookKeeper, Fault, KeeperStats, Step
@@ -377,8 +377,8 @@ class FeedDriver(FeedTask):
         # the frame may have carried any instrument's delta: instruments whose rule would notice
         # a lost delta wait for that; the others resync now
         if self.adapter.rule.detects_loss or self.adapter.checksum is not None:
-            if not isinstance(exc, DragonflyError) or isinstance(exc, FrameError):
-                return
+            if not isinstance(exc, DragonflyError) or isinstance(exc, (FrameError, ExtractError)):
+                return  # a malformed frame (a connection-wide loss, e.g. SequenceGapError, resyncs all)
         for k in self.keepers.values():
             if not k.awaiting_snapshot:
                 self._handle(k, k.fail(Fault.BAD_FRAME, detail), receive_ns)
