@@ -208,7 +208,8 @@ class DiffSim:
         # counters and signals
         self.snapshot_requests = 0
         self.subscribes = 0
-        self.connections = 0
+        self.connections = 0  #: WebSocket connections accepted
+        self.refused = 0  #: WebSocket upgrades refused (``disconnect(refuse=True)``)
         self.steps = 0
         self.frames_sent = 0
         self._changed = asyncio.Event()
@@ -332,6 +333,8 @@ class DiffSim:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             if self._refusing:
+                self.refused += 1
+                self._signal()
                 return web.Response(status=503, text="simulated outage")
             return await self._ws(request)
         return await self._snapshot(request)
@@ -431,12 +434,13 @@ class DiffSim:
         """Connections subscribed to ``name``."""
         return sum(name in c.subscribed for c in self._conns)
 
-    async def _send(self, name: str | None, frame: str) -> None:
-        """``frame`` to every connection subscribed to ``name`` (None: to every connection)."""
+    async def _send(self, name: str | None, frame: str, *, numbered: bool = True) -> None:
+        """``frame`` to every connection subscribed to ``name`` (None: to every connection);
+        ``numbered=False`` sends it as is, even on a venue numbering its connection's frames."""
         for conn in list(self._conns):
             if (name is None or name in conn.subscribed) and not conn.ws.closed:
                 try:
-                    await conn.send(frame)
+                    await (conn.send(frame) if numbered else conn.ws.send_str(frame))
                 except ConnectionError:  # pragma: no cover - peer went away
                     continue
                 self.frames_sent += 1
@@ -526,9 +530,10 @@ class DiffSim:
     async def send_malformed(self, symbol: str, *, kind: str = "garbage") -> None:
         """Send one bad frame to the subscribers of ``symbol``; the true book does not change.
 
-        ``kind``: ``"garbage"`` (not JSON at all), ``"truncated"`` (a delta frame cut in half) or
-        ``"bad_number"`` (a delta whose level quantity is not a number, its routing fields and
-        sequence ids those of the next delta).
+        ``kind``: ``"garbage"`` (not JSON at all) or ``"truncated"`` (a delta frame cut in half),
+        both unnumbered on a venue numbering its connection's frames; or ``"bad_number"`` (a
+        delta whose level quantity is not a number, its routing fields and sequence ids those of
+        the next delta).
         """
         sym = self.symbols[symbol]
         bad = Update(symbol=sym.name, bids=[self._level(sym, True, 1, 1.0)], asks=[], first=sym.last + 1,
@@ -538,9 +543,9 @@ class DiffSim:
             await self._send(symbol, self.encoder.delta_frame(bad))
         elif kind == "truncated":
             good = self.encoder.delta_frame(bad)
-            await self._send(symbol, good[: len(good) // 2])
+            await self._send(symbol, good[: len(good) // 2], numbered=False)
         elif kind == "garbage":
-            await self._send(symbol, "\x00garbage{" + self.encoder.delta_frame(bad)[:20])
+            await self._send(symbol, "\x00garbage{" + self.encoder.delta_frame(bad)[:20], numbered=False)
         else:
             raise ValueError(f"unknown kind {kind!r}")
 

@@ -1,0 +1,38 @@
+"""Fixtures of the shared venue contract, parametrised over the registry.
+
+A test asks for one of these arguments and runs once per matching case (ids like
+``kraken`` or ``kraken[v2]``); nothing here names a venue:
+
+``case``            every diff-feed venue with a simulator, and its ``SIM_VARIANTS``
+``loss_case``       ... whose protocol can show a lost delta (sequence rule, checksum, or a
+                    connection-wide frame number)
+``sequenced_case``  ... whose sequence rule sees a lost or reordered delta as a gap
+``checksum_case``   ... that send a checksum
+``heartbeat_case``  ... that send heartbeats of their own
+``venue``           every registered venue with a simulator, whatever its engine
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from .cases import DiffCase, diff_cases, venue_cases
+
+_CASES: dict[str, Callable[[DiffCase], bool]] = {
+    "case": lambda c: True,
+    "loss_case": lambda c: c.loss_signal is not None,
+    "sequenced_case": lambda c: c.detects_loss,
+    "checksum_case": lambda c: c.checksum is not None,
+    "heartbeat_case": lambda c: c.heartbeat is not None,
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for name, keep in _CASES.items():
+        if name in metafunc.fixturenames:
+            cases = [c for c in diff_cases() if keep(c)]
+            metafunc.parametrize(name, cases, ids=[c.id for c in cases])
+    if "venue" in metafunc.fixturenames:
+        metafunc.parametrize("venue", venue_cases())
