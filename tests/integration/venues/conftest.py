@@ -7,6 +7,7 @@ A test asks for one of these arguments and runs once per matching case (ids like
 ``loss_case``       ... whose protocol can show a lost delta (sequence rule, checksum, or a
                     connection-wide frame number)
 ``sequenced_case``  ... whose sequence rule sees a lost or reordered delta as a gap
+``guarded_case``    ... whose protocol guards each instrument's book (such a rule, or a checksum)
 ``checksum_case``   ... that send a checksum
 ``heartbeat_case``  ... that send heartbeats of their own
 ``venue``           every registered venue with a simulator, whatever its engine
@@ -24,6 +25,7 @@ _CASES: dict[str, Callable[[DiffCase], bool]] = {
     "case": lambda c: True,
     "loss_case": lambda c: c.loss_signal is not None,
     "sequenced_case": lambda c: c.detects_loss,
+    "guarded_case": lambda c: c.detects_loss or c.checksum is not None,
     "checksum_case": lambda c: c.checksum is not None,
     "heartbeat_case": lambda c: c.heartbeat is not None,
 }

@@ -26,7 +26,17 @@ from dragonfly.venues import create_feed
 
 from .cases import DiffCase
 
-__all__ = ("INSTRUMENTS", "LIVE", "STALE", "TIMEOUT", "Harness", "fault_counts", "harness")
+__all__ = (
+    "INSTRUMENTS",
+    "LIVE",
+    "NO_FAULTS",
+    "STALE",
+    "TIMEOUT",
+    "Harness",
+    "fault_counts",
+    "fault_then_recover",
+    "harness",
+)
 
 LIVE = VenueStatus.LIVE
 STALE = VenueStatus.STALE
