@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..instruments import parse_instrument
+from ..venues.base import VenueSpec
 from ..venues.registry import get_venue
 from .diff.venues import SimulatedDiffVenue
 from .encoder import ENGINES
@@ -59,49 +60,62 @@ _ENGINE_CLASSES: dict[str, type[Any]] = {
 assert set(_ENGINE_CLASSES) == set(ENGINES)
 
 
-def encoder_class(venue: str) -> type[Any]:
-    """The simulator encoder class registered for ``venue`` (its VenueSpec's ``simulator``).
+def _spec(venue: str | VenueSpec) -> VenueSpec:
+    return venue if isinstance(venue, VenueSpec) else get_venue(venue)
+
+
+def encoder_class(venue: str | VenueSpec) -> type[Any]:
+    """The simulator encoder class of ``venue`` (a registered name, or a spec): its VenueSpec's ``simulator``.
 
     Raises
     ------
     ConfigError
         Unknown venue, no simulator, or a ``simulator`` that does not name a class.
     """
-    spec = get_venue(venue)
+    spec = _spec(venue)
     if not spec.simulator:
         raise ConfigError(f"no simulator for venue {spec.name!r}")
     mod, _, cls = spec.simulator.partition(":")
     try:
         found = getattr(importlib.import_module(mod), cls)
-    except (ImportError, AttributeError) as exc:
+    except (ImportError, AttributeError, ValueError) as exc:
         raise ConfigError(f"{spec.name}: simulator {spec.simulator!r} not found: {exc}") from None
-    if not isinstance(found, type) or getattr(found, "engine", None) not in ENGINES:
-        raise ConfigError(f"{spec.name}: simulator {spec.simulator!r} is not an encoder (engine one of {ENGINES})")
+    if not isinstance(found, type):
+        raise ConfigError(f"{spec.name}: simulator {spec.simulator!r} is not a class")
     return found
 
 
-def make_encoder(venue: str, config: Any = None) -> Any:
+def make_encoder(venue: str | VenueSpec, config: Any = None) -> Any:
     """The encoder of ``venue`` built from ``config`` (default: the venue's default configuration,
-    the same one its feed uses)."""
-    spec = get_venue(venue)
-    return encoder_class(spec.name)(config if config is not None else spec.config())
+    the same one its feed uses).
+
+    Raises
+    ------
+    ConfigError
+        See :func:`encoder_class`; or the encoder's ``engine`` is not one of :data:`~dragonfly.sim.encoder.ENGINES`.
+    """
+    spec = _spec(venue)
+    encoder = encoder_class(spec)(config if config is not None else spec.config())
+    if getattr(encoder, "engine", None) not in ENGINES:
+        raise ConfigError(f"{spec.name}: {type(encoder).__name__}.engine must be one of {ENGINES}")
+    return encoder
 
 
-def simulator_class(venue: str) -> type[Any]:
+def simulator_class(venue: str | VenueSpec, config: Any = None) -> type[Any]:
     """The engine class serving ``venue`` (:class:`VenueSimulator`, :class:`SimulatedDiffVenue`
     or :class:`SimulatedFixVenue`), built as ``cls(encoder, venue=..., instruments=..., ...)``."""
-    return _ENGINE_CLASSES[encoder_class(venue).engine]
+    return _ENGINE_CLASSES[make_encoder(venue, config).engine]
 
 
-def create_simulator(venue: str, *, config: Any = None, **kwargs: Any) -> Any:
-    """The simulator of a registered ``venue``: its engine speaking its encoder (built from
-    ``config``, default the venue's default configuration).
+def create_simulator(venue: str | VenueSpec, *, config: Any = None, **kwargs: Any) -> Any:
+    """The simulator of ``venue`` (a registered name, or a spec): its engine speaking its encoder
+    (built from ``config``, default the venue's default configuration).
 
     ``kwargs`` go to the engine: ``instruments`` (required), ``seed``, ``mids``, ``interval_s``,
     ``replay``, ``speed`` and engine options (``style``, ``levels``, ``counterparties``...).
     """
-    spec = get_venue(venue)
-    encoder = make_encoder(spec.name, config)
+    spec = _spec(venue)
+    encoder = make_encoder(spec, config)
     return _ENGINE_CLASSES[encoder.engine](encoder, venue=spec.name, **kwargs)
 
 

@@ -13,12 +13,13 @@ import pytest
 from dragonfly.listeners.driver import SnapshotLimiter
 from dragonfly.venues.coinbase.config import CoinbaseConfig
 from dragonfly.venues.registry import get_venue
-from venues.cases import DiffCase
+from venues.cases import Case
 from venues.harness import LIVE, STALE, TIMEOUT, fault_then_recover, harness
 
 
-def case(venue: str, config: object = None) -> DiffCase:
-    return DiffCase(venue, venue, config if config is not None else get_venue(venue).config())
+def case(venue: str, config: object = None) -> Case:
+    spec = get_venue(venue)
+    return Case(venue, spec, config if config is not None else spec.config())
 
 
 # -- snapshots older / newer than the buffered deltas ------------------------------------------------

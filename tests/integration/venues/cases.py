@@ -1,9 +1,13 @@
 """The venue cases the contract runs, found through the registry.
 
-* :func:`venue_cases`: every registered venue with a simulator (any engine);
-* :func:`diff_cases`: every registered venue whose encoder serves a diff feed, plus the
-  variants its encoder module lists in ``SIM_VARIANTS`` (label -> configuration), e.g.
-  ``kraken[v2]``.
+A case is one setup of a venue: its registry spec and a configuration. The cases are every
+registered venue that names a simulator encoder, with its default configuration and every
+variant its encoder module lists in ``SIM_VARIANTS`` (label -> configuration, e.g.
+``kraken[v2]``), plus the venue template (``dragonfly/venues/_template``, unregistered: it is
+the skeleton new venues copy, so it passes the same contract).
+
+* :func:`all_cases`: every case, whatever its engine (top-N snapshots, diff, FIX);
+* :func:`diff_cases`: the cases whose encoder serves a diff feed.
 
 What a case's venue can see of a fault is read from its adapter and encoder (sequence rule,
 checksum kind, connection-wide numbering), so a new venue gets the right expectations
@@ -12,43 +16,44 @@ without naming it anywhere.
 
 from __future__ import annotations
 
+import functools
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from dragonfly.instruments import Instrument, parse_instrument
-from dragonfly.sim import encoder_class
+from dragonfly.sim import encoder_class, make_encoder
+from dragonfly.venues import _template
 from dragonfly.venues.base import VenueAdapter, VenueSpec
 from dragonfly.venues.registry import get_venue, venue_names
 
-__all__ = ("DiffCase", "diff_cases", "venue_cases")
+__all__ = ("Case", "all_cases", "diff_cases")
 
 
 @dataclass(frozen=True)
-class DiffCase:
-    """One diff-feed setup of a registered venue.
+class Case:
+    """One setup of a venue.
 
     Attributes
     ----------
     id : str
         ``"<venue>"`` or ``"<venue>[<variant>]"``.
-    venue : str
-        Registry name.
+    spec : VenueSpec
     config : Any
-        The venue's configuration (production URLs; the harness points them at the simulator).
+        The venue's configuration (production URLs; tests point them at the simulator).
     """
 
     id: str
-    venue: str
-    config: Any
+    spec: VenueSpec = field(repr=False)
+    config: Any = field(repr=False)
 
     @property
-    def spec(self) -> VenueSpec:
-        return get_venue(self.venue)
+    def venue(self) -> str:
+        return self.spec.name
 
     def encoder(self) -> Any:
-        return encoder_class(self.venue)(self.config)
+        return make_encoder(self.spec, self.config)
 
     def adapter(self, depth: int = 10) -> VenueAdapter:
         return self.spec.adapter(self.config, depth=depth)
@@ -56,6 +61,10 @@ class DiffCase:
     @cached_property
     def _probe(self) -> tuple[VenueAdapter, Any]:
         return self.adapter(), self.encoder()
+
+    @property
+    def engine(self) -> str:
+        return self._probe[1].engine  # type: ignore[no-any-return]
 
     @property
     def checksum(self) -> str | None:
@@ -73,11 +82,12 @@ class DiffCase:
     @property
     def connection_sequence(self) -> bool:
         """The venue numbers every frame of a connection: a lost frame is seen connection-wide."""
-        return bool(self._probe[1].connection_sequence)
+        return bool(getattr(self._probe[1], "connection_sequence", False))
 
     @property
     def heartbeat(self) -> str | None:
-        return self._probe[1].heartbeat()  # type: ignore[no-any-return]
+        hb = getattr(self._probe[1], "heartbeat", None)
+        return hb() if hb is not None else None
 
     @property
     def loss_signal(self) -> str | None:
@@ -92,6 +102,7 @@ class DiffCase:
         return None
 
     def symbol(self, instrument: str | Instrument) -> str:
+        """The venue's spelling of ``instrument``, as its simulator serves it."""
         inst = instrument if isinstance(instrument, Instrument) else parse_instrument(instrument)
         return self._probe[1].symbol(inst)  # type: ignore[no-any-return]
 
@@ -99,22 +110,26 @@ class DiffCase:
         return self.id
 
 
-def venue_cases() -> list[str]:
-    """Every registered venue that names a simulator."""
-    return [v for v in venue_names() if get_venue(v).simulator]
-
-
-def diff_cases() -> list[DiffCase]:
-    """Every registered diff-feed venue with a simulator, and its encoder module's variants."""
-    out: list[DiffCase] = []
-    for name in venue_cases():
-        spec = get_venue(name)
-        cls = encoder_class(name)
-        if cls.engine != "diff":
-            continue
-        out.append(DiffCase(name, name, spec.config()))
-        variants = getattr(sys.modules[cls.__module__], "SIM_VARIANTS", {})
-        for label, config in variants.items():
-            if isinstance(spec.config, type) and isinstance(config, spec.config) and cls(config).engine == "diff":
-                out.append(DiffCase(f"{name}[{label}]", name, config))
+def _cases_of(spec: VenueSpec) -> list[Case]:
+    out = [Case(spec.name, spec, spec.config())]
+    variants = getattr(sys.modules[encoder_class(spec).__module__], "SIM_VARIANTS", {})
+    for label, config in variants.items():
+        assert isinstance(spec.config, type) and isinstance(config, spec.config), (spec.name, label)
+        out.append(Case(f"{spec.name}[{label}]", spec, config))
     return out
+
+
+@functools.cache
+def all_cases() -> list[Case]:
+    """Every registered venue with a simulator, its variants, and the template's setups."""
+    specs = [get_venue(v) for v in venue_names()]
+    out: list[Case] = []
+    for spec in [*specs, *_template.VENUES]:
+        if spec.simulator:
+            out.extend(_cases_of(spec))
+    return out
+
+
+def diff_cases() -> list[Case]:
+    """The cases whose encoder serves a diff feed."""
+    return [c for c in all_cases() if c.engine == "diff"]

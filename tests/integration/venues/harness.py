@@ -24,7 +24,7 @@ from dragonfly.model import BookUpdate, VenueStatus
 from dragonfly.sim.diff.server import DiffSim, DiffSimConfig
 from dragonfly.venues import create_feed
 
-from .cases import DiffCase
+from .cases import Case
 
 __all__ = (
     "INSTRUMENTS",
@@ -49,7 +49,7 @@ NO_FAULTS = {"gaps": 0, "checksum_errors": 0, "crossed": 0, "resyncs": 0}
 class Harness:
     """A simulator, the venue's feed on it, and a recording sink."""
 
-    def __init__(self, case: DiffCase, sim: DiffSim, symbols: list[str]) -> None:
+    def __init__(self, case: Case, sim: DiffSim, symbols: list[str]) -> None:
         self.case = case
         self.sim = sim
         self.symbols = symbols  # the feed's instruments, as the venue spells them
@@ -140,7 +140,7 @@ async def fault_then_recover(h: Harness, inject: Callable[[], None], kind: str, 
 
 @contextlib.asynccontextmanager
 async def harness(
-    case: DiffCase,
+    case: Case,
     impl: str,
     *,
     levels: int = 10,

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from .cases import DiffCase
+from .cases import Case
 from .harness import LIVE, NO_FAULTS, STALE, TIMEOUT, fault_counts, fault_then_recover, harness
 
 
-async def test_books_follow_the_truth(case: DiffCase, core_impl: str) -> None:
+async def test_books_follow_the_truth(case: Case, core_impl: str) -> None:
     async with harness(case, core_impl, levels=20) as h:
         await h.settle(40)
         for i in range(2):
@@ -27,7 +27,7 @@ async def test_books_follow_the_truth(case: DiffCase, core_impl: str) -> None:
             assert all(h.keeper(i).stats.checksums_ok >= 40 for i in range(2))
 
 
-async def test_lost_delta_is_detected(loss_case: DiffCase, core_impl: str) -> None:
+async def test_lost_delta_is_detected(loss_case: Case, core_impl: str) -> None:
     case = loss_case
     async with harness(case, core_impl) as h:  # every level inside the checksummed top 10
         if case.loss_signal != "connection":
@@ -45,24 +45,24 @@ async def test_lost_delta_is_detected(loss_case: DiffCase, core_impl: str) -> No
             h.assert_never_wrong(i)
 
 
-async def test_reordered_deltas_are_a_gap(sequenced_case: DiffCase, core_impl: str) -> None:
+async def test_reordered_deltas_are_a_gap(sequenced_case: Case, core_impl: str) -> None:
     async with harness(sequenced_case, core_impl) as h:
         await fault_then_recover(h, lambda: h.sim.reorder_next(h.key(0)), "gaps")
 
 
-async def test_corrupted_level_is_a_checksum_mismatch(checksum_case: DiffCase, core_impl: str) -> None:
+async def test_corrupted_level_is_a_checksum_mismatch(checksum_case: Case, core_impl: str) -> None:
     async with harness(checksum_case, core_impl) as h:
         await fault_then_recover(h, lambda: h.sim.corrupt_next(h.key(0)), "checksum_errors")
 
 
-async def test_crossing_level_is_detected(case: DiffCase, core_impl: str) -> None:
+async def test_crossing_level_is_detected(case: Case, core_impl: str) -> None:
     # a venue with a checksum sees the level the true book does not have first
     kind = "checksum_errors" if case.checksum is not None else "crossed"
     async with harness(case, core_impl) as h:
         await fault_then_recover(h, lambda: h.sim.cross_next(h.key(0)), kind)
 
 
-async def test_disconnect_during_resync(case: DiffCase, core_impl: str) -> None:
+async def test_disconnect_during_resync(case: Case, core_impl: str) -> None:
     async with harness(case, core_impl) as h:
         sim = h.sim
         connections = sim.connections
@@ -83,7 +83,7 @@ async def test_disconnect_during_resync(case: DiffCase, core_impl: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["clean", "abrupt", "refuse"])
-async def test_disconnect_resyncs_everything_without_a_fault(case: DiffCase, core_impl: str, mode: str) -> None:
+async def test_disconnect_resyncs_everything_without_a_fault(case: Case, core_impl: str, mode: str) -> None:
     async with harness(case, core_impl) as h:
         sim = h.sim
         assert await sim.disconnect(abrupt=mode == "abrupt", refuse=mode == "refuse") == 1
@@ -106,7 +106,7 @@ async def test_disconnect_resyncs_everything_without_a_fault(case: DiffCase, cor
 
 
 @pytest.mark.parametrize("kind", ["garbage", "truncated", "bad_number"])
-async def test_malformed_frame(case: DiffCase, core_impl: str, kind: str) -> None:
+async def test_malformed_frame(case: Case, core_impl: str, kind: str) -> None:
     async with harness(case, core_impl) as h:
         await h.sim.send_malformed(h.key(0), kind=kind)  # the true book does not change
         k0, k1 = h.keeper(0).stats, h.keeper(1).stats
@@ -128,7 +128,7 @@ async def test_malformed_frame(case: DiffCase, core_impl: str, kind: str) -> Non
         h.assert_never_wrong(1)
 
 
-async def test_heartbeats_keep_books_live(heartbeat_case: DiffCase, core_impl: str) -> None:
+async def test_heartbeats_keep_books_live(heartbeat_case: Case, core_impl: str) -> None:
     async with harness(heartbeat_case, core_impl) as h:
         stats = h.feed.stats
         frames, control = stats.frames, stats.control_frames
@@ -141,7 +141,7 @@ async def test_heartbeats_keep_books_live(heartbeat_case: DiffCase, core_impl: s
         assert h.resyncs() == [0, 0]
 
 
-async def test_other_instruments_are_counted_not_applied(case: DiffCase, core_impl: str) -> None:
+async def test_other_instruments_are_counted_not_applied(case: Case, core_impl: str) -> None:
     async with harness(case, core_impl, extra=("SOL-USD",)) as h:
         other = case.symbol("SOL-USD")
         await h.sim.step(1, [other], everyone=True)  # a delta the feed never subscribed to

@@ -1,11 +1,13 @@
-"""Every registered venue's feed, built by ``create_feed`` from its registry spec, works against
-its simulator (built from the same spec: ``create_simulator``), whatever its engine (top-N
-snapshots, diff stream, FIX); and URL overrides go where the venue needs them.
+"""Every venue setup's feed, built by ``create_feed`` from its registry spec and configuration,
+works against its simulator (built from the same spec and configuration: ``create_simulator``),
+whatever its engine (top-N snapshots, diff stream, FIX); and URL overrides go where the venue
+needs them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -15,7 +17,9 @@ from dragonfly.errors import ConfigError
 from dragonfly.instruments import parse_instrument
 from dragonfly.model import BookUpdate, VenueStatus
 from dragonfly.sim import create_simulator
-from dragonfly.venues import create_feed, get_venue
+from dragonfly.venues import create_feed
+
+from .cases import Case
 
 INSTRUMENTS = ("ETH-BTC", "BTC-USDT")
 DEPTH = 5
@@ -40,16 +44,17 @@ class Sink:
         await asyncio.wait_for(_wait(), TIMEOUT)
 
 
-async def test_feed_follows_its_simulator(venue: str) -> None:
-    spec = get_venue(venue)
+async def test_feed_follows_its_simulator(any_case: Case) -> None:
+    case = any_case
     sink = Sink()
-    sim = create_simulator(venue, instruments=INSTRUMENTS, seed=3, interval_s=0.02)
+    sim = create_simulator(case.spec, config=case.config, instruments=INSTRUMENTS, seed=3, interval_s=0.02)
     async with sim:
         feed = create_feed(
-            spec,
+            case.spec,
             instruments=list(INSTRUMENTS),
             depth=DEPTH,
             sink=sink,
+            config=case.config,
             base_url=sim.base_url,
             ws=WebSocketConfig.build(url="ws://127.0.0.1:1", backoff=Backoff(initial_s=0.01, max_s=0.05)),  # policy only
         )
@@ -78,20 +83,22 @@ async def test_feed_follows_its_simulator(venue: str) -> None:
         assert all(k.status is VenueStatus.STALE for k in feed.keepers.values())
 
 
-def test_url_overrides(venue: str) -> None:
+def test_url_overrides(any_case: Case) -> None:
     """``base_url`` moves the REST snapshot URL with it (same host and port); an explicit
-    ``rest_url`` wins; a venue without REST snapshots refuses ``rest_url``."""
-    spec = get_venue(venue)
+    ``rest_url`` wins; a venue whose configuration has no REST base refuses ``rest_url``."""
+    spec, config = any_case.spec, any_case.config
     insts = [parse_instrument("BTC-USD")]
     base = "fix://127.0.0.1:9" if spec.protocol == "fix" else "ws://127.0.0.1:9/ws"
-    feed = create_feed(spec, instruments=insts, depth=5, sink=Sink(), base_url=base)
+    feed = create_feed(spec, instruments=insts, depth=5, sink=Sink(), base_url=base, config=config)
     cfg = feed.adapter.config
     assert cfg.base_url == base
-    if feed.adapter.snapshot_source == "rest":
+    has_rest_url = "rest_url" in {f.name for f in dataclasses.fields(cfg)}
+    assert has_rest_url or feed.adapter.snapshot_source != "rest"  # REST snapshots need a REST base
+    if has_rest_url:
         assert cfg.rest_url == "http://127.0.0.1:9/ws"
-        feed = create_feed(spec, instruments=insts, depth=5, sink=Sink(), rest_url="http://127.0.0.1:8/")
+        feed = create_feed(spec, instruments=insts, depth=5, sink=Sink(), rest_url="http://127.0.0.1:8/", config=config)
         assert feed.adapter.config.rest_url == "http://127.0.0.1:8/"
-        assert feed.adapter.config.base_url == spec.default_base_url
+        assert feed.adapter.config.base_url == config.base_url
     else:
         with pytest.raises(ConfigError, match="rest_url"):
-            create_feed(spec, instruments=insts, depth=5, sink=Sink(), rest_url="http://127.0.0.1:8/")
+            create_feed(spec, instruments=insts, depth=5, sink=Sink(), rest_url="http://127.0.0.1:8/", config=config)

@@ -26,13 +26,13 @@ from dragonfly.model import VenueStatus
 from dragonfly.sim.diff.server import DiffSim, DiffSimConfig
 from dragonfly.sim.encoder import BookState, Update
 
-from .cases import DiffCase
+from .cases import Case
 
 N = 40
 INSTRUMENT = "BTC-USD"
 
 
-def _kinds(case: DiffCase) -> tuple[str, ...]:
+def _kinds(case: Case) -> tuple[str, ...]:
     return ("drop", "swap", "dup", "corrupt") if case.checksum is not None else ("drop", "swap", "dup")
 
 
@@ -45,7 +45,7 @@ def _corrupt(sim: DiffSim, u: Update) -> Update:
     return replace(u, bids=changed) if u.bids else replace(u, asks=changed)
 
 
-def _snapshot(case: DiffCase, adapter: Any, sim: DiffSim, state: BookState) -> Snapshot:
+def _snapshot(case: Case, adapter: Any, sim: DiffSim, state: BookState) -> Snapshot:
     """The venue's snapshot of a true state, as its adapter reads it."""
     if case.rest_snapshots:
         return adapter.parse_snapshot(state.symbol, sim.encoder.rest_body(state).encode())  # type: ignore[no-any-return]
@@ -55,7 +55,7 @@ def _snapshot(case: DiffCase, adapter: Any, sim: DiffSim, state: BookState) -> S
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), data=st.data())
-def test_never_live_with_a_wrong_book(guarded_case: DiffCase, core_impl: str, seed: int, data: st.DataObject) -> None:
+def test_never_live_with_a_wrong_book(guarded_case: Case, core_impl: str, seed: int, data: st.DataObject) -> None:
     case = guarded_case
     adapter = case.adapter()
     symbol = case.symbol(INSTRUMENT)
