@@ -36,19 +36,19 @@ from .replay import Recording, read_recording, write_cryptofeed
 from .server import VenueSimulator
 
 __all__ = (
-    "SimulatedVenues",
-    "VenueSimulator",
+    "Recording",
+    "SentBook",
     "SimulatedDiffVenue",
     "SimulatedFixVenue",
-    "Recording",
-    "read_recording",
-    "write_cryptofeed",
-    "SentBook",
+    "SimulatedVenues",
+    "VenueSimulator",
     "VenueStyle",
     "create_simulator",
     "encoder_class",
     "make_encoder",
+    "read_recording",
     "simulator_class",
+    "write_cryptofeed",
 )
 
 #: Engine name -> the simulator class that serves encoders of that engine.

@@ -35,7 +35,7 @@ from .encoder import encoder_label
 from .market import MidPrice, SentBook, VenueBookModel, VenueStyle, default_mid, stable_seed
 from .replay import Recording
 
-__all__ = ("VenueSimulator", "Connection")
+__all__ = ("Connection", "VenueSimulator")
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Connection:
     It is the :class:`~dragonfly.sim.encoder.Subscriptions` handle the encoder changes.
     """
 
-    __slots__ = ("ws", "subs", "request", "_names")
+    __slots__ = ("_names", "request", "subs", "ws")
 
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, names: dict[str, str]) -> None:
         self.ws = ws

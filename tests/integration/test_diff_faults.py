@@ -9,12 +9,12 @@ Bitstamp's timestamps, which cannot show a reorder before the book was wrong.
 from __future__ import annotations
 
 import pytest
+from venues.cases import Case
+from venues.harness import LIVE, STALE, TIMEOUT, fault_then_recover, harness
 
 from dragonfly.listeners.driver import SnapshotLimiter
 from dragonfly.venues.coinbase.config import CoinbaseConfig
 from dragonfly.venues.registry import get_venue
-from venues.cases import Case
-from venues.harness import LIVE, STALE, TIMEOUT, fault_then_recover, harness
 
 
 def case(venue: str, config: object = None) -> Case:

@@ -8,8 +8,8 @@ from pathlib import Path
 import aiohttp
 
 from dragonfly._core.merge import merge_levels
-from dragonfly.model import VenueStatus
 from dragonfly.instruments import parse_instrument
+from dragonfly.model import VenueStatus
 from dragonfly.sim import Recording, SimulatedVenues, VenueSimulator, make_encoder, write_cryptofeed
 from dragonfly.sim.market import MidPrice, VenueBookModel
 from dragonfly.topology import Pipeline, PipelineConfig

@@ -21,8 +21,8 @@ from .venues import SimulatedDiffVenue
 __all__ = (
     "DiffSim",
     "DiffSimConfig",
-    "ReplaySim",
     "Record",
+    "ReplaySim",
     "SimulatedDiffVenue",
     "read_cryptofeed",
     "read_hftbacktest",

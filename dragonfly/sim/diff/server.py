@@ -48,7 +48,7 @@ from ..._core.book_py import Book as TruthBook
 from ...errors import ConfigError
 from ..encoder import BookState, Update
 
-__all__ = ("DiffSimConfig", "DiffSim")
+__all__ = ("DiffSim", "DiffSimConfig")
 
 _MAX_LEVELS = 1000
 
@@ -108,7 +108,7 @@ State = tuple[int, int, tuple[Any, ...], tuple[Any, ...], int | None]
 
 
 class _Symbol:
-    __slots__ = ("name", "book", "mid", "tick", "last", "micro", "history", "tops", "held", "frames")
+    __slots__ = ("book", "frames", "held", "history", "last", "micro", "mid", "name", "tick", "tops")
 
     def __init__(self, name: str, mid: float, tick: float, history: int) -> None:
         self.name = name
@@ -126,7 +126,7 @@ class _Symbol:
 class _Conn:
     """One WebSocket connection: the :class:`~dragonfly.sim.encoder.Subscriptions` handle."""
 
-    __slots__ = ("sim", "ws", "request", "subscribed", "subscribes", "seq", "new", "closing")
+    __slots__ = ("closing", "new", "request", "seq", "sim", "subscribed", "subscribes", "ws")
 
     def __init__(self, sim: DiffSim, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.sim = sim

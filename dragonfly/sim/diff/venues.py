@@ -20,8 +20,8 @@ from typing import Any
 
 from ...errors import ConfigError
 from ...instruments import parse_instrument
-from ..market import MidPrice, SentBook, default_mid, stable_seed
 from ..encoder import encoder_label
+from ..market import MidPrice, SentBook, default_mid, stable_seed
 from .server import DiffSim, DiffSimConfig
 
 __all__ = ("DEFAULT_INTERVAL_S", "SimulatedDiffVenue")
