@@ -28,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..clients.base import Client, ClientStats, FeedTask, Frame
 from ..errors import DragonflyError, ExtractError, FrameError, VenueError
 from ..model import VenueHealth, VenueStatus
-from .events import Delta, Heartbeat, Reconnect, Rejected, Snapshot
+from .events import Delta, Heartbeat, Reconnect, Rejected, Reply, Snapshot
 from .keeper import BookKeeper, Fault, KeeperStats, Step
 
 __all__ = ("Feed", "FeedDriver", "FeedStats", "SnapshotLimiter", "SnapshotSource")
@@ -223,9 +223,15 @@ class FeedDriver(FeedTask):
         self._closed = False
         self._bad_logged = False
         self._troubled: set[str] = set()  # symbols whose fault was logged, until LIVE again
+        self._pinger: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_gap = self._on_gap
+        if adapter.connect_request(list(self.keepers)) is not None:
+            if not hasattr(client, "resolve_url"):
+                raise TypeError(f"{venue}: the venue needs a connect request, which {type(client).__name__} cannot make")
+            client.resolve_url = self._resolve_url  # type: ignore[attr-defined]
 
     # -- the Feed interface -----------------------------------------------------------------------
 
@@ -263,6 +269,7 @@ class FeedDriver(FeedTask):
         """Stop: close the client (every instrument goes STALE), cancel snapshot requests."""
         self._closed = True
         self._cancel_tasks()
+        self._stop_pinger()
         await self.client.close()
         if self._own_http and self.http is not None:
             http, self.http = self.http, None
@@ -297,6 +304,9 @@ class FeedDriver(FeedTask):
             if type(ev) is Reconnect:
                 stats.reconnect_requests += 1
                 self.client.request_reconnect(ev.reason or "requested by the venue")
+                continue
+            if type(ev) is Reply:
+                self._send_soon(ev.data)
                 continue
             found = keepers.get(ev.symbol)  # type: ignore[union-attr]
             if found is None:
@@ -392,6 +402,10 @@ class FeedDriver(FeedTask):
         self.adapter.connected()
         for out in self.adapter.subscribe(list(self.keepers)):
             await client.send(out)
+        interval = self.adapter.ping_interval_s
+        if interval:
+            self._stop_pinger()
+            self._pinger = asyncio.get_running_loop().create_task(self._ping(interval), name=f"ping:{self.venue}")
         now = time.time_ns()
         for k in self.keepers.values():
             self._handle(k, k.connected(), now)
@@ -400,6 +414,7 @@ class FeedDriver(FeedTask):
         self._connected = False
         self._generation += 1
         self._cancel_tasks()
+        self._stop_pinger()
         now = time.time_ns()
         for k in self.keepers.values():
             self._handle(k, k.disconnected(f"disconnected: {reason}"), now)
@@ -421,6 +436,44 @@ class FeedDriver(FeedTask):
                 now = time.time_ns()
                 for k in self.keepers.values():
                     self._handle(k, k.on_heartbeat(), now)
+
+    # -- what the venue needs besides subscriptions ------------------------------------------------
+
+    async def _resolve_url(self) -> str:
+        """The connect request (e.g. a token for this connection), then the URL from its answer."""
+        symbols = list(self.keepers)
+        req = self.adapter.connect_request(symbols)
+        resp = await self._http().request(req.method, req.url, json=req.json)
+        if resp.status != 200:
+            raise VenueError(f"{self.venue}: connect request -> HTTP {resp.status}", venue=self.venue, code=resp.status)
+        return str(self.adapter.connect_url(symbols, resp.body))
+
+    async def _ping(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)  # a timer: the venue's ping period
+            try:
+                await self.client.send(self.adapter.ping())
+            except DragonflyError as exc:  # not connected: the reconnect restarts the pings
+                log.debug("%s: ping not sent: %s", self.venue, exc)
+                return
+
+    def _stop_pinger(self) -> None:
+        if self._pinger is not None:
+            self._pinger.cancel()
+            self._pinger = None
+
+    def _send_soon(self, data: Any) -> None:
+        """Send a reply the venue asked for (from the frame loop, which cannot await)."""
+
+        async def send() -> None:
+            try:
+                await self.client.send(data)
+            except DragonflyError as exc:
+                log.info("%s: reply not sent: %s", self.venue, exc)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
 
     # -- snapshots --------------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ consumes them. ``symbol`` is always the venue's own spelling of the instrument
 * :class:`Heartbeat` -- the venue says a channel (or the connection) is alive and
   unchanged;
 * :class:`Rejected` -- the venue refused or ended a subscription;
-* :class:`Reconnect` -- the venue asks the client to reconnect (maintenance).
+* :class:`Reconnect` -- the venue asks the client to reconnect (maintenance);
+* :class:`Reply` -- the venue asked for an answer on the connection (a heartbeat test request).
 
 Events are mutable slotted objects (one is built per frame); treat them as
 immutable once built. Their level sides are sequences of ``(price, qty, ...)``; an
@@ -29,7 +30,7 @@ from typing import Any
 
 from .._core.doc import Doc
 
-__all__ = ("Delta", "DocSide", "Event", "Heartbeat", "Reconnect", "Rejected", "Snapshot", "doc_sides")
+__all__ = ("Delta", "DocSide", "Event", "Heartbeat", "Reconnect", "Rejected", "Reply", "Snapshot", "doc_sides")
 
 
 class DocSide(Sequence[Any]):
@@ -160,4 +161,12 @@ class Reconnect:
     reason: str = ""
 
 
-Event = Snapshot | Delta | Heartbeat | Rejected | Reconnect
+@dataclass(slots=True, kw_only=True)
+class Reply:
+    """Send ``data`` on the connection (what the venue's request asks for, e.g. Deribit's
+    ``test_request`` heartbeat answered with ``public/test``)."""
+
+    data: Any
+
+
+Event = Snapshot | Delta | Heartbeat | Rejected | Reconnect | Reply

@@ -460,6 +460,8 @@ class BookKeeper:
             else:
                 detail = f"after {self.last} got {d.first}..{d.last} (prev {d.prev})"
             return self._fault(Fault.GAP, detail)
+        if self._first:
+            d = self.rule.trim(self.last, d)
         book = self.book
         assert book is not None
         if d.strict:

@@ -15,6 +15,7 @@ from .events import Delta
 
 __all__ = (
     "Contiguous",
+    "EntryUpdateIdRange",
     "Monotonic",
     "NoSequence",
     "PrevId",
@@ -56,12 +57,20 @@ class SequenceRule(Protocol):
         """Decide for a snapshot arriving while the book is live (APPLY replaces the book)."""
         ...
 
+    def trim(self, last: int, d: Delta) -> Delta:
+        """The part of the first delta applied after a snapshot at ``last`` that the snapshot
+        does not contain yet (the whole delta, except for venues that number every entry)."""
+        ...
+
 
 class _Rule:
     detects_loss = True
 
     def snapshot_verdict(self, last: int, snapshot_last: int) -> Verdict:
         return _APPLY
+
+    def trim(self, last: int, d: Delta) -> Delta:
+        return d
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -102,6 +111,22 @@ class UpdateIdRange(_Rule):
         if first_after_snapshot:
             return _APPLY if d.first <= last + 1 else _GAP
         return _APPLY if d.first == last + 1 else _GAP
+
+
+class EntryUpdateIdRange(UpdateIdRange):
+    """KuCoin level2: :class:`UpdateIdRange` on ``sequenceStart``/``sequenceEnd``, and every
+    change carries its own sequence as its third element: in the message that straddles the
+    snapshot, the changes the snapshot already contains (sequence <= its sequence) are dropped."""
+
+    def trim(self, last: int, d: Delta) -> Delta:
+        if d.first > last:
+            return d
+        bids = [e for e in d.bids if int(e[2]) > last]
+        asks = [e for e in d.asks if int(e[2]) > last]
+        if len(bids) == len(d.bids) and len(asks) == len(d.asks):
+            return d
+        return Delta(symbol=d.symbol, bids=bids, asks=asks, first=last + 1, last=d.last, prev=d.prev,
+                     checksum=d.checksum, exchange_ts_ns=d.exchange_ts_ns, strict=d.strict)
 
 
 class Contiguous(_Rule):

@@ -26,11 +26,22 @@ from ..listeners.events import Event, Snapshot
 from ..listeners.rules import NoSequence, SequenceRule
 from ..instruments import Instrument
 
-__all__ = ("Outgoing", "VenueAdapter", "VenueSpec", "check_url", "need", "rest_url_for")
+__all__ = ("ConnectRequest", "Outgoing", "VenueAdapter", "VenueSpec", "check_url", "need", "rest_url_for")
 
 #: What an adapter asks the client to send: a text/binary frame (WebSocket) or a
 #: ``(msg_type, fields)`` pair (FIX).
 Outgoing = Any
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectRequest:
+    """An HTTP request the driver makes before every connection attempt (a venue that hands out
+    a per-connection endpoint and token, like KuCoin's ``bullet-public``); its response body goes
+    to :meth:`VenueAdapter.connect_url`."""
+
+    method: str = "POST"
+    url: str
+    json: Any = None
 
 
 class VenueAdapter:
@@ -54,6 +65,8 @@ class VenueAdapter:
     session_heartbeats : bool
         The transport's own heartbeats prove the venue alive (FIX): unchanged books are
         re-emitted while the session is heard from.
+    ping_interval_s : float or None
+        Send :meth:`ping` this often while connected.
     rule : SequenceRule
         Instance attribute (set in ``__init__``): how deltas chain.
 
@@ -70,6 +83,8 @@ class VenueAdapter:
     snapshot_source: str = "resubscribe"
     checksum: str | None = None
     session_heartbeats: bool = False
+    #: Send :meth:`ping` this often while connected (venues that drop a client that stays silent).
+    ping_interval_s: float | None = None
 
     def __init__(self, config: Any, *, depth: int) -> None:
         self.config = config
@@ -120,6 +135,19 @@ class VenueAdapter:
     def name(self) -> str:
         """A label for logs (the venue folder's name)."""
         return type(self).__module__.split(".")[-2]
+
+    def connect_request(self, symbols: Sequence[str]) -> ConnectRequest | None:
+        """An HTTP request to make before every connection attempt, or None (most venues)."""
+        return None
+
+    def connect_url(self, symbols: Sequence[str], body: bytes) -> str:
+        """The URL to connect to, from the :meth:`connect_request` response body (it may hold a
+        token: it is never logged)."""
+        raise NotImplementedError(f"{self.name} makes no connect request")
+
+    def ping(self) -> Outgoing:
+        """The application-level ping sent every ``ping_interval_s``."""
+        raise NotImplementedError(f"{self.name} sends no ping")
 
     def connected(self) -> None:
         """A new connection starts: reset connection-scoped parse state (sequence numbers, channel ids)."""
