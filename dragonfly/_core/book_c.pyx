@@ -39,7 +39,7 @@ __all__ = ("Book", "CHECKSUM_KINDS", "DEFAULT_MAX_DEPTH", "MAX_MAX_DEPTH")
 
 DEFAULT_MAX_DEPTH = 5000
 MAX_MAX_DEPTH = 1_000_000
-CHECKSUM_KINDS = ("kraken", "okx")
+CHECKSUM_KINDS = ("kraken", "okx", "bitfinex")
 
 # ---------------------------------------------------------------------------------------------------
 # CRC32 (IEEE 802.3, reflected polynomial 0xEDB88320), the one zlib.crc32 computes.
@@ -445,6 +445,30 @@ cdef uint32_t _crc_text(uint32_t crc, object value, double number, bint kraken) 
     return _crc_kraken(crc, s, n) if kraken else _crc_bytes(crc, s, n)
 
 
+cdef uint32_t _crc_ask_amount(uint32_t crc, object value, double number) except? 0xFFFFFFFF:
+    """Bitfinex: an ask's amount is negative; prefix '-' unless the text has one."""
+    cdef const char* s
+    cdef Py_ssize_t n = 0
+    cdef bytes tmp
+    if PyBytes_Check(value):
+        s = PyBytes_AS_STRING(value)
+        n = PyBytes_GET_SIZE(value)
+    elif PyUnicode_Check(value):
+        s = PyUnicode_AsUTF8AndSize(value, &n)
+        if s == NULL:
+            raise ValueError("price or quantity text is not valid UTF-8")
+    else:
+        tmp = repr(number).encode()
+        s = PyBytes_AS_STRING(tmp)
+        n = PyBytes_GET_SIZE(tmp)
+        if n == 0 or s[0] != b'-':
+            crc = _crc_byte(crc, b'-')
+        return _crc_bytes(crc, s, n)
+    if n == 0 or s[0] != b'-':
+        crc = _crc_byte(crc, b'-')
+    return _crc_bytes(crc, s, n)
+
+
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -669,12 +693,13 @@ cdef class Book:
 
     def checksum(self, kind):
         """The venue checksum of the current book: ``"kraken"`` (unsigned
-        CRC32) or ``"okx"`` (signed 32-bit). See the pure twin for the exact
-        definitions."""
+        CRC32), ``"okx"`` or ``"bitfinex"`` (signed 32-bit). See the pure twin
+        for the exact definitions."""
         cdef uint32_t crc = 0xFFFFFFFF
         cdef Py_ssize_t i, nb, na
         cdef const BookLevel* lv
         cdef bint first = True
+        cdef bint bitfinex
         if kind == "kraken":
             na = 10 if self._asks.n > 10 else self._asks.n
             for i in range(na):
@@ -687,7 +712,8 @@ cdef class Book:
                 crc = _crc_text(crc, <object>lv.ptext, lv.key, True)
                 crc = _crc_text(crc, <object>lv.qtext, lv.qty, True)
             return crc ^ 0xFFFFFFFF
-        if kind == "okx":
+        if kind == "okx" or kind == "bitfinex":
+            bitfinex = kind == "bitfinex"
             nb = 25 if self._bids.n > 25 else self._bids.n
             na = 25 if self._asks.n > 25 else self._asks.n
             for i in range(nb if nb > na else na):
@@ -706,7 +732,10 @@ cdef class Book:
                     first = False
                     crc = _crc_text(crc, <object>lv.ptext, -lv.key + 0.0, False)
                     crc = _crc_byte(crc, b':')
-                    crc = _crc_text(crc, <object>lv.qtext, lv.qty, False)
+                    if bitfinex:
+                        crc = _crc_ask_amount(crc, <object>lv.qtext, lv.qty)
+                    else:
+                        crc = _crc_text(crc, <object>lv.qtext, lv.qty, False)
             crc ^= 0xFFFFFFFF
             return <long long>crc - 4294967296 if crc >= 2147483648 else <long long>crc
         raise ValueError(f"unknown checksum kind {kind!r}; expected one of {CHECKSUM_KINDS}")

@@ -33,8 +33,8 @@ there. For full-depth streams (Binance, Bitstamp, Coinbase) a cap below the
 venue's depth means that a level dropped here and not updated since is
 missing; the top ``n`` stays exact while more than ``n`` levels on that
 side are better than the best level ever dropped. Checksums cover only the
-top 10 (Kraken) or 25 (OKX) levels, so a cap of at least 25 never affects
-them.
+top 10 (Kraken) or 25 (OKX, Bitfinex) levels, so a cap of at least 25 never
+affects them.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ DEFAULT_MAX_DEPTH = 5000
 #: Largest accepted ``max_depth``.
 MAX_MAX_DEPTH = 1_000_000
 #: Checksum kinds understood by :meth:`Book.checksum`.
-CHECKSUM_KINDS = ("kraken", "okx")
+CHECKSUM_KINDS = ("kraken", "okx", "bitfinex")
 
 Level = tuple[float, float]
 
@@ -358,13 +358,20 @@ class Book:
 
         Parameters
         ----------
-        kind : {"kraken", "okx"}
+        kind : {"kraken", "okx", "bitfinex"}
             ``"kraken"``: CRC32 (unsigned) of the top 10 asks (lowest first)
             then the top 10 bids (highest first), each price then quantity
             text with ``.`` removed and leading zeros stripped, concatenated.
             ``"okx"``: CRC32 as a signed 32-bit int of the top 25 levels
             interleaved ``bidPx:bidSz:askPx:askSz:...`` (a side that has run
             out contributes nothing), joined with ``:``.
+            ``"bitfinex"``: CRC32 as a signed 32-bit int of the top 25 bids and
+            top 25 asks interleaved ``bidPx:bidAmt:askPx:-askAmt:...`` (a side
+            that has run out contributes nothing), joined with ``:``: Bitfinex
+            gives bid amounts positive and ask amounts negative, so the ask's
+            quantity text gets a ``-`` in front unless it already starts with
+            one (Bitfinex "WebSocket Checksum", P-precision books; the book keeps
+            the venue's own price and amount text).
         """
         if kind == "kraken":
             bids, asks = self.top_text(10)
@@ -384,6 +391,18 @@ class Book:
                     items.extend(bids[i])
                 if i < len(asks):
                     items.extend(asks[i])
+            crc = zlib.crc32(b":".join(items))
+            return crc - (1 << 32) if crc >= (1 << 31) else crc
+        if kind == "bitfinex":
+            bids, asks = self.top_text(25)
+            items = []
+            for i in range(max(len(bids), len(asks))):
+                if i < len(bids):
+                    items.extend(bids[i])
+                if i < len(asks):
+                    ptext, qtext = asks[i]
+                    items.append(ptext)
+                    items.append(qtext if qtext.startswith(b"-") else b"-" + qtext)
             crc = zlib.crc32(b":".join(items))
             return crc - (1 << 32) if crc >= (1 << 31) else crc
         raise ValueError(f"unknown checksum kind {kind!r}; expected one of {CHECKSUM_KINDS}")

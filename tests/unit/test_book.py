@@ -218,10 +218,49 @@ def test_okx_checksum_is_signed_when_high_bit_set(Book) -> None:
     pytest.fail("no CRC with the high bit set found")  # pragma: no cover
 
 
+def _signed(crc: int) -> int:
+    return crc - 2**32 if crc >= 2**31 else crc
+
+
+def test_bitfinex_checksum_definition(Book) -> None:
+    """Bitfinex "WebSocket Checksum" (P-precision books): the 25 best bids and asks
+    interleaved bid, ask, each ``price:amount`` with the ask amounts negative, joined
+    with ':', CRC32 as a signed 32-bit integer."""
+    b = Book()
+    b.apply([("7254.7", "0.3"), ("7254.6", "1.25")], [("7256", "10"), ("7255.1", "0.5"), ("7255.2", "2")])
+    s = "7254.7:0.3:7255.1:-0.5:7254.6:1.25:7255.2:-2:7256:-10"  # the bids run out first
+    assert b.checksum("bitfinex") == _signed(zlib.crc32(s.encode()))
+    assert "bitfinex" in core_module("book", "python").CHECKSUM_KINDS
+
+
+def test_bitfinex_checksum_top_25_and_number_input(Book) -> None:
+    b = Book()
+    b.apply([(f"{500 - i}.5", f"{i + 1}") for i in range(30)], [(600.0 + i, 0.25 * (i + 1)) for i in range(27)])
+    parts = []
+    for i in range(25):
+        parts += [f"{500 - i}.5", f"{i + 1}", repr(600.0 + i), "-" + repr(0.25 * (i + 1))]
+    assert b.checksum("bitfinex") == _signed(zlib.crc32(":".join(parts).encode()))
+    assert -(2**31) <= b.checksum("bitfinex") < 2**31
+    b.apply([("1", "1")], [("9999", "1")])  # beyond the top 25: unchanged
+    assert b.checksum("bitfinex") == _signed(zlib.crc32(":".join(parts).encode()))
+    b.apply([], [("600.0", "0")])  # the best ask goes: everything shifts
+    assert b.checksum("bitfinex") != _signed(zlib.crc32(":".join(parts).encode()))
+
+
+def test_bitfinex_checksum_one_sided_books(Book) -> None:
+    b = Book()
+    b.apply([], [("10", "1"), ("11", "2")])
+    assert b.checksum("bitfinex") == _signed(zlib.crc32(b"10:-1:11:-2"))
+    b = Book()
+    b.apply([("10", "1"), ("9", "2")], [])
+    assert b.checksum("bitfinex") == _signed(zlib.crc32(b"10:1:9:2"))
+
+
 def test_checksum_of_empty_book_and_unknown_kind(Book) -> None:
     b = Book()
     assert b.checksum("kraken") == zlib.crc32(b"")
     assert b.checksum("okx") == 0
+    assert b.checksum("bitfinex") == 0
     with pytest.raises(ValueError):
         b.checksum("binance")
 
@@ -265,6 +304,7 @@ def test_matches_reference_and_pure_twin(core_impl: str, cap: int, batches) -> N
         assert book.top_text(30) == py.top_text(30)
         assert book.checksum("kraken") == py.checksum("kraken")
         assert book.checksum("okx") == py.checksum("okx")
+        assert book.checksum("bitfinex") == py.checksum("bitfinex")
         assert book.bids() == py.bids() and book.asks() == py.asks()
 
 
@@ -329,7 +369,8 @@ def _outcome(fn) -> tuple:
 
 
 def _state(book) -> tuple:
-    return book.bids(), book.asks(), book.top_text(10**6), book.truncated, book.checksum("kraken"), book.checksum("okx")
+    sums = tuple(book.checksum(kind) for kind in ("kraken", "okx", "bitfinex"))
+    return book.bids(), book.asks(), book.top_text(10**6), book.truncated, sums
 
 
 def apply_doc_matches_apply(
