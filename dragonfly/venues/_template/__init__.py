@@ -17,9 +17,9 @@ covers every kind of feed, picked by ``TemplateConfig.kind``:
 ``"rest"``         a diff feed whose snapshot comes by REST, deltas buffered meanwhile (Binance diff, KuCoin)
 ``"top"``          every message is the whole top N (Binance depth20, Bitstamp order_book)
 
-A real venue has one kind per registry entry; delete what yours does not need. The tests run the
-template against its simulator in every kind (tests/integration/test_template_venue.py), so it stays
-true. See the README, "Writing a venue".
+A real venue has one kind per registry entry; delete what yours does not need. The shared venue
+tests (tests/integration/venues/) run the template against its simulator in every kind, so it
+stays true. See the README, "Writing a venue".
 """
 
 from __future__ import annotations
