@@ -46,7 +46,13 @@ if TYPE_CHECKING:
 
 __all__ = ("demo_main", "fix_server_main", "grpc_client_main", "grpc_server_main", "main")
 
-DEFAULT_VENUES = "binance,bitstamp"
+
+
+def _default_venues() -> str:
+    """The registry's default venues, comma-separated (what ``--venues`` means when absent)."""
+    from .venues import default_venues
+
+    return ",".join(default_venues())
 DEFAULT_PORT = 50051
 
 log = logging.getLogger("dragonfly.cli")
@@ -76,7 +82,7 @@ def _split(text: str) -> list[str]:
 def _venues(text: str) -> tuple[str, ...]:
     names = [v.lower() for v in _split(text)]
     if not names:
-        raise UsageError("--venues is empty; expected e.g. binance,bitstamp")
+        raise UsageError(f"--venues is empty; expected e.g. {_default_venues()}")
     if len(set(names)) != len(names):
         raise UsageError(f"--venues lists a venue twice: {text}")
     from .venues import get_venue
@@ -236,7 +242,7 @@ def _server_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--instrument-name", required=True, help="instrument(s), comma-separated, e.g. ethbtc or ETH-BTC,BTC-USDT"
     )
-    p.add_argument("--venues", default=DEFAULT_VENUES, help=f"comma-separated venues (default {DEFAULT_VENUES})")
+    p.add_argument("--venues", default=_default_venues(), help=f"comma-separated venues (default {_default_venues()})")
     p.add_argument(
         "--host",
         default=os.environ.get("DRAGONFLY_GRPC_HOST", "127.0.0.1"),
@@ -510,7 +516,7 @@ def _demo_parser(prog: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--instrument-name", default="ethbtc", help="instrument (default ethbtc)")
     p.add_argument(
-        "--sim-venues", dest="sim_venues", default=DEFAULT_VENUES, help=f"simulated venues (default {DEFAULT_VENUES})"
+        "--sim-venues", dest="sim_venues", default=_default_venues(), help=f"simulated venues (default {_default_venues()})"
     )
     p.add_argument("--port", type=_port, default=0, help="gRPC port on 127.0.0.1 (default: any free port)")
     p.add_argument("--seed", type=int, default=None, help="simulator seed")
@@ -558,7 +564,7 @@ def _fix_parser(prog: str) -> argparse.ArgumentParser:
 
     p = _Parser(prog=prog, description="Serve the consolidated order book over FIX 4.4 (35=V -> 35=W/35=X).")
     p.add_argument("--instrument-name", required=True, help="instrument(s), comma-separated, e.g. ethbtc")
-    p.add_argument("--venues", default=DEFAULT_VENUES, help=f"comma-separated venues (default {DEFAULT_VENUES})")
+    p.add_argument("--venues", default=_default_venues(), help=f"comma-separated venues (default {_default_venues()})")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=DEFAULT_FIX_PORT, help=f"TCP port (default {DEFAULT_FIX_PORT})")
     p.add_argument("--depth", type=int, default=10, help="levels per side of the world view (default 10)")

@@ -33,7 +33,7 @@ from .queues import Broadcast, Sink, Transformer
 from .services.embedded import EmbeddedService, LiquidityStream, ViewStream
 from .listeners.driver import Feed
 from .venues.feed import create_feed
-from .venues.registry import get_venue
+from .venues.registry import default_venues, get_venue
 from .instruments import parse_instrument
 
 __all__ = ("FeedSpec", "Pipeline", "PipelineConfig", "Topology")
@@ -172,7 +172,7 @@ class PipelineConfig:
     instrument : str
         Any accepted spelling (``"ethbtc"``, ``"ETH-BTC"``, ``"eth_btc"``); normalised.
     venues : tuple of str
-        Registered venue names.
+        Registered venue names (default: the registry's default venues, :func:`~dragonfly.venues.registry.default_venues`).
     depth : int
         Levels per side in the world view (and forwarded per venue).
     base_urls : Mapping[str, str]
@@ -193,7 +193,7 @@ class PipelineConfig:
     """
 
     instrument: str
-    venues: tuple[str, ...] = ("binance", "bitstamp")
+    venues: tuple[str, ...] = field(default_factory=default_venues)
     depth: int = 10
     base_urls: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     staleness_s: float = 10.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .base import VenueAdapter, VenueSpec
 from .feed import create_feed
-from .registry import get_venue, register_venue, venue_names
+from .registry import default_venues, get_venue, register_venue, venue_names
 from ..instruments import Instrument, normalize_instrument, parse_instrument
 
 __all__ = (
@@ -19,6 +19,7 @@ __all__ = (
     "VenueAdapter",
     "VenueSpec",
     "create_feed",
+    "default_venues",
     "get_venue",
     "normalize_instrument",
     "parse_instrument",

@@ -206,9 +206,11 @@ class VenueSpec:
     max_depth : int
         Most levels per side the feed can deliver.
     simulator : str
-        ``"module:Class"`` of its :mod:`dragonfly.sim` simulator ("" if none).
+        ``"module:Class"`` of its simulator encoder (how :mod:`dragonfly.sim` speaks it; "" if none).
     description : str
         One line for listings.
+    default : bool
+        Among the venues used when none are named (``PipelineConfig``, the command line, the demo).
     """
 
     name: str
@@ -217,6 +219,7 @@ class VenueSpec:
     max_depth: int
     simulator: str = ""
     description: str = ""
+    default: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip().lower():

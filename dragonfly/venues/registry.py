@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import ConfigError
 from .base import VenueSpec
 
-__all__ = ("ENTRY_POINT_GROUP", "get_venue", "register_venue", "venue_names")
+__all__ = ("ENTRY_POINT_GROUP", "default_venues", "get_venue", "register_venue", "venue_names")
 
 log = logging.getLogger(__name__)
 
@@ -122,3 +122,9 @@ def venue_names() -> tuple[str, ...]:
     """Every registered venue, sorted."""
     _load()
     return tuple(sorted(_SPECS))
+
+
+def default_venues() -> tuple[str, ...]:
+    """The venues used when none are named (those whose spec says ``default``), sorted."""
+    _load()
+    return tuple(sorted(name for name, spec in _SPECS.items() if spec.default))

@@ -20,7 +20,7 @@ from dragonfly.services.grpc.protos import book_pb2, orderbook_pb2, orderbook_pb
 from dragonfly.services.grpc.testing import synthetic_view
 
 TIMEOUT = 20.0
-VENUES = ("binance", "bitstamp")
+VENUES = ("venue-a", "venue-b")  # synthetic_view's venues
 
 
 def _book(views: Broadcast, instrument: str = "ETH-BTC", depth: int = 10) -> ServedBook:
@@ -115,16 +115,16 @@ async def test_depth_and_venue_filter_remerge_each_venues_top(served) -> None:
     view = synthetic_view(4)
     views.publish(view)
     async with BookClient(GrpcClientConfig(address=server.address)) as client:
-        (only,) = await _take(client.stream_book(venues=["bitstamp"], depth=3), 1)
+        (only,) = await _take(client.stream_book(venues=["venue-b"], depth=3), 1)
         (both,) = await _take(client.stream_book(depth=2), 1)
     # the subset keeps its own top 3, not what survived in the consolidated top 10
     assert [(lv.exchange, lv.price, lv.amount) for lv in only.bids] == [
-        ("bitstamp", p, q) for p, q in view.books["bitstamp"][0][:3]
+        ("venue-b", p, q) for p, q in view.books["venue-b"][0][:3]
     ]
     assert [(lv.exchange, lv.price, lv.amount) for lv in only.asks] == [
-        ("bitstamp", p, q) for p, q in view.books["bitstamp"][1][:3]
+        ("venue-b", p, q) for p, q in view.books["venue-b"][1][:3]
     ]
-    assert [h.venue for h in only.venues] == ["bitstamp"]
+    assert [h.venue for h in only.venues] == ["venue-b"]
     assert only.spread == only.asks[0].price - only.bids[0].price
     assert [(lv.exchange, lv.price, lv.amount) for lv in both.bids] == list(view.bids[:2])
 

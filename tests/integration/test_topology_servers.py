@@ -424,7 +424,7 @@ def test_port_in_use_exits_2_before_any_venue_is_contacted(command, busy, venue_
 
 
 def _view(seq: int, statuses: dict[str, VenueStatus], instrument: str = "ETH-BTC") -> WorldView:
-    base = synthetic_view(seq, instrument=instrument)
+    base = synthetic_view(seq, instrument=instrument, venues=tuple(statuses))
     venues = {v: h if statuses[v] is VenueStatus.LIVE else type(h)(v, statuses[v], 0, "test")
               for v, h in base.venues.items()}
     books = {v: b for v, b in base.books.items() if statuses[v] is VenueStatus.LIVE}

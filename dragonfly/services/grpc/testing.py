@@ -25,7 +25,7 @@ def synthetic_view(
     seq: int,
     *,
     instrument: str = "ETH-BTC",
-    venues: Sequence[str] = ("binance", "bitstamp"),
+    venues: Sequence[str] = ("venue-a", "venue-b"),
     depth: int = 10,
     mid: float = 0.05,
     tick: float = 1e-5,
@@ -83,7 +83,7 @@ class ViewPump:
         rate: float | None = None,
         count: int | None = None,
         instrument: str = "ETH-BTC",
-        venues: Sequence[str] = ("binance", "bitstamp"),
+        venues: Sequence[str] = ("venue-a", "venue-b"),
         depth: int = 10,
         pool: int = 256,
     ) -> None:

@@ -20,6 +20,7 @@ VENUES = (
         max_depth=20,
         simulator="dragonfly.venues.binance.sim:BinanceEncoder",
         description="Binance spot partial depth (top 20 every 100 ms)",
+        default=True,
     ),
     VenueSpec(
         name="binance-diff",

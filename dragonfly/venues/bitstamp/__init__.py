@@ -20,6 +20,7 @@ VENUES = (
         max_depth=100,
         simulator="dragonfly.venues.bitstamp.sim:BitstampEncoder",
         description="Bitstamp order_book (top 100 on every change)",
+        default=True,
     ),
     VenueSpec(
         name="bitstamp-diff",
