@@ -512,7 +512,7 @@ def grpc_client_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfl
 def _demo_parser(prog: str) -> argparse.ArgumentParser:
     p = _Parser(
         prog=prog,
-        description="Simulated Binance and Bitstamp, the pipeline, the gRPC server and a client: a live book in one command.",
+        description="Simulated venues, the pipeline, the gRPC server and a client: a live book in one command.",
     )
     p.add_argument("--instrument-name", default="ethbtc", help="instrument (default ethbtc)")
     p.add_argument(

@@ -124,7 +124,7 @@ class FixVenueConfig:
 
     host: str = "127.0.0.1"
     port: int = 0
-    comp_id: str = "FIXSIM"
+    comp_id: str = "VENUE"
     counterparties: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({"DRAGONFLY": None}))
     instruments: tuple[str, ...] = ("ETH-BTC",)
     seed: int = 1

@@ -312,7 +312,7 @@ async def test_server_conflates_a_slow_customer(server) -> None:
 
 @pytest.fixture
 async def sim(tmp_path):
-    s = FixVenueSimulator(FixVenueConfig(interval_s=0.02, counterparties={"DRAGONFLY": None}))
+    s = FixVenueSimulator(FixVenueConfig(comp_id="FIXSIM", interval_s=0.02, counterparties={"DRAGONFLY": None}))
     await s.start()
     try:
         yield s
