@@ -31,7 +31,7 @@ from cpython.unicode cimport PyUnicode_Check
 from libc.math cimport isfinite
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport free, realloc
-from libc.string cimport memchr, memcpy, memmove, memset
+from libc.string cimport memcmp, memcpy, memmove, memset
 
 from .doc_c cimport DOC_ARRAY, DOC_NUMBER, DOC_STRING, Doc, DocNode, df_decimal
 
@@ -219,21 +219,22 @@ cdef inline int _tb_text(TextBuf* b, PyObject* value, double number, int mode) e
 
 cdef inline int _tb_put(TextBuf* b, const char* s, Py_ssize_t n, int mode) except -1:
     cdef Py_ssize_t i, k
-    cdef const char* dot
+    cdef unsigned char* out
     if b.n + n + 1 > b.cap:
         _tb_reserve(b, n + 1)
     if mode == PUT_KRAKEN:
         # every '.' removed, then the leading zeros: skip the leading run of '0' and '.', copy
-        # the rest without its '.'s
+        # the rest without its '.'s (branch-free: write every byte, advance past the non-dots)
         i = 0
         while i < n and (s[i] == b'0' or s[i] == b'.'):
             i += 1
+        out = b.p + b.n
+        k = 0
         while i < n:
-            dot = <const char*>memchr(s + i, 0x2E, n - i)
-            k = (dot - (s + i)) if dot != NULL else n - i
-            memcpy(b.p + b.n, s + i, k)
-            b.n += k
-            i += k + 1
+            out[k] = s[i]
+            k += s[i] != b'.'
+            i += 1
+        b.n += k
         return 0
     if mode == PUT_NEGATIVE and (n == 0 or s[0] != b'-'):
         b.p[b.n] = 0x2D
@@ -376,29 +377,69 @@ cdef int _set(BookSide* side, double key, double qty, object ptext, object qtext
             memmove(&side.lv[i], &side.lv[i + 1], (side.n - i - 1) * sizeof(BookLevel))
             side.n -= 1
         return 0
+    if not found:
+        return _insert(side, i, key, qty, ptext, qtext)
     Py_INCREF(ptext)
     Py_INCREF(qtext)
-    if found:
-        _touch(side, side.n - 1 - i)
-        lv = &side.lv[i]
-        Py_DECREF(<object>lv.ptext)
-        Py_DECREF(<object>lv.qtext)
-    else:
-        try:
-            _reserve(side, side.n + 1)
-        except MemoryError:
-            Py_DECREF(ptext)
-            Py_DECREF(qtext)
-            raise
-        memmove(&side.lv[i + 1], &side.lv[i], (side.n - i) * sizeof(BookLevel))
-        _touch(side, side.n - i)
-        side.n += 1
-        lv = &side.lv[i]
-        lv.key = key
+    _touch(side, side.n - 1 - i)
+    lv = &side.lv[i]
+    Py_DECREF(<object>lv.ptext)
+    Py_DECREF(<object>lv.qtext)
     lv.qty = qty
     lv.ptext = <PyObject*>ptext
     lv.qtext = <PyObject*>qtext
     return 0
+
+
+cdef int _insert(BookSide* side, Py_ssize_t i, double key, double qty, object ptext, object qtext) except -1:
+    """A new level at index ``i`` (where ``_lower_bound`` put ``key``)."""
+    cdef BookLevel* lv
+    _reserve(side, side.n + 1)
+    memmove(&side.lv[i + 1], &side.lv[i], (side.n - i) * sizeof(BookLevel))
+    _touch(side, side.n - i)
+    side.n += 1
+    lv = &side.lv[i]
+    lv.key = key
+    lv.qty = qty
+    Py_INCREF(ptext)
+    Py_INCREF(qtext)
+    lv.ptext = <PyObject*>ptext
+    lv.qtext = <PyObject*>qtext
+    return 0
+
+
+cdef inline bint _same_text(PyObject* kept, Doc doc, Py_ssize_t h) noexcept:
+    """The kept text is ``bytes`` equal to the text of document value ``h``."""
+    cdef const DocNode* node = &doc._tape[h]
+    cdef const unsigned char* s = doc._buf + node.start + (1 if node.kind == DOC_STRING else 0)
+    return (_bytes_check_exact(kept) and _bytes_size(kept) == node.size
+            and memcmp(_bytes_data(kept), s, node.size) == 0)
+
+
+cdef int _set_doc(BookSide* side, double key, double qty, Doc doc, Py_ssize_t ph) except -1:
+    """:func:`_set` of a level read from a document (``qty`` > 0), with the price at handle
+    ``ph`` and the quantity after it: the texts are created only when they differ from the
+    ones the level keeps."""
+    cdef Py_ssize_t qh = doc._tape[ph].next
+    cdef Py_ssize_t i = _lower_bound(side, key)
+    cdef BookLevel* lv
+    cdef object ptext, qtext
+    if i < side.n and side.lv[i].key == key:
+        lv = &side.lv[i]
+        _touch(side, side.n - 1 - i)
+        if not _same_text(lv.ptext, doc, ph):
+            ptext = _doc_text(doc, ph)
+            Py_INCREF(ptext)
+            Py_DECREF(<object>lv.ptext)
+            lv.ptext = <PyObject*>ptext
+        if not _same_text(lv.qtext, doc, qh):
+            qtext = _doc_text(doc, qh)
+            Py_INCREF(qtext)
+            Py_DECREF(<object>lv.qtext)
+            lv.qtext = <PyObject*>qtext
+        lv.qty = qty
+        return 0
+    return _insert(side, i, key, qty, _doc_text(doc, ph), _doc_text(doc, qh))
 
 
 @cython.boundscheck(True)  # float() on an odd object may run code that shrinks ``entries``
@@ -760,11 +801,7 @@ cdef class Book:
                 if qty == 0.0:
                     _set(side, price if bid else -price, 0.0, None, None)
                 else:
-                    ph = e + 1
-                    qh = tape[ph].next
-                    ptext = _doc_text(doc, ph)
-                    qtext = _doc_text(doc, qh)
-                    _set(side, price if bid else -price, qty, ptext, qtext)
+                    _set_doc(side, price if bid else -price, qty, doc, e + 1)
             else:
                 # anything unusual (and every error) takes apply()'s own path on the entry's value
                 self._apply_entry(side, bid, doc.value_of(e, True))
