@@ -9,13 +9,21 @@ common updates near the top of the book move few bytes; lookups are binary
 searches. The text objects given for price and quantity are kept as owned
 references; :meth:`Book.apply_doc` reads a :class:`~dragonfly._core.doc_c.Doc`'s
 tape and buffer directly and creates only those two texts per level (``bytes``
-of the number token or string), no list or tuple. Checksums stream the text through a table-driven CRC32 without
-building a string.
+of the number token or string), no list or tuple. Checksums gather the text of
+the levels they cover into one buffer (on the stack when it fits) and run a
+slicing-by-16 CRC32 over it.
+
+Each side counts the changes to its best 32 levels (``BookSide.stamp``: the change
+clock at each rank), so :meth:`Book.top` (depth <= 32, per side) and
+:meth:`Book.checksum` (the last kind asked) return the value built last time while
+no level they cover has changed: a delta deep in the book costs no new tuples and no
+CRC.
 """
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
@@ -23,7 +31,7 @@ from cpython.unicode cimport PyUnicode_Check
 from libc.math cimport isfinite
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport free, realloc
-from libc.string cimport memmove
+from libc.string cimport memcmp, memcpy, memmove, memset
 
 from .doc_c cimport DOC_ARRAY, DOC_NUMBER, DOC_STRING, Doc, DocNode, df_decimal
 
@@ -42,9 +50,28 @@ MAX_MAX_DEPTH = 1_000_000
 CHECKSUM_KINDS = ("kraken", "okx", "bitfinex")
 
 # ---------------------------------------------------------------------------------------------------
-# CRC32 (IEEE 802.3, reflected polynomial 0xEDB88320), the one zlib.crc32 computes.
+# CRC32 (IEEE 802.3, reflected polynomial 0xEDB88320), the one zlib.crc32 computes: slicing-by-16
+# tables (sixteen bytes per step on little-endian targets, a byte at a time elsewhere).
 
-cdef uint32_t _CRC_TABLE[256]
+cdef extern from *:
+    """
+    #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    #  define DF_BOOK_LE 1
+    #elif defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64)
+    #  define DF_BOOK_LE 1
+    #else
+    #  define DF_BOOK_LE 0
+    #endif
+    static inline uint32_t df_book_load32(const unsigned char* p) {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        return x;
+    }
+    """
+    int DF_BOOK_LE
+    uint32_t df_book_load32(const unsigned char* p) noexcept nogil
+
+cdef uint32_t _CRC16[16][256]
 
 
 cdef void _crc_init() noexcept:
@@ -57,38 +84,164 @@ cdef void _crc_init() noexcept:
                 c = 0xEDB88320 ^ (c >> 1)
             else:
                 c = c >> 1
-        _CRC_TABLE[i] = c
+        _CRC16[0][i] = c
+    for k in range(1, 16):
+        for i in range(256):
+            c = _CRC16[k - 1][i]
+            _CRC16[k][i] = (c >> 8) ^ _CRC16[0][c & 0xFF]
 
 
 _crc_init()
 
 
-cdef inline uint32_t _crc_byte(uint32_t crc, unsigned char b) noexcept nogil:
-    return _CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+cdef uint32_t _crc32(const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    """``zlib.crc32(p[:n])``."""
+    cdef uint32_t crc = 0xFFFFFFFFU
+    cdef uint32_t a, b, c, d
+    if DF_BOOK_LE:
+        while n >= 16:
+            a = df_book_load32(p) ^ crc
+            b = df_book_load32(p + 4)
+            c = df_book_load32(p + 8)
+            d = df_book_load32(p + 12)
+            crc = (_CRC16[15][a & 0xFF] ^ _CRC16[14][(a >> 8) & 0xFF] ^ _CRC16[13][(a >> 16) & 0xFF] ^ _CRC16[12][a >> 24]
+                   ^ _CRC16[11][b & 0xFF] ^ _CRC16[10][(b >> 8) & 0xFF] ^ _CRC16[9][(b >> 16) & 0xFF] ^ _CRC16[8][b >> 24]
+                   ^ _CRC16[7][c & 0xFF] ^ _CRC16[6][(c >> 8) & 0xFF] ^ _CRC16[5][(c >> 16) & 0xFF] ^ _CRC16[4][c >> 24]
+                   ^ _CRC16[3][d & 0xFF] ^ _CRC16[2][(d >> 8) & 0xFF] ^ _CRC16[1][(d >> 16) & 0xFF] ^ _CRC16[0][d >> 24])
+            p += 16
+            n -= 16
+        while n >= 8:
+            a = df_book_load32(p) ^ crc
+            b = df_book_load32(p + 4)
+            crc = (_CRC16[7][a & 0xFF] ^ _CRC16[6][(a >> 8) & 0xFF] ^ _CRC16[5][(a >> 16) & 0xFF] ^ _CRC16[4][a >> 24]
+                   ^ _CRC16[3][b & 0xFF] ^ _CRC16[2][(b >> 8) & 0xFF] ^ _CRC16[1][(b >> 16) & 0xFF] ^ _CRC16[0][b >> 24])
+            p += 8
+            n -= 8
+    while n > 0:
+        crc = _CRC16[0][(crc ^ p[0]) & 0xFF] ^ (crc >> 8)
+        p += 1
+        n -= 1
+    return crc ^ 0xFFFFFFFFU
 
 
-cdef inline uint32_t _crc_bytes(uint32_t crc, const char* s, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        crc = _crc_byte(crc, <unsigned char>s[i])
-    return crc
+# The text a checksum covers, gathered in one buffer.
+
+cdef enum:
+    TEXT_LOCAL = 2048
+    PUT_PLAIN = 0
+    PUT_KRAKEN = 1      # '.' removed, leading zeros stripped
+    PUT_NEGATIVE = 2    # a '-' in front unless the text starts with one
+
+cdef struct TextBuf:
+    unsigned char* p
+    Py_ssize_t n
+    Py_ssize_t cap
+    unsigned char local[TEXT_LOCAL]
 
 
-cdef inline uint32_t _crc_kraken(uint32_t crc, const char* s, Py_ssize_t n) noexcept nogil:
-    """Feed ``s`` with every '.' removed and leading zeros stripped."""
-    cdef Py_ssize_t i
-    cdef char ch
-    cdef bint leading = True
-    for i in range(n):
-        ch = s[i]
-        if ch == b'.':
-            continue
-        if leading:
-            if ch == b'0':
-                continue
-            leading = False
-        crc = _crc_byte(crc, <unsigned char>ch)
-    return crc
+cdef inline void _tb_init(TextBuf* b) noexcept:
+    b.p = b.local
+    b.n = 0
+    b.cap = TEXT_LOCAL
+
+
+cdef inline void _tb_free(TextBuf* b) noexcept:
+    if b.p != b.local:
+        PyMem_Free(b.p)
+
+
+cdef int _tb_reserve(TextBuf* b, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t cap = b.cap
+    cdef unsigned char* q
+    if b.n + extra <= cap:
+        return 0
+    while cap < b.n + extra:
+        cap *= 2
+    if b.p == b.local:
+        q = <unsigned char*>PyMem_Malloc(cap)
+        if q != NULL:
+            memcpy(q, b.local, b.n)
+    else:
+        q = <unsigned char*>PyMem_Realloc(b.p, cap)
+    if q == NULL:
+        raise MemoryError()
+    b.p = q
+    b.cap = cap
+    return 0
+
+
+cdef inline int _tb_byte(TextBuf* b, unsigned char ch) except -1:
+    if b.n == b.cap:
+        _tb_reserve(b, 1)
+    b.p[b.n] = ch
+    b.n += 1
+    return 0
+
+
+cdef extern from "Python.h":
+    # the same macros on borrowed pointers (the levels' texts), without reference counting
+    bint _bytes_check_exact "PyBytes_CheckExact" (PyObject* o)
+    char* _bytes_data "PyBytes_AS_STRING" (PyObject* o)
+    Py_ssize_t _bytes_size "PyBytes_GET_SIZE" (PyObject* o)
+    bint _unicode_check_exact "PyUnicode_CheckExact" (PyObject* o)
+    bint _unicode_compact_ascii "PyUnicode_IS_COMPACT_ASCII" (PyObject* o)
+    void* _unicode_data "PyUnicode_DATA" (PyObject* o)
+    Py_ssize_t _unicode_length "PyUnicode_GET_LENGTH" (PyObject* o)
+
+
+cdef int _tb_text_slow(TextBuf* b, object value, double number, int mode) except -1:
+    """:func:`_tb_text` for a ``str`` that is not compact ASCII, a subclass, or a number."""
+    cdef const char* s
+    cdef Py_ssize_t n = 0
+    cdef bytes tmp
+    if PyBytes_Check(value):
+        s = PyBytes_AS_STRING(value)
+        n = PyBytes_GET_SIZE(value)
+    elif PyUnicode_Check(value):
+        s = PyUnicode_AsUTF8AndSize(value, &n)
+        if s == NULL:
+            raise ValueError("price or quantity text is not valid UTF-8")
+    else:
+        tmp = repr(number).encode()
+        s = PyBytes_AS_STRING(tmp)
+        n = PyBytes_GET_SIZE(tmp)
+    return _tb_put(b, s, n, mode)
+
+
+cdef inline int _tb_text(TextBuf* b, PyObject* value, double number, int mode) except -1:
+    """Append the text of a price or quantity (``repr(number)`` when it was given as a number)."""
+    if _bytes_check_exact(value):
+        return _tb_put(b, _bytes_data(value), _bytes_size(value), mode)
+    if _unicode_check_exact(value) and _unicode_compact_ascii(value):
+        return _tb_put(b, <const char*>_unicode_data(value), _unicode_length(value), mode)
+    return _tb_text_slow(b, <object>value, number, mode)
+
+
+cdef inline int _tb_put(TextBuf* b, const char* s, Py_ssize_t n, int mode) except -1:
+    cdef Py_ssize_t i, k
+    cdef unsigned char* out
+    if b.n + n + 1 > b.cap:
+        _tb_reserve(b, n + 1)
+    if mode == PUT_KRAKEN:
+        # every '.' removed, then the leading zeros: skip the leading run of '0' and '.', copy
+        # the rest without its '.'s (branch-free: write every byte, advance past the non-dots)
+        i = 0
+        while i < n and (s[i] == b'0' or s[i] == b'.'):
+            i += 1
+        out = b.p + b.n
+        k = 0
+        while i < n:
+            out[k] = s[i]
+            k += s[i] != b'.'
+            i += 1
+        b.n += k
+        return 0
+    if mode == PUT_NEGATIVE and (n == 0 or s[0] != b'-'):
+        b.p[b.n] = 0x2D
+        b.n += 1
+    memcpy(b.p + b.n, s, n)
+    b.n += n
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -175,6 +328,21 @@ cdef inline Py_ssize_t _lower_bound(const BookSide* side, double key) noexcept n
     return lo
 
 
+cdef inline void _touch(BookSide* side, Py_ssize_t rank) noexcept:
+    """Record a change at ``rank`` (0: the best level): every rank from there on moved."""
+    cdef Py_ssize_t r
+    if rank >= TRACKED_RANKS:
+        return
+    side.clock += 1
+    for r in range(rank, TRACKED_RANKS):
+        side.stamp[r] = side.clock
+
+
+cdef inline bint _unchanged(const BookSide* side, Py_ssize_t depth, unsigned long long since) noexcept:
+    """No level at a rank < ``depth`` (1..TRACKED_RANKS) changed since clock ``since``."""
+    return side.stamp[depth - 1] <= since
+
+
 cdef int _reserve(BookSide* side, Py_ssize_t need) except -1:
     cdef Py_ssize_t cap
     cdef BookLevel* lv
@@ -204,31 +372,74 @@ cdef int _set(BookSide* side, double key, double qty, object ptext, object qtext
     cdef bint found = i < side.n and side.lv[i].key == key
     if qty == 0.0:
         if found:
+            _touch(side, side.n - 1 - i)
             _release(side, i, i + 1)
             memmove(&side.lv[i], &side.lv[i + 1], (side.n - i - 1) * sizeof(BookLevel))
             side.n -= 1
         return 0
+    if not found:
+        return _insert(side, i, key, qty, ptext, qtext)
     Py_INCREF(ptext)
     Py_INCREF(qtext)
-    if found:
-        lv = &side.lv[i]
-        Py_DECREF(<object>lv.ptext)
-        Py_DECREF(<object>lv.qtext)
-    else:
-        try:
-            _reserve(side, side.n + 1)
-        except MemoryError:
-            Py_DECREF(ptext)
-            Py_DECREF(qtext)
-            raise
-        memmove(&side.lv[i + 1], &side.lv[i], (side.n - i) * sizeof(BookLevel))
-        side.n += 1
-        lv = &side.lv[i]
-        lv.key = key
+    _touch(side, side.n - 1 - i)
+    lv = &side.lv[i]
+    Py_DECREF(<object>lv.ptext)
+    Py_DECREF(<object>lv.qtext)
     lv.qty = qty
     lv.ptext = <PyObject*>ptext
     lv.qtext = <PyObject*>qtext
     return 0
+
+
+cdef int _insert(BookSide* side, Py_ssize_t i, double key, double qty, object ptext, object qtext) except -1:
+    """A new level at index ``i`` (where ``_lower_bound`` put ``key``)."""
+    cdef BookLevel* lv
+    _reserve(side, side.n + 1)
+    memmove(&side.lv[i + 1], &side.lv[i], (side.n - i) * sizeof(BookLevel))
+    _touch(side, side.n - i)
+    side.n += 1
+    lv = &side.lv[i]
+    lv.key = key
+    lv.qty = qty
+    Py_INCREF(ptext)
+    Py_INCREF(qtext)
+    lv.ptext = <PyObject*>ptext
+    lv.qtext = <PyObject*>qtext
+    return 0
+
+
+cdef inline bint _same_text(PyObject* kept, Doc doc, Py_ssize_t h) noexcept:
+    """The kept text is ``bytes`` equal to the text of document value ``h``."""
+    cdef const DocNode* node = &doc._tape[h]
+    cdef const unsigned char* s = doc._buf + node.start + (1 if node.kind == DOC_STRING else 0)
+    return (_bytes_check_exact(kept) and _bytes_size(kept) == node.size
+            and memcmp(_bytes_data(kept), s, node.size) == 0)
+
+
+cdef int _set_doc(BookSide* side, double key, double qty, Doc doc, Py_ssize_t ph) except -1:
+    """:func:`_set` of a level read from a document (``qty`` > 0), with the price at handle
+    ``ph`` and the quantity after it: the texts are created only when they differ from the
+    ones the level keeps."""
+    cdef Py_ssize_t qh = doc._tape[ph].next
+    cdef Py_ssize_t i = _lower_bound(side, key)
+    cdef BookLevel* lv
+    cdef object ptext, qtext
+    if i < side.n and side.lv[i].key == key:
+        lv = &side.lv[i]
+        _touch(side, side.n - 1 - i)
+        if not _same_text(lv.ptext, doc, ph):
+            ptext = _doc_text(doc, ph)
+            Py_INCREF(ptext)
+            Py_DECREF(<object>lv.ptext)
+            lv.ptext = <PyObject*>ptext
+        if not _same_text(lv.qtext, doc, qh):
+            qtext = _doc_text(doc, qh)
+            Py_INCREF(qtext)
+            Py_DECREF(<object>lv.qtext)
+            lv.qtext = <PyObject*>qtext
+        lv.qty = qty
+        return 0
+    return _insert(side, i, key, qty, _doc_text(doc, ph), _doc_text(doc, qh))
 
 
 @cython.boundscheck(True)  # float() on an odd object may run code that shrinks ``entries``
@@ -296,6 +507,7 @@ cdef int _bulk_load(BookSide* side, bint bid, object entries) except -1:
                 side.lv[j] = side.lv[i]
             j += 1
     side.n = j
+    _touch(side, 0)
     return 1
 
 
@@ -388,6 +600,7 @@ cdef int _bulk_load_doc(BookSide* side, bint bid, Doc doc, Py_ssize_t h) except 
                 side.lv[j] = side.lv[i]
             j += 1
     side.n = j
+    _touch(side, 0)
     return 1
 
 
@@ -398,6 +611,7 @@ cdef Py_ssize_t _truncate(BookSide* side, Py_ssize_t max_depth) noexcept:
     _release(side, 0, extra)
     memmove(&side.lv[0], &side.lv[extra], max_depth * sizeof(BookLevel))
     side.n = max_depth
+    _touch(side, max_depth)
     return extra
 
 
@@ -426,49 +640,6 @@ cdef list _top_text(const BookSide* side, bint bid, Py_ssize_t depth):
     return out
 
 
-cdef uint32_t _crc_text(uint32_t crc, object value, double number, bint kraken) except? 0xFFFFFFFF:
-    cdef const char* s
-    cdef Py_ssize_t n = 0
-    cdef bytes tmp
-    if PyBytes_Check(value):
-        s = PyBytes_AS_STRING(value)
-        n = PyBytes_GET_SIZE(value)
-    elif PyUnicode_Check(value):
-        s = PyUnicode_AsUTF8AndSize(value, &n)
-        if s == NULL:
-            raise ValueError("price or quantity text is not valid UTF-8")
-    else:
-        tmp = repr(number).encode()
-        s = PyBytes_AS_STRING(tmp)
-        n = PyBytes_GET_SIZE(tmp)
-        return _crc_kraken(crc, s, n) if kraken else _crc_bytes(crc, s, n)
-    return _crc_kraken(crc, s, n) if kraken else _crc_bytes(crc, s, n)
-
-
-cdef uint32_t _crc_ask_amount(uint32_t crc, object value, double number) except? 0xFFFFFFFF:
-    """Bitfinex: an ask's amount is negative; prefix '-' unless the text has one."""
-    cdef const char* s
-    cdef Py_ssize_t n = 0
-    cdef bytes tmp
-    if PyBytes_Check(value):
-        s = PyBytes_AS_STRING(value)
-        n = PyBytes_GET_SIZE(value)
-    elif PyUnicode_Check(value):
-        s = PyUnicode_AsUTF8AndSize(value, &n)
-        if s == NULL:
-            raise ValueError("price or quantity text is not valid UTF-8")
-    else:
-        tmp = repr(number).encode()
-        s = PyBytes_AS_STRING(tmp)
-        n = PyBytes_GET_SIZE(tmp)
-        if n == 0 or s[0] != b'-':
-            crc = _crc_byte(crc, b'-')
-        return _crc_bytes(crc, s, n)
-    if n == 0 or s[0] != b'-':
-        crc = _crc_byte(crc, b'-')
-    return _crc_bytes(crc, s, n)
-
-
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -483,6 +654,11 @@ cdef class Book:
     """
 
     def __cinit__(self):
+        memset(&self._bids, 0, sizeof(BookSide))
+        memset(&self._asks, 0, sizeof(BookSide))
+        self._top_b_depth = -1
+        self._top_a_depth = -1
+        self._cs_kind = 0
         self._bids.lv = NULL
         self._bids.n = 0
         self._bids.cap = 0
@@ -538,8 +714,10 @@ cdef class Book:
         """Remove every level (before loading a snapshot)."""
         _release(&self._bids, 0, self._bids.n)
         self._bids.n = 0
+        _touch(&self._bids, 0)
         _release(&self._asks, 0, self._asks.n)
         self._asks.n = 0
+        _touch(&self._asks, 0)
 
     def apply(self, bids, asks):
         """Apply a batch of deltas, bids first, each side in the given order,
@@ -623,11 +801,7 @@ cdef class Book:
                 if qty == 0.0:
                     _set(side, price if bid else -price, 0.0, None, None)
                 else:
-                    ph = e + 1
-                    qh = tape[ph].next
-                    ptext = _doc_text(doc, ph)
-                    qtext = _doc_text(doc, qh)
-                    _set(side, price if bid else -price, qty, ptext, qtext)
+                    _set_doc(side, price if bid else -price, qty, doc, e + 1)
             else:
                 # anything unusual (and every error) takes apply()'s own path on the entry's value
                 self._apply_entry(side, bid, doc.value_of(e, True))
@@ -655,7 +829,18 @@ cdef class Book:
         """The best ``depth`` levels of each side, best first: ``(bids, asks)``."""
         if depth < 0:
             raise ValueError(f"depth must be >= 0, got {depth}")
-        return _top(&self._bids, True, depth), _top(&self._asks, False, depth)
+        if depth == 0 or depth > TRACKED_RANKS:
+            return _top(&self._bids, True, depth), _top(&self._asks, False, depth)
+        # a side whose best ``depth`` levels did not change since the last call gives the same tuple
+        if self._top_b_depth != depth or not _unchanged(&self._bids, depth, self._top_b_clock):
+            self._top_b = _top(&self._bids, True, depth)
+            self._top_b_depth = depth
+            self._top_b_clock = self._bids.clock
+        if self._top_a_depth != depth or not _unchanged(&self._asks, depth, self._top_a_clock):
+            self._top_a = _top(&self._asks, False, depth)
+            self._top_a_depth = depth
+            self._top_a_clock = self._asks.clock
+        return self._top_b, self._top_a
 
     def bids(self):
         """Every bid level, best (highest) first."""
@@ -694,48 +879,63 @@ cdef class Book:
     def checksum(self, kind):
         """The venue checksum of the current book: ``"kraken"`` (unsigned
         CRC32), ``"okx"`` or ``"bitfinex"`` (signed 32-bit). See the pure twin
-        for the exact definitions."""
-        cdef uint32_t crc = 0xFFFFFFFF
+        for the exact definitions. The value is kept until a level it covers
+        changes."""
+        cdef int kid = 1 if kind == "kraken" else 2 if kind == "okx" else 3 if kind == "bitfinex" else 0
+        cdef Py_ssize_t depth = 10 if kid == 1 else 25
+        if kid == 0:
+            raise ValueError(f"unknown checksum kind {kind!r}; expected one of {CHECKSUM_KINDS}")
+        if (kid == self._cs_kind and _unchanged(&self._bids, depth, self._cs_b_clock)
+                and _unchanged(&self._asks, depth, self._cs_a_clock)):
+            return self._cs_value
+        self._cs_value = self._checksum(kid)
+        self._cs_kind = kid
+        self._cs_b_clock = self._bids.clock
+        self._cs_a_clock = self._asks.clock
+        return self._cs_value
+
+    cdef long long _checksum(self, int kid) except? -1:
+        cdef TextBuf buf
+        cdef uint32_t crc
         cdef Py_ssize_t i, nb, na
         cdef const BookLevel* lv
-        cdef bint first = True
-        cdef bint bitfinex
-        if kind == "kraken":
-            na = 10 if self._asks.n > 10 else self._asks.n
-            for i in range(na):
-                lv = &self._asks.lv[self._asks.n - 1 - i]
-                crc = _crc_text(crc, <object>lv.ptext, -lv.key + 0.0, True)
-                crc = _crc_text(crc, <object>lv.qtext, lv.qty, True)
-            nb = 10 if self._bids.n > 10 else self._bids.n
-            for i in range(nb):
-                lv = &self._bids.lv[self._bids.n - 1 - i]
-                crc = _crc_text(crc, <object>lv.ptext, lv.key, True)
-                crc = _crc_text(crc, <object>lv.qtext, lv.qty, True)
-            return crc ^ 0xFFFFFFFF
-        if kind == "okx" or kind == "bitfinex":
-            bitfinex = kind == "bitfinex"
-            nb = 25 if self._bids.n > 25 else self._bids.n
-            na = 25 if self._asks.n > 25 else self._asks.n
-            for i in range(nb if nb > na else na):
-                if i < nb:
-                    lv = &self._bids.lv[self._bids.n - 1 - i]
-                    if not first:
-                        crc = _crc_byte(crc, b':')
-                    first = False
-                    crc = _crc_text(crc, <object>lv.ptext, lv.key, False)
-                    crc = _crc_byte(crc, b':')
-                    crc = _crc_text(crc, <object>lv.qtext, lv.qty, False)
-                if i < na:
+        cdef int ask_qty
+        if kid == 1:
+            _tb_init(&buf)
+            try:
+                na = 10 if self._asks.n > 10 else self._asks.n
+                for i in range(na):
                     lv = &self._asks.lv[self._asks.n - 1 - i]
-                    if not first:
-                        crc = _crc_byte(crc, b':')
-                    first = False
-                    crc = _crc_text(crc, <object>lv.ptext, -lv.key + 0.0, False)
-                    crc = _crc_byte(crc, b':')
-                    if bitfinex:
-                        crc = _crc_ask_amount(crc, <object>lv.qtext, lv.qty)
-                    else:
-                        crc = _crc_text(crc, <object>lv.qtext, lv.qty, False)
-            crc ^= 0xFFFFFFFF
+                    _tb_text(&buf, lv.ptext, -lv.key + 0.0, PUT_KRAKEN)
+                    _tb_text(&buf, lv.qtext, lv.qty, PUT_KRAKEN)
+                nb = 10 if self._bids.n > 10 else self._bids.n
+                for i in range(nb):
+                    lv = &self._bids.lv[self._bids.n - 1 - i]
+                    _tb_text(&buf, lv.ptext, lv.key, PUT_KRAKEN)
+                    _tb_text(&buf, lv.qtext, lv.qty, PUT_KRAKEN)
+                return _crc32(buf.p, buf.n)
+            finally:
+                _tb_free(&buf)
+        else:
+            ask_qty = PUT_NEGATIVE if kid == 3 else PUT_PLAIN
+            _tb_init(&buf)
+            try:
+                nb = 25 if self._bids.n > 25 else self._bids.n
+                na = 25 if self._asks.n > 25 else self._asks.n
+                for i in range(nb if nb > na else na):
+                    if i < nb:
+                        lv = &self._bids.lv[self._bids.n - 1 - i]
+                        _tb_text(&buf, lv.ptext, lv.key, PUT_PLAIN)
+                        _tb_byte(&buf, 0x3A)
+                        _tb_text(&buf, lv.qtext, lv.qty, PUT_PLAIN)
+                        _tb_byte(&buf, 0x3A)
+                    if i < na:
+                        lv = &self._asks.lv[self._asks.n - 1 - i]
+                        _tb_text(&buf, lv.ptext, -lv.key + 0.0, PUT_PLAIN)
+                        _tb_byte(&buf, 0x3A)
+                        _tb_text(&buf, lv.qtext, lv.qty, ask_qty)
+                        _tb_byte(&buf, 0x3A)
+                crc = _crc32(buf.p, buf.n - 1 if buf.n else 0)  # without the last ':'
+            finally:
+                _tb_free(&buf)
             return <long long>crc - 4294967296 if crc >= 2147483648 else <long long>crc
-        raise ValueError(f"unknown checksum kind {kind!r}; expected one of {CHECKSUM_KINDS}")

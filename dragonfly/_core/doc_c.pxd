@@ -7,7 +7,7 @@
 # object member by its key, a string node, then its value). ``next`` is the index after the value's
 # subtree, so siblings are ``h = tape[h].next``. Semantics: dragonfly/_core/doc_py.py.
 
-from libc.stdint cimport uint8_t, uint32_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
 cdef extern from *:
     """
@@ -28,6 +28,79 @@ cdef extern from *:
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+    #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    #  define DF_DOC_LE 1
+    #elif defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64)
+    #  define DF_DOC_LE 1
+    #else
+    #  define DF_DOC_LE 0
+    #endif
+
+    static const uint64_t df_doc_pow10_u64[9] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL};
+
+    static inline uint64_t df_doc_load8(const unsigned char* p) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return x;
+    }
+
+    /* Number of leading ASCII digits among the eight bytes (little-endian load), 0..8.
+       The lowest flagged byte is exact: a carry only leaves a byte that is >= 0x80. */
+    static inline int df_doc_digit_run8(uint64_t x) {
+        uint64_t a = x ^ 0x3030303030303030ULL;
+        uint64_t m = ((a + 0x7676767676767676ULL) | a) & 0x8080808080808080ULL;
+    #if defined(__GNUC__) || defined(__clang__)
+        return m ? (__builtin_ctzll(m) >> 3) : 8;
+    #else
+        int n = 0;
+        if (!m) return 8;
+        while (!(m & 0xFF)) { m >>= 8; n++; }
+        return n;
+    #endif
+    }
+
+    /* Value of the first k (1..8) ASCII digits of x (little-endian load). */
+    static inline uint64_t df_doc_value_k(uint64_t x, int k) {
+        const uint64_t mask = 0x000000FF000000FFULL;
+        const uint64_t mul1 = 100ULL + (1000000ULL << 32);
+        const uint64_t mul2 = 1ULL + (10000ULL << 32);
+        if (k < 8)
+            x = (x << (8 * (8 - k))) | (0x3030303030303030ULL >> (8 * k));
+        x -= 0x3030303030303030ULL;
+        x = (x * 10) + (x >> 8);
+        x = (((x & mask) * mul1) + (((x >> 16) & mask) * mul2)) >> 32;
+        return (uint32_t)x;
+    }
+
+    /* Consume [0-9]* from p, accumulating at most 19 significant digits into *m (*nd of
+       them; leading zeros may be over-counted, which only takes the exact slow path
+       sooner); more digits set *slow. Returns the end of the run. */
+    static inline const unsigned char* df_doc_acc(const unsigned char* p, const unsigned char* e,
+                                                  uint64_t* m, int* nd, int* slow) {
+        uint64_t mm = *m, x;
+        int n = *nd, k;
+        unsigned int d;
+        if (DF_DOC_LE) {
+            while (e - p >= 8) {
+                x = df_doc_load8(p);
+                k = df_doc_digit_run8(x);
+                if (k == 0 || n + k > 19) break;
+                mm = mm * df_doc_pow10_u64[k] + df_doc_value_k(x, k);
+                n = mm ? n + k : 0;
+                p += k;
+                if (k < 8) { *m = mm; *nd = n; return p; }
+            }
+        }
+        while (p < e && (d = (unsigned int)*p - '0') <= 9) {
+            if (n < 19) { mm = mm * 10 + d; if (mm) n++; } else *slow = 1;
+            p++;
+        }
+        *m = mm;
+        *nd = n;
+        return p;
+    }
+
     /* s[0:n] must be [+-]? (D+ ('.' D*)? | '.' D+) ([eE] [+-]? D+)? with D = ASCII digit.
        Returns 1 and sets *out to float(text) (bit for bit, inf on overflow) when it is;
        0 when it is not (nothing set); -1 with a Python exception set (memory). Every JSON
@@ -35,27 +108,22 @@ cdef extern from *:
     static int df_decimal(const unsigned char* s, Py_ssize_t n, double* out) {
         const unsigned char* p = s;
         const unsigned char* e = s + n;
-        const unsigned char* d0;
+        const unsigned char* q;
         int neg = 0, nd = 0, slow = 0, eneg = 0;
-        Py_ssize_t ndig;
+        Py_ssize_t ndig, nfrac = 0;
         uint64_t m = 0;
         long e10 = 0, x = 0;
         unsigned int d;
         if (p < e && (*p == '+' || *p == '-')) { neg = *p == '-'; p++; }
-        d0 = p;
-        while (p < e && (d = (unsigned int)*p - '0') <= 9) {
-            if (nd < 19) { m = m * 10 + d; if (m) nd++; } else slow = 1;
-            p++;
-        }
-        ndig = p - d0;
+        q = df_doc_acc(p, e, &m, &nd, &slow);
+        ndig = q - p;
+        p = q;
         if (p < e && *p == '.') {
             p++;
-            d0 = p;
-            while (p < e && (d = (unsigned int)*p - '0') <= 9) {
-                if (nd < 19) { m = m * 10 + d; if (m) nd++; e10--; } else slow = 1;
-                p++;
-            }
-            ndig += p - d0;
+            q = df_doc_acc(p, e, &m, &nd, &slow);
+            nfrac = q - p;
+            ndig += nfrac;
+            p = q;
         }
         if (ndig == 0) return 0;
         if (p < e && (*p == 'e' || *p == 'E')) {
@@ -66,9 +134,14 @@ cdef extern from *:
                 if (x < 100000000L) x = x * 10 + d;
                 p++;
             }
-            e10 += eneg ? -x : x;
+            e10 = eneg ? -x : x;
         }
         if (p != e) return 0;
+        e10 -= (long)nfrac;
+        if (m == 0 && !slow) {  /* every digit is 0 (a deleted level's quantity): no rounding */
+            *out = neg ? -0.0 : 0.0;
+            return 1;
+        }
         if (DF_DOC_FAST_FLOAT && !slow && m <= 9007199254740992ULL && e10 >= -22 && e10 <= 22) {
             double v = (double)m;
             v = e10 >= 0 ? v * df_doc_pow10[e10] : v / df_doc_pow10[-e10];
@@ -95,6 +168,9 @@ cdef extern from *:
     }
     """
     int df_decimal(const unsigned char* s, Py_ssize_t n, double* out) except -1
+    int DF_DOC_LE
+    int df_doc_digit_run8(uint64_t x) noexcept nogil
+    uint64_t df_doc_load8(const unsigned char* p) noexcept nogil
 
 
 ctypedef struct DocNode:

@@ -39,22 +39,9 @@ cdef extern from "Python.h":
 
 cdef extern from *:
     """
-    #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    #  define DF_DOC_SWAR 1
-    #elif defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64)
-    #  define DF_DOC_SWAR 1
-    #else
-    #  define DF_DOC_SWAR 0
-    #endif
     #if defined(_MSC_VER) && !defined(__clang__)
     #  include <intrin.h>
     #endif
-
-    static inline uint64_t df_doc_load8(const unsigned char* p) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        return x;
-    }
 
     /* Nonzero when any byte of x is < 0x20, '"', '\\\\' or >= 0x80; the lowest flagged
        byte is exact (borrows only propagate upwards). */
@@ -78,8 +65,6 @@ cdef extern from *:
     #endif
     }
     """
-    int DF_DOC_SWAR
-    uint64_t df_doc_load8(const unsigned char* p) noexcept nogil
     uint64_t df_doc_special8(uint64_t x) noexcept nogil
     int df_doc_ctz64(uint64_t x) noexcept nogil
 
@@ -203,7 +188,7 @@ cdef inline cptr _ws(cptr p, cptr e) noexcept:
 cdef inline cptr _scan_plain(cptr p, cptr e) noexcept:
     """Advance over string bytes that need no attention."""
     cdef uint64_t m
-    if DF_DOC_SWAR:
+    if DF_DOC_LE:
         while e - p >= 8:
             m = df_doc_special8(df_doc_load8(p))
             if m:
@@ -285,6 +270,13 @@ cdef inline cptr _string_end(PState* c, cptr p, uint8_t* flags) noexcept:
 
 
 cdef inline cptr _digits(cptr q, cptr e) noexcept:
+    cdef int k
+    if DF_DOC_LE:
+        while e - q >= 8:
+            k = df_doc_digit_run8(df_doc_load8(q))
+            q += k
+            if k < 8:
+                return q
     while q < e and <unsigned int>q[0] - 0x30 <= 9:
         q += 1
     return q

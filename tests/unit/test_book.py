@@ -308,6 +308,42 @@ def test_matches_reference_and_pure_twin(core_impl: str, cap: int, batches) -> N
         assert book.bids() == py.bids() and book.asks() == py.asks()
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    cap=st.sampled_from([2, 12, 30, 1000]),
+    depth=st.sampled_from([1, 5, 10, 25, 32]),
+    kind=st.sampled_from(["kraken", "okx", "bitfinex"]),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["bid", "ask", "both", "both", "clear"]),
+            st.lists(st.tuples(prices, qtys), min_size=1, max_size=3),
+            st.sampled_from([None, None, None, 0, 3, 33, 40, "okx", "kraken"]),
+        ),
+        max_size=60,
+    ),
+)
+def test_views_after_every_change(core_impl: str, cap: int, depth: int, kind: str, steps) -> None:
+    """top() and checksum() after single changes at any rank (the compiled twin keeps the
+    last views while the levels they cover are unchanged, so the same depth and kind are
+    asked after every step, with another one now and then): always equal to the pure twin."""
+    book = core_module("book", core_impl).Book(max_depth=cap)
+    py = core_module("book", "python").Book(max_depth=cap)
+    for which, levels, other in steps:
+        entries = [(f"{p:.2f}", f"{q:.8f}") for p, q in levels]
+        for b in (book, py):
+            if which == "clear":
+                b.clear()
+            else:
+                b.apply(entries if which != "ask" else [], entries if which != "bid" else [])
+        assert book.top(depth) == py.top(depth)
+        assert book.checksum(kind) == py.checksum(kind)
+        if isinstance(other, int):
+            assert book.top(other) == py.top(other)
+        elif other is not None:
+            assert book.checksum(other) == py.checksum(other)
+    assert book.top_text(40) == py.top_text(40)
+
+
 @st.composite
 def snapshots(draw):
     """A batch for an empty side: sorted either way (as venues send snapshots) or not,

@@ -1,0 +1,377 @@
+"""Diff-stream frames: ``json.loads`` + ``Book.apply`` against ``Doc`` + ``Book.apply_doc``.
+
+Method
+------
+The book messages of three live captures (``../shared/captures`` or
+``$DRAGONFLY_CAPTURES``) are loaded into memory as the text the venue sent:
+
+* Kraken v1 ``book-1000`` (10 pairs; snapshots and 14,496 updates with a ``c`` checksum),
+* OKX ``books-l2-tbt`` and ``books`` (snapshots, updates, a checksum on every message),
+* Binance spot ``depth@100ms`` for BTCUSDT (hftbacktest: a REST snapshot, then 3,451 diffs;
+  Binance has no checksum, the ``U``/``u`` sequence is checked instead).
+
+Each message goes through what a diff listener does with a frame, written twice:
+
+(a) ``json.loads`` of the frame, pick the venue's fields from the dicts and lists,
+    ``Book.apply``, ``Book.top(10)``, and the venue checksum compared with the one sent;
+(b) ``Doc(frame)``, the same fields through handles, ``Book.apply_doc``, ``Book.top(10)``,
+    and the same checksum comparison.
+
+Both use the compiled ``Book`` (the script refuses to run, exit status 2, when the compiled
+core is not the one imported). A *round* replays every message of a capture from fresh
+books once with (a) and once with (b), and also parses every frame alone with
+``json.loads`` and with ``Doc`` (the "parsing alone" columns: how much of the gain the
+parser gives before the book work both share); the order rotates from round to round and
+``--rounds`` rounds run interleaved in one process, so load on a shared machine hits all
+alike. The figure is the median over rounds of (round time / messages), in ns per
+message, and the ratio (a)/(b). Before timing, both must agree: same number of matching
+checksums (all of them), and the same top 25 (floats and text) of every book at the end.
+The garbage collector is off while timing, and collected between runs.
+
+Usage: ``python benchmarks/bench_diff_parse.py [--rounds 15]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import dragonfly  # noqa: E402
+from dragonfly._core import doc as doc_module  # noqa: E402
+from dragonfly._core import doc_py  # noqa: E402
+from dragonfly.sim.diff.recordings import read_cryptofeed  # noqa: E402
+
+TOP = 10
+
+
+def captures_dir() -> Path:
+    env = os.environ.get("DRAGONFLY_CAPTURES")
+    return Path(env) if env else REPO.parent / "shared" / "captures"
+
+
+def compiled_or_exit() -> tuple[Any, Any]:
+    if dragonfly.core_implementation() != "cython" or doc_module.Doc is doc_py.Doc:
+        print(
+            "bench_diff_parse: the compiled core is not the one imported "
+            f"(core_implementation()={dragonfly.core_implementation()!r}, Doc from {doc_module.Doc.__module__}); "
+            "build it with `python setup.py build_ext --inplace` and unset DRAGONFLY_NO_EXTENSIONS",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    from dragonfly._core.book_c import Book
+    from dragonfly._core.doc_c import Doc
+
+    return Book, Doc
+
+
+# -- workloads (the readers of bench_book.py where they fit) ---------------------------------------
+
+
+def kraken_messages() -> list[str]:
+    from bench_book import kraken_messages as read
+
+    title, msgs = read()
+    if "synthetic" in title:
+        raise SystemExit("bench_diff_parse: the Kraken capture is missing (captures folder not found)")
+    return msgs
+
+
+def okx_messages(name: str) -> list[str]:
+    path = captures_dir() / "okx" / name
+    out = []
+    for rec in read_cryptofeed(path):
+        if rec.kind == "recv" and rec.body.startswith("{") and '"books' in rec.body and '"data"' in rec.body:
+            out.append(rec.body)
+    return out
+
+
+def binance_messages() -> tuple[str, list[str]]:
+    from bench_book import binance_messages as read
+
+    got = read()
+    if got is None:
+        raise SystemExit("bench_diff_parse: the Binance capture is missing")
+    _title, snapshot, diffs = got
+    return snapshot, diffs
+
+
+# -- Kraken -----------------------------------------------------------------------------------------
+
+
+def kraken_loads(Book: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
+    loads = json.loads
+
+    def run() -> tuple[int, dict[str, Any]]:
+        books: dict[str, Any] = {}
+        ok = 0
+        for raw in msgs:
+            m = loads(raw)
+            pair = m[-1]
+            first = m[1]
+            if "as" in first or "bs" in first:
+                book = books[pair] = Book(max_depth=1000)
+                book.apply(first.get("bs", ()), first.get("as", ()))
+                book.top(TOP)
+                continue
+            book = books[pair]
+            if len(m) == 5:
+                second = m[2]
+                book.apply(second.get("b", ()), first.get("a", ()))
+                c = second.get("c")
+            else:
+                book.apply(first.get("b", ()), first.get("a", ()))
+                c = first.get("c")
+            book.top(TOP)
+            if c is not None:
+                ok += book.checksum("kraken") == int(c)
+        return ok, books
+
+    return run
+
+
+def kraken_doc(Book: Any, Doc: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
+    def run() -> tuple[int, dict[str, Any]]:
+        books: dict[str, Any] = {}
+        ok = 0
+        for raw in msgs:
+            d = Doc(raw)
+            pair = d.str(d.at(0, -1))
+            first = d.at(0, 1)
+            sa = d.get(first, "as")
+            sb = d.get(first, "bs")
+            if sa >= 0 or sb >= 0:
+                book = books[pair] = Book(max_depth=1000)
+                book.apply_doc(d, sb, sa)
+                book.top(TOP)
+                continue
+            book = books[pair]
+            if d.len(0) == 5:
+                second = d.at(0, 2)
+                book.apply_doc(d, d.get(second, "b"), d.get(first, "a"))
+                c = d.get(second, "c")
+            else:
+                book.apply_doc(d, d.get(first, "b"), d.get(first, "a"))
+                c = d.get(first, "c")
+            book.top(TOP)
+            if c >= 0:
+                ok += book.checksum("kraken") == d.int(c)
+        return ok, books
+
+    return run
+
+
+# -- OKX --------------------------------------------------------------------------------------------
+
+
+def okx_loads(Book: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
+    loads = json.loads
+
+    def run() -> tuple[int, dict[str, Any]]:
+        books: dict[str, Any] = {}
+        ok = 0
+        for raw in msgs:
+            m = loads(raw)
+            inst = m["arg"]["instId"]
+            snapshot = m.get("action", "snapshot") == "snapshot"
+            for d in m["data"]:
+                if snapshot:
+                    book = books[inst] = Book(max_depth=400)
+                else:
+                    book = books[inst]
+                book.apply(d["bids"], d["asks"])
+                book.top(TOP)
+                ok += book.checksum("okx") == int(d["checksum"])
+        return ok, books
+
+    return run
+
+
+def okx_doc(Book: Any, Doc: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
+    def run() -> tuple[int, dict[str, Any]]:
+        books: dict[str, Any] = {}
+        ok = 0
+        for raw in msgs:
+            d = Doc(raw)
+            inst = d.str(d.get(d.get(0, "arg"), "instId"))
+            action = d.get(0, "action")
+            snapshot = action < 0 or d.str(action) == "snapshot"
+            for h in d.children(d.get(0, "data")):
+                if snapshot:
+                    book = books[inst] = Book(max_depth=400)
+                else:
+                    book = books[inst]
+                book.apply_doc(d, d.get(h, "bids"), d.get(h, "asks"))
+                book.top(TOP)
+                ok += book.checksum("okx") == d.int(d.get(h, "checksum"))
+        return ok, books
+
+    return run
+
+
+# -- Binance ----------------------------------------------------------------------------------------
+
+
+def binance_loads(Book: Any, snapshot: str, diffs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
+    loads = json.loads
+
+    def run() -> tuple[int, dict[str, Any]]:
+        snap = loads(snapshot)
+        book = Book(max_depth=5000)
+        book.apply(snap["bids"], snap["asks"])
+        last = snap["lastUpdateId"]
+        n = 0
+        for raw in diffs:
+            m = loads(raw)["data"]
+            if m["u"] <= last:
+                continue
+            if n and m["U"] != last + 1:
+                raise AssertionError("gap")
+            book.apply(m["b"], m["a"])
+            last = m["u"]
+            book.top(TOP)
+            n += 1
+        return n, {"BTCUSDT": book}
+
+    return run
+
+
+def binance_doc(Book: Any, Doc: Any, snapshot: str, diffs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
+    def run() -> tuple[int, dict[str, Any]]:
+        s = Doc(snapshot)
+        book = Book(max_depth=5000)
+        book.apply_doc(s, s.get(0, "bids"), s.get(0, "asks"))
+        last = s.int(s.get(0, "lastUpdateId"))
+        n = 0
+        for raw in diffs:
+            d = Doc(raw)
+            m = d.get(0, "data")
+            u = d.int(d.get(m, "u"))
+            if u <= last:
+                continue
+            if n and d.int(d.get(m, "U")) != last + 1:
+                raise AssertionError("gap")
+            book.apply_doc(d, d.get(m, "b"), d.get(m, "a"))
+            last = u
+            book.top(TOP)
+            n += 1
+        return n, {"BTCUSDT": book}
+
+    return run
+
+
+# -- driver -----------------------------------------------------------------------------------------
+
+
+def same_books(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.keys() == b.keys() and all(
+        a[k].top(25) == b[k].top(25) and a[k].top_text(25) == b[k].top_text(25) for k in a
+    )
+
+
+def parse_only(parse: Callable[[str], Any], frames: list[str]) -> Callable[[], tuple[int, Any]]:
+    def run() -> tuple[int, Any]:
+        for raw in frames:
+            parse(raw)
+        return 0, {}
+
+    return run
+
+
+def interleaved(fns: list[Callable[[], Any]], rounds: int) -> list[float]:
+    """Median seconds per run of each function, rounds interleaved (rotating the order)."""
+    times: list[list[float]] = [[] for _ in fns]
+    gc.collect()
+    gc.disable()
+    try:
+        for r in range(rounds):
+            for k in range(len(fns)):
+                i = (k + r) % len(fns)
+                t0 = time.perf_counter()
+                fns[i]()
+                times[i].append(time.perf_counter() - t0)
+                gc.collect()
+    finally:
+        gc.enable()
+    return [statistics.median(t) for t in times]
+
+
+def compare(
+    title: str,
+    frames: list[str],
+    fa: Callable[[], tuple[int, Any]],
+    fb: Callable[[], tuple[int, Any]],
+    rounds: int,
+    expect: int | None,
+    Doc: Any,
+) -> float:
+    ra, books_a = fa()  # warm-up, and the correctness check
+    rb, books_b = fb()
+    if ra != rb or (expect is not None and ra != expect) or not same_books(books_a, books_b):
+        raise SystemExit(f"{title}: (a) and (b) disagree: {ra} vs {rb} (expected {expect})")
+    n = len(frames)
+    ta, tb, pa, pb = (
+        t / n * 1e9 for t in interleaved([fa, fb, parse_only(json.loads, frames), parse_only(Doc, frames)], rounds)
+    )
+    print(f"  {title:44s} {n:7,d} {ta:8.0f} {tb:8.0f} {ta / tb:7.2f}x   {pa:8.0f} {pb:7.0f} {pa / pb:6.1f}x")
+    return ta / tb
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    args = ap.parse_args()
+    Book, Doc = compiled_or_exit()
+
+    print(
+        f"ns per message, median of {args.rounds} interleaved rounds (compiled Book and Doc; "
+        f"Python {sys.version.split()[0]})"
+    )
+    print(f"  {'':44s} {'':7s} {'whole frame handling':^26s}   {'parsing alone':^24s}")
+    print(
+        f"  {'capture':44s} {'msgs':>7s} {'(a)':>8s} {'(b)':>8s} {'(a)/(b)':>8s}   "
+        f"{'loads':>8s} {'Doc':>7s} {'ratio':>7s}"
+    )
+
+    kmsgs = kraken_messages()
+    expect = sum(1 for raw in kmsgs if '"c":' in raw)
+    compare(
+        "Kraken v1 book-1000 (+ checksum)",
+        kmsgs,
+        kraken_loads(Book, kmsgs),
+        kraken_doc(Book, Doc, kmsgs),
+        args.rounds,
+        expect,
+        Doc,
+    )
+    for name, label in (
+        ("cryptofeed__OKX.ws.1.0__books-l2-tbt_2022-02-27", "OKX books-l2-tbt (+ checksum)"),
+        ("cryptofeed__OKX.ws.1.0__books_2022-05-13", "OKX books (+ checksum)"),
+    ):
+        omsgs = okx_messages(name)
+        compare(label, omsgs, okx_loads(Book, omsgs), okx_doc(Book, Doc, omsgs), args.rounds, len(omsgs), Doc)
+    snapshot, diffs = binance_messages()
+    compare(
+        "Binance BTCUSDT depth@100ms (+ REST snapshot)",
+        [snapshot, *diffs],
+        binance_loads(Book, snapshot, diffs),
+        binance_doc(Book, Doc, snapshot, diffs),
+        args.rounds,
+        None,
+        Doc,
+    )
+
+
+if __name__ == "__main__":
+    main()
