@@ -2,7 +2,7 @@
 
 Every book message of the Kraken v1, OKX (both files), Binance diff (both captures, with
 their REST snapshots) and Bybit captures feeds two books per instrument: one through the
-venue adapter (``json.loads`` lists, :meth:`Book.apply`, as the listeners do today), one
+the same arrays as ``json.loads`` lists (numbers kept as their text) and :meth:`Book.apply`, one
 through ``Doc`` handles and :meth:`Book.apply_doc`. After every message the two must have
 the same top 25 (floats and text) and the same checksum; where the venue sends a
 checksum (Kraken, OKX) both must match it. Sequence rules are not applied here: both
@@ -11,6 +11,7 @@ books see every message in order, snapshots reset them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,45 @@ import pytest
 from conftest import core_module
 
 from dragonfly._core.doc_py import ARRAY, OBJECT
-from dragonfly.listeners.diff import Snapshot
 from dragonfly.sim.diff.recordings import read_cryptofeed, read_hftbacktest, read_lines
-from dragonfly.venues.binance.diff import BinanceDiffVenue
-from dragonfly.venues.bybit import BybitBookConfig, BybitBookVenue
-from dragonfly.venues.kraken import KrakenBookConfig, KrakenBookVenue
-from dragonfly.venues.okx import OkxBookConfig, OkxBookVenue
 
 # (symbol, bids handle, asks handle, snapshot?, checksum handle or -1) per book update in a frame
 Update = tuple[str, int, int, bool, int]
+
+
+def _path(d: Any, h: int) -> list[Any]:
+    """The keys/indexes from the root to handle ``h`` (found by a walk over the document)."""
+
+    def walk(node: int, trail: list[Any]) -> list[Any] | None:
+        if node == h:
+            return trail
+        kind = d.kind(node)
+        if kind == ARRAY:
+            for i, child in enumerate(d.children(node)):
+                found = walk(child, [*trail, i])
+                if found is not None:
+                    return found
+        elif kind == OBJECT:
+            for key in d.value(node):
+                child = d.get(node, key)
+                found = walk(child, [*trail, key])
+                if found is not None:
+                    return found
+        return None
+
+    found = walk(0, [])
+    assert found is not None
+    return found
+
+
+def _lists(raw: str, d: Any, h: int) -> Any:
+    """What ``json.loads`` (numbers as their text) has at the place of handle ``h``; () for -1."""
+    if h < 0:
+        return ()
+    value = json.loads(raw, parse_float=str, parse_int=str)
+    for step in _path(d, h):
+        value = value[step]
+    return value
 
 
 def kraken_updates(d: Any) -> list[Update]:
@@ -90,10 +121,9 @@ def bybit_updates(d: Any) -> list[Update]:
 class Pair:
     """Two books per instrument: the adapter's lists with apply(), the Doc with apply_doc()."""
 
-    def __init__(self, impl: str, venue: Any, updates: Any, cap: int, checksum: str | None) -> None:
+    def __init__(self, impl: str, updates: Any, cap: int, checksum: str | None) -> None:
         self.Book = core_module("book", impl).Book
         self.Doc = core_module("doc", impl).Doc
-        self.venue = venue
         self.updates = updates
         self.cap = cap
         self.kind = checksum
@@ -111,20 +141,17 @@ class Pair:
         return book
 
     def frame(self, raw: str) -> None:
-        events = self.venue.parse(raw)
         d = self.Doc(raw)
         ups = self.updates(d)
-        assert len(events) == len(ups), raw[:200]
-        for ev, (symbol, bh, ah, snapshot, ch) in zip(events, ups):
-            assert ev.symbol == symbol and isinstance(ev, Snapshot) == snapshot
-            self._book(self.lists, symbol, snapshot).apply(ev.bids, ev.asks)
+        for symbol, bh, ah, snapshot, ch in ups:
+            self._book(self.lists, symbol, snapshot).apply(_lists(raw, d, bh), _lists(raw, d, ah))
             self._book(self.docs, symbol, snapshot).apply_doc(d, bh, ah)
             self.check(symbol, d, ch)
         self.messages += bool(ups)
 
     def rest_snapshot(self, symbol: str, body: str) -> None:
-        snap = self.venue.parse_snapshot(symbol, body)
-        self._book(self.lists, symbol, True).apply(snap.bids, snap.asks)
+        m = json.loads(body, parse_float=str, parse_int=str)
+        self._book(self.lists, symbol, True).apply(m["bids"], m["asks"])
         d = self.Doc(body)
         self._book(self.docs, symbol, True).apply_doc(d, d.get(0, "bids"), d.get(0, "asks"))
         self.check(symbol, d, -1)
@@ -154,7 +181,7 @@ def _need(path: Path) -> Path:
 
 
 def test_kraken_v1(captures: Path, core_impl: str) -> None:
-    pair = Pair(core_impl, KrakenBookVenue(KrakenBookConfig(depth=1000)), kraken_updates, 1000, "kraken")
+    pair = Pair(core_impl, kraken_updates, 1000, "kraken")
     for raw in _recv(_need(captures / "kraken" / "cryptofeed__KRAKEN-c197c0.0")):
         pair.frame(raw)
     assert pair.checksums == 14_496
@@ -169,14 +196,14 @@ def test_kraken_v1(captures: Path, core_impl: str) -> None:
     ],
 )
 def test_okx(captures: Path, core_impl: str, name: str, channel: str, expected: int) -> None:
-    pair = Pair(core_impl, OkxBookVenue(OkxBookConfig(channel=channel)), okx_updates, 400, "okx")
+    pair = Pair(core_impl, okx_updates, 400, "okx")
     for raw in _recv(_need(captures / "okx" / name)):
         pair.frame(raw)
     assert pair.checksums == expected
 
 
 def test_binance_cryptofeed(captures: Path, core_impl: str) -> None:
-    pair = Pair(core_impl, BinanceDiffVenue(), binance_updates, 5000, None)
+    pair = Pair(core_impl, binance_updates, 5000, None)
     snapshots = 0
     for rec in read_cryptofeed(_need(captures / "binance" / "cryptofeed__BINANCE-ee25be.0")):
         if rec.kind == "http":
@@ -188,7 +215,7 @@ def test_binance_cryptofeed(captures: Path, core_impl: str) -> None:
 
 
 def test_binance_hftbacktest(captures: Path, core_impl: str) -> None:
-    pair = Pair(core_impl, BinanceDiffVenue(), binance_updates, 5000, None)
+    pair = Pair(core_impl, binance_updates, 5000, None)
     snapshots = 0
     for _ts, body in read_hftbacktest(_need(captures / "binance" / "hftbacktest__spot_btcusdt_20240808.gz")):
         if body.startswith('{"lastUpdateId"'):
@@ -200,7 +227,7 @@ def test_binance_hftbacktest(captures: Path, core_impl: str) -> None:
 
 
 def test_bybit_ob500(captures: Path, core_impl: str) -> None:
-    pair = Pair(core_impl, BybitBookVenue(BybitBookConfig(depth=500)), bybit_updates, 500, None)
+    pair = Pair(core_impl, bybit_updates, 500, None)
     for line in read_lines(_need(captures / "bybit" / "nautilus__2024-12-01_XRPUSDT_ob500.data")):
         pair.frame(line)
     assert pair.messages == 50
@@ -210,7 +237,7 @@ def test_bybit_ob500(captures: Path, core_impl: str) -> None:
     "name", ["cryptofeed__BYBIT.ws.1.0__v5-linear-orderbook.1", "cryptofeed__BYBIT.ws.2.0__v5-spot-orderbook.1"]
 )
 def test_bybit_depth1(captures: Path, core_impl: str, name: str) -> None:
-    pair = Pair(core_impl, BybitBookVenue(BybitBookConfig(depth=1)), bybit_updates, 1, None)
+    pair = Pair(core_impl, bybit_updates, 1, None)
     for raw in _recv(_need(captures / "bybit" / name)):
         pair.frame(raw)
     assert pair.messages > 100
