@@ -532,11 +532,16 @@ def _apply(book: Any, bids: Any, asks: Any) -> None:
 
 def _strict_problem(book: Any, d: Delta) -> str:
     """For a strict delta: the first entry that changes or deletes a level the book does not have
-    (entries apply in order, so a level added earlier in the same delta counts)."""
-    for side_name, entries, levels in (("bid", d.bids, book.bids), ("ask", d.asks, book.asks)):
+    (entries apply in order, so a level added earlier in the same delta counts). A side at the
+    book's depth cap drops its worst levels, so an unknown level beyond the worst kept one is not
+    a fault: the venue still has it."""
+    cap = book.max_depth
+    for side_name, entries, levels, is_bid in (("bid", d.bids, book.bids, True), ("ask", d.asks, book.asks, False)):
         if not entries:
             continue
-        present = {p for p, _ in levels()}
+        kept = levels()
+        present = {p for p, _ in kept}
+        worst = kept[-1][0] if len(kept) >= cap else None
         for entry in entries:
             action = entry[2] if len(entry) > 2 else None
             try:
@@ -546,7 +551,9 @@ def _strict_problem(book: Any, d: Delta) -> str:
                 return ""  # Book.apply reports it with the entry
             removes = action == "delete" or qty == 0.0
             if (removes or action in _ACTIONS_NEEDING_A_LEVEL) and price not in present:
-                return f"{'delete' if removes else 'change'} of unknown {side_name} level {price!r}"
+                beyond_cap = worst is not None and (price < worst if is_bid else price > worst)
+                if not beyond_cap:
+                    return f"{'delete' if removes else 'change'} of unknown {side_name} level {price!r}"
             if removes:
                 present.discard(price)
             else:

@@ -328,3 +328,13 @@ def test_monotonic_and_heartbeat_events_are_plain_data() -> None:
     assert Monotonic().snapshot_verdict(10, 9) is S and Monotonic().snapshot_verdict(10, 10) is A
     assert Monotonic().snapshot_verdict(-1, 3) is A and UpdateIdRange().snapshot_verdict(10, 1) is A
     assert Heartbeat().symbol is None
+
+
+def test_strict_change_beyond_the_depth_cap_is_not_a_fault() -> None:
+    # the book keeps 2 levels a side: the venue's third bid exists, the book dropped it
+    s = make_sync(NoSequence(), buffer_deltas=False, max_depth=2)
+    s.on_snapshot(Snapshot(symbol="X", bids=[("10", "1"), ("9", "1"), ("8", "1")], asks=[("11", "1")]))
+    assert s.book.bids() == ((10.0, 1.0), (9.0, 1.0))
+    assert not s.on_delta(Delta(symbol="X", bids=[("8", "5", "change"), ("7", "0", "delete")], strict=True)).fault
+    # inside the kept depth an unknown level still is one
+    assert s.on_delta(Delta(symbol="X", bids=[("9.5", "1", "change")], strict=True)).fault == "invalid"
