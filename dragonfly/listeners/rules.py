@@ -9,7 +9,7 @@ sequence position of its book (``last``, -1 when unknown).
 from __future__ import annotations
 
 import enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from .events import Delta
 
@@ -103,7 +103,12 @@ class Monotonic(_Rule):
 class UpdateIdRange(_Rule):
     """Binance diff depth, Gate.io ``U``/``u``, KuCoin ``sequenceStart``/``sequenceEnd``:
     drop ``last <= snapshot``; the first applied event must straddle (``first <= snapshot + 1``);
-    afterwards each ``first == previous last + 1``."""
+    afterwards each ``first == previous last + 1``. Update ids only grow, so a snapshot older
+    than the live book (a REST answer that arrives after a snapshot on the stream replaced the
+    book) is skipped."""
+
+    def snapshot_verdict(self, last: int, snapshot_last: int) -> Verdict:
+        return _SKIP if 0 <= snapshot_last < last else _APPLY
 
     def verdict(self, last: int, first_after_snapshot: bool, d: Delta) -> Verdict:
         if d.last <= last:
@@ -121,12 +126,20 @@ class EntryUpdateIdRange(UpdateIdRange):
     def trim(self, last: int, d: Delta) -> Delta:
         if d.first > last:
             return d
-        bids = [e for e in d.bids if int(e[2]) > last]
-        asks = [e for e in d.asks if int(e[2]) > last]
+        bids = [e for e in d.bids if _entry_seq(e) > last]
+        asks = [e for e in d.asks if _entry_seq(e) > last]
         if len(bids) == len(d.bids) and len(asks) == len(d.asks):
             return d
         return Delta(symbol=d.symbol, bids=bids, asks=asks, first=last + 1, last=d.last, prev=d.prev,
                      checksum=d.checksum, exchange_ts_ns=d.exchange_ts_ns, strict=d.strict)
+
+
+def _entry_seq(entry: Any) -> int:
+    """An entry's own sequence number (its third element); an entry without one is kept."""
+    try:
+        return int(entry[2])
+    except (IndexError, TypeError, ValueError):
+        return 1 << 62
 
 
 class Contiguous(_Rule):

@@ -278,6 +278,10 @@ class DiffEncoder(WsEncoder, Protocol):
         number (``connection_sequence`` only)."""
         ...
 
+    # Optional: ``connect_response(method, path, query, ws_url) -> str | None``, the body answering
+    # an HTTP POST the venue's clients make before connecting (a token and the endpoint, which the
+    # engine's ``ws_url`` gives); None answers 404. Encoders of venues without one leave it out.
+
 
 class FixEncoder(Encoder, Protocol):
     """A FIX 4.4 market-data venue, served by :class:`~dragonfly.sim.fix_venue.SimulatedFixVenue`.

@@ -4,7 +4,7 @@ and a connectId, REST snapshots, books equal to the true books; and the token ne
 log line, a health reason or an update, whether it is accepted or refused.
 
 :class:`TokenSim` is the diff simulator answering the connect request with the encoder's
-``connect_response``; the generic simulator does not route POST requests yet.
+``connect_response`` (the generic simulator's POST route), counting them and able to refuse.
 """
 
 from __future__ import annotations
@@ -33,33 +33,19 @@ LIVE = VenueStatus.LIVE
 
 
 class TokenSim(DiffSim):
-    """DiffSim that also answers ``POST`` requests with ``encoder.connect_response`` (or ``refusal``)."""
+    """The diff simulator, with connect requests counted and optionally refused (``refusal``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.token_requests = 0
         self.refusal: str | None = None
 
-    async def start(self) -> TokenSim:
-        app = web.Application()
-        app.router.add_route("POST", "/{tail:.*}", self._post)
-        app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await self._site.start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
     async def _post(self, request: web.Request) -> web.StreamResponse:
         self.token_requests += 1
-        self._signal()
         if self.refusal is not None:
+            self._signal()
             return web.Response(text=self.refusal, content_type="application/json")
-        body = self.encoder.connect_response(request.method, request.path, request.query, self.ws_url)
-        if body is None:
-            raise web.HTTPNotFound()
-        return web.Response(text=body, content_type="application/json")
+        return await super()._post(request)
 
 
 class Recorder:

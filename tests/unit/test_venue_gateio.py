@@ -20,7 +20,6 @@ from dragonfly.listeners.keeper import BookKeeper
 from dragonfly.listeners.rules import UpdateIdRange, Verdict
 from dragonfly.model import VenueStatus
 from dragonfly.venues.gateio import GateioAdapter, GateioConfig
-from dragonfly.venues.gateio.adapter import GateioRule
 from dragonfly.venues.registry import get_venue
 
 FUTURES = GateioConfig(market="futures")
@@ -245,5 +244,5 @@ def test_a_rest_snapshot_overtaken_by_a_full_message_is_skipped(core_impl: str) 
     assert not k.on_delta(d).fault and k.book.best_bid() == (1.6, 1.0)
     # a newer one replaces the book
     assert k.on_snapshot(_rest(a, 30, "1.70")).publish and k.last == 30 and k.book.best_bid() == (1.7, 1.0)
-    assert GateioRule().snapshot_verdict(30, 30) is Verdict.APPLY
-    assert GateioRule().snapshot_verdict(-1, 5) is Verdict.APPLY
+    assert UpdateIdRange().snapshot_verdict(30, 30) is Verdict.APPLY
+    assert UpdateIdRange().snapshot_verdict(-1, 5) is Verdict.APPLY

@@ -207,6 +207,7 @@ class DiffSim:
         self._refusing = False
         # counters and signals
         self.snapshot_requests = 0
+        self.connect_requests = 0  # POSTs answered by the encoder's connect_response
         self.subscribes = 0
         self.connections = 0  #: WebSocket connections accepted
         self.refused = 0  #: WebSocket upgrades refused (``disconnect(refuse=True)``)
@@ -301,6 +302,7 @@ class DiffSim:
     async def start(self) -> DiffSim:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
+        app.router.add_route("POST", "/{tail:.*}", self._post)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -338,6 +340,17 @@ class DiffSim:
                 return web.Response(status=503, text="simulated outage")
             return await self._ws(request)
         return await self._snapshot(request)
+
+    async def _post(self, request: web.Request) -> web.StreamResponse:
+        """A venue's connect request (e.g. a token and the endpoint for the next connection), answered
+        by the encoder's optional ``connect_response``; 404 when it has none for this path."""
+        hook = getattr(self.encoder, "connect_response", None)
+        body = hook(request.method, request.path, request.query, self.ws_url) if hook is not None else None
+        if body is None:
+            raise web.HTTPNotFound()
+        self.connect_requests += 1
+        self._signal()
+        return web.Response(text=body, content_type="application/json")
 
     async def _snapshot(self, request: web.Request) -> web.StreamResponse:
         if self.encoder.snapshots != "rest":

@@ -44,21 +44,13 @@ from ..._core.doc import ARRAY, NULL, NUMBER, OBJECT, STRING, TRUE, Doc
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Rejected, Snapshot, doc_sides
-from ...listeners.rules import UpdateIdRange, Verdict
+from ...listeners.rules import UpdateIdRange
 from ..base import Event, VenueAdapter, need
 from .config import GateioConfig
 
-__all__ = ("GateioAdapter", "GateioRule")
+__all__ = ("GateioAdapter",)
 
 _MAX_REQUESTS = 1024  # subscriptions awaiting their answer (a bound: answers remove them)
-
-
-class GateioRule(UpdateIdRange):
-    """:class:`~dragonfly.listeners.rules.UpdateIdRange`, and a snapshot older than the live book is
-    skipped: a REST snapshot that arrives after a ``full`` message already replaced the book."""
-
-    def snapshot_verdict(self, last: int, snapshot_last: int) -> Verdict:
-        return Verdict.SKIP if 0 <= snapshot_last < last else Verdict.APPLY
 
 
 class GateioAdapter(VenueAdapter):
@@ -70,7 +62,7 @@ class GateioAdapter(VenueAdapter):
     def __init__(self, config: GateioConfig, *, depth: int) -> None:
         super().__init__(config, depth=depth)
         self.check_depth(config.depth, f"{config.market}.order_book_update at depth {config.depth}")
-        self.rule = GateioRule()
+        self.rule = UpdateIdRange()
         self.futures = config.market == "futures"
         self.channel = f"{config.market}.order_book_update"
         self._ping_channel = f"{config.market}.ping"
