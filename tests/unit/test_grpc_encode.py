@@ -26,7 +26,7 @@ VENUES = ("binance", "bitstamp")
 
 def test_summary_bytes_equal_the_protobuf_encoding() -> None:
     for seq in range(1, 30):
-        view = synthetic_view(seq)
+        view = synthetic_view(seq, venues=VENUES)
         for depth in (1, 3, 10):
             raw = encode_summary_bytes(view, depth=depth)
             bids, asks = view.bids[:depth], view.asks[:depth]
@@ -37,7 +37,7 @@ def test_summary_bytes_equal_the_protobuf_encoding() -> None:
 
 
 def test_select_book_subset_remerges_that_venues_top() -> None:
-    view = synthetic_view(11)
+    view = synthetic_view(11, venues=VENUES)
     bids, asks, spread = select_book(view, depth=4, venues=frozenset({"binance"}))
     assert bids == tuple(("binance", p, q) for p, q in view.books["binance"][0][:4])
     assert asks == tuple(("binance", p, q) for p, q in view.books["binance"][1][:4])
@@ -45,7 +45,7 @@ def test_select_book_subset_remerges_that_venues_top() -> None:
 
 
 def test_select_book_without_per_venue_books_filters() -> None:
-    v = synthetic_view(12)
+    v = synthetic_view(12, venues=VENUES)
     bare = WorldView(v.instrument, v.seq, v.bids, v.asks, v.spread, v.venues)
     bids, asks, _ = select_book(bare, depth=10, venues=frozenset({"bitstamp"}))
     assert bids == tuple(lv for lv in v.bids if lv[0] == "bitstamp")
@@ -60,7 +60,7 @@ def test_empty_side_has_zero_spread() -> None:
 
 
 def test_book_update_carries_seq_timestamps_and_health() -> None:
-    base = synthetic_view(5)
+    base = synthetic_view(5, venues=VENUES)
     health = {
         "binance": VenueHealth("binance", VenueStatus.LIVE, 123),
         "bitstamp": VenueHealth("bitstamp", VenueStatus.STALE, 99, "no data for 10s"),
@@ -85,7 +85,7 @@ def test_book_update_carries_seq_timestamps_and_health() -> None:
 
 
 def test_liquidity_update_from_aggregator_view_and_subset() -> None:
-    view = synthetic_view(8)
+    view = synthetic_view(8, venues=VENUES)
     bids, asks = merge_liquidity(view.books, 10)
     lv = LiquidityView("ETH-BTC", 8, tuple(bids), tuple(asks), view.venues, 1, 2, 3)
     full = book_pb2.LiquidityUpdate.FromString(encode_liquidity_update(lv, depth=5, venues=None, all_venues=VENUES))
@@ -124,7 +124,7 @@ def test_parse_address_bad(text) -> None:
 
 
 def _snap() -> BookSnapshot:
-    view = synthetic_view(3)
+    view = synthetic_view(3, venues=VENUES)
     msg = book_pb2.BookUpdate.FromString(encode_book_update(view, depth=10, venues=None, all_venues=VENUES))
     return BookSnapshot.from_update(msg)
 
@@ -178,6 +178,6 @@ def test_rate_meter() -> None:
 
 
 def test_summary_snapshot() -> None:
-    raw = encode_summary_bytes(synthetic_view(2), depth=10)
+    raw = encode_summary_bytes(synthetic_view(2, venues=VENUES), depth=10)
     snap = BookSnapshot.from_summary(orderbook_pb2.Summary.FromString(raw), instrument="ETH-BTC")
     assert snap.seq == 0 and len(snap.bids) == 10 and snap.bids[0][0] in VENUES
