@@ -32,7 +32,7 @@ shared venue contract tests (``tests/integration/venues``) run every variant too
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -256,8 +256,9 @@ class DiffEncoder(WsEncoder, Protocol):
         message folds several updates, ``U..u`` ranges or ``seqId`` jumps)."""
         ...
 
-    def delta_frame(self, update: Update) -> str:
-        """The frame of one delta."""
+    def delta_frame(self, update: Update) -> str | Sequence[str]:
+        """The frame of one delta, or its frames in order (a venue that writes one level per
+        message, or its checksum in a message of its own; each frame is numbered by :meth:`stamp`)."""
         ...
 
     def snapshot_frame(self, book: BookState) -> str:

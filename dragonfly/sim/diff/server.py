@@ -48,7 +48,7 @@ from ..._core.book_py import Book as TruthBook
 from ...errors import ConfigError
 from ..encoder import BookState, Update
 
-__all__ = ("DiffSim", "DiffSimConfig")
+__all__ = ("DiffSim", "DiffSimConfig", "delta_frames")
 
 _MAX_LEVELS = 1000
 
@@ -103,6 +103,13 @@ class DiffSimConfig:
         object.__setattr__(self, "mids", MappingProxyType(mids))
 
 
+def delta_frames(encoder: Any, update: Update) -> list[str]:
+    """The frames of one delta: ``encoder.delta_frame`` gives one frame, or several in order (a venue
+    that sends one level per message and its checksum in a message of its own)."""
+    out = encoder.delta_frame(update)
+    return [out] if isinstance(out, str) else list(out)
+
+
 #: A past true state: (last id, micro, bids, asks, checksum); sides as ``(price, qty)`` floats best first.
 State = tuple[int, int, tuple[Any, ...], tuple[Any, ...], int | None]
 
@@ -120,7 +127,7 @@ class _Symbol:
         self.history: deque[State] = deque(maxlen=history)
         self.tops: set[tuple[Any, Any]] = set()
         self.held: Update | None = None
-        self.frames: deque[str] = deque(maxlen=2)  # the last delta frames sent (send_out_of_order)
+        self.frames: deque[list[str]] = deque(maxlen=2)  # the frames of the last deltas sent (send_out_of_order)
 
 
 class _Conn:
@@ -459,9 +466,10 @@ class DiffSim:
                 self.frames_sent += 1
 
     async def _send_delta(self, sym: _Symbol, u: Update, everyone: bool) -> None:
-        frame = self.encoder.delta_frame(u)
-        sym.frames.append(frame)
-        await self._send(None if everyone else sym.name, frame)
+        frames = delta_frames(self.encoder, u)
+        sym.frames.append(frames)
+        for frame in frames:
+            await self._send(None if everyone else sym.name, frame)
 
     async def step(self, n: int = 1, symbols: Sequence[str] | None = None, *, everyone: bool = False) -> None:
         """Change every (or the given) true book ``n`` times and send the deltas to the connections
@@ -472,10 +480,11 @@ class DiffSim:
                 sym = self.symbols[name]
                 u = self._generate(sym)
                 if self._take(self._drop, name):
-                    if self.encoder.connection_sequence:
-                        for conn in self._conns:  # lost on the wire: its number is gone too
+                    if self.encoder.connection_sequence:  # lost on the wire: their numbers are gone too
+                        lost = sum(self.encoder.stamp(f, 0) is not None for f in delta_frames(self.encoder, u))
+                        for conn in self._conns:
                             if everyone or name in conn.subscribed:
-                                conn.seq += 1
+                                conn.seq += lost
                     continue
                 if self._take(self._corrupt, name):
                     # the best bid's quantity, off by 1.234 (inside every checksum's depth)
@@ -553,12 +562,13 @@ class DiffSim:
                      last=sym.last + 1, prev=sym.last, checksum=self._checksum(sym.book), micro=sym.micro + 1)
         if kind == "bad_number":
             bad.bids[0][1] += "x"
-            await self._send(symbol, self.encoder.delta_frame(bad))
+            for frame in delta_frames(self.encoder, bad):
+                await self._send(symbol, frame)
         elif kind == "truncated":
-            good = self.encoder.delta_frame(bad)
+            good = delta_frames(self.encoder, bad)[0]
             await self._send(symbol, good[: len(good) // 2], numbered=False)
         elif kind == "garbage":
-            await self._send(symbol, "\x00garbage{" + self.encoder.delta_frame(bad)[:20], numbered=False)
+            await self._send(symbol, "\x00garbage{" + delta_frames(self.encoder, bad)[0][:20], numbered=False)
         else:
             raise ValueError(f"unknown kind {kind!r}")
 
@@ -567,7 +577,8 @@ class DiffSim:
         frames = self.symbols[symbol].frames
         if len(frames) < 2:
             return 0
-        await self._send(symbol, frames[0])
+        for frame in frames[0]:
+            await self._send(symbol, frame)
         return 1
 
     async def disconnect(self, *, refuse: bool = False, abrupt: bool = False) -> int:

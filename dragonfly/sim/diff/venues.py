@@ -96,7 +96,10 @@ class SimulatedDiffVenue:
         decimals = max(2, 4 - math.floor(math.log10(lowest)))
         if decimals > 8:
             raise ConfigError(f"{self.venue}: mid {lowest!r} is too small for the simulator")
-        kwargs: dict[str, Any] = {"seed": stable_seed(seed, self.venue), "mids": prices, "decimals": decimals}
+        # the true books stay within what the venue's book carries (which may be under the default)
+        levels = min(DiffSimConfig.__dataclass_fields__["levels"].default, int(encoder.depth))
+        kwargs: dict[str, Any] = {"seed": stable_seed(seed, self.venue), "mids": prices, "decimals": decimals,
+                                  "levels": levels}
         kwargs.update(options)
         try:
             cfg = DiffSimConfig(symbols=tuple(self.symbols.values()), **kwargs)

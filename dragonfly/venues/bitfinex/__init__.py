@@ -22,9 +22,7 @@ VENUES = (
         adapter=BitfinexAdapter,
         config=BitfinexConfig,
         max_depth=max(LENGTHS),
-        # sim.py's BitfinexEncoder sends a delta as several frames (a message per level, then the
-        # checksum message): it is named here once the diff engine sends such deltas
-        simulator="",
+        simulator="dragonfly.venues.bitfinex.sim:BitfinexEncoder",
         description="Bitfinex book P0 (WS v2), connection sequence numbers and CRC32 checksums",
     ),
 )

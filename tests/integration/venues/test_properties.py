@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from dragonfly.listeners.events import Delta, Snapshot
 from dragonfly.listeners.keeper import BookKeeper
 from dragonfly.model import VenueStatus
-from dragonfly.sim.diff.server import DiffSim, DiffSimConfig
+from dragonfly.sim.diff.server import DiffSim, DiffSimConfig, delta_frames
 from dragonfly.sim.encoder import BookState, Update
 
 from .cases import Case
@@ -43,6 +43,36 @@ def _corrupt(sim: DiffSim, u: Update) -> Update:
     level = sim.encoder.level(float(price), qty + 1.5, sim.config.decimals)
     changed = [[price, level[1]], *side[1:]]
     return replace(u, bids=changed) if u.bids else replace(u, asks=changed)
+
+
+class _Subscriptions:
+    """What the simulator's connection would be: every symbol served."""
+
+    def __init__(self) -> None:
+        self.symbols: set[str] = set()
+
+    def subscribe(self, symbol: str, key: str = "") -> bool:
+        self.symbols.add(symbol)
+        return True
+
+    def unsubscribe(self, symbol: str, key: str = "") -> bool:
+        found = symbol in self.symbols
+        self.symbols.discard(symbol)
+        return found
+
+    def keys(self) -> list[str]:
+        return sorted(self.symbols)
+
+
+def _subscribed(adapter: Any, sim: DiffSim, symbol: str) -> None:
+    """The adapter subscribes ``symbol`` and reads the venue's answers (a venue whose frames carry
+    a channel id it hands out in them is then understood)."""
+    adapter.connected()
+    conn = _Subscriptions()
+    for msg in adapter.subscribe([symbol]):
+        if isinstance(msg, str):
+            for reply in sim.encoder.client_message(msg, conn):
+                adapter.parse(reply)
 
 
 def _snapshot(case: Case, adapter: Any, sim: DiffSim, state: BookState) -> Snapshot:
@@ -98,6 +128,7 @@ def test_never_live_with_a_wrong_book(guarded_case: Case, core_impl: str, seed: 
         buffer_deltas=case.rest_snapshots,
         book_type=core_module("book", core_impl).Book,
     )
+    _subscribed(adapter, sim, symbol)
     keeper.on_snapshot(_snapshot(case, adapter, sim, states[0]))
     assert keeper.status is VenueStatus.LIVE
 
@@ -112,14 +143,15 @@ def test_never_live_with_a_wrong_book(guarded_case: Case, core_impl: str, seed: 
             assert keeper.book.top(10) in tops
 
     def feed(u: Update, newest: int) -> None:
-        for ev in adapter.parse(sim.encoder.delta_frame(u)):
-            assert isinstance(ev, Delta)
-            step = keeper.on_delta(ev)
-            check()
-            if step.need_snapshot:
-                # answered with the truth as of the newest state the venue has produced
-                keeper.on_snapshot(_snapshot(case, adapter, sim, states[newest]))
+        for frame in delta_frames(sim.encoder, u):
+            for ev in adapter.parse(frame):
+                assert isinstance(ev, Delta)
+                step = keeper.on_delta(ev)
                 check()
+                if step.need_snapshot:
+                    # answered with the truth as of the newest state the venue has produced
+                    keeper.on_snapshot(_snapshot(case, adapter, sim, states[newest]))
+                    check()
 
     newest = 0
     for u, index in sent:
