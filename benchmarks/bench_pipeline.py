@@ -11,11 +11,11 @@ Method
   frame changes the top 10 (worst case: every frame is forwarded and recomputed);
   sequence numbers (``lastUpdateId``, ``microtimestamp``) increase by one per frame.
 * The **pipeline** process runs ``Pipeline(PipelineConfig(instrument="ethbtc",
-  base_urls=<blaster>))``: aiohttp client -> routing -> ``SnapshotListener``
+  base_urls=<blaster>))``: aiohttp client -> the feed driver -> venue adapter -> ``BookKeeper``
   (core ``TopExtractor``) -> ``KeyedQueue`` -> ``BboAggregator`` (core ``merge_levels``
   + ``merge_liquidity``) -> ``Broadcast`` -> one bot reading ``pipeline.stream()``.
 * **Throughput**: the blaster writes N frames per venue as fast as the socket takes
-  them; msgs/s = frames processed by the listeners / time from the first to the last.
+  them; msgs/s = frames processed by the feeds / time from the first to the last.
   "per CPU-second" divides by the pipeline process's CPU time instead of wall time: the
   rate one dedicated core would sustain, less sensitive to other load on a shared machine.
   The aggregator drains its queue and computes once per batch, so views/s is lower.
@@ -221,7 +221,8 @@ async def run_pipeline(mode: str, frames: int, rate: int) -> dict[str, float]:
 
             gc.collect()
             gc.freeze()  # long-lived startup objects out of the collector's way
-        listeners = [lst for f in p.feeds.values() for lst in f.listeners.values()]
+        feeds = list(p.feeds.values())
+        keepers = [k for f in feeds for k in f.keepers.values()]
         stream = p.stream(maxsize=1)
         last_ex = 0
 
@@ -240,18 +241,18 @@ async def run_pipeline(mode: str, frames: int, rate: int) -> dict[str, float]:
 
         bot_task = asyncio.get_running_loop().create_task(bot())
         target = 2 * frames
-        while sum(lst.stats.frames for lst in listeners) == 0:
+        while sum(f.stats.frames for f in feeds) == 0:
             await asyncio.sleep(0.0005)
         t0 = time.perf_counter()
         c0 = time.process_time()
-        n0 = sum(lst.stats.frames for lst in listeners)
-        while sum(lst.stats.frames for lst in listeners) < target:
+        n0 = sum(f.stats.frames for f in feeds)
+        while sum(f.stats.frames for f in feeds) < target:
             await asyncio.sleep(0.001)
         t1 = time.perf_counter()
         c1 = time.process_time()
         views = p.aggregator.stats.views
-        bad = sum(lst.stats.bad_frames + lst.stats.out_of_order for lst in listeners)
-        forwarded = sum(lst.stats.forwarded for lst in listeners)
+        bad = sum(f.stats.bad_frames for f in feeds) + sum(k.stats.resyncs + k.stats.skipped for k in keepers)
+        forwarded = sum(k.stats.forwarded for k in keepers)
         stream.close()
         await bot_task
         impl = dragonfly.core_implementation()
