@@ -81,7 +81,7 @@ def _generate_protos() -> None:
         ours[".".join(r.parts[:-1])].add(r.name + "_pb2")
     base = "dragonfly.services.grpc._gen"
 
-    def fix(match: "re.Match[str]") -> str:
+    def fix(match: re.Match[str]) -> str:
         pkg, mod, alias = match.group("pkg") or "", match.group("mod"), match.group("alias")
         if mod not in ours.get(pkg, ()):
             return match.group(0)

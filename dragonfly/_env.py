@@ -16,7 +16,7 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
-def env_flag(name: str, environ: "os._Environ[str] | dict[str, str] | None" = None) -> bool:
+def env_flag(name: str, environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
     """Return the boolean value of the environment variable ``name``.
 
     Accepts ``1/true/yes/on`` and ``0/false/no/off`` (any case, surrounding

@@ -28,13 +28,13 @@ from typing import Any
 from .aggregators.bbo import AggregatorConfig, BboAggregator
 from .clients.ws import WebSocketConfig
 from .errors import ConfigError
+from .instruments import parse_instrument
+from .listeners.driver import Feed
 from .model import BookUpdate, LiquidityView, VenueHealth, WorldView
 from .queues import Broadcast, Sink, Transformer
 from .services.embedded import EmbeddedService, LiquidityStream, ViewStream
-from .listeners.driver import Feed
 from .venues.feed import create_feed
 from .venues.registry import default_venues, get_venue
-from .instruments import parse_instrument
 
 __all__ = ("FeedSpec", "Pipeline", "PipelineConfig", "Topology")
 

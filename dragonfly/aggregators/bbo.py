@@ -32,9 +32,9 @@ from types import MappingProxyType
 
 from .._core.merge import merge_liquidity, merge_top
 from ..errors import ConfigError
+from ..instruments import normalize_instrument
 from ..model import BookUpdate, LiquidityView, Side, VenueHealth, VenueStatus, WorldView
 from ..queues import Broadcast, KeyedQueue
-from ..instruments import normalize_instrument
 
 __all__ = ("AggregatorConfig", "BboAggregator", "AggregatorStats")
 

@@ -147,7 +147,7 @@ class VenueSimulator:
         self.frames_sent = 0
         self.connections_accepted = 0
         self.connections: list[Connection] = []
-        self._seq: dict[str, int] = {n: 0 for n in self.instruments}
+        self._seq: dict[str, int] = dict.fromkeys(self.instruments, 0)
         self._frames: dict[str, dict[str, str]] = {}  # instrument -> key -> last frame text
         self._prev_frames: dict[str, dict[str, str]] = {}
         self._frame_seq: dict[str, int] = {}

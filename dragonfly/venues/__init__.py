@@ -9,10 +9,10 @@ of a new one; see :mod:`dragonfly.venues.base` for what a venue folder holds and
 
 from __future__ import annotations
 
+from ..instruments import Instrument, normalize_instrument, parse_instrument
 from .base import VenueAdapter, VenueSpec
 from .feed import create_feed
 from .registry import default_venues, get_venue, register_venue, venue_names
-from ..instruments import Instrument, normalize_instrument, parse_instrument
 
 __all__ = (
     "Instrument",

@@ -22,9 +22,9 @@ from typing import Any
 
 from ..clients.base import Client
 from ..errors import ConfigError
+from ..instruments import Instrument
 from ..listeners.events import Event, Snapshot
 from ..listeners.rules import NoSequence, SequenceRule
-from ..instruments import Instrument
 
 __all__ = ("ConnectRequest", "Outgoing", "VenueAdapter", "VenueSpec", "check_url", "need", "rest_url_for")
 

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError
+from ..instruments import Instrument, parse_instrument
 from ..listeners.driver import FeedDriver, SnapshotLimiter, SnapshotSource
 from ..listeners.keeper import BookKeeper
 from .base import VenueSpec
-from ..instruments import Instrument, parse_instrument
 
 __all__ = ("create_feed",)
 

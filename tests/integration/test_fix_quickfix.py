@@ -13,7 +13,6 @@ net, nothing asserts on time).
 from __future__ import annotations
 
 import dataclasses
-
 import sys
 from pathlib import Path
 

@@ -10,8 +10,8 @@ import pytest
 
 from dragonfly._core.merge import merge_levels
 from dragonfly.aggregators import AggregatorConfig, BboAggregator
-from dragonfly.errors import ConfigError
 from dragonfly.clients.base import ClientStats
+from dragonfly.errors import ConfigError
 from dragonfly.listeners import FeedDriver
 from dragonfly.model import BookUpdate, VenueStatus, WorldView
 from dragonfly.queues import Broadcast

@@ -14,8 +14,8 @@ from dragonfly.clients.base import ClientStats
 from dragonfly.clients.http import HttpResponse
 from dragonfly.errors import VenueConnectionError
 from dragonfly.listeners import BookKeeper, FeedDriver
-from dragonfly.listeners.rules import NoSequence
 from dragonfly.listeners.events import Reply
+from dragonfly.listeners.rules import NoSequence
 from dragonfly.model import BookUpdate, VenueStatus
 from dragonfly.venues import create_feed
 from dragonfly.venues._template import VENUES, TemplateAdapter, TemplateConfig
@@ -200,7 +200,7 @@ async def test_disconnect_and_transport_gap() -> None:
     await client.connect()
     for sym in ("ETH-BTC", "BTC-USD"):
         driver.on_frame(book("snapshot", sym, 5, [["1", "1"]], [["2", "1"]]), 1)
-    driver._on_gap(client, "sequence numbers 3..5 skipped")  # noqa: SLF001 - what a FIX client reports
+    driver._on_gap(client, "sequence numbers 3..5 skipped")  # what a FIX client reports
     assert {k.status for k in driver.keepers.values()} == {STALE} and driver.stats.data_losses == 1
     client.drop("closed by peer")
     assert all(u.reason == "disconnected: closed by peer" for u in sink.items[-2:])
@@ -239,7 +239,7 @@ async def test_connect_request_pings_and_reply_are_wired() -> None:
         await asyncio.wait_for(client.sent_event.wait(), 5)
     assert '{"op":"ping"}' in client.sent
     client.drop("gone")
-    assert driver._pinger is None  # noqa: SLF001 - pings stop with the connection
+    assert driver._pinger is None  # pings stop with the connection
     await driver.close()
 
 

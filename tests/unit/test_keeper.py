@@ -3,7 +3,6 @@ venue adapters parse self-written frames in test_venue_adapters.py."""
 
 from __future__ import annotations
 
-import json
 import zlib
 
 import pytest

@@ -187,6 +187,6 @@ def test_check_top_twins_agree(both: list[types.ModuleType], bids: Any, asks: An
     for mod in both:
         try:
             outcomes.append(("ok", mod.check_top(bids, asks)))
-        except Exception as exc:  # noqa: BLE001 - the same exception type and message in both
+        except Exception as exc:  # the same exception type and message in both
             outcomes.append((type(exc).__name__, str(exc)))
     assert all(o == outcomes[0] for o in outcomes), outcomes

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from dragonfly.instruments import parse_instrument
 from dragonfly.sim import Recording, read_recording, write_cryptofeed
 from dragonfly.sim.market import MidPrice, VenueBookModel, VenueStyle, _fmt
-from dragonfly.instruments import parse_instrument
 
 
 def test_mid_price_is_deterministic_per_seed() -> None:

@@ -27,11 +27,11 @@ from yarl import URL
 from ..._core.doc import OBJECT, STRING, Doc
 from ..._core.extract import TopExtractor
 from ...errors import ExtractError, FrameError
+from ...instruments import Instrument
 from ...listeners.events import Delta, Snapshot, doc_sides
 from ...listeners.rules import Monotonic, UpdateIdRange
 from ..base import Event, VenueAdapter, need
 from ..routing import int_field, string_field
-from ...instruments import Instrument
 from .config import BinanceConfig, BinanceDiffConfig
 
 __all__ = ("BinanceAdapter", "BinanceDiffAdapter", "route", "last_update_id", "stream_url")

@@ -27,11 +27,11 @@ from yarl import URL
 from ..._core.doc import Doc
 from ..._core.extract import TopExtractor
 from ...errors import ExtractError, FrameError
+from ...instruments import Instrument
 from ...listeners.events import Delta, Reconnect, Rejected, Snapshot, doc_sides
 from ...listeners.rules import Monotonic, Timestamp
 from ..base import Event, VenueAdapter, need
 from ..routing import int_field, string_field
-from ...instruments import Instrument
 from .config import BitstampConfig, BitstampDiffConfig
 
 __all__ = ("BitstampAdapter", "BitstampDiffAdapter", "route", "microtimestamp")

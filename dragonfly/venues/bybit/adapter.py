@@ -19,10 +19,10 @@ from collections.abc import Sequence
 
 from ..._core.doc import OBJECT, Doc
 from ...errors import ExtractError, FrameError
+from ...instruments import Instrument
 from ...listeners.events import Delta, Snapshot, doc_sides
 from ...listeners.rules import Contiguous
 from ..base import Event, VenueAdapter, need
-from ...instruments import Instrument
 from .config import BybitConfig
 
 __all__ = ("BybitAdapter",)

@@ -23,10 +23,10 @@ from typing import Any
 
 from ..._core.doc import OBJECT, STRING, Doc
 from ...errors import ExtractError, FrameError, SequenceGapError
+from ...instruments import Instrument
 from ...listeners.events import Delta, Heartbeat, Snapshot, doc_sides
 from ...listeners.rules import NoSequence
 from ..base import Event, VenueAdapter, need
-from ...instruments import Instrument
 from .config import CoinbaseConfig
 
 __all__ = ("CoinbaseAdapter",)

@@ -23,10 +23,10 @@ from typing import Any
 
 from ..._core.fix import market_data, parse_message
 from ...errors import FixParseError, FrameError
+from ...instruments import Instrument
 from ...listeners.events import Delta, Rejected, Snapshot
 from ...listeners.rules import NoSequence
 from ..base import Event, VenueAdapter
-from ...instruments import Instrument
 from .config import FixsimConfig, parse_fix_url
 
 __all__ = ("FixsimAdapter",)

@@ -26,10 +26,10 @@ from typing import Any
 
 from ..._core.doc import ARRAY, OBJECT, STRING, Doc
 from ...errors import ExtractError, FrameError
+from ...instruments import Instrument
 from ...listeners.events import Delta, DocSide, Heartbeat, Snapshot, doc_sides
 from ...listeners.rules import NoSequence
 from ..base import Event, VenueAdapter, need
-from ...instruments import Instrument
 from .config import KrakenConfig
 
 __all__ = ("KrakenAdapter",)

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 
 from ..._core.doc import NULL, OBJECT, STRING, Doc
 from ...errors import ExtractError, FrameError
+from ...instruments import Instrument
 from ...listeners.events import Delta, Rejected, Snapshot, doc_sides
 from ...listeners.rules import PrevId
 from ..base import Event, VenueAdapter, need
-from ...instruments import Instrument
 from .config import CHANNEL_DEPTHS, OkxConfig
 
 __all__ = ("OkxAdapter",)
