@@ -17,9 +17,10 @@ Contenders (same loop, same ``json.loads``; only the book differs):
 
 * ``dragonfly Book (cython)`` / ``(python)``: :class:`dragonfly._core.book.Book`
   fed the venue's strings directly (the checksum uses them).
-* ``dragonfly listener path``: the venue adapter + per-instrument sync of
-  :mod:`dragonfly.listeners.diff` (adds Delta objects, sequence rules and the
-  crossed-book check): what a real listener runs per frame, minus the socket.
+* ``dragonfly feed``: what a running feed does per frame, minus the socket: the feed
+  driver hands the frame to the venue adapter (parsed by the core's ``Doc``), the
+  instrument's ``BookKeeper`` applies it (``Book.apply_doc``), checks the sequence rule,
+  the checksum and crossing, and emits a ``BookUpdate`` when the top 10 changed.
 * ``order-book (bmoscon)``: the ``order-book`` C extension (``pip install
   order-book``), keyed on ``Decimal`` as cryptofeed does (its Kraken checksum
   needs the venue's digits, which floats lose); for Binance also with
@@ -54,10 +55,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dragonfly.listeners.diff import InstrumentSync, Snapshot  # noqa: E402
+from dragonfly.clients.base import ClientStats  # noqa: E402
 from dragonfly.sim.diff.recordings import read_cryptofeed, read_hftbacktest  # noqa: E402
-from dragonfly.venues.binance.diff import BinanceDiffVenue  # noqa: E402
-from dragonfly.venues.kraken import KrakenBookConfig, KrakenBookVenue  # noqa: E402
+from dragonfly.venues import create_feed, get_venue  # noqa: E402
+from dragonfly.venues.binance import BinanceDiffConfig  # noqa: E402
+from dragonfly.venues.kraken import KrakenConfig  # noqa: E402
 
 TOP = 10
 
@@ -76,12 +78,14 @@ def kraken_messages() -> tuple[str, list[str]]:
         out = [r.body for r in read_cryptofeed(path) if r.kind == "recv" and r.body.startswith("[")]
         return "Kraken v1 capture (book-1000, 10 pairs)", [m for m in out if '"book-' in m]
     from dragonfly.sim.diff.server import DiffSim, DiffSimConfig
+    from dragonfly.venues.kraken.sim import KrakenEncoder
 
-    sim = DiffSim(DiffSimConfig(venue="kraken", symbols=("XBT/USD", "ETH/USD"), levels=100, depth=1000))
-    msgs = [sim._snapshot_frame(s) for s in sim.symbols.values()]
+    symbols = ("XBT/USD", "ETH/USD")
+    sim = DiffSim(KrakenEncoder(KrakenConfig(depth=1000)), DiffSimConfig(symbols=symbols, levels=100))
+    msgs = [sim.encoder.snapshot_frame(sim.book_state(s)) for s in symbols]
     for _ in range(7000):
-        for s in sim.symbols.values():
-            msgs.append(sim._delta_frame(s, sim._generate(s)))
+        for s in symbols:
+            msgs.append(sim.encoder.delta_frame(sim.generate(s)))
     return "synthetic Kraken v1 stream (captures not found)", msgs
 
 
@@ -146,24 +150,39 @@ def kraken_dragonfly(book_cls: Any, msgs: list[str]) -> Callable[[], int]:
     return run
 
 
-def kraken_listener(impl_book: Any, msgs: list[str]) -> Callable[[], int]:
-    venue = KrakenBookVenue(KrakenBookConfig(depth=1000))
+class _NoClient:
+    """The feed's layer-1 stand-in: frames are handed to the driver here, no socket."""
+
+    def __init__(self) -> None:
+        self.stats = ClientStats()
+        self.on_connect = self.on_disconnect = self.on_gap = None
+
+
+class _NullSink:
+    published = 0
+
+    def publish(self, update: Any) -> None:
+        self.published += 1
+
+
+def _feed(venue: str, config: Any, symbols: list[str], impl_book: Any) -> Any:
+    """The venue's feed (adapter + one keeper per instrument + driver), as create_feed builds it."""
+    return create_feed(get_venue(venue), instruments=symbols, depth=TOP, sink=_NullSink(), config=config,
+                       client=_NoClient(), book_type=impl_book)
+
+
+def kraken_feed(impl_book: Any, msgs: list[str]) -> Callable[[], int]:
+    pairs = sorted({json.loads(raw)[-1] for raw in msgs})
+    instruments = [p.replace("XBT", "BTC").replace("/", "-") for p in pairs]
 
     def run() -> int:
-        syncs: dict[str, InstrumentSync] = {}
-        for raw in msgs:
-            for ev in venue.parse(raw):
-                s = syncs.get(ev.symbol)
-                if s is None:
-                    s = syncs[ev.symbol] = InstrumentSync(
-                        venue="kraken", instrument=ev.symbol, symbol=ev.symbol, rule=venue.rule,
-                        checksum="kraken", max_depth=1000, buffer_deltas=False, book_type=impl_book,
-                    )
-                step = s.on_snapshot(ev) if isinstance(ev, Snapshot) else s.on_delta(ev)
-                if step.fault:
-                    raise AssertionError(step.detail)
-                s.top(TOP)
-        return sum(s.stats.checksums_ok for s in syncs.values())
+        feed = _feed("kraken", KrakenConfig(depth=1000), instruments, impl_book)
+        on_frame = feed.on_frame
+        for i, raw in enumerate(msgs):
+            on_frame(raw, i + 1)
+        if feed.stats.faults or feed.stats.bad_frames:
+            raise AssertionError(f"feed faults: {feed.stats.as_dict()}")
+        return sum(k.stats.checksums_ok for k in feed.keepers.values())
 
     return run
 
@@ -245,20 +264,17 @@ def binance_dragonfly(book_cls: Any, snapshot: str, diffs: list[str]) -> Callabl
     return run
 
 
-def binance_listener(impl_book: Any, snapshot: str, diffs: list[str]) -> Callable[[], int]:
-    venue = BinanceDiffVenue()
-
+def binance_feed(impl_book: Any, snapshot: str, diffs: list[str]) -> Callable[[], int]:
     def run() -> int:
-        s = InstrumentSync(venue="binance", instrument="BTCUSDT", symbol="BTCUSDT", rule=venue.rule,
-                           max_depth=5000, book_type=impl_book)
-        s.on_snapshot(venue.parse_snapshot("BTCUSDT", snapshot))
-        for raw in diffs:
-            for ev in venue.parse(raw):
-                step = s.on_delta(ev)
-                if step.fault:
-                    raise AssertionError(step.detail)
-                s.top(TOP)
-        return s.stats.applied
+        feed = _feed("binance-diff", BinanceDiffConfig(), ["BTC-USDT"], impl_book)
+        (k,) = feed.keepers.values()
+        feed._handle(k, k.on_snapshot(feed.adapter.parse_snapshot("BTCUSDT", snapshot.encode())), 0)  # the REST answer
+        on_frame = feed.on_frame
+        for i, raw in enumerate(diffs):
+            on_frame(raw, i + 1)
+        if feed.stats.faults or feed.stats.bad_frames:
+            raise AssertionError(f"feed faults: {feed.stats.as_dict()}")
+        return int(k.stats.applied)
 
     return run
 
@@ -349,8 +365,8 @@ def main() -> None:
     for name, cls in impls:
         t, r = measure(kraken_dragonfly(cls, kmsgs), args.runs)
         rows.append((f"dragonfly Book ({name})", t, r))
-        t, r = measure(kraken_listener(cls, kmsgs), args.runs)
-        rows.append((f"dragonfly listener path ({name})", t, r))
+        t, r = measure(kraken_feed(cls, kmsgs), args.runs)
+        rows.append((f"dragonfly feed: adapter + keeper ({name} Book)", t, r))
     ob = kraken_orderbook(kmsgs)
     if ob is not None:
         t, r = measure(ob, args.runs)
@@ -372,8 +388,8 @@ def main() -> None:
     for name, cls in impls:
         t, r = measure(binance_dragonfly(cls, snapshot, diffs), args.runs)
         rows.append((f"dragonfly Book ({name})", t, r))
-        t, r = measure(binance_listener(cls, snapshot, diffs), args.runs)
-        rows.append((f"dragonfly listener path ({name})", t, r))
+        t, r = measure(binance_feed(cls, snapshot, diffs), args.runs)
+        rows.append((f"dragonfly feed: adapter + keeper ({name} Book)", t, r))
     for label, key in (("Decimal", Decimal), ("float", float)):
         fn = binance_orderbook(snapshot, diffs, key)
         if fn is not None:
