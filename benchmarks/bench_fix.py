@@ -140,15 +140,16 @@ async def bench_e2e(samples: int) -> None:
     from dragonfly.clients.fix import FixClient
     from dragonfly.services.fix_server import FixServer, FixServerConfig
     from dragonfly.sim.fix_venue import FixVenueConfig, FixVenueSimulator
-    from dragonfly.venues.fixsim import FixVenueFeedConfig, create_feed
+    from dragonfly.venues import create_feed, get_venue
+    from dragonfly.venues.fixsim import FixsimConfig
 
-    sim = FixVenueSimulator(FixVenueConfig(interval_s=3600.0, levels=20, seed=7))
+    sim = FixVenueSimulator(FixVenueConfig(comp_id="FIXSIM", interval_s=3600.0, levels=20, seed=7))
     await sim.start()
     sim.stall()
     agg = BboAggregator(AggregatorConfig(instrument="ETH-BTC", venues=("fixsim",), depth=10, liquidity=False))
     agg.start()
-    feed = create_feed(instruments=["ETH-BTC"], depth=10, sink=agg,
-                       config=FixVenueFeedConfig(base_url=sim.address, heartbeat_s=30), backoff=Backoff())
+    feed = create_feed(get_venue("fixsim"), instruments=["ETH-BTC"], depth=10, sink=agg,
+                       config=FixsimConfig(base_url=sim.address, heartbeat_s=30), backoff=Backoff())
     feed.start()
     server = FixServer({"ETH-BTC": agg.views}, FixServerConfig(port=0, customers={"BOT": None}))
     await server.start()
