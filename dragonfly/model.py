@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("VenueStatus", "VenueHealth", "BookUpdate", "WorldView", "Level", "Side", "LiquidityLevel", "LiquidityView")
 
@@ -80,7 +84,7 @@ class BookUpdate(tuple):  # type: ignore[type-arg]
         exchange_ts_ns: int = 0,
         receive_ts_ns: int = 0,
         reason: str = "",
-    ) -> BookUpdate:
+    ) -> Self:
         return _new_tuple(cls, (venue, instrument, bids, asks, status, exchange_ts_ns, receive_ts_ns, reason))
 
     # Another tuple (plain or a different subclass) is never equal, in either operand

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .aggregators.bbo import AggregatorConfig, BboAggregator
 from .clients.ws import WebSocketConfig
@@ -35,6 +35,9 @@ from .queues import Broadcast, Sink, Transformer
 from .services.embedded import EmbeddedService, LiquidityStream, ViewStream
 from .venues.feed import create_feed
 from .venues.registry import default_venues, get_venue
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("FeedSpec", "Pipeline", "PipelineConfig", "Topology")
 
@@ -155,7 +158,7 @@ class Topology:
         for t in self.transformers:
             await t.stop()
 
-    async def __aenter__(self) -> Topology:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -322,7 +325,7 @@ class Pipeline:
             sim, self.sim = self.sim, None
             await sim.stop()
 
-    async def __aenter__(self) -> Pipeline:
+    async def __aenter__(self) -> Self:
         try:
             await self.start()
         except BaseException:

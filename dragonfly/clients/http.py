@@ -20,13 +20,16 @@ import ssl as _ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from yarl import URL
 
 from ..errors import ConfigError, VenueConnectionError
 from .base import summarize_error
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("HttpClient", "HttpConfig", "HttpResponse", "HttpStats")
 
@@ -257,7 +260,7 @@ class HttpClient:
             s, self._session = self._session, None
             await s.close()
 
-    async def __aenter__(self) -> HttpClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

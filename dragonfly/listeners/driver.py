@@ -23,13 +23,16 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..clients.base import Client, ClientStats, FeedTask, Frame
 from ..errors import DragonflyError, ExtractError, FrameError, VenueError
 from ..model import VenueHealth, VenueStatus
 from .events import Delta, Heartbeat, Reconnect, Rejected, Reply, Snapshot
 from .keeper import BookKeeper, Fault, KeeperStats, Step
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("Feed", "FeedDriver", "FeedStats", "SnapshotLimiter", "SnapshotSource")
 
@@ -126,7 +129,7 @@ class SnapshotLimiter:
         self._lock: asyncio.Lock | None = None
         self._next = 0.0
 
-    async def __aenter__(self) -> SnapshotLimiter:
+    async def __aenter__(self) -> Self:
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.max_concurrent)
             self._lock = asyncio.Lock()

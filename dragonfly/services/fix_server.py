@@ -36,6 +36,8 @@ from ..model import WorldView
 from ..queues import Broadcast
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .base import HostedPipeline
 
 __all__ = ("DEFAULT_FIX_PORT", "FixServer", "FixServerConfig", "FixServerStats")
@@ -217,7 +219,7 @@ class FixServer:
         srv, self._server = self._server, None
         await close_acceptor(srv, self.sessions.values(), self._conns, self._stores, "server shutting down")
 
-    async def __aenter__(self) -> FixServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

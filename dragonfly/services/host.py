@@ -35,6 +35,8 @@ from ..errors import BindError, ConfigError
 from .base import HostedPipeline, Service
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .fix_server import FixServer, FixServerConfig
     from .grpc import GrpcServer, GrpcServerConfig
 
@@ -196,7 +198,7 @@ class ServiceHost:
         if errors:
             raise errors[0]
 
-    async def __aenter__(self) -> ServiceHost:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

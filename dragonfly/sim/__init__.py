@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..instruments import parse_instrument
@@ -34,6 +34,9 @@ from .fix_venue import SimulatedFixVenue
 from .market import MidPrice, SentBook, VenueStyle
 from .replay import Recording, read_recording, write_cryptofeed
 from .server import VenueSimulator
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = (
     "Recording",
@@ -193,7 +196,7 @@ class SimulatedVenues:
         for s in self.simulators.values():
             await s.stop()
 
-    async def __aenter__(self) -> SimulatedVenues:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

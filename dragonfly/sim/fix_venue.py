@@ -23,12 +23,15 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core.fix import FixMessage, encode_message
 from ..clients.fix import Counterparty, FixSession, accept_logon, close_acceptor, counterparties_from
 from ..errors import ConfigError, FixSessionError
 from .market import SentBook
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("FixVenueConfig", "FixVenueSimulator", "SimulatedFixVenue", "SyntheticBook")
 
@@ -218,7 +221,7 @@ class FixVenueSimulator:
         tasks = list(self._tasks) + ([ticker] if ticker is not None else [])
         await close_acceptor(srv, self.sessions.values(), tasks, self._stores, "venue shutting down")
 
-    async def __aenter__(self) -> FixVenueSimulator:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
@@ -34,6 +34,9 @@ from ..instruments import Instrument, parse_instrument
 from .encoder import encoder_label
 from .market import MidPrice, SentBook, VenueBookModel, VenueStyle, default_mid, stable_seed
 from .replay import Recording
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("Connection", "VenueSimulator")
 
@@ -192,7 +195,7 @@ class VenueSimulator:
             r, self._runner = self._runner, None
             await r.cleanup()
 
-    async def __aenter__(self) -> VenueSimulator:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

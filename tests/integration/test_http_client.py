@@ -7,6 +7,7 @@ import logging
 import socket
 import traceback
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
@@ -14,6 +15,9 @@ from aiohttp import web
 
 from dragonfly.clients import HttpClient, HttpConfig, HttpResponse
 from dragonfly.errors import ConfigError, VenueConnectionError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 T = 10.0
 SECRET = "secret-key-123"
@@ -62,7 +66,7 @@ class Server:
     async def moved(self, request: web.Request) -> web.Response:
         raise web.HTTPFound(location="/depth")
 
-    async def __aenter__(self) -> Server:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_get("/depth", self.depth)
         app.router.add_post("/token", self.token)

@@ -7,6 +7,7 @@ import logging
 import random
 import traceback
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 from aiohttp import WSMsgType, web
@@ -14,6 +15,9 @@ from yarl import URL
 
 from dragonfly.clients import Backoff, Client, ClientState, HttpClient, WebSocketClient, WebSocketConfig
 from dragonfly.errors import ConfigError, VenueConnectionError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 TIMEOUT = 10.0
 FAST = Backoff(initial_s=0.01, max_s=0.05)
@@ -74,7 +78,7 @@ class Server:
         self.sockets.remove(ws)
         return ws
 
-    async def __aenter__(self) -> Server:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_get("/ws", self.handler)
         app.router.add_post("/token", self.token)

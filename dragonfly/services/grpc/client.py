@@ -13,13 +13,16 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import grpc
 
 from ...errors import ConfigError
 from .auth import bearer_metadata, channel_credentials
 from .protos import aggregator_pb2_grpc, book_pb2, orderbook_pb2, orderbook_pb2_grpc
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("BookClient", "BookRenderer", "BookSnapshot", "GrpcClientConfig", "RateMeter", "parse_address")
 
@@ -132,7 +135,7 @@ class BookClient:
         self._channel: grpc.aio.Channel | None = None
         self._metadata = bearer_metadata(self.config.token)
 
-    async def __aenter__(self) -> BookClient:
+    async def __aenter__(self) -> Self:
         self.open()
         return self
 

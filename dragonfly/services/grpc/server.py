@@ -47,6 +47,8 @@ from .encode import encode_book_update, encode_liquidity_from_view, encode_liqui
 from .protos import book_pb2
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from ..base import HostedPipeline
 
 __all__ = ("BindError", "GrpcServer", "GrpcServerConfig", "ServedBook", "StreamStats", "SubscriberStats")
@@ -469,7 +471,7 @@ class GrpcServer:
         """Return once :meth:`stop` has finished."""
         await self._stopped.wait()
 
-    async def __aenter__(self) -> GrpcServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

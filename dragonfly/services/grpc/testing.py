@@ -13,10 +13,14 @@ import asyncio
 import random
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..._core.merge import merge_levels
 from ...model import Side, VenueHealth, VenueStatus, WorldView
 from ...queues import Broadcast
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("ViewPump", "synthetic_view")
 
@@ -139,7 +143,7 @@ class ViewPump:
             except asyncio.CancelledError:
                 pass
 
-    async def __aenter__(self) -> ViewPump:
+    async def __aenter__(self) -> Self:
         self.start()
         return self
 

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("ReplaySim",)
 
@@ -61,7 +65,7 @@ class ReplaySim:
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> ReplaySim:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handle_signals=False)

@@ -40,13 +40,16 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
 from ..._core.book_py import Book as TruthBook
 from ...errors import ConfigError
 from ..encoder import BookState, Update
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("DiffSim", "DiffSimConfig", "delta_frames")
 
@@ -306,7 +309,7 @@ class DiffSim:
 
     # -- server ------------------------------------------------------------------------------------
 
-    async def start(self) -> DiffSim:
+    async def start(self) -> Self:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
         app.router.add_route("POST", "/{tail:.*}", self._post)
@@ -333,7 +336,7 @@ class DiffSim:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> DiffSim:
+    async def __aenter__(self) -> Self:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:

@@ -16,13 +16,16 @@ import contextlib
 import math
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
 from ...instruments import parse_instrument
 from ..encoder import encoder_label
 from ..market import MidPrice, SentBook, default_mid, stable_seed
 from .server import DiffSim, DiffSimConfig
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("DEFAULT_INTERVAL_S", "SimulatedDiffVenue")
 
@@ -133,7 +136,7 @@ class SimulatedDiffVenue:
                 await task
         await self.diff.close()
 
-    async def __aenter__(self) -> SimulatedDiffVenue:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
