@@ -112,7 +112,7 @@ class BookUpdate(tuple):  # type: ignore[type-arg]
 
     def _replace(self, **changes: object) -> BookUpdate:
         """A copy with some fields changed (as ``collections.namedtuple``'s ``_replace``)."""
-        values = [changes.pop(name, value) for name, value in zip(_BOOK_UPDATE_FIELDS, self)]
+        values = [changes.pop(name, value) for name, value in zip(_BOOK_UPDATE_FIELDS, self, strict=True)]
         if changes:
             raise TypeError(f"BookUpdate has no field(s) {sorted(changes)}")
         return _new_tuple(type(self), values)

@@ -732,7 +732,7 @@ def _same(a: tuple[tuple[float, float], ...], b: tuple[tuple[float, float], ...]
     """Bitwise equality of two level tuples (``-0.0 != 0.0``)."""
     if len(a) != len(b):
         return False
-    for (p1, q1), (p2, q2) in zip(a, b):
+    for (p1, q1), (p2, q2) in zip(a, b, strict=True):
         if math.copysign(1.0, p1) != math.copysign(1.0, p2) or p1 != p2:
             return False
         if math.copysign(1.0, q1) != math.copysign(1.0, q2) or q1 != q2:

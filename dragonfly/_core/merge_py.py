@@ -184,7 +184,7 @@ def _load(books: object, depth: int, liquidity: bool) -> tuple[list[str], list[l
             )
         )
     sides: list[list[list[tuple[float, float]]]] = [[], []]
-    for name, pair in zip(names, seqs):
+    for name, pair in zip(names, seqs, strict=True):
         for s in (0, 1):
             sides[s].append(_load_side(pair[s], name, s, depth, liquidity))
     return names, sides

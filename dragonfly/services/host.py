@@ -191,7 +191,7 @@ class ServiceHost:
         # ... then the pipelines they served
         results += await asyncio.gather(*(p.stop() for p in pipes), return_exceptions=True)
         names += [p.config.instrument for p in pipes]
-        for name, result in zip(names, results):
+        for name, result in zip(names, results, strict=True):
             if isinstance(result, BaseException):
                 log.error("stopping %s failed: %s", name, type(result).__name__)
                 errors.append(result)

@@ -335,7 +335,7 @@ async def test_two_symbols_on_one_binance_connection() -> None:
                 await sim.wait_subscribed()
                 sim.pause()
                 await sim.step("binance")
-                for agg, sub, inst in zip(aggs, subs, ("ETH-BTC", "BTC-USDT")):
+                for agg, sub, inst in zip(aggs, subs, ("ETH-BTC", "BTC-USDT"), strict=True):
                     b = sim["binance"].last_sent[inst]
                     want = merge_levels({"binance": (b.bids, b.asks)}, 5)
 

@@ -548,7 +548,7 @@ def test_apply_doc_snapshots(book_doc, order: str, kind: str) -> None:
         prices = prices[:30] + prices[10:40]
     qtys = [0 if order == "zeros" and i % 4 == 0 else i + 1 for i in range(len(prices))]
     fmt = (lambda x: f'"{x}"') if kind == "str" else (lambda x: repr(x))
-    levels = ",".join(f"[{fmt(p)},{fmt(q)}]" for p, q in zip(prices, qtys))
+    levels = ",".join(f"[{fmt(p)},{fmt(q)}]" for p, q in zip(prices, qtys, strict=True))
     for cap in (10, 5000):
         apply_doc_matches_apply(bm, dm, f'{{"b":[{levels}],"a":[{levels}]}}', cap=cap)
 

@@ -84,7 +84,7 @@ def _check_accessors(d: Any, dm: ModuleType, h: int, value: Any) -> None:
         assert kids == [d.at(h, i) for i in range(len(value))]
         if value:
             assert d.at(h, -1) == kids[-1]
-        for k, v in zip(kids, value):
+        for k, v in zip(kids, value, strict=True):
             _check_accessors(d, dm, k, v)
     else:
         assert kind == dm.OBJECT and d.len(h) >= len(value)

@@ -279,7 +279,7 @@ def test_twins_agree_on_arbitrary_bytes(both, data: bytes) -> None:
 )
 def test_framer_chunking(both, n: int, junk: list[bytes], cuts: list[int]) -> None:
     msgs = [both[0].encode_message("0", [(34, i + 1), (58, "x" * (i + 1))]) for i in range(n)]
-    stream = b"".join(j.replace(b"8", b"") + m for j, m in zip(junk, msgs)) + junk[-1].replace(b"8", b"")
+    stream = b"".join(j.replace(b"8", b"") + m for j, m in zip(junk, msgs, strict=False)) + junk[-1].replace(b"8", b"")
     results = []
     for fix in both:
         framer = fix.FixFramer()

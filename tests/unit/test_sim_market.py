@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,8 @@ def test_venue_books_are_valid_and_venue_shaped() -> None:
         book, changed = model.next_book(i * 0.01)
         changed_flags.append(changed)
         assert len(book.bids) == 20 and len(book.asks) == 20
-        assert all(a[0] > b[0] for a, b in zip(book.bids, book.bids[1:]))
-        assert all(a[0] < b[0] for a, b in zip(book.asks, book.asks[1:]))
+        assert all(a[0] > b[0] for a, b in pairwise(book.bids))
+        assert all(a[0] < b[0] for a, b in pairwise(book.asks))
         assert book.bids[0][0] < book.asks[0][0]
         assert all(len(p.split(".")[1]) == 8 for p, _ in book.bids_text)  # Binance writes 8 decimals
         assert book.bids == tuple((float(p), float(q)) for p, q in book.bids_text)

@@ -303,7 +303,7 @@ class GrpcServer:
             raise ConfigError(f"duplicate instruments: {[b.instrument for b in books]}")
         self.books = books
         self.config = config or GrpcServerConfig()
-        self._by_name = dict(zip(names, books))
+        self._by_name = dict(zip(names, books, strict=True))
         self._streams: dict[tuple[Any, ...], _Stream] = {}
         self._subs: dict[int, SubscriberStats] = {}
         self._ids = itertools.count(1)

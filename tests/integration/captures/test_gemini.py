@@ -87,8 +87,8 @@ def test_gemini_l2_books_and_deltas_never_cross(
         (ev,) = events
         sym = msg["symbol"]
         levels = [(float(p), q) for _, p, q in msg["changes"]]
-        bids = [lv for (side, *_), lv in zip(msg["changes"], levels) if side == "buy"]
-        asks = [lv for (side, *_), lv in zip(msg["changes"], levels) if side == "sell"]
+        bids = [lv for (side, *_), lv in zip(msg["changes"], levels, strict=True) if side == "buy"]
+        asks = [lv for (side, *_), lv in zip(msg["changes"], levels, strict=True) if side == "sell"]
         if sym not in refs:  # the documented rule: the first message of a symbol is its book
             assert isinstance(ev, Snapshot) and "trades" in msg
             refs[sym] = RefBook(5000)

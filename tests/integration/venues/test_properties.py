@@ -100,7 +100,7 @@ def test_never_live_with_a_wrong_book(guarded_case: Case, core_impl: str, seed: 
         updates.append(sim.generate(symbol))
         states.append(sim.book_state(symbol))
         exact.append((book.bids(), book.asks()))
-    truth = {s.last: e for s, e in zip(states, exact)}
+    truth = {s.last: e for s, e in zip(states, exact, strict=True)}
     tops = {(b[:10], a[:10]) for b, a in exact}
 
     faults = data.draw(st.lists(st.tuples(st.integers(0, N - 2), st.sampled_from(_kinds(case))), max_size=4))
