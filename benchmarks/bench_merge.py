@@ -47,7 +47,10 @@ DEPTH = 10
 LEVELS = 10
 
 
-def make_books(k: int, rng: random.Random) -> dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]]:
+Books = dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]]
+
+
+def make_books(k: int, rng: random.Random) -> Books:
     names = ["binance", "bitstamp", "kraken", "okx", "bybit", "coinbase", "gemini", "huobi"][:k]
     books = {}
     for name in names:
@@ -94,6 +97,32 @@ def median_ns(func: Callable[[], Any], number: int, repeat: int) -> float:
     return statistics.median(timeit.repeat(func, number=number, repeat=repeat)) / number * 1e9
 
 
+def report(k: int, books: Books, number: int, repeat: int) -> None:
+    """Print one block of the table: every method on the same ``k`` venues' books."""
+    expected = merge_py.merge_levels(books, DEPTH)
+    key_run = heapq_key_merge(books)
+    got = key_run()
+    assert [(v, p, q) for v, p, q in got[0]] == expected[0] and list(got[1]) == expected[1]
+    rows: list[tuple[str, float]] = []
+    base = median_ns(key_run, number, repeat)
+    rows.append(("heapq.merge(key=) + islice", base))
+    rows.append(("heapq.merge pre-keyed tuples + islice", median_ns(heapq_prekeyed_merge(books), number, repeat)))
+    if merge_c is not None:
+        assert merge_c.merge_levels(books, DEPTH) == expected
+        ns = median_ns(lambda: merge_c.merge_levels(books, DEPTH), number, repeat)
+        rows.append(("dragonfly merge_levels (compiled)", ns))
+        c_level = statistics.median(merge_c._bench_merge_side_ns(books, DEPTH, number * 20) for _ in range(repeat))
+        rows.append(("dragonfly C level merge_side (both sides)", c_level))
+        ns = median_ns(lambda: merge_c.merge_liquidity(books, DEPTH), number, repeat)
+        rows.append(("dragonfly merge_liquidity (compiled)", ns))
+        c_liq = statistics.median(merge_c._bench_merge_side_ns(books, DEPTH, number * 20, True) for _ in range(repeat))
+        rows.append(("dragonfly C level merge_liquidity_side", c_liq))
+    ns = median_ns(lambda: merge_py.merge_levels(books, DEPTH), max(number // 10, 1), repeat)
+    rows.append(("dragonfly merge_levels (pure Python)", ns))
+    for name, ns in rows:
+        print(f"{k:>2}  {name:<40} {ns:>11.0f} {base / ns:>8.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--number", type=int, default=20000)
@@ -106,30 +135,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for k in (2, 4, 8):
-        books = make_books(k, rng)
-        expected = merge_py.merge_levels(books, DEPTH)
-        key_run = heapq_key_merge(books)
-        got = key_run()
-        assert [(v, p, q) for v, p, q in got[0]] == expected[0] and list(got[1]) == expected[1]
-        rows: list[tuple[str, float]] = []
-        base = median_ns(key_run, args.number, args.repeat)
-        rows.append(("heapq.merge(key=) + islice", base))
-        rows.append(("heapq.merge pre-keyed tuples + islice", median_ns(heapq_prekeyed_merge(books), args.number, args.repeat)))
-        if merge_c is not None:
-            assert merge_c.merge_levels(books, DEPTH) == expected
-            rows.append(("dragonfly merge_levels (compiled)", median_ns(lambda: merge_c.merge_levels(books, DEPTH), args.number, args.repeat)))
-            c_level = statistics.median(
-                merge_c._bench_merge_side_ns(books, DEPTH, args.number * 20) for _ in range(args.repeat)
-            )
-            rows.append(("dragonfly C level merge_side (both sides)", c_level))
-            rows.append(("dragonfly merge_liquidity (compiled)", median_ns(lambda: merge_c.merge_liquidity(books, DEPTH), args.number, args.repeat)))
-            c_liq = statistics.median(
-                merge_c._bench_merge_side_ns(books, DEPTH, args.number * 20, True) for _ in range(args.repeat)
-            )
-            rows.append(("dragonfly C level merge_liquidity_side", c_liq))
-        rows.append(("dragonfly merge_levels (pure Python)", median_ns(lambda: merge_py.merge_levels(books, DEPTH), max(args.number // 10, 1), args.repeat)))
-        for name, ns in rows:
-            print(f"{k:>2}  {name:<40} {ns:>11.0f} {base / ns:>8.1f}x")
+        report(k, make_books(k, rng), args.number, args.repeat)
         print()
     if merge_c is None:
         print("compiled core not available: only the pure-Python twin was measured")

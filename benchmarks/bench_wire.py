@@ -47,7 +47,10 @@ except ImportError:  # pure build
 VENUES = ["binance", "bitstamp", "kraken", "okx"]
 
 
-def make_levels(n: int, rng: random.Random) -> tuple[list[tuple[str, float, float]], list[tuple[str, float, float]]]:
+Levels = list[tuple[str, float, float]]
+
+
+def make_levels(n: int, rng: random.Random) -> tuple[Levels, Levels]:
     bids = [(rng.choice(VENUES), 30000.0 - 0.01 * i * rng.randint(1, 3), rng.uniform(0.001, 3.0)) for i in range(n)]
     asks = [(rng.choice(VENUES), 30000.5 + 0.01 * i * rng.randint(1, 3), rng.uniform(0.001, 3.0)) for i in range(n)]
     return bids, asks
@@ -67,6 +70,30 @@ def median_ns(func: Callable[[], Any], number: int, repeat: int) -> float:
     return statistics.median(timeit.repeat(func, number=number, repeat=repeat)) / number * 1e9
 
 
+def report(n: int, bids: Levels, asks: Levels, number: int, repeat: int) -> None:
+    """Print one block of the table: every method on the same ``n`` levels per side."""
+    expected = protobuf_build(bids, asks)
+    assert wire_py.encode_summary(bids, asks) == expected
+    prebuilt = orderbook_pb2.Summary.FromString(expected)
+    rows: list[tuple[str, float]] = []
+    base = median_ns(lambda: protobuf_build(bids, asks), number, repeat)
+    rows.append(("protobuf build+serialise", base))
+    ns = median_ns(prebuilt.SerializeToString, number * 4, repeat)
+    rows.append(("protobuf serialise only (prebuilt message)", ns))
+    if wire_c is not None:
+        assert wire_c.encode_summary(bids, asks) == expected
+        ns = median_ns(lambda: wire_c.encode_summary(bids, asks), number * 10, repeat)
+        rows.append(("dragonfly encode_summary (compiled)", ns))
+        ns, out = wire_c._bench_encode_view_ns(bids, asks, 1)
+        assert out == expected
+        c_level = statistics.median(wire_c._bench_encode_view_ns(bids, asks, number * 20)[0] for _ in range(repeat))
+        rows.append(("dragonfly C level encode_summary_view", c_level))
+    ns = median_ns(lambda: wire_py.encode_summary(bids, asks), number, repeat)
+    rows.append(("dragonfly encode_summary (pure Python)", ns))
+    for name, ns in rows:
+        print(f"{n:>3}  {name:<42} {ns:>11.0f} {base / ns:>11.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--number", type=int, default=5000)
@@ -80,25 +107,7 @@ def main() -> None:
     print("-" * len(header))
     for n in (10, 20, 50):
         bids, asks = make_levels(n, rng)
-        expected = protobuf_build(bids, asks)
-        assert wire_py.encode_summary(bids, asks) == expected
-        prebuilt = orderbook_pb2.Summary.FromString(expected)
-        rows: list[tuple[str, float]] = []
-        base = median_ns(lambda: protobuf_build(bids, asks), args.number, args.repeat)
-        rows.append(("protobuf build+serialise", base))
-        rows.append(("protobuf serialise only (prebuilt message)", median_ns(prebuilt.SerializeToString, args.number * 4, args.repeat)))
-        if wire_c is not None:
-            assert wire_c.encode_summary(bids, asks) == expected
-            rows.append(("dragonfly encode_summary (compiled)", median_ns(lambda: wire_c.encode_summary(bids, asks), args.number * 10, args.repeat)))
-            ns, out = wire_c._bench_encode_view_ns(bids, asks, 1)
-            assert out == expected
-            c_level = statistics.median(
-                wire_c._bench_encode_view_ns(bids, asks, args.number * 20)[0] for _ in range(args.repeat)
-            )
-            rows.append(("dragonfly C level encode_summary_view", c_level))
-        rows.append(("dragonfly encode_summary (pure Python)", median_ns(lambda: wire_py.encode_summary(bids, asks), args.number, args.repeat)))
-        for name, ns in rows:
-            print(f"{n:>3}  {name:<42} {ns:>11.0f} {base / ns:>11.1f}x")
+        report(n, bids, asks, args.number, args.repeat)
         print()
     if wire_c is None:
         print("compiled core not available: only the pure-Python twin was measured")
