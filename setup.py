@@ -52,7 +52,7 @@ def _generate_protos() -> None:
     except ImportError:
         if all((out / r.parent / (r.name + "_pb2.py")).exists() for r in rel):
             return  # generated earlier (e.g. sdist); nothing to do
-        raise SystemExit("grpcio-tools is required to build dragonflybot (it generates code from proto/)")
+        raise SystemExit("grpcio-tools is required to build dragonflybot (it generates code from proto/)") from None
     import grpc_tools
 
     include = Path(grpc_tools.__file__).parent / "_proto"

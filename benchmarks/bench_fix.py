@@ -162,8 +162,8 @@ async def bench_e2e(samples: int) -> None:
             inbox.put_nowait((time.perf_counter_ns(), m))
 
     pump_task = asyncio.get_running_loop().create_task(pump())
-    while agg.views.latest is None:
-        await asyncio.sleep(0.01)
+    with agg.views.subscribe() as first_view:  # the world view exists once one is published
+        await asyncio.wait_for(first_view.get(), 10)
     await cust.send_message("V", [(262, "b"), (263, 1), (264, 10), (265, 1), (146, 1), (55, "ETH-BTC")])
     _, first = await asyncio.wait_for(inbox.get(), 10)
     assert first.msg_type == "W"

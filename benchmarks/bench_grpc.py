@@ -64,9 +64,9 @@ if str(ROOT) not in sys.path:
 
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-import grpc
+import grpc  # noqa: E402 - after GRPC_VERBOSITY is set: grpc reads it when imported
 
-from dragonfly.services.grpc.protos import (
+from dragonfly.services.grpc.protos import (  # noqa: E402 - likewise
     aggregator_pb2_grpc,
     book_pb2,
     orderbook_pb2,

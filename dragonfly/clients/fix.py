@@ -95,7 +95,7 @@ def sending_time(ns: int | None = None) -> str:
     """UTC timestamp in FIX ``UTCTimestamp`` format with milliseconds."""
     ns = time.time_ns() if ns is None else ns
     secs, rem = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(secs)) + ".%03d" % (rem // 1_000_000)
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(secs)) + f".{rem // 1_000_000:03d}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,7 +532,7 @@ class FixSession:
                     if self._test_req_id is not None:
                         await self._drop(f"no answer to TestRequest {self._test_req_id} within {grace:.3g} s")
                         return
-                    self._test_req_id = "TEST-%d" % time.time_ns()
+                    self._test_req_id = f"TEST-{time.time_ns()}"
                     self._test_req_at = now
                     self.stats.test_requests_sent += 1
                     log.info("%s: silent for %.3g s, TestRequest %s", self.name, grace, self._test_req_id)

@@ -367,7 +367,7 @@ class FixServer:
                 n += 1
         sub.sent = new
         if n:
-            session.send_nowait("X", [(262, sub.req_id), (268, n)] + entries)
+            session.send_nowait("X", [(262, sub.req_id), (268, n), *entries])
             self.stats.incrementals += 1
 
     async def _stream(self, session: FixSession, sub: _Subscription) -> None:

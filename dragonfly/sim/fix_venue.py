@@ -341,7 +341,7 @@ class FixVenueSimulator:
         sub.sent_bids = dict(bids)
         sub.sent_asks = dict(asks)
         if n:
-            session.send_nowait("X", [(262, sub.req_id), (268, n)] + entries)
+            session.send_nowait("X", [(262, sub.req_id), (268, n), *entries])
             self._record(sub.symbol, bids, asks)
 
     def _record(self, symbol: str, bids: list[tuple[float, float]], asks: list[tuple[float, float]]) -> None:

@@ -283,7 +283,7 @@ class VenueSimulator:
         (the frame's routing fields stay intact)."""
         bids = book.bids_text
         if bad and bids:
-            bids = ((bids[0][0], bids[0][1] + "x"),) + bids[1:]
+            bids = ((bids[0][0], bids[0][1] + "x"), *bids[1:])
         return self.encoder.render(key, bids, book.asks_text, seq)  # type: ignore[no-any-return]
 
     async def _broadcast(self, name: str, book: SentBook, seq: int, bad: bool = False) -> None:

@@ -267,7 +267,7 @@ def test_demo_duration_bound() -> None:
 
 
 def test_demo_runs_until_ctrl_c() -> None:
-    proc = Proc(command("dragonfly") + ["demo", "--depth", "3"])
+    proc = Proc([*command("dragonfly"), "demo", "--depth", "3"])
     try:
         proc.wait_line(lambda tag, text: tag == "out" and text.startswith("  bid "), "a book line")
         proc.signal(signal.SIGINT)
@@ -331,16 +331,16 @@ def test_fix_server_under_its_three_names() -> None:
     """``dragonfly-fix-server``, ``dragonfly fix-server`` and ``python -m dragonfly fix-server``: one command."""
     names = {
         "dragonfly-fix-server": command("dragonfly-fix-server"),
-        "dragonfly fix-server": command("dragonfly") + ["fix-server"],
+        "dragonfly fix-server": [*command("dragonfly"), "fix-server"],
         "python -m": [sys.executable, "-m", "dragonfly", "fix-server"],
     }
     helps = set()
     for name, argv in names.items():
-        r = subprocess.run(argv + ["--help"], capture_output=True, text=True, timeout=TIMEOUT, env=child_env(),
+        r = subprocess.run([*argv, "--help"], capture_output=True, text=True, timeout=TIMEOUT, env=child_env(),
                            cwd=REPO, check=False)
         assert r.returncode == 0, (name, r.stderr)
         helps.add(r.stdout[r.stdout.index("options:"):])
-        r = subprocess.run(argv + ["--instrument-name", "ethbtc"], capture_output=True, text=True, timeout=TIMEOUT,
+        r = subprocess.run([*argv, "--instrument-name", "ethbtc"], capture_output=True, text=True, timeout=TIMEOUT,
                            env=child_env(DRAGONFLY_FIX_CUSTOMERS=""), cwd=REPO, check=False)
         assert r.returncode == 2 and "no customers configured" in _one_line_error(r.returncode, r.stderr), name
     (text,) = helps  # the same options and help everywhere

@@ -143,7 +143,7 @@ class Peer:
             try:
                 await asyncio.wait_for(self._cond.wait_for(ready), timeout)
             except asyncio.TimeoutError:
-                raise AssertionError(f"peer never printed {match!r}; output:\n" + "\n".join(self.lines[-40:]))
+                raise AssertionError(f"peer never printed {match!r}; output:\n" + "\n".join(self.lines[-40:])) from None
         if not found:
             raise AssertionError(f"peer exited before printing {match!r}; output:\n" + "\n".join(self.lines[-40:]))
         return found[0]

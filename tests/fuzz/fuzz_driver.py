@@ -16,11 +16,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import _harness
-from corpus import corpus
+# the imports below come after sys.path is set: the script runs from any directory
+import _harness  # noqa: E402
+from corpus import corpus  # noqa: E402
 
-from dragonfly._core import extract_c, extract_py
-from dragonfly.errors import ExtractError
+from dragonfly._core import extract_c, extract_py  # noqa: E402
+from dragonfly.errors import ExtractError  # noqa: E402
 
 PAIRS = [
     ("bids", "asks"),

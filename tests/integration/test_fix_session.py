@@ -554,7 +554,7 @@ async def test_client_on_gap_when_the_venue_gap_fills(sim, form) -> None:
 
     async def run() -> None:
         nonlocal injected
-        async for msg in client.messages():
+        async for _msg in client.messages():
             if not injected:
                 injected = True
                 sim.inject_gap(4)

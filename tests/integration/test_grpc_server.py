@@ -29,7 +29,7 @@ def _book(views: Broadcast, instrument: str = "ETH-BTC", depth: int = 10) -> Ser
 
 async def _until(pred, what: str) -> None:
     async def loop() -> None:
-        while not pred():
+        while not pred():  # noqa: ASYNC110 - the server's subscriber list has no event to await
             await asyncio.sleep(0.005)
 
     try:

@@ -145,7 +145,7 @@ async def test_liquidity_view_sums_venues(sim: SimulatedVenues, pipeline: Pipeli
     books = {v: (sim.last_sent(v).bids, sim.last_sent(v).asks) for v in VENUES}  # type: ignore[union-attr]
     lb, la = merge_liquidity(books, DEPTH)
     assert list(liq.bids) == lb and list(liq.asks) == la  # type: ignore[attr-defined]
-    for price, total, per_venue in liq.bids:  # type: ignore[attr-defined]
+    for _price, total, per_venue in liq.bids:  # type: ignore[attr-defined]
         assert set(per_venue) <= set(VENUES) and total == pytest.approx(sum(per_venue.values()))
     assert [lvl[0] for lvl in liq.bids] == sorted((lvl[0] for lvl in liq.bids), reverse=True)  # type: ignore[attr-defined]
 

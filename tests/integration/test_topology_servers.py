@@ -264,7 +264,7 @@ async def test_host_runs_any_service_and_names_it_when_it_cannot_listen() -> Non
         @property
         def address(self) -> str:
             assert self.server is not None
-            return "127.0.0.1:%d" % self.server.sockets[0].getsockname()[1]
+            return f"127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
 
         async def start(self) -> None:  # raises a plain OSError when the port is taken
             self.server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", self.config.port)
@@ -404,10 +404,9 @@ def test_port_in_use_exits_2_before_any_venue_is_contacted(command, busy, venue_
         port = str(s.getsockname()[1])
         common = ["--instrument-name", "ethbtc,btcusdt", "--simulate", "--seed", "4"]
         if command == "grpc-server":
-            argv = common + ["--port", port if busy == "gRPC" else "0",
-                             "--fix-port", port if busy == "FIX" else "0", "--fix-customer", "BOT"]
+            argv = [*common, "--port", port if busy == "gRPC" else "0", "--fix-port", port if busy == "FIX" else "0", "--fix-customer", "BOT"]
         else:
-            argv = common + ["--port", port, "--customer", "BOT"]
+            argv = [*common, "--port", port, "--customer", "BOT"]
         rc = cli.main([command, *argv])
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -351,7 +351,7 @@ def snapshots(draw):
     levels = draw(st.lists(st.tuples(prices, qtys), min_size=0, max_size=80))
     order = draw(st.sampled_from(["asc", "desc", "asis"]))
     if order != "asis":
-        uniq = {p: q for p, q in levels}
+        uniq = dict(levels)
         levels = sorted(uniq.items(), reverse=order == "desc")
     return [(f"{p:.2f}", f"{q:.8f}") for p, q in levels]
 
@@ -375,7 +375,7 @@ def test_invalid_level_inside_a_large_snapshot_applies_the_prefix(Book) -> None:
     b = Book()
     good = [(f"{100 - i}", "1") for i in range(40)]
     with pytest.raises(InvalidLevelError):
-        b.apply(good[:20] + [("bad", "1")] + good[20:], [])
+        b.apply([*good[:20], ("bad", "1"), *good[20:]], [])
     assert [p for p, _ in b.bids()] == [float(100 - i) for i in range(20)]
 
 
@@ -481,7 +481,7 @@ BAD_ENTRIES = [
 def test_apply_doc_bad_entries_as_apply(book_doc, entry: str, size: int) -> None:
     bm, dm = book_doc
     good = [f'["{100 - i}","1"]' for i in range(size)]
-    text = '{"b":[' + ",".join(good[: size // 2] + [entry] + good[size // 2 :]) + '],"a":[["200","1"]]}'
+    text = '{"b":[' + ",".join([*good[:size // 2], entry, *good[size // 2:]]) + '],"a":[["200","1"]]}'
     got = apply_doc_matches_apply(bm, dm, text)
     assert got[0] is InvalidLevelError
     for before in (([("1", "1")], [("300", "1")]), ((), ())):
@@ -557,7 +557,7 @@ entry_texts = st.one_of(
     st.tuples(prices, qtys).map(lambda pq: f'["{pq[0]:.2f}","{pq[1]:.8f}","1617666423.1"]'),
     st.tuples(prices, qtys).map(lambda pq: f"[{pq[0]!r},{pq[1]!r}]"),
     st.tuples(prices, qtys).map(lambda pq: f'[{pq[0]:.4f}, "{pq[1]}" ,[1]]'),
-    st.sampled_from(BAD_ENTRIES + ['["1000.25", "0"]', "[1000.25, 0]"]),
+    st.sampled_from([*BAD_ENTRIES, '["1000.25", "0"]', "[1000.25, 0]"]),
 )
 
 

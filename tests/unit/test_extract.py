@@ -635,10 +635,10 @@ def test_top_extractor_bad_input_keeps_state(ex: ModuleType) -> None:
 
 def test_top_extractor_error_names_the_side(ex: ModuleType) -> None:
     top = ex.TopExtractor("1.b", "1.a", 10)
-    with pytest.raises(ExtractError, match="path '1.a': 'a' not found") as info:
+    with pytest.raises(ExtractError, match=r"path '1\.a': 'a' not found") as info:
         top.update('[1,{"b":[["1","2","3"]]},"book-10","XBT/USD"]')
     assert info.value.pos == len('[1,{"b":[["1","2","3"]]')
-    with pytest.raises(ExtractError, match="path '1.b': 'b' not found"):
+    with pytest.raises(ExtractError, match=r"path '1\.b': 'b' not found"):
         top.update('[1,{"a":[["1","2","3"]]},"book-10","XBT/USD"]')
 
 

@@ -150,7 +150,10 @@ def document(draw: st.DrawFn) -> tuple[str, str]:
             comps.append(key if key and not (key.isdigit() and key.isascii()) else "k" + key)
     node = level_array(rnd)
     for comp in reversed(comps):
-        w = lambda: rand_ws(rnd)
+
+        def w() -> str:
+            return rand_ws(rnd)
+
         if isinstance(comp, int):
             items = (
                 [rand_value(rnd, 1) for _ in range(comp)]

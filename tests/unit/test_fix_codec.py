@@ -33,7 +33,7 @@ def _snapshot_fields(n: int = 20, symbol: str = "ETH-BTC") -> list[tuple[int, ob
     for i in range(n):
         side = i % 2
         price = 0.0651 - 0.00001 * (i // 2) if side == 0 else 0.0652 + 0.00001 * (i // 2)
-        fields += [(269, side), (270, price), (271, 1.25 + i), (30, "venue%d" % (i % 3))]
+        fields += [(269, side), (270, price), (271, 1.25 + i), (30, f"venue{i % 3}")]
     return fields
 
 
@@ -178,7 +178,7 @@ def test_market_data_snapshot_20(fix) -> None:
         _, side = fields[7 + 4 * i]
         _, price = fields[8 + 4 * i]
         _, size = fields[9 + 4 * i]
-        want.append((0, side, price, size, "ETH-BTC", "venue%d" % (i % 3)))
+        want.append((0, side, price, size, "ETH-BTC", f"venue{i % 3}"))
     assert md.entries() == want
     assert md.side(1) == 1 and md.price(0) == want[0][2] and md.size(19) == want[19][3]
     assert md.entry_market(4) == "venue1" and md.entry_symbol(3) == "ETH-BTC"
@@ -242,7 +242,7 @@ def test_roundtrip(both, mt: str, fields) -> None:
     for fix in both:
         msg = fix.parse_message(raw)
         assert msg.msg_type == mt
-        assert [f for f in msg.fields[3:-1]] == list(fields)
+        assert list(msg.fields[3:-1]) == list(fields)
         assert msg.raw == raw
 
 

@@ -67,7 +67,7 @@ def test_book_update_carries_seq_timestamps_and_health() -> None:
     }
     view = WorldView(base.instrument, 42, base.bids, base.asks, base.spread, health, 1, 2, 3, base.books)
     msg = book_pb2.BookUpdate.FromString(
-        encode_book_update(view, depth=2, venues=None, all_venues=VENUES + ("kraken",))
+        encode_book_update(view, depth=2, venues=None, all_venues=(*VENUES, "kraken"))
     )
     assert (msg.instrument, msg.seq, msg.exchange_ts_ns, msg.receive_ts_ns, msg.publish_ts_ns) == (
         "ETH-BTC",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -146,5 +147,5 @@ def test_pipeline_config_normalises_and_checks() -> None:
     per = PipelineConfig(instrument="ethbtc", staleness={"Bitstamp": 30})
     assert per.aggregator_config().staleness_of("bitstamp") == 30.0
     assert per.aggregator_config().staleness_of("binance") == 10.0
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.depth = 5  # type: ignore[misc]  # frozen

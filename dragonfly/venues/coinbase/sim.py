@@ -63,7 +63,7 @@ class CoinbaseEncoder:
         unknown = [p for p in products if op == "subscribe" and p not in done]
         out = [self._error(f"Failed to subscribe: {', '.join(unknown)} is not a valid product")] if unknown else []
         if self.advanced:
-            out.append(_advanced("subscriptions", [{"subscriptions": {"level2": [k for k in conn.keys()]}}]))
+            out.append(_advanced("subscriptions", [{"subscriptions": {"level2": list(conn.keys())}}]))
         else:
             out.append(json.dumps({"type": "subscriptions",
                                    "channels": [{"name": self.config.channel, "product_ids": conn.keys()}]}))
