@@ -16,8 +16,8 @@ Every candidate's output is checked against ``json.loads`` before timing. Timing
 the message size), ``--repeat`` samples per candidate taken round robin across the
 candidates (so load on a shared machine hits all alike), garbage collector off while
 timing (as ``timeit`` does); the figure is the median per call, and the ratio is
-candidate median / dragonfly ``TopExtractor`` median. One process, same messages. Messages: generated ones in the venues'
-documented shapes (always), and real ones from ../shared/captures when that folder
+candidate median / dragonfly ``TopExtractor`` median. One process, same messages. Messages: generated ones in the
+venues' documented shapes (always), and real ones from ../shared/captures when that folder
 exists (read-only, never copied).
 
 Run: ``python benchmarks/bench_extract.py [--quick]``.

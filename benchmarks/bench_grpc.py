@@ -285,7 +285,8 @@ def main() -> None:
     subs = [int(s) for s in args.subscribers.split(",")]
     kinds = ("dragonfly", "baseline")
     print(
-        f"gRPC fan-out benchmark, core={core_implementation()}, {args.duration:g} s per case after {args.warmup:g} s warm-up"
+        f"gRPC fan-out benchmark, core={core_implementation()}, "
+        f"{args.duration:g} s per case after {args.warmup:g} s warm-up"
     )
 
     if args.only != "latency":
@@ -339,7 +340,8 @@ def _latency(args: argparse.Namespace, subs: list[int], kinds: tuple[str, ...]) 
     print(f"Latency: simulators at {args.rate:g} frames/s -> pipeline -> server -> client (StreamBook);")
     print("from the listener's receive stamp of the venue frame to the client's receipt of the update")
     print(
-        f"  {'subs':>4} | {'dragonfly p50 µs':>16} {'p99 µs':>8} {'msg/s':>7} | {'baseline p50 µs':>15} {'p99 µs':>8} {'msg/s':>7}"
+        f"  {'subs':>4} | {'dragonfly p50 µs':>16} {'p99 µs':>8} {'msg/s':>7} "
+        f"| {'baseline p50 µs':>15} {'p99 µs':>8} {'msg/s':>7}"
     )
     for n in subs:
         d, b = lat["dragonfly"][("book", n)], lat["baseline"][("book", n)]

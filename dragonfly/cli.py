@@ -237,7 +237,9 @@ def _simulate(flag: bool) -> bool:
 def _server_parser(prog: str) -> argparse.ArgumentParser:
     p = _Parser(
         prog=prog,
-        description="Serve the consolidated order book over gRPC (orderbook.OrderbookAggregator and dragonfly.v1.Aggregator).",
+        description=(
+            "Serve the consolidated order book over gRPC (orderbook.OrderbookAggregator and dragonfly.v1.Aggregator)."
+        ),
     )
     p.add_argument(
         "--instrument-name", required=True, help="instrument(s), comma-separated, e.g. ethbtc or ETH-BTC,BTC-USDT"
@@ -516,7 +518,10 @@ def _demo_parser(prog: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--instrument-name", default="ethbtc", help="instrument (default ethbtc)")
     p.add_argument(
-        "--sim-venues", dest="sim_venues", default=_default_venues(), help=f"simulated venues (default {_default_venues()})"
+        "--sim-venues",
+        dest="sim_venues",
+        default=_default_venues(),
+        help=f"simulated venues (default {_default_venues()})",
     )
     p.add_argument("--port", type=_port, default=0, help="gRPC port on 127.0.0.1 (default: any free port)")
     p.add_argument("--seed", type=int, default=None, help="simulator seed")

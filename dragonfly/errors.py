@@ -65,7 +65,9 @@ class BookIntegrityError(DragonflyError):
 class SequenceGapError(BookIntegrityError):
     """An update does not follow the previous one (``expected`` vs ``got``)."""
 
-    def __init__(self, message: str, *, venue: str = "", instrument: str = "", expected: int = -1, got: int = -1) -> None:
+    def __init__(
+        self, message: str, *, venue: str = "", instrument: str = "", expected: int = -1, got: int = -1
+    ) -> None:
         super().__init__(message, venue=venue, instrument=instrument)
         self.expected = expected
         self.got = got

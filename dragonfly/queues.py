@@ -272,7 +272,9 @@ class KeyedQueue(Generic[K, T]):
         For logs.
     """
 
-    __slots__ = ("_key", "max_keys", "name", "_items", "_waiter", "_closed", "published", "conflated", "dropped", "_warned")
+    __slots__ = (
+        "_key", "max_keys", "name", "_items", "_waiter", "_closed", "published", "conflated", "dropped", "_warned"
+    )
 
     def __init__(self, key: Callable[[T], K], *, max_keys: int = 1024, name: str = "") -> None:
         if not callable(key):

@@ -175,7 +175,8 @@ class PipelineConfig:
     instrument : str
         Any accepted spelling (``"ethbtc"``, ``"ETH-BTC"``, ``"eth_btc"``); normalised.
     venues : tuple of str
-        Registered venue names (default: the registry's default venues, :func:`~dragonfly.venues.registry.default_venues`).
+        Registered venue names (default: the registry's default venues,
+        :func:`~dragonfly.venues.registry.default_venues`).
     depth : int
         Levels per side in the world view (and forwarded per venue).
     base_urls : Mapping[str, str]

@@ -28,7 +28,9 @@ async def main() -> None:
         agg = BboAggregator.build(instrument="ethbtc", venues=VENUES, depth=10, staleness_s=2.0)
         # layers 1-3 per venue, publishing into the aggregator's bounded MPSC queue
         feeds = [
-            FeedSpec.build(venue=v, instruments=["ethbtc"], depth=10, base_url=sim.base_urls[v], ws=ws).create(agg.input)
+            FeedSpec.build(
+                venue=v, instruments=["ethbtc"], depth=10, base_url=sim.base_urls[v], ws=ws
+            ).create(agg.input)
             for v in VENUES
         ]
         async with Topology(feeds=feeds, aggregators=[agg]):

@@ -407,7 +407,12 @@ class MarketData:
     __slots__ = ("_entries", "md_req_id", "msg_type", "skipped", "symbol")
 
     def __init__(
-        self, msg_type: str, symbol: str, md_req_id: str, skipped: int, entries: list[tuple[int, int, float, float, str, str]]
+        self,
+        msg_type: str,
+        symbol: str,
+        md_req_id: str,
+        skipped: int,
+        entries: list[tuple[int, int, float, float, str, str]],
     ) -> None:
         self.msg_type = msg_type
         self.symbol = symbol

@@ -264,7 +264,9 @@ class BboAggregator:
         removed = self._books.pop(upd.venue, None) is not None
         if st.status is not upd.status or st.reason != upd.reason:
             if st.status is _LIVE:
-                log.info("%s %s: out of the world view (%s)", upd.venue, self.instrument, upd.reason or upd.status.value)
+                log.info(
+                    "%s %s: out of the world view (%s)", upd.venue, self.instrument, upd.reason or upd.status.value
+                )
             st.status = upd.status
             st.reason = upd.reason
             self._health_dirty = True
@@ -339,7 +341,8 @@ class BboAggregator:
     ) -> None:
         books, health, seq, ex_ts, receive_ns, pub_ns = state
         lb, la = merge_liquidity(books, self.depth)
-        self.liquidity.publish(LiquidityView(self.instrument, seq, tuple(lb), tuple(la), health, ex_ts, receive_ns, pub_ns))
+        view = LiquidityView(self.instrument, seq, tuple(lb), tuple(la), health, ex_ts, receive_ns, pub_ns)
+        self.liquidity.publish(view)
 
     def _liquidity_wanted(self) -> None:
         state, self._liq_pending = self._liq_pending, None

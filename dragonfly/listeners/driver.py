@@ -233,7 +233,9 @@ class FeedDriver(FeedTask):
         client.on_gap = self._on_gap
         if adapter.connect_request(list(self.keepers)) is not None:
             if not hasattr(client, "resolve_url"):
-                raise TypeError(f"{venue}: the venue needs a connect request, which {type(client).__name__} cannot make")
+                raise TypeError(
+                    f"{venue}: the venue needs a connect request, which {type(client).__name__} cannot make"
+                )
             client.resolve_url = self._resolve_url  # type: ignore[attr-defined]
 
     # -- the Feed interface -----------------------------------------------------------------------
@@ -300,7 +302,10 @@ class FeedDriver(FeedTask):
         keepers = self.keepers
         for ev in events:
             if type(ev) is Heartbeat:
-                targets = keepers.values() if ev.symbol is None else [keepers[ev.symbol]] if ev.symbol in keepers else ()
+                if ev.symbol is None:
+                    targets = keepers.values()
+                else:
+                    targets = [keepers[ev.symbol]] if ev.symbol in keepers else ()
                 for k in targets:
                     self._handle(k, k.on_heartbeat(), receive_ns)
                 continue
@@ -505,7 +510,9 @@ class FeedDriver(FeedTask):
                     resp = await http.get(self.adapter.snapshot_url(k.symbol))
                 if resp.status != 200:
                     raise VenueError(
-                        f"{self.venue}: snapshot of {k.symbol} -> HTTP {resp.status}", venue=self.venue, code=resp.status
+                        f"{self.venue}: snapshot of {k.symbol} -> HTTP {resp.status}",
+                        venue=self.venue,
+                        code=resp.status,
                     )
                 snap = self.adapter.parse_snapshot(k.symbol, resp.body)
             except asyncio.CancelledError:

@@ -94,7 +94,9 @@ class VenueAdapter:
     def check_depth(self, most: int, what: str = "") -> None:
         """Raise ConfigError when the feed publishes more levels than ``most`` (what the channel carries)."""
         if self.depth > most:
-            raise ConfigError(f"{self.name}: {what or 'the channel'} carries at most {most} levels, asked for {self.depth}")
+            raise ConfigError(
+                f"{self.name}: {what or 'the channel'} carries at most {most} levels, asked for {self.depth}"
+            )
 
     # -- instruments ------------------------------------------------------------------------------
 

@@ -72,7 +72,11 @@ def test_core_unit_tests_under_address_sanitizer(tmp_path: Path) -> None:
     if "DRAGONFLY_CAPTURES" not in env and captures.is_dir():
         env["DRAGONFLY_CAPTURES"] = str(captures)
     where = subprocess.run(
-        [sys.executable, "-c", "import dragonfly, dragonfly._core.book_c as m; print(dragonfly.core_implementation(), m.__file__)"],
+        [
+            sys.executable,
+            "-c",
+            "import dragonfly, dragonfly._core.book_c as m; print(dragonfly.core_implementation(), m.__file__)",
+        ],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     impl, _, path = where.stdout.strip().partition(" ")

@@ -288,7 +288,8 @@ def test_binance_hftbacktest_rest_snapshot_and_diffs(captures: Path, core_impl: 
 def test_binance_derived_jsonl_matches_the_raw_capture(captures: Path) -> None:
     """The derived per-line files carry the same diffs as the cryptofeed capture."""
     venue = BinanceDiffAdapter(BinanceDiffConfig(), depth=25)
-    lines = list(read_lines(captures / "binance" / "derived__cryptofeed_ee25be_spot_depth-100ms_BTCUSDT-ETHUSDT-DOTUSDT.jsonl"))
+    name = "derived__cryptofeed_ee25be_spot_depth-100ms_BTCUSDT-ETHUSDT-DOTUSDT.jsonl"
+    lines = list(read_lines(captures / "binance" / name))
     raw = [
         r.body
         for r in read_cryptofeed(captures / "binance" / "cryptofeed__BINANCE-ee25be.0")

@@ -172,7 +172,9 @@ async def test_client_sequence_gap_is_resent_and_book_resyncs(qf_venue, tmp_path
         await qf_venue.peer.expect("ADMIN_IN 2", since=mark)  # our ResendRequest
         await qf_venue.peer.expect("ADMIN_OUT 4", since=mark)  # QuickFIX's SequenceReset-GapFill
         # the gap-filled numbers might have been market data: the feed re-requests a snapshot
-        await sink.wait_for(lambda u: u.status is VenueStatus.STALE and "skipped by the counterparty" in u.reason, since=n)
+        await sink.wait_for(
+            lambda u: u.status is VenueStatus.STALE and "skipped by the counterparty" in u.reason, since=n
+        )
         await qf_venue.peer.expect(lambda s: s.startswith("MDREQ") and s.endswith(" 1") and "ETH-BTC:2" in s,
                                    since=mark)
         await sink.wait_for(_live(asks=((0.0501, 9.0), (0.0502, 4.0), (0.0503, 0.5))), since=n)
@@ -432,7 +434,8 @@ async def test_server_reconnect_and_restart_resume_sequence(served, peers, tmp_p
 
 
 async def test_end_to_end_quickfix_venue_to_quickfix_customer(peers, tmp_path) -> None:
-    """QuickFIX venue -> our FIX client -> the BBO aggregator (with a second venue) -> our FIX server -> QuickFIX customer."""
+    """QuickFIX venue -> our FIX client -> the BBO aggregator (with a second venue) -> our FIX server -> QuickFIX
+    customer."""
     from dragonfly.aggregators.bbo import AggregatorConfig, BboAggregator
     from dragonfly.model import BookUpdate
 

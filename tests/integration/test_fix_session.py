@@ -392,7 +392,9 @@ async def test_client_survives_venue_faults(sim, tmp_path, caplog) -> None:
 async def test_client_unknown_symbol_and_reset_seq_num(sim, tmp_path) -> None:
     sink = Collector()
     cfg = FixsimConfig(base_url=sim.address, heartbeat_s=1, reset_seq_num=True)
-    feed = create_feed(get_venue("fixsim"), instruments=["ETH-BTC", "DOGE-XYZ"], depth=3, sink=sink, config=cfg, backoff=FAST)
+    feed = create_feed(
+        get_venue("fixsim"), instruments=["ETH-BTC", "DOGE-XYZ"], depth=3, sink=sink, config=cfg, backoff=FAST
+    )
     feed.start()
     try:
         rej = await sink.wait_for(lambda u: u.instrument == "DOGE-XYZ" and u.status is VenueStatus.STALE
@@ -484,7 +486,9 @@ async def test_quiet_venue_book_is_kept_alive(sim, tmp_path) -> None:
     """No book change for a while: the feed re-publishes the unchanged LIVE book every keepalive_s."""
     sink = Collector()
     cfg = FixsimConfig(base_url=sim.address, heartbeat_s=1)
-    feed = create_feed(get_venue("fixsim"), instruments=["ETH-BTC"], depth=3, sink=sink, config=cfg, backoff=FAST, keepalive_s=0.2)
+    feed = create_feed(
+        get_venue("fixsim"), instruments=["ETH-BTC"], depth=3, sink=sink, config=cfg, backoff=FAST, keepalive_s=0.2
+    )
     feed.start()
     try:
         first = await sink.wait_for(lambda u: u.status is VenueStatus.LIVE)

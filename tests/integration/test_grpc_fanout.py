@@ -106,7 +106,9 @@ async def test_stuck_subscriber_is_conflated_and_slows_no_one() -> None:
         readers = [asyncio.ensure_future(reader(i)) for i in range(READERS)]
         await until(lambda: len(server.subscribers()) == READERS + 1, "all subscribers")
         base = list(received)
-        await until(lambda: all(r >= b + MORE for r, b in zip(received, base, strict=True)), f"every reader to get {MORE} more")
+        await until(
+            lambda: all(r >= b + MORE for r, b in zip(received, base, strict=True)), f"every reader to get {MORE} more"
+        )
         s = stuck()
         assert s.sent == sent_when_stuck  # nothing got through to it...
         assert s.skipped > skipped_when_stuck  # ...it is conflated, holding only the newest

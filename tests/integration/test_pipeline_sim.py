@@ -41,7 +41,9 @@ async def sim() -> AsyncIterator[SimulatedVenues]:
 
 @pytest.fixture
 async def pipeline(sim: SimulatedVenues) -> AsyncIterator[Pipeline]:
-    cfg = PipelineConfig(instrument="ethbtc", venues=VENUES, depth=DEPTH, base_urls=sim.base_urls, staleness_s=STALENESS, ws=WS)
+    cfg = PipelineConfig(
+        instrument="ethbtc", venues=VENUES, depth=DEPTH, base_urls=sim.base_urls, staleness_s=STALENESS, ws=WS
+    )
     async with Pipeline(cfg) as p:
         yield p
 
@@ -206,7 +208,9 @@ async def test_stalled_venue_is_flagged_stale(sim: SimulatedVenues, pipeline: Pi
         assert pipeline.aggregator.stats.stale_timeouts >= 1
         assert pipeline.feeds["bitstamp"].client.stats.disconnects == 0  # stale, not disconnected
         sim.resume("bitstamp")
-        await wait_view(stream, lambda v: v.venues["bitstamp"].status is VenueStatus.LIVE and bool(venue_levels(v, "bitstamp")))
+        await wait_view(
+            stream, lambda v: v.venues["bitstamp"].status is VenueStatus.LIVE and bool(venue_levels(v, "bitstamp"))
+        )
 
 
 @pytest.mark.parametrize("venue", VENUES)
@@ -322,7 +326,8 @@ async def test_two_symbols_on_one_binance_connection() -> None:
     from dragonfly.aggregators import BboAggregator
     from dragonfly.topology import FeedSpec, Topology
 
-    async with SimulatedVenues(venues=("binance",), instruments=("ETH-BTC", "BTC-USDT"), seed=2, interval_s=0.02) as sim:
+    sim_venues = SimulatedVenues(venues=("binance",), instruments=("ETH-BTC", "BTC-USDT"), seed=2, interval_s=0.02)
+    async with sim_venues as sim:
         aggs = [BboAggregator.build(instrument=i, venues=("binance",), depth=5) for i in ("ETH-BTC", "BTC-USDT")]
         from dragonfly.queues import Tee
 
@@ -365,7 +370,10 @@ async def test_unreachable_venue_is_reported_and_others_flow(sim: SimulatedVenue
         s.bind(("127.0.0.1", 0))
         dead = f"ws://127.0.0.1:{s.getsockname()[1]}"
     cfg = PipelineConfig(
-        instrument="ETH-BTC", base_urls={"binance": dead, "bitstamp": sim.base_urls["bitstamp"]}, staleness_s=STALENESS, ws=WS
+        instrument="ETH-BTC",
+        base_urls={"binance": dead, "bitstamp": sim.base_urls["bitstamp"]},
+        staleness_s=STALENESS,
+        ws=WS,
     )
     async with Pipeline(cfg) as p:
         with p.stream(maxsize=64) as stream:

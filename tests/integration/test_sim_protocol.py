@@ -24,7 +24,8 @@ async def recv_json(ws: aiohttp.ClientWebSocketResponse) -> Any:
 
 
 async def test_bitstamp_subscribe_heartbeat_errors_and_data() -> None:
-    async with VenueSimulator(BitstampEncoder(BitstampConfig()), instruments=["ETH-BTC"], seed=3, interval_s=0.01) as sim:
+    simulator = VenueSimulator(BitstampEncoder(BitstampConfig()), instruments=["ETH-BTC"], seed=3, interval_s=0.01)
+    async with simulator as sim:
         async with aiohttp.ClientSession() as s, s.ws_connect(sim.base_url) as ws:
             await ws.send_str(json.dumps({"event": "bts:subscribe", "data": {"channel": "order_book_nope"}}))
             assert (await recv_json(ws))["event"] == "bts:error"

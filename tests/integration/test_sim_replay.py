@@ -21,7 +21,8 @@ def _record(venue: str, key: str, path: Path, n: int, seed: int) -> None:
     """Generate ``n`` frames in the venue's format (its encoder's) and write them as a cryptofeed capture."""
     sim = VenueSimulator(make_encoder(venue), venue=venue, instruments=["ETH-BTC"], seed=seed)
     inst = parse_instrument("ETH-BTC")
-    model = VenueBookModel(venue=sim.venue, instrument=inst, mid=MidPrice(seed=seed, start=0.05), style=sim.style, seed=seed)
+    mid = MidPrice(seed=seed, start=0.05)
+    model = VenueBookModel(venue=sim.venue, instrument=inst, mid=mid, style=sim.style, seed=seed)
     rows = []
     seq = 1_600_000_000_000_000
     for i in range(n):

@@ -404,7 +404,8 @@ def test_port_in_use_exits_2_before_any_venue_is_contacted(command, busy, venue_
         port = str(s.getsockname()[1])
         common = ["--instrument-name", "ethbtc,btcusdt", "--simulate", "--seed", "4"]
         if command == "grpc-server":
-            argv = [*common, "--port", port if busy == "gRPC" else "0", "--fix-port", port if busy == "FIX" else "0", "--fix-customer", "BOT"]
+            argv = [*common, "--port", port if busy == "gRPC" else "0",
+                    "--fix-port", port if busy == "FIX" else "0", "--fix-customer", "BOT"]
         else:
             argv = [*common, "--port", port, "--customer", "BOT"]
         rc = cli.main([command, *argv])

@@ -136,7 +136,8 @@ async def test_fix_venue_joins_the_world_view() -> None:
         fix2 = sim.last_sent("fixsim")
         assert (fix2.bids, fix2.asks) != (fix.bids, fix.asks)
         want2 = last_sent_merge(sim, venues)
-        await wait_view(p, lambda v: as_lists(v) == want2 and v.books["fixsim"] == (fix2.bids[:DEPTH], fix2.asks[:DEPTH]))
+        want_fix = (fix2.bids[:DEPTH], fix2.asks[:DEPTH])
+        await wait_view(p, lambda v: as_lists(v) == want2 and v.books["fixsim"] == want_fix)
         assert p.feeds["fixsim"].keepers["ETH-BTC"].stats.applied >= 1  # 35=X incrementals
         assert p.counters()["fixsim"]["instruments"]["ETH-BTC"]["applied"] >= 1
         assert p.feeds["fixsim"].stats.bad_frames == p.feeds["fixsim"].stats.faults == 0

@@ -23,7 +23,8 @@ LIVE, STALE, SYNCING = VenueStatus.LIVE, VenueStatus.STALE, VenueStatus.SYNCING
 
 def frame(seq: int, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> str:
     side = lambda lv: "[" + ",".join(f'["{p}","{q}"]' for p, q in lv) + "]"  # noqa: E731
-    return f'{{"stream":"ethbtc@depth20@100ms","data":{{"lastUpdateId":{seq},"bids":{side(bids)},"asks":{side(asks)}}}}}'
+    data = f'{{"lastUpdateId":{seq},"bids":{side(bids)},"asks":{side(asks)}}}'
+    return f'{{"stream":"ethbtc@depth20@100ms","data":{data}}}'
 
 
 class ListSink:
@@ -76,7 +77,8 @@ def test_listener_forwards_only_when_top_n_changed() -> None:
     lst.on_frame(frame(4, [("0.05", "1.5"), *B[1:]], A), 400)
     assert [u.receive_ts_ns for u in sink.items] == [100, 400]
     first, second = sink.items
-    assert first.status is LIVE and first.bids == ((0.05, 1.0), (0.049, 2.0)) and first.asks == ((0.051, 1.0), (0.052, 2.0))
+    assert first.status is LIVE
+    assert first.bids == ((0.05, 1.0), (0.049, 2.0)) and first.asks == ((0.051, 1.0), (0.052, 2.0))
     assert second.bids[0] == (0.05, 1.5)
     assert first.exchange_ts_ns == 0  # depth20 carries no event time
     assert lst.feed.stats.frames == 4 and lst.stats.forwarded == 2 and lst.stats.unchanged == 2
@@ -183,7 +185,11 @@ async def test_aggregator_merges_live_venues_and_flags_others() -> None:
 
 
 async def test_staleness_is_timer_based() -> None:
-    agg = BboAggregator(AggregatorConfig(instrument="ETH-BTC", venues=("binance", "bitstamp"), staleness_s=60, staleness={"bitstamp": 0.05}))
+    agg = BboAggregator(
+        AggregatorConfig(
+            instrument="ETH-BTC", venues=("binance", "bitstamp"), staleness_s=60, staleness={"bitstamp": 0.05}
+        )
+    )
     sub = agg.views.subscribe(maxsize=16)
     agg.start()
     try:

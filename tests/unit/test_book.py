@@ -384,7 +384,9 @@ def test_large_snapshot_with_unsorted_prices_and_duplicates(Book) -> None:
     levels = [(str(p), "1") for p in (5, 3, 9, 1, 7, 2, 8, 4, 6, 10, 11, 12, 13, 14, 15, 16, 17, 3)]
     levels.append(("9", "0"))
     b.apply([], levels)
-    assert [p for p, _ in b.asks()] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0]
+    assert [p for p, _ in b.asks()] == [
+        1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0
+    ]
 
 
 # -- apply_doc: the level arrays of a parsed document ----------------------------------------------

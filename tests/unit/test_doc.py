@@ -295,7 +295,10 @@ def test_int(dm: ModuleType, literal: str, value: int) -> None:
 
 @pytest.mark.parametrize(
     "literal",
-    ["1.0", "1e5", "-0.0", '"+5"', '" 5"', '"5 "', '""', '"-"', '"1.5"', '"1_0"', '"\u0661"', "true", "null", "[]", "{}"],
+    [
+        "1.0", "1e5", "-0.0", '"+5"', '" 5"', '"5 "', '""', '"-"', '"1.5"', '"1_0"', '"\u0661"',  # an Arabic-Indic 1
+        "true", "null", "[]", "{}",
+    ],
 )
 def test_int_rejects(dm: ModuleType, literal: str) -> None:
     d = dm.Doc("[ " + literal + "]")

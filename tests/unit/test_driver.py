@@ -92,7 +92,9 @@ class FakeHttp:
         pass
 
 
-def feed(kind: str, sink: Sink, instruments: tuple[str, ...] = ("ETH-BTC", "BTC-USD"), **kw: Any) -> tuple[FeedDriver, FakeClient]:
+def feed(
+    kind: str, sink: Sink, instruments: tuple[str, ...] = ("ETH-BTC", "BTC-USD"), **kw: Any
+) -> tuple[FeedDriver, FakeClient]:
     client = FakeClient()
     driver = create_feed(TEMPLATE, instruments=instruments, depth=2, sink=sink, client=client,
                          config=TemplateConfig(kind=kind), base_url="ws://127.0.0.1:1", **kw)
@@ -110,7 +112,9 @@ async def test_connect_subscribes_then_snapshots_make_each_instrument_live() -> 
     sink = Sink()
     driver, client = feed("resubscribe", sink)
     await client.connect()
-    assert [json.loads(m) for m in client.sent] == [{"op": "subscribe", "channel": "book", "symbols": ["ETH-BTC", "BTC-USD"]}]
+    assert [json.loads(m) for m in client.sent] == [
+        {"op": "subscribe", "channel": "book", "symbols": ["ETH-BTC", "BTC-USD"]}
+    ]
     assert [(u.instrument, u.status) for u in sink.items] == [("ETH-BTC", SYNCING), ("BTC-USD", SYNCING)]
     driver.on_frame(book("snapshot", "ETH-BTC", 5, [["0.05", "1"]], [["0.06", "2"]]), 10)
     driver.on_frame(book("update", "ETH-BTC", 6, [["0.051", "1"]], [], prev=5), 11)
@@ -191,7 +195,8 @@ async def test_control_events_reply_reconnect_reject_heartbeat_unroutable() -> N
     n = len(sink.items)
     driver.on_frame('{"channel":"heartbeat"}', 5)  # within keepalive: nothing new
     driver.on_frame('{"channel":"heartbeat"}', 5 + 2_000_000_000)
-    assert len(sink.items) == n + 1 and sink.items[-1].status is LIVE and driver.keepers["ETH-BTC"].stats.keepalives == 1
+    assert len(sink.items) == n + 1 and sink.items[-1].status is LIVE
+    assert driver.keepers["ETH-BTC"].stats.keepalives == 1
 
 
 async def test_disconnect_and_transport_gap() -> None:

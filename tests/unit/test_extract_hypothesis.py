@@ -124,7 +124,10 @@ def rand_value(rnd: random.Random, depth: int = 0) -> str:
     if kind == "arr":
         return "[" + rand_ws(rnd) + ("," + rand_ws(rnd)).join(i + rand_ws(rnd) for i in items) + "]"
     keys = list(dict.fromkeys(rand_key(rnd) for _ in items))
-    members = [escape_text(k, rnd) + rand_ws(rnd) + ":" + rand_ws(rnd) + v + rand_ws(rnd) for k, v in zip(keys, items, strict=False)]
+    members = [
+        escape_text(k, rnd) + rand_ws(rnd) + ":" + rand_ws(rnd) + v + rand_ws(rnd)
+        for k, v in zip(keys, items, strict=False)  # duplicate keys were dropped: their items go too
+    ]
     return "{" + rand_ws(rnd) + ("," + rand_ws(rnd)).join(members) + "}"
 
 

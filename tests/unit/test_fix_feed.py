@@ -71,7 +71,9 @@ def test_subscription_is_a_market_data_request(feed_and_sink) -> None:
     assert fields == [(262, "ETH-BTC:1"), (263, 1), (264, 2), (265, 1), (267, 2), (269, 0), (269, 1), (146, 1),
                       (55, "ETH-BTC")]
     (unsub, resub) = feed.driver.adapter.resubscribe("ETH-BTC")
-    assert unsub == ("V", [(262, "ETH-BTC:1"), (263, 2), (264, 2), (267, 2), (269, 0), (269, 1), (146, 1), (55, "ETH-BTC")])
+    assert unsub == (
+        "V", [(262, "ETH-BTC:1"), (263, 2), (264, 2), (267, 2), (269, 0), (269, 1), (146, 1), (55, "ETH-BTC")]
+    )
     assert resub[1][0] == (262, "ETH-BTC:2")
 
 

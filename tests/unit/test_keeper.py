@@ -266,7 +266,8 @@ def test_strict_delta_of_an_unknown_level_resyncs(bids: list, problem: str) -> N
 def test_strict_delta_may_add_then_change_a_level() -> None:
     s = make_sync(NoSequence(), buffer_deltas=False)
     s.on_snapshot(Snapshot(symbol="X", bids=[("10", "1")], asks=[("11", "1")]))
-    step = s.on_delta(Delta(symbol="X", bids=[("9", "1", "new"), ("9", "2", "change"), ("10", "0", "delete")], strict=True))
+    bids = [("9", "1", "new"), ("9", "2", "change"), ("10", "0", "delete")]
+    step = s.on_delta(Delta(symbol="X", bids=bids, strict=True))
     assert not step.fault and s.book.bids() == ((9.0, 2.0),)
     # the same delete without strict is a no-op, as most venues want
     assert not s.on_delta(Delta(symbol="X", bids=[("7", "0")])).fault

@@ -86,8 +86,14 @@ def test_no_venue_name_in_generic_code() -> None:
     ("layer", "higher"),
     [
         ("dragonfly._core", ["dragonfly.clients", "dragonfly.listeners", "dragonfly.venues", "dragonfly.services"]),
-        ("dragonfly.clients", ["dragonfly.listeners", "dragonfly.venues", "dragonfly.aggregators", "dragonfly.services"]),
-        ("dragonfly.listeners", ["dragonfly.venues", "dragonfly.aggregators", "dragonfly.services", "dragonfly.topology"]),
+        (
+            "dragonfly.clients",
+            ["dragonfly.listeners", "dragonfly.venues", "dragonfly.aggregators", "dragonfly.services"],
+        ),
+        (
+            "dragonfly.listeners",
+            ["dragonfly.venues", "dragonfly.aggregators", "dragonfly.services", "dragonfly.topology"],
+        ),
         ("dragonfly.venues", ["dragonfly.aggregators", "dragonfly.services", "dragonfly.sim", "dragonfly.topology"]),
         ("dragonfly.services", ["dragonfly.topology", "dragonfly.venues", "dragonfly.sim"]),
     ],

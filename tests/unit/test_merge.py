@@ -168,7 +168,10 @@ def test_merge_levels_example(merge: types.ModuleType) -> None:
 def test_huge_depth_is_clamped(merge: types.ModuleType) -> None:
     books = {"a": ([(2.0, 1.0), (1.0, 1.0)], [(3.0, 1.0)]), "b": ([(2.0, 5.0)], [])}
     assert merge.merge_levels(books, 10**30) == merge.merge_levels(books, 3)
-    assert merge.merge_liquidity(books, 10**30) == ([(2.0, 6.0, {"b": 5.0, "a": 1.0}), (1.0, 1.0, {"a": 1.0})], [(3.0, 1.0, {"a": 1.0})])
+    assert merge.merge_liquidity(books, 10**30) == (
+        [(2.0, 6.0, {"b": 5.0, "a": 1.0}), (1.0, 1.0, {"a": 1.0})],
+        [(3.0, 1.0, {"a": 1.0})],
+    )
 
 
 def test_merge_liquidity_same_price_twice_in_a_venue_is_summed(merge: types.ModuleType) -> None:

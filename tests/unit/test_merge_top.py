@@ -119,7 +119,9 @@ def test_merge_top_large_inputs_leave_the_fast_path(merge: types.ModuleType) -> 
         ([], 1, LevelsTypeError),
     ],
 )
-def test_merge_top_refuses_what_merge_levels_refuses(merge: types.ModuleType, books: Any, depth: Any, exc: type) -> None:
+def test_merge_top_refuses_what_merge_levels_refuses(
+    merge: types.ModuleType, books: Any, depth: Any, exc: type
+) -> None:
     with pytest.raises(exc):
         merge.merge_top(books, depth)
 

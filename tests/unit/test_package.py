@@ -15,7 +15,10 @@ from dragonfly._env import NO_EXTENSIONS, env_flag
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1", True), (" TRUE ", True), ("yes", True), ("on", True), ("0", False), ("", False), ("off", False), ("No", False)],
+    [
+        ("1", True), (" TRUE ", True), ("yes", True), ("on", True),
+        ("0", False), ("", False), ("off", False), ("No", False),
+    ],
 )
 def test_env_flag_values(raw: str, expected: bool) -> None:
     assert env_flag("X", {"X": raw}) is expected
@@ -50,7 +53,8 @@ def test_core_modules_follow_the_selection() -> None:
     from dragonfly._core import book, extract, fix, merge, wire
 
     suffix = "_py" if NO_EXTENSIONS else "_c"
-    for selector, name in ((extract, "extract_levels"), (merge, "merge_levels"), (wire, "encode_summary"), (book, "Book")):
+    selectors = ((extract, "extract_levels"), (merge, "merge_levels"), (wire, "encode_summary"), (book, "Book"))
+    for selector, name in selectors:
         assert getattr(selector, name).__module__.endswith(suffix), (selector.__name__, name)
     assert fix.__name__  # imported without error
 

@@ -24,7 +24,8 @@ def test_instrument_spellings_normalise(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "name"), [("btcusdt", "BTC-USDT"), ("XRPUSDC", "XRP-USDC"), ("btc-usd", "BTC-USD"), ("dotusdt", "DOT-USDT")]
+    ("text", "name"),
+    [("btcusdt", "BTC-USDT"), ("XRPUSDC", "XRP-USDC"), ("btc-usd", "BTC-USD"), ("dotusdt", "DOT-USDT")],
 )
 def test_longest_quote_wins(text: str, name: str) -> None:
     assert normalize_instrument(text) == name
@@ -47,7 +48,9 @@ def test_venue_names_are_kept() -> None:
         bn.BinanceAdapter(BinanceConfig(levels=5), depth=10)  # depth5 carries 5 levels
 
 
-BINANCE = '{"stream":"ethbtc@depth20@100ms","data":{"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}}'
+BINANCE = (
+    '{"stream":"ethbtc@depth20@100ms","data":{"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}}'
+)
 BITSTAMP = (
     '{"data":{"timestamp":"1617654351","microtimestamp":"1617654351123456","bids":[["0.035","1.0"]],'
     '"asks":[["0.036","2.0"]]},"channel":"order_book_ethbtc","event":"data"}'

@@ -53,7 +53,9 @@ def test_int_field_cases(frame: str, expected: object) -> None:
     assert _call(bs.microtimestamp, frame.replace('"k"', '"microtimestamp"')) == expected
 
 
-PIECES = st.sampled_from(['"k":', '"k":"', '"k"', "1", "0", "42", '"', ",", "}", ".", "e", " ", ":", "-", "x", "9" * 21])
+PIECES = st.sampled_from(
+    ['"k":', '"k":"', '"k"', "1", "0", "42", '"', ",", "}", ".", "e", " ", ":", "-", "x", "9" * 21]
+)
 
 
 @settings(max_examples=500, deadline=None)

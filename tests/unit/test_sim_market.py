@@ -21,7 +21,10 @@ def test_mid_price_is_deterministic_per_seed() -> None:
     assert a.at(10) != c.at(10)
 
 
-@pytest.mark.parametrize(("ticks", "exp", "dec", "text"), [(5123, -5, 8, "0.05123000"), (7, -8, 8, "0.00000007"), (6001, 1, 0, "60010"), (123, -2, 2, "1.23")])
+@pytest.mark.parametrize(
+    ("ticks", "exp", "dec", "text"),
+    [(5123, -5, 8, "0.05123000"), (7, -8, 8, "0.00000007"), (6001, 1, 0, "60010"), (123, -2, 2, "1.23")],
+)
 def test_price_text_is_exact(ticks: int, exp: int, dec: int, text: str) -> None:
     assert _fmt(ticks, exp, dec) == text
 
@@ -50,7 +53,8 @@ def test_recording_formats(tmp_path: Path) -> None:
     text = cf.read_text()
     assert text.splitlines()[0].endswith("<-> 1.000000")
     (tmp_path / "x.0").write_text(
-        "configuration: {}\nwss://h <-> 1.0\nwss://h <- 1.1: {\"sub\":1}\n\n1.2: {\"m\":1}\nhttps://h -> 1.3: {\"rest\":1}\n1.4: {\"m\":2}\n"
+        'configuration: {}\nwss://h <-> 1.0\nwss://h <- 1.1: {"sub":1}\n\n1.2: {"m":1}\n'
+        'https://h -> 1.3: {"rest":1}\n1.4: {"m":2}\n'
     )
     assert list(read_recording(tmp_path / "x.0")) == [(1.2, '{"m":1}'), (1.4, '{"m":2}')]
     assert list(read_recording(cf)) == [(1.0, '{"a":1}'), (1.5, '{"a":2}')]
@@ -66,7 +70,8 @@ def test_recording_formats(tmp_path: Path) -> None:
 
 
 def test_reads_the_live_captures(captures: Path) -> None:
-    rows = list(read_recording(captures / "binance" / "derived__cryptofeed_ee25be_spot_depth-100ms_BTCUSDT-ETHUSDT-DOTUSDT.jsonl"))
+    name = "derived__cryptofeed_ee25be_spot_depth-100ms_BTCUSDT-ETHUSDT-DOTUSDT.jsonl"
+    rows = list(read_recording(captures / "binance" / name))
     assert len(rows) == 2688  # as SOURCES.md counts them
     assert all(ts is None and p.startswith("{") for ts, p in rows)
     cf = list(read_recording(captures / "bitstamp" / "cryptofeed__BITSTAMP-b88f8b.0"))

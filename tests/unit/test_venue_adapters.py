@@ -22,7 +22,8 @@ from dragonfly.venues.okx import OkxAdapter, OkxConfig
 
 def test_binance_parse_and_urls() -> None:
     v = BinanceDiffAdapter(BinanceDiffConfig(base_url="ws://127.0.0.1:9", rest_url="http://127.0.0.1:9"), depth=10)
-    frame = {"stream": "btcusdt@depth@100ms", "data": {"e": "depthUpdate", "E": 5, "s": "BTCUSDT", "U": 7, "u": 9, "b": [["1.0", "2"]], "a": []}}
+    data = {"e": "depthUpdate", "E": 5, "s": "BTCUSDT", "U": 7, "u": 9, "b": [["1.0", "2"]], "a": []}
+    frame = {"stream": "btcusdt@depth@100ms", "data": data}
     (ev,) = v.parse(json.dumps(frame))
     assert (ev.symbol, ev.first, ev.last, ev.exchange_ts_ns, ev.bids) == ("BTCUSDT", 7, 9, 5_000_000, [["1.0", "2"]])
     assert not v.parse('{"stream":"btcusdt@trade","data":{"e":"trade"}}')
@@ -41,14 +42,19 @@ def test_binance_parse_and_urls() -> None:
 
 def test_bitstamp_parse() -> None:
     v = BitstampDiffAdapter(BitstampDiffConfig(), depth=10)
-    frame = {"data": {"timestamp": "1", "microtimestamp": "1000005", "bids": [["1", "2"]], "asks": []}, "channel": "diff_order_book_btcusd", "event": "data"}
+    data = {"timestamp": "1", "microtimestamp": "1000005", "bids": [["1", "2"]], "asks": []}
+    frame = {"data": data, "channel": "diff_order_book_btcusd", "event": "data"}
     (ev,) = v.parse(json.dumps(frame))
     assert (ev.symbol, ev.last, ev.exchange_ts_ns) == ("btcusd", 1000005, 1000005000)
     assert not v.parse('{"event":"bts:subscription_succeeded","channel":"diff_order_book_btcusd","data":{}}')
-    assert json.loads(v.subscribe(["btcusd"])[0]) == {"event": "bts:subscribe", "data": {"channel": "diff_order_book_btcusd"}}
+    assert json.loads(v.subscribe(["btcusd"])[0]) == {
+        "event": "bts:subscribe", "data": {"channel": "diff_order_book_btcusd"}
+    }
     (r,) = v.parse('{"event":"bts:request_reconnect","channel":"","data":""}')
     assert isinstance(r, Reconnect)
-    (rej,) = v.parse('{"event":"bts:error","channel":"diff_order_book_btcusd","data":{"message":"Bad subscription string."}}')
+    (rej,) = v.parse(
+        '{"event":"bts:error","channel":"diff_order_book_btcusd","data":{"message":"Bad subscription string."}}'
+    )
     assert isinstance(rej, Rejected) and rej.symbol == "btcusd" and rej.reason == "Bad subscription string."
     assert v.snapshot_url("btcusd").endswith("/api/v2/order_book/btcusd/")
 
@@ -63,8 +69,15 @@ def test_coinbase_exchange_and_advanced_parse() -> None:
     with pytest.raises(ValueError):
         v.parse('{"type":"l2update","product_id":"X","changes":[["hold","1","2"]]}')
     adv = CoinbaseAdapter(CoinbaseConfig(api="advanced", base_url="ws://127.0.0.1:1"), depth=10)
-    snap = {"channel": "l2_data", "sequence_num": 0, "events": [{"type": "snapshot", "product_id": "BTC-USD", "updates": [
-        {"side": "bid", "price_level": "1", "new_quantity": "2"}, {"side": "offer", "price_level": "3", "new_quantity": "4"}]}]}
+    updates = [
+        {"side": "bid", "price_level": "1", "new_quantity": "2"},
+        {"side": "offer", "price_level": "3", "new_quantity": "4"},
+    ]
+    snap = {
+        "channel": "l2_data",
+        "sequence_num": 0,
+        "events": [{"type": "snapshot", "product_id": "BTC-USD", "updates": updates}],
+    }
     (s,) = adv.parse(json.dumps(snap))
     assert isinstance(s, Snapshot) and s.bids == [("1", "2")] and s.asks == [("3", "4")]
     upd = dict(snap, sequence_num=1, events=[{"type": "update", "product_id": "BTC-USD", "updates": []}])
@@ -109,19 +122,22 @@ def test_kraken_v2_keeps_the_wire_digits_for_the_checksum() -> None:
 
 def test_okx_parse() -> None:
     v = OkxAdapter(OkxConfig(channel="books50-l2-tbt"), depth=10)
-    msg = {"arg": {"channel": "books50-l2-tbt", "instId": "BTC-USDT"}, "action": "update",
-           "data": [{"asks": [["2", "1", "0", "1"]], "bids": [], "ts": "5", "checksum": -7, "seqId": 12, "prevSeqId": 10}]}
+    data = {"asks": [["2", "1", "0", "1"]], "bids": [], "ts": "5", "checksum": -7, "seqId": 12, "prevSeqId": 10}
+    msg = {"arg": {"channel": "books50-l2-tbt", "instId": "BTC-USDT"}, "action": "update", "data": [data]}
     (u,) = v.parse(json.dumps(msg))
     assert (u.last, u.prev, u.checksum, u.exchange_ts_ns) == (12, 10, -7, 5_000_000)
     assert v.book_depth("BTC-USDT") == 50
     assert not v.parse("pong") and not v.parse('{"event":"subscribe","arg":{}}')
-    (rej,) = v.parse('{"event":"error","code":"60018","msg":"Wrong URL or channel","arg":{"channel":"books","instId":"X-Y"}}')
+    (rej,) = v.parse(
+        '{"event":"error","code":"60018","msg":"Wrong URL or channel","arg":{"channel":"books","instId":"X-Y"}}'
+    )
     assert isinstance(rej, Rejected) and rej.symbol == "X-Y" and "60018" in rej.reason
 
 
 def test_bybit_parse() -> None:
     v = BybitAdapter(BybitConfig(depth=200), depth=10)
-    msg = {"topic": "orderbook.200.BTCUSDT", "type": "delta", "ts": 3, "data": {"s": "BTCUSDT", "b": [], "a": [["1", "0"]], "u": 44, "seq": 9}}
+    data = {"s": "BTCUSDT", "b": [], "a": [["1", "0"]], "u": 44, "seq": 9}
+    msg = {"topic": "orderbook.200.BTCUSDT", "type": "delta", "ts": 3, "data": data}
     (u,) = v.parse(json.dumps(msg))
     assert isinstance(u, Delta) and u.last == 44
     (s,) = v.parse(json.dumps(dict(msg, type="snapshot")))
@@ -155,8 +171,10 @@ def test_binance_depth_frames_become_top_snapshots() -> None:
 
 def test_bitstamp_order_book_frames_become_top_snapshots() -> None:
     v = BitstampAdapter(BitstampConfig(), depth=1)
-    text = ('{"data":{"timestamp":"1617654351","microtimestamp":"1617654351123456","bids":[["0.035","1.0"],["0.034","2"]],'
-            '"asks":[["0.036","2.0"]]},"channel":"order_book_ethbtc","event":"data"}')
+    text = (
+        '{"data":{"timestamp":"1617654351","microtimestamp":"1617654351123456","bids":[["0.035","1.0"],["0.034","2"]],'
+        '"asks":[["0.036","2.0"]]},"channel":"order_book_ethbtc","event":"data"}'
+    )
     spaced = json.dumps(json.loads(text))  # the same with spaces after every colon and comma
     for frame in (text, spaced, spaced.encode()):
         (s,) = v.parse(frame)

@@ -102,7 +102,9 @@ def test_subscribe_unsubscribe_resubscribe() -> None:
     v = _adapter()
     conf, sub = (json.loads(m) for m in v.subscribe(["tETHBTC"]))
     assert conf == {"event": "conf", "flags": 65536 + 131072}  # SEQ_ALL + OB_CHECKSUM, first
-    assert sub == {"event": "subscribe", "channel": "book", "symbol": "tETHBTC", "prec": "P0", "freq": "F0", "len": "25"}
+    assert sub == {
+        "event": "subscribe", "channel": "book", "symbol": "tETHBTC", "prec": "P0", "freq": "F0", "len": "25"
+    }
     assert json.loads(_adapter(length=100, checksum=False).subscribe([])[0]) == {"event": "conf", "flags": 65536}
     assert [json.loads(m)["symbol"] for m in v.subscribe(["tETHBTC", "tBTCUST"])[1:]] == ["tETHBTC", "tBTCUST"]
     # no channel yet: nothing to unsubscribe; a resubscribe is a subscribe (without a second conf)
@@ -439,7 +441,9 @@ def test_encoder_frames_read_back() -> None:
     assert [v.parse(r) for m in (unsub, sub) for r in enc.client_message(m, conn)] == [(), ()]
     assert subs == {"tETHBTC"} and v.channel("tETHBTC") == chan
     # a snapshot and a delta, numbered as a connection numbers them
-    book = BookState(symbol="tETHBTC", bids=[["100.5", "1.25"]], asks=[["101", "0.0000081"]], last=1, micro=0, checksum=7)
+    book = BookState(
+        symbol="tETHBTC", bids=[["100.5", "1.25"]], asks=[["101", "0.0000081"]], last=1, micro=0, checksum=7
+    )
     (s,) = v.parse(enc.stamp(enc.snapshot_frame(book), 0))
     assert s.bids == [("100.5", "1.25")] and s.asks == [("101", "0.0000081")]
     u = Update(symbol="tETHBTC", bids=[["100.5", "0"], ["100", "2"]], asks=[["101.5", "3"]], first=2, last=2,

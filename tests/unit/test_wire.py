@@ -214,7 +214,11 @@ def test_error_attributes(wire: types.ModuleType) -> None:
 
 
 LEAF = st.one_of(
-    st.floats(), st.integers(min_value=-(10**400), max_value=10**400), st.none(), st.text(max_size=3), st.binary(max_size=2)
+    st.floats(),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.none(),
+    st.text(max_size=3),
+    st.binary(max_size=2),
 )
 ANY_LEVEL = st.one_of(
     st.tuples(st.one_of(VENUE, LEAF, st.just("\ud800")), LEAF, LEAF), st.lists(LEAF, max_size=4), LEAF

@@ -73,8 +73,10 @@ class KrakenAdapter(VenueAdapter):
 
     def _sub(self, op: str, symbols: Sequence[str]) -> str:
         if self.config.version == 1:
-            return json.dumps({"event": op, "pair": list(symbols), "subscription": {"name": "book", "depth": self.config.depth}})
-        return json.dumps({"method": op, "params": {"channel": "book", "symbol": list(symbols), "depth": self.config.depth}})
+            subscription = {"name": "book", "depth": self.config.depth}
+            return json.dumps({"event": op, "pair": list(symbols), "subscription": subscription})
+        params = {"channel": "book", "symbol": list(symbols), "depth": self.config.depth}
+        return json.dumps({"method": op, "params": params})
 
     def subscribe(self, symbols: Sequence[str]) -> list[str]:
         return [self._sub("subscribe", symbols)]
@@ -108,7 +110,9 @@ class KrakenAdapter(VenueAdapter):
             snap_asks, snap_bids = doc.get(first, "as"), doc.get(first, "bs")
             if snap_asks >= 0 or snap_bids >= 0:
                 bids, asks = doc_sides(doc, snap_bids, snap_asks)
-                ts = max(_ts_ns(doc, snap_asks) if snap_asks >= 0 else 0, _ts_ns(doc, snap_bids) if snap_bids >= 0 else 0)
+                ts = max(
+                    _ts_ns(doc, snap_asks) if snap_asks >= 0 else 0, _ts_ns(doc, snap_bids) if snap_bids >= 0 else 0
+                )
                 return (Snapshot(symbol=pair, bids=bids, asks=asks, exchange_ts_ns=ts),)
             a_parts: list[int] = []
             b_parts: list[int] = []

@@ -91,7 +91,8 @@ class KrakenEncoder:
         for pair in msg.get("pair", []):
             pair = str(pair)
             ok = conn.subscribe(pair) if event == "subscribe" else conn.unsubscribe(pair)
-            status = {"event": "subscriptionStatus", "pair": pair, "subscription": {"depth": self.depth, "name": "book"}}
+            subscription = {"depth": self.depth, "name": "book"}
+            status = {"event": "subscriptionStatus", "pair": pair, "subscription": subscription}
             if event == "subscribe" and not ok:
                 status.update(status="error", errorMessage="Currency pair not supported")
             else:
@@ -105,7 +106,11 @@ class KrakenEncoder:
         if method == "ping":
             return [json.dumps({"method": "pong", "req_id": msg.get("req_id")})]
         params = msg.get("params")
-        if method not in ("subscribe", "unsubscribe") or not isinstance(params, dict) or params.get("channel") != "book":
+        if (
+            method not in ("subscribe", "unsubscribe")
+            or not isinstance(params, dict)
+            or params.get("channel") != "book"
+        ):
             return [self._error("Unsupported request")]
         out: list[str] = []
         for symbol in params.get("symbol", []):

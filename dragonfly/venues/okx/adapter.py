@@ -96,10 +96,15 @@ class OkxAdapter(VenueAdapter):
                 bids, asks = doc_sides(doc, need(doc, d, "bids"), need(doc, d, "asks"))
                 seq = _int_or(doc, doc.get(d, "seqId"))
                 if action == "snapshot":
-                    out.append(Snapshot(symbol=symbol, bids=bids, asks=asks, last=seq, checksum=checksum, exchange_ts_ns=ts))
+                    out.append(
+                        Snapshot(symbol=symbol, bids=bids, asks=asks, last=seq, checksum=checksum, exchange_ts_ns=ts)
+                    )
                 else:
-                    out.append(Delta(symbol=symbol, bids=bids, asks=asks, last=seq, prev=_int_or(doc, doc.get(d, "prevSeqId")),
-                                     checksum=checksum, exchange_ts_ns=ts))
+                    prev = _int_or(doc, doc.get(d, "prevSeqId"))
+                    delta = Delta(
+                        symbol=symbol, bids=bids, asks=asks, last=seq, prev=prev, checksum=checksum, exchange_ts_ns=ts
+                    )
+                    out.append(delta)
         except (ExtractError, IndexError, ValueError) as exc:
             raise FrameError(f"bad books message: {type(exc).__name__}: {exc}", symbol=symbol) from None
         return out

@@ -87,7 +87,9 @@ class Harness:
     def matches_truth(self, i: int = 0) -> bool:
         k = self.keeper(i)
         truth = self.sim.symbols[self.key(i)].book
-        return k.status is LIVE and k.book is not None and k.book.bids() == truth.bids() and k.book.asks() == truth.asks()
+        return (
+            k.status is LIVE and k.book is not None and k.book.bids() == truth.bids() and k.book.asks() == truth.asks()
+        )
 
     async def settle(self, steps: int = 5) -> None:
         """Send more deltas and wait until every book equals the true book."""

@@ -56,14 +56,17 @@ async def test_feed_follows_its_simulator(any_case: Case) -> None:
             sink=sink,
             config=case.config,
             base_url=sim.base_url,
-            ws=WebSocketConfig.build(url="ws://127.0.0.1:1", backoff=Backoff(initial_s=0.01, max_s=0.05)),  # policy only
+            # policy only
+            ws=WebSocketConfig.build(url="ws://127.0.0.1:1", backoff=Backoff(initial_s=0.01, max_s=0.05)),
         )
         feed.start()
         try:
             assert feed.instruments == INSTRUMENTS  # normalised names
 
             def live() -> bool:
-                return set(sink.last) == set(INSTRUMENTS) and all(u.status is VenueStatus.LIVE for u in sink.last.values())
+                return set(sink.last) == set(INSTRUMENTS) and all(
+                    u.status is VenueStatus.LIVE for u in sink.last.values()
+                )
 
             await sink.until(live)
             sim.pause()  # frozen: the feed converges to what the simulator sent last
