@@ -302,10 +302,9 @@ class FeedDriver(FeedTask):
         keepers = self.keepers
         for ev in events:
             if type(ev) is Heartbeat:
-                if ev.symbol is None:
-                    targets = keepers.values()
-                else:
-                    targets = [keepers[ev.symbol]] if ev.symbol in keepers else ()
+                targets = (
+                    keepers.values() if ev.symbol is None else [keepers[ev.symbol]] if ev.symbol in keepers else ()
+                )
                 for k in targets:
                     self._handle(k, k.on_heartbeat(), receive_ns)
                 continue
