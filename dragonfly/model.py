@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from typing_extensions import Self
 
 __all__ = ("VenueStatus", "VenueHealth", "BookUpdate", "WorldView", "Level", "Side", "LiquidityLevel", "LiquidityView")
@@ -29,7 +31,9 @@ class VenueStatus(str, enum.Enum):
     STALE = "STALE"  # disconnected, silent past its staleness limit, or sent bad data
 
 
-_BOOK_UPDATE_FIELDS = ("venue", "instrument", "bids", "asks", "status", "exchange_ts_ns", "receive_ts_ns", "reason")
+_BOOK_UPDATE_FIELDS: Final = (
+    "venue", "instrument", "bids", "asks", "status", "exchange_ts_ns", "receive_ts_ns", "reason"
+)
 _new_tuple = tuple.__new__
 
 
@@ -108,7 +112,13 @@ class BookUpdate(tuple):  # type: ignore[type-arg]
 
     #: ``BookUpdate._make(fields)``: build from all eight fields, in order, with no
     #: defaults and no checks (as ``collections.namedtuple``'s ``_make``; for hot paths).
-    _make = classmethod(tuple.__new__)
+    if TYPE_CHECKING:
+
+        @classmethod
+        def _make(cls, fields: Iterable[object], /) -> Self: ...
+
+    else:
+        _make = classmethod(tuple.__new__)  # no Python frame in between
 
     def _replace(self, **changes: object) -> BookUpdate:
         """A copy with some fields changed (as ``collections.namedtuple``'s ``_replace``)."""

@@ -51,7 +51,10 @@ from ..encoder import BookState, Update
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ("DiffSim", "DiffSimConfig", "delta_frames")
+__all__ = ("DEFAULT_LEVELS", "DiffSim", "DiffSimConfig", "delta_frames")
+
+#: Price levels per side of each true book unless :class:`DiffSimConfig` says otherwise.
+DEFAULT_LEVELS = 30
 
 _MAX_LEVELS = 1000
 
@@ -79,7 +82,7 @@ class DiffSimConfig:
 
     symbols: tuple[str, ...]
     seed: int = 1
-    levels: int = 30
+    levels: int = DEFAULT_LEVELS
     top_depth: int = 10
     history: int = 256
     mids: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))

@@ -22,7 +22,7 @@ from ...errors import ConfigError
 from ...instruments import parse_instrument
 from ..encoder import encoder_label
 from ..market import MidPrice, SentBook, default_mid, stable_seed
-from .server import DiffSim, DiffSimConfig
+from .server import DEFAULT_LEVELS, DiffSim, DiffSimConfig
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -100,7 +100,7 @@ class SimulatedDiffVenue:
         if decimals > 8:
             raise ConfigError(f"{self.venue}: mid {lowest!r} is too small for the simulator")
         # the true books stay within what the venue's book carries (which may be under the default)
-        levels = min(DiffSimConfig.__dataclass_fields__["levels"].default, int(encoder.depth))
+        levels = min(DEFAULT_LEVELS, int(encoder.depth))
         kwargs: dict[str, Any] = {"seed": stable_seed(seed, self.venue), "mids": prices, "decimals": decimals,
                                   "levels": levels}
         kwargs.update(options)

@@ -80,10 +80,10 @@ class TemplateAdapter(VenueAdapter):
         if channel < 0:
             op = doc.get(0, "op")
             if op >= 0 and doc.str(op) == "error":
-                symbol = doc.get(0, "symbol")
+                symbol_h = doc.get(0, "symbol")
                 message = doc.get(0, "message")
-                if symbol >= 0:
-                    return (Rejected(symbol=doc.str(symbol), reason=doc.str(message) if message >= 0 else ""),)
+                if symbol_h >= 0:
+                    return (Rejected(symbol=doc.str(symbol_h), reason=doc.str(message) if message >= 0 else ""),)
             return ()  # acks
         name = doc.str(channel)
         if name == "heartbeat":

@@ -92,7 +92,7 @@ class KrakenEncoder:
             pair = str(pair)
             ok = conn.subscribe(pair) if event == "subscribe" else conn.unsubscribe(pair)
             subscription = {"depth": self.depth, "name": "book"}
-            status = {"event": "subscriptionStatus", "pair": pair, "subscription": subscription}
+            status: dict[str, Any] = {"event": "subscriptionStatus", "pair": pair, "subscription": subscription}
             if event == "subscribe" and not ok:
                 status.update(status="error", errorMessage="Currency pair not supported")
             else:
