@@ -37,7 +37,7 @@ _BOOK_UPDATE_FIELDS: Final = (
 _new_tuple = tuple.__new__
 
 
-class BookUpdate(tuple):  # type: ignore[type-arg]
+class BookUpdate(tuple):
     """Listener -> aggregator: the current top of one venue's book for one instrument.
 
     ``status`` other than LIVE carries no levels that may be served: the
@@ -95,12 +95,12 @@ class BookUpdate(tuple):  # type: ignore[type-arg]
     # order: Python asks this subclass first even when it is on the right.
     def __eq__(self, other: object) -> bool:
         if type(other) is type(self):
-            return tuple.__eq__(self, other)  # type: ignore[arg-type]
+            return tuple.__eq__(self, other)
         return False if isinstance(other, tuple) else NotImplemented
 
     def __ne__(self, other: object) -> bool:
         if type(other) is type(self):
-            return tuple.__ne__(self, other)  # type: ignore[arg-type]
+            return tuple.__ne__(self, other)
         return True if isinstance(other, tuple) else NotImplemented
 
     __hash__ = tuple.__hash__
@@ -139,7 +139,7 @@ class BookUpdate(tuple):  # type: ignore[type-arg]
 
 def _install_fields() -> None:
     try:  # the C field accessor of collections.namedtuple (CPython); same behaviour as the fallback
-        from _collections import _tuplegetter  # type: ignore[import-not-found]
+        from _collections import _tuplegetter
     except ImportError:  # pragma: no cover - other interpreters
         from operator import itemgetter
 

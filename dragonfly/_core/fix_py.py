@@ -499,6 +499,7 @@ def market_data(msg: FixMessage) -> MarketData:
             return
         if not e[6]:
             raise FixParseError("bid/offer entry without MDEntryPx (270)", reason="missing", tag=270)
+        # the slots of an entry hold the types the tuple declares (the parser fills them by tag)
         entries.append((e[0], etype, e[2], e[3], e[4], e[5]))  # type: ignore[arg-type]
 
     action = 0

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from types import MappingProxyType
+from typing import Any
 
 from .._core.merge import merge_liquidity, merge_top
 from ..errors import ConfigError
@@ -94,8 +95,8 @@ class AggregatorConfig:
         object.__setattr__(self, "staleness", MappingProxyType(dict(self.staleness)))
 
     @classmethod
-    def build(cls, *, instrument: str, venues: tuple[str, ...] | list[str], **kwargs: object) -> AggregatorConfig:
-        return cls(instrument=instrument, venues=tuple(venues), **kwargs)  # type: ignore[arg-type]
+    def build(cls, *, instrument: str, venues: tuple[str, ...] | list[str], **kwargs: Any) -> AggregatorConfig:
+        return cls(instrument=instrument, venues=tuple(venues), **kwargs)
 
     def with_depth(self, depth: int) -> AggregatorConfig:
         return replace(self, depth=depth)

@@ -32,7 +32,7 @@ import enum
 import errno as _errno
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -359,7 +359,7 @@ class Client(abc.ABC):
                 log.exception("%s: on_gap hook failed", self.name)
 
     # -- the loop -----------------------------------------------------------------------------------
-    async def _run(self) -> AsyncIterator[Any]:
+    async def _run(self) -> AsyncGenerator[Any, None]:
         backoff = self.backoff
         limit = backoff.max_retries
         stats = self.stats

@@ -1212,7 +1212,7 @@ class FixClient(Client):
     def backoff(self) -> Backoff:
         return self.config.backoff
 
-    @property  # type: ignore[override]
+    @property
     def on_gap(self) -> Callable[..., None] | None:
         """``(client, reason)`` hook (or the older ``(client, first, last)``); see the class docstring."""
         return self._gap_hook
@@ -1287,14 +1287,14 @@ class FixClient(Client):
         """
         return self._run()
 
-    async def frames(self) -> AsyncIterator[Frame]:  # type: ignore[override]
+    async def frames(self) -> AsyncIterator[Frame]:
         """Raw bytes of each application message (see :meth:`messages`)."""
         agen = self._run()
         try:
             async for msg in agen:
                 yield msg.raw
         finally:
-            await agen.aclose()  # type: ignore[attr-defined]
+            await agen.aclose()
 
     def _payload_size(self, payload: FixMessage) -> int:
         return len(payload.raw)

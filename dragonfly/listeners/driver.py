@@ -236,7 +236,7 @@ class FeedDriver(FeedTask):
                 raise TypeError(
                     f"{venue}: the venue needs a connect request, which {type(client).__name__} cannot make"
                 )
-            client.resolve_url = self._resolve_url  # type: ignore[attr-defined]
+            client.resolve_url = self._resolve_url
 
     # -- the Feed interface -----------------------------------------------------------------------
 
@@ -315,7 +315,7 @@ class FeedDriver(FeedTask):
             if type(ev) is Reply:
                 self._send_soon(ev.data)
                 continue
-            found = keepers.get(ev.symbol)  # type: ignore[union-attr]
+            found = keepers.get(ev.symbol)
             if found is None:
                 stats.unroutable += 1
                 continue

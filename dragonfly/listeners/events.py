@@ -67,7 +67,7 @@ class DocSide(Sequence[Any]):
             return self._list() == other._list()
         return self._list() == other
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable, like the list it equals
 
     def __repr__(self) -> str:
         return f"DocSide({self._list()!r})"

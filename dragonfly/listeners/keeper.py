@@ -275,7 +275,7 @@ class BookKeeper:
             return (), ()
         d = self.depth if depth is None else depth
         if self.book is not None:
-            return self.book.top(d)  # type: ignore[no-any-return]
+            return self.book.top(d)
         bids, asks = self._bids, self._asks
         return (bids if len(bids) <= d else bids[:d]), (asks if len(asks) <= d else asks[:d])
 
@@ -431,6 +431,8 @@ class BookKeeper:
         if problem:
             return self._fault(Fault.CROSSED if problem.startswith("crossed") else Fault.INVALID, problem)
         self.stats.snapshots += 1
+        # Snapshot types its sides loosely (a diff feed's hold text); a top-N feed's adapter hands tuples of
+        # (price, qty) floats, whose order check_top has just verified
         self._bids = bids  # type: ignore[assignment]
         self._asks = asks  # type: ignore[assignment]
         self.last = s.last

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from .._core.merge import merge_levels
 from ..model import LiquidityView, WorldView
 from ..queues import Broadcast, Subscription
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("EmbeddedService", "ViewStream", "LiquidityStream", "filter_view")
 
@@ -43,7 +47,7 @@ def filter_view(view: WorldView, *, depth: int | None = None, venues: frozenset[
 class _Stream:
     __slots__ = ("_sub",)
 
-    def __init__(self, sub: Subscription) -> None:  # type: ignore[type-arg]
+    def __init__(self, sub: Subscription[Any]) -> None:
         self._sub = sub
 
     @property
@@ -61,19 +65,19 @@ class _Stream:
     def close(self) -> None:
         self._sub.close()
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    async def __aenter__(self):  # type: ignore[no-untyped-def]
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
-    def __aiter__(self):  # type: ignore[no-untyped-def]
+    def __aiter__(self) -> Self:
         return self
 
 

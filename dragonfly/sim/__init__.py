@@ -244,7 +244,7 @@ class SimulatedVenues:
         return await self.simulators[venue].send_out_of_order(instrument)
 
     async def request_reconnect(self, venue: str) -> int:
-        return await self.simulators[venue].request_reconnect()  # type: ignore[no-any-return]
+        return await self.simulators[venue].request_reconnect()
 
     async def wait_subscribed(self, timeout: float = 10.0) -> None:
         for s in self.simulators.values():

@@ -83,8 +83,8 @@ class SyntheticBook:
             pb = self._price(best_bid - k)
             pa = self._price(best_ask + k)
             # keep most sizes, change a few: incrementals stay small
-            bids[pb] = self.bids.get(pb) if pb in self.bids and rng.random() < 0.8 else self._size()  # type: ignore[assignment]
-            asks[pa] = self.asks.get(pa) if pa in self.asks and rng.random() < 0.8 else self._size()  # type: ignore[assignment]
+            bids[pb] = self.bids[pb] if pb in self.bids and rng.random() < 0.8 else self._size()
+            asks[pa] = self.asks[pa] if pa in self.asks and rng.random() < 0.8 else self._size()
         self.bids, self.asks = bids, asks
 
     def top(self, depth: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
@@ -537,6 +537,7 @@ class SimulatedFixVenue(FixVenueSimulator):
         """Move every book one step and send it now (even while paused)."""
         self.tick()
 
+    # the simulators' common fault interface (async, every session), not the FIX server's per-session one
     async def disconnect(self, *, refuse: bool = False, abrupt: bool = False) -> int:  # type: ignore[override]
         """Drop every session (``refuse`` is not supported by the FIX venue)."""
         if refuse:

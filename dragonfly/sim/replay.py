@@ -40,7 +40,7 @@ def read_recording(path: str | Path, fmt: str = "auto") -> Iterator[Record]:
     if fmt == "auto":
         fmt = "hftbacktest" if p.suffix == ".gz" else "jsonl" if p.suffix == ".jsonl" else "cryptofeed"
     opener = gzip.open if p.suffix == ".gz" else open
-    with opener(p, "rt", encoding="utf-8", newline="\n") as fh:  # type: ignore[operator]
+    with opener(p, "rt", encoding="utf-8", newline="\n") as fh:
         for raw in fh:
             line = raw.rstrip("\n").rstrip("\r")
             if not line.strip():

@@ -284,7 +284,7 @@ class VenueSimulator:
         bids = book.bids_text
         if bad and bids:
             bids = ((bids[0][0], bids[0][1] + "x"), *bids[1:])
-        return self.encoder.render(key, bids, book.asks_text, seq)  # type: ignore[no-any-return]
+        return self.encoder.render(key, bids, book.asks_text, seq)
 
     async def _broadcast(self, name: str, book: SentBook, seq: int, bad: bool = False) -> None:
         async with self._send_lock:

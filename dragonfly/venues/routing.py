@@ -169,7 +169,7 @@ def int_field(frame: str | bytes, key: str, *, from_end: bool = False) -> int:
         if v is not None:
             return v
     pats = _int_res(key)
-    m = pats[0].search(frame) if isinstance(frame, str) else pats[1].search(frame)  # type: ignore[arg-type]
+    m = pats[0].search(frame) if isinstance(frame, str) else pats[1].search(frame)
     if m is not None and not from_end:
         return int(m.group(1) or m.group(2))
     j = _value_start(frame, key, from_end)

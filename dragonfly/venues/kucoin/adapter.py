@@ -220,7 +220,7 @@ class KucoinAdapter(VenueAdapter):
             last = doc.int(need(doc, data, "sequenceEnd"))
             t = doc.get(data, "time")
             ts = doc.int(t) * 1_000_000 if t >= 0 else 0
-            if (_FILLER in frame) if type(frame) is str else (_FILLER_B in frame):  # type: ignore[operator]
+            if (_FILLER in frame) if type(frame) is str else (_FILLER_B in frame):
                 bids: Any = _without_fillers(doc.value(bh, text_numbers=True))
                 asks: Any = _without_fillers(doc.value(ah, text_numbers=True))
             else:
