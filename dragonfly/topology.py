@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ._lifecycle import StartStop
 from .aggregators.bbo import AggregatorConfig, BboAggregator
 from .clients.ws import WebSocketConfig
 from .errors import ConfigError
@@ -115,7 +116,7 @@ class FeedSpec:
         )
 
 
-class Topology:
+class Topology(StartStop):
     """Runs feeds, aggregators and transformers together (start order: consumers first).
 
     Parameters
@@ -157,13 +158,6 @@ class Topology:
             await a.stop()
         for t in self.transformers:
             await t.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

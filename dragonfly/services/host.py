@@ -31,12 +31,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from .._lifecycle import StartStop
 from ..errors import BindError, ConfigError
 from .base import HostedPipeline, Service
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from .fix_server import FixServer, FixServerConfig
     from .grpc import GrpcServer, GrpcServerConfig
 
@@ -47,7 +46,7 @@ log = logging.getLogger(__name__)
 _NEW, _RUNNING, _STOPPED = "new", "running", "stopped"
 
 
-class ServiceHost:
+class ServiceHost(StartStop):
     """The servers of layer 5 over pipelines, as one unit (see the module docstring).
 
     Parameters
@@ -197,13 +196,6 @@ class ServiceHost:
                 errors.append(result)
         if errors:
             raise errors[0]
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 async def _bind(service: Service) -> None:

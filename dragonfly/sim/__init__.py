@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .._lifecycle import StartStop
 from ..errors import ConfigError
 from ..instruments import parse_instrument
 from ..venues.base import VenueSpec
@@ -34,9 +35,6 @@ from .fix_venue import SimulatedFixVenue
 from .market import MidPrice, SentBook, VenueStyle
 from .replay import Recording, read_recording, write_cryptofeed
 from .server import VenueSimulator
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 __all__ = (
     "Recording",
@@ -122,7 +120,7 @@ def create_simulator(venue: str | VenueSpec, *, config: Any = None, **kwargs: An
     return _ENGINE_CLASSES[encoder.engine](encoder, venue=spec.name, **kwargs)
 
 
-class SimulatedVenues:
+class SimulatedVenues(StartStop):
     """Several venue simulators sharing one synthetic market.
 
     Parameters
@@ -195,13 +193,6 @@ class SimulatedVenues:
     async def stop(self) -> None:
         for s in self.simulators.values():
             await s.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # -- access ----------------------------------------------------------------------
     @property

@@ -25,18 +25,16 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from .._lifecycle import StartStop
 from ..errors import ConfigError
 from ..instruments import Instrument, parse_instrument
 from .encoder import encoder_label
 from .market import MidPrice, SentBook, VenueBookModel, VenueStyle, default_mid, stable_seed
 from .replay import Recording
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 __all__ = ("Connection", "VenueSimulator")
 
@@ -71,7 +69,7 @@ class Connection:
         return list(self.subs)
 
 
-class VenueSimulator:
+class VenueSimulator(StartStop):
     """A top-N snapshot venue's WebSocket server, speaking ``encoder``'s wire format.
 
     Parameters
@@ -194,13 +192,6 @@ class VenueSimulator:
         if self._runner is not None:
             r, self._runner = self._runner, None
             await r.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # -- connections ------------------------------------------------------------------------
     async def _handler(self, request: web.Request) -> web.StreamResponse:

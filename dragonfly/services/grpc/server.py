@@ -38,6 +38,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ..._lifecycle import StartStop
 from ...errors import BindError, ConfigError, DragonflyError
 from ...model import VenueStatus, WorldView
 from ...queues import Broadcast, Subscription
@@ -47,8 +48,6 @@ from .encode import encode_book_update, encode_liquidity_from_view, encode_liqui
 from .protos import book_pb2
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from ..base import HostedPipeline
 
 __all__ = ("BindError", "GrpcServer", "GrpcServerConfig", "ServedBook", "StreamStats", "SubscriberStats")
@@ -270,7 +269,7 @@ def _identity(b: bytes) -> bytes:
     return b
 
 
-class GrpcServer:
+class GrpcServer(StartStop):
     """Serve consolidated books over gRPC (``grpc.aio``).
 
     Parameters
@@ -470,13 +469,6 @@ class GrpcServer:
     async def wait_closed(self) -> None:
         """Return once :meth:`stop` has finished."""
         await self._stopped.wait()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # -- handlers ----------------------------------------------------------------
     def _handlers(self) -> grpc.GenericRpcHandler:

@@ -16,16 +16,14 @@ import contextlib
 import math
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..._lifecycle import StartStop
 from ...errors import ConfigError
 from ...instruments import parse_instrument
 from ..encoder import encoder_label
 from ..market import MidPrice, SentBook, default_mid, stable_seed
 from .server import DEFAULT_LEVELS, DiffSim, DiffSimConfig
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 __all__ = ("DEFAULT_INTERVAL_S", "SimulatedDiffVenue")
 
@@ -37,7 +35,7 @@ def _sent(bids: Any, asks: Any) -> SentBook:
     return SentBook(tuple((repr(p), repr(q)) for p, q in bids), tuple((repr(p), repr(q)) for p, q in asks))
 
 
-class SimulatedDiffVenue:
+class SimulatedDiffVenue(StartStop):
     """One :class:`DiffSim` speaking ``encoder`` for one registry venue.
 
     Parameters
@@ -135,13 +133,6 @@ class SimulatedDiffVenue:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.diff.close()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # -- access ---------------------------------------------------------------------------------
     @property
