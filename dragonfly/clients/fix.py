@@ -47,12 +47,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .._core.fix import FixFramer, FixMessage, encode_message, parse_message
+from .._lifecycle import StartStop
 from ..errors import ConfigError, FixError, FixParseError, FixSessionError, VenueConnectionError
 from .base import Backoff, Client, Frame, summarize_error
 
 __all__ = (
     "Counterparty",
     "FileSeqStore",
+    "FixAcceptor",
     "FixClient",
     "FixClientConfig",
     "FixSession",
@@ -1125,6 +1127,124 @@ async def accept_logon(
     session.start()
     log.info("%s: %s logged on from %s (HeartBtInt %d)", name, their, peer, hb)
     return session
+
+
+class FixAcceptor(StartStop):
+    """The acceptor side of FIX 4.4 on one listening socket, for a server of market data.
+
+    It listens (:meth:`_listen`), logs the allowed counterparties on (:func:`accept_logon`),
+    keeps the logged-on sessions in :attr:`sessions` (one per CompID at a time), hands every
+    application message of a session to :meth:`_on_app` and, at the end, logs every session
+    out and closes the sequence stores (:meth:`_shutdown`). A subclass gives the application:
+    ``start``/``stop``, :meth:`_on_app`, and what happens when a session begins and ends
+    (:meth:`_logged_on`, :meth:`_logged_off`).
+
+    An error from :meth:`_on_app` that says the session or its connection broke ends that
+    session only; anything else is logged with its traceback and ends it too: one counterparty
+    never takes the acceptor down.
+
+    Parameters
+    ----------
+    host, port, ssl
+        Where to listen (port 0 picks a free one; read :attr:`port`), and the TLS server context.
+    comp_id : str
+        Our CompID.
+    counterparties : Mapping[str, str or None]
+        Allowed counterparty CompIDs and their passwords (None: none required).
+    store_dir : str or None
+        Directory of per-counterparty sequence files (None: in memory).
+    max_msg_size : int
+        Largest message accepted from a counterparty.
+    logon_timeout_s : float
+        How long a new connection has to log on.
+    label : str
+        Name in logs and in the sessions' task names.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        ssl: _ssl.SSLContext | None,
+        comp_id: str,
+        counterparties: Mapping[str, str | None],
+        store_dir: str | None,
+        max_msg_size: int,
+        logon_timeout_s: float,
+        label: str,
+    ) -> None:
+        self._listen_on = (host, port, ssl)
+        self._comp_id = comp_id
+        self._counterparties = counterparties_from(comp_id, counterparties, store_dir)
+        self._max_msg_size = max_msg_size
+        self._logon_timeout_s = logon_timeout_s
+        self._label = label
+        #: Logged-on sessions by the counterparty's CompID.
+        self.sessions: dict[str, FixSession] = {}
+        self._active: set[str] = set()
+        self._stores: dict[str, SeqStore] = {}
+        self._server: asyncio.base_events.Server | None = None
+        self._conns: set[asyncio.Task[Any]] = set()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not started"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _listen(self) -> None:
+        """Start listening (OSError when the address cannot be bound)."""
+        host, port, ssl = self._listen_on
+        self._server = await asyncio.start_server(self._on_conn, host, port, ssl=ssl)
+
+    async def _shutdown(self, reason: str, *tasks: asyncio.Task[Any]) -> None:
+        """Stop listening, log every session out with ``reason``, cancel the connections' tasks
+        (and ``tasks``), close the sequence stores."""
+        srv, self._server = self._server, None
+        conns: Iterable[asyncio.Task[Any]] = [*self._conns, *tasks] if tasks else self._conns
+        await close_acceptor(srv, self.sessions.values(), conns, self._stores, reason)
+
+    def _logged_on(self, session: FixSession) -> None:
+        """A session has logged on (it is in :attr:`sessions` already)."""
+
+    def _logged_off(self, session: FixSession) -> None:
+        """A session has ended (closed, and out of :attr:`sessions` already)."""
+
+    def _on_app(self, session: FixSession, msg: FixMessage) -> None:
+        """One application message of ``session``."""
+        raise NotImplementedError
+
+    async def _on_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conns.add(task)
+        session: FixSession | None = None
+        try:
+            session = await accept_logon(
+                reader, writer, comp_id=self._comp_id, counterparties=self._counterparties, active=self._active,
+                logon_timeout_s=self._logon_timeout_s, max_msg_size=self._max_msg_size, name=self._label,
+                stores=self._stores,
+            )
+            if session is None:
+                return
+            self.sessions[session.config.target_comp_id] = session
+            self._logged_on(session)
+            async for msg in session.messages():
+                try:
+                    self._on_app(session, msg)
+                except (FixSessionError, ConnectionError, OSError) as exc:
+                    log.info("%s: %s: %r", self._label, session.config.target_comp_id, exc)
+                    break
+        except Exception:  # never let one counterparty take the acceptor down
+            log.exception("%s: connection failed", self._label)
+        finally:
+            if session is not None:
+                their = session.config.target_comp_id
+                session._close(session.closed_reason or "ended")
+                self.sessions.pop(their, None)
+                self._active.discard(their)
+                self._logged_off(session)
+            self._conns.discard(task)
 
 
 # ---------------------------------------------------------------------------------------------

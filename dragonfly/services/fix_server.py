@@ -30,14 +30,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._core.fix import FixMessage
-from ..clients.fix import Counterparty, FixSession, SeqStore, accept_logon, close_acceptor, counterparties_from
+from ..clients.fix import FixAcceptor, FixSession
 from ..errors import BindError, ConfigError, FixParseError, FixSessionError
+from ..instruments import instrument_key
 from ..model import WorldView
 from ..queues import Broadcast
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from .base import HostedPipeline
 
 __all__ = ("DEFAULT_FIX_PORT", "FixServer", "FixServerConfig", "FixServerStats")
@@ -47,10 +46,6 @@ log = logging.getLogger(__name__)
 DEFAULT_FIX_PORT = 9880
 #: Most subscriptions one customer may hold at once.
 MAX_SUBSCRIPTIONS = 64
-
-
-def _key(symbol: str) -> str:
-    return "".join(ch for ch in symbol.upper() if ch.isalnum())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,7 +145,7 @@ def _levels(view: WorldView, depth: int) -> dict[tuple[str, float, str], float]:
     return out
 
 
-class FixServer:
+class FixServer(FixAcceptor):
     """Serve world views over FIX 4.4 (see the module docstring).
 
     Parameters
@@ -169,16 +164,16 @@ class FixServer:
             raise TypeError("config must be a FixServerConfig")
         if not views:
             raise ConfigError("at least one instrument is required")
+        super().__init__(
+            host=config.host, port=config.port, ssl=config.ssl, comp_id=config.comp_id, counterparties=config.customers,
+            store_dir=config.store_dir, max_msg_size=config.max_msg_size, logon_timeout_s=config.logon_timeout_s,
+            label="fix-server",
+        )
         self.config = config
         self.views = dict(views)
-        self._by_key = {_key(k): k for k in self.views}
+        self._by_key = {instrument_key(k): k for k in self.views}
         self.stats = FixServerStats()
-        self.sessions: dict[str, FixSession] = {}
         self._subs: dict[str, dict[str, _Subscription]] = {}
-        self._active: set[str] = set()
-        self._stores: dict[str, SeqStore] = {}
-        self._server: asyncio.base_events.Server | None = None
-        self._conns: set[asyncio.Task[Any]] = set()
 
     @classmethod
     def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: FixServerConfig) -> FixServer:
@@ -186,11 +181,6 @@ class FixServer:
         return cls({p.config.instrument: p.views for p in pipelines}, config)
 
     # -- lifecycle -----------------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "not started"
-        return self._server.sockets[0].getsockname()[1]
-
     @property
     def address(self) -> str:
         return f"{self.config.host}:{self.port}"
@@ -206,7 +196,7 @@ class FixServer:
         if self._server is None:
             cfg = self.config
             try:
-                self._server = await asyncio.start_server(self._on_conn, cfg.host, cfg.port, ssl=cfg.ssl)
+                await self._listen()
             except OSError as exc:
                 raise BindError(
                     f"cannot listen on {cfg.host}:{cfg.port} for {self.name}: {exc.strerror or exc}",
@@ -216,57 +206,20 @@ class FixServer:
 
     async def stop(self) -> None:
         """Log every customer out (bounded wait), stop listening, close the stores."""
-        srv, self._server = self._server, None
-        await close_acceptor(srv, self.sessions.values(), self._conns, self._stores, "server shutting down")
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await self._shutdown("server shutting down")
 
     # -- sessions ------------------------------------------------------------------------------
-    def _counterparties(self) -> dict[str, Counterparty]:
-        return counterparties_from(self.config.comp_id, self.config.customers, self.config.store_dir)
+    def _logged_on(self, session: FixSession) -> None:
+        self._subs[session.config.target_comp_id] = {}
+        self.stats.logons += 1
 
-    async def _on_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conns.add(task)
-        session: FixSession | None = None
-        try:
-            session = await accept_logon(
-                reader, writer, comp_id=self.config.comp_id, counterparties=self._counterparties(),
-                active=self._active, logon_timeout_s=self.config.logon_timeout_s,
-                max_msg_size=self.config.max_msg_size, name="fix-server", stores=self._stores,
-            )
-            if session is None:
-                return
-            their = session.config.target_comp_id
-            self.sessions[their] = session
-            self._subs[their] = {}
-            self.stats.logons += 1
-            async for msg in session.messages():
-                try:
-                    self._on_app(session, msg)
-                except (FixSessionError, ConnectionError, OSError) as exc:
-                    log.info("fix-server: %s: %r", their, exc)
-                    break
-        except Exception:  # never let one customer take the server down
-            log.exception("fix-server: connection failed")
-        finally:
-            if session is not None:
-                their = session.config.target_comp_id
-                for sub in self._subs.pop(their, {}).values():
-                    if sub.task is not None:
-                        sub.task.cancel()
-                session._close(session.closed_reason or "ended")
-                self.sessions.pop(their, None)
-                self._active.discard(their)
-                self.stats.sessions_ended += 1
-                log.info("fix-server: %s session ended: %s", their, session.closed_reason)
-            self._conns.discard(task)
+    def _logged_off(self, session: FixSession) -> None:
+        their = session.config.target_comp_id
+        for sub in self._subs.pop(their, {}).values():
+            if sub.task is not None:
+                sub.task.cancel()
+        self.stats.sessions_ended += 1
+        log.info("fix-server: %s session ended: %s", their, session.closed_reason)
 
     def _reject_request(self, session: FixSession, req_id: str, code: str, text: str) -> None:
         self.stats.request_rejects += 1
@@ -314,7 +267,7 @@ class FixServer:
             self._reject_request(session, req_id, "0", "no Symbol (55) in the request")
             return
         for symbol in symbols:
-            inst = self._by_key.get(_key(symbol))
+            inst = self._by_key.get(instrument_key(symbol))
             if inst is None:
                 self._reject_request(session, req_id, "0", f"unknown symbol {symbol}")
                 continue

@@ -23,15 +23,12 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._core.fix import FixMessage, encode_message
-from ..clients.fix import Counterparty, FixSession, accept_logon, close_acceptor, counterparties_from
+from ..clients.fix import FixAcceptor, FixSession
 from ..errors import ConfigError, FixSessionError
 from .market import SentBook
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 __all__ = ("FixVenueConfig", "FixVenueSimulator", "SimulatedFixVenue", "SyntheticBook")
 
@@ -166,7 +163,7 @@ class _Sub:
         self.sent_asks: dict[float, float] = {}
 
 
-class FixVenueSimulator:
+class FixVenueSimulator(FixAcceptor):
     """Run a :class:`FixVenueConfig` (``async with`` or :meth:`start`/:meth:`stop`).
 
     Attributes
@@ -178,7 +175,11 @@ class FixVenueSimulator:
     """
 
     def __init__(self, config: FixVenueConfig | None = None) -> None:
-        self.config = config or FixVenueConfig()
+        self.config = cfg = config or FixVenueConfig()
+        super().__init__(
+            host=cfg.host, port=cfg.port, ssl=cfg.ssl, comp_id=cfg.comp_id, counterparties=cfg.counterparties,
+            store_dir=cfg.store_dir, max_msg_size=cfg.max_msg_size, logon_timeout_s=10.0, label=cfg.name,
+        )
         self.books = {s: SyntheticBook(s, seed=self.config.seed, levels=self.config.levels,
                                        start=self.config.start_prices.get(s))
                       for s in self.config.instruments}
@@ -186,23 +187,13 @@ class FixVenueSimulator:
         self.last_sent: dict[str, SentBook] = {}
         #: Recent books sent per symbol, oldest first.
         self.history: dict[str, deque[SentBook]] = {s: deque(maxlen=256) for s in self.config.instruments}
-        self.sessions: dict[str, FixSession] = {}
         self.requests: list[FixMessage] = []
         self.logons = 0
         self._subs: dict[str, dict[str, _Sub]] = {}
-        self._active: set[str] = set()
-        self._stores: dict[str, Any] = {}
-        self._server: asyncio.base_events.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._stalled = False
         self.ticks = 0
         self.changed = asyncio.Event()  # set on every logon/subscription change (tests await it)
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "not started"
-        return self._server.sockets[0].getsockname()[1]
 
     @property
     def address(self) -> str:
@@ -211,57 +202,22 @@ class FixVenueSimulator:
     async def start(self) -> None:
         if self._server is not None:
             return
-        self._server = await asyncio.start_server(self._on_conn, self.config.host, self.config.port,
-                                                  ssl=self.config.ssl)
+        await self._listen()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop(), name=f"{self.config.name}-ticker")
 
     async def stop(self) -> None:
-        srv, self._server = self._server, None
         ticker, self._ticker = self._ticker, None
-        tasks = list(self._tasks) + ([ticker] if ticker is not None else [])
-        await close_acceptor(srv, self.sessions.values(), tasks, self._stores, "venue shutting down")
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await self._shutdown("venue shutting down", *([ticker] if ticker is not None else []))
 
     # -- connections -----------------------------------------------------------------------
-    def _counterparties(self) -> dict[str, Counterparty]:
-        return counterparties_from(self.config.comp_id, self.config.counterparties, self.config.store_dir)
-
-    async def _on_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        session = await accept_logon(
-            reader, writer, comp_id=self.config.comp_id, counterparties=self._counterparties(),
-            active=self._active, max_msg_size=self.config.max_msg_size, name=self.config.name, stores=self._stores,
-        )
-        if session is None:
-            if task is not None:
-                self._tasks.discard(task)
-            return
-        their = session.config.target_comp_id
-        self.sessions[their] = session
-        self._subs[their] = {}
+    def _logged_on(self, session: FixSession) -> None:
+        self._subs[session.config.target_comp_id] = {}
         self.logons += 1
         self.changed.set()
-        try:
-            async for msg in session.messages():
-                self._on_app(session, msg)
-        except Exception:  # pragma: no cover - never let one session kill the venue
-            log.exception("%s: session %s failed", self.config.name, their)
-        finally:
-            session._close(session.closed_reason or "ended")
-            self.sessions.pop(their, None)
-            self._subs.pop(their, None)
-            self._active.discard(their)
-            self.changed.set()
-            if task is not None:
-                self._tasks.discard(task)
+
+    def _logged_off(self, session: FixSession) -> None:
+        self._subs.pop(session.config.target_comp_id, None)
+        self.changed.set()
 
     def _on_app(self, session: FixSession, msg: FixMessage) -> None:
         if msg.msg_type != "V":
