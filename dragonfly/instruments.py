@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ("Instrument", "normalize_instrument", "parse_instrument", "QUOTE_CURRENCIES")
+__all__ = ("Instrument", "instrument_key", "normalize_instrument", "parse_instrument", "QUOTE_CURRENCIES")
 
 #: Quote currencies recognised at the end of a name without separator, longest first.
 QUOTE_CURRENCIES: tuple[str, ...] = tuple(
@@ -85,3 +85,9 @@ def parse_instrument(text: str) -> Instrument:
 def normalize_instrument(text: str) -> str:
     """``"ethbtc"`` / ``"ETH_BTC"`` / ... -> ``"ETH-BTC"``."""
     return parse_instrument(text).name
+
+
+def instrument_key(text: str) -> str:
+    """A lookup key that ignores how a name is spelt: its letters and digits, upper case
+    (``"eth/btc"``, ``"ETH-BTC"`` and ``"ethbtc"`` -> ``"ETHBTC"``); it never raises."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())

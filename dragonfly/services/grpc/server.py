@@ -40,6 +40,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ..._lifecycle import StartStop
 from ...errors import BindError, ConfigError, DragonflyError
+from ...instruments import instrument_key
 from ...model import VenueStatus, WorldView
 from ...queues import Broadcast, Subscription
 from . import protos
@@ -53,10 +54,6 @@ if TYPE_CHECKING:
 __all__ = ("BindError", "GrpcServer", "GrpcServerConfig", "ServedBook", "StreamStats", "SubscriberStats")
 
 log = logging.getLogger(__name__)
-
-
-def _norm(name: str) -> str:
-    return "".join(c for c in name.lower() if c.isalnum())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -297,7 +294,7 @@ class GrpcServer(StartStop):
         books = tuple(books)
         if not books:
             raise ConfigError("GrpcServer needs at least one book")
-        names = [_norm(b.instrument) for b in books]
+        names = [instrument_key(b.instrument) for b in books]
         if len(set(names)) != len(names):
             raise ConfigError(f"duplicate instruments: {[b.instrument for b in books]}")
         self.books = books
@@ -520,7 +517,7 @@ class GrpcServer(StartStop):
             return encode_summary_bytes(v, depth=depth)
 
         stats = await self._open(
-            protos.BOOK_SUMMARY, ("summary", _norm(book.instrument), depth, None), book.views, encode, context
+            protos.BOOK_SUMMARY, ("summary", instrument_key(book.instrument), depth, None), book.views, encode, context
         )
         try:
             async for payload in stats.sub:
@@ -536,7 +533,7 @@ class GrpcServer(StartStop):
         def encode(v: WorldView) -> bytes:
             return encode_book_update(v, depth=depth, venues=venues, all_venues=all_venues)
 
-        key = ("book", _norm(book.instrument), depth, _venues_key(venues))
+        key = ("book", instrument_key(book.instrument), depth, _venues_key(venues))
         stats = await self._open(protos.STREAM_BOOK, key, book.views, encode, context)
         try:
             async for payload in stats.sub:
@@ -564,7 +561,7 @@ class GrpcServer(StartStop):
             def encode(v: Any) -> bytes:
                 return encode_liquidity_from_view(v, depth=depth, venues=venues, all_venues=all_venues)
 
-        key = ("liquidity", _norm(book.instrument), depth, _venues_key(venues))
+        key = ("liquidity", instrument_key(book.instrument), depth, _venues_key(venues))
         stats = await self._open(protos.STREAM_LIQUIDITY, key, source, encode, context)
         try:
             async for payload in stats.sub:
@@ -585,9 +582,9 @@ class GrpcServer(StartStop):
     def _resolve(self, request: Any) -> tuple[ServedBook, int, frozenset[str] | None]:
         if request.instrument:
             try:
-                wanted = _norm(_instrument_name(request.instrument))
+                wanted = instrument_key(_instrument_name(request.instrument))
             except DragonflyError:
-                wanted = _norm(request.instrument)
+                wanted = instrument_key(request.instrument)
             book = self._by_name.get(wanted)
             if book is None:
                 served = ", ".join(f.instrument for f in self.books)
