@@ -5,7 +5,8 @@ venue's :class:`~dragonfly.venues.base.VenueSpec` names its encoder in ``simulat
 (``"dragonfly.venues.<venue>.sim:<Venue>Encoder"``). An encoder is built from the same
 configuration object as the venue's adapter (``<Venue>Encoder(<Venue>Config(version=2))``),
 does no I/O, and imports nothing from :mod:`dragonfly.sim` (the simulators import venues,
-never the reverse): it satisfies the protocols below structurally. Everything about
+never the reverse): it satisfies the protocols below structurally (the base classes of
+:mod:`dragonfly.venues.simkit` give the answers most venues share). Everything about
 sockets, markets, true books, sequence state and faults belongs to the generic engine
 named by its ``engine`` attribute:
 

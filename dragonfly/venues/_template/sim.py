@@ -1,9 +1,9 @@
 """Template venue: the simulator encoder, how :mod:`dragonfly.sim` speaks this venue.
 
 An encoder is built from the same configuration as the adapter, does no I/O, and imports only
-``dragonfly._core``, ``dragonfly.instruments``, ``dragonfly.errors`` and this folder (never
-``dragonfly.sim``: the simulators import venues, not the reverse). Its ``engine`` names the
-generic server that runs it; the protocols it satisfies are documented in
+``dragonfly._core``, ``dragonfly.instruments``, ``dragonfly.errors``, ``dragonfly.venues.simkit``
+and this folder (never ``dragonfly.sim``: the simulators import venues, not the reverse). Its
+``engine`` names the generic server that runs it; the protocols it satisfies are documented in
 :mod:`dragonfly.sim.encoder`:
 
 ``"snapshot"``  every frame is a whole top N (kind ``"top"``): ``style``, ``sends_unchanged``,
@@ -18,6 +18,11 @@ WebSocket encoders also have ``symbol``, ``connect`` (subscriptions in the URL),
 ``subscribe``/``unsubscribe``), ``heartbeat`` and ``reconnect_request``. A real venue has one
 engine per encoder class; this one picks it from ``TemplateConfig.kind``.
 
+:class:`~dragonfly.venues.simkit.DiffEncoderBase` (or ``SnapshotEncoderBase``) gives the answers
+most venues share (no URL subscriptions, no heartbeat or reconnect request of its own, ids growing
+by one, ``level`` with the tick's decimals, NotImplementedError for the members the engine never
+calls); override what the venue does differently.
+
 ``SIM_VARIANTS`` lists other configurations the shared venue tests run (label -> config).
 """
 
@@ -29,6 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase, compact_json, text_side
 from .config import TemplateConfig
 
 __all__ = ("SIM_VARIANTS", "TemplateEncoder")
@@ -37,22 +43,17 @@ __all__ = ("SIM_VARIANTS", "TemplateEncoder")
 SIM_VARIANTS = {"rest": TemplateConfig(kind="rest"), "top": TemplateConfig(kind="top")}
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+class TemplateEncoder(DiffEncoderBase):
+    """The template venue's wire format (see ``adapter.py`` for the protocol). Inherited: no number
+    on every frame of a connection, no checksum (a venue with one sets ``checksum`` to the core
+    Book's kind), ids growing by one, ``level`` with the tick's decimals."""
 
-
-class TemplateEncoder:
-    """The template venue's wire format (see ``adapter.py`` for the protocol)."""
-
-    connection_sequence = False  # no number on every frame of a connection
-    checksum = None  # no checksum (a venue with one names the core Book's kind: Book.checksum(kind))
     sends_unchanged = False  # a top-N venue that re-sends an unchanged book says True
 
     def __init__(self, config: TemplateConfig) -> None:
-        self.config = config
+        super().__init__(config, depth=config.max_depth)
         self.engine = "snapshot" if config.kind == "top" else "diff"
         self.snapshots = "rest" if config.kind == "rest" else "stream"
-        self.depth = config.max_depth
         #: top-N feeds: the book's shape and rate (fields of dragonfly.sim.market.VenueStyle)
         self.style: Mapping[str, Any] = {"tick_exp": -4, "qty_decimals": 4, "text_decimals": 8, "levels": 20,
                                          "interval_s": 0.1}
@@ -62,34 +63,28 @@ class TemplateEncoder:
     def symbol(self, instrument: Instrument) -> str:
         return instrument.name  # as the adapter's symbol()
 
-    def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
-        return None  # subscriptions come by message, not in the URL
-
     def client_message(self, text: str, conn: Any) -> list[str]:
         try:
             msg = json.loads(text)
             op = msg["op"]
             symbols = [str(s) for s in msg.get("symbols", [])]
         except (ValueError, KeyError, TypeError, AttributeError):
-            return [_dumps({"op": "error", "message": "bad request"})]
+            return [compact_json({"op": "error", "message": "bad request"})]
         if op not in ("subscribe", "unsubscribe") or msg.get("channel") != "book":
-            return [_dumps({"op": "error", "message": f"unknown op {op!r}"})]
+            return [compact_json({"op": "error", "message": f"unknown op {op!r}"})]
         out = []
         for s in symbols:
             if op == "unsubscribe":
                 conn.unsubscribe(s)
-                out.append(_dumps({"op": "unsubscribed", "symbol": s}))
+                out.append(compact_json({"op": "unsubscribed", "symbol": s}))
             elif conn.subscribe(s):
-                out.append(_dumps({"op": "subscribed", "symbol": s}))
+                out.append(compact_json({"op": "subscribed", "symbol": s}))
             else:
-                out.append(_dumps({"op": "error", "symbol": s, "message": "unknown symbol"}))
+                out.append(compact_json({"op": "error", "symbol": s, "message": "unknown symbol"}))
         return out
 
     def heartbeat(self) -> str | None:
-        return _dumps({"channel": "heartbeat"})
-
-    def reconnect_request(self) -> str | None:
-        return None  # the venue never asks clients to reconnect
+        return compact_json({"channel": "heartbeat"})
 
     # -- top-N snapshot engine (kind "top") --------------------------------------------------------
 
@@ -104,26 +99,20 @@ class TemplateEncoder:
             m = json.loads(payload)
             if m.get("channel") != "book" or m.get("type") != "snapshot":
                 return None
-            bids = tuple((str(p), str(q)) for p, q, *_ in m["bids"])
-            asks = tuple((str(p), str(q)) for p, q, *_ in m["asks"])
+            bids = text_side(m["bids"])
+            asks = text_side(m["asks"])
             return str(m["symbol"]), bids, asks
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
     # -- diff engine (kinds "resubscribe" and "rest") ----------------------------------------------
 
-    def level(self, price: float, qty: float, decimals: int) -> list[str]:
-        return [f"{price:.{decimals}f}", f"{qty:.8f}"]
-
-    def id_step(self, rng: random.Random) -> int:
-        return 1  # ids grow by one per update
-
     def _book(self, kind: str, symbol: str, bids: Any, asks: Any, seq: int, ts_ms: int, prev: int | None = None) -> str:
         msg: dict[str, Any] = {"channel": "book", "type": kind, "symbol": symbol, "seq": seq}
         if prev is not None:
             msg["prev"] = prev
         msg.update(ts=ts_ms, bids=bids, asks=asks)
-        return _dumps(msg)
+        return compact_json(msg)
 
     def delta_frame(self, u: Any) -> str:
         return self._book("update", u.symbol, u.bids, u.asks, u.last, u.ts_ms, prev=u.prev)
@@ -135,7 +124,4 @@ class TemplateEncoder:
         return query.get("symbol", "") if path == "/book" else None
 
     def rest_body(self, book: Any) -> str:
-        return _dumps({"seq": book.last, "bids": book.bids, "asks": book.asks})
-
-    def stamp(self, frame: str, seq: int) -> str | None:
-        raise NotImplementedError("the template venue does not number its connection's frames")
+        return compact_json({"seq": book.last, "bids": book.bids, "asks": book.asks})

@@ -18,16 +18,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase, SnapshotEncoderBase, quoted_side, text_side
 from .config import BinanceConfig, BinanceDiffConfig
 
 __all__ = ("BinanceDiffEncoder", "BinanceEncoder")
 
 _STREAM = re.compile(r"^([a-z0-9]+)@depth(5|10|20)(@100ms|@1000ms)?$")
 _DIFF_STREAM = re.compile(r"^([a-z0-9]+)@depth(@100ms|@1000ms)?$")
-
-
-def _side(levels: Any) -> str:
-    return "[" + ",".join(f'["{p}","{q}"]' for p, q in levels) + "]"
 
 
 def _pair(instrument: Instrument) -> str:
@@ -51,14 +48,14 @@ def _method(text: str) -> tuple[str, Any, list[Any]] | None:
         return None
 
 
-class BinanceEncoder:
-    """Partial book depth (``<symbol>@depth<5|10|20>[@100ms]``), a top-N snapshot per period."""
+class BinanceEncoder(SnapshotEncoderBase):
+    """Partial book depth (``<symbol>@depth<5|10|20>[@100ms]``), a top-N snapshot per period
+    (Binance keeps connections alive with WebSocket pings: no heartbeat frame)."""
 
-    engine = "snapshot"
     sends_unchanged = True
 
     def __init__(self, config: BinanceConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self.style: Mapping[str, Any] = {
             "tick_exp": -3,
             "qty_decimals": 4,
@@ -104,12 +101,6 @@ class BinanceEncoder:
             return [_reply([k for k in conn.keys() if not k.startswith("raw:")], rid)]
         return [_error(f"Unknown method {method}", rid)]
 
-    def heartbeat(self) -> str | None:
-        return None  # Binance keeps connections alive with WebSocket pings
-
-    def reconnect_request(self) -> str | None:
-        return None
-
     def next_seq(self, current: int, rng: random.Random) -> int:
         return current + 1 + rng.randrange(5)  # lastUpdateId grows by the updates a period folds in
 
@@ -118,7 +109,7 @@ class BinanceEncoder:
         stream = key[4:] if raw else key
         m = _STREAM.match(stream)
         n = int(m.group(2)) if m else 20
-        data = f'{{"lastUpdateId":{seq},"bids":{_side(bids[:n])},"asks":{_side(asks[:n])}}}'
+        data = f'{{"lastUpdateId":{seq},"bids":{quoted_side(bids[:n])},"asks":{quoted_side(asks[:n])}}}'
         return data if raw else f'{{"stream":"{stream}","data":{data}}}'
 
     def recorded(self, payload: str) -> tuple[str, Any, Any] | None:
@@ -126,24 +117,20 @@ class BinanceEncoder:
             msg = json.loads(payload)
             m = _STREAM.match(msg["stream"])
             data = msg["data"]
-            bids = tuple((str(p), str(q)) for p, q, *_ in data["bids"])
-            asks = tuple((str(p), str(q)) for p, q, *_ in data["asks"])
+            bids = text_side(data["bids"])
+            asks = text_side(data["asks"])
         except (ValueError, KeyError, TypeError):
             return None
         return (m.group(1), bids, asks) if m else None
 
 
-class BinanceDiffEncoder:
+class BinanceDiffEncoder(DiffEncoderBase):
     """Diff depth with REST snapshots; the symbol is Binance's (``BTCUSDT``)."""
 
-    engine = "diff"
     snapshots = "rest"
-    checksum = None
-    connection_sequence = False
 
     def __init__(self, config: BinanceDiffConfig) -> None:
-        self.config = config
-        self.depth = config.max_depth
+        super().__init__(config, depth=config.max_depth)
 
     def symbol(self, instrument: Instrument) -> str:
         return _pair(instrument).upper()
@@ -175,12 +162,6 @@ class BinanceDiffEncoder:
             return [_reply(None, rid)]
         return [_error(f"Unknown method {method}", rid)]
 
-    def heartbeat(self) -> str | None:
-        return None
-
-    def reconnect_request(self) -> str | None:
-        return None
-
     def level(self, price: float, qty: float, decimals: int) -> list[str]:
         return [f"{price:.8f}", f"{qty:.8f}"]
 
@@ -191,14 +172,8 @@ class BinanceDiffEncoder:
         data = {"e": "depthUpdate", "E": u.ts_ms, "s": u.symbol, "U": u.first, "u": u.last, "b": u.bids, "a": u.asks}
         return json.dumps({"stream": f"{u.symbol.lower()}@depth@{self.config.speed}", "data": data})
 
-    def snapshot_frame(self, book: Any) -> str:
-        raise NotImplementedError("Binance diff snapshots come by REST")
-
     def rest_symbol(self, path: str, query: Mapping[str, str]) -> str | None:
         return query.get("symbol", "") if path == "/api/v3/depth" else None
 
     def rest_body(self, book: Any) -> str:
         return json.dumps({"lastUpdateId": book.last, "bids": book.bids, "asks": book.asks})
-
-    def stamp(self, frame: str, seq: int) -> str | None:
-        raise NotImplementedError

@@ -17,27 +17,18 @@ The info ``20051`` is the reconnect request. Bitfinex heartbeats are per channel
 
 from __future__ import annotations
 
-import json
-import random
 import zlib
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase, compact_json, json_object
 from .config import BitfinexConfig, trading_symbol
 
 __all__ = ("SIM_VARIANTS", "BitfinexEncoder", "js_number")
 
 #: Other setups the shared venue tests run: the longest book.
 SIM_VARIANTS = {"len100": BitfinexConfig(length=100)}
-
-_SEPARATORS = (",", ":")
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=_SEPARATORS)
-
 
 def js_number(x: float) -> str:
     """``x`` as JavaScript's ``Number.prototype.toString`` writes it (how Bitfinex's JSON does):
@@ -62,16 +53,14 @@ def js_number(x: float) -> str:
     return ("-" if sign else "") + text
 
 
-class BitfinexEncoder:
-    """Bitfinex ``book`` P0, with or without checksums as the configuration says."""
+class BitfinexEncoder(DiffEncoderBase):
+    """Bitfinex ``book`` P0, with or without checksums as the configuration says. Heartbeats are
+    per channel only (``[chanId, "hb"]``): no connection-wide heartbeat frame."""
 
-    engine = "diff"
-    snapshots = "stream"
     connection_sequence = True
 
     def __init__(self, config: BitfinexConfig) -> None:
-        self.config = config
-        self.depth = config.length
+        super().__init__(config, depth=config.length)
         self.checksum = "bitfinex" if config.checksum else None
 
     def symbol(self, instrument: Instrument) -> str:
@@ -84,21 +73,15 @@ class BitfinexEncoder:
 
     # -- requests -------------------------------------------------------------------------------
 
-    def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
-        return None  # subscriptions come by message
-
     def client_message(self, text: str, conn: Any) -> list[str]:
-        try:
-            msg = json.loads(text)
-        except ValueError:
-            msg = None
-        if not isinstance(msg, dict):
-            return [_dumps({"event": "error", "msg": "invalid request", "code": 10000})]
+        msg = json_object(text)
+        if msg is None:
+            return [compact_json({"event": "error", "msg": "invalid request", "code": 10000})]
         event = msg.get("event")
         if event == "conf":
-            return [_dumps({"event": "conf", "status": "OK", "flags": msg.get("flags", 0)})]
+            return [compact_json({"event": "conf", "status": "OK", "flags": msg.get("flags", 0)})]
         if event == "ping":
-            return [_dumps({"event": "pong", "ts": 0, "cid": msg.get("cid")})]
+            return [compact_json({"event": "pong", "ts": 0, "cid": msg.get("cid")})]
         if event == "subscribe":
             return [self._subscribe(msg, conn)]
         if event == "unsubscribe":
@@ -107,36 +90,30 @@ class BitfinexEncoder:
             for symbol in subscribed:
                 if self.channel_id(symbol) == chan:
                     conn.unsubscribe(symbol)
-                    return [_dumps({"event": "unsubscribed", "status": "OK", "chanId": chan})]
-            return [_dumps({"event": "error", "msg": "unsubscribe: invalid", "code": 10400, "chanId": chan})]
-        return [_dumps({"event": "error", "msg": "unknown event", "code": 10000})]
+                    return [compact_json({"event": "unsubscribed", "status": "OK", "chanId": chan})]
+            return [compact_json({"event": "error", "msg": "unsubscribe: invalid", "code": 10400, "chanId": chan})]
+        return [compact_json({"event": "error", "msg": "unknown event", "code": 10000})]
 
     def _subscribe(self, msg: dict[str, Any], conn: Any) -> str:
         symbol = str(msg.get("symbol", ""))
         if msg.get("channel") != "book":
-            return _dumps({**msg, "event": "error", "msg": "channel: unknown", "code": 10302})
+            return compact_json({**msg, "event": "error", "msg": "channel: unknown", "code": 10302})
         subscribed: list[str] = conn.keys()
         if symbol in subscribed:
-            return _dumps({**msg, "event": "error", "msg": "subscribe: dup", "code": 10301})
+            return compact_json({**msg, "event": "error", "msg": "subscribe: dup", "code": 10301})
         if not conn.subscribe(symbol):
-            return _dumps({**msg, "event": "error", "msg": "symbol: invalid", "code": 10300})
-        return _dumps({"event": "subscribed", "channel": "book", "chanId": self.channel_id(symbol), "symbol": symbol,
-                       "prec": msg.get("prec", "P0"), "freq": msg.get("freq", "F0"),
-                       "len": str(msg.get("len", self.config.length)), "pair": symbol[1:]})
-
-    def heartbeat(self) -> str | None:
-        return None  # per channel only: [chanId, "hb"]
+            return compact_json({**msg, "event": "error", "msg": "symbol: invalid", "code": 10300})
+        return compact_json({"event": "subscribed", "channel": "book", "chanId": self.channel_id(symbol),
+                             "symbol": symbol, "prec": msg.get("prec", "P0"), "freq": msg.get("freq", "F0"),
+                             "len": str(msg.get("len", self.config.length)), "pair": symbol[1:]})
 
     def reconnect_request(self) -> str | None:
-        return _dumps({"event": "info", "code": 20051, "msg": "Stopping. Please try to reconnect"})
+        return compact_json({"event": "info", "code": 20051, "msg": "Stopping. Please try to reconnect"})
 
     # -- the diff engine ------------------------------------------------------------------------
 
     def level(self, price: float, qty: float, decimals: int) -> list[str]:
         return [js_number(price), js_number(qty)]
-
-    def id_step(self, rng: random.Random) -> int:
-        return 1
 
     def delta_frame(self, u: Any) -> list[str]:
         """One message per level, then the checksum message (when configured)."""
@@ -150,12 +127,6 @@ class BitfinexEncoder:
     def snapshot_frame(self, book: Any) -> str:
         entries = [f"[{p},1,{q}]" for p, q in book.bids] + [f"[{p},1,-{q}]" for p, q in book.asks]
         return f"[{self.channel_id(book.symbol)},[{','.join(entries)}]]"
-
-    def rest_symbol(self, path: str, query: Mapping[str, str]) -> str | None:
-        return None  # snapshots come on the stream
-
-    def rest_body(self, book: Any) -> str:
-        raise NotImplementedError("Bitfinex book snapshots come on the stream")
 
     def stamp(self, frame: str, seq: int) -> str | None:
         """Array messages end with the connection's sequence number (from 1); events carry none."""

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase, SnapshotEncoderBase, quoted_side, text_side
 from .config import BitstampConfig, BitstampDiffConfig
 
 __all__ = ("BitstampDiffEncoder", "BitstampEncoder")
@@ -28,16 +29,28 @@ _BOOK = "order_book_"
 _DIFF = "diff_order_book_"
 
 
-def _side(levels: Any) -> str:
-    return "[" + ",".join(f'["{p}","{q}"]' for p, q in levels) + "]"
-
-
 def _frame(event: str, channel: str = "", data: Any = None) -> str:
     return json.dumps({"event": event, "channel": channel, "data": {} if data is None else data})
 
 
 def _error(message: str, channel: str = "") -> str:
     return _frame("bts:error", channel, {"code": None, "message": message})
+
+
+class _Channels:
+    """What both feeds share: the pair as the symbol, the requests on channels ``<_prefix><pair>``
+    (:func:`_handle`), ``bts:request_reconnect``."""
+
+    _prefix: str
+
+    def symbol(self, instrument: Instrument) -> str:
+        return f"{instrument.base}{instrument.quote}".lower()
+
+    def client_message(self, text: str, conn: Any) -> list[str]:
+        return _handle(text, conn, self._prefix)
+
+    def reconnect_request(self) -> str | None:
+        return _frame("bts:request_reconnect", "", "")
 
 
 def _handle(text: str, conn: Any, prefix: str) -> list[str]:
@@ -62,18 +75,15 @@ def _handle(text: str, conn: Any, prefix: str) -> list[str]:
     return [_frame("bts:subscription_succeeded", channel)]
 
 
-def _pair(instrument: Instrument) -> str:
-    return f"{instrument.base}{instrument.quote}".lower()
+class BitstampEncoder(_Channels, SnapshotEncoderBase):
+    """``order_book_<pair>``: the top 100 levels on every change (nothing while unchanged).
+    Bitstamp answers the client's ``bts:heartbeat``; it sends none of its own."""
 
-
-class BitstampEncoder:
-    """``order_book_<pair>``: the top 100 levels on every change (nothing while unchanged)."""
-
-    engine = "snapshot"
+    _prefix = _BOOK
     sends_unchanged = False
 
     def __init__(self, config: BitstampConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self.style: Mapping[str, Any] = {
             "tick_exp": -6,
             "qty_decimals": 8,
@@ -87,28 +97,13 @@ class BitstampEncoder:
             "unchanged_prob": 0.1,
         }
 
-    def symbol(self, instrument: Instrument) -> str:
-        return _pair(instrument)
-
-    def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
-        return None  # subscriptions come by message
-
-    def client_message(self, text: str, conn: Any) -> list[str]:
-        return _handle(text, conn, _BOOK)
-
-    def heartbeat(self) -> str | None:
-        return None  # Bitstamp answers the client's bts:heartbeat; it sends none of its own
-
-    def reconnect_request(self) -> str | None:
-        return _frame("bts:request_reconnect", "", "")
-
     def next_seq(self, current: int, rng: random.Random) -> int:
         return max(current + 1, time.time_ns() // 1000)  # microtimestamp
 
     def render(self, key: str, bids: Any, asks: Any, seq: int) -> str:
         return (
             f'{{"data":{{"timestamp":"{seq // 1_000_000}","microtimestamp":"{seq}",'
-            f'"bids":{_side(bids)},"asks":{_side(asks)}}},"channel":"{key}","event":"data"}}'
+            f'"bids":{quoted_side(bids)},"asks":{quoted_side(asks)}}},"channel":"{key}","event":"data"}}'
         )
 
     def recorded(self, payload: str) -> tuple[str, Any, Any] | None:
@@ -117,52 +112,25 @@ class BitstampEncoder:
             if msg.get("event") != "data" or not str(msg["channel"]).startswith(_BOOK):
                 return None
             data = msg["data"]
-            bids = tuple((str(p), str(q)) for p, q, *_ in data["bids"])
-            asks = tuple((str(p), str(q)) for p, q, *_ in data["asks"])
+            bids = text_side(data["bids"])
+            asks = text_side(data["asks"])
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
         return str(msg["channel"])[len(_BOOK) :], bids, asks
 
 
-class BitstampDiffEncoder:
+class BitstampDiffEncoder(_Channels, DiffEncoderBase):
     """``diff_order_book_<pair>`` with REST snapshots; the symbol is the pair (``btcusd``)."""
 
-    engine = "diff"
+    _prefix = _DIFF
     snapshots = "rest"
-    checksum = None
-    connection_sequence = False
 
     def __init__(self, config: BitstampDiffConfig) -> None:
-        self.config = config
-        self.depth = config.max_depth
-
-    def symbol(self, instrument: Instrument) -> str:
-        return _pair(instrument)
-
-    def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
-        return None
-
-    def client_message(self, text: str, conn: Any) -> list[str]:
-        return _handle(text, conn, _DIFF)
-
-    def heartbeat(self) -> str | None:
-        return None
-
-    def reconnect_request(self) -> str | None:
-        return _frame("bts:request_reconnect", "", "")
-
-    def level(self, price: float, qty: float, decimals: int) -> list[str]:
-        return [f"{price:.{decimals}f}", f"{qty:.8f}"]
-
-    def id_step(self, rng: random.Random) -> int:
-        return 1
+        super().__init__(config, depth=config.max_depth)
 
     def delta_frame(self, u: Any) -> str:
         data = {"timestamp": str(u.micro // 1_000_000), "microtimestamp": str(u.micro), "bids": u.bids, "asks": u.asks}
         return json.dumps({"data": data, "channel": f"{_DIFF}{u.symbol}", "event": "data"})
-
-    def snapshot_frame(self, book: Any) -> str:
-        raise NotImplementedError("Bitstamp diff snapshots come by REST")
 
     def rest_symbol(self, path: str, query: Mapping[str, str]) -> str | None:
         prefix = "/api/v2/order_book/"
@@ -173,6 +141,3 @@ class BitstampDiffEncoder:
             {"timestamp": str(book.micro // 1_000_000), "microtimestamp": str(book.micro), "bids": book.bids,
              "asks": book.asks}
         )
-
-    def stamp(self, frame: str, seq: int) -> str | None:
-        raise NotImplementedError

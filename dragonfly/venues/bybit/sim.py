@@ -8,34 +8,24 @@ answered with a pong.
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Mapping
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase
 from .config import BybitConfig
 
 __all__ = ("BybitEncoder",)
 
 
-class BybitEncoder:
+class BybitEncoder(DiffEncoderBase):
     """Bybit v5 order book at the configured depth; the symbol is Bybit's (``BTCUSDT``)."""
 
-    engine = "diff"
-    snapshots = "stream"
-    checksum = None
-    connection_sequence = False
-
     def __init__(self, config: BybitConfig) -> None:
-        self.config = config
-        self.depth = config.depth
+        super().__init__(config, depth=config.depth)
         self._prefix = f"orderbook.{config.depth}."
 
     def symbol(self, instrument: Instrument) -> str:
         return f"{instrument.base}{instrument.quote}"
-
-    def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
-        return None
 
     def _reply(self, op: Any, success: bool = True, message: str = "") -> str:
         return json.dumps({"success": success, "ret_msg": message, "conn_id": "sim", "op": op})
@@ -59,18 +49,6 @@ class BybitEncoder:
                 bad.append(topic)
         return [self._reply(op, not bad, f"Invalid topic: {','.join(bad)}" if bad else "")]
 
-    def heartbeat(self) -> str | None:
-        return None  # Bybit answers the client's ping
-
-    def reconnect_request(self) -> str | None:
-        return None
-
-    def level(self, price: float, qty: float, decimals: int) -> list[str]:
-        return [f"{price:.{decimals}f}", f"{qty:.8f}"]
-
-    def id_step(self, rng: random.Random) -> int:
-        return 1
-
     def _message(self, kind: str, symbol: str, bids: Any, asks: Any, last: int, ts_ms: int) -> str:
         data = {"s": symbol, "b": bids, "a": asks, "u": last, "seq": last * 7}
         return json.dumps({"topic": f"{self._prefix}{symbol}", "type": kind, "ts": ts_ms, "data": data, "cts": ts_ms})
@@ -80,12 +58,3 @@ class BybitEncoder:
 
     def snapshot_frame(self, book: Any) -> str:
         return self._message("snapshot", book.symbol, book.bids, book.asks, book.last, book.ts_ms)
-
-    def rest_symbol(self, path: str, query: Mapping[str, str]) -> str | None:
-        return None  # snapshots come on the stream
-
-    def rest_body(self, book: Any) -> str:
-        raise NotImplementedError("Bybit snapshots come on the stream")
-
-    def stamp(self, frame: str, seq: int) -> str | None:
-        raise NotImplementedError

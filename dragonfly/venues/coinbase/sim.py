@@ -10,11 +10,10 @@ snapshot/update events, ``heartbeats``).
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Mapping
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase
 from .config import CoinbaseConfig
 
 __all__ = ("SIM_VARIANTS", "CoinbaseEncoder")
@@ -31,24 +30,16 @@ def _advanced(channel: str, events: list[dict[str, Any]]) -> str:
     return json.dumps(msg, separators=(",", ":"))
 
 
-class CoinbaseEncoder:
+class CoinbaseEncoder(DiffEncoderBase):
     """Coinbase ``level2``, Exchange or Advanced Trade as the configuration says."""
 
-    engine = "diff"
-    snapshots = "stream"
-    checksum = None
-
     def __init__(self, config: CoinbaseConfig) -> None:
-        self.config = config
-        self.depth = config.max_depth
+        super().__init__(config, depth=config.max_depth)
         self.advanced = config.api == "advanced"
         self.connection_sequence = self.advanced
 
     def symbol(self, instrument: Instrument) -> str:
         return f"{instrument.base}-{instrument.quote}"
-
-    def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
-        return None
 
     def client_message(self, text: str, conn: Any) -> list[str]:
         try:
@@ -77,15 +68,6 @@ class CoinbaseEncoder:
             return _advanced("heartbeats", [{"current_time": _TS, "heartbeat_counter": 1}])
         return json.dumps({"type": "heartbeat", "sequence": 0, "last_trade_id": 0, "time": _TS})
 
-    def reconnect_request(self) -> str | None:
-        return None
-
-    def level(self, price: float, qty: float, decimals: int) -> list[str]:
-        return [f"{price:.{decimals}f}", f"{qty:.8f}"]
-
-    def id_step(self, rng: random.Random) -> int:
-        return 1
-
     def _l2(self, kind: str, symbol: str, bids: Any, asks: Any) -> str:
         updates = [{"side": "bid", "event_time": _TS, "price_level": p, "new_quantity": q} for p, q in bids]
         updates += [{"side": "offer", "event_time": _TS, "price_level": p, "new_quantity": q} for p, q in asks]
@@ -101,12 +83,6 @@ class CoinbaseEncoder:
         if self.advanced:
             return self._l2("snapshot", book.symbol, book.bids, book.asks)
         return json.dumps({"type": "snapshot", "product_id": book.symbol, "bids": book.bids, "asks": book.asks})
-
-    def rest_symbol(self, path: str, query: Mapping[str, str]) -> str | None:
-        return None  # snapshots come on the stream
-
-    def rest_body(self, book: Any) -> str:
-        raise NotImplementedError("Coinbase level2 snapshots come on the stream")
 
     def stamp(self, frame: str, seq: int) -> str | None:
         if _SEQ_MARK not in frame:

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase, compact_json
 from .adapter import instrument_name
 from .config import DeribitConfig
 
@@ -34,10 +34,6 @@ __all__ = ("SIM_VARIANTS", "DeribitEncoder")
 SIM_VARIANTS = {"raw": DeribitConfig(interval="raw")}
 
 _VERSION = "1.2.26-sim"
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
 
 
 def _side(entries: Any) -> str:
@@ -57,17 +53,12 @@ class _Book:
         self.saved: tuple[int, set[float], set[float]] | None = None  # the state before the last change
 
 
-class DeribitEncoder:
-    """Deribit ``book.<instrument>.<interval>``; the symbol is Deribit's instrument name."""
-
-    engine = "diff"
-    snapshots = "stream"
-    checksum = None
-    connection_sequence = False
+class DeribitEncoder(DiffEncoderBase):
+    """Deribit ``book.<instrument>.<interval>``; the symbol is Deribit's instrument name (Deribit
+    has no reconnect request)."""
 
     def __init__(self, config: DeribitConfig) -> None:
-        self.config = config
-        self.depth = config.max_depth
+        super().__init__(config, depth=config.max_depth)
         self._suffix = f".{config.interval}"
         self._books: dict[str, _Book] = {}
 
@@ -77,14 +68,11 @@ class DeribitEncoder:
     def _channel(self, symbol: str) -> str:
         return f"book.{symbol}{self._suffix}"
 
-    def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
-        return None
-
     # -- requests ---------------------------------------------------------------------------------
 
     @staticmethod
     def _error(rid: Any, code: int, message: str) -> str:
-        return _dumps({"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}})
+        return compact_json({"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}})
 
     def client_message(self, text: str, conn: Any) -> list[str]:
         try:
@@ -99,9 +87,9 @@ class DeribitEncoder:
         if not isinstance(params, dict):
             params = {}
         if method == "public/set_heartbeat":
-            return [_dumps({"jsonrpc": "2.0", "id": rid, "result": "ok"})]
+            return [compact_json({"jsonrpc": "2.0", "id": rid, "result": "ok"})]
         if method == "public/test":
-            return [_dumps({"jsonrpc": "2.0", "id": rid, "result": {"version": _VERSION}})]
+            return [compact_json({"jsonrpc": "2.0", "id": rid, "result": {"version": _VERSION}})]
         if method not in ("public/subscribe", "public/unsubscribe"):
             return [self._error(rid, -32601, "Method not found")]
         channels = params.get("channels")
@@ -115,13 +103,10 @@ class DeribitEncoder:
             symbol = channel[5 : -len(self._suffix)]
             if conn.subscribe(symbol) if method == "public/subscribe" else conn.unsubscribe(symbol):
                 done.append(channel)
-        return [_dumps({"jsonrpc": "2.0", "id": rid, "result": done})]
+        return [compact_json({"jsonrpc": "2.0", "id": rid, "result": done})]
 
     def heartbeat(self) -> str | None:
-        return _dumps({"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "heartbeat"}})
-
-    def reconnect_request(self) -> str | None:
-        return None  # Deribit has no such message
+        return compact_json({"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "heartbeat"}})
 
     # -- book notifications -----------------------------------------------------------------------
 
@@ -181,12 +166,3 @@ class DeribitEncoder:
         bids = [("new", p, q) for p, q in book.bids]
         asks = [("new", p, q) for p, q in book.asks]
         return self._notification("snapshot", book.symbol, book.ts_ms, book.last, None, bids, asks)
-
-    def rest_symbol(self, path: str, query: Mapping[str, str]) -> str | None:
-        return None  # snapshots come on the stream
-
-    def rest_body(self, book: Any) -> str:
-        raise NotImplementedError("Deribit snapshots come on the stream")
-
-    def stamp(self, frame: str, seq: int) -> str | None:
-        raise NotImplementedError("Deribit does not number its connection's frames")

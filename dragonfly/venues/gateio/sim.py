@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase, compact_json
 from .config import GateioConfig
 
 __all__ = ("SIM_VARIANTS", "GateioEncoder")
@@ -25,26 +26,19 @@ __all__ = ("SIM_VARIANTS", "GateioEncoder")
 SIM_VARIANTS = {"futures": GateioConfig(market="futures")}
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
-
-
 def _size(text: str) -> Any:
     """A futures size as Gate.io writes it: an integer (anything else, e.g. a malformed size, as is)."""
     return int(text) if text.isdigit() else text
 
 
-class GateioEncoder:
-    """Gate.io spot or futures ``order_book_update`` as the configuration says; REST snapshots."""
+class GateioEncoder(DiffEncoderBase):
+    """Gate.io spot or futures ``order_book_update`` as the configuration says; REST snapshots.
+    Gate.io answers the client's pings; it sends nothing of its own."""
 
-    engine = "diff"
     snapshots = "rest"
-    checksum = None
-    connection_sequence = False
 
     def __init__(self, config: GateioConfig) -> None:
-        self.config = config
-        self.depth = config.depth
+        super().__init__(config, depth=config.depth)
         self.futures = config.market == "futures"
         self.channel = f"{config.market}.order_book_update"
         self._ping = f"{config.market}.ping"
@@ -55,9 +49,6 @@ class GateioEncoder:
     def symbol(self, instrument: Instrument) -> str:
         return f"{instrument.base}_{instrument.quote}"
 
-    def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
-        return None
-
     def _answer(self, msg: Mapping[str, Any], event: str, error: Any = None) -> str:
         now = time.time()
         out: dict[str, Any] = {"time": int(now), "time_ms": int(now * 1000)}
@@ -65,7 +56,7 @@ class GateioEncoder:
             out["id"] = msg["id"]
         out.update(channel=msg.get("channel", ""), event=event, error=error,
                    result=None if error else {"status": "success"})
-        return _dumps(out)
+        return compact_json(out)
 
     def client_message(self, text: str, conn: Any) -> list[str]:
         try:
@@ -74,10 +65,10 @@ class GateioEncoder:
             event = msg.get("event", "")
             payload = msg.get("payload") or []
         except (ValueError, KeyError, TypeError, AttributeError):
-            return [_dumps({"time": int(time.time()), "channel": "", "event": "",
+            return [compact_json({"time": int(time.time()), "channel": "", "event": "",
                             "error": {"code": 1, "message": "Invalid request body format"}, "result": None})]
         if channel == self._ping:
-            return [_dumps({"time": int(time.time()), "channel": self._pong, "event": "", "error": None,
+            return [compact_json({"time": int(time.time()), "channel": self._pong, "event": "", "error": None,
                             "result": None})]
         if channel != self.channel or event not in ("subscribe", "unsubscribe") or not payload:
             return [self._answer(msg, str(event), {"code": 2, "message": "Invalid argument provided"})]
@@ -87,12 +78,6 @@ class GateioEncoder:
         elif not conn.subscribe(symbol):
             return [self._answer(msg, event, {"code": 2, "message": f"unknown currency pair {symbol}"})]
         return [self._answer(msg, event)]
-
-    def heartbeat(self) -> str | None:
-        return None  # Gate.io answers the client's pings; it sends nothing of its own
-
-    def reconnect_request(self) -> str | None:
-        return None
 
     def level(self, price: float, qty: float, decimals: int) -> list[str]:
         if self.futures:
@@ -116,10 +101,8 @@ class GateioEncoder:
         else:
             result = {"t": ms, "e": "depthUpdate", "E": ms // 1000, "s": u.symbol, "U": u.first, "u": u.last,
                       "b": self._levels(u.bids), "a": self._levels(u.asks)}
-        return _dumps({"time": ms // 1000, "time_ms": ms, "channel": self.channel, "event": "update", "result": result})
-
-    def snapshot_frame(self, book: Any) -> str:
-        raise NotImplementedError("Gate.io snapshots come by REST")
+        msg = {"time": ms // 1000, "time_ms": ms, "channel": self.channel, "event": "update", "result": result}
+        return compact_json(msg)
 
     def rest_symbol(self, path: str, query: Mapping[str, str]) -> str | None:
         return query.get(self._rest_key, "") if path == self._rest_path else None
@@ -129,8 +112,5 @@ class GateioEncoder:
         asks, bids = self._levels(book.asks[:n]), self._levels(book.bids[:n])
         if self.futures:
             now = book.ts_ms / 1000
-            return _dumps({"id": book.last, "current": now, "update": now, "asks": asks, "bids": bids})
-        return _dumps({"id": book.last, "current": book.ts_ms, "update": book.ts_ms, "asks": asks, "bids": bids})
-
-    def stamp(self, frame: str, seq: int) -> str | None:
-        raise NotImplementedError
+            return compact_json({"id": book.last, "current": now, "update": now, "asks": asks, "bids": bids})
+        return compact_json({"id": book.last, "current": book.ts_ms, "update": book.ts_ms, "asks": asks, "bids": bids})

@@ -11,42 +11,29 @@ the book does not have, as Gemini's do. Heartbeats are ``{"type": "heartbeat", "
 from __future__ import annotations
 
 import json
-import random
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase, compact_json
 from .config import GeminiConfig
 
 __all__ = ("GeminiEncoder",)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
 
 
 def _changes(bids: Any, asks: Any) -> list[list[str]]:
     return [["buy", p, q] for p, q in bids] + [["sell", p, q] for p, q in asks]
 
 
-class GeminiEncoder:
-    """Gemini market data v2 ``l2``; the symbol is Gemini's (``BTCUSD``)."""
-
-    engine = "diff"
-    snapshots = "stream"
-    checksum = None
-    connection_sequence = False
+class GeminiEncoder(DiffEncoderBase):
+    """Gemini market data v2 ``l2``; the symbol is Gemini's (``BTCUSD``). No ids on the wire,
+    no reconnect request."""
 
     def __init__(self, config: GeminiConfig) -> None:
-        self.config = config
-        self.depth = config.max_depth
+        super().__init__(config, depth=config.max_depth)
 
     def symbol(self, instrument: Instrument) -> str:
         return f"{instrument.base}{instrument.quote}"
-
-    def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
-        return None
 
     def client_message(self, text: str, conn: Any) -> list[str]:
         try:
@@ -68,23 +55,17 @@ class GeminiEncoder:
         return []
 
     def heartbeat(self) -> str | None:
-        return _dumps({"type": "heartbeat", "timestamp": int(time.time() * 1000)})
-
-    def reconnect_request(self) -> str | None:
-        return None  # Gemini has no such message
+        return compact_json({"type": "heartbeat", "timestamp": int(time.time() * 1000)})
 
     def level(self, price: float, qty: float, decimals: int) -> list[str]:
         q = f"{qty:.8f}".rstrip("0").rstrip(".")
         return [f"{price:.{decimals}f}", q or "0"]
 
-    def id_step(self, rng: random.Random) -> int:
-        return 1  # no ids on the wire
-
     def delta_frame(self, u: Any) -> str:
-        return _dumps({"type": "l2_updates", "symbol": u.symbol, "changes": _changes(u.bids, u.asks)})
+        return compact_json({"type": "l2_updates", "symbol": u.symbol, "changes": _changes(u.bids, u.asks)})
 
     def snapshot_frame(self, book: Any) -> str:
-        return _dumps(
+        return compact_json(
             {
                 "type": "l2_updates",
                 "symbol": book.symbol,
@@ -93,12 +74,3 @@ class GeminiEncoder:
                 "auction_events": [],
             }
         )
-
-    def rest_symbol(self, path: str, query: Mapping[str, str]) -> str | None:
-        return None  # books come on the stream
-
-    def rest_body(self, book: Any) -> str:
-        raise NotImplementedError("Gemini books come on the stream")
-
-    def stamp(self, frame: str, seq: int) -> str | None:
-        raise NotImplementedError("Gemini does not number its connection's frames")

@@ -13,12 +13,11 @@ Every update carries the CRC32 of the true book's top 10 (snapshots too on v2).
 from __future__ import annotations
 
 import json
-import random
 import zlib
-from collections.abc import Mapping
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase, json_object
 from .config import KrakenConfig
 
 __all__ = ("SIM_VARIANTS", "KrakenEncoder")
@@ -41,17 +40,13 @@ def _v2(kind: str, symbol: str, bids: Any, asks: Any, checksum: int | None) -> s
     )
 
 
-class KrakenEncoder:
+class KrakenEncoder(DiffEncoderBase):
     """Kraken spot ``book``; v1 or v2 as the configuration says."""
 
-    engine = "diff"
-    snapshots = "stream"
     checksum = "kraken"
-    connection_sequence = False
 
     def __init__(self, config: KrakenConfig) -> None:
-        self.config = config
-        self.depth = config.depth
+        super().__init__(config, depth=config.depth)
         self._name = f"book-{config.depth}"
 
     def symbol(self, instrument: Instrument) -> str:
@@ -62,15 +57,9 @@ class KrakenEncoder:
     def _channel_id(symbol: str) -> int:
         return zlib.crc32(symbol.encode()) & 0xFFFFF  # any stable number per pair
 
-    def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
-        return None
-
     def client_message(self, text: str, conn: Any) -> list[str]:
-        try:
-            msg = json.loads(text)
-        except ValueError:
-            msg = None
-        if not isinstance(msg, dict):
+        msg = json_object(text)
+        if msg is None:
             return [self._error("Malformed request")]
         if self.config.version == 1:
             return self._v1_message(msg, conn)
@@ -127,14 +116,8 @@ class KrakenEncoder:
     def heartbeat(self) -> str | None:
         return json.dumps({"event": "heartbeat"} if self.config.version == 1 else {"channel": "heartbeat"})
 
-    def reconnect_request(self) -> str | None:
-        return None
-
     def level(self, price: float, qty: float, decimals: int) -> list[str]:
         return [f"{price:.{max(5, decimals)}f}", f"{qty:.8f}"]
-
-    def id_step(self, rng: random.Random) -> int:
-        return 1
 
     def delta_frame(self, u: Any) -> str:
         if self.config.version == 2:
@@ -154,12 +137,3 @@ class KrakenEncoder:
         ts = f"{book.ts_ms / 1000:.6f}"
         payload = {"as": [[p, q, ts] for p, q in book.asks], "bs": [[p, q, ts] for p, q in book.bids]}
         return json.dumps([self._channel_id(book.symbol), payload, self._name, book.symbol])
-
-    def rest_symbol(self, path: str, query: Mapping[str, str]) -> str | None:
-        return None  # snapshots come on the stream
-
-    def rest_body(self, book: Any) -> str:
-        raise NotImplementedError("Kraken snapshots come on the stream")
-
-    def stamp(self, frame: str, seq: int) -> str | None:
-        raise NotImplementedError

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase, compact_json
 from .config import SNAPSHOT_DEPTHS, KucoinConfig
 
 __all__ = ("KucoinEncoder",)
@@ -30,11 +31,7 @@ _SNAPSHOT_PATHS = {f"/api/v1/market/orderbook/level2_{n}": n for n in SNAPSHOT_D
 _MOST_CHANGES = 8
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
-
-
-class KucoinEncoder:
+class KucoinEncoder(DiffEncoderBase):
     """KuCoin spot level2 increments, REST snapshots of the configured depth, a token per connection.
 
     Attributes
@@ -45,14 +42,10 @@ class KucoinEncoder:
         The query of the last WebSocket connections (``token``, ``connectId``).
     """
 
-    engine = "diff"
     snapshots = "rest"
-    checksum = None
-    connection_sequence = False
 
     def __init__(self, config: KucoinConfig) -> None:
-        self.config = config
-        self.depth = config.snapshot_depth
+        super().__init__(config, depth=config.snapshot_depth)
         self.tokens: deque[str] = deque(maxlen=16)
         self.connects: deque[dict[str, str]] = deque(maxlen=16)
 
@@ -68,7 +61,7 @@ class KucoinEncoder:
         self.tokens.append(token)
         server = {"endpoint": ws_url.rstrip("/") + "/", "encrypt": ws_url.startswith("wss:"), "protocol": "websocket",
                   "pingInterval": 18000, "pingTimeout": 10000}
-        return _dumps({"code": "200000", "data": {"token": token, "instanceServers": [server]}})
+        return compact_json({"code": "200000", "data": {"token": token, "instanceServers": [server]}})
 
     def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
         self.connects.append({k: str(query[k]) for k in ("token", "connectId") if k in query})
@@ -79,33 +72,24 @@ class KucoinEncoder:
             kind = msg["type"]
             rid = msg.get("id", "")
         except (ValueError, KeyError, TypeError, AttributeError):
-            return [_dumps({"id": "", "type": "error", "code": 400, "data": "invalid request"})]
+            return [compact_json({"id": "", "type": "error", "code": 400, "data": "invalid request"})]
         if kind == "ping":
-            return [_dumps({"id": rid, "type": "pong"})]
+            return [compact_json({"id": rid, "type": "pong"})]
         if kind not in ("subscribe", "unsubscribe"):
-            return [_dumps({"id": rid, "type": "error", "code": 400, "data": f"unknown type {kind}"})]
+            return [compact_json({"id": rid, "type": "error", "code": 400, "data": f"unknown type {kind}"})]
         topic = str(msg.get("topic", ""))
         if not topic.startswith(_TOPIC):
-            return [_dumps({"id": rid, "type": "error", "code": 404, "data": "topic does not exist"})]
+            return [compact_json({"id": rid, "type": "error", "code": 404, "data": "topic does not exist"})]
         symbols = [s for s in topic[len(_TOPIC) :].split(",") if s]
         if kind == "subscribe":
             bad = [s for s in symbols if not conn.subscribe(s)]
             if bad:
                 missing = f"topic {_TOPIC}{bad[0]} does not exist"
-                return [_dumps({"id": rid, "type": "error", "code": 404, "data": missing})]
+                return [compact_json({"id": rid, "type": "error", "code": 404, "data": missing})]
         else:
             for s in symbols:
                 conn.unsubscribe(s)
-        return [_dumps({"id": rid, "type": "ack"})] if msg.get("response") else []
-
-    def heartbeat(self) -> str | None:
-        return None  # KuCoin answers the client's pings; it sends nothing of its own
-
-    def reconnect_request(self) -> str | None:
-        return None
-
-    def level(self, price: float, qty: float, decimals: int) -> list[str]:
-        return [f"{price:.{decimals}f}", f"{qty:.8f}"]
+        return [compact_json({"id": rid, "type": "ack"})] if msg.get("response") else []
 
     def id_step(self, rng: random.Random) -> int:
         return _MOST_CHANGES + rng.randint(0, 2)  # a number for every change, and some for fillers
@@ -122,10 +106,7 @@ class KucoinEncoder:
             seq += 1
         data = {"changes": {"asks": sides[1], "bids": sides[0]}, "sequenceEnd": u.last, "sequenceStart": u.first,
                 "symbol": u.symbol, "time": u.ts_ms}
-        return _dumps({"topic": _TOPIC + u.symbol, "type": "message", "subject": "trade.l2update", "data": data})
-
-    def snapshot_frame(self, book: Any) -> str:
-        raise NotImplementedError("KuCoin snapshots come by REST")
+        return compact_json({"topic": _TOPIC + u.symbol, "type": "message", "subject": "trade.l2update", "data": data})
 
     def rest_symbol(self, path: str, query: Mapping[str, str]) -> str | None:
         return query.get("symbol", "") if path in _SNAPSHOT_PATHS else None
@@ -133,7 +114,4 @@ class KucoinEncoder:
     def rest_body(self, book: Any) -> str:
         n = self.depth
         data = {"time": book.ts_ms, "sequence": str(book.last), "bids": book.bids[:n], "asks": book.asks[:n]}
-        return _dumps({"code": "200000", "data": data})
-
-    def stamp(self, frame: str, seq: int) -> str | None:
-        raise NotImplementedError
+        return compact_json({"code": "200000", "data": data})

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
 from typing import Any
 
 from ...instruments import Instrument
+from ..simkit import DiffEncoderBase
 from .config import CHANNEL_DEPTHS, OkxConfig
 
 __all__ = ("OkxEncoder",)
@@ -23,23 +23,17 @@ def _levels(levels: Any) -> list[list[str]]:
     return [[p, q, "0", "1"] for p, q in levels]
 
 
-class OkxEncoder:
-    """OKX v5 ``books`` channels; the symbol is the ``instId`` (``BTC-USDT``)."""
+class OkxEncoder(DiffEncoderBase):
+    """OKX v5 ``books`` channels; the symbol is the ``instId`` (``BTC-USDT``). OKX answers the
+    client's ``ping``; it sends nothing of its own."""
 
-    engine = "diff"
-    snapshots = "stream"
     checksum = "okx"
-    connection_sequence = False
 
     def __init__(self, config: OkxConfig) -> None:
-        self.config = config
-        self.depth = CHANNEL_DEPTHS[config.channel]
+        super().__init__(config, depth=CHANNEL_DEPTHS[config.channel])
 
     def symbol(self, instrument: Instrument) -> str:
         return f"{instrument.base}-{instrument.quote}"
-
-    def connect(self, path: str, query: Mapping[str, str], conn: Any) -> None:
-        return None
 
     def client_message(self, text: str, conn: Any) -> list[str]:
         if text == "ping":
@@ -65,12 +59,6 @@ class OkxEncoder:
                 out.append(json.dumps({"event": op, "arg": echo}))
         return out
 
-    def heartbeat(self) -> str | None:
-        return None  # OKX answers the client's "ping"; it sends nothing of its own
-
-    def reconnect_request(self) -> str | None:
-        return None
-
     def level(self, price: float, qty: float, decimals: int) -> list[str]:
         text = f"{price:.{decimals}f}"
         return [text.rstrip("0").rstrip(".") if "." in text else text, f"{qty:g}"]
@@ -90,12 +78,3 @@ class OkxEncoder:
         d = {"asks": _levels(book.asks), "bids": _levels(book.bids), "ts": str(book.ts_ms), "checksum": book.checksum,
              "prevSeqId": -1, "seqId": book.last}
         return self._message("snapshot", book.symbol, d)
-
-    def rest_symbol(self, path: str, query: Mapping[str, str]) -> str | None:
-        return None  # snapshots come on the stream
-
-    def rest_body(self, book: Any) -> str:
-        raise NotImplementedError("OKX snapshots come on the stream")
-
-    def stamp(self, frame: str, seq: int) -> str | None:
-        raise NotImplementedError

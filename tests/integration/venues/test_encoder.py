@@ -3,8 +3,9 @@
 The encoder (``dragonfly/venues/<venue>/sim.py``) says how the simulator speaks the venue; it
 must agree with the adapter on everything both know (kind of feed, snapshot source, checksum,
 symbols), have every member its engine calls (:mod:`dragonfly.sim.encoder`), and import only
-``dragonfly._core``, ``dragonfly.instruments``, ``dragonfly.errors``, its own folder and the
-standard library (the simulators import venues, never the reverse).
+``dragonfly._core``, ``dragonfly.instruments``, ``dragonfly.errors``, ``dragonfly.venues.simkit``
+(what encoders share; it imports only the standard library), its own folder and the standard
+library (the simulators import venues, never the reverse).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import ast
 import inspect
 import sys
+from types import ModuleType
 
+import dragonfly.venues.simkit
 from dragonfly.instruments import parse_instrument
 from dragonfly.sim.encoder import ENGINES
 from dragonfly.sim.market import VenueStyle
@@ -28,7 +31,7 @@ _MEMBERS = {
              "snapshot_frame", "rest_symbol", "rest_body", "stamp"),
     "fix": ("symbol", "comp_id", "counterparties"),
 }
-_ALLOWED = ("dragonfly._core", "dragonfly.instruments", "dragonfly.errors")
+_ALLOWED = ("dragonfly._core", "dragonfly.instruments", "dragonfly.errors", "dragonfly.venues.simkit")
 
 
 def test_encoder_agrees_with_its_adapter(any_case: Case) -> None:
@@ -56,10 +59,11 @@ def test_encoder_agrees_with_its_adapter(any_case: Case) -> None:
         assert isinstance(enc.sends_unchanged, bool)
 
 
-def test_encoder_imports_no_simulator(any_case: Case) -> None:
-    module = sys.modules[type(any_case.encoder()).__module__]
+def _imports(module: ModuleType) -> list[str]:
+    """The absolute names of the modules ``module`` imports (relative imports resolved)."""
     folder = module.__name__.rsplit(".", 1)[0]
     tree = ast.parse(inspect.getsource(module))
+    found: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level == 0:
@@ -73,13 +77,26 @@ def test_encoder_imports_no_simulator(any_case: Case) -> None:
             names = [a.name for a in node.names]
         else:
             continue
-        for name in names:
-            top = name.split(".")[0]
-            ok = (
-                name == folder
-                or name.startswith(folder + ".")
-                or name.startswith(_ALLOWED)
-                or (top != "dragonfly" and top in sys.stdlib_module_names)
-                or name == "__future__"
-            )
-            assert ok, f"{module.__name__} imports {name}"
+        found += names
+    return found
+
+
+def _stdlib(name: str) -> bool:
+    top = name.split(".")[0]
+    return (top != "dragonfly" and top in sys.stdlib_module_names) or name == "__future__"
+
+
+def test_encoder_imports_no_simulator(any_case: Case) -> None:
+    module = sys.modules[type(any_case.encoder()).__module__]
+    folder = module.__name__.rsplit(".", 1)[0]
+    for name in _imports(module):
+        ok = name == folder or name.startswith(folder + ".") or name.startswith(_ALLOWED) or _stdlib(name)
+        assert ok, f"{module.__name__} imports {name}"
+
+
+def test_encoder_kit_imports_only_the_standard_library() -> None:
+    """What every encoder may import stays below the simulators: nothing of dragonfly at all."""
+    names = _imports(dragonfly.venues.simkit)
+    assert names, "no imports found: the check reads nothing"
+    for name in names:
+        assert _stdlib(name), f"dragonfly.venues.simkit imports {name}"
