@@ -20,13 +20,25 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._core.doc import ARRAY, OBJECT, STRING, Doc
 from ..clients.base import Client
-from ..errors import ConfigError
+from ..errors import ConfigError, FrameError
 from ..instruments import Instrument
 from ..listeners.events import Event, Snapshot
 from ..listeners.rules import NoSequence, SequenceRule
 
-__all__ = ("ConnectRequest", "Outgoing", "VenueAdapter", "VenueSpec", "check_url", "need", "rest_url_for")
+__all__ = (
+    "ConnectRequest",
+    "buy_sell_changes",
+    "Outgoing",
+    "VenueAdapter",
+    "VenueSpec",
+    "check_url",
+    "need",
+    "object_doc",
+    "rest_url_for",
+    "string_or",
+)
 
 #: What an adapter asks the client to send: a text/binary frame (WebSocket) or a
 #: ``(msg_type, fields)`` pair (FIX).
@@ -284,6 +296,40 @@ def need(doc: Any, h: int, key: str) -> int:
     if m < 0:
         raise IndexError(f"no {key!r}")
     return int(m)
+
+
+def object_doc(frame: str | bytes) -> Doc:
+    """The whole frame parsed strictly by the core :class:`~dragonfly._core.doc.Doc`, for venues whose
+    every message is a JSON object: ExtractError when it is not JSON, FrameError when it is not an object."""
+    doc = Doc(frame)
+    if doc.kind(0) != OBJECT:
+        raise FrameError("not a JSON object")
+    return doc
+
+
+def string_or(doc: Doc, h: int, default: str = "") -> str:
+    """The string at handle ``h`` of ``doc``; ``default`` when the member is absent (``h < 0``) or not a string."""
+    return doc.str(h) if h >= 0 and doc.kind(h) == STRING else default
+
+
+def buy_sell_changes(doc: Doc, changes: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Bids and asks from the array at ``changes`` of ``[side, price, quantity, ...]`` entries whose side
+    is ``"buy"`` or ``"sell"`` (prices and quantities as their text). ValueError for an entry of
+    another shape or side."""
+    bids: list[tuple[str, str]] = []
+    asks: list[tuple[str, str]] = []
+    for change in doc.children(changes):
+        if doc.kind(change) != ARRAY or doc.len(change) < 3:
+            raise ValueError("a change is not [side, price, quantity]")
+        side = doc.str(doc.at(change, 0))
+        level = (doc.text(doc.at(change, 1)), doc.text(doc.at(change, 2)))
+        if side == "buy":
+            bids.append(level)
+        elif side == "sell":
+            asks.append(level)
+        else:
+            raise ValueError(f"unknown side {side!r}")
+    return bids, asks
 
 
 def check_url(url: str, schemes: tuple[str, ...]) -> None:

@@ -30,7 +30,7 @@ from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Snapshot, doc_sides
 from ...listeners.rules import Monotonic, UpdateIdRange
-from ..base import Event, VenueAdapter, need
+from ..base import Event, VenueAdapter, need, object_doc
 from ..routing import int_field, string_field
 from .config import BinanceConfig, BinanceDiffConfig
 
@@ -164,9 +164,7 @@ class BinanceDiffAdapter(VenueAdapter):
         return Snapshot(symbol=symbol, bids=bids, asks=asks, last=doc.int(need(doc, 0, "lastUpdateId")))
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
-        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
-        if doc.kind(0) != OBJECT:
-            raise FrameError("not a JSON object")
+        doc = object_doc(frame)
         data = doc.get(0, "data")
         if data < 0:
             data = 0

@@ -17,12 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ..._core.doc import OBJECT, Doc
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Snapshot, doc_sides
 from ...listeners.rules import Contiguous
-from ..base import Event, VenueAdapter, need
+from ..base import Event, VenueAdapter, need, object_doc
 from .config import BybitConfig
 
 __all__ = ("BybitAdapter",)
@@ -52,9 +51,7 @@ class BybitAdapter(VenueAdapter):
         return [self._op("unsubscribe", symbols)]
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
-        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
-        if doc.kind(0) != OBJECT:
-            raise FrameError("not a JSON object")
+        doc = object_doc(frame)
         topic_h = doc.get(0, "topic")
         if topic_h < 0:
             if doc.get(0, "op") >= 0 or doc.get(0, "success") >= 0:

@@ -26,7 +26,7 @@ from ...errors import ExtractError, FrameError, SequenceGapError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Heartbeat, Snapshot, doc_sides
 from ...listeners.rules import NoSequence
-from ..base import Event, VenueAdapter, need
+from ..base import Event, VenueAdapter, buy_sell_changes, need, object_doc
 from .config import CoinbaseConfig
 
 __all__ = ("CoinbaseAdapter",)
@@ -58,9 +58,7 @@ class CoinbaseAdapter(VenueAdapter):
         return [self._op("unsubscribe", symbols)]
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
-        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
-        if doc.kind(0) != OBJECT:
-            raise FrameError("not a JSON object")
+        doc = object_doc(frame)
         if self.config.api == "advanced":
             return self._parse_advanced(doc)
         type_h = doc.get(0, "type")
@@ -69,17 +67,7 @@ class CoinbaseAdapter(VenueAdapter):
         symbol = doc.str(p) if p >= 0 and doc.kind(p) == STRING else ""
         try:
             if kind == "l2update":
-                bids: list[Any] = []
-                asks: list[Any] = []
-                for change in doc.children(need(doc, 0, "changes")):
-                    side = doc.str(doc.at(change, 0))
-                    level = (doc.text(doc.at(change, 1)), doc.text(doc.at(change, 2)))
-                    if side == "buy":
-                        bids.append(level)
-                    elif side == "sell":
-                        asks.append(level)
-                    else:
-                        raise ValueError(f"unknown side {side!r}")
+                bids, asks = buy_sell_changes(doc, need(doc, 0, "changes"))
                 return (Delta(symbol=symbol, bids=bids, asks=asks),)
             if kind == "snapshot":
                 bids_, asks_ = doc_sides(doc, need(doc, 0, "bids"), need(doc, 0, "asks"))

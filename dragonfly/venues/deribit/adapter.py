@@ -47,12 +47,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..._core.doc import ARRAY, NUMBER, OBJECT, STRING, Doc
+from ..._core.doc import ARRAY, NUMBER, Doc
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Heartbeat, Rejected, Reply, Snapshot
 from ...listeners.rules import PrevId
-from ..base import Event, VenueAdapter, need
+from ..base import Event, VenueAdapter, need, object_doc, string_or
 from .config import DeribitConfig
 
 __all__ = ("DeribitAdapter", "instrument_name")
@@ -81,10 +81,6 @@ def instrument_name(instrument: Instrument) -> str:
     if m["strike"]:
         return f"{underlying}-{m['expiry']}-{m['strike'].replace('D', 'd')}-{m['kind']}"
     return f"{underlying}-{m['expiry']}"
-
-
-def _str(doc: Doc, h: int) -> str:
-    return doc.str(h) if h >= 0 and doc.kind(h) == STRING else ""
 
 
 def _levels(doc: Doc, side: int, with_action: bool) -> list[tuple[str, ...]]:
@@ -165,15 +161,13 @@ class DeribitAdapter(VenueAdapter):
     # -- frames -----------------------------------------------------------------------------------
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
-        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
-        if doc.kind(0) != OBJECT:
-            raise FrameError("not a JSON object")
-        method = _str(doc, doc.get(0, "method"))
+        doc = object_doc(frame)
+        method = string_or(doc, doc.get(0, "method"))
         if method == "subscription":
             return self._notification(doc)
         if method == "heartbeat":
             params = doc.get(0, "params")
-            kind = _str(doc, doc.get(params, "type")) if params >= 0 else ""
+            kind = string_or(doc, doc.get(params, "type")) if params >= 0 else ""
             if kind == "test_request":
                 return (Reply(data=self._request("public/test", {})[1]),)
             return _HEARTBEAT
@@ -200,13 +194,13 @@ class DeribitAdapter(VenueAdapter):
         result = doc.get(0, "result")
         if result < 0 or doc.kind(result) != ARRAY:
             raise FrameError("a subscribe answer with neither a channel list nor an error")
-        granted = {_str(doc, h) for h in doc.children(result)}
+        granted = {string_or(doc, h) for h in doc.children(result)}
         # Deribit leaves a channel it does not have out of the result
         return tuple(Rejected(symbol=s, reason="no such channel") for s in symbols if self.channel(s) not in granted)
 
     def _notification(self, doc: Doc) -> Sequence[Event]:
         params = need(doc, 0, "params")
-        channel = _str(doc, doc.get(params, "channel"))
+        channel = string_or(doc, doc.get(params, "channel"))
         if not channel.startswith("book."):
             return ()  # ticker, trades, ...
         symbol = channel[5 : channel.rfind(".")] if channel.count(".") >= 2 else ""

@@ -40,12 +40,12 @@ from typing import Any
 
 from yarl import URL
 
-from ..._core.doc import ARRAY, NULL, NUMBER, OBJECT, STRING, TRUE, Doc
+from ..._core.doc import ARRAY, NULL, NUMBER, STRING, TRUE, Doc
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Rejected, Snapshot, doc_sides
 from ...listeners.rules import UpdateIdRange
-from ..base import Event, VenueAdapter, need
+from ..base import Event, VenueAdapter, need, object_doc
 from .config import GateioConfig
 
 __all__ = ("GateioAdapter",)
@@ -125,9 +125,7 @@ class GateioAdapter(VenueAdapter):
     # -- frames -----------------------------------------------------------------------------------
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
-        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
-        if doc.kind(0) != OBJECT:
-            raise FrameError("not a JSON object")
+        doc = object_doc(frame)
         ch = doc.get(0, "channel")
         channel = doc.str(ch) if ch >= 0 and doc.kind(ch) == STRING else ""
         ev = doc.get(0, "event")

@@ -30,23 +30,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
-from ..._core.doc import ARRAY, OBJECT, STRING, Doc
+from ..._core.doc import ARRAY, Doc
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Heartbeat, Rejected, Snapshot
 from ...listeners.rules import NoSequence
-from ..base import Event, VenueAdapter, need
+from ..base import Event, VenueAdapter, buy_sell_changes, need, object_doc, string_or
 from .config import GeminiConfig
 
 __all__ = ("GeminiAdapter",)
 
 _HEARTBEAT = (Heartbeat(),)
-
-
-def _str(doc: Doc, h: int) -> str:
-    return doc.str(h) if h >= 0 and doc.kind(h) == STRING else ""
 
 
 class GeminiAdapter(VenueAdapter):
@@ -87,44 +82,30 @@ class GeminiAdapter(VenueAdapter):
         return [*self.unsubscribe([symbol]), *self.subscribe([symbol])]
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
-        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
-        if doc.kind(0) != OBJECT:
-            raise FrameError("not a JSON object")
-        kind = _str(doc, doc.get(0, "type"))
+        doc = object_doc(frame)
+        kind = string_or(doc, doc.get(0, "type"))
         if kind == "l2_updates":
             return self._l2(doc)
         if kind == "heartbeat":
             return _HEARTBEAT
         if kind == "error":
-            symbol = _str(doc, doc.get(0, "symbol"))
+            symbol = string_or(doc, doc.get(0, "symbol"))
             if symbol:
-                return (Rejected(symbol=symbol, reason=_str(doc, doc.get(0, "reason")) or "error"),)
+                return (Rejected(symbol=symbol, reason=string_or(doc, doc.get(0, "reason")) or "error"),)
             return ()  # an error about no symbol (a resync cannot help)
         if kind:
             return ()  # trade, candles, auctions, ...
         raise FrameError(f"unexpected message: {str(doc.value(0))[:80]}")
 
     def _l2(self, doc: Doc) -> Sequence[Event]:
-        symbol = _str(doc, doc.get(0, "symbol"))
+        symbol = string_or(doc, doc.get(0, "symbol"))
         if not symbol:
             raise FrameError("l2_updates without a symbol")
-        bids: list[Any] = []
-        asks: list[Any] = []
         try:
             changes = need(doc, 0, "changes")
             if doc.kind(changes) != ARRAY:
                 raise ValueError("changes is not an array")
-            for change in doc.children(changes):
-                if doc.kind(change) != ARRAY or doc.len(change) < 3:
-                    raise ValueError("a change is not [side, price, quantity]")
-                side = doc.str(doc.at(change, 0))
-                level = (doc.text(doc.at(change, 1)), doc.text(doc.at(change, 2)))
-                if side == "buy":
-                    bids.append(level)
-                elif side == "sell":
-                    asks.append(level)
-                else:
-                    raise ValueError(f"unknown side {side!r}")
+            bids, asks = buy_sell_changes(doc, changes)
         except (ExtractError, IndexError, ValueError) as exc:
             raise FrameError(f"bad l2_updates: {type(exc).__name__}: {exc}", symbol=symbol) from None
         renewing = self._renewing

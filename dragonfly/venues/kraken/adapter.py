@@ -29,7 +29,7 @@ from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, DocSide, Heartbeat, Snapshot, doc_sides
 from ...listeners.rules import NoSequence
-from ..base import Event, VenueAdapter, need
+from ..base import Event, VenueAdapter, need, object_doc
 from .config import KrakenConfig
 
 __all__ = ("KrakenAdapter",)
@@ -136,9 +136,7 @@ class KrakenAdapter(VenueAdapter):
         return (Delta(symbol=pair, bids=bids, asks=asks, checksum=checksum, exchange_ts_ns=ts),)
 
     def _parse_v2(self, frame: str | bytes) -> Sequence[Event]:
-        doc = Doc(frame)
-        if doc.kind(0) != OBJECT:
-            raise FrameError("not a JSON object")
+        doc = object_doc(frame)
         channel_h = doc.get(0, "channel")
         channel = doc.str(channel_h) if channel_h >= 0 and doc.kind(channel_h) == STRING else ""
         if channel == "heartbeat":

@@ -56,7 +56,7 @@ from ...errors import ExtractError, FrameError, VenueError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Rejected, Snapshot, doc_sides
 from ...listeners.rules import EntryUpdateIdRange
-from ..base import ConnectRequest, Event, VenueAdapter, need
+from ..base import ConnectRequest, Event, VenueAdapter, need, object_doc
 from .config import KucoinConfig
 
 __all__ = ("TOPIC", "KucoinAdapter")
@@ -182,9 +182,7 @@ class KucoinAdapter(VenueAdapter):
     # -- frames -----------------------------------------------------------------------------------
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
-        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
-        if doc.kind(0) != OBJECT:
-            raise FrameError("not a JSON object")
+        doc = object_doc(frame)
         type_h = doc.get(0, "type")
         kind = doc.str(type_h) if type_h >= 0 and doc.kind(type_h) == STRING else None
         if kind == "message":

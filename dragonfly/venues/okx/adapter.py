@@ -23,7 +23,7 @@ from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Rejected, Snapshot, doc_sides
 from ...listeners.rules import PrevId
-from ..base import Event, VenueAdapter, need
+from ..base import Event, VenueAdapter, need, object_doc
 from .config import CHANNEL_DEPTHS, OkxConfig
 
 __all__ = ("OkxAdapter",)
@@ -61,9 +61,7 @@ class OkxAdapter(VenueAdapter):
     def parse(self, frame: str | bytes) -> Sequence[Event]:
         if frame == "pong" or frame == b"pong":
             return ()
-        doc = Doc(frame)  # the whole frame, strictly, in the compiled core
-        if doc.kind(0) != OBJECT:
-            raise FrameError("not a JSON object")
+        doc = object_doc(frame)
         event = doc.get(0, "event")
         if event >= 0:
             if doc.kind(event) == STRING and doc.str(event) == "error":
