@@ -26,6 +26,7 @@ hold), then stops the server with a grace period.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -516,15 +517,11 @@ class GrpcServer(StartStop):
         def encode(v: WorldView) -> bytes:
             return encode_summary_bytes(v, depth=depth)
 
-        stats = await self._open(
-            protos.BOOK_SUMMARY, ("summary", instrument_key(book.instrument), depth, None), book.views, encode, context
-        )
-        try:
+        key = ("summary", instrument_key(book.instrument), depth, None)
+        async with self._subscribed(protos.BOOK_SUMMARY, key, book.views, encode, context) as stats:
             async for payload in stats.sub:
                 yield payload
                 stats.sent += 1
-        finally:
-            self._release(stats)
 
     async def _stream_book(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         book, depth, venues = await self._resolve_or_abort(request, context)
@@ -534,13 +531,10 @@ class GrpcServer(StartStop):
             return encode_book_update(v, depth=depth, venues=venues, all_venues=all_venues)
 
         key = ("book", instrument_key(book.instrument), depth, _venues_key(venues))
-        stats = await self._open(protos.STREAM_BOOK, key, book.views, encode, context)
-        try:
+        async with self._subscribed(protos.STREAM_BOOK, key, book.views, encode, context) as stats:
             async for payload in stats.sub:
                 yield payload
                 stats.sent += 1
-        finally:
-            self._release(stats)
 
     async def _stream_liquidity(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         book, depth, venues = await self._resolve_or_abort(request, context)
@@ -562,13 +556,10 @@ class GrpcServer(StartStop):
                 return encode_liquidity_from_view(v, depth=depth, venues=venues, all_venues=all_venues)
 
         key = ("liquidity", instrument_key(book.instrument), depth, _venues_key(venues))
-        stats = await self._open(protos.STREAM_LIQUIDITY, key, source, encode, context)
-        try:
+        async with self._subscribed(protos.STREAM_LIQUIDITY, key, source, encode, context) as stats:
             async for payload in stats.sub:
                 yield payload
                 stats.sent += 1
-        finally:
-            self._release(stats)
 
     async def _resolve_or_abort(
         self, request: Any, context: grpc.aio.ServicerContext
@@ -634,6 +625,22 @@ class GrpcServer(StartStop):
         )
         self._subs[stats.id] = stats
         return stats
+
+    @contextlib.asynccontextmanager
+    async def _subscribed(
+        self,
+        method: str,
+        key: tuple[Any, ...],
+        source: Broadcast[Any],
+        encode: Callable[[Any], bytes],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[SubscriberStats]:
+        """A call's subscription to the stream ``key`` (:meth:`_open`), released however the call ends."""
+        stats = await self._open(method, key, source, encode, context)
+        try:
+            yield stats
+        finally:
+            self._release(stats)
 
     def _release(self, stats: SubscriberStats) -> None:
         stats.sub.close()
