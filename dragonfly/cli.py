@@ -32,6 +32,7 @@ import ssl
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -169,10 +170,20 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _run(prog: str, factory: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    """Run ``factory()`` in a fresh event loop; turn expected failures into one line."""
+#: A command's body: ``command(args, prog=..., out=...)``, run in its own event loop by :func:`_main`.
+Command = Callable[..., Coroutine[Any, Any, int]]
+
+
+def _main(
+    argv: Sequence[str] | None, prog: str, parser: Callable[[str], argparse.ArgumentParser], command: Command,
+    out: TextIO,
+) -> int:
+    """A command's entry point: parse ``argv``, set up logging, run ``command`` in a fresh event loop, and
+    turn expected failures into one line."""
+    args = parser(prog).parse_args(argv)
+    _setup_logging(args.log_level)
     try:
-        return asyncio.run(factory())
+        return asyncio.run(command(args, prog=prog, out=out))
     except UsageError as exc:
         sys.stderr.write(f"{prog}: error: {exc}\n")
         return 2
@@ -343,15 +354,61 @@ async def _until_stopped(stop: asyncio.Event, *, prog: str, out: TextIO) -> None
     out.flush()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Feeds:
+    """What a server command serves: ``--simulate``, ``--venues``, ``--instrument-name``, ``--depth``, ``--seed``."""
+
+    simulate: bool
+    venues: tuple[str, ...]
+    instruments: list[str]
+    depth: int
+    seed: int | None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> _Feeds:
+        """Checked (UsageError), in this order: the simulate switch, venues, instruments, depth."""
+        simulate = _simulate(args.simulate)
+        venues = _venues(args.venues)
+        instruments = _instruments(args.instrument_name)
+        depth = _depth(args.depth, venues)
+        return cls(simulate=simulate, venues=venues, instruments=instruments, depth=depth, seed=args.seed)
+
+
+def _check_tls_pair(args: argparse.Namespace) -> None:
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+
+
+async def _host_until_stopped(
+    feeds: _Feeds,
+    *,
+    prog: str,
+    out: TextIO,
+    banner: Callable[[ServiceHost, list[Pipeline]], str],
+    grpc: GrpcServerConfig | None = None,
+    fix: FixServerConfig | None = None,
+) -> int:
+    """Open the pipelines of ``feeds``, serve them with the servers configured, write ``banner(host,
+    pipelines)`` to ``out``, and run until SIGINT/SIGTERM; then shut everything down (exit status 0)."""
+    stop = asyncio.Event()
+    _install_stop(stop)
+    async with contextlib.AsyncExitStack() as stack:
+        pipelines = await _open_pipelines(
+            stack, instruments=feeds.instruments, venues=feeds.venues, depth=feeds.depth, simulate=feeds.simulate,
+            seed=feeds.seed,
+        )
+        host = await _start_host(stack, pipelines, grpc=grpc, fix=fix)
+        out.write(banner(host, pipelines))
+        out.flush()
+        await _until_stopped(stop, prog=prog, out=out)
+    return 0
+
+
 async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     from .services.grpc import GrpcServerConfig
 
-    simulate = _simulate(args.simulate)
-    venues = _venues(args.venues)
-    instruments = _instruments(args.instrument_name)
-    depth = _depth(args.depth, venues)
-    if (args.tls_cert is None) != (args.tls_key is None):
-        raise UsageError("--tls-cert and --tls-key go together")
+    feeds = _Feeds.from_args(args)
+    _check_tls_pair(args)
     config = GrpcServerConfig(
         host=args.host,
         port=args.port,
@@ -361,35 +418,28 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
         grace_s=args.grace,
         health_follows_venues=True,
     )
-    fix_config = _fix_config(args, depth)
-    stop = asyncio.Event()
-    _install_stop(stop)
-    async with contextlib.AsyncExitStack() as stack:
-        pipelines = await _open_pipelines(
-            stack, instruments=instruments, venues=venues, depth=depth, simulate=simulate, seed=args.seed
-        )
-        host = await _start_host(stack, pipelines, grpc=config, fix=fix_config)
-        source = "simulated venues" if simulate else "venues"
+    fix_config = _fix_config(args, feeds.depth)
+
+    def banner(host: ServiceHost, pipelines: list[Pipeline]) -> str:
+        source = "simulated venues" if feeds.simulate else "venues"
         served = ", ".join(p.config.instrument for p in pipelines)
-        out.write(
-            f"{prog}: serving {served} from {source} {', '.join(venues)} on {host.addresses['gRPC']} "
+        text = (
+            f"{prog}: serving {served} from {source} {', '.join(feeds.venues)} on {host.addresses['gRPC']} "
             f"(tls={'on' if config.tls else 'off'}, token={'on' if config.token else 'off'})\n"
         )
         if fix_config is not None:
-            out.write(
+            text += (
                 f"{prog}: FIX 4.4 at {host.addresses['FIX']} as {fix_config.comp_id} "
                 f"for {', '.join(fix_config.customers)}\n"
             )
-        out.flush()
-        await _until_stopped(stop, prog=prog, out=out)
-    return 0
+        return text
+
+    return await _host_until_stopped(feeds, prog=prog, out=out, banner=banner, grpc=config, fix=fix_config)
 
 
 def grpc_server_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-grpc-server") -> int:
     """``dragonfly-grpc-server``: serve the consolidated book over gRPC."""
-    args = _server_parser(prog).parse_args(argv)
-    _setup_logging(args.log_level)
-    return _run(prog, lambda: _serve(args, prog=prog, out=sys.stderr))
+    return _main(argv, prog, _server_parser, _serve, sys.stderr)
 
 
 # --------------------------------------------------------------------------- client
@@ -505,9 +555,7 @@ async def _client(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
 
 def grpc_client_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-grpc-client") -> int:
     """``dragonfly-grpc-client``: live terminal view of a server's book."""
-    args = _client_parser(prog).parse_args(argv)
-    _setup_logging(args.log_level)
-    return _run(prog, lambda: _client(args, prog=prog, out=sys.stdout))
+    return _main(argv, prog, _client_parser, _client, sys.stdout)
 
 
 # --------------------------------------------------------------------------- demo
@@ -558,9 +606,7 @@ async def _demo(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
 
 def demo_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly demo") -> int:
     """``dragonfly demo``: simulated venues + server + client; runs until Ctrl-C (or --count/--duration)."""
-    args = _demo_parser(prog).parse_args(argv)
-    _setup_logging(args.log_level)
-    return _run(prog, lambda: _demo(args, prog=prog, out=sys.stdout))
+    return _main(argv, prog, _demo_parser, _demo, sys.stdout)
 
 
 # --------------------------------------------------------------------------- FIX
@@ -598,38 +644,26 @@ def _tls_server_context(cert: Path, key: Path) -> ssl.SSLContext:
 async def _fix_serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     from .services.fix_server import FixServerConfig
 
-    simulate = _simulate(args.simulate)
-    venues = _venues(args.venues)
-    instruments = _instruments(args.instrument_name)
-    depth = _depth(args.depth, venues)
+    feeds = _Feeds.from_args(args)
     customers = _fix_customers(list(args.customer) + _env_customers(), option="--customer")
     if not customers:
         raise UsageError("no customers configured: pass --customer COMPID[:PASSWORD] (or DRAGONFLY_FIX_CUSTOMERS)")
-    if (args.tls_cert is None) != (args.tls_key is None):
-        raise UsageError("--tls-cert and --tls-key go together")
+    _check_tls_pair(args)
     ctx = None if args.tls_cert is None else _tls_server_context(args.tls_cert, args.tls_key)
     config = FixServerConfig(host=args.host, port=args.port, comp_id=args.comp_id, customers=customers,
-                             store_dir=args.store_dir, max_depth=depth, ssl=ctx)
-    stop = asyncio.Event()
-    _install_stop(stop)
-    async with contextlib.AsyncExitStack() as stack:
-        pipelines = await _open_pipelines(
-            stack, instruments=instruments, venues=venues, depth=depth, simulate=simulate, seed=args.seed
-        )
-        host = await _start_host(stack, pipelines, fix=config)
-        out.write(f"{prog}: serving {', '.join(p.config.instrument for p in pipelines)} over FIX on "
-                  f"{host.addresses['FIX']} as {config.comp_id} to {', '.join(customers)} "
-                  f"(tls={'on' if ctx else 'off'})\n")
-        out.flush()
-        await _until_stopped(stop, prog=prog, out=out)
-    return 0
+                             store_dir=args.store_dir, max_depth=feeds.depth, ssl=ctx)
+
+    def banner(host: ServiceHost, pipelines: list[Pipeline]) -> str:
+        return (f"{prog}: serving {', '.join(p.config.instrument for p in pipelines)} over FIX on "
+                f"{host.addresses['FIX']} as {config.comp_id} to {', '.join(customers)} "
+                f"(tls={'on' if ctx else 'off'})\n")
+
+    return await _host_until_stopped(feeds, prog=prog, out=out, banner=banner, fix=config)
 
 
 def fix_server_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-fix-server") -> int:
     """``dragonfly-fix-server``: serve the consolidated book over FIX 4.4."""
-    args = _fix_parser(prog).parse_args(argv)
-    _setup_logging(args.log_level)
-    return _run(prog, lambda: _fix_serve(args, prog=prog, out=sys.stderr))
+    return _main(argv, prog, _fix_parser, _fix_serve, sys.stderr)
 
 
 # --------------------------------------------------------------------------- dragonfly
