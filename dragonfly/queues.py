@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any, Generic, Protocol, TypeVar
 
+from ._lifecycle import cancel_and_wait
 from .errors import QueueClosedError
 
 __all__ = (
@@ -432,12 +433,7 @@ class Transformer(Generic[T, U]):
             if asyncio.iscoroutine(r):
                 await r
         t, self._task = self._task, None
-        if t is not None:
-            t.cancel()
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(t)
 
     async def __aenter__(self) -> Transformer[T, U]:
         self.start()

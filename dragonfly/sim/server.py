@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .._lifecycle import StartStop
+from .._lifecycle import StartStop, cancel_and_wait
 from ..errors import ConfigError
 from ..instruments import Instrument, parse_instrument
 from .encoder import encoder_label
@@ -181,12 +181,7 @@ class VenueSimulator(StartStop):
 
     async def stop(self) -> None:
         t, self._task = self._task, None
-        if t is not None:
-            t.cancel()
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(t)
         for c in list(self.connections):
             await c.ws.close()
         if self._runner is not None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..._core.merge import merge_levels
+from ..._lifecycle import cancel_and_wait
 from ...model import Side, VenueHealth, VenueStatus, WorldView
 from ...queues import Broadcast
 
@@ -136,12 +137,7 @@ class ViewPump:
 
     async def stop(self) -> None:
         t, self._task = self._task, None
-        if t is not None:
-            t.cancel()
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(t)
 
     async def __aenter__(self) -> Self:
         self.start()
