@@ -427,9 +427,8 @@ class SimulatedFixVenue(FixVenueSimulator):
         speed: float | None = 1.0,
         **options: Any,
     ) -> None:
-        from ..instruments import parse_instrument
         from .encoder import encoder_label
-        from .market import MidPrice, default_mid, stable_seed
+        from .market import served_instruments, shared_mids
 
         if getattr(encoder, "engine", None) != "fix":
             raise ConfigError(f"{type(encoder).__name__} is not a FIX encoder")
@@ -437,16 +436,12 @@ class SimulatedFixVenue(FixVenueSimulator):
         self.venue = venue or encoder_label(encoder)
         if replay is not None:
             raise ConfigError("the FIX venue simulator cannot replay recordings")
-        insts = [parse_instrument(i) for i in instruments]
-        if not insts:
-            raise ConfigError("at least one instrument")
-        mids = mids if mids is not None else {}
+        insts = served_instruments(instruments).values()
+        mids = shared_mids(insts, mids, seed)
         starts: dict[str, float] = {}
         #: the venue's symbol (55) -> instrument name
         self.names: dict[str, str] = {}
         for inst in insts:
-            if inst.name not in mids:
-                mids[inst.name] = MidPrice(seed=stable_seed(seed, inst.name), start=default_mid(inst))
             symbol = encoder.symbol(inst)
             self.names[symbol] = inst.name
             starts[symbol] = float(mids[inst.name].at(0))

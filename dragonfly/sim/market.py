@@ -6,11 +6,22 @@ from __future__ import annotations
 import math
 import random
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..instruments import Instrument
+from ..errors import ConfigError
+from ..instruments import Instrument, parse_instrument
 
-__all__ = ("MidPrice", "VenueStyle", "VenueBookModel", "SentBook", "default_mid")
+__all__ = (
+    "MidPrice",
+    "VenueStyle",
+    "VenueBookModel",
+    "SentBook",
+    "default_mid",
+    "served_instruments",
+    "shared_mids",
+    "stable_seed",
+)
 
 #: (price text, qty text) levels as a venue writes them.
 TextSide = tuple[tuple[str, str], ...]
@@ -34,6 +45,25 @@ def default_mid(instrument: Instrument) -> float:
 
 def stable_seed(*parts: object) -> int:
     return zlib.crc32("/".join(map(str, parts)).encode())
+
+
+def served_instruments(instruments: Iterable[str]) -> dict[str, Instrument]:
+    """What a simulator serves: name -> instrument, for every accepted spelling in ``instruments``
+    (one entry per instrument). ConfigError when there is none, or a spelling is not an instrument."""
+    served = {inst.name: inst for inst in map(parse_instrument, instruments)}
+    if not served:
+        raise ConfigError("at least one instrument")
+    return served
+
+
+def shared_mids(instruments: Iterable[Instrument], mids: dict[str, MidPrice] | None, seed: int) -> dict[str, MidPrice]:
+    """The one market several simulators share: ``mids`` (a new dict when None) with a mid-price process
+    for each of ``instruments`` it lacks, seeded from ``seed`` and the name, starting at the default mid."""
+    mids = mids if mids is not None else {}
+    for inst in instruments:
+        if inst.name not in mids:
+            mids[inst.name] = MidPrice(seed=stable_seed(seed, inst.name), start=default_mid(inst))
+    return mids
 
 
 class MidPrice:

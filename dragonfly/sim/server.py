@@ -33,7 +33,7 @@ from .._lifecycle import StartStop, cancel_and_wait
 from ..errors import ConfigError
 from ..instruments import Instrument, parse_instrument
 from .encoder import encoder_label
-from .market import MidPrice, SentBook, VenueBookModel, VenueStyle, default_mid, stable_seed
+from .market import MidPrice, SentBook, VenueBookModel, VenueStyle, served_instruments, shared_mids
 from .replay import Recording
 
 __all__ = ("Connection", "VenueSimulator")
@@ -116,12 +116,7 @@ class VenueSimulator(StartStop):
             raise ConfigError(f"{type(encoder).__name__} is not a top-N snapshot encoder")
         self.encoder = encoder
         self.venue = venue or encoder_label(encoder)
-        self.instruments: dict[str, Instrument] = {}
-        for i in instruments:
-            inst = parse_instrument(i)
-            self.instruments[inst.name] = inst
-        if not self.instruments:
-            raise ValueError("at least one instrument")
+        self.instruments: dict[str, Instrument] = served_instruments(instruments)
         #: the venue's symbol -> instrument name
         self.symbols: dict[str, str] = {encoder.symbol(inst): name for name, inst in self.instruments.items()}
         st = style or VenueStyle(**dict(encoder.style))
@@ -131,12 +126,11 @@ class VenueSimulator(StartStop):
             st = replace(st, interval_s=interval_s)
         self.style = st
         self.seed = seed
-        mids = mids if mids is not None else {}
-        self.models: dict[str, VenueBookModel] = {}
-        for name, inst in self.instruments.items():
-            if name not in mids:
-                mids[name] = MidPrice(seed=stable_seed(seed, name), start=default_mid(inst))
-            self.models[name] = VenueBookModel(venue=self.venue, instrument=inst, mid=mids[name], style=st, seed=seed)
+        mids = shared_mids(self.instruments.values(), mids, seed)
+        self.models: dict[str, VenueBookModel] = {
+            name: VenueBookModel(venue=self.venue, instrument=inst, mid=mids[name], style=st, seed=seed)
+            for name, inst in self.instruments.items()
+        }
         self.replay = replay
         self.speed = speed
         self.host = host

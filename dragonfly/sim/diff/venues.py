@@ -22,7 +22,7 @@ from ..._lifecycle import StartStop
 from ...errors import ConfigError
 from ...instruments import parse_instrument
 from ..encoder import encoder_label
-from ..market import MidPrice, SentBook, default_mid, stable_seed
+from ..market import MidPrice, SentBook, served_instruments, shared_mids, stable_seed
 from .server import DEFAULT_LEVELS, DiffSim, DiffSimConfig
 
 __all__ = ("DEFAULT_INTERVAL_S", "SimulatedDiffVenue")
@@ -79,17 +79,13 @@ class SimulatedDiffVenue(StartStop):
         if interval_s is not None and not interval_s > 0:
             raise ConfigError("interval_s must be > 0")
         self.interval_s = DEFAULT_INTERVAL_S if interval_s is None else float(interval_s)
-        insts = [parse_instrument(i) for i in instruments]
-        if not insts:
-            raise ConfigError("at least one instrument")
-        mids = mids if mids is not None else {}
+        insts = served_instruments(instruments).values()
+        mids = shared_mids(insts, mids, seed)
         #: instrument name -> the venue's symbol
         self.symbols: dict[str, str] = {}
         prices: dict[str, float] = {}
         lowest = math.inf
         for inst in insts:
-            if inst.name not in mids:
-                mids[inst.name] = MidPrice(seed=stable_seed(seed, inst.name), start=default_mid(inst))
             sym = encoder.symbol(inst)
             self.symbols[inst.name] = sym
             prices[sym] = float(mids[inst.name].at(0))
