@@ -27,12 +27,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from .._lifecycle import StartStop, cancel_and_wait
 from ..errors import ConfigError
 from ..instruments import Instrument, parse_instrument
 from .encoder import encoder_label
+from .local import LocalSite, drop_connections
 from .market import MidPrice, SentBook, VenueBookModel, VenueStyle, served_instruments, shared_mids
 from .replay import Recording
 
@@ -69,7 +70,7 @@ class Connection:
         return list(self.subs)
 
 
-class VenueSimulator(StartStop):
+class VenueSimulator(LocalSite, StartStop):
     """A top-N snapshot venue's WebSocket server, speaking ``encoder``'s wire format.
 
     Parameters
@@ -146,7 +147,6 @@ class VenueSimulator(StartStop):
         self._frames: dict[str, dict[str, str]] = {}  # instrument -> key -> last frame text
         self._prev_frames: dict[str, dict[str, str]] = {}
         self._frame_seq: dict[str, int] = {}
-        self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
         self._running = asyncio.Event()
         self._refusing = False
@@ -158,17 +158,10 @@ class VenueSimulator(StartStop):
     # -- lifecycle -------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
+        return self.ws_url
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", self._handler)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        addrs = self._runner.addresses
-        self.port = int(addrs[0][1])
+        await self._listen([web.get("/{tail:.*}", self._handler)])
         self._t0 = time.monotonic()
         self._running.set()
         self._task = asyncio.get_running_loop().create_task(self._drive(), name=f"sim:{self.venue}")
@@ -176,11 +169,8 @@ class VenueSimulator(StartStop):
     async def stop(self) -> None:
         t, self._task = self._task, None
         await cancel_and_wait(t)
-        for c in list(self.connections):
-            await c.ws.close()
-        if self._runner is not None:
-            r, self._runner = self._runner, None
-            await r.cleanup()
+        await drop_connections(self.connections, abrupt=False)
+        await self._unlisten()
 
     # -- connections ------------------------------------------------------------------------
     async def _handler(self, request: web.Request) -> web.StreamResponse:
@@ -345,14 +335,9 @@ class VenueSimulator(StartStop):
         (no close frame, as when a network path dies). With ``refuse``, answer new connection
         attempts with HTTP 503 until :meth:`accept`. Returns how many were closed."""
         self._refusing = refuse
-        conns = list(self.connections)
-        for c in conns:
-            transport = c.request.transport
-            if abrupt and transport is not None:
-                transport.abort()
-            else:
-                await c.ws.close(code=1001, message=b"simulated disconnect")
-        return len(conns)
+        return await drop_connections(
+            self.connections, abrupt=abrupt, code=WSCloseCode.GOING_AWAY, message=b"simulated disconnect"
+        )
 
     def accept(self) -> None:
         """Accept connections again after ``disconnect(refuse=True)``."""

@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
+from ..local import LocalSite
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = ("ReplaySim",)
 
 
-class ReplaySim:
+class ReplaySim(LocalSite):
     """Parameters
     ----------
     frames : sequence of str
@@ -54,30 +56,13 @@ class ReplaySim:
         self.sent = 0
         self.snapshot_requests = 0
         self._progress = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     async def __aenter__(self) -> Self:
-        app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        await self._listen([web.route("GET", "/{tail:.*}", self._handle)])
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._unlisten()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":

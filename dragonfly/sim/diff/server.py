@@ -47,6 +47,7 @@ from aiohttp import WSMsgType, web
 from ..._core.book_py import Book as TruthBook
 from ...errors import ConfigError
 from ..encoder import BookState, Update
+from ..local import LocalSite, drop_connections
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -174,7 +175,7 @@ class _Conn:
         await self.ws.send_str(frame)
 
 
-class DiffSim:
+class DiffSim(LocalSite):
     """A local diff-stream venue speaking ``encoder``'s wire format (see the module notes).
 
     Parameters
@@ -205,9 +206,6 @@ class DiffSim:
             sym.book.apply(bids, asks)
             self._record(sym)
         self._conns: set[_Conn] = set()
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
-        self.port = 0
         # fault knobs
         self._drop: dict[str, int] = {}
         self._corrupt: dict[str, int] = {}
@@ -313,31 +311,13 @@ class DiffSim:
     # -- server ------------------------------------------------------------------------------------
 
     async def start(self) -> Self:
-        app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", self._handle)
-        app.router.add_route("POST", "/{tail:.*}", self._post)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await self._site.start()
-        self.port = int(self._runner.addresses[0][1])
+        await self._listen([web.route("GET", "/{tail:.*}", self._handle), web.route("POST", "/{tail:.*}", self._post)])
         return self
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     async def close(self) -> None:
         self._release.set()
-        for conn in list(self._conns):
-            await conn.ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await drop_connections(self._conns, abrupt=False)
+        await self._unlisten()
 
     async def __aenter__(self) -> Self:
         return await self.start()
@@ -592,14 +572,7 @@ class DiffSim:
         TCP abort. With ``refuse``, answer new WebSocket upgrades with HTTP 503 until :meth:`accept`.
         Returns how many were closed."""
         self._refusing = refuse
-        conns = list(self._conns)
-        for conn in conns:
-            transport = conn.request.transport
-            if abrupt and transport is not None:
-                transport.abort()
-            else:
-                await conn.ws.close()
-        return len(conns)
+        return await drop_connections(self._conns, abrupt=abrupt)
 
     def accept(self) -> None:
         """Accept connections again after ``disconnect(refuse=True)``."""
