@@ -29,6 +29,7 @@ from ..listeners.rules import NoSequence, SequenceRule
 
 __all__ = (
     "ConnectRequest",
+    "ListSubscriptions",
     "buy_sell_changes",
     "Outgoing",
     "VenueAdapter",
@@ -202,6 +203,22 @@ class VenueAdapter:
             taken as a malformed frame of unknown instrument.
         """
         raise NotImplementedError
+
+
+class ListSubscriptions:
+    """Mixin (before :class:`VenueAdapter` in the bases) for a venue whose one message subscribes, or
+    unsubscribes, a whole list of symbols: :meth:`subscribe` and :meth:`unsubscribe` send
+    ``self.subscription("subscribe" | "unsubscribe", symbols)``."""
+
+    def subscription(self, op: str, symbols: Sequence[str]) -> str:
+        """The message that does ``op`` (``"subscribe"`` or ``"unsubscribe"``) for ``symbols``."""
+        raise NotImplementedError
+
+    def subscribe(self, symbols: Sequence[str]) -> list[str]:
+        return [self.subscription("subscribe", symbols)]
+
+    def unsubscribe(self, symbols: Sequence[str]) -> list[str]:
+        return [self.subscription("unsubscribe", symbols)]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,7 +28,7 @@ from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Heartbeat, Rejected, Snapshot
 from ...listeners.rules import Monotonic, PrevId
-from ..base import Event, VenueAdapter
+from ..base import Event, ListSubscriptions, VenueAdapter
 from .config import TemplateConfig
 
 __all__ = ("TemplateAdapter",)
@@ -36,7 +36,7 @@ __all__ = ("TemplateAdapter",)
 _HEARTBEAT = (Heartbeat(),)
 
 
-class TemplateAdapter(VenueAdapter):
+class TemplateAdapter(ListSubscriptions, VenueAdapter):
     """The template venue; the symbol is the normalised name (``ETH-BTC``)."""
 
     def __init__(self, config: TemplateConfig, *, depth: int) -> None:
@@ -52,14 +52,10 @@ class TemplateAdapter(VenueAdapter):
     def book_depth(self, symbol: str) -> int:
         return int(self.config.max_depth)
 
-    def _op(self, op: str, symbols: Sequence[str]) -> str:
+    def subscription(self, op: str, symbols: Sequence[str]) -> str:
+        # one message (un)subscribes a list (ListSubscriptions); a venue with a message per symbol
+        # writes subscribe() and unsubscribe() instead
         return json.dumps({"op": op, "channel": "book", "symbols": list(symbols)}, separators=(",", ":"))
-
-    def subscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._op("subscribe", symbols)]
-
-    def unsubscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._op("unsubscribe", symbols)]
 
     def snapshot_url(self, symbol: str) -> str:
         base = URL(self.config.rest_url)

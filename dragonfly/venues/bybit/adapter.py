@@ -21,13 +21,13 @@ from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Snapshot, doc_sides
 from ...listeners.rules import Contiguous
-from ..base import Event, VenueAdapter, need, object_doc
+from ..base import Event, ListSubscriptions, VenueAdapter, need, object_doc
 from .config import BybitConfig
 
 __all__ = ("BybitAdapter",)
 
 
-class BybitAdapter(VenueAdapter):
+class BybitAdapter(ListSubscriptions, VenueAdapter):
     """Bybit v5 order book; the symbol is Bybit's (``BTCUSDT``)."""
 
     def __init__(self, config: BybitConfig, *, depth: int) -> None:
@@ -41,14 +41,8 @@ class BybitAdapter(VenueAdapter):
     def book_depth(self, symbol: str) -> int:
         return int(self.config.depth)
 
-    def _op(self, op: str, symbols: Sequence[str]) -> str:
+    def subscription(self, op: str, symbols: Sequence[str]) -> str:
         return json.dumps({"op": op, "args": [f"orderbook.{self.config.depth}.{s}" for s in symbols]})
-
-    def subscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._op("subscribe", symbols)]
-
-    def unsubscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._op("unsubscribe", symbols)]
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
         doc = object_doc(frame)

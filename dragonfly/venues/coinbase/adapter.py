@@ -26,13 +26,13 @@ from ...errors import ExtractError, FrameError, SequenceGapError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Heartbeat, Snapshot, doc_sides
 from ...listeners.rules import NoSequence
-from ..base import Event, VenueAdapter, buy_sell_changes, need, object_doc
+from ..base import Event, ListSubscriptions, VenueAdapter, buy_sell_changes, need, object_doc
 from .config import CoinbaseConfig
 
 __all__ = ("CoinbaseAdapter",)
 
 
-class CoinbaseAdapter(VenueAdapter):
+class CoinbaseAdapter(ListSubscriptions, VenueAdapter):
     """Coinbase level2; the symbol is the product id (``BTC-USD``)."""
 
     def __init__(self, config: CoinbaseConfig, *, depth: int) -> None:
@@ -46,16 +46,10 @@ class CoinbaseAdapter(VenueAdapter):
     def symbol(self, instrument: Instrument) -> str:
         return f"{instrument.base}-{instrument.quote}"
 
-    def _op(self, op: str, symbols: Sequence[str]) -> str:
+    def subscription(self, op: str, symbols: Sequence[str]) -> str:
         if self.config.api == "advanced":
             return json.dumps({"type": op, "product_ids": list(symbols), "channel": "level2"})
         return json.dumps({"type": op, "product_ids": list(symbols), "channels": [self.config.channel]})
-
-    def subscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._op("subscribe", symbols)]
-
-    def unsubscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._op("unsubscribe", symbols)]
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
         doc = object_doc(frame)

@@ -36,7 +36,7 @@ from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Heartbeat, Rejected, Snapshot
 from ...listeners.rules import NoSequence
-from ..base import Event, VenueAdapter, buy_sell_changes, need, object_doc, string_or
+from ..base import Event, ListSubscriptions, VenueAdapter, buy_sell_changes, need, object_doc, string_or
 from .config import GeminiConfig
 
 __all__ = ("GeminiAdapter",)
@@ -44,7 +44,7 @@ __all__ = ("GeminiAdapter",)
 _HEARTBEAT = (Heartbeat(),)
 
 
-class GeminiAdapter(VenueAdapter):
+class GeminiAdapter(ListSubscriptions, VenueAdapter):
     """Gemini market data v2 ``l2``; the symbol is Gemini's (``BTCUSD``)."""
 
     def __init__(self, config: GeminiConfig, *, depth: int) -> None:
@@ -64,16 +64,10 @@ class GeminiAdapter(VenueAdapter):
         self._booked.clear()
         self._renewing.clear()
 
-    def _op(self, op: str, symbols: Sequence[str]) -> str:
+    def subscription(self, op: str, symbols: Sequence[str]) -> str:
         return json.dumps(
             {"type": op, "subscriptions": [{"name": "l2", "symbols": list(symbols)}]}, separators=(",", ":")
         )
-
-    def subscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._op("subscribe", symbols)]
-
-    def unsubscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._op("unsubscribe", symbols)]
 
     def resubscribe(self, symbol: str) -> list[str]:
         """Unsubscribe and subscribe ``symbol``: its next book comes with the initial response."""

@@ -29,7 +29,7 @@ from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, DocSide, Heartbeat, Snapshot, doc_sides
 from ...listeners.rules import NoSequence
-from ..base import Event, VenueAdapter, need, object_doc
+from ..base import Event, ListSubscriptions, VenueAdapter, need, object_doc
 from .config import KrakenConfig
 
 __all__ = ("KrakenAdapter",)
@@ -54,7 +54,7 @@ def _side(doc: Doc, handles: list[int]) -> Any:
     return [lv for h in handles for lv in doc.value(h, text_numbers=True)]
 
 
-class KrakenAdapter(VenueAdapter):
+class KrakenAdapter(ListSubscriptions, VenueAdapter):
     """Kraken spot ``book``; the symbol is Kraken's pair (``XBT/USD`` on v1, ``BTC/USD`` on v2)."""
 
     checksum = "kraken"
@@ -71,18 +71,12 @@ class KrakenAdapter(VenueAdapter):
     def book_depth(self, symbol: str) -> int:
         return int(self.config.depth)
 
-    def _sub(self, op: str, symbols: Sequence[str]) -> str:
+    def subscription(self, op: str, symbols: Sequence[str]) -> str:
         if self.config.version == 1:
             subscription = {"name": "book", "depth": self.config.depth}
             return json.dumps({"event": op, "pair": list(symbols), "subscription": subscription})
         params = {"channel": "book", "symbol": list(symbols), "depth": self.config.depth}
         return json.dumps({"method": op, "params": params})
-
-    def subscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._sub("subscribe", symbols)]
-
-    def unsubscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._sub("unsubscribe", symbols)]
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
         if self.config.version == 2:

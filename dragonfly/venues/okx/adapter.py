@@ -23,7 +23,7 @@ from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Rejected, Snapshot, doc_sides
 from ...listeners.rules import PrevId
-from ..base import Event, VenueAdapter, need, object_doc
+from ..base import Event, ListSubscriptions, VenueAdapter, need, object_doc
 from .config import CHANNEL_DEPTHS, OkxConfig
 
 __all__ = ("OkxAdapter",)
@@ -33,7 +33,7 @@ def _int_or(doc: Doc, h: int, default: int = -1) -> int:
     return default if h < 0 or doc.kind(h) == NULL else doc.int(h)
 
 
-class OkxAdapter(VenueAdapter):
+class OkxAdapter(ListSubscriptions, VenueAdapter):
     """OKX v5 books; the symbol is the ``instId`` (``BTC-USDT``)."""
 
     checksum = "okx"
@@ -49,14 +49,8 @@ class OkxAdapter(VenueAdapter):
     def book_depth(self, symbol: str) -> int:
         return CHANNEL_DEPTHS[self.config.channel]
 
-    def _op(self, op: str, symbols: Sequence[str]) -> str:
+    def subscription(self, op: str, symbols: Sequence[str]) -> str:
         return json.dumps({"op": op, "args": [{"channel": self.config.channel, "instId": s} for s in symbols]})
-
-    def subscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._op("subscribe", symbols)]
-
-    def unsubscribe(self, symbols: Sequence[str]) -> list[str]:
-        return [self._op("unsubscribe", symbols)]
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
         if frame == "pong" or frame == b"pong":
