@@ -368,22 +368,12 @@ class BookKeeper:
 
     def connected(self) -> Step:
         """A new connection: SYNCING until the snapshot (requested now if it comes by REST)."""
-        self._reset_book()
-        self._buffer.clear()
-        self._lost = -1
-        self._awaiting = True
-        self.status = _SYNCING
-        self.reason = "subscribing, waiting for a snapshot"
+        self._await_snapshot(_SYNCING, "subscribing, waiting for a snapshot")
         return _CHANGED_REFETCH if self.buffer_deltas else CHANGED
 
     def disconnected(self, reason: str) -> Step:
         """The connection dropped: STALE until a new snapshot (not a fault)."""
-        self._reset_book()
-        self._buffer.clear()
-        self._lost = -1
-        self._awaiting = True
-        self.status = _STALE
-        self.reason = reason
+        self._await_snapshot(_STALE, reason)
         return CHANGED
 
     # -- output -----------------------------------------------------------------------------------
@@ -502,14 +492,18 @@ class BookKeeper:
         if counter is not None:
             setattr(stats, counter, getattr(stats, counter) + 1)
         stats.resyncs += 1
+        self._await_snapshot(_STALE, f"resync after {kind.value}: {detail}"[:200])
+        self._first = True
+        return Step(publish=True, need_snapshot=True, fault=kind, detail=detail)
+
+    def _await_snapshot(self, status: VenueStatus, reason: str) -> None:
+        """Forget the book and what was buffered for it; ``status`` with ``reason`` until a snapshot."""
         self._reset_book()
         self._buffer.clear()
         self._lost = -1
         self._awaiting = True
-        self._first = True
-        self.status = _STALE
-        self.reason = f"resync after {kind.value}: {detail}"[:200]
-        return Step(publish=True, need_snapshot=True, fault=kind, detail=detail)
+        self.status = status
+        self.reason = reason
 
     def _reset_book(self) -> None:
         if self.book is not None:
