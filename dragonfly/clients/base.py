@@ -36,6 +36,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from yarl import URL
+
 from ..errors import DragonflyError, VenueConnectionError
 
 __all__ = (
@@ -49,9 +51,19 @@ __all__ = (
     "OnGap",
     "FeedTask",
     "summarize_error",
+    "url_with_host",
 )
 
 log = logging.getLogger(__name__)
+
+
+def url_with_host(url: str, schemes: tuple[str, ...]) -> URL | None:
+    """``url`` parsed, when it is ``<scheme>://host...`` for one of ``schemes``; else None (it never raises)."""
+    try:
+        u = URL(url)
+        return u if u.scheme in schemes and u.host else None
+    except (ValueError, TypeError):
+        return None
 
 #: A raw payload as received (text frames as ``str``, binary as ``bytes``).
 Frame = str | bytes

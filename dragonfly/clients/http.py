@@ -26,7 +26,7 @@ import aiohttp
 from yarl import URL
 
 from ..errors import ConfigError, VenueConnectionError
-from .base import summarize_error
+from .base import summarize_error, url_with_host
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -274,11 +274,7 @@ class _TooLarge(Exception):
 def _http_url(url: str) -> URL:
     if not isinstance(url, str):
         raise TypeError(f"url must be a str, got {type(url).__name__}")
-    try:
-        u = URL(url)
-        ok = u.scheme in ("http", "https") and bool(u.host)
-    except (ValueError, TypeError):
-        ok = False
-    if not ok:
+    u = url_with_host(url, ("http", "https"))
+    if u is None:
         raise ConfigError("invalid HTTP URL: expected http://host[:port]/... or https://...")
     return u

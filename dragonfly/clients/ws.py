@@ -24,7 +24,7 @@ import aiohttp
 from yarl import URL
 
 from ..errors import ConfigError, VenueConnectionError
-from .base import Backoff, Client, Frame, summarize_error
+from .base import Backoff, Client, Frame, summarize_error, url_with_host
 
 __all__ = ("WebSocketConfig", "WebSocketClient")
 
@@ -234,12 +234,7 @@ class WebSocketClient(Client):
                 f"{self.name}: connect failed: resolve_url returned a {type(url).__name__}, not a URL",
                 venue=self.name,
             )
-        try:
-            u = URL(url)
-            ok = u.scheme in ("ws", "wss") and bool(u.host)
-        except (ValueError, TypeError):
-            ok = False
-        if not ok:
+        if url_with_host(url, ("ws", "wss")) is None:
             raise VenueConnectionError(
                 f"{self.name}: connect failed: resolve_url returned something that is not a ws:// or wss:// URL",
                 venue=self.name,

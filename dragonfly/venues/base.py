@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._core.doc import ARRAY, OBJECT, STRING, Doc
-from ..clients.base import Client
+from ..clients.base import Client, url_with_host
 from ..errors import ConfigError, FrameError
 from ..instruments import Instrument
 from ..listeners.events import Event, Snapshot
@@ -352,16 +352,13 @@ def buy_sell_changes(doc: Doc, changes: int) -> tuple[list[tuple[str, str]], lis
 def check_url(url: str, schemes: tuple[str, ...]) -> None:
     """Raise ConfigError unless ``url`` is ``<scheme>://host[:port]...`` for one of ``schemes``
     (for venue configurations' ``__post_init__``)."""
-    from yarl import URL
-
-    try:
-        u = URL(url) if isinstance(url, str) else None
-        ok = u is not None and u.scheme in schemes and bool(u.host)
-        if ok and u is not None:
+    u = url_with_host(url, schemes) if isinstance(url, str) else None
+    if u is not None:
+        try:
             u.port  # noqa: B018 - a bad port raises here
-    except ValueError:
-        ok = False
-    if not ok:
+        except ValueError:
+            u = None
+    if u is None:
         raise ConfigError(f"invalid URL {url!r}; expected {'/'.join(schemes)}://host[:port]")
 
 
