@@ -363,12 +363,7 @@ class Client(abc.ABC):
         """Report lost application data to :attr:`on_gap` (protocol clients call this)."""
         self.stats.gaps += 1
         log.warning("%s: application data lost: %s", self.name, reason)
-        cb = self.on_gap
-        if cb is not None:
-            try:
-                cb(self, reason)
-            except Exception:
-                log.exception("%s: on_gap hook failed", self.name)
+        self._call_hook(self.on_gap, "on_gap", reason)
 
     # -- the loop -----------------------------------------------------------------------------------
     async def _run(self) -> AsyncGenerator[Any, None]:
@@ -521,12 +516,15 @@ class Client(abc.ABC):
         return reason
 
     def _notify_disconnect(self, reason: str) -> None:
-        cb = self.on_disconnect
-        if cb is not None:
+        self._call_hook(self.on_disconnect, "on_disconnect", reason)
+
+    def _call_hook(self, hook: Callable[[Client, str], None] | None, name: str, reason: str) -> None:
+        """``hook(self, reason)`` when set; its failure is logged, never raised (a hook cannot break the client)."""
+        if hook is not None:
             try:
-                cb(self, reason)
+                hook(self, reason)
             except Exception:
-                log.exception("%s: on_disconnect hook failed", self.name)
+                log.exception("%s: %s hook failed", self.name, name)
 
     async def _pause(self, delay: float) -> None:
         if self._closing:
