@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,17 @@ if TYPE_CHECKING:
 __all__ = ("FeedSpec", "Pipeline", "PipelineConfig", "Topology")
 
 log = logging.getLogger(__name__)
+
+
+def _distinct(values: Sequence[str], name_of: Callable[[str], str], what: str, expected: str) -> tuple[str, ...]:
+    """The canonical names (``name_of``) of a configuration's ``values``: ConfigError unless they are
+    a non-empty sequence (not one string) that names no ``what`` twice."""
+    if isinstance(values, str) or not values:
+        raise ConfigError(f"{what}s must be {expected}")
+    names = tuple(name_of(v) for v in values)
+    if len(set(names)) != len(names):
+        raise ConfigError(f"duplicate {what} in {values!r}")
+    return names
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,11 +87,7 @@ class FeedSpec:
     def __post_init__(self) -> None:
         spec = get_venue(self.venue)
         object.__setattr__(self, "venue", spec.name)
-        if isinstance(self.instruments, str) or not self.instruments:
-            raise ConfigError("instruments must be a non-empty tuple")
-        names = tuple(parse_instrument(i).name for i in self.instruments)
-        if len(set(names)) != len(names):
-            raise ConfigError(f"duplicate instrument in {self.instruments!r}")
+        names = _distinct(self.instruments, lambda i: parse_instrument(i).name, "instrument", "a non-empty tuple")
         object.__setattr__(self, "instruments", names)
         if not isinstance(self.depth, int) or not 1 <= self.depth <= spec.max_depth:
             raise ConfigError(f"{spec.name}: depth must be within 1..{spec.max_depth}, got {self.depth!r}")
@@ -203,11 +210,7 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instrument", parse_instrument(self.instrument).name)
-        if isinstance(self.venues, str) or not self.venues:
-            raise ConfigError("venues must be a non-empty tuple of venue names")
-        vs = tuple(get_venue(v).name for v in self.venues)
-        if len(set(vs)) != len(vs):
-            raise ConfigError(f"duplicate venue in {self.venues!r}")
+        vs = _distinct(self.venues, lambda v: get_venue(v).name, "venue", "a non-empty tuple of venue names")
         object.__setattr__(self, "venues", vs)
         if not isinstance(self.depth, int) or isinstance(self.depth, bool) or self.depth < 1:
             raise ConfigError(f"depth must be a positive int, got {self.depth!r}")
