@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._core.merge import merge_levels
 from ..model import LiquidityView, WorldView
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = ("EmbeddedService", "ViewStream", "LiquidityStream", "filter_view")
+
+_V = TypeVar("_V")
 
 
 def filter_view(view: WorldView, *, depth: int | None = None, venues: frozenset[str] | None = None) -> WorldView:
@@ -44,7 +46,9 @@ def filter_view(view: WorldView, *, depth: int | None = None, venues: frozenset[
     return view
 
 
-class _Stream:
+class _Stream(Generic[_V]):
+    """A reader's stream: :meth:`get` (each subclass's filter on read) as an async iterator."""
+
     __slots__ = ("_sub",)
 
     def __init__(self, sub: Subscription[Any]) -> None:
@@ -80,8 +84,17 @@ class _Stream:
     def __aiter__(self) -> Self:
         return self
 
+    async def get(self) -> _V:
+        raise NotImplementedError
 
-class ViewStream(_Stream):
+    async def __anext__(self) -> _V:
+        try:
+            return await self.get()
+        except StopAsyncIteration:
+            raise StopAsyncIteration from None
+
+
+class ViewStream(_Stream[WorldView]):
     """Async iterator of filtered :class:`~dragonfly.model.WorldView` (see :meth:`EmbeddedService.stream`)."""
 
     __slots__ = ("depth", "venues")
@@ -97,14 +110,8 @@ class ViewStream(_Stream):
             return view
         return filter_view(view, depth=self.depth, venues=self.venues)
 
-    async def __anext__(self) -> WorldView:
-        try:
-            return await self.get()
-        except StopAsyncIteration:
-            raise StopAsyncIteration from None
 
-
-class LiquidityStream(_Stream):
+class LiquidityStream(_Stream[LiquidityView]):
     """Async iterator of :class:`~dragonfly.model.LiquidityView` cut to ``depth``."""
 
     __slots__ = ("depth",)
@@ -119,12 +126,6 @@ class LiquidityStream(_Stream):
         if d is not None and (len(view.bids) > d or len(view.asks) > d):
             view = replace(view, bids=view.bids[:d], asks=view.asks[:d])
         return view
-
-    async def __anext__(self) -> LiquidityView:
-        try:
-            return await self.get()
-        except StopAsyncIteration:
-            raise StopAsyncIteration from None
 
 
 class EmbeddedService:
