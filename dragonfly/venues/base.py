@@ -21,15 +21,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._core.doc import ARRAY, OBJECT, STRING, Doc
+from .._core.extract import TopExtractor
 from ..clients.base import Client, url_with_host
 from ..errors import ConfigError, FrameError
 from ..instruments import Instrument
 from ..listeners.events import Event, Snapshot
-from ..listeners.rules import NoSequence, SequenceRule
+from ..listeners.rules import Monotonic, NoSequence, SequenceRule
 
 __all__ = (
     "ConnectRequest",
     "ListSubscriptions",
+    "TopNAdapter",
     "buy_sell_changes",
     "Outgoing",
     "VenueAdapter",
@@ -203,6 +205,31 @@ class VenueAdapter:
             taken as a malformed frame of unknown instrument.
         """
         raise NotImplementedError
+
+
+class TopNAdapter(VenueAdapter):
+    """Base of a top-N snapshot feed: every frame is the whole top N (no book, snapshots on the
+    stream, each newer than the last), its levels read straight from the frame by one core
+    :class:`~dragonfly._core.extract.TopExtractor` per stream (:meth:`_top`), under the paths
+    ``bids_path`` and ``asks_path``."""
+
+    full_book = False
+    snapshot_source = "stream"
+    bids_path = "data.bids"
+    asks_path = "data.asks"
+
+    def __init__(self, config: Any, *, depth: int) -> None:
+        super().__init__(config, depth=depth)
+        self.rule = Monotonic()
+        self._extractors: dict[str, TopExtractor] = {}
+
+    def _top(self, key: str, frame: str | bytes) -> TopExtractor:
+        """The extractor of stream ``key``, updated from ``frame`` (ExtractError when malformed)."""
+        ext = self._extractors.get(key)
+        if ext is None:
+            ext = self._extractors[key] = TopExtractor(self.bids_path, self.asks_path, self.depth)
+        ext.update(frame)
+        return ext
 
 
 class ListSubscriptions:

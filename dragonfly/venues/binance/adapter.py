@@ -25,12 +25,11 @@ from collections.abc import Sequence
 from yarl import URL
 
 from ..._core.doc import OBJECT, STRING, Doc
-from ..._core.extract import TopExtractor
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Snapshot, doc_sides
-from ...listeners.rules import Monotonic, UpdateIdRange
-from ..base import Event, VenueAdapter, need, object_doc
+from ...listeners.rules import UpdateIdRange
+from ..base import Event, TopNAdapter, VenueAdapter, need, object_doc
 from ..routing import int_field, string_field
 from .config import BinanceConfig, BinanceDiffConfig
 
@@ -89,17 +88,12 @@ def _control(frame: str | bytes) -> list[Event]:
     return []
 
 
-class BinanceAdapter(VenueAdapter):
+class BinanceAdapter(TopNAdapter):
     """Partial book depth: every frame a top-N snapshot; the symbol is the stream name."""
-
-    full_book = False
-    snapshot_source = "stream"
 
     def __init__(self, config: BinanceConfig, *, depth: int) -> None:
         super().__init__(config, depth=depth)
         self.check_depth(config.levels, f"depth{config.levels}")
-        self.rule = Monotonic()
-        self._extractors: dict[str, TopExtractor] = {}
 
     def symbol(self, instrument: Instrument) -> str:
         suffix = "" if self.config.speed == "1000ms" else f"@{self.config.speed}"
@@ -121,12 +115,9 @@ class BinanceAdapter(VenueAdapter):
         key = route(frame)
         if key is None:
             return _control(frame)
-        ext = self._extractors.get(key)
-        if ext is None:
-            ext = self._extractors[key] = TopExtractor("data.bids", "data.asks", self.depth)
         try:
             seq = last_update_id(frame)
-            ext.update(frame)
+            ext = self._top(key, frame)
         except (ExtractError, ValueError) as exc:
             raise FrameError(f"{type(exc).__name__}: {exc}", symbol=key) from None
         return (Snapshot(symbol=key, bids=ext.bids, asks=ext.asks, last=seq),)

@@ -25,14 +25,13 @@ from collections.abc import Sequence
 from yarl import URL
 
 from ..._core.doc import Doc
-from ..._core.extract import TopExtractor
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Reconnect, Rejected, Snapshot, doc_sides
-from ...listeners.rules import Monotonic, Timestamp
-from ..base import Event, VenueAdapter, need
+from ...listeners.rules import Timestamp
+from ..base import Event, TopNAdapter, VenueAdapter, need
 from ..routing import int_field, string_field
-from .config import BitstampConfig, BitstampDiffConfig
+from .config import BitstampDiffConfig
 
 __all__ = ("BitstampAdapter", "BitstampDiffAdapter", "route", "microtimestamp")
 
@@ -102,16 +101,8 @@ def _control(frame: str | bytes, prefix: str) -> list[Event]:
     raise FrameError(f"unexpected message: {str(message)[:80]}")
 
 
-class BitstampAdapter(VenueAdapter):
+class BitstampAdapter(TopNAdapter):
     """``order_book_<pair>``: every frame the top 100 levels; the symbol is the channel name."""
-
-    full_book = False
-    snapshot_source = "stream"
-
-    def __init__(self, config: BitstampConfig, *, depth: int) -> None:
-        super().__init__(config, depth=depth)
-        self.rule = Monotonic()
-        self._extractors: dict[str, TopExtractor] = {}
 
     def symbol(self, instrument: Instrument) -> str:
         return "order_book_" + _pair(instrument)
@@ -126,12 +117,9 @@ class BitstampAdapter(VenueAdapter):
         key = route(frame)
         if key is None:
             return _control(frame, "order_book_")
-        ext = self._extractors.get(key)
-        if ext is None:
-            ext = self._extractors[key] = TopExtractor("data.bids", "data.asks", self.depth)
         try:
             micro = microtimestamp(frame)
-            ext.update(frame)
+            ext = self._top(key, frame)
         except (ExtractError, ValueError) as exc:
             raise FrameError(f"{type(exc).__name__}: {exc}", symbol=key) from None
         return (Snapshot(symbol=key, bids=ext.bids, asks=ext.asks, last=micro, exchange_ts_ns=micro * 1000),)
