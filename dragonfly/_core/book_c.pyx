@@ -3,21 +3,30 @@
 Behaviour, errors and counters are those of :mod:`dragonfly._core.book_py`
 (read its module notes on levels, text kept for checksums and the depth cap).
 
-Layout: each side is one array of ``BookLevel`` structs sorted ascending by
-key, best level **last** (bids keyed by price, asks by ``-price``), so the
-common updates near the top of the book move few bytes; lookups are binary
-searches. The text objects given for price and quantity are kept as owned
-references; :meth:`Book.apply_doc` reads a :class:`~dragonfly._core.doc_c.Doc`'s
-tape and buffer directly and creates only those two texts per level (``bytes``
-of the number token or string), no list or tuple. Checksums gather the text of
-the levels they cover into one buffer (on the stack when it fits) and run a
-slicing-by-16 CRC32 over it.
+Layout (``book_c.pxd``): each side keeps its levels in a slot pool of ``Level``
+records that never move: price, quantity, the two texts (inside the record when
+they fit in 32 bytes, which covers every venue seen so far; a separate block
+otherwise) and the ``(price, qty)`` tuple :meth:`Book.top` handed out for it.
+The order is a two-level array: blocks of at most 64 ``(key, slot)`` pairs,
+keys ascending with the best level first (bids keyed by ``-price``, asks by
+``price``), and a directory of each block's first key. A lookup is two binary
+searches; an insert or delete moves at most one block's keys (a full block is
+split, a nearly empty one merged with a neighbour), so a change deep in a
+full-depth book costs what one at the top does, and the depth cap drops the
+worst levels from the last blocks without moving anything.
 
-Each side counts the changes to its best 32 levels (``BookSide.stamp``: the change
-clock at each rank), so :meth:`Book.top` (depth <= 32, per side) and
-:meth:`Book.checksum` (the last kind asked) return the value built last time while
-no level they cover has changed: a delta deep in the book costs no new tuples and no
-CRC.
+:meth:`Book.apply` copies the text of ``str``/``bytes`` prices and quantities
+into the level; :meth:`Book.apply_doc` reads a
+:class:`~dragonfly._core.doc_c.Doc`'s tape and buffer directly and creates no
+Python object per level: numbers are converted from the buffer and the texts
+copied from it (only when they differ from the ones the level keeps).
+
+Each side counts the changes to its best 32 levels (``BookSide.stamp``: the
+change clock at each rank). :meth:`Book.top` (depth <= 32, per side) returns the
+tuple built last time while no level it covers changed, and otherwise builds a
+new one around the unchanged levels' tuples. :meth:`Book.checksum` keeps the
+CRC32 state after each level of the last checksum computed, and resumes from
+the one before the first level that changed (nothing to do while none did).
 """
 
 cimport cython
@@ -25,15 +34,14 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_FromStringA
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_DECREF, Py_INCREF
+from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_Check
 from libc.math cimport isfinite
-from libc.stdint cimport uint32_t
-from libc.stdlib cimport free, realloc
+from libc.stdint cimport int32_t, uint32_t
 from libc.string cimport memcmp, memcpy, memmove, memset
 
-from .doc_c cimport DOC_ARRAY, DOC_NUMBER, DOC_STRING, Doc, DocNode, df_decimal
+from .doc_c cimport DOC_ARRAY, DOC_F_ESCAPES, DOC_NUMBER, DOC_STRING, Doc, DocNode, df_decimal
 
 from ..errors import InvalidLevelError
 
@@ -42,6 +50,14 @@ cdef extern from "Python.h":
     double PyOS_string_to_double(const char* s, char** endptr, PyObject* overflow_exception)
     PyObject* PyErr_Occurred()
     void PyErr_Clear()
+    PyObject* PyErr_NoMemory()
+    # reference counting and type checks on borrowed pointers (the levels' tuples, the values)
+    void _decref "Py_DECREF" (PyObject* o)
+    void _incref "Py_INCREF" (PyObject* o)
+    bint _unicode_check_exact "PyUnicode_CheckExact" (object o)
+    bint _unicode_compact_ascii "PyUnicode_IS_COMPACT_ASCII" (object o)
+    void* _unicode_data "PyUnicode_DATA" (object o)
+    Py_ssize_t _unicode_length "PyUnicode_GET_LENGTH" (object o)
 
 __all__ = ("Book", "CHECKSUM_KINDS", "DEFAULT_MAX_DEPTH", "MAX_MAX_DEPTH")
 
@@ -93,10 +109,12 @@ cdef void _crc_init() noexcept:
 
 _crc_init()
 
+cdef enum:
+    CRC_START = 0xFFFFFFFF   # the register before the first byte; the CRC is the register ^ CRC_START
 
-cdef uint32_t _crc32(const unsigned char* p, Py_ssize_t n) noexcept nogil:
-    """``zlib.crc32(p[:n])``."""
-    cdef uint32_t crc = 0xFFFFFFFFU
+
+cdef uint32_t _crc_update(uint32_t crc, const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    """The CRC register after ``p[:n]`` (``zlib.crc32(p[:n]) == _crc_update(CRC_START, p, n) ^ CRC_START``)."""
     cdef uint32_t a, b, c, d
     if DF_BOOK_LE:
         while n >= 16:
@@ -110,27 +128,52 @@ cdef uint32_t _crc32(const unsigned char* p, Py_ssize_t n) noexcept nogil:
                    ^ _CRC16[3][d & 0xFF] ^ _CRC16[2][(d >> 8) & 0xFF] ^ _CRC16[1][(d >> 16) & 0xFF] ^ _CRC16[0][d >> 24])
             p += 16
             n -= 16
-        while n >= 8:
+        if n >= 8:
             a = df_book_load32(p) ^ crc
             b = df_book_load32(p + 4)
             crc = (_CRC16[7][a & 0xFF] ^ _CRC16[6][(a >> 8) & 0xFF] ^ _CRC16[5][(a >> 16) & 0xFF] ^ _CRC16[4][a >> 24]
                    ^ _CRC16[3][b & 0xFF] ^ _CRC16[2][(b >> 8) & 0xFF] ^ _CRC16[1][(b >> 16) & 0xFF] ^ _CRC16[0][b >> 24])
             p += 8
             n -= 8
+        if n >= 4:
+            a = df_book_load32(p) ^ crc
+            crc = _CRC16[3][a & 0xFF] ^ _CRC16[2][(a >> 8) & 0xFF] ^ _CRC16[1][(a >> 16) & 0xFF] ^ _CRC16[0][a >> 24]
+            p += 4
+            n -= 4
     while n > 0:
         crc = _CRC16[0][(crc ^ p[0]) & 0xFF] ^ (crc >> 8)
         p += 1
         n -= 1
-    return crc ^ 0xFFFFFFFFU
+    return crc
 
 
-# The text a checksum covers, gathered in one buffer.
+cdef inline uint32_t _crc_shift(uint32_t crc, Py_ssize_t n) noexcept nogil:
+    """The CRC register after ``n`` zero bytes. The register update is linear, so the register
+    after bytes ``d`` is ``_crc_shift(crc, len(d)) ^ _crc_update(0, d)``: a level's part
+    of a checksum is kept as its length and its CRC from 0."""
+    while n > 16:
+        crc = _CRC16[15][crc & 0xFF] ^ _CRC16[14][(crc >> 8) & 0xFF] ^ _CRC16[13][(crc >> 16) & 0xFF] ^ _CRC16[12][crc >> 24]
+        n -= 16
+    if n >= 4:
+        crc = (_CRC16[n - 1][crc & 0xFF] ^ _CRC16[n - 2][(crc >> 8) & 0xFF] ^ _CRC16[n - 3][(crc >> 16) & 0xFF]
+               ^ _CRC16[n - 4][crc >> 24])
+    else:
+        while n > 0:
+            crc = _CRC16[0][crc & 0xFF] ^ (crc >> 8)
+            n -= 1
+    return crc
+
+
+# The text of a level's part of a checksum, gathered in one buffer.
 
 cdef enum:
-    TEXT_LOCAL = 2048
+    TEXT_LOCAL = 512
     PUT_PLAIN = 0
     PUT_KRAKEN = 1      # '.' removed, leading zeros stripped
     PUT_NEGATIVE = 2    # a '-' in front unless the text starts with one
+    CS_KRAKEN = 1       # a level's part of a checksum: price and quantity as PUT_KRAKEN
+    CS_PLAIN = 2        # price ':' quantity
+    CS_NEGATIVE = 3     # price ':' quantity as PUT_NEGATIVE (Bitfinex asks)
 
 cdef struct TextBuf:
     unsigned char* p
@@ -178,46 +221,7 @@ cdef inline int _tb_byte(TextBuf* b, unsigned char ch) except -1:
     return 0
 
 
-cdef extern from "Python.h":
-    # the same macros on borrowed pointers (the levels' texts), without reference counting
-    bint _bytes_check_exact "PyBytes_CheckExact" (PyObject* o)
-    char* _bytes_data "PyBytes_AS_STRING" (PyObject* o)
-    Py_ssize_t _bytes_size "PyBytes_GET_SIZE" (PyObject* o)
-    bint _unicode_check_exact "PyUnicode_CheckExact" (PyObject* o)
-    bint _unicode_compact_ascii "PyUnicode_IS_COMPACT_ASCII" (PyObject* o)
-    void* _unicode_data "PyUnicode_DATA" (PyObject* o)
-    Py_ssize_t _unicode_length "PyUnicode_GET_LENGTH" (PyObject* o)
-
-
-cdef int _tb_text_slow(TextBuf* b, object value, double number, int mode) except -1:
-    """:func:`_tb_text` for a ``str`` that is not compact ASCII, a subclass, or a number."""
-    cdef const char* s
-    cdef Py_ssize_t n = 0
-    cdef bytes tmp
-    if PyBytes_Check(value):
-        s = PyBytes_AS_STRING(value)
-        n = PyBytes_GET_SIZE(value)
-    elif PyUnicode_Check(value):
-        s = PyUnicode_AsUTF8AndSize(value, &n)
-        if s == NULL:
-            raise ValueError("price or quantity text is not valid UTF-8")
-    else:
-        tmp = repr(number).encode()
-        s = PyBytes_AS_STRING(tmp)
-        n = PyBytes_GET_SIZE(tmp)
-    return _tb_put(b, s, n, mode)
-
-
-cdef inline int _tb_text(TextBuf* b, PyObject* value, double number, int mode) except -1:
-    """Append the text of a price or quantity (``repr(number)`` when it was given as a number)."""
-    if _bytes_check_exact(value):
-        return _tb_put(b, _bytes_data(value), _bytes_size(value), mode)
-    if _unicode_check_exact(value) and _unicode_compact_ascii(value):
-        return _tb_put(b, <const char*>_unicode_data(value), _unicode_length(value), mode)
-    return _tb_text_slow(b, <object>value, number, mode)
-
-
-cdef inline int _tb_put(TextBuf* b, const char* s, Py_ssize_t n, int mode) except -1:
+cdef inline int _tb_put(TextBuf* b, const unsigned char* s, Py_ssize_t n, int mode) except -1:
     cdef Py_ssize_t i, k
     cdef unsigned char* out
     if b.n + n + 1 > b.cap:
@@ -244,6 +248,12 @@ cdef inline int _tb_put(TextBuf* b, const char* s, Py_ssize_t n, int mode) excep
     return 0
 
 
+cdef int _tb_repr(TextBuf* b, double number, int mode) except -1:
+    """Append ``repr(number)``: the text of a price or quantity given as a number."""
+    cdef bytes tmp = repr(number).encode()
+    return _tb_put(b, <const unsigned char*>PyBytes_AS_STRING(tmp), PyBytes_GET_SIZE(tmp), mode)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Numbers and text
 
@@ -255,44 +265,48 @@ cdef double _slow_float(object value, object entry) except? -1.0:
         raise InvalidLevelError(f"not a number: {value!r}", entry=entry) from None
 
 
-cdef double _to_float(object value, object entry) except? -1.0:
-    cdef const char* s
+cdef int _num_text(object value, object entry, double* out, const char** text, Py_ssize_t* size) except -1:
+    """``float(value)`` (finite, else :class:`InvalidLevelError`) into ``out``, and the text the
+    book keeps for it: the UTF-8 of a ``str``, the bytes of a ``bytes``, or none (``size`` 0)
+    for anything else, which is rendered as ``repr`` of the number."""
+    cdef const char* s = NULL
     cdef char* end = NULL
     cdef Py_ssize_t n = 0
     cdef double x
-    if PyFloat_CheckExact(value):
-        x = PyFloat_AS_DOUBLE(value)
-    elif PyUnicode_Check(value) or PyBytes_Check(value):
-        if PyBytes_Check(value):
-            s = PyBytes_AS_STRING(value)
-            n = PyBytes_GET_SIZE(value)
+    if PyUnicode_Check(value):
+        if _unicode_check_exact(value) and _unicode_compact_ascii(value):
+            s = <const char*>_unicode_data(value)
+            n = _unicode_length(value)
         else:
             s = PyUnicode_AsUTF8AndSize(value, &n)
-        if s == NULL:
-            PyErr_Clear()
-            x = _slow_float(value, entry)
-        else:
-            x = PyOS_string_to_double(s, &end, NULL)
-            if x == -1.0 and PyErr_Occurred() != NULL:
+            if s == NULL:  # a lone surrogate: float() refuses it too
                 PyErr_Clear()
                 x = _slow_float(value, entry)
-            elif end != s + n or n == 0:
-                # trailing garbage, whitespace, underscores, embedded NUL:
-                # let float() decide, exactly as the pure twin does
-                x = _slow_float(value, entry)
+                s = PyUnicode_AsUTF8AndSize(value, &n)
+                if s == NULL:
+                    raise UnicodeEncodeError("utf-8", value, 0, len(value), "not encodable")
+    elif PyBytes_Check(value):
+        s = PyBytes_AS_STRING(value)
+        n = PyBytes_GET_SIZE(value)
+    if s != NULL:
+        x = PyOS_string_to_double(s, &end, NULL)
+        if x == -1.0 and PyErr_Occurred() != NULL:
+            PyErr_Clear()
+            x = _slow_float(value, entry)
+        elif end != s + n or n == 0:
+            # trailing garbage, whitespace, underscores, embedded NUL:
+            # let float() decide, exactly as the pure twin does
+            x = _slow_float(value, entry)
+    elif PyFloat_CheckExact(value):
+        x = PyFloat_AS_DOUBLE(value)
     else:
         x = _slow_float(value, entry)
     if not isfinite(x):
         raise InvalidLevelError(f"not a finite number: {value!r}", entry=entry)
-    return x + 0.0
-
-
-cdef bytes _text(object value, double number):
-    if PyUnicode_Check(value):
-        return (<str>value).encode()
-    if PyBytes_Check(value):
-        return <bytes>value
-    return repr(number).encode()
+    out[0] = x + 0.0
+    text[0] = s
+    size[0] = n
+    return 0
 
 
 cdef inline object _pair(double a, double b):
@@ -307,25 +321,205 @@ cdef inline object _pair(double a, double b):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Sides
+# Levels (the slot pool)
 
 
-cdef inline double _price(bint bid, double key) noexcept nogil:
-    return key if bid else -key + 0.0
+cdef inline const unsigned char* _ptext(const Level* lv) noexcept:
+    if lv.ext != NULL:
+        return lv.ext
+    return &lv.text[0]
 
 
-cdef inline Py_ssize_t _lower_bound(const BookSide* side, double key) noexcept nogil:
-    """First index whose key is >= ``key``."""
-    cdef Py_ssize_t lo = 0
-    cdef Py_ssize_t hi = side.n
-    cdef Py_ssize_t mid
+cdef inline bint _same_texts(const Level* lv, const char* ps, Py_ssize_t pn, const char* qs, Py_ssize_t qn) noexcept:
+    cdef const unsigned char* t
+    if lv.plen != pn or lv.qlen != qn:
+        return False
+    t = _ptext(lv)
+    return (pn == 0 or memcmp(t, ps, pn) == 0) and (qn == 0 or memcmp(t + pn, qs, qn) == 0)
+
+
+cdef int _set_texts(Level* lv, const char* ps, Py_ssize_t pn, const char* qs, Py_ssize_t qn) noexcept:
+    """Keep copies of the two texts (``ps``/``qs`` never point into ``lv``). -1 with
+    MemoryError set, the level unchanged, when a long text's block cannot be allocated."""
+    cdef unsigned char* dst
+    if pn + qn <= LEVEL_TEXT:
+        if lv.ext != NULL:
+            PyMem_Free(lv.ext)
+            lv.ext = NULL
+        dst = lv.text
+    else:
+        dst = <unsigned char*>PyMem_Malloc(pn + qn)
+        if dst == NULL:
+            PyErr_NoMemory()
+            return -1
+        if lv.ext != NULL:
+            PyMem_Free(lv.ext)
+        lv.ext = dst
+    if pn:
+        memcpy(dst, ps, pn)
+    if qn:
+        memcpy(dst + pn, qs, qn)
+    lv.plen = pn
+    lv.qlen = qn
+    lv.cs_form = 0
+    return 0
+
+
+cdef inline void _drop_pair(Level* lv) noexcept:
+    cdef PyObject* p = lv.pair
+    if p != NULL:
+        lv.pair = NULL
+        _decref(p)
+
+
+cdef Py_ssize_t _slot_new(BookSide* side) noexcept:
+    """A free slot (its pair and ext NULL), or -1 with MemoryError set."""
+    cdef Py_ssize_t s = side.free
+    cdef Py_ssize_t cap
+    cdef Level* lv
+    if s >= 0:
+        side.free = side.lv[s].plen
+    else:
+        if side.lvused == side.lvcap:
+            cap = side.lvcap * 2 if side.lvcap else 64
+            if cap > 0x7FFFFFFF:
+                PyErr_NoMemory()
+                return -1
+            lv = <Level*>PyMem_Realloc(side.lv, cap * sizeof(Level))
+            if lv == NULL:
+                PyErr_NoMemory()
+                return -1
+            side.lv = lv
+            side.lvcap = cap
+        s = side.lvused
+        side.lvused += 1
+    lv = &side.lv[s]
+    lv.pair = NULL
+    lv.ext = NULL
+    lv.plen = 0
+    lv.qlen = 0
+    lv.cs_form = 0
+    return s
+
+
+cdef inline void _slot_free(BookSide* side, Py_ssize_t s) noexcept:
+    cdef Level* lv = &side.lv[s]
+    _drop_pair(lv)
+    if lv.ext != NULL:
+        PyMem_Free(lv.ext)
+        lv.ext = NULL
+    lv.plen = side.free
+    side.free = s
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sides: the block directory
+
+
+cdef Block* _block_new(BookSide* side) noexcept:
+    """An empty block, or NULL with MemoryError set."""
+    cdef Block* b = side.spare
+    if b != NULL:
+        side.spare = NULL
+    else:
+        b = <Block*>PyMem_Malloc(sizeof(Block))
+        if b == NULL:
+            PyErr_NoMemory()
+            return NULL
+    b.n = 0
+    return b
+
+
+cdef inline void _block_drop(BookSide* side, Block* b) noexcept:
+    if side.spare == NULL:
+        side.spare = b
+    else:
+        PyMem_Free(b)
+
+
+cdef int _dir_reserve(BookSide* side, Py_ssize_t need) noexcept:
+    """Room for ``need`` blocks in the directory; -1 with MemoryError set."""
+    cdef Py_ssize_t cap
+    cdef Block** blk
+    cdef double* first
+    if need <= side.blkcap:
+        return 0
+    cap = side.blkcap * 2 if side.blkcap else 8
+    while cap < need:
+        cap *= 2
+    blk = <Block**>PyMem_Realloc(side.blk, cap * sizeof(Block*))
+    if blk == NULL:
+        PyErr_NoMemory()
+        return -1
+    side.blk = blk
+    first = <double*>PyMem_Realloc(side.first, cap * sizeof(double))
+    if first == NULL:
+        PyErr_NoMemory()
+        return -1
+    side.first = first
+    side.blkcap = cap
+    return 0
+
+
+cdef inline void _dir_insert(BookSide* side, Py_ssize_t j, Block* b) noexcept:
+    """Put non-empty block ``b`` at directory position ``j`` (room reserved)."""
+    memmove(&side.blk[j + 1], &side.blk[j], (side.nblk - j) * sizeof(Block*))
+    memmove(&side.first[j + 1], &side.first[j], (side.nblk - j) * sizeof(double))
+    side.blk[j] = b
+    side.first[j] = b.key[0]
+    side.nblk += 1
+
+
+cdef inline void _dir_remove(BookSide* side, Py_ssize_t j) noexcept:
+    _block_drop(side, side.blk[j])
+    memmove(&side.blk[j], &side.blk[j + 1], (side.nblk - j - 1) * sizeof(Block*))
+    memmove(&side.first[j], &side.first[j + 1], (side.nblk - j - 1) * sizeof(double))
+    side.nblk -= 1
+
+
+cdef inline bint _find(const BookSide* side, double key, Py_ssize_t* bj, Py_ssize_t* bi) noexcept:
+    """Block ``bj`` and index ``bi`` where ``key`` is or would go; True when it is there."""
+    cdef Py_ssize_t lo = 0, hi = side.nblk, mid, j
+    cdef const Block* b
+    cdef const double* first = side.first
+    if hi == 0:
+        bj[0] = 0
+        bi[0] = 0
+        return False
+    if hi == 1 or key < first[1]:  # the best block: most updates land there
+        j = 0
+    else:
+        lo = 1
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if first[mid] <= key:
+                lo = mid + 1
+            else:
+                hi = mid
+        j = lo - 1
+    b = side.blk[j]
+    lo = 0
+    hi = b.n
     while lo < hi:
         mid = (lo + hi) >> 1
-        if side.lv[mid].key < key:
+        if b.key[mid] < key:
             lo = mid + 1
         else:
             hi = mid
-    return lo
+    bj[0] = j
+    bi[0] = lo
+    return lo < b.n and b.key[lo] == key
+
+
+cdef inline Py_ssize_t _rank(const BookSide* side, Py_ssize_t j, Py_ssize_t i) noexcept:
+    """Rank of position ``i`` of block ``j`` (0: the best level), or some value >=
+    TRACKED_RANKS when it is that deep."""
+    cdef Py_ssize_t k
+    for k in range(j):
+        if i >= TRACKED_RANKS:
+            break
+        i += side.blk[k].n
+    return i
 
 
 cdef inline void _touch(BookSide* side, Py_ssize_t rank) noexcept:
@@ -343,119 +537,323 @@ cdef inline bint _unchanged(const BookSide* side, Py_ssize_t depth, unsigned lon
     return side.stamp[depth - 1] <= since
 
 
-cdef int _reserve(BookSide* side, Py_ssize_t need) except -1:
-    cdef Py_ssize_t cap
-    cdef BookLevel* lv
-    if need <= side.cap:
+cdef inline Py_ssize_t _first_changed(const BookSide* side, Py_ssize_t depth, unsigned long long since) noexcept:
+    """The smallest rank < ``depth`` changed since clock ``since``, or ``depth``."""
+    cdef Py_ssize_t lo = 0, hi = depth - 1, mid
+    if side.stamp[depth - 1] <= since:
+        return depth
+    while lo < hi:  # stamp[] never decreases with the rank
+        mid = (lo + hi) >> 1
+        if side.stamp[mid] > since:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+cdef int _insert_at(BookSide* side, Py_ssize_t j, Py_ssize_t i, double key, Py_ssize_t s) noexcept:
+    """Put ``(key, s)`` at index ``i`` of block ``j`` (where :func:`_find` put ``key``);
+    -1 with MemoryError set, nothing changed, when a block cannot be allocated."""
+    cdef Block* b
+    cdef Block* nb
+    cdef Py_ssize_t h, rank
+    if side.nblk == 0:
+        if _dir_reserve(side, 1) < 0:
+            return -1
+        b = _block_new(side)
+        if b == NULL:
+            return -1
+        b.key[0] = key
+        b.slot[0] = <int32_t>s
+        b.n = 1
+        _dir_insert(side, 0, b)
+        side.n = 1
+        _touch(side, 0)
         return 0
-    cap = side.cap * 2 if side.cap else 64
-    while cap < need:
-        cap *= 2
-    lv = <BookLevel*>realloc(side.lv, cap * sizeof(BookLevel))
-    if lv == NULL:
-        raise MemoryError()
-    side.lv = lv
-    side.cap = cap
-    return 0
-
-
-cdef void _release(BookSide* side, Py_ssize_t start, Py_ssize_t stop) noexcept:
-    cdef Py_ssize_t i
-    for i in range(start, stop):
-        Py_DECREF(<object>side.lv[i].ptext)
-        Py_DECREF(<object>side.lv[i].qtext)
-
-
-cdef int _set(BookSide* side, double key, double qty, object ptext, object qtext) except -1:
-    cdef Py_ssize_t i = _lower_bound(side, key)
-    cdef BookLevel* lv
-    cdef bint found = i < side.n and side.lv[i].key == key
-    if qty == 0.0:
-        if found:
-            _touch(side, side.n - 1 - i)
-            _release(side, i, i + 1)
-            memmove(&side.lv[i], &side.lv[i + 1], (side.n - i - 1) * sizeof(BookLevel))
-            side.n -= 1
-        return 0
-    if not found:
-        return _insert(side, i, key, qty, ptext, qtext)
-    Py_INCREF(ptext)
-    Py_INCREF(qtext)
-    _touch(side, side.n - 1 - i)
-    lv = &side.lv[i]
-    Py_DECREF(<object>lv.ptext)
-    Py_DECREF(<object>lv.qtext)
-    lv.qty = qty
-    lv.ptext = <PyObject*>ptext
-    lv.qtext = <PyObject*>qtext
-    return 0
-
-
-cdef int _insert(BookSide* side, Py_ssize_t i, double key, double qty, object ptext, object qtext) except -1:
-    """A new level at index ``i`` (where ``_lower_bound`` put ``key``)."""
-    cdef BookLevel* lv
-    _reserve(side, side.n + 1)
-    memmove(&side.lv[i + 1], &side.lv[i], (side.n - i) * sizeof(BookLevel))
-    _touch(side, side.n - i)
+    b = side.blk[j]
+    if b.n == BLOCK:  # split the full block in two halves
+        if _dir_reserve(side, side.nblk + 1) < 0:
+            return -1
+        nb = _block_new(side)
+        if nb == NULL:
+            return -1
+        h = BLOCK // 2
+        memcpy(nb.key, &b.key[h], (BLOCK - h) * sizeof(double))
+        memcpy(nb.slot, &b.slot[h], (BLOCK - h) * sizeof(int32_t))
+        nb.n = BLOCK - h
+        b.n = h
+        _dir_insert(side, j + 1, nb)
+        if i > h:
+            j += 1
+            i -= h
+            b = nb
+    rank = _rank(side, j, i)
+    memmove(&b.key[i + 1], &b.key[i], (b.n - i) * sizeof(double))
+    memmove(&b.slot[i + 1], &b.slot[i], (b.n - i) * sizeof(int32_t))
+    b.key[i] = key
+    b.slot[i] = <int32_t>s
+    b.n += 1
+    if i == 0:
+        side.first[j] = key
     side.n += 1
-    lv = &side.lv[i]
-    lv.key = key
-    lv.qty = qty
-    Py_INCREF(ptext)
-    Py_INCREF(qtext)
-    lv.ptext = <PyObject*>ptext
-    lv.qtext = <PyObject*>qtext
+    _touch(side, rank)
     return 0
 
 
-cdef inline bint _same_text(PyObject* kept, Doc doc, Py_ssize_t h) noexcept:
-    """The kept text is ``bytes`` equal to the text of document value ``h``."""
-    cdef const DocNode* node = &doc._tape[h]
-    cdef const unsigned char* s = doc._buf + node.start + (1 if node.kind == DOC_STRING else 0)
-    return (_bytes_check_exact(kept) and _bytes_size(kept) == node.size
-            and memcmp(_bytes_data(kept), s, node.size) == 0)
+cdef void _merge_small(BookSide* side, Py_ssize_t j) noexcept:
+    """Merge block ``j`` (fewer than BLOCK / 4 keys) with a neighbour when both fit in 3/4 of one."""
+    cdef Block* a
+    cdef Block* b
+    if j + 1 < side.nblk and side.blk[j].n + side.blk[j + 1].n <= BLOCK * 3 // 4:
+        pass
+    elif j > 0 and side.blk[j - 1].n + side.blk[j].n <= BLOCK * 3 // 4:
+        j -= 1
+    else:
+        return
+    a = side.blk[j]
+    b = side.blk[j + 1]
+    memcpy(&a.key[a.n], b.key, b.n * sizeof(double))
+    memcpy(&a.slot[a.n], b.slot, b.n * sizeof(int32_t))
+    a.n += b.n
+    _dir_remove(side, j + 1)
 
 
-cdef int _set_doc(BookSide* side, double key, double qty, Doc doc, Py_ssize_t ph) except -1:
-    """:func:`_set` of a level read from a document (``qty`` > 0), with the price at handle
-    ``ph`` and the quantity after it: the texts are created only when they differ from the
-    ones the level keeps."""
-    cdef Py_ssize_t qh = doc._tape[ph].next
-    cdef Py_ssize_t i = _lower_bound(side, key)
-    cdef BookLevel* lv
-    cdef object ptext, qtext
-    if i < side.n and side.lv[i].key == key:
-        lv = &side.lv[i]
-        _touch(side, side.n - 1 - i)
-        if not _same_text(lv.ptext, doc, ph):
-            ptext = _doc_text(doc, ph)
-            Py_INCREF(ptext)
-            Py_DECREF(<object>lv.ptext)
-            lv.ptext = <PyObject*>ptext
-        if not _same_text(lv.qtext, doc, qh):
-            qtext = _doc_text(doc, qh)
-            Py_INCREF(qtext)
-            Py_DECREF(<object>lv.qtext)
-            lv.qtext = <PyObject*>qtext
-        lv.qty = qty
+cdef void _delete_at(BookSide* side, Py_ssize_t j, Py_ssize_t i) noexcept:
+    cdef Block* b = side.blk[j]
+    cdef Py_ssize_t rank = _rank(side, j, i)
+    _slot_free(side, b.slot[i])
+    memmove(&b.key[i], &b.key[i + 1], (b.n - i - 1) * sizeof(double))
+    memmove(&b.slot[i], &b.slot[i + 1], (b.n - i - 1) * sizeof(int32_t))
+    b.n -= 1
+    side.n -= 1
+    if b.n == 0:
+        _dir_remove(side, j)
+    else:
+        if i == 0:
+            side.first[j] = b.key[0]
+        if b.n < BLOCK // 4:
+            _merge_small(side, j)
+    _touch(side, rank)
+
+
+cdef int _set_level(BookSide* side, double price, double qty,
+                    const char* ps, Py_ssize_t pn, const char* qs, Py_ssize_t qn) except -1:
+    """Apply one delta: ``qty`` 0 deletes the level at ``price`` (if any), anything else sets
+    it, keeping the texts given (``pn``/``qn`` 0: rendered from the number)."""
+    cdef double key = -price if side.bid else price
+    cdef Py_ssize_t j, i, s
+    cdef Level* lv
+    cdef bint same
+    if _find(side, key, &j, &i):
+        if qty == 0.0:
+            _delete_at(side, j, i)
+            return 0
+        lv = &side.lv[side.blk[j].slot[i]]
+        same = _same_texts(lv, ps, pn, qs, qn)
+        if same and lv.qty == qty:
+            return 0  # nothing changes
+        if not same and _set_texts(lv, ps, pn, qs, qn) < 0:
+            return -1
+        if lv.qty != qty:
+            lv.qty = qty
+            lv.cs_form = 0  # a quantity given as a number is rendered from it
+            _drop_pair(lv)
+        _touch(side, _rank(side, j, i))
         return 0
-    return _insert(side, i, key, qty, _doc_text(doc, ph), _doc_text(doc, qh))
+    if qty == 0.0:
+        return 0
+    s = _slot_new(side)
+    if s < 0:
+        return -1
+    lv = &side.lv[s]
+    lv.price = price
+    lv.qty = qty
+    if _set_texts(lv, ps, pn, qs, qn) < 0 or _insert_at(side, j, i, key, s) < 0:
+        _slot_free(side, s)
+        return -1
+    return 0
+
+
+cdef Py_ssize_t _truncate(BookSide* side, Py_ssize_t max_depth) noexcept:
+    """Drop the worst levels beyond ``max_depth``; return how many."""
+    cdef Py_ssize_t extra = side.n - max_depth
+    cdef Py_ssize_t drop, k, t
+    cdef Block* b
+    if extra <= 0:
+        return 0
+    drop = extra
+    while drop > 0:
+        b = side.blk[side.nblk - 1]
+        k = b.n if b.n < drop else drop
+        for t in range(b.n - k, b.n):
+            _slot_free(side, b.slot[t])
+        b.n -= k
+        drop -= k
+        if b.n == 0:
+            _dir_remove(side, side.nblk - 1)
+    side.n = max_depth
+    _touch(side, max_depth)
+    return extra
+
+
+cdef void _clear_side(BookSide* side) noexcept:
+    cdef Py_ssize_t j, t
+    cdef Block* b
+    for j in range(side.nblk):
+        b = side.blk[j]
+        for t in range(b.n):
+            _slot_free(side, b.slot[t])
+        _block_drop(side, b)
+    side.nblk = 0
+    side.n = 0
+    side.free = -1  # every slot is free again: hand them out from the start
+    side.lvused = 0
+    _touch(side, 0)
+
+
+cdef void _free_side(BookSide* side) noexcept:
+    _clear_side(side)
+    PyMem_Free(side.blk)
+    PyMem_Free(side.first)
+    PyMem_Free(side.lv)
+    PyMem_Free(side.spare)
+    side.blk = NULL
+    side.first = NULL
+    side.lv = NULL
+    side.spare = NULL
+    side.blkcap = 0
+    side.lvcap = 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# Snapshots: an empty side loaded from sorted input in one pass
+
+
+cdef struct Staged:
+    # levels parsed into slots before they go into blocks
+    double* key
+    int32_t* slot
+    Py_ssize_t n
+    bint asc
+    bint desc
+
+
+cdef int _staged_init(Staged* st, Py_ssize_t cap) except -1:
+    st.n = 0
+    st.asc = True
+    st.desc = True
+    st.key = <double*>PyMem_Malloc((cap if cap > 0 else 1) * sizeof(double))
+    st.slot = <int32_t*>PyMem_Malloc((cap if cap > 0 else 1) * sizeof(int32_t))
+    if st.key == NULL or st.slot == NULL:
+        PyMem_Free(st.key)
+        PyMem_Free(st.slot)
+        raise MemoryError()
+    return 0
+
+
+cdef void _staged_discard(BookSide* side, Staged* st) noexcept:
+    """Free the staged slots and the arrays (the side stays empty)."""
+    cdef Py_ssize_t i
+    for i in range(st.n):
+        _slot_free(side, st.slot[i])
+    st.n = 0
+    PyMem_Free(st.key)
+    PyMem_Free(st.slot)
+    st.key = NULL
+    st.slot = NULL
+
+
+cdef inline bint _stage(BookSide* side, Staged* st, Py_ssize_t s) noexcept:
+    """Add slot ``s`` (its price set); False once the keys are neither strictly ascending nor
+    strictly descending."""
+    cdef double key = -side.lv[s].price if side.bid else side.lv[s].price
+    cdef Py_ssize_t n = st.n
+    st.key[n] = key
+    st.slot[n] = <int32_t>s
+    st.n = n + 1
+    if n:
+        if st.key[n - 1] >= key:
+            st.asc = False
+        if st.key[n - 1] <= key:
+            st.desc = False
+    return st.asc or st.desc
+
+
+cdef int _staged_commit(BookSide* side, Staged* st) except -1:
+    """Put the staged levels (strictly monotonic keys) into blocks, best first, without the
+    zero quantities (deletes of absent levels); frees the arrays."""
+    cdef Py_ssize_t n = st.n
+    cdef Py_ssize_t i, k, j, nb, fill, take
+    cdef double tk
+    cdef int32_t ts
+    cdef Block* b
+    if st.desc and n > 1:
+        i = 0
+        k = n - 1
+        while i < k:
+            tk = st.key[i]
+            st.key[i] = st.key[k]
+            st.key[k] = tk
+            ts = st.slot[i]
+            st.slot[i] = st.slot[k]
+            st.slot[k] = ts
+            i += 1
+            k -= 1
+    k = 0
+    for i in range(n):
+        if side.lv[st.slot[i]].qty == 0.0:
+            _slot_free(side, st.slot[i])
+        else:
+            st.key[k] = st.key[i]
+            st.slot[k] = st.slot[i]
+            k += 1
+    st.n = k
+    fill = BLOCK * 3 // 4  # room for inserts in every block
+    nb = (k + fill - 1) // fill
+    if _dir_reserve(side, nb) < 0:
+        _staged_discard(side, st)
+        raise MemoryError()
+    for j in range(nb):  # every block first: a failure leaves the side empty
+        b = _block_new(side)
+        if b == NULL:
+            for i in range(j):
+                _block_drop(side, side.blk[i])
+            _staged_discard(side, st)
+            raise MemoryError()
+        side.blk[j] = b
+    for j in range(nb):
+        b = side.blk[j]
+        take = k - j * fill if k - j * fill < fill else fill
+        memcpy(b.key, &st.key[j * fill], take * sizeof(double))
+        memcpy(b.slot, &st.slot[j * fill], take * sizeof(int32_t))
+        b.n = take
+        side.first[j] = b.key[0]
+    side.nblk = nb
+    side.n = k
+    PyMem_Free(st.key)
+    PyMem_Free(st.slot)
+    st.key = NULL
+    st.slot = NULL
+    st.n = 0
+    _touch(side, 0)
+    return 0
 
 
 @cython.boundscheck(True)  # float() on an odd object may run code that shrinks ``entries``
-cdef int _bulk_load(BookSide* side, bint bid, object entries) except -1:
-    """Fill an empty side from ``entries`` when their prices are strictly
-    monotonic (venues send snapshots sorted): parse into place, reverse if
-    best-first, drop zero quantities. Returns 0, leaving the side empty, when
-    the input is not monotonic (the caller applies it level by level)."""
+cdef int _bulk_load(BookSide* side, object entries) except -1:
+    """Fill an empty side from ``entries`` when their prices are strictly monotonic (venues
+    send snapshots sorted). Returns 0, leaving the side empty, when they are not (the caller
+    applies them level by level)."""
     cdef Py_ssize_t n = len(entries)
-    cdef Py_ssize_t i, j
+    cdef Py_ssize_t i, s
     cdef object entry, ptext, qtext
     cdef double price, qty
-    cdef BookLevel tmp
-    cdef bint asc = True
-    cdef bint desc = True
-    _reserve(side, n)
+    cdef const char* ps
+    cdef const char* qs
+    cdef Py_ssize_t pn, qn
+    cdef Staged st
+    cdef Level* lv
+    _staged_init(&st, n)
     try:
         for i in range(n):
             entry = entries[i]
@@ -465,59 +863,49 @@ cdef int _bulk_load(BookSide* side, bint bid, object entries) except -1:
                 raise InvalidLevelError(f"a level needs a price and a quantity: {entry!r}", entry=entry)
             ptext = entry[0]
             qtext = entry[1]
-            price = _to_float(ptext, entry)
-            qty = _to_float(qtext, entry)
+            _num_text(ptext, entry, &price, &ps, &pn)
+            _num_text(qtext, entry, &qty, &qs, &qn)
             if qty < 0.0:
                 raise InvalidLevelError(f"negative quantity: {qtext!r}", entry=entry)
-            Py_INCREF(ptext)
-            Py_INCREF(qtext)
-            side.lv[i].key = price if bid else -price
-            side.lv[i].qty = qty
-            side.lv[i].ptext = <PyObject*>ptext
-            side.lv[i].qtext = <PyObject*>qtext
-            side.n = i + 1
-            if i:
-                if side.lv[i - 1].key >= side.lv[i].key:
-                    asc = False
-                if side.lv[i - 1].key <= side.lv[i].key:
-                    desc = False
+            s = _slot_new(side)
+            if s < 0:
+                raise MemoryError()
+            lv = &side.lv[s]
+            lv.price = price
+            lv.qty = qty
+            if _set_texts(lv, ps, pn, qs, qn) < 0:
+                _slot_free(side, s)
+                raise MemoryError()
+            if not _stage(side, &st, s):
+                _staged_discard(side, &st)
+                return 0
     except BaseException:
-        _release(side, 0, side.n)
-        side.n = 0
+        _staged_discard(side, &st)
         raise
-    if not asc and not desc:
-        _release(side, 0, side.n)
-        side.n = 0
-        return 0
-    if desc:
-        i = 0
-        j = n - 1
-        while i < j:
-            tmp = side.lv[i]
-            side.lv[i] = side.lv[j]
-            side.lv[j] = tmp
-            i += 1
-            j -= 1
-    j = 0
-    for i in range(n):
-        if side.lv[i].qty == 0.0:
-            _release(side, i, i + 1)
-        else:
-            if i != j:
-                side.lv[j] = side.lv[i]
-            j += 1
-    side.n = j
-    _touch(side, 0)
+    _staged_commit(side, &st)
     return 1
 
 
-cdef inline object _doc_text(Doc doc, Py_ssize_t h):
-    """The text the book keeps for a price or quantity read from a document: the UTF-8
-    bytes of the number token or of the string (which has no escapes here)."""
+# ---------------------------------------------------------------------------------------------------
+# Documents
+
+
+cdef inline const char* _doc_span(Doc doc, Py_ssize_t h, Py_ssize_t* size) noexcept:
+    """The text the book keeps for a number or plain string value: the token, or the bytes
+    between the quotes."""
     cdef const DocNode* node = &doc._tape[h]
-    if node.kind == DOC_STRING:
-        return PyBytes_FromStringAndSize(<const char*>doc._buf + node.start + 1, node.size)
-    return PyBytes_FromStringAndSize(<const char*>doc._buf + node.start, node.size)
+    size[0] = node.size
+    return <const char*>doc._buf + node.start + (1 if node.kind == DOC_STRING else 0)
+
+
+cdef inline int _doc_num(Doc doc, Py_ssize_t h, double* out) except -1:
+    """Value ``h`` as float(text) when it is a number or a string without escapes: 1, or 0."""
+    cdef const DocNode* node = &doc._tape[h]
+    if node.kind == DOC_NUMBER:
+        return df_decimal(doc._buf + node.start, node.size, out)
+    if node.kind == DOC_STRING and not (node.flags & DOC_F_ESCAPES):
+        return df_decimal(doc._buf + node.start + 1, node.size, out)
+    return 0
 
 
 cdef inline int _doc_level(Doc doc, Py_ssize_t e, double* price, double* qty) except -1:
@@ -529,7 +917,7 @@ cdef inline int _doc_level(Doc doc, Py_ssize_t e, double* price, double* qty) ex
     if tape[e].kind != DOC_ARRAY or tape[e].size < 2:
         return 0
     ph = e + 1
-    if doc.number(ph, price) != 1 or doc.number(tape[ph].next, qty) != 1:
+    if _doc_num(doc, ph, price) != 1 or _doc_num(doc, tape[ph].next, qty) != 1:
         return 0
     if not isfinite(price[0]) or not isfinite(qty[0]) or qty[0] < 0.0:
         return 0
@@ -538,106 +926,154 @@ cdef inline int _doc_level(Doc doc, Py_ssize_t e, double* price, double* qty) ex
     return 1
 
 
-cdef int _bulk_load_doc(BookSide* side, bint bid, Doc doc, Py_ssize_t h) except -1:
+cdef int _bulk_load_doc(BookSide* side, Doc doc, Py_ssize_t h) except -1:
     """:func:`_bulk_load` for the level array at handle ``h``: returns 0, leaving the side
     empty, when the prices are not strictly monotonic or an entry is not a plain level
     (the caller then applies the entries one by one, which raises where apply() would)."""
     cdef const DocNode* tape = doc._tape
     cdef Py_ssize_t n = tape[h].size
-    cdef Py_ssize_t i, j, e, ph
+    cdef Py_ssize_t i, e, ph, s, pn, qn
+    cdef const char* ps
+    cdef const char* qs
     cdef double price, qty
-    cdef object ptext, qtext
-    cdef BookLevel tmp
-    cdef bint asc = True
-    cdef bint desc = True
-    _reserve(side, n)
+    cdef Staged st
+    cdef Level* lv
+    _staged_init(&st, n)
     e = h + 1
     try:
         for i in range(n):
             if not _doc_level(doc, e, &price, &qty):
-                _release(side, 0, side.n)
-                side.n = 0
+                _staged_discard(side, &st)
                 return 0
             ph = e + 1
-            ptext = _doc_text(doc, ph)
-            qtext = _doc_text(doc, tape[ph].next)
-            Py_INCREF(ptext)
-            Py_INCREF(qtext)
-            side.lv[i].key = price if bid else -price
-            side.lv[i].qty = qty
-            side.lv[i].ptext = <PyObject*>ptext
-            side.lv[i].qtext = <PyObject*>qtext
-            side.n = i + 1
-            if i:
-                if side.lv[i - 1].key >= side.lv[i].key:
-                    asc = False
-                if side.lv[i - 1].key <= side.lv[i].key:
-                    desc = False
+            ps = _doc_span(doc, ph, &pn)
+            qs = _doc_span(doc, tape[ph].next, &qn)
+            s = _slot_new(side)
+            if s < 0:
+                raise MemoryError()
+            lv = &side.lv[s]
+            lv.price = price
+            lv.qty = qty
+            if _set_texts(lv, ps, pn, qs, qn) < 0:
+                _slot_free(side, s)
+                raise MemoryError()
+            if not _stage(side, &st, s):
+                _staged_discard(side, &st)
+                return 0
             e = tape[e].next
     except BaseException:
-        _release(side, 0, side.n)
-        side.n = 0
+        _staged_discard(side, &st)
         raise
-    if not asc and not desc:
-        _release(side, 0, side.n)
-        side.n = 0
-        return 0
-    if desc:
-        i = 0
-        j = n - 1
-        while i < j:
-            tmp = side.lv[i]
-            side.lv[i] = side.lv[j]
-            side.lv[j] = tmp
-            i += 1
-            j -= 1
-    j = 0
-    for i in range(n):
-        if side.lv[i].qty == 0.0:
-            _release(side, i, i + 1)
-        else:
-            if i != j:
-                side.lv[j] = side.lv[i]
-            j += 1
-    side.n = j
-    _touch(side, 0)
+    _staged_commit(side, &st)
     return 1
 
 
-cdef Py_ssize_t _truncate(BookSide* side, Py_ssize_t max_depth) noexcept:
-    cdef Py_ssize_t extra = side.n - max_depth
-    if extra <= 0:
-        return 0
-    _release(side, 0, extra)
-    memmove(&side.lv[0], &side.lv[extra], max_depth * sizeof(BookLevel))
-    side.n = max_depth
-    _touch(side, max_depth)
-    return extra
+# ---------------------------------------------------------------------------------------------------
+# Views
 
 
-cdef tuple _top(const BookSide* side, bint bid, Py_ssize_t depth):
+cdef inline object _level_pair(Level* lv, bint keep):
+    """The level's ``(price, qty)`` tuple: the one handed out before while the quantity is
+    the same; ``keep``: remember a new one."""
+    cdef object p
+    if lv.pair != NULL:
+        return <object>lv.pair
+    p = _pair(lv.price, lv.qty)
+    if keep:
+        _incref(<PyObject*>p)
+        lv.pair = <PyObject*>p
+    return p
+
+
+cdef tuple _top(BookSide* side, Py_ssize_t depth):
     cdef Py_ssize_t n = depth if depth < side.n else side.n
     cdef tuple out = PyTuple_New(n)
-    cdef Py_ssize_t i
-    cdef const BookLevel* lv
+    cdef Py_ssize_t i = 0, j = 0, t, m
+    cdef const Block* b
     cdef object pair
-    for i in range(n):
-        lv = &side.lv[side.n - 1 - i]
-        pair = _pair(_price(bid, lv.key), lv.qty)
-        Py_INCREF(pair)
-        PyTuple_SET_ITEM(out, i, pair)
+    while i < n:
+        b = side.blk[j]
+        m = b.n if b.n < n - i else n - i
+        for t in range(m):
+            pair = _level_pair(&side.lv[b.slot[t]], i < TRACKED_RANKS)
+            Py_INCREF(pair)
+            PyTuple_SET_ITEM(out, i, pair)
+            i += 1
+        j += 1
     return out
 
 
-cdef list _top_text(const BookSide* side, bint bid, Py_ssize_t depth):
+cdef Py_ssize_t _top_levels(BookSide* side, Py_ssize_t depth, Level** out) noexcept:
+    """Pointers to the best ``depth`` levels, best first; returns how many."""
+    cdef Py_ssize_t n = depth if depth < side.n else side.n
+    cdef Py_ssize_t i = 0, j = 0, t, m
+    cdef const Block* b
+    while i < n:
+        b = side.blk[j]
+        m = b.n if b.n < n - i else n - i
+        for t in range(m):
+            out[i] = &side.lv[b.slot[t]]
+            i += 1
+        j += 1
+    return n
+
+
+cdef bytes _text_bytes(const Level* lv, bint price):
+    cdef Py_ssize_t n = lv.plen if price else lv.qlen
+    if n == 0:
+        return repr(lv.price if price else lv.qty).encode()
+    return PyBytes_FromStringAndSize(<const char*>_ptext(lv) + (0 if price else lv.plen), n)
+
+
+cdef list _top_text(BookSide* side, Py_ssize_t depth):
     cdef Py_ssize_t n = depth if depth < side.n else side.n
     cdef list out = []
-    cdef Py_ssize_t i
-    cdef const BookLevel* lv
-    for i in range(n):
-        lv = &side.lv[side.n - 1 - i]
-        out.append((_text(<object>lv.ptext, _price(bid, lv.key)), _text(<object>lv.qtext, lv.qty)))
+    cdef Py_ssize_t i = 0, j = 0, t, m
+    cdef const Block* b
+    cdef const Level* lv
+    while i < n:
+        b = side.blk[j]
+        m = b.n if b.n < n - i else n - i
+        for t in range(m):
+            lv = &side.lv[b.slot[t]]
+            out.append((_text_bytes(lv, True), _text_bytes(lv, False)))
+            i += 1
+        j += 1
     return out
+
+
+cdef inline int _put_text(TextBuf* buf, const Level* lv, bint price, int mode) except -1:
+    """Append a level's price or quantity text to ``buf`` (``mode``: PUT_*)."""
+    if price:
+        if lv.plen == 0:
+            return _tb_repr(buf, lv.price, mode)
+        return _tb_put(buf, _ptext(lv), lv.plen, mode)
+    if lv.qlen == 0:
+        return _tb_repr(buf, lv.qty, mode)
+    return _tb_put(buf, _ptext(lv) + lv.plen, lv.qlen, mode)
+
+
+cdef int _cs_part(Level* lv, int form, TextBuf* buf) except -1:
+    """Keep the level's part of a checksum in ``form`` (CS_*): its length and CRC from 0."""
+    buf.n = 0
+    if form == CS_KRAKEN:
+        _put_text(buf, lv, True, PUT_KRAKEN)
+        _put_text(buf, lv, False, PUT_KRAKEN)
+    else:
+        _put_text(buf, lv, True, PUT_PLAIN)
+        _tb_byte(buf, 0x3A)
+        _put_text(buf, lv, False, PUT_NEGATIVE if form == CS_NEGATIVE else PUT_PLAIN)
+    lv.cs_crc = _crc_update(0, buf.p, buf.n)
+    lv.cs_len = buf.n
+    lv.cs_form = form
+    return 0
+
+
+cdef inline uint32_t _cs_add(uint32_t crc, Level* lv, int form, TextBuf* buf) except? 0:
+    """The CRC register after the level's part of a checksum in ``form``."""
+    if lv.cs_form != form:
+        _cs_part(lv, form, buf)
+    return _crc_shift(crc, lv.cs_len) ^ lv.cs_crc
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -656,15 +1092,13 @@ cdef class Book:
     def __cinit__(self):
         memset(&self._bids, 0, sizeof(BookSide))
         memset(&self._asks, 0, sizeof(BookSide))
+        self._bids.bid = True
+        self._bids.free = -1
+        self._asks.bid = False
+        self._asks.free = -1
         self._top_b_depth = -1
         self._top_a_depth = -1
         self._cs_kind = 0
-        self._bids.lv = NULL
-        self._bids.n = 0
-        self._bids.cap = 0
-        self._asks.lv = NULL
-        self._asks.n = 0
-        self._asks.cap = 0
         self._truncated = 0
 
     def __init__(self, max_depth=DEFAULT_MAX_DEPTH):
@@ -675,10 +1109,8 @@ cdef class Book:
         self._max_depth = max_depth
 
     def __dealloc__(self):
-        _release(&self._bids, 0, self._bids.n)
-        _release(&self._asks, 0, self._asks.n)
-        free(self._bids.lv)
-        free(self._asks.lv)
+        _free_side(&self._bids)
+        _free_side(&self._asks)
 
     # -- properties ----------------------------------------------------------------------------------
 
@@ -712,49 +1144,46 @@ cdef class Book:
 
     def clear(self):
         """Remove every level (before loading a snapshot)."""
-        _release(&self._bids, 0, self._bids.n)
-        self._bids.n = 0
-        _touch(&self._bids, 0)
-        _release(&self._asks, 0, self._asks.n)
-        self._asks.n = 0
-        _touch(&self._asks, 0)
+        _clear_side(&self._bids)
+        _clear_side(&self._asks)
 
     def apply(self, bids, asks):
         """Apply a batch of deltas, bids first, each side in the given order,
         then enforce the depth cap. See :meth:`dragonfly._core.book_py.Book.apply`."""
-        self._apply_side(&self._bids, True, bids)
-        self._apply_side(&self._asks, False, asks)
+        self._apply_side(&self._bids, bids)
+        self._apply_side(&self._asks, asks)
         self._truncated += _truncate(&self._bids, self._max_depth) + _truncate(&self._asks, self._max_depth)
 
-    cdef int _apply_side(self, BookSide* side, bint bid, object entries) except -1:
-        cdef object entry, ptext, qtext
-        cdef double price, qty
+    cdef int _apply_side(self, BookSide* side, object entries) except -1:
+        cdef object entry
         if side.n == 0 and (type(entries) is list or type(entries) is tuple) and len(entries) >= 16:
             # an empty side (a snapshot): load sorted input without per-level moves
             try:
-                if _bulk_load(side, bid, entries):
+                if _bulk_load(side, entries):
                     return 0
             except InvalidLevelError:
                 pass  # the side is empty again: the path below applies the prefix and raises
         for entry in entries:
-            self._apply_entry(side, bid, entry)
+            self._apply_entry(side, entry)
         return 0
 
-    cdef int _apply_entry(self, BookSide* side, bint bid, object entry) except -1:
+    cdef int _apply_entry(self, BookSide* side, object entry) except -1:
         cdef object ptext, qtext
         cdef double price, qty
+        cdef const char* ps
+        cdef const char* qs
+        cdef Py_ssize_t pn, qn
         if not isinstance(entry, (list, tuple)):
             raise InvalidLevelError(f"a level must be a list or tuple: {entry!r}", entry=entry)
         if len(entry) < 2:
             raise InvalidLevelError(f"a level needs a price and a quantity: {entry!r}", entry=entry)
         ptext = entry[0]
         qtext = entry[1]
-        price = _to_float(ptext, entry)
-        qty = _to_float(qtext, entry)
+        _num_text(ptext, entry, &price, &ps, &pn)
+        _num_text(qtext, entry, &qty, &qs, &qn)
         if qty < 0.0:
             raise InvalidLevelError(f"negative quantity: {qtext!r}", entry=entry)
-        _set(side, price if bid else -price, qty, ptext, qtext)
-        return 0
+        return _set_level(side, price, qty, ps, pn, qs, qn)
 
     def apply_doc(self, doc, Py_ssize_t bids, Py_ssize_t asks):
         """Apply the level arrays at handles ``bids`` and ``asks`` of a parsed document
@@ -768,43 +1197,44 @@ cdef class Book:
             if asks != -1:
                 d._check(asks)
             if bids != -1:
-                self._apply_doc_side(&self._bids, True, d, bids)
+                self._apply_doc_side(&self._bids, d, bids)
             if asks != -1:
-                self._apply_doc_side(&self._asks, False, d, asks)
+                self._apply_doc_side(&self._asks, d, asks)
         else:  # another implementation of the document: through its Python values
             if bids != -1:
                 doc.kind(bids)
             if asks != -1:
                 doc.kind(asks)
             if bids != -1:
-                self._apply_side(&self._bids, True, doc.value(bids, text_numbers=True))
+                self._apply_side(&self._bids, doc.value(bids, text_numbers=True))
             if asks != -1:
-                self._apply_side(&self._asks, False, doc.value(asks, text_numbers=True))
+                self._apply_side(&self._asks, doc.value(asks, text_numbers=True))
         self._truncated += _truncate(&self._bids, self._max_depth) + _truncate(&self._asks, self._max_depth)
 
-    cdef int _apply_doc_side(self, BookSide* side, bint bid, Doc doc, Py_ssize_t h) except -1:
+    cdef int _apply_doc_side(self, BookSide* side, Doc doc, Py_ssize_t h) except -1:
         cdef const DocNode* tape = doc._tape
-        cdef Py_ssize_t i, n, e, ph, qh
+        cdef Py_ssize_t i, n, e, ph, pn, qn
+        cdef const char* ps
+        cdef const char* qs
         cdef double price, qty
-        cdef object ptext, qtext
         if tape[h].kind != DOC_ARRAY:
             # whatever apply() does with that value (an object iterates its keys, null raises TypeError)
-            return self._apply_side(side, bid, doc.value_of(h, True))
+            return self._apply_side(side, doc.value_of(h, True))
         n = tape[h].size
         if side.n == 0 and n >= 16:
             # an empty side (a snapshot): load sorted input without per-level moves
-            if _bulk_load_doc(side, bid, doc, h):
+            if _bulk_load_doc(side, doc, h):
                 return 0
         e = h + 1
         for i in range(n):
             if _doc_level(doc, e, &price, &qty):
-                if qty == 0.0:
-                    _set(side, price if bid else -price, 0.0, None, None)
-                else:
-                    _set_doc(side, price if bid else -price, qty, doc, e + 1)
+                ph = e + 1
+                ps = _doc_span(doc, ph, &pn)
+                qs = _doc_span(doc, tape[ph].next, &qn)
+                _set_level(side, price, qty, ps, pn, qs, qn)
             else:
                 # anything unusual (and every error) takes apply()'s own path on the entry's value
-                self._apply_entry(side, bid, doc.value_of(e, True))
+                self._apply_entry(side, doc.value_of(e, True))
             e = tape[e].next
         return 0
 
@@ -813,16 +1243,22 @@ cdef class Book:
     cdef Py_ssize_t top_into(self, bint bid, Py_ssize_t depth, double* price, double* qty) noexcept:
         """Copy the best ``depth`` levels of one side into C arrays, best
         first; return how many were copied."""
-        cdef const BookSide* side = &self._bids if bid else &self._asks
+        cdef BookSide* side = &self._bids if bid else &self._asks
         cdef Py_ssize_t n = depth if depth < side.n else side.n
-        cdef Py_ssize_t i
-        cdef const BookLevel* lv
+        cdef Py_ssize_t i = 0, j = 0, t, m
+        cdef const Block* b
+        cdef const Level* lv
         if n < 0:
             return 0
-        for i in range(n):
-            lv = &side.lv[side.n - 1 - i]
-            price[i] = _price(bid, lv.key)
-            qty[i] = lv.qty
+        while i < n:
+            b = side.blk[j]
+            m = b.n if b.n < n - i else n - i
+            for t in range(m):
+                lv = &side.lv[b.slot[t]]
+                price[i] = lv.price
+                qty[i] = lv.qty
+                i += 1
+            j += 1
         return n
 
     def top(self, Py_ssize_t depth):
@@ -830,49 +1266,49 @@ cdef class Book:
         if depth < 0:
             raise ValueError(f"depth must be >= 0, got {depth}")
         if depth == 0 or depth > TRACKED_RANKS:
-            return _top(&self._bids, True, depth), _top(&self._asks, False, depth)
+            return _top(&self._bids, depth), _top(&self._asks, depth)
         # a side whose best ``depth`` levels did not change since the last call gives the same tuple
         if self._top_b_depth != depth or not _unchanged(&self._bids, depth, self._top_b_clock):
-            self._top_b = _top(&self._bids, True, depth)
+            self._top_b = _top(&self._bids, depth)
             self._top_b_depth = depth
             self._top_b_clock = self._bids.clock
         if self._top_a_depth != depth or not _unchanged(&self._asks, depth, self._top_a_clock):
-            self._top_a = _top(&self._asks, False, depth)
+            self._top_a = _top(&self._asks, depth)
             self._top_a_depth = depth
             self._top_a_clock = self._asks.clock
         return self._top_b, self._top_a
 
     def bids(self):
         """Every bid level, best (highest) first."""
-        return _top(&self._bids, True, self._bids.n)
+        return _top(&self._bids, self._bids.n)
 
     def asks(self):
         """Every ask level, best (lowest) first."""
-        return _top(&self._asks, False, self._asks.n)
+        return _top(&self._asks, self._asks.n)
 
     def best_bid(self):
         """``(price, qty)`` of the best bid, or None."""
         if self._bids.n == 0:
             return None
-        return _pair(self._bids.lv[self._bids.n - 1].key, self._bids.lv[self._bids.n - 1].qty)
+        return _level_pair(&self._bids.lv[self._bids.blk[0].slot[0]], True)
 
     def best_ask(self):
         """``(price, qty)`` of the best ask, or None."""
         if self._asks.n == 0:
             return None
-        return _pair(-self._asks.lv[self._asks.n - 1].key + 0.0, self._asks.lv[self._asks.n - 1].qty)
+        return _level_pair(&self._asks.lv[self._asks.blk[0].slot[0]], True)
 
     def is_crossed(self):
         """True when both sides exist and best bid >= best ask."""
         if self._bids.n == 0 or self._asks.n == 0:
             return False
-        return self._bids.lv[self._bids.n - 1].key >= -self._asks.lv[self._asks.n - 1].key
+        return self._bids.lv[self._bids.blk[0].slot[0]].price >= self._asks.lv[self._asks.blk[0].slot[0]].price
 
     def top_text(self, Py_ssize_t depth):
         """The best ``depth`` levels as the text the checksums use."""
         if depth < 0:
             raise ValueError(f"depth must be >= 0, got {depth}")
-        return _top_text(&self._bids, True, depth), _top_text(&self._asks, False, depth)
+        return _top_text(&self._bids, depth), _top_text(&self._asks, depth)
 
     # -- checksums -----------------------------------------------------------------------------------
 
@@ -880,62 +1316,69 @@ cdef class Book:
         """The venue checksum of the current book: ``"kraken"`` (unsigned
         CRC32), ``"okx"`` or ``"bitfinex"`` (signed 32-bit). See the pure twin
         for the exact definitions. The value is kept until a level it covers
-        changes."""
+        changes, and then computed again from the first level that did."""
         cdef int kid = 1 if kind == "kraken" else 2 if kind == "okx" else 3 if kind == "bitfinex" else 0
-        cdef Py_ssize_t depth = 10 if kid == 1 else 25
         if kid == 0:
             raise ValueError(f"unknown checksum kind {kind!r}; expected one of {CHECKSUM_KINDS}")
-        if (kid == self._cs_kind and _unchanged(&self._bids, depth, self._cs_b_clock)
-                and _unchanged(&self._asks, depth, self._cs_a_clock)):
-            return self._cs_value
-        self._cs_value = self._checksum(kid)
+        return self._checksum(kid)
+
+    cdef long long _checksum(self, int kid) except? -1:
+        cdef Py_ssize_t depth = 10 if kid == 1 else 25
+        cdef Level* bl[25]
+        cdef Level* al[25]
+        cdef Py_ssize_t nb, na, rb, ra, k, t, top
+        cdef Py_ssize_t r = 0, start = 0
+        cdef uint32_t crc
+        cdef TextBuf buf
+        cdef int ask_form = CS_NEGATIVE if kid == 3 else CS_PLAIN
+        # the levels before the first one that changed since the last computation of this kind
+        # give the same text: resume the CRC from the state after them
+        if kid == self._cs_kind:
+            rb = _first_changed(&self._bids, depth, self._cs_b_clock)
+            ra = _first_changed(&self._asks, depth, self._cs_a_clock)
+            if ra == depth and rb == depth:
+                return self._cs_value
+            if kid == 1:  # the asks, then the bids
+                if ra < depth:
+                    start = ra if ra < self._cs_na else self._cs_na
+                else:
+                    start = self._cs_na + (rb if rb < self._cs_nb else self._cs_nb)
+            else:  # bid and ask of each rank
+                r = ra if ra < rb else rb
+                start = (r if r < self._cs_nb else self._cs_nb) + (r if r < self._cs_na else self._cs_na)
+        self._cs_kind = 0  # valid again once complete
+        nb = _top_levels(&self._bids, depth, bl)
+        na = _top_levels(&self._asks, depth, al)
+        crc = CRC_START if start == 0 else self._cs_state[start - 1]
+        _tb_init(&buf)
+        try:
+            if kid == 1:
+                for k in range(start, na + nb):
+                    crc = _cs_add(crc, al[k] if k < na else bl[k - na], CS_KRAKEN, &buf)
+                    self._cs_state[k] = crc
+            else:
+                k = start
+                top = nb if nb > na else na
+                for t in range(r, top):
+                    if t < nb:
+                        if k:
+                            crc = _CRC16[0][(crc ^ 0x3A) & 0xFF] ^ (crc >> 8)
+                        crc = _cs_add(crc, bl[t], CS_PLAIN, &buf)
+                        self._cs_state[k] = crc
+                        k += 1
+                    if t < na:
+                        if k:
+                            crc = _CRC16[0][(crc ^ 0x3A) & 0xFF] ^ (crc >> 8)
+                        crc = _cs_add(crc, al[t], ask_form, &buf)
+                        self._cs_state[k] = crc
+                        k += 1
+        finally:
+            _tb_free(&buf)
+        crc ^= CRC_START
+        self._cs_value = crc if kid == 1 or crc < 2147483648 else <long long>crc - 4294967296
         self._cs_kind = kid
+        self._cs_nb = nb
+        self._cs_na = na
         self._cs_b_clock = self._bids.clock
         self._cs_a_clock = self._asks.clock
         return self._cs_value
-
-    cdef long long _checksum(self, int kid) except? -1:
-        cdef TextBuf buf
-        cdef uint32_t crc
-        cdef Py_ssize_t i, nb, na
-        cdef const BookLevel* lv
-        cdef int ask_qty
-        if kid == 1:
-            _tb_init(&buf)
-            try:
-                na = 10 if self._asks.n > 10 else self._asks.n
-                for i in range(na):
-                    lv = &self._asks.lv[self._asks.n - 1 - i]
-                    _tb_text(&buf, lv.ptext, -lv.key + 0.0, PUT_KRAKEN)
-                    _tb_text(&buf, lv.qtext, lv.qty, PUT_KRAKEN)
-                nb = 10 if self._bids.n > 10 else self._bids.n
-                for i in range(nb):
-                    lv = &self._bids.lv[self._bids.n - 1 - i]
-                    _tb_text(&buf, lv.ptext, lv.key, PUT_KRAKEN)
-                    _tb_text(&buf, lv.qtext, lv.qty, PUT_KRAKEN)
-                return _crc32(buf.p, buf.n)
-            finally:
-                _tb_free(&buf)
-        else:
-            ask_qty = PUT_NEGATIVE if kid == 3 else PUT_PLAIN
-            _tb_init(&buf)
-            try:
-                nb = 25 if self._bids.n > 25 else self._bids.n
-                na = 25 if self._asks.n > 25 else self._asks.n
-                for i in range(nb if nb > na else na):
-                    if i < nb:
-                        lv = &self._bids.lv[self._bids.n - 1 - i]
-                        _tb_text(&buf, lv.ptext, lv.key, PUT_PLAIN)
-                        _tb_byte(&buf, 0x3A)
-                        _tb_text(&buf, lv.qtext, lv.qty, PUT_PLAIN)
-                        _tb_byte(&buf, 0x3A)
-                    if i < na:
-                        lv = &self._asks.lv[self._asks.n - 1 - i]
-                        _tb_text(&buf, lv.ptext, -lv.key + 0.0, PUT_PLAIN)
-                        _tb_byte(&buf, 0x3A)
-                        _tb_text(&buf, lv.qtext, lv.qty, ask_qty)
-                        _tb_byte(&buf, 0x3A)
-                crc = _crc32(buf.p, buf.n - 1 if buf.n else 0)  # without the last ':'
-            finally:
-                _tb_free(&buf)
-            return <long long>crc - 4294967296 if crc >= 2147483648 else <long long>crc
