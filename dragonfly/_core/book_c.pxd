@@ -8,7 +8,7 @@ from .doc_c cimport Doc
 
 
 cdef enum:
-    TRACKED_RANKS = 32    # changes to the best 32 levels of a side are tracked (caches of top views)
+    TRACKED_RANKS = 32    # the best 32 levels of a side keep the tuple top() handed out
     LEVEL_TEXT = 32       # bytes of price + quantity text kept inside a level
     BLOCK = 64            # most keys in one block
     CS_ITEMS = 64         # checksum items (levels) whose CRC state is kept: 2 x 25 at most
@@ -52,8 +52,10 @@ ctypedef struct BookSide:
     Py_ssize_t free                            # first free slot (linked through Level.plen), or -1
     Block* spare                               # one emptied block kept for the next split
     bint bid
-    unsigned long long clock                   # counts changes at ranks < TRACKED_RANKS
-    unsigned long long stamp[TRACKED_RANKS]    # stamp[r]: clock of the last change at a rank <= r
+    # the best rank changed since the Book's top() tuple of this side was built, and since the
+    # last checksum was computed (a change at rank r moves every level from r on)
+    Py_ssize_t top_changed
+    Py_ssize_t cs_changed
 
 
 cdef class Book:
@@ -66,14 +68,10 @@ cdef class Book:
     cdef object _top_a
     cdef Py_ssize_t _top_b_depth
     cdef Py_ssize_t _top_a_depth
-    cdef unsigned long long _top_b_clock
-    cdef unsigned long long _top_a_clock
-    # the last checksum computed (kind 0: none, 1 kraken, 2 okx, 3 bitfinex): its value, the
-    # side clocks then, how many bids and asks it covered, and the CRC state after each level
+    # the last checksum computed (kind 0: none, 1 kraken, 2 okx, 3 bitfinex): its value, how
+    # many bids and asks it covered, and the CRC state after each of those levels
     cdef int _cs_kind
     cdef long long _cs_value
-    cdef unsigned long long _cs_b_clock
-    cdef unsigned long long _cs_a_clock
     cdef Py_ssize_t _cs_nb
     cdef Py_ssize_t _cs_na
     cdef uint32_t _cs_state[CS_ITEMS]

@@ -21,10 +21,10 @@ into the level; :meth:`Book.apply_doc` reads a
 Python object per level: numbers are converted from the buffer and the texts
 copied from it (only when they differ from the ones the level keeps).
 
-Each side counts the changes to its best 32 levels (``BookSide.stamp``: the
-change clock at each rank). :meth:`Book.top` (depth <= 32, per side) returns the
-tuple built last time while no level it covers changed, and otherwise builds a
-new one around the unchanged levels' tuples. :meth:`Book.checksum` keeps the
+Each side records the best rank changed since its :meth:`Book.top` tuple was
+built and since the last checksum. :meth:`Book.top` (depth <= 32, per side)
+returns the tuple built last time while no level it covers changed, and
+otherwise builds a new one around the unchanged levels' tuples. :meth:`Book.checksum` keeps the
 CRC32 state after each level of the last checksum computed, and resumes from
 the one before the first level that changed (nothing to do while none did).
 """
@@ -41,7 +41,7 @@ from libc.math cimport isfinite
 from libc.stdint cimport int32_t, uint32_t
 from libc.string cimport memcmp, memcpy, memmove, memset
 
-from .doc_c cimport DOC_ARRAY, DOC_F_ESCAPES, DOC_NUMBER, DOC_STRING, Doc, DocNode, df_decimal
+from .doc_c cimport DOC_ARRAY, DOC_F_ESCAPES, DOC_NUMBER, DOC_STRING, Doc, DocNode, df_decimal, df_decimal24
 
 from ..errors import InvalidLevelError
 
@@ -51,6 +51,7 @@ cdef extern from "Python.h":
     PyObject* PyErr_Occurred()
     void PyErr_Clear()
     PyObject* PyErr_NoMemory()
+    Py_ssize_t PY_SSIZE_T_MAX
     # reference counting and type checks on borrowed pointers (the levels' tuples, the values)
     void _decref "Py_DECREF" (PyObject* o)
     void _incref "Py_INCREF" (PyObject* o)
@@ -86,6 +87,63 @@ cdef extern from *:
     """
     int DF_BOOK_LE
     uint32_t df_book_load32(const unsigned char* p) noexcept nogil
+
+
+cdef extern from *:
+    """
+    /* Binary searches without branches on the comparisons (conditional moves): the keys a
+       feed updates are close to random, so a branch per step would be mispredicted half the
+       time. n >= 1. */
+    static inline Py_ssize_t df_book_lower_bound(const double* a, Py_ssize_t n, double key) {
+        const double* base = a;
+        while (n > 1) {
+            Py_ssize_t half = n >> 1;
+            base = (base[half] < key) ? base + half : base;
+            n -= half;
+        }
+        return (base - a) + (*base < key);
+    }
+    static inline Py_ssize_t df_book_upper_bound(const double* a, Py_ssize_t n, double key) {
+        const double* base = a;
+        while (n > 1) {
+            Py_ssize_t half = n >> 1;
+            base = (base[half] <= key) ? base + half : base;
+            n -= half;
+        }
+        return (base - a) + (*base <= key);
+    }
+    """
+    Py_ssize_t df_book_lower_bound(const double* a, Py_ssize_t n, double key) noexcept nogil
+
+
+cdef extern from *:
+    """
+    /* How many of a[0:n] are < key: the lower bound of key in a sorted block, by comparing
+       every key (vectorised, no chain of dependent loads as in a binary search). */
+    #if defined(__SSE2__) || defined(_M_X64)
+    #  include <emmintrin.h>
+    static inline Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) {
+        __m128d k = _mm_set1_pd(key);
+        __m128i c0 = _mm_setzero_si128(), c1 = _mm_setzero_si128();
+        Py_ssize_t i = 0, c;
+        for (; i + 4 <= n; i += 4) {
+            c0 = _mm_sub_epi64(c0, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(a + i), k)));
+            c1 = _mm_sub_epi64(c1, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(a + i + 2), k)));
+        }
+        c0 = _mm_add_epi64(c0, c1);
+        c = (Py_ssize_t)_mm_cvtsi128_si64(c0) + (Py_ssize_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(c0, c0));
+        for (; i < n; i++)
+            c += a[i] < key;
+        return c;
+    }
+    #else
+    static inline Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) {
+        return df_book_lower_bound(a, n, key);
+    }
+    #endif
+    """
+    Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) noexcept nogil
+    Py_ssize_t df_book_upper_bound(const double* a, Py_ssize_t n, double key) noexcept nogil
 
 cdef uint32_t _CRC16[16][256]
 
@@ -479,36 +537,21 @@ cdef inline void _dir_remove(BookSide* side, Py_ssize_t j) noexcept:
 
 cdef inline bint _find(const BookSide* side, double key, Py_ssize_t* bj, Py_ssize_t* bi) noexcept:
     """Block ``bj`` and index ``bi`` where ``key`` is or would go; True when it is there."""
-    cdef Py_ssize_t lo = 0, hi = side.nblk, mid, j
+    cdef Py_ssize_t nblk = side.nblk, j, i
     cdef const Block* b
-    cdef const double* first = side.first
-    if hi == 0:
+    if nblk == 0:
         bj[0] = 0
         bi[0] = 0
         return False
-    if hi == 1 or key < first[1]:  # the best block: most updates land there
+    if nblk == 1 or key < side.first[1]:  # the best block: most updates land there
         j = 0
-    else:
-        lo = 1
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if first[mid] <= key:
-                lo = mid + 1
-            else:
-                hi = mid
-        j = lo - 1
+    else:  # the last block whose first key is <= key
+        j = df_book_upper_bound(side.first + 1, nblk - 1, key)
     b = side.blk[j]
-    lo = 0
-    hi = b.n
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if b.key[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
+    i = df_book_count_less(b.key, b.n, key)
     bj[0] = j
-    bi[0] = lo
-    return lo < b.n and b.key[lo] == key
+    bi[0] = i
+    return i < b.n and b.key[i] == key
 
 
 cdef inline Py_ssize_t _rank(const BookSide* side, Py_ssize_t j, Py_ssize_t i) noexcept:
@@ -524,31 +567,10 @@ cdef inline Py_ssize_t _rank(const BookSide* side, Py_ssize_t j, Py_ssize_t i) n
 
 cdef inline void _touch(BookSide* side, Py_ssize_t rank) noexcept:
     """Record a change at ``rank`` (0: the best level): every rank from there on moved."""
-    cdef Py_ssize_t r
-    if rank >= TRACKED_RANKS:
-        return
-    side.clock += 1
-    for r in range(rank, TRACKED_RANKS):
-        side.stamp[r] = side.clock
-
-
-cdef inline bint _unchanged(const BookSide* side, Py_ssize_t depth, unsigned long long since) noexcept:
-    """No level at a rank < ``depth`` (1..TRACKED_RANKS) changed since clock ``since``."""
-    return side.stamp[depth - 1] <= since
-
-
-cdef inline Py_ssize_t _first_changed(const BookSide* side, Py_ssize_t depth, unsigned long long since) noexcept:
-    """The smallest rank < ``depth`` changed since clock ``since``, or ``depth``."""
-    cdef Py_ssize_t lo = 0, hi = depth - 1, mid
-    if side.stamp[depth - 1] <= since:
-        return depth
-    while lo < hi:  # stamp[] never decreases with the rank
-        mid = (lo + hi) >> 1
-        if side.stamp[mid] > since:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    if rank < side.top_changed:
+        side.top_changed = rank
+    if rank < side.cs_changed:
+        side.cs_changed = rank
 
 
 cdef int _insert_at(BookSide* side, Py_ssize_t j, Py_ssize_t i, double key, Py_ssize_t s) noexcept:
@@ -901,11 +923,16 @@ cdef inline const char* _doc_span(Doc doc, Py_ssize_t h, Py_ssize_t* size) noexc
 cdef inline int _doc_num(Doc doc, Py_ssize_t h, double* out) except -1:
     """Value ``h`` as float(text) when it is a number or a string without escapes: 1, or 0."""
     cdef const DocNode* node = &doc._tape[h]
+    cdef Py_ssize_t start
     if node.kind == DOC_NUMBER:
-        return df_decimal(doc._buf + node.start, node.size, out)
-    if node.kind == DOC_STRING and not (node.flags & DOC_F_ESCAPES):
-        return df_decimal(doc._buf + node.start + 1, node.size, out)
-    return 0
+        start = node.start
+    elif node.kind == DOC_STRING and not (node.flags & DOC_F_ESCAPES):
+        start = node.start + 1
+    else:
+        return 0
+    if start + 24 <= doc._n:
+        return df_decimal24(doc._buf + start, node.size, out)
+    return df_decimal(doc._buf + start, node.size, out)
 
 
 cdef inline int _doc_level(Doc doc, Py_ssize_t e, double* price, double* qty) except -1:
@@ -1268,14 +1295,14 @@ cdef class Book:
         if depth == 0 or depth > TRACKED_RANKS:
             return _top(&self._bids, depth), _top(&self._asks, depth)
         # a side whose best ``depth`` levels did not change since the last call gives the same tuple
-        if self._top_b_depth != depth or not _unchanged(&self._bids, depth, self._top_b_clock):
+        if self._top_b_depth != depth or self._bids.top_changed < depth:
             self._top_b = _top(&self._bids, depth)
             self._top_b_depth = depth
-            self._top_b_clock = self._bids.clock
-        if self._top_a_depth != depth or not _unchanged(&self._asks, depth, self._top_a_clock):
+            self._bids.top_changed = PY_SSIZE_T_MAX
+        if self._top_a_depth != depth or self._asks.top_changed < depth:
             self._top_a = _top(&self._asks, depth)
             self._top_a_depth = depth
-            self._top_a_clock = self._asks.clock
+            self._asks.top_changed = PY_SSIZE_T_MAX
         return self._top_b, self._top_a
 
     def bids(self):
@@ -1334,8 +1361,8 @@ cdef class Book:
         # the levels before the first one that changed since the last computation of this kind
         # give the same text: resume the CRC from the state after them
         if kid == self._cs_kind:
-            rb = _first_changed(&self._bids, depth, self._cs_b_clock)
-            ra = _first_changed(&self._asks, depth, self._cs_a_clock)
+            rb = self._bids.cs_changed if self._bids.cs_changed < depth else depth
+            ra = self._asks.cs_changed if self._asks.cs_changed < depth else depth
             if ra == depth and rb == depth:
                 return self._cs_value
             if kid == 1:  # the asks, then the bids
@@ -1379,6 +1406,6 @@ cdef class Book:
         self._cs_kind = kid
         self._cs_nb = nb
         self._cs_na = na
-        self._cs_b_clock = self._bids.clock
-        self._cs_a_clock = self._asks.clock
+        self._bids.cs_changed = PY_SSIZE_T_MAX
+        self._asks.cs_changed = PY_SSIZE_T_MAX
         return self._cs_value
