@@ -2,7 +2,7 @@
 # (the listeners' hot path reads the top N straight into C arrays).
 
 from cpython.object cimport PyObject
-from libc.stdint cimport int32_t, uint32_t
+from libc.stdint cimport int32_t, uint16_t, uint32_t
 
 from .doc_c cimport Doc
 
@@ -27,7 +27,8 @@ ctypedef struct Level:
     # starting from 0 is ``cs_crc``
     Py_ssize_t cs_len
     uint32_t cs_crc
-    int cs_form
+    uint16_t cs_form
+    uint16_t pair_old     # the quantity in ``pair`` is not the level's any more
     unsigned char text[LEVEL_TEXT]   # the price text, then the quantity text
 
 

@@ -1,3 +1,4 @@
+# cython: binding=False
 """L2 price-level order book for diff feeds: the compiled twin.
 
 Behaviour, errors and counters are those of :mod:`dragonfly._core.book_py`
@@ -52,6 +53,14 @@ cdef extern from "Python.h":
     void PyErr_Clear()
     PyObject* PyErr_NoMemory()
     Py_ssize_t PY_SSIZE_T_MAX
+    Py_ssize_t _refcnt "Py_REFCNT" (PyObject* o)
+    PyObject* _tuple_item "PyTuple_GET_ITEM" (PyObject* t, Py_ssize_t i)
+    void _tuple_set "PyTuple_SET_ITEM" (PyObject* t, Py_ssize_t i, PyObject* o)
+    Py_ssize_t _tuple_size "PyTuple_GET_SIZE" (PyObject* t)
+    bint _tuple_check_exact "PyTuple_CheckExact" (PyObject* o)
+    bint _float_check_exact "PyFloat_CheckExact" (PyObject* o)
+    ctypedef struct PyFloatObject:
+        double ob_fval
     # reference counting and type checks on borrowed pointers (the levels' tuples, the values)
     void _decref "Py_DECREF" (PyObject* o)
     void _incref "Py_INCREF" (PyObject* o)
@@ -453,6 +462,7 @@ cdef Py_ssize_t _slot_new(BookSide* side) noexcept:
         side.lvused += 1
     lv = &side.lv[s]
     lv.pair = NULL
+    lv.pair_old = 0
     lv.ext = NULL
     lv.plen = 0
     lv.qlen = 0
@@ -679,7 +689,7 @@ cdef int _set_level(BookSide* side, double price, double qty,
         if lv.qty != qty:
             lv.qty = qty
             lv.cs_form = 0  # a quantity given as a number is rendered from it
-            _drop_pair(lv)
+            lv.pair_old = 1
         _touch(side, _rank(side, j, i))
         return 0
     if qty == 0.0:
@@ -1000,24 +1010,57 @@ cdef int _bulk_load_doc(BookSide* side, Doc doc, Py_ssize_t h) except -1:
 
 
 cdef inline object _level_pair(Level* lv, bint keep):
-    """The level's ``(price, qty)`` tuple: the one handed out before while the quantity is
-    the same; ``keep``: remember a new one."""
-    cdef object p
-    if lv.pair != NULL:
-        return <object>lv.pair
-    p = _pair(lv.price, lv.qty)
+    """The level's ``(price, qty)`` tuple. The one handed out before is kept (``keep``) and
+    given again; when the quantity changed since and nothing but the level holds that tuple
+    (nor its quantity float), it is brought up to date in place, as CPython's own iterators
+    reuse a result tuple nobody else references; otherwise a new one is made."""
+    cdef PyObject* p = lv.pair
+    cdef PyObject* q
+    cdef object t
+    if p != NULL:
+        if not lv.pair_old:
+            return <object>p
+        if _refcnt(p) == 1:
+            q = _tuple_item(p, 1)
+            if _refcnt(q) == 1 and _float_check_exact(q):
+                (<PyFloatObject*>q).ob_fval = lv.qty
+            else:
+                t = lv.qty
+                _incref(<PyObject*>t)
+                _tuple_set(p, 1, <PyObject*>t)
+                _decref(q)
+            lv.pair_old = 0
+            return <object>p
+        lv.pair = NULL
+        _decref(p)
+    t = _pair(lv.price, lv.qty)
     if keep:
-        _incref(<PyObject*>p)
-        lv.pair = <PyObject*>p
-    return p
+        _incref(<PyObject*>t)
+        lv.pair = <PyObject*>t
+        lv.pair_old = 0
+    return t
 
 
-cdef tuple _top(BookSide* side, Py_ssize_t depth):
+cdef tuple _top(BookSide* side, Py_ssize_t depth, PyObject* old=NULL):
+    """The best ``depth`` levels' tuples, best first. ``old``: the tuple this side's top()
+    gave last time (borrowed), refilled in place when nothing else holds it and the size is
+    the same."""
     cdef Py_ssize_t n = depth if depth < side.n else side.n
-    cdef tuple out = PyTuple_New(n)
+    cdef tuple out
     cdef Py_ssize_t i = 0, j = 0, t, m
     cdef const Block* b
     cdef object pair
+    cdef PyObject* item
+    if old != NULL and n > 0 and _tuple_check_exact(old) and _refcnt(old) == 1 and _tuple_size(old) == n:
+        for i in range(n):  # first let go of the levels' tuples, which may then be updated in place
+            item = _tuple_item(old, i)
+            _tuple_set(old, i, NULL)
+            if item != NULL:  # NULL: a refill that ran out of memory
+                _decref(item)
+        out = <tuple>old
+    else:
+        out = PyTuple_New(n)
+    i = 0
     while i < n:
         b = side.blk[j]
         m = b.n if b.n < n - i else n - i
@@ -1296,11 +1339,13 @@ cdef class Book:
             return _top(&self._bids, depth), _top(&self._asks, depth)
         # a side whose best ``depth`` levels did not change since the last call gives the same tuple
         if self._top_b_depth != depth or self._bids.top_changed < depth:
-            self._top_b = _top(&self._bids, depth)
+            self._top_b_depth = -1  # valid again once built (the old tuple may be refilled)
+            self._top_b = _top(&self._bids, depth, <PyObject*>self._top_b)
             self._top_b_depth = depth
             self._bids.top_changed = PY_SSIZE_T_MAX
         if self._top_a_depth != depth or self._asks.top_changed < depth:
-            self._top_a = _top(&self._asks, depth)
+            self._top_a_depth = -1
+            self._top_a = _top(&self._asks, depth, <PyObject*>self._top_a)
             self._top_a_depth = depth
             self._asks.top_changed = PY_SSIZE_T_MAX
         return self._top_b, self._top_a

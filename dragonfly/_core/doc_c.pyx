@@ -1,3 +1,4 @@
+# cython: binding=False
 """One JSON document, parsed strictly into a tape and read through integer handles (compiled twin).
 
 Behaves exactly like :mod:`dragonfly._core.doc_py` (the reference, where the semantics are
