@@ -74,6 +74,8 @@ __all__ = ("Book", "CHECKSUM_KINDS", "DEFAULT_MAX_DEPTH", "MAX_MAX_DEPTH")
 DEFAULT_MAX_DEPTH = 5000
 MAX_MAX_DEPTH = 1_000_000
 CHECKSUM_KINDS = ("kraken", "okx", "bitfinex")
+cdef str _KRAKEN = "kraken"
+cdef str _OKX = "okx"
 
 # ---------------------------------------------------------------------------------------------------
 # CRC32 (IEEE 802.3, reflected polynomial 0xEDB88320), the one zlib.crc32 computes: slicing-by-16
@@ -180,6 +182,22 @@ cdef enum:
     CRC_START = 0xFFFFFFFF   # the register before the first byte; the CRC is the register ^ CRC_START
 
 
+cdef uint32_t _crc_unshift1(uint32_t y) noexcept:
+    """The register ``x`` whose one-byte shift (``_crc_shift(x, 1)``) is ``y``: the top byte of
+    ``_CRC16[0][b]`` is different for every ``b``, so it tells which ``b`` was shifted out."""
+    cdef int b
+    for b in range(256):
+        if _CRC16[0][b] >> 24 == y >> 24:
+            return ((y ^ _CRC16[0][b]) << 8) | <uint32_t>b
+    return 0
+
+
+# OKX and Bitfinex checksums join the levels with ':'. Each level's part is kept with the ':' in
+# front ("':' price ':' quantity"), so every level is one step; the first level has no ':', so the
+# register starts from the state that a ':' would take to CRC_START.
+cdef uint32_t _CRC_START_COLON = _crc_unshift1(CRC_START ^ _CRC16[0][0x3A])
+
+
 cdef uint32_t _crc_update(uint32_t crc, const unsigned char* p, Py_ssize_t n) noexcept nogil:
     """The CRC register after ``p[:n]`` (``zlib.crc32(p[:n]) == _crc_update(CRC_START, p, n) ^ CRC_START``)."""
     cdef uint32_t a, b, c, d
@@ -231,6 +249,17 @@ cdef inline uint32_t _crc_shift(uint32_t crc, Py_ssize_t n) noexcept nogil:
     return crc
 
 
+cdef inline uint32_t _crc_shift16(uint32_t crc, Py_ssize_t n) noexcept nogil:
+    """:func:`_crc_shift` for ``n`` <= 16."""
+    if n >= 4:
+        return (_CRC16[n - 1][crc & 0xFF] ^ _CRC16[n - 2][(crc >> 8) & 0xFF] ^ _CRC16[n - 3][(crc >> 16) & 0xFF]
+                ^ _CRC16[n - 4][crc >> 24])
+    while n > 0:
+        crc = _CRC16[0][crc & 0xFF] ^ (crc >> 8)
+        n -= 1
+    return crc
+
+
 # The text of a level's part of a checksum, gathered in one buffer.
 
 cdef enum:
@@ -239,8 +268,8 @@ cdef enum:
     PUT_KRAKEN = 1      # '.' removed, leading zeros stripped
     PUT_NEGATIVE = 2    # a '-' in front unless the text starts with one
     CS_KRAKEN = 1       # a level's part of a checksum: price and quantity as PUT_KRAKEN
-    CS_PLAIN = 2        # price ':' quantity
-    CS_NEGATIVE = 3     # price ':' quantity as PUT_NEGATIVE (Bitfinex asks)
+    CS_PLAIN = 2        # ':' price ':' quantity
+    CS_NEGATIVE = 3     # ':' price ':' quantity as PUT_NEGATIVE (Bitfinex asks)
 
 cdef struct TextBuf:
     unsigned char* p
@@ -1130,6 +1159,7 @@ cdef int _cs_part(Level* lv, int form, TextBuf* buf) except -1:
         _put_text(buf, lv, True, PUT_KRAKEN)
         _put_text(buf, lv, False, PUT_KRAKEN)
     else:
+        _tb_byte(buf, 0x3A)
         _put_text(buf, lv, True, PUT_PLAIN)
         _tb_byte(buf, 0x3A)
         _put_text(buf, lv, False, PUT_NEGATIVE if form == CS_NEGATIVE else PUT_PLAIN)
@@ -1143,6 +1173,8 @@ cdef inline uint32_t _cs_add(uint32_t crc, Level* lv, int form, TextBuf* buf) ex
     """The CRC register after the level's part of a checksum in ``form``."""
     if lv.cs_form != form:
         _cs_part(lv, form, buf)
+    if lv.cs_len <= 16:
+        return _crc_shift16(crc, lv.cs_len) ^ lv.cs_crc
     return _crc_shift(crc, lv.cs_len) ^ lv.cs_crc
 
 
@@ -1389,7 +1421,13 @@ cdef class Book:
         CRC32), ``"okx"`` or ``"bitfinex"`` (signed 32-bit). See the pure twin
         for the exact definitions. The value is kept until a level it covers
         changes, and then computed again from the first level that did."""
-        cdef int kid = 1 if kind == "kraken" else 2 if kind == "okx" else 3 if kind == "bitfinex" else 0
+        cdef int kid
+        if kind is _KRAKEN:  # the usual call passes the interned literal
+            kid = 1
+        elif kind is _OKX:
+            kid = 2
+        else:
+            kid = 1 if kind == "kraken" else 2 if kind == "okx" else 3 if kind == "bitfinex" else 0
         if kid == 0:
             raise ValueError(f"unknown checksum kind {kind!r}; expected one of {CHECKSUM_KINDS}")
         return self._checksum(kid)
@@ -1401,6 +1439,7 @@ cdef class Book:
         cdef Py_ssize_t nb, na, rb, ra, k, t, top
         cdef Py_ssize_t r = 0, start = 0
         cdef uint32_t crc
+        cdef long long value
         cdef TextBuf buf
         cdef int ask_form = CS_NEGATIVE if kid == 3 else CS_PLAIN
         # the levels before the first one that changed since the last computation of this kind
@@ -1421,33 +1460,36 @@ cdef class Book:
         self._cs_kind = 0  # valid again once complete
         nb = _top_levels(&self._bids, depth, bl)
         na = _top_levels(&self._asks, depth, al)
-        crc = CRC_START if start == 0 else self._cs_state[start - 1]
         _tb_init(&buf)
         try:
             if kid == 1:
+                crc = CRC_START if start == 0 else self._cs_state[start - 1]
                 for k in range(start, na + nb):
                     crc = _cs_add(crc, al[k] if k < na else bl[k - na], CS_KRAKEN, &buf)
                     self._cs_state[k] = crc
             else:
+                crc = _CRC_START_COLON if start == 0 else self._cs_state[start - 1]
                 k = start
                 top = nb if nb > na else na
                 for t in range(r, top):
                     if t < nb:
-                        if k:
-                            crc = _CRC16[0][(crc ^ 0x3A) & 0xFF] ^ (crc >> 8)
                         crc = _cs_add(crc, bl[t], CS_PLAIN, &buf)
                         self._cs_state[k] = crc
                         k += 1
                     if t < na:
-                        if k:
-                            crc = _CRC16[0][(crc ^ 0x3A) & 0xFF] ^ (crc >> 8)
                         crc = _cs_add(crc, al[t], ask_form, &buf)
                         self._cs_state[k] = crc
                         k += 1
+                if k == 0:  # an empty book: the CRC of no text
+                    crc = CRC_START
         finally:
             _tb_free(&buf)
         crc ^= CRC_START
-        self._cs_value = crc if kid == 1 or crc < 2147483648 else <long long>crc - 4294967296
+        if kid == 1 or crc < 0x80000000:
+            value = crc
+        else:
+            value = <long long>crc - (<long long>1 << 32)
+        self._cs_value = value
         self._cs_kind = kid
         self._cs_nb = nb
         self._cs_na = na
