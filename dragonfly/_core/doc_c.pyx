@@ -52,6 +52,22 @@ cdef extern from *:
         return (x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((s - ones) & ~s)) & high;
     }
 
+    /* The same test on sixteen bytes with SSE2 (every x86-64): a bit per flagged byte. */
+    #if defined(__SSE2__) || defined(_M_X64)
+    #  include <emmintrin.h>
+    #  define DF_DOC_SSE2 1
+    static inline unsigned int df_doc_special16(const unsigned char* p) {
+        __m128i v = _mm_loadu_si128((const __m128i*)p);
+        __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),   /* signed: also >= 0x80 */
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x22)),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8(0x5C))));
+        return (unsigned int)_mm_movemask_epi8(m);
+    }
+    #else
+    #  define DF_DOC_SSE2 0
+    static inline unsigned int df_doc_special16(const unsigned char* p) { return 0; }
+    #endif
+
     static inline int df_doc_ctz64(uint64_t x) {
     #if defined(__GNUC__) || defined(__clang__)
         return __builtin_ctzll(x);
@@ -67,6 +83,8 @@ cdef extern from *:
     }
     """
     uint64_t df_doc_special8(uint64_t x) noexcept nogil
+    int DF_DOC_SSE2
+    unsigned int df_doc_special16(const unsigned char* p) noexcept nogil
     int df_doc_ctz64(uint64_t x) noexcept nogil
 
 __all__ = ("Doc", "NULL", "FALSE", "TRUE", "NUMBER", "STRING", "ARRAY", "OBJECT", "MAX_DEPTH", "KIND_NAMES")
@@ -189,6 +207,13 @@ cdef inline cptr _ws(cptr p, cptr e) noexcept:
 cdef inline cptr _scan_plain(cptr p, cptr e) noexcept:
     """Advance over string bytes that need no attention."""
     cdef uint64_t m
+    cdef unsigned int m16
+    if DF_DOC_SSE2:
+        while e - p >= 16:
+            m16 = df_doc_special16(p)
+            if m16:
+                return p + df_doc_ctz64(m16)
+            p += 16
     if DF_DOC_LE:
         while e - p >= 8:
             m = df_doc_special8(df_doc_load8(p))
