@@ -391,40 +391,52 @@ cdef DocNode* _grow(Doc d) noexcept:
     return t
 
 
-cdef inline Py_ssize_t _push(Doc d, PState* c, uint8_t kind, cptr at) noexcept:
-    cdef Py_ssize_t h = d._count
+cdef struct Tape:
+    # the tape being filled, in locals of _parse (written back to the Doc when it grows or ends)
+    DocNode* nodes
+    Py_ssize_t count
+    Py_ssize_t cap
+
+
+cdef inline DocNode* _node(Doc d, PState* c, Tape* t, uint8_t kind, cptr at) noexcept:
+    """Append a node (size 0, no flags, no members); NULL with E_MEMORY when it cannot grow."""
     cdef DocNode* node
-    if h == d._cap and _grow(d) == NULL:
-        c.err = E_MEMORY
-        return -1
-    node = &d._tape[h]
+    cdef Py_ssize_t h = t.count
+    if h == t.cap:
+        d._count = h
+        if _grow(d) == NULL:
+            c.err = E_MEMORY
+            return NULL
+        t.nodes = d._tape
+        t.cap = d._cap
+    node = &t.nodes[h]
     node.start = <uint32_t>(at - c.start)
     node.size = 0
     node.next = <uint32_t>(h + 1)
     node.kind = kind
     node.flags = 0
-    d._count = h + 1
-    return h
+    t.count = h + 1
+    return node
 
 
-cdef inline cptr _key(Doc d, PState* c, cptr p) noexcept:
-    """At a key: the key (a string node), ``:`` and whitespace; returns the value position."""
+cdef inline cptr _member_key(Doc d, PState* c, Tape* t, cptr p) noexcept:
+    """At an object member: the key (a string node), ``:`` and whitespace; returns the value position."""
     cdef cptr e = c.end
-    cdef Py_ssize_t h
+    cdef DocNode* node
     cdef uint8_t flags = 0
     cdef cptr r
     if p >= e:
         return _eof(c)
     if p[0] != 0x22:
         return _fail(c, E_KEY, p)
-    h = _push(d, c, DOC_STRING, p)
-    if h < 0:
+    node = _node(d, c, t, DOC_STRING, p)
+    if node == NULL:
         return NULL
     r = _string_end(c, p, &flags)
     if r == NULL:
         return NULL
-    d._tape[h].size = <uint32_t>(r - p - 2)
-    d._tape[h].flags = flags
+    node.size = <uint32_t>(r - p - 2)
+    node.flags = flags
     p = _ws(r, e)
     if p >= e:
         return _eof(c)
@@ -434,59 +446,73 @@ cdef inline cptr _key(Doc d, PState* c, cptr p) noexcept:
 
 
 cdef int _parse(Doc d, PState* c) noexcept:
-    """Fill the tape; 0, or -1 with ``c.err``/``c.pos`` set."""
+    """Fill the tape; 0, or -1 with ``c.err``/``c.pos`` set.
+
+    The open containers are a stack of (handle, members so far, is an object); the innermost
+    one is kept in locals, and its node gets its member count and ``next`` when it closes."""
     cdef cptr e = c.end
     cdef cptr p = _ws(c.start, e)
     cdef cptr r
-    cdef uint32_t stack[C_MAX_DEPTH]
-    cdef Py_ssize_t top = 0, h, parent
+    cdef Tape t
+    cdef DocNode* node
+    cdef uint32_t stk_h[C_MAX_DEPTH]
+    cdef uint32_t stk_n[C_MAX_DEPTH]
+    cdef uint8_t stk_o[C_MAX_DEPTH]
+    cdef Py_ssize_t depth = 0
+    cdef uint32_t cur_h = 0, cur_n = 0
+    cdef bint cur_obj = False, is_obj
     cdef unsigned char ch
     cdef uint8_t flags, kind
-    cdef bint is_obj
+    t.nodes = d._tape
+    t.count = 0
+    t.cap = d._cap
     while True:
         # a value at p
         if p >= e:
-            _eof(c)
-            return -1
+            break  # end of input
         ch = p[0]
         if ch == 0x22:
-            h = _push(d, c, DOC_STRING, p)
-            if h < 0:
+            node = _node(d, c, &t, DOC_STRING, p)
+            if node == NULL:
                 return -1
             flags = 0
             r = _string_end(c, p, &flags)
             if r == NULL:
                 return -1
-            d._tape[h].size = <uint32_t>(r - p - 2)
-            d._tape[h].flags = flags
+            node.size = <uint32_t>(r - p - 2)
+            node.flags = flags
             p = r
-        elif ch == 0x2D or (0x30 <= ch <= 0x39):
-            h = _push(d, c, DOC_NUMBER, p)
-            if h < 0:
+        elif ch == 0x2D or <unsigned int>ch - 0x30 <= 9:
+            node = _node(d, c, &t, DOC_NUMBER, p)
+            if node == NULL:
                 return -1
             flags = 0
             r = _number_end(c, p, &flags)
             if r == NULL:
                 return -1
-            d._tape[h].size = <uint32_t>(r - p)
-            d._tape[h].flags = flags
+            node.size = <uint32_t>(r - p)
+            node.flags = flags
             p = r
         elif ch == 0x7B or ch == 0x5B:
-            if top >= C_MAX_DEPTH:
+            if depth >= C_MAX_DEPTH:
                 _fail(c, E_NESTING, p)
                 return -1
             is_obj = ch == 0x7B
-            h = _push(d, c, DOC_OBJECT if is_obj else DOC_ARRAY, p)
-            if h < 0:
+            if _node(d, c, &t, DOC_OBJECT if is_obj else DOC_ARRAY, p) == NULL:
                 return -1
             p = _ws(p + 1, e)
             if p < e and p[0] == (0x7D if is_obj else 0x5D):
-                p += 1
+                p += 1  # empty: a complete value
             else:
-                stack[top] = <uint32_t>h
-                top += 1
+                stk_h[depth] = cur_h
+                stk_n[depth] = cur_n
+                stk_o[depth] = cur_obj
+                depth += 1
+                cur_h = <uint32_t>(t.count - 1)
+                cur_n = 0
+                cur_obj = is_obj
                 if is_obj:
-                    p = _key(d, c, p)
+                    p = _member_key(d, c, &t, p)
                     if p == NULL:
                         return -1
                 continue
@@ -495,10 +521,10 @@ cdef int _parse(Doc d, PState* c) noexcept:
             r = _literal_end(c, p, &kind)
             if r == NULL:
                 return -1
-            h = _push(d, c, kind, p)
-            if h < 0:
+            node = _node(d, c, &t, kind, p)
+            if node == NULL:
                 return -1
-            d._tape[h].size = <uint32_t>(r - p)
+            node.size = <uint32_t>(r - p)
             p = r
         else:
             _fail(c, E_CHAR, p)
@@ -506,32 +532,39 @@ cdef int _parse(Doc d, PState* c) noexcept:
         # after a complete value
         while True:
             p = _ws(p, e)
-            if top == 0:
+            if depth == 0:
+                d._count = t.count
                 if p < e:
                     _fail(c, E_EXTRA, p)
                     return -1
                 return 0
-            parent = stack[top - 1]
-            d._tape[parent].size += 1
+            cur_n += 1
             if p >= e:
                 _eof(c)
                 return -1
             ch = p[0]
-            is_obj = d._tape[parent].kind == DOC_OBJECT
             if ch == 0x2C:
                 p = _ws(p + 1, e)
-                if is_obj:
-                    p = _key(d, c, p)
+                if cur_obj:
+                    p = _member_key(d, c, &t, p)
                     if p == NULL:
                         return -1
                 break
-            if ch == (0x7D if is_obj else 0x5D):
-                d._tape[parent].next = <uint32_t>d._count
-                top -= 1
+            if ch == (0x7D if cur_obj else 0x5D):
+                node = &t.nodes[cur_h]
+                node.size = cur_n
+                node.next = <uint32_t>t.count
+                depth -= 1
+                cur_h = stk_h[depth]
+                cur_n = stk_n[depth]
+                cur_obj = stk_o[depth]
                 p += 1
                 continue
-            _fail(c, E_OBJ_SEP if is_obj else E_ARR_SEP, p)
+            _fail(c, E_OBJ_SEP if cur_obj else E_ARR_SEP, p)
             return -1
+    d._count = t.count
+    _eof(c)
+    return -1
 
 
 cdef Py_ssize_t _char_pos(Doc d, Py_ssize_t pos):
