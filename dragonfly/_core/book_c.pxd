@@ -10,7 +10,7 @@ from .doc_c cimport Doc
 cdef enum:
     TRACKED_RANKS = 32    # the best 32 levels of a side keep the tuple top() handed out
     LEVEL_TEXT = 32       # bytes of price + quantity text kept inside a level
-    BLOCK = 64            # most keys in one block
+    BLOCK = 32            # most keys in one block
     CS_ITEMS = 64         # checksum items (levels) whose CRC state is kept: 2 x 25 at most
 
 

@@ -129,6 +129,33 @@ cdef extern from *:
 
 cdef extern from *:
     """
+    /* Texts of at most 16 bytes when both sides may be read 16 bytes far (a level's text field,
+       a document's buffer with room after the token): compared and copied as whole words. */
+    #if defined(__SSE2__) || defined(_M_X64)
+    #  include <emmintrin.h>
+    static inline int df_book_eq16(const unsigned char* a, const unsigned char* b, Py_ssize_t n) {
+        unsigned int m = (unsigned int)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i*)a), _mm_loadu_si128((const __m128i*)b)));
+        return ((~m) & ((1u << n) - 1u)) == 0;
+    }
+    #else
+    static inline int df_book_eq16(const unsigned char* a, const unsigned char* b, Py_ssize_t n) {
+        return memcmp(a, b, (size_t)n) == 0;
+    }
+    #endif
+    static inline void df_book_copy16(unsigned char* dst, const unsigned char* src) {
+        memcpy(dst, src, 16);
+    }
+    """
+    bint df_book_eq16(const unsigned char* a, const unsigned char* b, Py_ssize_t n) noexcept nogil
+    void df_book_copy16(unsigned char* dst, const unsigned char* src) noexcept nogil
+    # the decimal converters of doc_c.pxd, with the -1 (exception set) handled here
+    int _decimal "df_decimal" (const unsigned char* s, Py_ssize_t n, double* out) noexcept
+    int _decimal24 "df_decimal24" (const unsigned char* s, Py_ssize_t n, double* out) noexcept
+
+
+cdef extern from *:
+    """
     /* How many of a[0:n] are < key: the lower bound of key in a sorted block, by comparing
        every key (vectorised, no chain of dependent loads as in a binary search). */
     #if defined(__SSE2__) || defined(_M_X64)
@@ -697,10 +724,15 @@ cdef void _delete_at(BookSide* side, Py_ssize_t j, Py_ssize_t i) noexcept:
     _touch(side, rank)
 
 
+cdef inline bint _texts_fit16(const Level* lv, Py_ssize_t pn, Py_ssize_t qn) noexcept:
+    return pn <= 16 and qn <= 16 and lv.ext == NULL
+
+
 cdef int _set_level(BookSide* side, double price, double qty,
-                    const char* ps, Py_ssize_t pn, const char* qs, Py_ssize_t qn) except -1:
+                    const char* ps, Py_ssize_t pn, const char* qs, Py_ssize_t qn, bint wide) noexcept:
     """Apply one delta: ``qty`` 0 deletes the level at ``price`` (if any), anything else sets
-    it, keeping the texts given (``pn``/``qn`` 0: rendered from the number)."""
+    it, keeping the texts given (``pn``/``qn`` 0: rendered from the number). ``wide``: 16 bytes
+    may be read from ``ps`` and from ``qs``. 0, or -1 with MemoryError set."""
     cdef double key = -price if side.bid else price
     cdef Py_ssize_t j, i, s
     cdef Level* lv
@@ -710,15 +742,25 @@ cdef int _set_level(BookSide* side, double price, double qty,
             _delete_at(side, j, i)
             return 0
         lv = &side.lv[side.blk[j].slot[i]]
-        same = _same_texts(lv, ps, pn, qs, qn)
-        if same and lv.qty == qty:
-            return 0  # nothing changes
-        if not same and _set_texts(lv, ps, pn, qs, qn) < 0:
-            return -1
+        if wide and _texts_fit16(lv, pn, qn):
+            same = (lv.plen == pn and lv.qlen == qn and df_book_eq16(lv.text, <const unsigned char*>ps, pn)
+                    and df_book_eq16(lv.text + pn, <const unsigned char*>qs, qn))
+            if not same:
+                df_book_copy16(lv.text, <const unsigned char*>ps)
+                df_book_copy16(lv.text + pn, <const unsigned char*>qs)
+                lv.plen = pn
+                lv.qlen = qn
+                lv.cs_form = 0
+        else:
+            same = _same_texts(lv, ps, pn, qs, qn)
+            if not same and _set_texts(lv, ps, pn, qs, qn) < 0:
+                return -1
         if lv.qty != qty:
             lv.qty = qty
             lv.cs_form = 0  # a quantity given as a number is rendered from it
             lv.pair_old = 1
+        elif same:
+            return 0  # nothing changed
         _touch(side, _rank(side, j, i))
         return 0
     if qty == 0.0:
@@ -729,7 +771,15 @@ cdef int _set_level(BookSide* side, double price, double qty,
     lv = &side.lv[s]
     lv.price = price
     lv.qty = qty
-    if _set_texts(lv, ps, pn, qs, qn) < 0 or _insert_at(side, j, i, key, s) < 0:
+    if wide and pn <= 16 and qn <= 16:
+        df_book_copy16(lv.text, <const unsigned char*>ps)
+        df_book_copy16(lv.text + pn, <const unsigned char*>qs)
+        lv.plen = pn
+        lv.qlen = qn
+    elif _set_texts(lv, ps, pn, qs, qn) < 0:
+        _slot_free(side, s)
+        return -1
+    if _insert_at(side, j, i, key, s) < 0:
         _slot_free(side, s)
         return -1
     return 0
@@ -951,17 +1001,10 @@ cdef int _bulk_load(BookSide* side, object entries) except -1:
 # Documents
 
 
-cdef inline const char* _doc_span(Doc doc, Py_ssize_t h, Py_ssize_t* size) noexcept:
-    """The text the book keeps for a number or plain string value: the token, or the bytes
-    between the quotes."""
-    cdef const DocNode* node = &doc._tape[h]
-    size[0] = node.size
-    return <const char*>doc._buf + node.start + (1 if node.kind == DOC_STRING else 0)
-
-
-cdef inline int _doc_num(Doc doc, Py_ssize_t h, double* out) except -1:
-    """Value ``h`` as float(text) when it is a number or a string without escapes: 1, or 0."""
-    cdef const DocNode* node = &doc._tape[h]
+cdef inline int _doc_num(const DocNode* node, const unsigned char* buf, Py_ssize_t n, double* out,
+                         const char** text) noexcept:
+    """A number or a string without escapes: 1 with ``out`` = float(text) and ``text`` at its
+    text; 0 for any other value; -1 with an exception set (memory)."""
     cdef Py_ssize_t start
     if node.kind == DOC_NUMBER:
         start = node.start
@@ -969,27 +1012,45 @@ cdef inline int _doc_num(Doc doc, Py_ssize_t h, double* out) except -1:
         start = node.start + 1
     else:
         return 0
-    if start + 24 <= doc._n:
-        return df_decimal24(doc._buf + start, node.size, out)
-    return df_decimal(doc._buf + start, node.size, out)
+    text[0] = <const char*>buf + start
+    if start + 24 <= n:
+        return _decimal24(buf + start, node.size, out)
+    return _decimal(buf + start, node.size, out)
 
 
-cdef inline int _doc_level(Doc doc, Py_ssize_t e, double* price, double* qty) except -1:
-    """1 with ``price``/``qty`` set when entry ``e`` is an array whose first two elements are
-    numbers or plain numeric strings, finite, with a quantity >= 0 (then float() of their
-    text is exactly what apply() computes); 0 for anything else."""
+cdef inline int _doc_level(Doc doc, Py_ssize_t e, double* price, double* qty,
+                           const char** ps, Py_ssize_t* pn, const char** qs, Py_ssize_t* qn) noexcept:
+    """1 with the price, the quantity and their texts when entry ``e`` is an array whose first
+    two elements are numbers or plain numeric strings, finite, with a quantity >= 0 (then
+    float() of their text is exactly what apply() computes); 0 for anything else; -1 with an
+    exception set (memory)."""
     cdef const DocNode* tape = doc._tape
-    cdef Py_ssize_t ph
+    cdef const DocNode* pnode
+    cdef const DocNode* qnode
+    cdef int r
     if tape[e].kind != DOC_ARRAY or tape[e].size < 2:
         return 0
-    ph = e + 1
-    if _doc_num(doc, ph, price) != 1 or _doc_num(doc, tape[ph].next, qty) != 1:
-        return 0
+    pnode = &tape[e + 1]
+    qnode = &tape[pnode.next]
+    r = _doc_num(pnode, doc._buf, doc._n, price, ps)
+    if r != 1:
+        return r
+    r = _doc_num(qnode, doc._buf, doc._n, qty, qs)
+    if r != 1:
+        return r
     if not isfinite(price[0]) or not isfinite(qty[0]) or qty[0] < 0.0:
         return 0
     price[0] = price[0] + 0.0
     qty[0] = qty[0] + 0.0
+    pn[0] = pnode.size
+    qn[0] = qnode.size
     return 1
+
+
+cdef inline bint _doc_wide(Doc doc, const char* ps, const char* qs) noexcept:
+    """16 bytes may be read from both texts (they lie in the buffer with room after them)."""
+    cdef const char* buf = <const char*>doc._buf
+    return (ps - buf) + 16 <= doc._n and (qs - buf) + 16 <= doc._n
 
 
 cdef int _bulk_load_doc(BookSide* side, Doc doc, Py_ssize_t h) except -1:
@@ -998,22 +1059,23 @@ cdef int _bulk_load_doc(BookSide* side, Doc doc, Py_ssize_t h) except -1:
     (the caller then applies the entries one by one, which raises where apply() would)."""
     cdef const DocNode* tape = doc._tape
     cdef Py_ssize_t n = tape[h].size
-    cdef Py_ssize_t i, e, ph, s, pn, qn
-    cdef const char* ps
-    cdef const char* qs
+    cdef Py_ssize_t i, e, s, pn = 0, qn = 0
+    cdef const char* ps = NULL
+    cdef const char* qs = NULL
     cdef double price, qty
     cdef Staged st
     cdef Level* lv
+    cdef int r
     _staged_init(&st, n)
     e = h + 1
     try:
         for i in range(n):
-            if not _doc_level(doc, e, &price, &qty):
+            r = _doc_level(doc, e, &price, &qty, &ps, &pn, &qs, &qn)
+            if r < 0:
+                raise MemoryError()
+            if r == 0:
                 _staged_discard(side, &st)
                 return 0
-            ph = e + 1
-            ps = _doc_span(doc, ph, &pn)
-            qs = _doc_span(doc, tape[ph].next, &qn)
             s = _slot_new(side)
             if s < 0:
                 raise MemoryError()
@@ -1285,7 +1347,9 @@ cdef class Book:
         _num_text(qtext, entry, &qty, &qs, &qn)
         if qty < 0.0:
             raise InvalidLevelError(f"negative quantity: {qtext!r}", entry=entry)
-        return _set_level(side, price, qty, ps, pn, qs, qn)
+        if _set_level(side, price, qty, ps, pn, qs, qn, False) < 0:
+            return -1
+        return 0
 
     def apply_doc(self, doc, Py_ssize_t bids, Py_ssize_t asks):
         """Apply the level arrays at handles ``bids`` and ``asks`` of a parsed document
@@ -1315,10 +1379,11 @@ cdef class Book:
 
     cdef int _apply_doc_side(self, BookSide* side, Doc doc, Py_ssize_t h) except -1:
         cdef const DocNode* tape = doc._tape
-        cdef Py_ssize_t i, n, e, ph, pn, qn
-        cdef const char* ps
-        cdef const char* qs
+        cdef Py_ssize_t i, n, e, pn = 0, qn = 0
+        cdef const char* ps = NULL
+        cdef const char* qs = NULL
         cdef double price, qty
+        cdef int r
         if tape[h].kind != DOC_ARRAY:
             # whatever apply() does with that value (an object iterates its keys, null raises TypeError)
             return self._apply_side(side, doc.value_of(h, True))
@@ -1329,14 +1394,15 @@ cdef class Book:
                 return 0
         e = h + 1
         for i in range(n):
-            if _doc_level(doc, e, &price, &qty):
-                ph = e + 1
-                ps = _doc_span(doc, ph, &pn)
-                qs = _doc_span(doc, tape[ph].next, &qn)
-                _set_level(side, price, qty, ps, pn, qs, qn)
-            else:
+            r = _doc_level(doc, e, &price, &qty, &ps, &pn, &qs, &qn)
+            if r > 0:
+                if _set_level(side, price, qty, ps, pn, qs, qn, _doc_wide(doc, ps, qs)) < 0:
+                    return -1
+            elif r == 0:
                 # anything unusual (and every error) takes apply()'s own path on the entry's value
                 self._apply_entry(side, doc.value_of(e, True))
+            else:
+                return -1
             e = tape[e].next
         return 0
 
