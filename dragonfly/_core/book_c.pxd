@@ -12,6 +12,7 @@ cdef enum:
     LEVEL_TEXT = 32       # bytes of price + quantity text kept inside a level
     BLOCK = 32            # most keys in one block
     CS_ITEMS = 64         # checksum items (levels) whose CRC state is kept: 2 x 25 at most
+    PAIR_POOL = 16        # (price, qty) tuples of deleted levels kept per side for new levels
 
 
 ctypedef struct Level:
@@ -52,6 +53,8 @@ ctypedef struct BookSide:
     Py_ssize_t lvused                          # slots ever handed out (the rest of lv is unused)
     Py_ssize_t free                            # first free slot (linked through Level.plen), or -1
     Block* spare                               # one emptied block kept for the next split
+    PyObject* pairs[PAIR_POOL]                 # owned: tuples of levels gone, to be reused by new ones
+    int npairs
     bint bid
     # the best rank changed since the Book's top() tuple of this side was built, and since the
     # last checksum was computed (a change at rank r moves every level from r on)

@@ -526,9 +526,22 @@ cdef Py_ssize_t _slot_new(BookSide* side) noexcept:
     return s
 
 
+cdef inline bint _sole_pair(PyObject* p) noexcept:
+    """Nothing but its level holds tuple ``p`` nor its two floats."""
+    return (_refcnt(p) == 1 and _refcnt(_tuple_item(p, 0)) == 1 and _refcnt(_tuple_item(p, 1)) == 1
+            and _float_check_exact(_tuple_item(p, 0)) and _float_check_exact(_tuple_item(p, 1)))
+
+
 cdef inline void _slot_free(BookSide* side, Py_ssize_t s) noexcept:
     cdef Level* lv = &side.lv[s]
-    _drop_pair(lv)
+    cdef PyObject* p = lv.pair
+    if p != NULL:
+        lv.pair = NULL
+        if side.npairs < PAIR_POOL and _sole_pair(p):
+            side.pairs[side.npairs] = p  # a level that comes later gets it, with its numbers
+            side.npairs += 1
+        else:
+            _decref(p)
     if lv.ext != NULL:
         PyMem_Free(lv.ext)
         lv.ext = NULL
@@ -824,6 +837,9 @@ cdef void _clear_side(BookSide* side) noexcept:
 
 cdef void _free_side(BookSide* side) noexcept:
     _clear_side(side)
+    while side.npairs:
+        side.npairs -= 1
+        _decref(side.pairs[side.npairs])
     PyMem_Free(side.blk)
     PyMem_Free(side.first)
     PyMem_Free(side.lv)
@@ -1100,11 +1116,12 @@ cdef int _bulk_load_doc(BookSide* side, Doc doc, Py_ssize_t h) except -1:
 # Views
 
 
-cdef inline object _level_pair(Level* lv, bint keep):
+cdef inline object _level_pair(BookSide* side, Level* lv, bint keep):
     """The level's ``(price, qty)`` tuple. The one handed out before is kept (``keep``) and
     given again; when the quantity changed since and nothing but the level holds that tuple
     (nor its quantity float), it is brought up to date in place, as CPython's own iterators
-    reuse a result tuple nobody else references; otherwise a new one is made."""
+    reuse a result tuple nobody else references. A level without one takes a tuple of a
+    deleted level that nothing else held, with its numbers set; otherwise a new one is made."""
     cdef PyObject* p = lv.pair
     cdef PyObject* q
     cdef object t
@@ -1124,6 +1141,14 @@ cdef inline object _level_pair(Level* lv, bint keep):
             return <object>p
         lv.pair = NULL
         _decref(p)
+    if keep and side.npairs:
+        side.npairs -= 1
+        p = side.pairs[side.npairs]
+        (<PyFloatObject*>_tuple_item(p, 0)).ob_fval = lv.price
+        (<PyFloatObject*>_tuple_item(p, 1)).ob_fval = lv.qty
+        lv.pair = p
+        lv.pair_old = 0
+        return <object>p
     t = _pair(lv.price, lv.qty)
     if keep:
         _incref(<PyObject*>t)
@@ -1146,7 +1171,12 @@ cdef tuple _top(BookSide* side, Py_ssize_t depth, PyObject* old=NULL):
         for i in range(n):  # first let go of the levels' tuples, which may then be updated in place
             item = _tuple_item(old, i)
             _tuple_set(old, i, NULL)
-            if item != NULL:  # NULL: a refill that ran out of memory
+            if item == NULL:  # a refill that ran out of memory
+                continue
+            if side.npairs < PAIR_POOL and _sole_pair(item):  # its level is gone: keep it for a new one
+                side.pairs[side.npairs] = item
+                side.npairs += 1
+            else:
                 _decref(item)
         out = <tuple>old
     else:
@@ -1156,7 +1186,7 @@ cdef tuple _top(BookSide* side, Py_ssize_t depth, PyObject* old=NULL):
         b = side.blk[j]
         m = b.n if b.n < n - i else n - i
         for t in range(m):
-            pair = _level_pair(&side.lv[b.slot[t]], i < TRACKED_RANKS)
+            pair = _level_pair(side, &side.lv[b.slot[t]], i < TRACKED_RANKS)
             Py_INCREF(pair)
             PyTuple_SET_ITEM(out, i, pair)
             i += 1
@@ -1460,13 +1490,13 @@ cdef class Book:
         """``(price, qty)`` of the best bid, or None."""
         if self._bids.n == 0:
             return None
-        return _level_pair(&self._bids.lv[self._bids.blk[0].slot[0]], True)
+        return _level_pair(&self._bids, &self._bids.lv[self._bids.blk[0].slot[0]], True)
 
     def best_ask(self):
         """``(price, qty)`` of the best ask, or None."""
         if self._asks.n == 0:
             return None
-        return _level_pair(&self._asks.lv[self._asks.blk[0].slot[0]], True)
+        return _level_pair(&self._asks, &self._asks.lv[self._asks.blk[0].slot[0]], True)
 
     def is_crossed(self):
         """True when both sides exist and best bid >= best ask."""
