@@ -19,7 +19,8 @@ from cpython.float cimport PyFloat_FromDouble
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.ref cimport Py_INCREF
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
@@ -34,6 +35,8 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object unicode)
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
     object PyUnicode_DecodeASCII(const char* s, Py_ssize_t size, const char* errors)
+    Py_ssize_t _ustr_length "PyUnicode_GET_LENGTH" (PyObject* o)
+    void* _ustr_data "PyUnicode_DATA" (PyObject* o)
     object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
     object PyLong_FromString(const char* s, char** pend, int base)
     int PyUnicode_4BYTE_KIND
@@ -698,6 +701,45 @@ cdef object _int_from(cptr s, Py_ssize_t n):
 
 
 # ---------------------------------------------------------------------------------------
+# Short strings: a cache of str objects
+# ---------------------------------------------------------------------------------------
+# Frames repeat the same short strings (instrument names, actions, channels): decoding one
+# returns the str made for the same bytes last time when it is still in this direct-mapped
+# cache (its hash already computed, so a dict lookup with it skips hashing too), as CPython
+# interns identifiers. Only ASCII strings of at most STR_CACHE_MAX bytes are kept.
+
+cdef enum:
+    STR_CACHE = 512           # entries (a power of two)
+    STR_CACHE_MAX = 32        # longest string kept, in bytes
+
+cdef PyObject* _str_cache[STR_CACHE]   # owned references, or NULL
+
+
+cdef str _short_str(cptr s, Py_ssize_t n):
+    """``s[:n]`` (no escapes, valid UTF-8) as a str, from the cache when it is there."""
+    cdef uint32_t h = 2166136261u
+    cdef unsigned char acc = 0
+    cdef Py_ssize_t i
+    cdef PyObject* p
+    cdef str out
+    for i in range(n):  # FNV-1a, and whether every byte is ASCII
+        h = (h ^ s[i]) * 16777619u
+        acc |= s[i]
+    if acc & 0x80:
+        return PyUnicode_DecodeUTF8(<const char*>s, n, NULL)
+    h &= STR_CACHE - 1
+    p = _str_cache[h]
+    if p != NULL and _ustr_length(p) == n and memcmp(_ustr_data(p), s, n) == 0:
+        return <str>p
+    out = PyUnicode_DecodeASCII(<const char*>s, n, NULL)
+    Py_INCREF(out)
+    _str_cache[h] = <PyObject*>out
+    if p != NULL:
+        Py_DECREF(<object>p)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
 # The document
 # ---------------------------------------------------------------------------------------
 
@@ -773,6 +815,8 @@ cdef class Doc:
         cdef cptr s = self._buf + node.start + 1
         if node.flags & DOC_F_ESCAPES:
             return _decode_escaped(s, node.size)
+        if node.size <= STR_CACHE_MAX:
+            return _short_str(s, node.size)
         return PyUnicode_DecodeUTF8(<const char*>s, node.size, NULL)
 
     cdef int number(self, Py_ssize_t h, double* out) except -1:
