@@ -70,6 +70,7 @@ cdef class Book:
     # top(depth) of each side as last built, valid while no level at a rank < depth changed
     cdef object _top_b
     cdef object _top_a
+    cdef object _top_pair                # (_top_b, _top_a) as last returned, or None
     cdef Py_ssize_t _top_b_depth
     cdef Py_ssize_t _top_a_depth
     # the last checksum computed (kind 0: none, 1 kraken, 2 okx, 3 bitfinex): its value, how

@@ -193,7 +193,7 @@ cdef void _crc_init() noexcept:
         c = <uint32_t>i
         for k in range(8):
             if c & 1:
-                c = 0xEDB88320 ^ (c >> 1)
+                c = <uint32_t>0xEDB88320u ^ (c >> 1)
             else:
                 c = c >> 1
         _CRC16[0][i] = c
@@ -1194,18 +1194,24 @@ cdef tuple _top(BookSide* side, Py_ssize_t depth, PyObject* old=NULL):
     return out
 
 
-cdef Py_ssize_t _top_levels(BookSide* side, Py_ssize_t depth, Level** out) noexcept:
-    """Pointers to the best ``depth`` levels, best first; returns how many."""
+cdef Py_ssize_t _top_levels(BookSide* side, Py_ssize_t depth, Level** out, Py_ssize_t first) noexcept:
+    """Pointers to the levels of ranks ``first`` to ``depth`` - 1 in ``out[first:]``; returns how
+    many levels the best ``depth`` are."""
     cdef Py_ssize_t n = depth if depth < side.n else side.n
-    cdef Py_ssize_t i = 0, j = 0, t, m
+    cdef Py_ssize_t i = 0, j = 0, t
     cdef const Block* b
     while i < n:
         b = side.blk[j]
-        m = b.n if b.n < n - i else n - i
-        for t in range(m):
+        j += 1
+        if i + b.n <= first:  # a block before the first rank asked
+            i += b.n
+            continue
+        t = first - i if first > i else 0
+        i += t
+        while t < b.n and i < n:
             out[i] = &side.lv[b.slot[t]]
             i += 1
-        j += 1
+            t += 1
     return n
 
 
@@ -1259,15 +1265,6 @@ cdef int _cs_part(Level* lv, int form, TextBuf* buf) except -1:
     lv.cs_len = buf.n
     lv.cs_form = form
     return 0
-
-
-cdef inline uint32_t _cs_add(uint32_t crc, Level* lv, int form, TextBuf* buf) except? 0:
-    """The CRC register after the level's part of a checksum in ``form``."""
-    if lv.cs_form != form:
-        _cs_part(lv, form, buf)
-    if lv.cs_len <= 16:
-        return _crc_shift16(crc, lv.cs_len) ^ lv.cs_crc
-    return _crc_shift(crc, lv.cs_len) ^ lv.cs_crc
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1465,18 +1462,25 @@ cdef class Book:
             raise ValueError(f"depth must be >= 0, got {depth}")
         if depth == 0 or depth > TRACKED_RANKS:
             return _top(&self._bids, depth), _top(&self._asks, depth)
-        # a side whose best ``depth`` levels did not change since the last call gives the same tuple
-        if self._top_b_depth != depth or self._bids.top_changed < depth:
-            self._top_b_depth = -1  # valid again once built (the old tuple may be refilled)
+        # a side whose best ``depth`` levels did not change since the last call gives the same
+        # tuple, and the same (bids, asks) pair when neither changed
+        cdef bint new_b = self._top_b_depth != depth or self._bids.top_changed < depth
+        cdef bint new_a = self._top_a_depth != depth or self._asks.top_changed < depth
+        if not new_b and not new_a and self._top_pair is not None:
+            return self._top_pair
+        self._top_pair = None  # let go of the sides' tuples, which may then be refilled
+        if new_b:
+            self._top_b_depth = -1  # valid again once built
             self._top_b = _top(&self._bids, depth, <PyObject*>self._top_b)
             self._top_b_depth = depth
             self._bids.top_changed = PY_SSIZE_T_MAX
-        if self._top_a_depth != depth or self._asks.top_changed < depth:
+        if new_a:
             self._top_a_depth = -1
             self._top_a = _top(&self._asks, depth, <PyObject*>self._top_a)
             self._top_a_depth = depth
             self._asks.top_changed = PY_SSIZE_T_MAX
-        return self._top_b, self._top_a
+        self._top_pair = (self._top_b, self._top_a)
+        return self._top_pair
 
     def bids(self):
         """Every bid level, best (highest) first."""
@@ -1532,6 +1536,7 @@ cdef class Book:
         cdef Py_ssize_t depth = 10 if kid == 1 else 25
         cdef Level* bl[25]
         cdef Level* al[25]
+        cdef Level* lv
         cdef Py_ssize_t nb, na, rb, ra, k, t, top
         cdef Py_ssize_t r = 0, start = 0
         cdef uint32_t crc
@@ -1554,26 +1559,37 @@ cdef class Book:
                 r = ra if ra < rb else rb
                 start = (r if r < self._cs_nb else self._cs_nb) + (r if r < self._cs_na else self._cs_na)
         self._cs_kind = 0  # valid again once complete
-        nb = _top_levels(&self._bids, depth, bl)
-        na = _top_levels(&self._asks, depth, al)
         _tb_init(&buf)
         try:
             if kid == 1:
+                na = _top_levels(&self._asks, depth, al, start)
+                nb = _top_levels(&self._bids, depth, bl, start - na if start > na else 0)
                 crc = CRC_START if start == 0 else self._cs_state[start - 1]
                 for k in range(start, na + nb):
-                    crc = _cs_add(crc, al[k] if k < na else bl[k - na], CS_KRAKEN, &buf)
+                    lv = al[k] if k < na else bl[k - na]
+                    if lv.cs_form != CS_KRAKEN:
+                        _cs_part(lv, CS_KRAKEN, &buf)
+                    crc = (_crc_shift16(crc, lv.cs_len) if lv.cs_len <= 16 else _crc_shift(crc, lv.cs_len)) ^ lv.cs_crc
                     self._cs_state[k] = crc
             else:
+                nb = _top_levels(&self._bids, depth, bl, r)
+                na = _top_levels(&self._asks, depth, al, r)
                 crc = _CRC_START_COLON if start == 0 else self._cs_state[start - 1]
                 k = start
                 top = nb if nb > na else na
                 for t in range(r, top):
                     if t < nb:
-                        crc = _cs_add(crc, bl[t], CS_PLAIN, &buf)
+                        lv = bl[t]
+                        if lv.cs_form != CS_PLAIN:
+                            _cs_part(lv, CS_PLAIN, &buf)
+                        crc = (_crc_shift16(crc, lv.cs_len) if lv.cs_len <= 16 else _crc_shift(crc, lv.cs_len)) ^ lv.cs_crc
                         self._cs_state[k] = crc
                         k += 1
                     if t < na:
-                        crc = _cs_add(crc, al[t], ask_form, &buf)
+                        lv = al[t]
+                        if lv.cs_form != ask_form:
+                            _cs_part(lv, ask_form, &buf)
+                        crc = (_crc_shift16(crc, lv.cs_len) if lv.cs_len <= 16 else _crc_shift(crc, lv.cs_len)) ^ lv.cs_crc
                         self._cs_state[k] = crc
                         k += 1
                 if k == 0:  # an empty book: the CRC of no text
@@ -1581,10 +1597,10 @@ cdef class Book:
         finally:
             _tb_free(&buf)
         crc ^= CRC_START
-        if kid == 1 or crc < 0x80000000:
-            value = crc
+        if kid == 1:
+            value = crc  # unsigned
         else:
-            value = <long long>crc - (<long long>1 << 32)
+            value = <int32_t>crc  # signed 32-bit
         self._cs_value = value
         self._cs_kind = kid
         self._cs_nb = nb
