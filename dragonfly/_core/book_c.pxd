@@ -34,7 +34,7 @@ ctypedef struct Level:
 
 
 ctypedef struct Block:
-    # Up to BLOCK keys of consecutive levels, ascending, and their slots.
+    # Up to BLOCK keys of consecutive levels, ascending, and their slots; key[n:] are +inf.
     Py_ssize_t n
     double key[BLOCK]
     int32_t slot[BLOCK]
@@ -56,10 +56,11 @@ ctypedef struct BookSide:
     PyObject* pairs[PAIR_POOL]                 # owned: tuples of levels gone, to be reused by new ones
     int npairs
     bint bid
-    # the best rank changed since the Book's top() tuple of this side was built, and since the
-    # last checksum was computed (a change at rank r moves every level from r on)
-    Py_ssize_t top_changed
-    Py_ssize_t cs_changed
+    # the best key changed (set, inserted, deleted or dropped) since the Book's top() tuple of
+    # this side was built, and since the last checksum was computed: the levels with a better
+    # key kept their rank; +inf when nothing changed
+    double top_changed
+    double cs_changed
 
 
 cdef class Book:

@@ -38,7 +38,7 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_Check
-from libc.math cimport isfinite
+from libc.math cimport INFINITY, isfinite
 from libc.stdint cimport int32_t, uint32_t
 from libc.string cimport memcmp, memcpy, memmove, memset
 
@@ -160,23 +160,24 @@ cdef extern from *:
        every key (vectorised, no chain of dependent loads as in a binary search). */
     #if defined(__SSE2__) || defined(_M_X64)
     #  include <emmintrin.h>
+    /* a holds n (a multiple of 4) keys, the unused ones +inf: a fixed amount of work. */
     static inline Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) {
         __m128d k = _mm_set1_pd(key);
         __m128i c0 = _mm_setzero_si128(), c1 = _mm_setzero_si128();
-        Py_ssize_t i = 0, c;
-        for (; i + 4 <= n; i += 4) {
+        Py_ssize_t i = 0;
+        for (; i < n; i += 4) {
             c0 = _mm_sub_epi64(c0, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(a + i), k)));
             c1 = _mm_sub_epi64(c1, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(a + i + 2), k)));
         }
         c0 = _mm_add_epi64(c0, c1);
-        c = (Py_ssize_t)_mm_cvtsi128_si64(c0) + (Py_ssize_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(c0, c0));
-        for (; i < n; i++)
-            c += a[i] < key;
-        return c;
+        return (Py_ssize_t)_mm_cvtsi128_si64(c0) + (Py_ssize_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(c0, c0));
     }
     #else
     static inline Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) {
-        return df_book_lower_bound(a, n, key);
+        Py_ssize_t c = 0, i;
+        for (i = 0; i < n; i++)
+            c += a[i] < key;
+        return c;
     }
     #endif
     """
@@ -564,7 +565,15 @@ cdef Block* _block_new(BookSide* side) noexcept:
             PyErr_NoMemory()
             return NULL
     b.n = 0
+    _pad(b, 0)
     return b
+
+
+cdef inline void _pad(Block* b, Py_ssize_t start) noexcept:
+    """key[start:] = +inf."""
+    cdef Py_ssize_t t
+    for t in range(start, BLOCK):
+        b.key[t] = INFINITY
 
 
 cdef inline void _block_drop(BookSide* side, Block* b) noexcept:
@@ -627,29 +636,33 @@ cdef inline bint _find(const BookSide* side, double key, Py_ssize_t* bj, Py_ssiz
     else:  # the last block whose first key is <= key
         j = df_book_upper_bound(side.first + 1, nblk - 1, key)
     b = side.blk[j]
-    i = df_book_count_less(b.key, b.n, key)
+    i = df_book_count_less(b.key, BLOCK, key)  # the keys past b.n are +inf
     bj[0] = j
     bi[0] = i
     return i < b.n and b.key[i] == key
 
 
-cdef inline Py_ssize_t _rank(const BookSide* side, Py_ssize_t j, Py_ssize_t i) noexcept:
-    """Rank of position ``i`` of block ``j`` (0: the best level), or some value >=
-    TRACKED_RANKS when it is that deep."""
-    cdef Py_ssize_t k
-    for k in range(j):
-        if i >= TRACKED_RANKS:
+cdef inline void _touch(BookSide* side, double key) noexcept:
+    """Record a change at ``key``: the levels with a worse key may have moved."""
+    if key < side.top_changed:
+        side.top_changed = key
+    if key < side.cs_changed:
+        side.cs_changed = key
+
+
+cdef Py_ssize_t _rank_of(const BookSide* side, double key, Py_ssize_t limit) noexcept:
+    """How many levels have a key below ``key``, or ``limit`` when at least that many."""
+    cdef Py_ssize_t r = 0, j
+    cdef const Block* b
+    for j in range(side.nblk):
+        b = side.blk[j]
+        if b.key[b.n - 1] >= key:
+            r += df_book_count_less(b.key, BLOCK, key)
             break
-        i += side.blk[k].n
-    return i
-
-
-cdef inline void _touch(BookSide* side, Py_ssize_t rank) noexcept:
-    """Record a change at ``rank`` (0: the best level): every rank from there on moved."""
-    if rank < side.top_changed:
-        side.top_changed = rank
-    if rank < side.cs_changed:
-        side.cs_changed = rank
+        r += b.n
+        if r >= limit:
+            break
+    return r if r < limit else limit
 
 
 cdef int _insert_at(BookSide* side, Py_ssize_t j, Py_ssize_t i, double key, Py_ssize_t s) noexcept:
@@ -657,7 +670,7 @@ cdef int _insert_at(BookSide* side, Py_ssize_t j, Py_ssize_t i, double key, Py_s
     -1 with MemoryError set, nothing changed, when a block cannot be allocated."""
     cdef Block* b
     cdef Block* nb
-    cdef Py_ssize_t h, rank
+    cdef Py_ssize_t h
     if side.nblk == 0:
         if _dir_reserve(side, 1) < 0:
             return -1
@@ -669,7 +682,7 @@ cdef int _insert_at(BookSide* side, Py_ssize_t j, Py_ssize_t i, double key, Py_s
         b.n = 1
         _dir_insert(side, 0, b)
         side.n = 1
-        _touch(side, 0)
+        _touch(side, key)
         return 0
     b = side.blk[j]
     if b.n == BLOCK:  # split the full block in two halves
@@ -683,12 +696,12 @@ cdef int _insert_at(BookSide* side, Py_ssize_t j, Py_ssize_t i, double key, Py_s
         memcpy(nb.slot, &b.slot[h], (BLOCK - h) * sizeof(int32_t))
         nb.n = BLOCK - h
         b.n = h
+        _pad(b, h)
         _dir_insert(side, j + 1, nb)
         if i > h:
             j += 1
             i -= h
             b = nb
-    rank = _rank(side, j, i)
     memmove(&b.key[i + 1], &b.key[i], (b.n - i) * sizeof(double))
     memmove(&b.slot[i + 1], &b.slot[i], (b.n - i) * sizeof(int32_t))
     b.key[i] = key
@@ -697,7 +710,7 @@ cdef int _insert_at(BookSide* side, Py_ssize_t j, Py_ssize_t i, double key, Py_s
     if i == 0:
         side.first[j] = key
     side.n += 1
-    _touch(side, rank)
+    _touch(side, key)
     return 0
 
 
@@ -721,11 +734,12 @@ cdef void _merge_small(BookSide* side, Py_ssize_t j) noexcept:
 
 cdef void _delete_at(BookSide* side, Py_ssize_t j, Py_ssize_t i) noexcept:
     cdef Block* b = side.blk[j]
-    cdef Py_ssize_t rank = _rank(side, j, i)
+    cdef double key = b.key[i]
     _slot_free(side, b.slot[i])
     memmove(&b.key[i], &b.key[i + 1], (b.n - i - 1) * sizeof(double))
     memmove(&b.slot[i], &b.slot[i + 1], (b.n - i - 1) * sizeof(int32_t))
     b.n -= 1
+    b.key[b.n] = INFINITY
     side.n -= 1
     if b.n == 0:
         _dir_remove(side, j)
@@ -734,7 +748,7 @@ cdef void _delete_at(BookSide* side, Py_ssize_t j, Py_ssize_t i) noexcept:
             side.first[j] = b.key[0]
         if b.n < BLOCK // 4:
             _merge_small(side, j)
-    _touch(side, rank)
+    _touch(side, key)
 
 
 cdef inline bint _texts_fit16(const Level* lv, Py_ssize_t pn, Py_ssize_t qn) noexcept:
@@ -774,7 +788,7 @@ cdef int _set_level(BookSide* side, double price, double qty,
             lv.pair_old = 1
         elif same:
             return 0  # nothing changed
-        _touch(side, _rank(side, j, i))
+        _touch(side, key)
         return 0
     if qty == 0.0:
         return 0
@@ -802,6 +816,7 @@ cdef Py_ssize_t _truncate(BookSide* side, Py_ssize_t max_depth) noexcept:
     """Drop the worst levels beyond ``max_depth``; return how many."""
     cdef Py_ssize_t extra = side.n - max_depth
     cdef Py_ssize_t drop, k, t
+    cdef double first = INFINITY
     cdef Block* b
     if extra <= 0:
         return 0
@@ -813,10 +828,12 @@ cdef Py_ssize_t _truncate(BookSide* side, Py_ssize_t max_depth) noexcept:
             _slot_free(side, b.slot[t])
         b.n -= k
         drop -= k
+        first = b.key[b.n]  # the best key dropped so far
+        _pad(b, b.n)
         if b.n == 0:
             _dir_remove(side, side.nblk - 1)
     side.n = max_depth
-    _touch(side, max_depth)
+    _touch(side, first)
     return extra
 
 
@@ -832,7 +849,7 @@ cdef void _clear_side(BookSide* side) noexcept:
     side.n = 0
     side.free = -1  # every slot is free again: hand them out from the start
     side.lvused = 0
-    _touch(side, 0)
+    _touch(side, -INFINITY)
 
 
 cdef void _free_side(BookSide* side) noexcept:
@@ -953,7 +970,7 @@ cdef int _staged_commit(BookSide* side, Staged* st) except -1:
         take = k - j * fill if k - j * fill < fill else fill
         memcpy(b.key, &st.key[j * fill], take * sizeof(double))
         memcpy(b.slot, &st.slot[j * fill], take * sizeof(int32_t))
-        b.n = take
+        b.n = take  # (the keys past it are +inf: _block_new)
         side.first[j] = b.key[0]
     side.nblk = nb
     side.n = k
@@ -962,7 +979,7 @@ cdef int _staged_commit(BookSide* side, Staged* st) except -1:
     st.key = NULL
     st.slot = NULL
     st.n = 0
-    _touch(side, 0)
+    _touch(side, -INFINITY)
     return 0
 
 
@@ -1285,8 +1302,12 @@ cdef class Book:
         memset(&self._asks, 0, sizeof(BookSide))
         self._bids.bid = True
         self._bids.free = -1
+        self._bids.top_changed = -INFINITY
+        self._bids.cs_changed = -INFINITY
         self._asks.bid = False
         self._asks.free = -1
+        self._asks.top_changed = -INFINITY
+        self._asks.cs_changed = -INFINITY
         self._top_b_depth = -1
         self._top_a_depth = -1
         self._cs_kind = 0
@@ -1464,8 +1485,8 @@ cdef class Book:
             return _top(&self._bids, depth), _top(&self._asks, depth)
         # a side whose best ``depth`` levels did not change since the last call gives the same
         # tuple, and the same (bids, asks) pair when neither changed
-        cdef bint new_b = self._top_b_depth != depth or self._bids.top_changed < depth
-        cdef bint new_a = self._top_a_depth != depth or self._asks.top_changed < depth
+        cdef bint new_b = self._top_b_depth != depth or _rank_of(&self._bids, self._bids.top_changed, depth) < depth
+        cdef bint new_a = self._top_a_depth != depth or _rank_of(&self._asks, self._asks.top_changed, depth) < depth
         if not new_b and not new_a and self._top_pair is not None:
             return self._top_pair
         self._top_pair = None  # let go of the sides' tuples, which may then be refilled
@@ -1473,12 +1494,12 @@ cdef class Book:
             self._top_b_depth = -1  # valid again once built
             self._top_b = _top(&self._bids, depth, <PyObject*>self._top_b)
             self._top_b_depth = depth
-            self._bids.top_changed = PY_SSIZE_T_MAX
+            self._bids.top_changed = INFINITY
         if new_a:
             self._top_a_depth = -1
             self._top_a = _top(&self._asks, depth, <PyObject*>self._top_a)
             self._top_a_depth = depth
-            self._asks.top_changed = PY_SSIZE_T_MAX
+            self._asks.top_changed = INFINITY
         self._top_pair = (self._top_b, self._top_a)
         return self._top_pair
 
@@ -1546,8 +1567,8 @@ cdef class Book:
         # the levels before the first one that changed since the last computation of this kind
         # give the same text: resume the CRC from the state after them
         if kid == self._cs_kind:
-            rb = self._bids.cs_changed if self._bids.cs_changed < depth else depth
-            ra = self._asks.cs_changed if self._asks.cs_changed < depth else depth
+            rb = _rank_of(&self._bids, self._bids.cs_changed, depth)
+            ra = _rank_of(&self._asks, self._asks.cs_changed, depth)
             if ra == depth and rb == depth:
                 return self._cs_value
             if kid == 1:  # the asks, then the bids
@@ -1605,6 +1626,6 @@ cdef class Book:
         self._cs_kind = kid
         self._cs_nb = nb
         self._cs_na = na
-        self._bids.cs_changed = PY_SSIZE_T_MAX
-        self._asks.cs_changed = PY_SSIZE_T_MAX
+        self._bids.cs_changed = INFINITY
+        self._asks.cs_changed = INFINITY
         return self._cs_value
