@@ -160,6 +160,17 @@ cdef extern from *:
        every key (vectorised, no chain of dependent loads as in a binary search). */
     #if defined(__SSE2__) || defined(_M_X64)
     #  include <emmintrin.h>
+    static inline Py_ssize_t df_book_count_less_equal(const double* a, Py_ssize_t n, double key) {
+        __m128d k = _mm_set1_pd(key);
+        __m128i c0 = _mm_setzero_si128(), c1 = _mm_setzero_si128();
+        Py_ssize_t i = 0;
+        for (; i < n; i += 4) {
+            c0 = _mm_sub_epi64(c0, _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(a + i), k)));
+            c1 = _mm_sub_epi64(c1, _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(a + i + 2), k)));
+        }
+        c0 = _mm_add_epi64(c0, c1);
+        return (Py_ssize_t)_mm_cvtsi128_si64(c0) + (Py_ssize_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(c0, c0));
+    }
     /* a holds n (a multiple of 4) keys, the unused ones +inf: a fixed amount of work. */
     static inline Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) {
         __m128d k = _mm_set1_pd(key);
@@ -179,9 +190,16 @@ cdef extern from *:
             c += a[i] < key;
         return c;
     }
+    static inline Py_ssize_t df_book_count_less_equal(const double* a, Py_ssize_t n, double key) {
+        Py_ssize_t c = 0, i;
+        for (i = 0; i < n; i++)
+            c += a[i] <= key;
+        return c;
+    }
     #endif
     """
     Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) noexcept nogil
+    Py_ssize_t df_book_count_less_equal(const double* a, Py_ssize_t n, double key) noexcept nogil
     Py_ssize_t df_book_upper_bound(const double* a, Py_ssize_t n, double key) noexcept nogil
 
 cdef uint32_t _CRC16[16][256]
@@ -585,9 +603,10 @@ cdef inline void _block_drop(BookSide* side, Block* b) noexcept:
 
 cdef int _dir_reserve(BookSide* side, Py_ssize_t need) noexcept:
     """Room for ``need`` blocks in the directory; -1 with MemoryError set."""
-    cdef Py_ssize_t cap
+    cdef Py_ssize_t cap, t
     cdef Block** blk
     cdef double* first
+    need += 4  # the directory search reads up to three entries past the last block
     if need <= side.blkcap:
         return 0
     cap = side.blkcap * 2 if side.blkcap else 8
@@ -602,6 +621,8 @@ cdef int _dir_reserve(BookSide* side, Py_ssize_t need) noexcept:
     if first == NULL:
         PyErr_NoMemory()
         return -1
+    for t in range(side.blkcap, cap):  # unused entries are +inf (the search counts them)
+        first[t] = INFINITY
     side.first = first
     side.blkcap = cap
     return 0
@@ -621,6 +642,7 @@ cdef inline void _dir_remove(BookSide* side, Py_ssize_t j) noexcept:
     memmove(&side.blk[j], &side.blk[j + 1], (side.nblk - j - 1) * sizeof(Block*))
     memmove(&side.first[j], &side.first[j + 1], (side.nblk - j - 1) * sizeof(double))
     side.nblk -= 1
+    side.first[side.nblk] = INFINITY
 
 
 cdef inline bint _find(const BookSide* side, double key, Py_ssize_t* bj, Py_ssize_t* bi) noexcept:
@@ -631,10 +653,9 @@ cdef inline bint _find(const BookSide* side, double key, Py_ssize_t* bj, Py_ssiz
         bj[0] = 0
         bi[0] = 0
         return False
-    if nblk == 1 or key < side.first[1]:  # the best block: most updates land there
-        j = 0
-    else:  # the last block whose first key is <= key
-        j = df_book_upper_bound(side.first + 1, nblk - 1, key)
+    # the last block whose first key is <= key: how many blocks after the first start at or
+    # below key (vector compares over the directory, padded with +inf to a multiple of 4)
+    j = df_book_count_less_equal(side.first + 1, (nblk + 2) & ~3, key)
     b = side.blk[j]
     i = df_book_count_less(b.key, BLOCK, key)  # the keys past b.n are +inf
     bj[0] = j
@@ -845,6 +866,7 @@ cdef void _clear_side(BookSide* side) noexcept:
         for t in range(b.n):
             _slot_free(side, b.slot[t])
         _block_drop(side, b)
+        side.first[j] = INFINITY
     side.nblk = 0
     side.n = 0
     side.free = -1  # every slot is free again: hand them out from the start
