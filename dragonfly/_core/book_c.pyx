@@ -653,9 +653,13 @@ cdef inline bint _find(const BookSide* side, double key, Py_ssize_t* bj, Py_ssiz
         bj[0] = 0
         bi[0] = 0
         return False
-    # the last block whose first key is <= key: how many blocks after the first start at or
-    # below key (vector compares over the directory, padded with +inf to a multiple of 4)
-    j = df_book_count_less_equal(side.first + 1, (nblk + 2) & ~3, key)
+    # the last block whose first key is <= key: the best block (where most updates land), or
+    # how many blocks after the first start at or below key (vector compares over the
+    # directory, padded with +inf to a multiple of 4)
+    if key < side.first[1]:
+        j = 0
+    else:
+        j = df_book_count_less_equal(side.first + 1, (nblk + 2) & ~3, key)
     b = side.blk[j]
     i = df_book_count_less(b.key, BLOCK, key)  # the keys past b.n are +inf
     bj[0] = j
