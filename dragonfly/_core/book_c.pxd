@@ -42,9 +42,11 @@ ctypedef struct Block:
 
 ctypedef struct BookSide:
     # The keys (bids: -price, asks: price) ascending, so the best level comes first, in
-    # blocks; first[j] is the first key of blk[j]. Levels live in the slot pool ``lv``.
+    # blocks; first[j] is the first key of blk[j], and the unused entries of ``first`` and
+    # ``sup`` are +inf. Levels live in the slot pool ``lv``.
     Block** blk
     double* first
+    double* sup                                # sup[k] = first[8 * k]: the search's first step
     Py_ssize_t nblk
     Py_ssize_t blkcap
     Py_ssize_t n                               # levels

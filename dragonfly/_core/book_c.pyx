@@ -606,7 +606,8 @@ cdef int _dir_reserve(BookSide* side, Py_ssize_t need) noexcept:
     cdef Py_ssize_t cap, t
     cdef Block** blk
     cdef double* first
-    need += 4  # the directory search reads up to three entries past the last block
+    cdef double* sup
+    need += 8  # the directory search reads up to seven entries past the last block
     if need <= side.blkcap:
         return 0
     cap = side.blkcap * 2 if side.blkcap else 8
@@ -624,8 +625,27 @@ cdef int _dir_reserve(BookSide* side, Py_ssize_t need) noexcept:
     for t in range(side.blkcap, cap):  # unused entries are +inf (the search counts them)
         first[t] = INFINITY
     side.first = first
+    sup = <double*>PyMem_Realloc(side.sup, (cap // 8 + 8) * sizeof(double))
+    if sup == NULL:
+        PyErr_NoMemory()
+        return -1
+    side.sup = sup
     side.blkcap = cap
+    _sup_from(side, 0)
     return 0
+
+
+cdef void _sup_from(BookSide* side, Py_ssize_t j) noexcept:
+    """Refresh ``sup`` from the group of block ``j`` on (+inf past the last block)."""
+    cdef Py_ssize_t k
+    for k in range(j >> 3, side.blkcap // 8 + 8):
+        side.sup[k] = side.first[k << 3] if (k << 3) < side.nblk else INFINITY
+
+
+cdef inline void _set_first(BookSide* side, Py_ssize_t j, double key) noexcept:
+    side.first[j] = key
+    if (j & 7) == 0:
+        side.sup[j >> 3] = key
 
 
 cdef inline void _dir_insert(BookSide* side, Py_ssize_t j, Block* b) noexcept:
@@ -635,6 +655,7 @@ cdef inline void _dir_insert(BookSide* side, Py_ssize_t j, Block* b) noexcept:
     side.blk[j] = b
     side.first[j] = b.key[0]
     side.nblk += 1
+    _sup_from(side, j)
 
 
 cdef inline void _dir_remove(BookSide* side, Py_ssize_t j) noexcept:
@@ -643,6 +664,7 @@ cdef inline void _dir_remove(BookSide* side, Py_ssize_t j) noexcept:
     memmove(&side.first[j], &side.first[j + 1], (side.nblk - j - 1) * sizeof(double))
     side.nblk -= 1
     side.first[side.nblk] = INFINITY
+    _sup_from(side, j)
 
 
 cdef inline bint _find(const BookSide* side, double key, Py_ssize_t* bj, Py_ssize_t* bi) noexcept:
@@ -658,8 +680,9 @@ cdef inline bint _find(const BookSide* side, double key, Py_ssize_t* bj, Py_ssiz
     # directory, padded with +inf to a multiple of 4)
     if key < side.first[1]:
         j = 0
-    else:
-        j = df_book_count_less_equal(side.first + 1, (nblk + 2) & ~3, key)
+    else:  # the group of eight blocks (sup), then the block in it
+        j = df_book_count_less_equal(side.sup + 1, ((nblk + 7) // 8 + 2) & ~3, key) << 3
+        j += df_book_count_less_equal(side.first + j + 1, 8, key)
     b = side.blk[j]
     i = df_book_count_less(b.key, BLOCK, key)  # the keys past b.n are +inf
     bj[0] = j
@@ -733,7 +756,7 @@ cdef int _insert_at(BookSide* side, Py_ssize_t j, Py_ssize_t i, double key, Py_s
     b.slot[i] = <int32_t>s
     b.n += 1
     if i == 0:
-        side.first[j] = key
+        _set_first(side, j, key)
     side.n += 1
     _touch(side, key)
     return 0
@@ -770,7 +793,7 @@ cdef void _delete_at(BookSide* side, Py_ssize_t j, Py_ssize_t i) noexcept:
         _dir_remove(side, j)
     else:
         if i == 0:
-            side.first[j] = b.key[0]
+            _set_first(side, j, b.key[0])
         if b.n < BLOCK // 4:
             _merge_small(side, j)
     _touch(side, key)
@@ -872,6 +895,8 @@ cdef void _clear_side(BookSide* side) noexcept:
         _block_drop(side, b)
         side.first[j] = INFINITY
     side.nblk = 0
+    if side.sup != NULL:
+        _sup_from(side, 0)
     side.n = 0
     side.free = -1  # every slot is free again: hand them out from the start
     side.lvused = 0
@@ -885,6 +910,8 @@ cdef void _free_side(BookSide* side) noexcept:
         _decref(side.pairs[side.npairs])
     PyMem_Free(side.blk)
     PyMem_Free(side.first)
+    PyMem_Free(side.sup)
+    side.sup = NULL
     PyMem_Free(side.lv)
     PyMem_Free(side.spare)
     side.blk = NULL
@@ -999,6 +1026,7 @@ cdef int _staged_commit(BookSide* side, Staged* st) except -1:
         b.n = take  # (the keys past it are +inf: _block_new)
         side.first[j] = b.key[0]
     side.nblk = nb
+    _sup_from(side, 0)
     side.n = k
     PyMem_Free(st.key)
     PyMem_Free(st.slot)
