@@ -146,7 +146,27 @@ cdef extern from *:
     static inline void df_book_copy16(unsigned char* dst, const unsigned char* src) {
         memcpy(dst, src, 16);
     }
+
+    /* Open a gap at index i of a block's n keys and slots, or close the one at i: a plain
+       loop (a block is small, and a call to memmove with a varying size costs more than the
+       move itself). */
+    static inline void df_book_open(double* key, int32_t* slot, Py_ssize_t i, Py_ssize_t n) {
+        Py_ssize_t t;
+        for (t = n; t > i; t--) {
+            key[t] = key[t - 1];
+            slot[t] = slot[t - 1];
+        }
+    }
+    static inline void df_book_close(double* key, int32_t* slot, Py_ssize_t i, Py_ssize_t n) {
+        Py_ssize_t t;
+        for (t = i; t < n - 1; t++) {
+            key[t] = key[t + 1];
+            slot[t] = slot[t + 1];
+        }
+    }
     """
+    void df_book_open(double* key, int32_t* slot, Py_ssize_t i, Py_ssize_t n) noexcept nogil
+    void df_book_close(double* key, int32_t* slot, Py_ssize_t i, Py_ssize_t n) noexcept nogil
     bint df_book_eq16(const unsigned char* a, const unsigned char* b, Py_ssize_t n) noexcept nogil
     void df_book_copy16(unsigned char* dst, const unsigned char* src) noexcept nogil
     # the decimal converters of doc_c.pxd, with the -1 (exception set) handled here
@@ -750,8 +770,7 @@ cdef int _insert_at(BookSide* side, Py_ssize_t j, Py_ssize_t i, double key, Py_s
             j += 1
             i -= h
             b = nb
-    memmove(&b.key[i + 1], &b.key[i], (b.n - i) * sizeof(double))
-    memmove(&b.slot[i + 1], &b.slot[i], (b.n - i) * sizeof(int32_t))
+    df_book_open(b.key, b.slot, i, b.n)
     b.key[i] = key
     b.slot[i] = <int32_t>s
     b.n += 1
@@ -784,8 +803,7 @@ cdef void _delete_at(BookSide* side, Py_ssize_t j, Py_ssize_t i) noexcept:
     cdef Block* b = side.blk[j]
     cdef double key = b.key[i]
     _slot_free(side, b.slot[i])
-    memmove(&b.key[i], &b.key[i + 1], (b.n - i - 1) * sizeof(double))
-    memmove(&b.slot[i], &b.slot[i + 1], (b.n - i - 1) * sizeof(int32_t))
+    df_book_close(b.key, b.slot, i, b.n)
     b.n -= 1
     b.key[b.n] = INFINITY
     side.n -= 1
