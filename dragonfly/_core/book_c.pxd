@@ -83,9 +83,13 @@ cdef class Book:
     cdef Py_ssize_t _cs_nb
     cdef Py_ssize_t _cs_na
     cdef uint32_t _cs_state[CS_ITEMS]
+    cdef Py_ssize_t _cs_ilen[CS_ITEMS]    # each level's part length
+    cdef Py_ssize_t _cs_valid             # how many leading states are up to date
+    cdef Py_ssize_t _cs_tail              # Kraken: the length of the bids' parts
 
     cdef int _apply_side(self, BookSide* side, object entries) except -1
     cdef int _apply_entry(self, BookSide* side, object entry) except -1
     cdef int _apply_doc_side(self, BookSide* side, Doc doc, Py_ssize_t h) except -1
     cdef long long _checksum(self, int kid) except? -1
+    cdef long long _kraken_asks_only(self, Py_ssize_t start) except? -1
     cdef Py_ssize_t top_into(self, bint bid, Py_ssize_t depth, double* price, double* qty) noexcept

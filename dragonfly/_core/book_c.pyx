@@ -1648,6 +1648,10 @@ cdef class Book:
                     start = ra if ra < self._cs_na else self._cs_na
                 else:
                     start = self._cs_na + (rb if rb < self._cs_nb else self._cs_nb)
+                if start > self._cs_valid:
+                    start = self._cs_valid
+                if rb == depth and self._cs_valid >= self._cs_na:
+                    return self._kraken_asks_only(start)
             else:  # bid and ask of each rank
                 r = ra if ra < rb else rb
                 start = (r if r < self._cs_nb else self._cs_nb) + (r if r < self._cs_na else self._cs_na)
@@ -1664,6 +1668,11 @@ cdef class Book:
                         _cs_part(lv, CS_KRAKEN, &buf)
                     crc = (_crc_shift16(crc, lv.cs_len) if lv.cs_len <= 16 else _crc_shift(crc, lv.cs_len)) ^ lv.cs_crc
                     self._cs_state[k] = crc
+                    self._cs_ilen[k] = lv.cs_len
+                k = na + nb
+                self._cs_tail = 0  # the length of the bids' parts
+                for t in range(na, k):
+                    self._cs_tail += self._cs_ilen[t]
             else:
                 nb = _top_levels(&self._bids, depth, bl, r)
                 na = _top_levels(&self._asks, depth, al, r)
@@ -1698,6 +1707,41 @@ cdef class Book:
         self._cs_kind = kid
         self._cs_nb = nb
         self._cs_na = na
+        self._cs_valid = k
+        self._bids.cs_changed = INFINITY
+        self._asks.cs_changed = INFINITY
+        return self._cs_value
+
+    cdef long long _kraken_asks_only(self, Py_ssize_t start) except? -1:
+        """The Kraken checksum when only asks changed among the levels it covers: the asks'
+        parts from ``start`` on, then the bids' text (unchanged) enters through the CRC's
+        linearity: the register after it moves by the shifted change of the register before
+        it. The bids' kept states are stale afterwards (``_cs_valid``)."""
+        cdef Level* al[10]
+        cdef Level* lv
+        cdef Py_ssize_t na, k
+        cdef uint32_t crc, before
+        cdef TextBuf buf
+        self._cs_kind = 0  # valid again once complete
+        before = CRC_START if self._cs_na == 0 else self._cs_state[self._cs_na - 1]
+        na = _top_levels(&self._asks, 10, al, start)
+        crc = CRC_START if start == 0 else self._cs_state[start - 1]
+        _tb_init(&buf)
+        try:
+            for k in range(start, na):
+                lv = al[k]
+                if lv.cs_form != CS_KRAKEN:
+                    _cs_part(lv, CS_KRAKEN, &buf)
+                crc = (_crc_shift16(crc, lv.cs_len) if lv.cs_len <= 16 else _crc_shift(crc, lv.cs_len)) ^ lv.cs_crc
+                self._cs_state[k] = crc
+                self._cs_ilen[k] = lv.cs_len
+        finally:
+            _tb_free(&buf)
+        crc = (<uint32_t>self._cs_value ^ CRC_START) ^ _crc_shift(crc ^ before, self._cs_tail)
+        self._cs_value = crc ^ CRC_START
+        self._cs_kind = 1
+        self._cs_na = na
+        self._cs_valid = na
         self._bids.cs_changed = INFINITY
         self._asks.cs_changed = INFINITY
         return self._cs_value
