@@ -700,6 +700,17 @@ cdef object _int_from(cptr s, Py_ssize_t n):
             PyMem_Free(buf)
 
 
+cdef inline bint _same_bytes(cptr a, cptr b, Py_ssize_t n) noexcept:
+    """``a[:n] == b[:n]``; member names are short, so a loop beats a call to memcmp."""
+    cdef Py_ssize_t i
+    if n > 16:
+        return memcmp(a, b, n) == 0
+    for i in range(n):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
 # ---------------------------------------------------------------------------------------
 # Short strings: a cache of str objects
 # ---------------------------------------------------------------------------------------
@@ -913,7 +924,7 @@ cdef class Doc:
             if node.flags & DOC_F_ESCAPES:
                 if self.decode(k) == key:
                     return k + 1
-            elif kb != NULL and node.size == kn and memcmp(self._buf + node.start + 1, kb, kn) == 0:
+            elif kb != NULL and node.size == kn and _same_bytes(self._buf + node.start + 1, <cptr>kb, kn):
                 return k + 1
             k = self._tape[k + 1].next
         return -1
