@@ -247,7 +247,7 @@ cdef enum:
     DOC_OBJECT = 6
     DOC_F_ESCAPES = 1
     DOC_F_INTEGER = 2
-    DOC_INLINE = 32   # tape entries stored inside the object (no allocation for small frames)
+    DOC_INLINE = 16   # tape entries stored inside the object (no allocation for small frames)
 
 
 cdef class Doc:

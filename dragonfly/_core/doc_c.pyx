@@ -372,17 +372,32 @@ cdef inline cptr _literal_end(PState* c, cptr p, uint8_t* kind) noexcept:
 # ---------------------------------------------------------------------------------------
 
 
+# The heap tape of the last document freed, kept for the next one that outgrows its inline
+# nodes (frames come one after another: no allocation per frame).
+cdef DocNode* _spare_tape = NULL
+cdef Py_ssize_t _spare_cap = 0
+
+cdef enum:
+    SPARE_MAX = 1 << 16    # the largest tape kept (nodes)
+
+
 cdef DocNode* _grow(Doc d) noexcept:
     """Room for one more node; NULL when out of memory."""
+    global _spare_tape
     cdef Py_ssize_t cap
     cdef DocNode* t
     if d._tape == d._inline:
         cap = d._n // 6
-        if cap < 4 * DOC_INLINE:
-            cap = 4 * DOC_INLINE
-        t = <DocNode*>PyMem_Malloc(cap * sizeof(DocNode))
-        if t == NULL:
-            return NULL
+        if cap < 8 * DOC_INLINE:
+            cap = 8 * DOC_INLINE
+        if _spare_tape != NULL and _spare_cap >= cap:
+            t = _spare_tape
+            cap = _spare_cap
+            _spare_tape = NULL
+        else:
+            t = <DocNode*>PyMem_Malloc(cap * sizeof(DocNode))
+            if t == NULL:
+                return NULL
         memcpy(t, d._inline, d._count * sizeof(DocNode))
     else:
         cap = d._cap * 2
@@ -757,6 +772,7 @@ cdef str _short_str(cptr s, Py_ssize_t n):
 
 @cython.final
 @cython.freelist(8)
+@cython.no_gc  # it holds only its str or bytes: it cannot be part of a cycle
 cdef class Doc:
     """One strictly parsed JSON document, read through integer handles.
 
@@ -811,8 +827,15 @@ cdef class Doc:
             raise ExtractError(_MESSAGES[c.err], _char_pos(self, c.pos))
 
     def __dealloc__(self):
+        global _spare_tape, _spare_cap
         if self._tape != self._inline:
-            PyMem_Free(self._tape)
+            if self._cap <= SPARE_MAX and (_spare_tape == NULL or _spare_cap < self._cap):
+                if _spare_tape != NULL:
+                    PyMem_Free(_spare_tape)
+                _spare_tape = self._tape  # for the next document
+                _spare_cap = self._cap
+            else:
+                PyMem_Free(self._tape)
 
     # -- helpers ----------------------------------------------------------------------------------
 
