@@ -1246,36 +1246,53 @@ cdef inline object _level_pair(BookSide* side, Level* lv, bint keep):
     return t
 
 
+cdef inline void _let_go(BookSide* side, PyObject* item) noexcept:
+    """Drop a reference to a level's tuple held by a top() tuple; one that nothing else holds
+    (its level is gone) is kept for a new level."""
+    if side.npairs < PAIR_POOL and _sole_pair(item):
+        side.pairs[side.npairs] = item
+        side.npairs += 1
+    else:
+        _decref(item)
+
+
 cdef tuple _top(BookSide* side, Py_ssize_t depth, PyObject* old=NULL):
     """The best ``depth`` levels' tuples, best first. ``old``: the tuple this side's top()
     gave last time (borrowed), refilled in place when nothing else holds it and the size is
-    the same."""
+    the same: a rank that still holds its level's tuple is left alone (and a quantity that
+    changed is updated in that tuple when only the level and ``old`` hold it)."""
     cdef Py_ssize_t n = depth if depth < side.n else side.n
     cdef tuple out
     cdef Py_ssize_t i = 0, j = 0, t, m
     cdef const Block* b
     cdef object pair
     cdef PyObject* item
-    if old != NULL and n > 0 and _tuple_check_exact(old) and _refcnt(old) == 1 and _tuple_size(old) == n:
-        for i in range(n):  # first let go of the levels' tuples, which may then be updated in place
-            item = _tuple_item(old, i)
-            _tuple_set(old, i, NULL)
-            if item == NULL:  # a refill that ran out of memory
-                continue
-            if side.npairs < PAIR_POOL and _sole_pair(item):  # its level is gone: keep it for a new one
-                side.pairs[side.npairs] = item
-                side.npairs += 1
-            else:
-                _decref(item)
-        out = <tuple>old
-    else:
-        out = PyTuple_New(n)
-    i = 0
+    cdef PyObject* q
+    cdef Level* lv
+    cdef bint refill = (old != NULL and n > 0 and _tuple_check_exact(old) and _refcnt(old) == 1
+                        and _tuple_size(old) == n)
+    out = <tuple>old if refill else PyTuple_New(n)
     while i < n:
         b = side.blk[j]
         m = b.n if b.n < n - i else n - i
         for t in range(m):
-            pair = _level_pair(side, &side.lv[b.slot[t]], i < TRACKED_RANKS)
+            lv = &side.lv[b.slot[t]]
+            if refill:
+                item = _tuple_item(old, i)
+                if item != NULL and item == lv.pair:
+                    if not lv.pair_old:
+                        i += 1
+                        continue  # the same tuple at the same rank
+                    q = _tuple_item(item, 1)
+                    if _refcnt(item) == 2 and _refcnt(q) == 1 and _float_check_exact(q):
+                        (<PyFloatObject*>q).ob_fval = lv.qty  # held by the level and ``old`` only
+                        lv.pair_old = 0
+                        i += 1
+                        continue
+                _tuple_set(old, i, NULL)
+                if item != NULL:  # (NULL: a refill that ran out of memory)
+                    _let_go(side, item)
+            pair = _level_pair(side, lv, i < TRACKED_RANKS)
             Py_INCREF(pair)
             PyTuple_SET_ITEM(out, i, pair)
             i += 1
