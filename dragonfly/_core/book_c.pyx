@@ -824,6 +824,8 @@ cdef Py_ssize_t _rank_of(const BookSide* side, double key, Py_ssize_t limit) noe
     """How many levels have a key below ``key``, or ``limit`` when at least that many."""
     cdef Py_ssize_t r = 0, j
     cdef const Block* b
+    if key == INFINITY:  # nothing changed
+        return limit
     for j in range(side.nblk):
         b = side.blk[j]
         if b.key[b.n - 1] >= key:
