@@ -7,27 +7,36 @@ Behaviour, errors and counters are those of :mod:`dragonfly._core.book_py`
 Layout (``book_c.pxd``): each side keeps its levels in a slot pool of ``Level``
 records that never move: price, quantity, the two texts (inside the record when
 they fit in 32 bytes, which covers every venue seen so far; a separate block
-otherwise) and the ``(price, qty)`` tuple :meth:`Book.top` handed out for it.
-The order is a two-level array: blocks of at most 64 ``(key, slot)`` pairs,
-keys ascending with the best level first (bids keyed by ``-price``, asks by
-``price``), and a directory of each block's first key. A lookup is two binary
-searches; an insert or delete moves at most one block's keys (a full block is
-split, a nearly empty one merged with a neighbour), so a change deep in a
-full-depth book costs what one at the top does, and the depth cap drops the
-worst levels from the last blocks without moving anything.
+otherwise), the ``(price, qty)`` tuple :meth:`Book.top` handed out for it and the
+level's part of a checksum. The order is a two-level array: blocks of at most 32
+``(key, slot)`` pairs, keys ascending with the best level first (bids keyed by
+``-price``, asks by ``price``) and padded with +inf, and a directory of each
+block's first key (with every eighth of those again on top). A lookup counts keys
+below the one sought with vector compares (every eighth first key, eight first keys,
+then the block's 32 keys): a fixed amount of work and no chain of dependent loads.
+An insert or delete moves at most one block's keys (a full block is split, a nearly
+empty one merged with a neighbour), so a change deep in a full-depth book costs what
+one at the top does, and the depth cap drops the worst levels from the last blocks
+without moving anything.
 
 :meth:`Book.apply` copies the text of ``str``/``bytes`` prices and quantities
 into the level; :meth:`Book.apply_doc` reads a
 :class:`~dragonfly._core.doc_c.Doc`'s tape and buffer directly and creates no
-Python object per level: numbers are converted from the buffer and the texts
-copied from it (only when they differ from the ones the level keeps).
+Python object per level: numbers are converted from the buffer (``df_decimal24``)
+and the texts copied from it (only when they differ from the ones the level keeps).
 
-Each side records the best rank changed since its :meth:`Book.top` tuple was
-built and since the last checksum. :meth:`Book.top` (depth <= 32, per side)
-returns the tuple built last time while no level it covers changed, and
-otherwise builds a new one around the unchanged levels' tuples. :meth:`Book.checksum` keeps the
-CRC32 state after each level of the last checksum computed, and resumes from
-the one before the first level that changed (nothing to do while none did).
+Each side records the best key changed since its :meth:`Book.top` tuple was built
+and since the last checksum (the rank of that key is computed once, when asked).
+:meth:`Book.top` (depth <= 32, per side) returns the tuple built last time while no
+level it covers changed; otherwise it refills that tuple in place when nothing else
+holds it, leaving alone the ranks that still hold their level's tuple, updating a
+quantity in a level's tuple that only the book holds, and giving new levels the
+tuples of levels gone (as CPython's own iterators reuse a result tuple nobody else
+references). :meth:`Book.checksum` keeps each level's part of the text as its length
+and its CRC from 0, and the register after each part of the last checksum computed;
+the register being linear, it resumes after the last unchanged level, lets Kraken's
+unchanged bids follow changed asks with one shift, and takes OKX's and Bitfinex's
+interleaved parts in four independent runs joined by shifts.
 """
 
 cimport cython
