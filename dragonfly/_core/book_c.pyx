@@ -61,7 +61,6 @@ cdef extern from "Python.h":
     PyObject* PyErr_Occurred()
     void PyErr_Clear()
     PyObject* PyErr_NoMemory()
-    Py_ssize_t PY_SSIZE_T_MAX
     Py_ssize_t _refcnt "Py_REFCNT" (PyObject* o)
     PyObject* _tuple_item "PyTuple_GET_ITEM" (PyObject* t, Py_ssize_t i)
     void _tuple_set "PyTuple_SET_ITEM" (PyObject* t, Py_ssize_t i, PyObject* o)
@@ -107,33 +106,6 @@ cdef extern from *:
     """
     int DF_BOOK_LE
     uint32_t df_book_load32(const unsigned char* p) noexcept nogil
-
-
-cdef extern from *:
-    """
-    /* Binary searches without branches on the comparisons (conditional moves): the keys a
-       feed updates are close to random, so a branch per step would be mispredicted half the
-       time. n >= 1. */
-    static inline Py_ssize_t df_book_lower_bound(const double* a, Py_ssize_t n, double key) {
-        const double* base = a;
-        while (n > 1) {
-            Py_ssize_t half = n >> 1;
-            base = (base[half] < key) ? base + half : base;
-            n -= half;
-        }
-        return (base - a) + (*base < key);
-    }
-    static inline Py_ssize_t df_book_upper_bound(const double* a, Py_ssize_t n, double key) {
-        const double* base = a;
-        while (n > 1) {
-            Py_ssize_t half = n >> 1;
-            base = (base[half] <= key) ? base + half : base;
-            n -= half;
-        }
-        return (base - a) + (*base <= key);
-    }
-    """
-    Py_ssize_t df_book_lower_bound(const double* a, Py_ssize_t n, double key) noexcept nogil
 
 
 cdef extern from *:
@@ -229,7 +201,6 @@ cdef extern from *:
     """
     Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) noexcept nogil
     Py_ssize_t df_book_count_less_equal(const double* a, Py_ssize_t n, double key) noexcept nogil
-    Py_ssize_t df_book_upper_bound(const double* a, Py_ssize_t n, double key) noexcept nogil
 
 cdef uint32_t _CRC16[16][256]
 
@@ -636,13 +607,6 @@ cdef int _set_texts(Level* lv, const char* ps, Py_ssize_t pn, const char* qs, Py
     lv.qlen = qn
     lv.cs_form = 0
     return 0
-
-
-cdef inline void _drop_pair(Level* lv) noexcept:
-    cdef PyObject* p = lv.pair
-    if p != NULL:
-        lv.pair = NULL
-        _decref(p)
 
 
 cdef Py_ssize_t _slot_new(BookSide* side) noexcept:
