@@ -202,7 +202,35 @@ cdef extern from *:
     Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) noexcept nogil
     Py_ssize_t df_book_count_less_equal(const double* a, Py_ssize_t n, double key) noexcept nogil
 
-cdef uint32_t _CRC16[16][256]
+cdef extern from *:
+    """
+    /* The slicing-by-16 CRC32 tables (filled by _crc_init), and the shifts of the register
+       that run once per level of a checksum, forced inline (they are on the critical path). */
+    static uint32_t df_book_crc16[16][256];
+    #if defined(__GNUC__) || defined(__clang__)
+    #  define DF_BOOK_ALWAYS_INLINE static inline __attribute__((always_inline))
+    #else
+    #  define DF_BOOK_ALWAYS_INLINE static inline
+    #endif
+    DF_BOOK_ALWAYS_INLINE uint32_t df_book_step16(uint32_t crc) {
+        return df_book_crc16[15][crc & 0xFF] ^ df_book_crc16[14][(crc >> 8) & 0xFF]
+               ^ df_book_crc16[13][(crc >> 16) & 0xFF] ^ df_book_crc16[12][crc >> 24];
+    }
+    /* The register after n (<= 16) zero bytes. */
+    DF_BOOK_ALWAYS_INLINE uint32_t df_book_shift16(uint32_t crc, Py_ssize_t n) {
+        if (n >= 4)
+            return df_book_crc16[n - 1][crc & 0xFF] ^ df_book_crc16[n - 2][(crc >> 8) & 0xFF]
+                   ^ df_book_crc16[n - 3][(crc >> 16) & 0xFF] ^ df_book_crc16[n - 4][crc >> 24];
+        while (n > 0) {
+            crc = df_book_crc16[0][crc & 0xFF] ^ (crc >> 8);
+            n--;
+        }
+        return crc;
+    }
+    """
+    uint32_t _CRC16 "df_book_crc16" [16][256]
+    uint32_t df_book_step16(uint32_t crc) noexcept nogil
+    uint32_t df_book_shift16(uint32_t crc, Py_ssize_t n) noexcept nogil
 
 
 cdef void _crc_init() noexcept:
@@ -297,13 +325,7 @@ cdef inline uint32_t _crc_shift(uint32_t crc, Py_ssize_t n) noexcept nogil:
 
 cdef inline uint32_t _crc_shift16(uint32_t crc, Py_ssize_t n) noexcept nogil:
     """:func:`_crc_shift` for ``n`` <= 16."""
-    if n >= 4:
-        return (_CRC16[n - 1][crc & 0xFF] ^ _CRC16[n - 2][(crc >> 8) & 0xFF] ^ _CRC16[n - 3][(crc >> 16) & 0xFF]
-                ^ _CRC16[n - 4][crc >> 24])
-    while n > 0:
-        crc = _CRC16[0][crc & 0xFF] ^ (crc >> 8)
-        n -= 1
-    return crc
+    return df_book_shift16(crc, n)
 
 
 # Shifts by many bytes: _CRC_FAR[k] shifts by 32 << k bytes (k < FAR_STEPS) with four lookups,
@@ -316,7 +338,7 @@ cdef uint32_t _CRC_FAR[FAR_STEPS][4][256]
 
 
 cdef inline uint32_t _crc_step16(uint32_t crc) noexcept nogil:
-    return _CRC16[15][crc & 0xFF] ^ _CRC16[14][(crc >> 8) & 0xFF] ^ _CRC16[13][(crc >> 16) & 0xFF] ^ _CRC16[12][crc >> 24]
+    return df_book_step16(crc)
 
 
 cdef inline uint32_t _crc_far_step(uint32_t crc, int k) noexcept nogil:
@@ -367,13 +389,32 @@ cdef inline const uint32_t* _crc_tables(Py_ssize_t n) noexcept nogil:
     return NULL
 
 
+cdef extern from *:
+    """
+    /* The register after a part of n bytes whose CRC from 0 is part (t: the tables a shift by
+       n uses, or NULL when n is not 4 to 16); longer than 32 bytes goes to the slow shift. */
+    DF_BOOK_ALWAYS_INLINE int df_book_part_fast(Py_ssize_t n, const uint32_t* t) {
+        return t != NULL || n <= 32;
+    }
+    DF_BOOK_ALWAYS_INLINE uint32_t df_book_part(uint32_t crc, uint32_t part, Py_ssize_t n, const uint32_t* t) {
+        if (t != NULL)
+            return t[768 + (crc & 0xFF)] ^ t[512 + ((crc >> 8) & 0xFF)] ^ t[256 + ((crc >> 16) & 0xFF)]
+                   ^ t[crc >> 24] ^ part;
+        if (n <= 16)
+            return df_book_shift16(crc, n) ^ part;
+        return df_book_shift16(df_book_step16(crc), n - 16) ^ part;
+    }
+    """
+    bint df_book_part_fast(Py_ssize_t n, const uint32_t* t) noexcept nogil
+    uint32_t df_book_part(uint32_t crc, uint32_t part, Py_ssize_t n, const uint32_t* t) noexcept nogil
+
+
 cdef inline uint32_t _crc_part(uint32_t crc, uint32_t part, Py_ssize_t n, const uint32_t* t) noexcept nogil:
     """The register after a part of ``n`` bytes whose CRC from 0 is ``part`` (``t``:
     :func:`_crc_tables` of ``n``)."""
-    if t != NULL:
-        return (t[768 + (crc & 0xFF)] ^ t[512 + ((crc >> 8) & 0xFF)] ^ t[256 + ((crc >> 16) & 0xFF)]
-                ^ t[crc >> 24] ^ part)
-    return (_crc_shift16(crc, n) if n <= 16 else _crc_shift(crc, n)) ^ part
+    if df_book_part_fast(n, t):
+        return df_book_part(crc, part, n, t)
+    return _crc_shift(crc, n) ^ part
 
 
 cdef uint32_t _crc_fold(uint32_t start, const uint32_t* part, const Py_ssize_t* size,
@@ -1766,7 +1807,7 @@ cdef class Book:
                     lv = al[k] if k < na else bl[k - na]
                     if lv.cs_form != CS_KRAKEN:
                         _cs_part(lv, CS_KRAKEN, &buf)
-                    crc = (_crc_shift16(crc, lv.cs_len) if lv.cs_len <= 16 else _crc_shift(crc, lv.cs_len)) ^ lv.cs_crc
+                    crc = _crc_part(crc, lv.cs_crc, lv.cs_len, _crc_tables(lv.cs_len))
                     self._cs_state[k] = crc
                     self._cs_ilen[k] = lv.cs_len
                 k = na + nb
@@ -1836,7 +1877,7 @@ cdef class Book:
                 lv = al[k]
                 if lv.cs_form != CS_KRAKEN:
                     _cs_part(lv, CS_KRAKEN, &buf)
-                crc = (_crc_shift16(crc, lv.cs_len) if lv.cs_len <= 16 else _crc_shift(crc, lv.cs_len)) ^ lv.cs_crc
+                crc = _crc_part(crc, lv.cs_crc, lv.cs_len, _crc_tables(lv.cs_len))
                 self._cs_state[k] = crc
                 self._cs_ilen[k] = lv.cs_len
         finally:
