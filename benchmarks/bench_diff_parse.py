@@ -28,7 +28,12 @@ message, and the ratio (a)/(b). Before timing, both must agree: same number of m
 checksums (all of them), and the same top 25 (floats and text) of every book at the end.
 The garbage collector is off while timing, and collected between runs.
 
-Usage: ``python benchmarks/bench_diff_parse.py [--rounds 15]``
+``--stages`` breaks each side down instead: the same loops cut after each stage (parsing;
++ reading the fields, with the book calls left out; + ``apply``/``apply_doc``; + ``top(10)``;
++ the checksum), all the variants interleaved as above; a stage's figure is the difference
+between the medians with and without it (so it carries the noise of two medians).
+
+Usage: ``python benchmarks/bench_diff_parse.py [--rounds 15] [--stages]``
 """
 
 from __future__ import annotations
@@ -328,11 +333,234 @@ def compare(
     return ta / tb
 
 
+# -- stages -----------------------------------------------------------------------------------------
+# The loops above, cut after stage ``stage`` (0 parse, 1 fields, 2 apply, 3 top, 4 checksum). Below
+# stage 2 the book is a stand-in that is never called.
+
+STAGES = ("parse", "fields", "apply", "top(10)", "checksum")
+
+
+class _NoBook:
+    def __init__(self, max_depth: int = 0) -> None:
+        pass
+
+
+def kraken_stage(Book: Any, Doc: Any, side: str, stage: int, msgs: list[str]) -> Callable[[], int]:
+    loads = json.loads
+    B = Book if stage >= 2 else _NoBook
+
+    def run_a() -> int:
+        books: dict[str, Any] = {}
+        ok = 0
+        for raw in msgs:
+            m = loads(raw)
+            if stage == 0:
+                continue
+            pair = m[-1]
+            first = m[1]
+            if "as" in first or "bs" in first:
+                book = books[pair] = B(max_depth=1000)
+                if stage >= 2:
+                    book.apply(first.get("bs", ()), first.get("as", ()))
+                if stage >= 3:
+                    book.top(TOP)
+                continue
+            book = books[pair]
+            if len(m) == 5:
+                second = m[2]
+                bids, asks = second.get("b", ()), first.get("a", ())
+                c = second.get("c")
+            else:
+                bids, asks = first.get("b", ()), first.get("a", ())
+                c = first.get("c")
+            if stage >= 2:
+                book.apply(bids, asks)
+            if stage >= 3:
+                book.top(TOP)
+            if c is not None:
+                ok += (book.checksum("kraken") if stage >= 4 else 0) == int(c)
+        return ok
+
+    def run_b() -> int:
+        books: dict[str, Any] = {}
+        ok = 0
+        for raw in msgs:
+            d = Doc(raw)
+            if stage == 0:
+                continue
+            pair = d.str(d.at(0, -1))
+            first = d.at(0, 1)
+            sa = d.get(first, "as")
+            sb = d.get(first, "bs")
+            if sa >= 0 or sb >= 0:
+                book = books[pair] = B(max_depth=1000)
+                if stage >= 2:
+                    book.apply_doc(d, sb, sa)
+                if stage >= 3:
+                    book.top(TOP)
+                continue
+            book = books[pair]
+            if d.len(0) == 5:
+                second = d.at(0, 2)
+                bids, asks = d.get(second, "b"), d.get(first, "a")
+                c = d.get(second, "c")
+            else:
+                bids, asks = d.get(first, "b"), d.get(first, "a")
+                c = d.get(first, "c")
+            if stage >= 2:
+                book.apply_doc(d, bids, asks)
+            if stage >= 3:
+                book.top(TOP)
+            if c >= 0:
+                ok += (book.checksum("kraken") if stage >= 4 else 0) == d.int(c)
+        return ok
+
+    return run_a if side == "a" else run_b
+
+
+def okx_stage(Book: Any, Doc: Any, side: str, stage: int, msgs: list[str]) -> Callable[[], int]:
+    loads = json.loads
+    B = Book if stage >= 2 else _NoBook
+
+    def run_a() -> int:
+        books: dict[str, Any] = {}
+        ok = 0
+        for raw in msgs:
+            m = loads(raw)
+            if stage == 0:
+                continue
+            inst = m["arg"]["instId"]
+            snapshot = m.get("action", "snapshot") == "snapshot"
+            for d in m["data"]:
+                book = books[inst] = B(max_depth=400) if snapshot else books[inst]
+                bids, asks = d["bids"], d["asks"]
+                if stage >= 2:
+                    book.apply(bids, asks)
+                if stage >= 3:
+                    book.top(TOP)
+                ok += (book.checksum("okx") if stage >= 4 else 0) == int(d["checksum"])
+        return ok
+
+    def run_b() -> int:
+        books: dict[str, Any] = {}
+        ok = 0
+        for raw in msgs:
+            d = Doc(raw)
+            if stage == 0:
+                continue
+            inst = d.str(d.get(d.get(0, "arg"), "instId"))
+            action = d.get(0, "action")
+            snapshot = action < 0 or d.str(action) == "snapshot"
+            for h in d.children(d.get(0, "data")):
+                book = books[inst] = B(max_depth=400) if snapshot else books[inst]
+                bids, asks = d.get(h, "bids"), d.get(h, "asks")
+                if stage >= 2:
+                    book.apply_doc(d, bids, asks)
+                if stage >= 3:
+                    book.top(TOP)
+                ok += (book.checksum("okx") if stage >= 4 else 0) == d.int(d.get(h, "checksum"))
+        return ok
+
+    return run_a if side == "a" else run_b
+
+
+def binance_stage(Book: Any, Doc: Any, side: str, stage: int, snapshot: str, diffs: list[str]) -> Callable[[], int]:
+    loads = json.loads
+
+    def run_a() -> int:
+        snap = loads(snapshot)
+        book = Book(max_depth=5000)
+        book.apply(snap["bids"], snap["asks"])
+        last = snap["lastUpdateId"]
+        n = 0
+        for raw in diffs:
+            m = loads(raw)
+            if stage == 0:
+                continue
+            m = m["data"]
+            if m["u"] <= last:
+                continue
+            if n and m["U"] != last + 1:
+                raise AssertionError("gap")
+            bids, asks = m["b"], m["a"]
+            if stage >= 2:
+                book.apply(bids, asks)
+            last = m["u"]
+            if stage >= 3:
+                book.top(TOP)
+            n += 1
+        return n
+
+    def run_b() -> int:
+        s = Doc(snapshot)
+        book = Book(max_depth=5000)
+        book.apply_doc(s, s.get(0, "bids"), s.get(0, "asks"))
+        last = s.int(s.get(0, "lastUpdateId"))
+        n = 0
+        for raw in diffs:
+            d = Doc(raw)
+            if stage == 0:
+                continue
+            m = d.get(0, "data")
+            u = d.int(d.get(m, "u"))
+            if u <= last:
+                continue
+            if n and d.int(d.get(m, "U")) != last + 1:
+                raise AssertionError("gap")
+            bids, asks = d.get(m, "b"), d.get(m, "a")
+            if stage >= 2:
+                book.apply_doc(d, bids, asks)
+            last = u
+            if stage >= 3:
+                book.top(TOP)
+            n += 1
+        return n
+
+    return run_a if side == "a" else run_b
+
+
+def stages(title: str, n: int, make: Callable[[str, int], Callable[[], int]], count: int, rounds: int) -> None:
+    keys = [(side, st) for side in "ab" for st in range(count)]
+    medians = dict(zip(keys, (t / n * 1e9 for t in interleaved([make(side, st) for side, st in keys], rounds))))
+    print(f"  {title}")
+    for side in "ab":
+        steps = [medians[(side, st)] - (medians[(side, st - 1)] if st else 0.0) for st in range(count)]
+        cells = "  ".join(f"{name} {v:5.0f}" for name, v in zip(STAGES, steps))
+        print(f"    ({side}) {medians[(side, count - 1)]:6.0f} = {cells}")
+    print(f"    (a)/(b) {medians[('a', count - 1)] / medians[('b', count - 1)]:.2f}x")
+
+
+def main_stages(Book: Any, Doc: Any, rounds: int) -> None:
+    print(f"ns per message by stage, median of {rounds} interleaved rounds (Python {sys.version.split()[0]})")
+    kmsgs = kraken_messages()
+    stages(
+        "Kraken v1 book-1000 (+ checksum)", len(kmsgs), lambda s, st: kraken_stage(Book, Doc, s, st, kmsgs), 5, rounds
+    )
+    for name, label in (
+        ("cryptofeed__OKX.ws.1.0__books-l2-tbt_2022-02-27", "OKX books-l2-tbt (+ checksum)"),
+        ("cryptofeed__OKX.ws.1.0__books_2022-05-13", "OKX books (+ checksum)"),
+    ):
+        omsgs = okx_messages(name)
+        stages(label, len(omsgs), lambda s, st, m=omsgs: okx_stage(Book, Doc, s, st, m), 5, rounds)
+    snapshot, diffs = binance_messages()
+    stages(
+        "Binance BTCUSDT depth@100ms (+ REST snapshot)",
+        len(diffs) + 1,
+        lambda s, st: binance_stage(Book, Doc, s, st, snapshot, diffs),
+        4,
+        rounds,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--stages", action="store_true", help="break each side down by stage instead")
     args = ap.parse_args()
     Book, Doc = compiled_or_exit()
+    if args.stages:
+        main_stages(Book, Doc, args.rounds)
+        return
 
     print(
         f"ns per message, median of {args.rounds} interleaved rounds (compiled Book and Doc; "

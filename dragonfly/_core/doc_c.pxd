@@ -166,8 +166,64 @@ cdef extern from *:
             return 1;
         }
     }
+
+    /* df_decimal() when the 24 bytes from s may be read (the token and what follows it in the
+       buffer). The usual venue number, D+ ('.' D*)? or '.' D+ in at most 16 bytes with at most
+       15 digits (so below 2^53: one correctly rounded division, as in df_decimal), takes a few
+       word operations; anything else goes to df_decimal(). */
+    static const uint64_t df_doc_pow10_u64_16[17] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+        1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+        100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL};
+
+    static inline int df_decimal24(const unsigned char* s, Py_ssize_t n, double* out) {
+        uint64_t w, ip, fp, m;
+        int k, r, f;
+        if (!DF_DOC_LE || !DF_DOC_FAST_FLOAT || n < 1 || n > 16)
+            return df_decimal(s, n, out);
+        w = df_doc_load8(s);
+        k = df_doc_digit_run8(w);
+        ip = k ? df_doc_value_k(w, k) : 0;
+        if (k == 8) {                       /* more integer digits */
+            w = df_doc_load8(s + 8);
+            r = df_doc_digit_run8(w);
+            if (r) {
+                ip = ip * df_doc_pow10_u64[r] + df_doc_value_k(w, r);
+                k += r;
+            }
+        }
+        if (k == n) {
+            *out = (double)ip;              /* at most 16 digits: k > 15 is exact only below 2^53 */
+            if (k > 15 && ip > 9007199254740992ULL)
+                return df_decimal(s, n, out);
+            return 1;
+        }
+        if (k > n || s[k] != '.')
+            return df_decimal(s, n, out);
+        f = (int)n - 1 - k;                 /* digits after the '.' */
+        if (f == 0 || k + f > 15)
+            return df_decimal(s, n, out);   /* "5.", "." and long numbers */
+        w = df_doc_load8(s + k + 1);
+        if (f <= 8) {
+            if (df_doc_digit_run8(w) < f)
+                return df_decimal(s, n, out);
+            fp = df_doc_value_k(w, f);
+        } else {
+            if (df_doc_digit_run8(w) < 8)
+                return df_decimal(s, n, out);
+            fp = df_doc_value_k(w, 8);
+            w = df_doc_load8(s + k + 9);
+            if (df_doc_digit_run8(w) < f - 8)
+                return df_decimal(s, n, out);
+            fp = fp * df_doc_pow10_u64[f - 8] + df_doc_value_k(w, f - 8);
+        }
+        m = ip * df_doc_pow10_u64_16[f] + fp;
+        *out = (double)m / df_doc_pow10[f];
+        return 1;
+    }
     """
     int df_decimal(const unsigned char* s, Py_ssize_t n, double* out) except -1
+    int df_decimal24(const unsigned char* s, Py_ssize_t n, double* out) except -1
     int DF_DOC_LE
     int df_doc_digit_run8(uint64_t x) noexcept nogil
     uint64_t df_doc_load8(const unsigned char* p) noexcept nogil
@@ -191,7 +247,7 @@ cdef enum:
     DOC_OBJECT = 6
     DOC_F_ESCAPES = 1
     DOC_F_INTEGER = 2
-    DOC_INLINE = 32   # tape entries stored inside the object (no allocation for small frames)
+    DOC_INLINE = 16   # tape entries stored inside the object (no allocation for small frames)
 
 
 cdef class Doc:

@@ -1,3 +1,4 @@
+# cython: binding=False
 """One JSON document, parsed strictly into a tape and read through integer handles (compiled twin).
 
 Behaves exactly like :mod:`dragonfly._core.doc_py` (the reference, where the semantics are
@@ -18,7 +19,8 @@ from cpython.float cimport PyFloat_FromDouble
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.ref cimport Py_INCREF
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
@@ -33,6 +35,8 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object unicode)
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
     object PyUnicode_DecodeASCII(const char* s, Py_ssize_t size, const char* errors)
+    Py_ssize_t _ustr_length "PyUnicode_GET_LENGTH" (PyObject* o)
+    void* _ustr_data "PyUnicode_DATA" (PyObject* o)
     object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
     object PyLong_FromString(const char* s, char** pend, int base)
     int PyUnicode_4BYTE_KIND
@@ -51,6 +55,22 @@ cdef extern from *:
         return (x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((s - ones) & ~s)) & high;
     }
 
+    /* The same test on sixteen bytes with SSE2 (every x86-64): a bit per flagged byte. */
+    #if defined(__SSE2__) || defined(_M_X64)
+    #  include <emmintrin.h>
+    #  define DF_DOC_SSE2 1
+    static inline unsigned int df_doc_special16(const unsigned char* p) {
+        __m128i v = _mm_loadu_si128((const __m128i*)p);
+        __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),   /* signed: also >= 0x80 */
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x22)),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8(0x5C))));
+        return (unsigned int)_mm_movemask_epi8(m);
+    }
+    #else
+    #  define DF_DOC_SSE2 0
+    static inline unsigned int df_doc_special16(const unsigned char* p) { return 0; }
+    #endif
+
     static inline int df_doc_ctz64(uint64_t x) {
     #if defined(__GNUC__) || defined(__clang__)
         return __builtin_ctzll(x);
@@ -66,6 +86,8 @@ cdef extern from *:
     }
     """
     uint64_t df_doc_special8(uint64_t x) noexcept nogil
+    int DF_DOC_SSE2
+    unsigned int df_doc_special16(const unsigned char* p) noexcept nogil
     int df_doc_ctz64(uint64_t x) noexcept nogil
 
 __all__ = ("Doc", "NULL", "FALSE", "TRUE", "NUMBER", "STRING", "ARRAY", "OBJECT", "MAX_DEPTH", "KIND_NAMES")
@@ -188,6 +210,13 @@ cdef inline cptr _ws(cptr p, cptr e) noexcept:
 cdef inline cptr _scan_plain(cptr p, cptr e) noexcept:
     """Advance over string bytes that need no attention."""
     cdef uint64_t m
+    cdef unsigned int m16
+    if DF_DOC_SSE2:
+        while e - p >= 16:
+            m16 = df_doc_special16(p)
+            if m16:
+                return p + df_doc_ctz64(m16)
+            p += 16
     if DF_DOC_LE:
         while e - p >= 8:
             m = df_doc_special8(df_doc_load8(p))
@@ -343,17 +372,32 @@ cdef inline cptr _literal_end(PState* c, cptr p, uint8_t* kind) noexcept:
 # ---------------------------------------------------------------------------------------
 
 
+# The heap tape of the last document freed, kept for the next one that outgrows its inline
+# nodes (frames come one after another: no allocation per frame).
+cdef DocNode* _spare_tape = NULL
+cdef Py_ssize_t _spare_cap = 0
+
+cdef enum:
+    SPARE_MAX = 1 << 16    # the largest tape kept (nodes)
+
+
 cdef DocNode* _grow(Doc d) noexcept:
     """Room for one more node; NULL when out of memory."""
+    global _spare_tape
     cdef Py_ssize_t cap
     cdef DocNode* t
     if d._tape == d._inline:
         cap = d._n // 6
-        if cap < 4 * DOC_INLINE:
-            cap = 4 * DOC_INLINE
-        t = <DocNode*>PyMem_Malloc(cap * sizeof(DocNode))
-        if t == NULL:
-            return NULL
+        if cap < 8 * DOC_INLINE:
+            cap = 8 * DOC_INLINE
+        if _spare_tape != NULL and _spare_cap >= cap:
+            t = _spare_tape
+            cap = _spare_cap
+            _spare_tape = NULL
+        else:
+            t = <DocNode*>PyMem_Malloc(cap * sizeof(DocNode))
+            if t == NULL:
+                return NULL
         memcpy(t, d._inline, d._count * sizeof(DocNode))
     else:
         cap = d._cap * 2
@@ -365,40 +409,52 @@ cdef DocNode* _grow(Doc d) noexcept:
     return t
 
 
-cdef inline Py_ssize_t _push(Doc d, PState* c, uint8_t kind, cptr at) noexcept:
-    cdef Py_ssize_t h = d._count
+cdef struct Tape:
+    # the tape being filled, in locals of _parse (written back to the Doc when it grows or ends)
+    DocNode* nodes
+    Py_ssize_t count
+    Py_ssize_t cap
+
+
+cdef inline DocNode* _node(Doc d, PState* c, Tape* t, uint8_t kind, cptr at) noexcept:
+    """Append a node (size 0, no flags, no members); NULL with E_MEMORY when it cannot grow."""
     cdef DocNode* node
-    if h == d._cap and _grow(d) == NULL:
-        c.err = E_MEMORY
-        return -1
-    node = &d._tape[h]
+    cdef Py_ssize_t h = t.count
+    if h == t.cap:
+        d._count = h
+        if _grow(d) == NULL:
+            c.err = E_MEMORY
+            return NULL
+        t.nodes = d._tape
+        t.cap = d._cap
+    node = &t.nodes[h]
     node.start = <uint32_t>(at - c.start)
     node.size = 0
     node.next = <uint32_t>(h + 1)
     node.kind = kind
     node.flags = 0
-    d._count = h + 1
-    return h
+    t.count = h + 1
+    return node
 
 
-cdef inline cptr _key(Doc d, PState* c, cptr p) noexcept:
-    """At a key: the key (a string node), ``:`` and whitespace; returns the value position."""
+cdef inline cptr _member_key(Doc d, PState* c, Tape* t, cptr p) noexcept:
+    """At an object member: the key (a string node), ``:`` and whitespace; returns the value position."""
     cdef cptr e = c.end
-    cdef Py_ssize_t h
+    cdef DocNode* node
     cdef uint8_t flags = 0
     cdef cptr r
     if p >= e:
         return _eof(c)
     if p[0] != 0x22:
         return _fail(c, E_KEY, p)
-    h = _push(d, c, DOC_STRING, p)
-    if h < 0:
+    node = _node(d, c, t, DOC_STRING, p)
+    if node == NULL:
         return NULL
     r = _string_end(c, p, &flags)
     if r == NULL:
         return NULL
-    d._tape[h].size = <uint32_t>(r - p - 2)
-    d._tape[h].flags = flags
+    node.size = <uint32_t>(r - p - 2)
+    node.flags = flags
     p = _ws(r, e)
     if p >= e:
         return _eof(c)
@@ -408,59 +464,73 @@ cdef inline cptr _key(Doc d, PState* c, cptr p) noexcept:
 
 
 cdef int _parse(Doc d, PState* c) noexcept:
-    """Fill the tape; 0, or -1 with ``c.err``/``c.pos`` set."""
+    """Fill the tape; 0, or -1 with ``c.err``/``c.pos`` set.
+
+    The open containers are a stack of (handle, members so far, is an object); the innermost
+    one is kept in locals, and its node gets its member count and ``next`` when it closes."""
     cdef cptr e = c.end
     cdef cptr p = _ws(c.start, e)
     cdef cptr r
-    cdef uint32_t stack[C_MAX_DEPTH]
-    cdef Py_ssize_t top = 0, h, parent
+    cdef Tape t
+    cdef DocNode* node
+    cdef uint32_t stk_h[C_MAX_DEPTH]
+    cdef uint32_t stk_n[C_MAX_DEPTH]
+    cdef uint8_t stk_o[C_MAX_DEPTH]
+    cdef Py_ssize_t depth = 0
+    cdef uint32_t cur_h = 0, cur_n = 0
+    cdef bint cur_obj = False, is_obj
     cdef unsigned char ch
     cdef uint8_t flags, kind
-    cdef bint is_obj
+    t.nodes = d._tape
+    t.count = 0
+    t.cap = d._cap
     while True:
         # a value at p
         if p >= e:
-            _eof(c)
-            return -1
+            break  # end of input
         ch = p[0]
         if ch == 0x22:
-            h = _push(d, c, DOC_STRING, p)
-            if h < 0:
+            node = _node(d, c, &t, DOC_STRING, p)
+            if node == NULL:
                 return -1
             flags = 0
             r = _string_end(c, p, &flags)
             if r == NULL:
                 return -1
-            d._tape[h].size = <uint32_t>(r - p - 2)
-            d._tape[h].flags = flags
+            node.size = <uint32_t>(r - p - 2)
+            node.flags = flags
             p = r
-        elif ch == 0x2D or (0x30 <= ch <= 0x39):
-            h = _push(d, c, DOC_NUMBER, p)
-            if h < 0:
+        elif ch == 0x2D or <unsigned int>ch - 0x30 <= 9:
+            node = _node(d, c, &t, DOC_NUMBER, p)
+            if node == NULL:
                 return -1
             flags = 0
             r = _number_end(c, p, &flags)
             if r == NULL:
                 return -1
-            d._tape[h].size = <uint32_t>(r - p)
-            d._tape[h].flags = flags
+            node.size = <uint32_t>(r - p)
+            node.flags = flags
             p = r
         elif ch == 0x7B or ch == 0x5B:
-            if top >= C_MAX_DEPTH:
+            if depth >= C_MAX_DEPTH:
                 _fail(c, E_NESTING, p)
                 return -1
             is_obj = ch == 0x7B
-            h = _push(d, c, DOC_OBJECT if is_obj else DOC_ARRAY, p)
-            if h < 0:
+            if _node(d, c, &t, DOC_OBJECT if is_obj else DOC_ARRAY, p) == NULL:
                 return -1
             p = _ws(p + 1, e)
             if p < e and p[0] == (0x7D if is_obj else 0x5D):
-                p += 1
+                p += 1  # empty: a complete value
             else:
-                stack[top] = <uint32_t>h
-                top += 1
+                stk_h[depth] = cur_h
+                stk_n[depth] = cur_n
+                stk_o[depth] = cur_obj
+                depth += 1
+                cur_h = <uint32_t>(t.count - 1)
+                cur_n = 0
+                cur_obj = is_obj
                 if is_obj:
-                    p = _key(d, c, p)
+                    p = _member_key(d, c, &t, p)
                     if p == NULL:
                         return -1
                 continue
@@ -469,10 +539,10 @@ cdef int _parse(Doc d, PState* c) noexcept:
             r = _literal_end(c, p, &kind)
             if r == NULL:
                 return -1
-            h = _push(d, c, kind, p)
-            if h < 0:
+            node = _node(d, c, &t, kind, p)
+            if node == NULL:
                 return -1
-            d._tape[h].size = <uint32_t>(r - p)
+            node.size = <uint32_t>(r - p)
             p = r
         else:
             _fail(c, E_CHAR, p)
@@ -480,32 +550,39 @@ cdef int _parse(Doc d, PState* c) noexcept:
         # after a complete value
         while True:
             p = _ws(p, e)
-            if top == 0:
+            if depth == 0:
+                d._count = t.count
                 if p < e:
                     _fail(c, E_EXTRA, p)
                     return -1
                 return 0
-            parent = stack[top - 1]
-            d._tape[parent].size += 1
+            cur_n += 1
             if p >= e:
                 _eof(c)
                 return -1
             ch = p[0]
-            is_obj = d._tape[parent].kind == DOC_OBJECT
             if ch == 0x2C:
                 p = _ws(p + 1, e)
-                if is_obj:
-                    p = _key(d, c, p)
+                if cur_obj:
+                    p = _member_key(d, c, &t, p)
                     if p == NULL:
                         return -1
                 break
-            if ch == (0x7D if is_obj else 0x5D):
-                d._tape[parent].next = <uint32_t>d._count
-                top -= 1
+            if ch == (0x7D if cur_obj else 0x5D):
+                node = &t.nodes[cur_h]
+                node.size = cur_n
+                node.next = <uint32_t>t.count
+                depth -= 1
+                cur_h = stk_h[depth]
+                cur_n = stk_n[depth]
+                cur_obj = stk_o[depth]
                 p += 1
                 continue
-            _fail(c, E_OBJ_SEP if is_obj else E_ARR_SEP, p)
+            _fail(c, E_OBJ_SEP if cur_obj else E_ARR_SEP, p)
             return -1
+    d._count = t.count
+    _eof(c)
+    return -1
 
 
 cdef Py_ssize_t _char_pos(Doc d, Py_ssize_t pos):
@@ -638,6 +715,56 @@ cdef object _int_from(cptr s, Py_ssize_t n):
             PyMem_Free(buf)
 
 
+cdef inline bint _same_bytes(cptr a, cptr b, Py_ssize_t n) noexcept:
+    """``a[:n] == b[:n]``; member names are short, so a loop beats a call to memcmp."""
+    cdef Py_ssize_t i
+    if n > 16:
+        return memcmp(a, b, n) == 0
+    for i in range(n):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Short strings: a cache of str objects
+# ---------------------------------------------------------------------------------------
+# Frames repeat the same short strings (instrument names, actions, channels): decoding one
+# returns the str made for the same bytes last time when it is still in this direct-mapped
+# cache (its hash already computed, so a dict lookup with it skips hashing too), as CPython
+# interns identifiers. Only ASCII strings of at most STR_CACHE_MAX bytes are kept.
+
+cdef enum:
+    STR_CACHE = 512           # entries (a power of two)
+    STR_CACHE_MAX = 32        # longest string kept, in bytes
+
+cdef PyObject* _str_cache[STR_CACHE]   # owned references, or NULL
+
+
+cdef str _short_str(cptr s, Py_ssize_t n):
+    """``s[:n]`` (no escapes, valid UTF-8) as a str, from the cache when it is there."""
+    cdef uint32_t h = 2166136261u
+    cdef unsigned char acc = 0
+    cdef Py_ssize_t i
+    cdef PyObject* p
+    cdef str out
+    for i in range(n):  # FNV-1a, and whether every byte is ASCII
+        h = (h ^ s[i]) * 16777619u
+        acc |= s[i]
+    if acc & 0x80:
+        return PyUnicode_DecodeUTF8(<const char*>s, n, NULL)
+    h &= STR_CACHE - 1
+    p = _str_cache[h]
+    if p != NULL and _ustr_length(p) == n and memcmp(_ustr_data(p), s, n) == 0:
+        return <str>p
+    out = PyUnicode_DecodeASCII(<const char*>s, n, NULL)
+    Py_INCREF(out)
+    _str_cache[h] = <PyObject*>out
+    if p != NULL:
+        Py_DECREF(<object>p)
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 # The document
 # ---------------------------------------------------------------------------------------
@@ -645,6 +772,7 @@ cdef object _int_from(cptr s, Py_ssize_t n):
 
 @cython.final
 @cython.freelist(8)
+@cython.no_gc  # it holds only its str or bytes: it cannot be part of a cycle
 cdef class Doc:
     """One strictly parsed JSON document, read through integer handles.
 
@@ -699,8 +827,15 @@ cdef class Doc:
             raise ExtractError(_MESSAGES[c.err], _char_pos(self, c.pos))
 
     def __dealloc__(self):
+        global _spare_tape, _spare_cap
         if self._tape != self._inline:
-            PyMem_Free(self._tape)
+            if self._cap <= SPARE_MAX and (_spare_tape == NULL or _spare_cap < self._cap):
+                if _spare_tape != NULL:
+                    PyMem_Free(_spare_tape)
+                _spare_tape = self._tape  # for the next document
+                _spare_cap = self._cap
+            else:
+                PyMem_Free(self._tape)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -714,6 +849,8 @@ cdef class Doc:
         cdef cptr s = self._buf + node.start + 1
         if node.flags & DOC_F_ESCAPES:
             return _decode_escaped(s, node.size)
+        if node.size <= STR_CACHE_MAX:
+            return _short_str(s, node.size)
         return PyUnicode_DecodeUTF8(<const char*>s, node.size, NULL)
 
     cdef int number(self, Py_ssize_t h, double* out) except -1:
@@ -810,7 +947,7 @@ cdef class Doc:
             if node.flags & DOC_F_ESCAPES:
                 if self.decode(k) == key:
                     return k + 1
-            elif kb != NULL and node.size == kn and memcmp(self._buf + node.start + 1, kb, kn) == 0:
+            elif kb != NULL and node.size == kn and _same_bytes(self._buf + node.start + 1, <cptr>kb, kn):
                 return k + 1
             k = self._tape[k + 1].next
         return -1
