@@ -521,11 +521,12 @@ def binance_stage(Book: Any, Doc: Any, side: str, stage: int, snapshot: str, dif
 
 def stages(title: str, n: int, make: Callable[[str, int], Callable[[], int]], count: int, rounds: int) -> None:
     keys = [(side, st) for side in "ab" for st in range(count)]
-    medians = dict(zip(keys, (t / n * 1e9 for t in interleaved([make(side, st) for side, st in keys], rounds))))
+    times = interleaved([make(side, st) for side, st in keys], rounds)
+    medians = dict(zip(keys, (t / n * 1e9 for t in times), strict=True))
     print(f"  {title}")
     for side in "ab":
         steps = [medians[(side, st)] - (medians[(side, st - 1)] if st else 0.0) for st in range(count)]
-        cells = "  ".join(f"{name} {v:5.0f}" for name, v in zip(STAGES, steps))
+        cells = "  ".join(f"{name} {v:5.0f}" for name, v in zip(STAGES, steps, strict=False))
         print(f"    ({side}) {medians[(side, count - 1)]:6.0f} = {cells}")
     print(f"    (a)/(b) {medians[('a', count - 1)] / medians[('b', count - 1)]:.2f}x")
 

@@ -269,7 +269,7 @@ NUMBER_TEXTS = [
 def test_apply_doc_numbers_every_shape(room: int) -> None:
     for impl in _impls():
         bm, dm = core_module("book", impl), core_module("doc", impl)
-        for i, t in enumerate(NUMBER_TEXTS):
+        for t in NUMBER_TEXTS:
             quoted = f'"{t}"'
             doc_text = f'{{"a":[[{quoted},{quoted}]]' + " " * room + "}"
             d = dm.Doc(doc_text)
