@@ -144,7 +144,7 @@ def kraken_dragonfly(book_cls: Any, msgs: list[str]) -> Callable[[], int]:
                 c = first.get("c")
             book.top(TOP)
             if c is not None:
-                ok += book.checksum("kraken") == int(c)
+                ok += book.checksum("crc32_top10_digits") == int(c)
         return ok
 
     return run

@@ -140,7 +140,7 @@ def kraken_loads(Book: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str
                 c = first.get("c")
             book.top(TOP)
             if c is not None:
-                ok += book.checksum("kraken") == int(c)
+                ok += book.checksum("crc32_top10_digits") == int(c)
         return ok, books
 
     return run
@@ -171,7 +171,7 @@ def kraken_doc(Book: Any, Doc: Any, msgs: list[str]) -> Callable[[], tuple[int, 
                 c = d.get(first, "c")
             book.top(TOP)
             if c >= 0:
-                ok += book.checksum("kraken") == d.int(c)
+                ok += book.checksum("crc32_top10_digits") == d.int(c)
         return ok, books
 
     return run
@@ -197,7 +197,7 @@ def okx_loads(Book: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str, A
                     book = books[inst]
                 book.apply(d["bids"], d["asks"])
                 book.top(TOP)
-                ok += book.checksum("okx") == int(d["checksum"])
+                ok += book.checksum("crc32_top25_interleaved") == int(d["checksum"])
         return ok, books
 
     return run
@@ -219,7 +219,7 @@ def okx_doc(Book: Any, Doc: Any, msgs: list[str]) -> Callable[[], tuple[int, dic
                     book = books[inst]
                 book.apply_doc(d, d.get(h, "bids"), d.get(h, "asks"))
                 book.top(TOP)
-                ok += book.checksum("okx") == d.int(d.get(h, "checksum"))
+                ok += book.checksum("crc32_top25_interleaved") == d.int(d.get(h, "checksum"))
         return ok, books
 
     return run
@@ -378,7 +378,7 @@ def kraken_stage(Book: Any, Doc: Any, side: str, stage: int, msgs: list[str]) ->
             if stage >= 3:
                 book.top(TOP)
             if c is not None:
-                ok += (book.checksum("kraken") if stage >= 4 else 0) == int(c)
+                ok += (book.checksum("crc32_top10_digits") if stage >= 4 else 0) == int(c)
         return ok
 
     def run_b() -> int:
@@ -412,7 +412,7 @@ def kraken_stage(Book: Any, Doc: Any, side: str, stage: int, msgs: list[str]) ->
             if stage >= 3:
                 book.top(TOP)
             if c >= 0:
-                ok += (book.checksum("kraken") if stage >= 4 else 0) == d.int(c)
+                ok += (book.checksum("crc32_top10_digits") if stage >= 4 else 0) == d.int(c)
         return ok
 
     return run_a if side == "a" else run_b
@@ -438,7 +438,7 @@ def okx_stage(Book: Any, Doc: Any, side: str, stage: int, msgs: list[str]) -> Ca
                     book.apply(bids, asks)
                 if stage >= 3:
                     book.top(TOP)
-                ok += (book.checksum("okx") if stage >= 4 else 0) == int(d["checksum"])
+                ok += (book.checksum("crc32_top25_interleaved") if stage >= 4 else 0) == int(d["checksum"])
         return ok
 
     def run_b() -> int:
@@ -458,7 +458,7 @@ def okx_stage(Book: Any, Doc: Any, side: str, stage: int, msgs: list[str]) -> Ca
                     book.apply_doc(d, bids, asks)
                 if stage >= 3:
                     book.top(TOP)
-                ok += (book.checksum("okx") if stage >= 4 else 0) == d.int(d.get(h, "checksum"))
+                ok += (book.checksum("crc32_top25_interleaved") if stage >= 4 else 0) == d.int(d.get(h, "checksum"))
         return ok
 
     return run_a if side == "a" else run_b

@@ -81,9 +81,9 @@ __all__ = ("Book", "CHECKSUM_KINDS", "DEFAULT_MAX_DEPTH", "MAX_MAX_DEPTH")
 
 DEFAULT_MAX_DEPTH = 5000
 MAX_MAX_DEPTH = 1_000_000
-CHECKSUM_KINDS = ("kraken", "okx", "bitfinex")
-cdef str _KRAKEN = "kraken"
-cdef str _OKX = "okx"
+CHECKSUM_KINDS = ("crc32_top10_digits", "crc32_top25_interleaved", "crc32_top25_signed_amounts")
+cdef str _KRAKEN = "crc32_top10_digits"
+cdef str _OKX = "crc32_top25_interleaved"
 
 # ---------------------------------------------------------------------------------------------------
 # CRC32 (IEEE 802.3, reflected polynomial 0xEDB88320), the one zlib.crc32 computes: slicing-by-16
@@ -1745,9 +1745,9 @@ cdef class Book:
     # -- checksums -----------------------------------------------------------------------------------
 
     def checksum(self, kind):
-        """The venue checksum of the current book: ``"kraken"`` (unsigned
-        CRC32), ``"okx"`` or ``"bitfinex"`` (signed 32-bit). See the pure twin
-        for the exact definitions. The value is kept until a level it covers
+        """A checksum of the current book: ``"crc32_top10_digits"`` (unsigned CRC32),
+        ``"crc32_top25_interleaved"`` or ``"crc32_top25_signed_amounts"`` (signed 32-bit).
+        See the pure twin for the exact definitions. The value is kept until a level it covers
         changes, and then computed again from the first level that did."""
         cdef int kid
         if kind is _KRAKEN:  # the usual call passes the interned literal
@@ -1755,7 +1755,7 @@ cdef class Book:
         elif kind is _OKX:
             kid = 2
         else:
-            kid = 1 if kind == "kraken" else 2 if kind == "okx" else 3 if kind == "bitfinex" else 0
+            kid = 1 if kind == "crc32_top10_digits" else 2 if kind == "crc32_top25_interleaved" else 3 if kind == "crc32_top25_signed_amounts" else 0
         if kid == 0:
             raise ValueError(f"unknown checksum kind {kind!r}; expected one of {CHECKSUM_KINDS}")
         return self._checksum(kid)

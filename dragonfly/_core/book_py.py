@@ -56,7 +56,7 @@ DEFAULT_MAX_DEPTH = 5000
 #: Largest accepted ``max_depth``.
 MAX_MAX_DEPTH = 1_000_000
 #: Checksum kinds understood by :meth:`Book.checksum`.
-CHECKSUM_KINDS = ("kraken", "okx", "bitfinex")
+CHECKSUM_KINDS = ("crc32_top10_digits", "crc32_top25_interleaved", "crc32_top25_signed_amounts")
 
 Level = tuple[float, float]
 
@@ -354,26 +354,25 @@ class Book:
     # -- checksums --------------------------------------------------------------------------------
 
     def checksum(self, kind: str) -> int:
-        """The venue checksum of the current book.
+        """A checksum of the current book, computed over the levels' own text as venues define
+        theirs (a venue adapter names the kind its venue uses).
 
         Parameters
         ----------
-        kind : {"kraken", "okx", "bitfinex"}
-            ``"kraken"``: CRC32 (unsigned) of the top 10 asks (lowest first)
-            then the top 10 bids (highest first), each price then quantity
-            text with ``.`` removed and leading zeros stripped, concatenated.
-            ``"okx"``: CRC32 as a signed 32-bit int of the top 25 levels
-            interleaved ``bidPx:bidSz:askPx:askSz:...`` (a side that has run
-            out contributes nothing), joined with ``:``.
-            ``"bitfinex"``: CRC32 as a signed 32-bit int of the top 25 bids and
-            top 25 asks interleaved ``bidPx:bidAmt:askPx:-askAmt:...`` (a side
-            that has run out contributes nothing), joined with ``:``: Bitfinex
-            gives bid amounts positive and ask amounts negative, so the ask's
-            quantity text gets a ``-`` in front unless it already starts with
-            one (Bitfinex "WebSocket Checksum", P-precision books; the book keeps
-            the venue's own price and amount text).
+        kind : {"crc32_top10_digits", "crc32_top25_interleaved", "crc32_top25_signed_amounts"}
+            ``"crc32_top10_digits"`` (Kraken's): CRC32 (unsigned) of the top 10 asks (lowest
+            first) then the top 10 bids (highest first), each price then quantity text with
+            ``.`` removed and leading zeros stripped, concatenated.
+            ``"crc32_top25_interleaved"`` (OKX's): CRC32 as a signed 32-bit int of the top 25
+            levels interleaved ``bidPx:bidSz:askPx:askSz:...`` (a side that has run out
+            contributes nothing), joined with ``:``.
+            ``"crc32_top25_signed_amounts"`` (Bitfinex's): CRC32 as a signed 32-bit int of the
+            top 25 bids and top 25 asks interleaved ``bidPx:bidAmt:askPx:-askAmt:...`` (a side
+            that has run out contributes nothing), joined with ``:``: bid amounts positive and
+            ask amounts negative, so the ask's quantity text gets a ``-`` in front unless it
+            already starts with one (Bitfinex "WebSocket Checksum", P-precision books).
         """
-        if kind == "kraken":
+        if kind == "crc32_top10_digits":
             bids, asks = self.top_text(10)
             parts: list[bytes] = []
             for ptext, qtext in asks:
@@ -383,7 +382,7 @@ class Book:
                 parts.append(ptext.replace(b".", b"").lstrip(b"0"))
                 parts.append(qtext.replace(b".", b"").lstrip(b"0"))
             return zlib.crc32(b"".join(parts))
-        if kind == "okx":
+        if kind == "crc32_top25_interleaved":
             bids, asks = self.top_text(25)
             items: list[bytes] = []
             for i in range(max(len(bids), len(asks))):
@@ -393,7 +392,7 @@ class Book:
                     items.extend(asks[i])
             crc = zlib.crc32(b":".join(items))
             return crc - (1 << 32) if crc >= (1 << 31) else crc
-        if kind == "bitfinex":
+        if kind == "crc32_top25_signed_amounts":
             bids, asks = self.top_text(25)
             items = []
             for i in range(max(len(bids), len(asks))):

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .._core.book import Book
+from .._core.book import CHECKSUM_KINDS, Book
 from .._core.merge import check_top
 from ..errors import InvalidLevelError
 from ..model import BookUpdate, Side, VenueStatus
@@ -59,9 +59,6 @@ _SYNCING = VenueStatus.SYNCING
 _SKIP = Verdict.SKIP
 _GAP = Verdict.GAP
 _make_update = BookUpdate._make
-
-#: Checksum kinds the core :class:`~dragonfly._core.book.Book` computes.
-CHECKSUM_KINDS = ("kraken", "okx", "bitfinex")
 
 
 @dataclass(slots=True)
@@ -152,8 +149,8 @@ class BookKeeper:
     depth : int
         Levels per side in the updates emitted.
     rule : SequenceRule
-    checksum : {"kraken", "okx", "bitfinex"} or None
-        Verify the venue's checksum whenever an event carries one.
+    checksum : str or None
+        A checksum kind of the core Book (``Book.checksum``), verified whenever an event carries one.
     full_book : bool
         True: a :class:`~dragonfly._core.book.Book` fed with snapshots and deltas. False: a
         top-N snapshot feed, every event a complete top N (finite ``(price, qty)`` pairs

@@ -76,7 +76,8 @@ class VenueAdapter:
         meanwhile), ``"resubscribe"`` (:meth:`resubscribe`, the snapshot comes on the
         stream) or ``"stream"`` (every message is a snapshot).
     checksum : str or None
-        Checksum kind the book verifies (``"kraken"``, ``"okx"``, ``"bitfinex"``).
+        Checksum kind the book verifies (one of the core Book's ``CHECKSUM_KINDS``, e.g.
+        ``"crc32_top25_interleaved"``).
     session_heartbeats : bool
         The transport's own heartbeats prove the venue alive (FIX): unchanged books are
         re-emitted while the session is heard from.

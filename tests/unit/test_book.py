@@ -184,16 +184,16 @@ def test_kraken_checksum_definition(Book) -> None:
     b.apply(bids, asks)
     # asks low to high, then bids high to low; '.' removed, leading zeros stripped
     expected = "5005" + "500" + "5010" + "1000" + "5000" + "500" + "4990" + "150000000"
-    assert b.checksum("kraken") == zlib.crc32(expected.encode())
+    assert b.checksum("crc32_top10_digits") == zlib.crc32(expected.encode())
 
 
 def test_kraken_checksum_uses_top_10_only(Book) -> None:
     b = Book()
     b.apply([(f"{100 - i}.0", "1.0") for i in range(15)], [(f"{200 + i}.0", "2.0") for i in range(15)])
     s = "".join(f"{200 + i}020" for i in range(10)) + "".join(f"{100 - i}010" for i in range(10))
-    assert b.checksum("kraken") == zlib.crc32(s.encode())
+    assert b.checksum("crc32_top10_digits") == zlib.crc32(s.encode())
     b.apply([("50.0", "9")], [("900.0", "9")])  # deep levels do not change it
-    assert b.checksum("kraken") == zlib.crc32(s.encode())
+    assert b.checksum("crc32_top10_digits") == zlib.crc32(s.encode())
 
 
 def test_okx_checksum_definition_signed_and_interleaved(Book) -> None:
@@ -202,8 +202,8 @@ def test_okx_checksum_definition_signed_and_interleaved(Book) -> None:
     s = "3366.1:7:3366.8:9:3366:6:3368:8:3372:1"
     crc = zlib.crc32(s.encode())
     expected = crc - 2**32 if crc >= 2**31 else crc
-    assert b.checksum("okx") == expected
-    assert -(2**31) <= b.checksum("okx") < 2**31
+    assert b.checksum("crc32_top25_interleaved") == expected
+    assert -(2**31) <= b.checksum("crc32_top25_interleaved") < 2**31
 
 
 def test_okx_checksum_is_signed_when_high_bit_set(Book) -> None:
@@ -213,7 +213,7 @@ def test_okx_checksum_is_signed_when_high_bit_set(Book) -> None:
         b.apply([(f"{i}.5", "1")], [(f"{i + 1}.5", "2")])
         crc = zlib.crc32(f"{i}.5:1:{i + 1}.5:2".encode())
         if crc >= 2**31:
-            assert b.checksum("okx") == crc - 2**32 < 0
+            assert b.checksum("crc32_top25_interleaved") == crc - 2**32 < 0
             return
     pytest.fail("no CRC with the high bit set found")  # pragma: no cover
 
@@ -229,8 +229,8 @@ def test_bitfinex_checksum_definition(Book) -> None:
     b = Book()
     b.apply([("7254.7", "0.3"), ("7254.6", "1.25")], [("7256", "10"), ("7255.1", "0.5"), ("7255.2", "2")])
     s = "7254.7:0.3:7255.1:-0.5:7254.6:1.25:7255.2:-2:7256:-10"  # the bids run out first
-    assert b.checksum("bitfinex") == _signed(zlib.crc32(s.encode()))
-    assert "bitfinex" in core_module("book", "python").CHECKSUM_KINDS
+    assert b.checksum("crc32_top25_signed_amounts") == _signed(zlib.crc32(s.encode()))
+    assert "crc32_top25_signed_amounts" in core_module("book", "python").CHECKSUM_KINDS
 
 
 def test_bitfinex_checksum_top_25_and_number_input(Book) -> None:
@@ -239,28 +239,28 @@ def test_bitfinex_checksum_top_25_and_number_input(Book) -> None:
     parts = []
     for i in range(25):
         parts += [f"{500 - i}.5", f"{i + 1}", repr(600.0 + i), "-" + repr(0.25 * (i + 1))]
-    assert b.checksum("bitfinex") == _signed(zlib.crc32(":".join(parts).encode()))
-    assert -(2**31) <= b.checksum("bitfinex") < 2**31
+    assert b.checksum("crc32_top25_signed_amounts") == _signed(zlib.crc32(":".join(parts).encode()))
+    assert -(2**31) <= b.checksum("crc32_top25_signed_amounts") < 2**31
     b.apply([("1", "1")], [("9999", "1")])  # beyond the top 25: unchanged
-    assert b.checksum("bitfinex") == _signed(zlib.crc32(":".join(parts).encode()))
+    assert b.checksum("crc32_top25_signed_amounts") == _signed(zlib.crc32(":".join(parts).encode()))
     b.apply([], [("600.0", "0")])  # the best ask goes: everything shifts
-    assert b.checksum("bitfinex") != _signed(zlib.crc32(":".join(parts).encode()))
+    assert b.checksum("crc32_top25_signed_amounts") != _signed(zlib.crc32(":".join(parts).encode()))
 
 
 def test_bitfinex_checksum_one_sided_books(Book) -> None:
     b = Book()
     b.apply([], [("10", "1"), ("11", "2")])
-    assert b.checksum("bitfinex") == _signed(zlib.crc32(b"10:-1:11:-2"))
+    assert b.checksum("crc32_top25_signed_amounts") == _signed(zlib.crc32(b"10:-1:11:-2"))
     b = Book()
     b.apply([("10", "1"), ("9", "2")], [])
-    assert b.checksum("bitfinex") == _signed(zlib.crc32(b"10:1:9:2"))
+    assert b.checksum("crc32_top25_signed_amounts") == _signed(zlib.crc32(b"10:1:9:2"))
 
 
 def test_checksum_of_empty_book_and_unknown_kind(Book) -> None:
     b = Book()
-    assert b.checksum("kraken") == zlib.crc32(b"")
-    assert b.checksum("okx") == 0
-    assert b.checksum("bitfinex") == 0
+    assert b.checksum("crc32_top10_digits") == zlib.crc32(b"")
+    assert b.checksum("crc32_top25_interleaved") == 0
+    assert b.checksum("crc32_top25_signed_amounts") == 0
     with pytest.raises(ValueError):
         b.checksum("binance")
 
@@ -302,9 +302,9 @@ def test_matches_reference_and_pure_twin(core_impl: str, cap: int, batches) -> N
         rb, ra = ref.top(30)
         assert book.is_crossed() == bool(rb and ra and rb[0][0] >= ra[0][0])
         assert book.top_text(30) == py.top_text(30)
-        assert book.checksum("kraken") == py.checksum("kraken")
-        assert book.checksum("okx") == py.checksum("okx")
-        assert book.checksum("bitfinex") == py.checksum("bitfinex")
+        assert book.checksum("crc32_top10_digits") == py.checksum("crc32_top10_digits")
+        assert book.checksum("crc32_top25_interleaved") == py.checksum("crc32_top25_interleaved")
+        assert book.checksum("crc32_top25_signed_amounts") == py.checksum("crc32_top25_signed_amounts")
         assert book.bids() == py.bids() and book.asks() == py.asks()
 
 
@@ -312,12 +312,12 @@ def test_matches_reference_and_pure_twin(core_impl: str, cap: int, batches) -> N
 @given(
     cap=st.sampled_from([2, 12, 30, 1000]),
     depth=st.sampled_from([1, 5, 10, 25, 32]),
-    kind=st.sampled_from(["kraken", "okx", "bitfinex"]),
+    kind=st.sampled_from(["crc32_top10_digits", "crc32_top25_interleaved", "crc32_top25_signed_amounts"]),
     steps=st.lists(
         st.tuples(
             st.sampled_from(["bid", "ask", "both", "both", "clear"]),
             st.lists(st.tuples(prices, qtys), min_size=1, max_size=3),
-            st.sampled_from([None, None, None, 0, 3, 33, 40, "okx", "kraken"]),
+            st.sampled_from([None, None, None, 0, 3, 33, 40, "crc32_top25_interleaved", "crc32_top10_digits"]),
         ),
         max_size=60,
     ),
@@ -368,7 +368,7 @@ def test_snapshot_loads_match_reference(core_impl: str, bids, asks, cap: int, mo
     assert book.top(100) == ref.top(100) == py.top(100)
     assert book.truncated == ref.truncated == py.truncated
     assert book.top_text(100) == py.top_text(100)
-    assert book.checksum("okx") == py.checksum("okx")
+    assert book.checksum("crc32_top25_interleaved") == py.checksum("crc32_top25_interleaved")
 
 
 def test_invalid_level_inside_a_large_snapshot_applies_the_prefix(Book) -> None:
@@ -407,7 +407,7 @@ def _outcome(fn) -> tuple:
 
 
 def _state(book) -> tuple:
-    sums = tuple(book.checksum(kind) for kind in ("kraken", "okx", "bitfinex"))
+    sums = tuple(book.checksum(kind) for kind in ("crc32_top10_digits", "crc32_top25_interleaved", "crc32_top25_signed_amounts"))
     return book.bids(), book.asks(), book.top_text(10**6), book.truncated, sums
 
 

@@ -181,7 +181,7 @@ def _need(path: Path) -> Path:
 
 
 def test_kraken_v1(captures: Path, core_impl: str) -> None:
-    pair = Pair(core_impl, kraken_updates, 1000, "kraken")
+    pair = Pair(core_impl, kraken_updates, 1000, "crc32_top10_digits")
     for raw in _recv(_need(captures / "kraken" / "cryptofeed__KRAKEN-c197c0.0")):
         pair.frame(raw)
     assert pair.checksums == 14_496
@@ -196,7 +196,7 @@ def test_kraken_v1(captures: Path, core_impl: str) -> None:
     ],
 )
 def test_okx(captures: Path, core_impl: str, name: str, channel: str, expected: int) -> None:
-    pair = Pair(core_impl, okx_updates, 400, "okx")
+    pair = Pair(core_impl, okx_updates, 400, "crc32_top25_interleaved")
     for raw in _recv(_need(captures / "okx" / name)):
         pair.frame(raw)
     assert pair.checksums == expected

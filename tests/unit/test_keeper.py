@@ -100,7 +100,7 @@ def test_sync_faults_resync(delta: Delta, fault: str) -> None:
 
 
 def test_sync_checksum_verified_and_mismatch() -> None:
-    s = make_sync(NoSequence(), checksum="kraken", buffer_deltas=False)
+    s = make_sync(NoSequence(), checksum="crc32_top10_digits", buffer_deltas=False)
     s.on_delta(d(bids=[("1.0", "1.0")]))  # before the snapshot: dropped
     assert s.stats.dropped == 1
     s.on_snapshot(Snapshot(symbol="X", bids=[("1.0", "1.0")], asks=[("2.0", "1.0")]))
@@ -296,7 +296,7 @@ def test_rejected_subscription_is_stale_with_the_reason() -> None:
 
 def test_checksum_only_message_verifies_the_book() -> None:
     # Bitfinex sends its checksum as a message of its own: a delta with no levels
-    s = make_sync(NoSequence(), checksum="kraken", buffer_deltas=False)
+    s = make_sync(NoSequence(), checksum="crc32_top10_digits", buffer_deltas=False)
     s.on_snapshot(Snapshot(symbol="X", bids=[("1.0", "1.0")], asks=[("2.0", "1.0")]))
     good = zlib.crc32(b"20" + b"10" + b"10" + b"10")
     assert not s.on_delta(Delta(symbol="X", checksum=good)).fault and s.stats.checksums_ok == 1

@@ -132,7 +132,7 @@ def test_depth_and_book_cap() -> None:
     with pytest.raises(ConfigError):
         _adapter(depth=26)
     assert _adapter().snapshot_source == "resubscribe" and _adapter().full_book
-    assert _adapter().checksum == "bitfinex" and _adapter(checksum=False).checksum is None
+    assert _adapter().checksum == "crc32_top25_signed_amounts" and _adapter(checksum=False).checksum is None
 
 
 # -- book messages ----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ messages are held until the ``cs`` that follows them and come out as one :class:
 that checksum (the keeper applies them, then verifies: no change is published before the checksum
 that covers it, and the book is only seen at the venue's own iteration boundaries, never half
 way through one); without checksums each level message is a :class:`Delta` of its own. Quantities are the absolute
-amounts with the venue's number text (an ask's ``-`` dropped; the ``"bitfinex"`` checksum kind
+amounts with the venue's number text (an ask's ``-`` dropped; the ``"crc32_top25_signed_amounts"`` checksum kind
 of the core Book writes it back). A fresh snapshot is asked for by unsubscribing the channel
 and subscribing again. A frame that is not JSON but still reads ``[N, [...], seq]`` at its ends
 has its number checked and is blamed on channel ``N``'s instrument. Data on a channel that no
@@ -80,7 +80,7 @@ class BitfinexAdapter(VenueAdapter):
     def __init__(self, config: BitfinexConfig, *, depth: int) -> None:
         super().__init__(config, depth=depth)
         self.check_depth(config.length, f"book length {config.length}")
-        self.checksum = "bitfinex" if config.checksum else None
+        self.checksum = "crc32_top25_signed_amounts" if config.checksum else None
         self.rule = NoSequence()  # per channel nothing is numbered; the connection is (SequenceGapError)
         self.flags = SEQ_ALL | (OB_CHECKSUM if config.checksum else 0)
         self._hold = bool(config.checksum)

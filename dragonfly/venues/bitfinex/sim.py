@@ -61,7 +61,7 @@ class BitfinexEncoder(DiffEncoderBase):
 
     def __init__(self, config: BitfinexConfig) -> None:
         super().__init__(config, depth=config.length)
-        self.checksum = "bitfinex" if config.checksum else None
+        self.checksum = "crc32_top25_signed_amounts" if config.checksum else None
 
     def symbol(self, instrument: Instrument) -> str:
         return trading_symbol(instrument, self.config.currencies)

@@ -57,7 +57,7 @@ def _side(doc: Doc, handles: list[int]) -> Any:
 class KrakenAdapter(ListSubscriptions, VenueAdapter):
     """Kraken spot ``book``; the symbol is Kraken's pair (``XBT/USD`` on v1, ``BTC/USD`` on v2)."""
 
-    checksum = "kraken"
+    checksum = "crc32_top10_digits"
 
     def __init__(self, config: KrakenConfig, *, depth: int) -> None:
         super().__init__(config, depth=depth)

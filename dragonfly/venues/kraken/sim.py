@@ -43,7 +43,7 @@ def _v2(kind: str, symbol: str, bids: Any, asks: Any, checksum: int | None) -> s
 class KrakenEncoder(DiffEncoderBase):
     """Kraken spot ``book``; v1 or v2 as the configuration says."""
 
-    checksum = "kraken"
+    checksum = "crc32_top10_digits"
 
     def __init__(self, config: KrakenConfig) -> None:
         super().__init__(config, depth=config.depth)

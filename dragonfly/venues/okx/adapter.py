@@ -36,7 +36,7 @@ def _int_or(doc: Doc, h: int, default: int = -1) -> int:
 class OkxAdapter(ListSubscriptions, VenueAdapter):
     """OKX v5 books; the symbol is the ``instId`` (``BTC-USDT``)."""
 
-    checksum = "okx"
+    checksum = "crc32_top25_interleaved"
 
     def __init__(self, config: OkxConfig, *, depth: int) -> None:
         super().__init__(config, depth=depth)

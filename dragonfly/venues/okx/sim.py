@@ -27,7 +27,7 @@ class OkxEncoder(DiffEncoderBase):
     """OKX v5 ``books`` channels; the symbol is the ``instId`` (``BTC-USDT``). OKX answers the
     client's ``ping``; it sends nothing of its own."""
 
-    checksum = "okx"
+    checksum = "crc32_top25_interleaved"
 
     def __init__(self, config: OkxConfig) -> None:
         super().__init__(config, depth=CHANNEL_DEPTHS[config.channel])
