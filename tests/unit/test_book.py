@@ -407,7 +407,7 @@ def _outcome(fn) -> tuple:
 
 
 def _state(book) -> tuple:
-    sums = tuple(book.checksum(kind) for kind in ("crc32_top10_digits", "crc32_top25_interleaved", "crc32_top25_signed_amounts"))
+    sums = tuple(book.checksum(kind) for kind in core_module("book", "python").CHECKSUM_KINDS)
     return book.bids(), book.asks(), book.top_text(10**6), book.truncated, sums
 
 
