@@ -113,7 +113,9 @@ def test_kraken_v2_keeps_the_wire_digits_for_the_checksum() -> None:
             '"bids":[{"price":45283.5,"qty":0.10000000}],"asks":[{"price":45285.2,"qty":0.00100000}],"checksum":1}]}')
     (s,) = v.parse(text)
     assert s.bids == [("45283.5", "0.10000000")] and s.asks == [("45285.2", "0.00100000")]
-    sync = BookKeeper(venue="kraken", instrument="BTC-USD", symbol="BTC/USD", depth=10, rule=v.rule, checksum=v.checksum)
+    sync = BookKeeper(
+        venue="kraken", instrument="BTC-USD", symbol="BTC/USD", depth=10, rule=v.rule, checksum=v.checksum
+    )
     expected = zlib.crc32(b"452852" + b"100000" + b"452835" + b"10000000")
     s.checksum = expected
     assert not sync.on_snapshot(s).fault and sync.stats.checksums_ok == 1
