@@ -25,6 +25,9 @@ __all__ = (
     "FixSessionError",
     "LevelsError",
     "LevelsTypeError",
+    "OrderError",
+    "OrderTimeoutError",
+    "CredentialsError",
 )
 
 
@@ -214,3 +217,28 @@ class QueueClosedError(DragonflyError, StopAsyncIteration):
     Also a :class:`StopAsyncIteration`, so ``async for`` over a subscription
     simply ends.
     """
+
+
+class OrderError(VenueError):
+    """An order-entry request failed without a venue's answer about the order (connection lost, a
+    response that cannot be read). Never carries headers, query strings or credentials.
+
+    Attributes
+    ----------
+    venue : str
+    client_id : str
+        The child order's client order id ("" when not known).
+    """
+
+    def __init__(self, message: str, *, venue: str = "", client_id: str = "", code: object = None) -> None:
+        super().__init__(message, venue=venue, code=code)
+        self.client_id = client_id
+
+
+class OrderTimeoutError(OrderError, TimeoutError):
+    """No answer from the venue in time: the order's state there is unknown until it is cancelled or queried."""
+
+
+class CredentialsError(ConfigError):
+    """Order-entry credentials missing or unreadable. The message names where they were looked for
+    (a file path, an environment variable's name), never a key or a secret."""

@@ -17,6 +17,7 @@ The adapter does no I/O. The one generic driver
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -270,6 +271,13 @@ class VenueSpec:
         One line for listings.
     default : bool
         Among the venues used when none are named (``PipelineConfig``, the command line, the demo).
+    orders : str
+        ``"module:Class"`` of its order-entry adapter (a
+        :class:`~dragonfly.clients.orders.OrderProtocol`, the venue folder's ``orders.py``; "" if the
+        venue takes no orders from dragonfly, in which case its simulator takes them through the
+        generic :class:`~dragonfly.clients.orders.SimOrderProtocol`).
+    order_url : str
+        Base URL of its order entry in production (``https://api.venue.com``).
     """
 
     name: str
@@ -279,6 +287,8 @@ class VenueSpec:
     simulator: str = ""
     description: str = ""
     default: bool = False
+    orders: str = ""
+    order_url: str = ""
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip().lower():
@@ -293,6 +303,25 @@ class VenueSpec:
     @property
     def protocol(self) -> str:
         return self.adapter.protocol
+
+    def order_protocol(self) -> Any:
+        """A new instance of the venue's order-entry adapter (``orders``), or None when it has none.
+
+        Raises
+        ------
+        ConfigError
+            ``orders`` does not name a class.
+        """
+        if not self.orders:
+            return None
+        mod, _, cls = self.orders.partition(":")
+        try:
+            found = getattr(importlib.import_module(mod), cls)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise ConfigError(f"{self.name}: order adapter {self.orders!r} not found: {exc}") from None
+        if not isinstance(found, type):
+            raise ConfigError(f"{self.name}: order adapter {self.orders!r} is not a class")
+        return found()
 
     @property
     def kind(self) -> str:

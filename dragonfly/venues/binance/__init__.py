@@ -19,6 +19,8 @@ VENUES = (
         config=BinanceConfig,
         max_depth=20,
         simulator="dragonfly.venues.binance.sim:BinanceEncoder",
+        orders="dragonfly.venues.binance.orders:BinanceOrders",
+        order_url="https://api.binance.com",
         description="Binance spot partial depth (top 20 every 100 ms)",
         default=True,
     ),
@@ -28,6 +30,8 @@ VENUES = (
         config=BinanceDiffConfig,
         max_depth=5000,
         simulator="dragonfly.venues.binance.sim:BinanceDiffEncoder",
+        orders="dragonfly.venues.binance.orders:BinanceOrders",
+        order_url="https://api.binance.com",
         description="Binance spot diff depth with REST snapshots (full book)",
     ),
 )

@@ -19,6 +19,8 @@ VENUES = (
         config=BitstampConfig,
         max_depth=100,
         simulator="dragonfly.venues.bitstamp.sim:BitstampEncoder",
+        orders="dragonfly.venues.bitstamp.orders:BitstampOrders",
+        order_url="https://www.bitstamp.net",
         description="Bitstamp order_book (top 100 on every change)",
         default=True,
     ),
@@ -28,6 +30,8 @@ VENUES = (
         config=BitstampDiffConfig,
         max_depth=5000,
         simulator="dragonfly.venues.bitstamp.sim:BitstampDiffEncoder",
+        orders="dragonfly.venues.bitstamp.orders:BitstampOrders",
+        order_url="https://www.bitstamp.net",
         description="Bitstamp diff_order_book with REST snapshots (full book)",
     ),
 )
