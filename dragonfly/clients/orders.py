@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl
 import aiohttp
 
 from ..errors import ConfigError, CredentialsError, OrderError, OrderTimeoutError
+from ..instruments import Instrument
 from .base import summarize_error, url_with_host
 
 __all__ = (
@@ -324,6 +325,12 @@ class OrderProtocol(Protocol):
     name: str
     needs_credentials: bool
     taker_fee: float
+    #: The answer to a new order has no fills: they are queried (:meth:`query_order`) at once.
+    query_after_new: bool
+
+    def symbol(self, instrument: Instrument) -> str:
+        """The venue's spelling of ``instrument`` in orders (``ETH-BTC`` -> ``ETHBTC``)."""
+        ...
 
     def new_order(self, order: OrderRequest, creds: Credentials | None, host: str, now_ms: int) -> HttpCall:
         """The request that places ``order`` (``host``: the venue's host[:port], for signatures that cover it)."""
@@ -334,8 +341,9 @@ class OrderProtocol(Protocol):
         ...
 
     def query_order(self, order: OrderRequest, venue_order_id: str, creds: Credentials | None, host: str,
-                    now_ms: int) -> HttpCall | None:
-        """The request of the order's status and fills, or None when the venue answers the order in full."""
+                    now_ms: int) -> HttpCall:
+        """The request of the order's status and fills (by the venue's id when known, else by the client id);
+        its answer is read by :meth:`order_result` (``unknown_order`` when the venue never had it)."""
         ...
 
     def cancel_order(self, order: OrderRequest, venue_order_id: str, creds: Credentials | None, host: str,
@@ -367,6 +375,10 @@ class SimOrderProtocol:
     name = "sim"
     needs_credentials = False
     taker_fee = 0.0
+    query_after_new = False
+
+    def symbol(self, instrument: Instrument) -> str:
+        return instrument.name
 
     def new_order(self, order: OrderRequest, creds: Credentials | None, host: str, now_ms: int) -> HttpCall:
         body: dict[str, str] = {"client_id": order.client_id, "symbol": order.symbol, "side": order.side,
@@ -381,25 +393,22 @@ class SimOrderProtocol:
         if not isinstance(obj, dict):
             raise ValueError("answer is not a JSON object")
         if reply.status != 200:
-            return OrderResult(client_id=order.client_id, status="rejected",
+            return OrderResult(client_id=order.client_id, status="rejected", unknown_order=reply.status == 404,
                                reason=str(obj.get("reason", f"HTTP {reply.status}"))[:200])
         fills = tuple(Fill(float(p), float(q)) for p, q in obj.get("fills", ()))
         return OrderResult(client_id=order.client_id, venue_order_id=str(obj.get("order_id", "")),
                            status=str(obj["status"]), fills=fills, reason=str(obj.get("reason", ""))[:200])
 
     def query_order(self, order: OrderRequest, venue_order_id: str, creds: Credentials | None, host: str,
-                    now_ms: int) -> HttpCall | None:
-        return None
+                    now_ms: int) -> HttpCall:
+        return HttpCall(method="GET", path=SIM_ORDER_PATH, query=f"client_id={order.client_id}")
 
     def cancel_order(self, order: OrderRequest, venue_order_id: str, creds: Credentials | None, host: str,
                      now_ms: int) -> HttpCall:
         return HttpCall(method="DELETE", path=SIM_ORDER_PATH, query=f"client_id={order.client_id}")
 
     def cancel_result(self, order: OrderRequest, reply: HttpReply) -> OrderResult:
-        result = self.order_result(order, reply)
-        if reply.status == 404:
-            return OrderResult(client_id=order.client_id, status="rejected", reason=result.reason, unknown_order=True)
-        return result
+        return self.order_result(order, reply)
 
     # -- the simulator's side ---------------------------------------------------------------------
     def sim_parse(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
@@ -408,8 +417,9 @@ class SimOrderProtocol:
         error answer, or None (not this protocol's path)."""
         if path.rstrip("/") != SIM_ORDER_PATH:
             return None
-        if method == "DELETE":
-            return SimOrderCall(kind="cancel", client_id=dict(parse_qsl(query)).get("client_id", ""))
+        if method in ("DELETE", "GET"):
+            kind = "cancel" if method == "DELETE" else "query"
+            return SimOrderCall(kind=kind, client_id=dict(parse_qsl(query)).get("client_id", ""))
         if method != "POST":
             return 405, json.dumps({"reason": "method not allowed"}), {}
         try:
@@ -463,6 +473,8 @@ class OrderEntry(Protocol):
     async def place(self, order: OrderRequest) -> OrderResult: ...
 
     async def cancel(self, order: OrderRequest, venue_order_id: str = "") -> OrderResult: ...
+
+    async def query(self, order: OrderRequest, venue_order_id: str = "") -> OrderResult: ...
 
     async def close(self) -> None: ...
 
@@ -579,16 +591,26 @@ class OrderClient:
         now = int(time.time() * 1000)
         reply = await self._call(self.protocol.new_order(order, self._creds, self.host, now), order.client_id)
         result = self._read(self.protocol.order_result, order, reply)
-        if result.status == "new" and result.venue_order_id:
-            query = self.protocol.query_order(order, result.venue_order_id, self._creds, self.host, now)
-            if query is not None:
-                reply = await self._call(query, order.client_id)
-                queried = self._read(self.protocol.order_result, order, reply)
-                if queried.status != "rejected":
-                    result = queried
+        if result.status == "new" and result.venue_order_id and self.protocol.query_after_new:
+            queried = await self.query(order, result.venue_order_id)
+            if queried.status != "rejected":
+                result = queried
         if result.status == "rejected":
             log.info("%s: order %s rejected: %s", self._name, order.client_id, result.reason)
         return result
+
+    async def query(self, order: OrderRequest, venue_order_id: str = "") -> OrderResult:
+        """The order's status and fills at the venue (``unknown_order`` when it never had it).
+
+        Raises
+        ------
+        OrderTimeoutError, OrderError
+            As :meth:`place`.
+        """
+        now = int(time.time() * 1000)
+        call = self.protocol.query_order(order, venue_order_id, self._creds, self.host, now)
+        reply = await self._call(call, order.client_id)
+        return self._read(self.protocol.order_result, order, reply)
 
     async def cancel(self, order: OrderRequest, venue_order_id: str = "") -> OrderResult:
         """Cancel ``order`` at the venue (by its id when known); the venue's answer.

@@ -113,10 +113,15 @@ def create_simulator(venue: str | VenueSpec, *, config: Any = None, **kwargs: An
     (built from ``config``, default the venue's default configuration).
 
     ``kwargs`` go to the engine: ``instruments`` (required), ``seed``, ``mids``, ``interval_s``,
-    ``replay``, ``speed`` and engine options (``style``, ``levels``, ``counterparties``...).
+    ``replay``, ``speed`` and engine options (``style``, ``levels``, ``counterparties``...). WebSocket
+    simulators take orders on their port (``sim.orders``, :class:`~dragonfly.sim.orders.OrderDesk`) in the
+    venue's own order-entry protocol when its spec names one (``order_protocol`` overrides it), and always
+    in the generic one; ``order_accounts`` sets the API keys and secrets they accept.
     """
     spec = _spec(venue)
     encoder = make_encoder(spec, config)
+    if encoder.engine in ("snapshot", "diff") and "order_protocol" not in kwargs:
+        kwargs["order_protocol"] = spec.order_protocol()  # the venue's order entry (None: the generic one only)
     return _ENGINE_CLASSES[encoder.engine](encoder, venue=spec.name, **kwargs)
 
 
@@ -199,6 +204,11 @@ class SimulatedVenues(StartStop):
     def base_urls(self) -> dict[str, str]:
         """Venue -> base URL to pass as ``PipelineConfig(base_urls=...)``."""
         return {v: s.base_url for v, s in self.simulators.items()}
+
+    @property
+    def order_urls(self) -> dict[str, str]:
+        """Venue -> base URL of its simulator's order entry (venues whose simulator takes orders)."""
+        return {v: s.order_url for v, s in self.simulators.items() if getattr(s, "orders", None) is not None}
 
     def __getitem__(self, venue: str) -> Any:
         return self.simulators[venue]

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -35,6 +35,7 @@ from ..instruments import Instrument, parse_instrument
 from .encoder import encoder_label
 from .local import LocalSite, drop_connections
 from .market import MidPrice, SentBook, VenueBookModel, VenueStyle, served_instruments, shared_mids
+from .orders import OrderDesk, match_levels
 from .replay import Recording
 
 __all__ = ("Connection", "VenueSimulator")
@@ -95,6 +96,12 @@ class VenueSimulator(LocalSite, StartStop):
         Replay speed factor (1.0 = as recorded; None = as fast as possible).
     history : int
         How many sent books per instrument :attr:`history` keeps.
+    order_protocol : object, optional
+        The venue's order adapter, spoken by the order entry on this port beside the generic protocol
+        (:attr:`orders`): orders fill against the last book sent, and the book left is sent at once
+        (the next synthetic book replenishes it).
+    order_accounts : Mapping[str, str], optional
+        API key -> secret its order entry accepts.
     """
 
     def __init__(
@@ -112,6 +119,8 @@ class VenueSimulator(LocalSite, StartStop):
         history: int = 256,
         host: str = "127.0.0.1",
         port: int = 0,
+        order_protocol: Any = None,
+        order_accounts: Mapping[str, str] | None = None,
     ) -> None:
         if getattr(encoder, "engine", None) != "snapshot":
             raise ConfigError(f"{type(encoder).__name__} is not a top-N snapshot encoder")
@@ -154,26 +163,67 @@ class VenueSimulator(LocalSite, StartStop):
         self._send_lock = asyncio.Lock()
         self._subscribed = asyncio.Event()
         self.replay_done = asyncio.Event()
+        #: Order entry on this port.
+        self.orders = OrderDesk(venue=self.venue, instruments=list(self.instruments), execute=self.execute,
+                                protocol=order_protocol, accounts=order_accounts)
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
         return self.ws_url
 
+    @property
+    def order_url(self) -> str:
+        """Base URL of its order entry (HTTP, same port)."""
+        return self.rest_url
+
     async def start(self) -> None:
-        await self._listen([web.get("/{tail:.*}", self._handler)])
+        await self._listen([web.get("/{tail:.*}", self._handler), web.post("/{tail:.*}", self._order),
+                            web.delete("/{tail:.*}", self._order)])
         self._t0 = time.monotonic()
         self._running.set()
         self._task = asyncio.get_running_loop().create_task(self._drive(), name=f"sim:{self.venue}")
 
     async def stop(self) -> None:
+        self.orders.release()
         t, self._task = self._task, None
         await cancel_and_wait(t)
         await drop_connections(self.connections, abrupt=False)
         await self._unlisten()
 
     # -- connections ------------------------------------------------------------------------
+    async def _order(self, request: web.Request) -> web.StreamResponse:
+        answer = await self.orders.handle(request)
+        if answer is None:
+            raise web.HTTPNotFound()
+        return answer
+
+    async def execute(self, instrument: str, side: str, qty: float, limit: float | None) -> list[tuple[float, float]]:
+        """Match an immediate-or-cancel order against the last book sent for ``instrument`` and send the
+        book left at once (it stays the current book until the market's next change)."""
+        model = self.models[instrument]
+        book = model.current
+        if book is None:
+            return []
+        text = book.asks_text if side == "buy" else book.bids_text
+        levels = book.asks if side == "buy" else book.bids
+        fills, changed = match_levels(levels, side, qty, limit)
+        if not changed:
+            return fills
+        left = dict(changed)
+        qdec = max(self.style.qty_decimals, self.style.text_decimals)
+        new = tuple(
+            (p, f"{left[i]:.{qdec}f}" if i in left else q) for i, (p, q) in enumerate(text) if left.get(i, 1.0) > 0
+        )
+        moved = SentBook(book.bids_text, new) if side == "buy" else SentBook(new, book.asks_text)
+        model.current = moved
+        self._seq[instrument] = self.encoder.next_seq(self._seq[instrument], model.rng)
+        await self._broadcast(instrument, moved, self._seq[instrument])
+        return fills
+
     async def _handler(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":  # an order query (GET)
+            return await self._order(request)
         if self._refusing:
             return web.Response(status=503, text="simulated outage")
         ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)

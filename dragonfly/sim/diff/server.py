@@ -48,6 +48,7 @@ from ..._core.book_py import Book as TruthBook
 from ...errors import ConfigError
 from ..encoder import BookState, Update
 from ..local import LocalSite, drop_connections
+from ..orders import OrderDesk, match_levels
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -225,6 +226,8 @@ class DiffSim(LocalSite):
         self.steps = 0
         self.frames_sent = 0
         self._changed = asyncio.Event()
+        #: Order entry on this port (:class:`~dragonfly.sim.orders.OrderDesk`), when set.
+        self.orders: OrderDesk | None = None
 
     # -- levels and truth --------------------------------------------------------------------------
 
@@ -299,6 +302,11 @@ class DiffSim(LocalSite):
                 qty = 0.0 if rng.random() < 0.25 else rng.randint(1, 50_000) / 1000
                 sides[i].append(self._level(sym, bid, k, qty))
         bids, asks = sides
+        return self._change(sym, bids, asks)
+
+    def _change(self, sym: _Symbol, bids: list[list[str]], asks: list[list[str]]) -> Update:
+        """Apply a change to the true book of ``sym`` and return it as the venue's next delta."""
+        rng = self._rng
         sym.book.apply(bids, asks)
         prev = sym.last
         sym.last = prev + max(1, int(self.encoder.id_step(rng)))
@@ -311,11 +319,14 @@ class DiffSim(LocalSite):
     # -- server ------------------------------------------------------------------------------------
 
     async def start(self) -> Self:
-        await self._listen([web.route("GET", "/{tail:.*}", self._handle), web.route("POST", "/{tail:.*}", self._post)])
+        await self._listen([web.route("GET", "/{tail:.*}", self._handle), web.route("POST", "/{tail:.*}", self._post),
+                            web.route("DELETE", "/{tail:.*}", self._post)])
         return self
 
     async def close(self) -> None:
         self._release.set()
+        if self.orders is not None:
+            self.orders.release()
         await drop_connections(self._conns, abrupt=False)
         await self._unlisten()
 
@@ -337,6 +348,12 @@ class DiffSim(LocalSite):
     async def _post(self, request: web.Request) -> web.StreamResponse:
         """A venue's connect request (e.g. a token and the endpoint for the next connection), answered
         by the encoder's optional ``connect_response``; 404 when it has none for this path."""
+        if self.orders is not None:
+            answer = await self.orders.handle(request)
+            if answer is not None:
+                return answer
+        if request.method != "POST":
+            raise web.HTTPNotFound()
         hook = getattr(self.encoder, "connect_response", None)
         body = hook(request.method, request.path, request.query, self.ws_url) if hook is not None else None
         if body is None:
@@ -346,6 +363,10 @@ class DiffSim(LocalSite):
         return web.Response(text=body, content_type="application/json")
 
     async def _snapshot(self, request: web.Request) -> web.StreamResponse:
+        if self.orders is not None:  # an order query (GET) of the order entry on this port
+            answer = await self.orders.handle(request)
+            if answer is not None:
+                return answer
         if self.encoder.snapshots != "rest":
             raise web.HTTPNotFound()
         name = self.encoder.rest_symbol(request.path, request.query)
@@ -488,6 +509,18 @@ class DiffSim(LocalSite):
                 if sym.held is not None:
                     held, sym.held = sym.held, None
                     await self._send_delta(sym, held, everyone)
+
+    async def execute(self, symbol: str, side: str, qty: float, limit: float | None) -> list[tuple[float, float]]:
+        """Match an immediate-or-cancel order against the true book of ``symbol`` (a buy takes asks, a
+        sell bids, up to ``limit``), send the change as the venue's delta, return the fills."""
+        sym = self.symbols[symbol]
+        levels = sym.book.asks() if side == "buy" else sym.book.bids()
+        fills, changed = match_levels(levels, side, qty, limit)
+        if changed:
+            lv = [list(self.encoder.level(levels[i][0], q, self._dec)) for i, q in changed]
+            u = self._change(sym, [], lv) if side == "buy" else self._change(sym, lv, [])
+            await self._send_delta(sym, u, False)
+        return fills
 
     async def run(self, rate_hz: float, stop: asyncio.Event) -> None:
         """Step at ``rate_hz`` until ``stop`` is set (demos, manual runs)."""

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..._lifecycle import StartStop
@@ -23,6 +23,7 @@ from ...errors import ConfigError
 from ...instruments import parse_instrument
 from ..encoder import encoder_label
 from ..market import MidPrice, SentBook, served_instruments, shared_mids, stable_seed
+from ..orders import OrderDesk
 from .server import DEFAULT_LEVELS, DiffSim, DiffSimConfig
 
 __all__ = ("DEFAULT_INTERVAL_S", "SimulatedDiffVenue")
@@ -55,6 +56,11 @@ class SimulatedDiffVenue(StartStop):
         Recordings go through :class:`~.replay.ReplaySim`, not here (a ConfigError if given).
     speed : float or None
         Ignored.
+    order_protocol : object, optional
+        The venue's order adapter, spoken by the order entry on the simulator's port beside the
+        generic protocol (:class:`~dragonfly.sim.orders.OrderDesk`, :attr:`orders`).
+    order_accounts : Mapping[str, str], optional
+        API key -> secret its order entry accepts (default :data:`~dragonfly.sim.orders.DEFAULT_ACCOUNTS`).
     **options
         Other :class:`DiffSimConfig` fields (``levels``, ``history``...).
     """
@@ -70,6 +76,8 @@ class SimulatedDiffVenue(StartStop):
         interval_s: float | None = None,
         replay: Any = None,
         speed: float | None = 1.0,
+        order_protocol: Any = None,
+        order_accounts: Mapping[str, str] | None = None,
         **options: Any,
     ) -> None:
         self.encoder = encoder
@@ -106,6 +114,13 @@ class SimulatedDiffVenue(StartStop):
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._paused = False
+        #: Order entry: orders fill against the true books, whose changes go out as deltas.
+        self.orders = OrderDesk(venue=self.venue, instruments=list(self.symbols), execute=self._execute,
+                                protocol=order_protocol, accounts=order_accounts)
+        self.diff.orders = self.orders
+
+    async def _execute(self, instrument: str, side: str, qty: float, limit: float | None) -> list[tuple[float, float]]:
+        return await self.diff.execute(self.symbols[instrument], side, qty, limit)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -135,6 +150,11 @@ class SimulatedDiffVenue(StartStop):
     def base_url(self) -> str:
         """The WebSocket URL (the REST snapshot endpoint is ``http://`` on the same port)."""
         return self.diff.ws_url
+
+    @property
+    def order_url(self) -> str:
+        """Base URL of its order entry (HTTP, same port)."""
+        return self.diff.rest_url
 
     @property
     def last_sent(self) -> dict[str, SentBook]:

@@ -34,6 +34,7 @@ from ...clients.orders import (
     SimOrderCall,
     decimal_text,
 )
+from ...instruments import Instrument
 
 __all__ = ("BinanceOrders", "sign")
 
@@ -54,6 +55,8 @@ _STATUS_OUT = {"new": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "
                "expired": "EXPIRED", "rejected": "REJECTED"}
 #: Binance's "Unknown order sent." (cancel of an order it does not have).
 UNKNOWN_ORDER = -2011
+#: Binance's "Order does not exist." (query of an order it does not have).
+NO_SUCH_ORDER = -2013
 
 
 def sign(secret: str, total_params: str) -> str:
@@ -68,7 +71,7 @@ def _rejected(order: OrderRequest, obj: Any, status: int) -> OrderResult:
     else:
         code, reason = None, f"HTTP {status}"
     return OrderResult(client_id=order.client_id, status="rejected", reason=reason[:200],
-                       unknown_order=code == UNKNOWN_ORDER)
+                       unknown_order=code in (UNKNOWN_ORDER, NO_SUCH_ORDER))
 
 
 class BinanceOrders:
@@ -84,11 +87,15 @@ class BinanceOrders:
     needs_credentials = True
     #: Binance's base spot taker fee (0.1 %).
     taker_fee = 0.001
+    query_after_new = False  # newOrderRespType=FULL: the answer lists the fills
 
     def __init__(self, *, recv_window_ms: int = RECV_WINDOW_MS) -> None:
         if not 0 < recv_window_ms <= 60000:
             raise ValueError("recv_window_ms must be within 1..60000")
         self.recv_window_ms = recv_window_ms
+
+    def symbol(self, instrument: Instrument) -> str:
+        return f"{instrument.base}{instrument.quote}".upper()
 
     def _signed(self, method: str, params: list[tuple[str, str]], creds: Credentials | None, now_ms: int,
                 in_body: bool) -> HttpCall:
@@ -120,16 +127,22 @@ class BinanceOrders:
         obj = json.loads(reply.body)
         if reply.status != 200:
             return _rejected(order, obj, reply.status)
-        fills = tuple(
-            Fill(float(f["price"]), float(f["qty"]), float(f.get("commission", 0.0)), str(f.get("tradeId", "")))
-            for f in obj.get("fills", ())
-        )
+        if "fills" in obj:
+            fills = tuple(
+                Fill(float(f["price"]), float(f["qty"]), float(f.get("commission", 0.0)), str(f.get("tradeId", "")))
+                for f in obj["fills"]
+            )
+        else:  # a query's answer: the executed quantity and its quote amount
+            executed = float(obj.get("executedQty", 0.0))
+            quote = float(obj.get("cummulativeQuoteQty", 0.0))
+            fills = (Fill(quote / executed, executed),) if executed > 0 else ()
         return OrderResult(client_id=str(obj.get("clientOrderId", order.client_id)),
                            venue_order_id=str(obj["orderId"]), status=_STATUS[obj["status"]], fills=fills)
 
     def query_order(self, order: OrderRequest, venue_order_id: str, creds: Credentials | None, host: str,
-                    now_ms: int) -> HttpCall | None:
-        return None  # newOrderRespType=FULL: the answer lists the fills
+                    now_ms: int) -> HttpCall:
+        ref = ("orderId", venue_order_id) if venue_order_id else ("origClientOrderId", order.client_id)
+        return self._signed("GET", [("symbol", order.symbol), ref], creds, now_ms, in_body=False)
 
     def cancel_order(self, order: OrderRequest, venue_order_id: str, creds: Credentials | None, host: str,
                      now_ms: int) -> HttpCall:
@@ -165,6 +178,9 @@ class BinanceOrders:
             return _error(400, -1022, "Signature for this request is not valid.")
         if "timestamp" not in params:
             return _error(400, -1102, "Mandatory parameter 'timestamp' was not sent.")
+        if method == "GET":
+            return SimOrderCall(kind="query", client_id=params.get("origClientOrderId", ""),
+                                venue_order_id=params.get("orderId", ""), symbol=params.get("symbol", ""))
         if method == "DELETE":
             return SimOrderCall(kind="cancel", client_id=params.get("origClientOrderId", ""),
                                 venue_order_id=params.get("orderId", ""), symbol=params.get("symbol", ""))
@@ -184,6 +200,8 @@ class BinanceOrders:
     def sim_render(self, call: SimOrderCall, result: OrderResult) -> SimAnswer:
         """A simulator's answer in Binance's format."""
         if result.unknown_order:
+            if call.kind == "query":
+                return _error(400, NO_SUCH_ORDER, "Order does not exist.")
             return _error(400, UNKNOWN_ORDER, "Unknown order sent.")
         if result.status == "rejected" and not result.venue_order_id:
             code, _, msg = result.reason.partition(" ")

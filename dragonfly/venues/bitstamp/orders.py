@@ -38,6 +38,7 @@ from ...clients.orders import (
     SimOrderCall,
     decimal_text,
 )
+from ...instruments import Instrument
 
 __all__ = ("BitstampOrders", "sign", "string_to_sign")
 
@@ -79,6 +80,10 @@ class BitstampOrders:
     needs_credentials = True
     #: Bitstamp's taker fee of the first volume tier (0.40 %).
     taker_fee = 0.004
+    query_after_new = True  # the answer to a new order has no fills: order_status has them
+
+    def symbol(self, instrument: Instrument) -> str:
+        return f"{instrument.base}{instrument.quote}".lower()
 
     def __init__(self, *, nonce: Callable[[], str] | None = None) -> None:
         self._nonce = nonce or (lambda: str(uuid.uuid4()))
@@ -154,8 +159,9 @@ class BitstampOrders:
         return OrderResult(client_id=order.client_id, venue_order_id=vid, status=state, fills=tuple(fills))
 
     def query_order(self, order: OrderRequest, venue_order_id: str, creds: Credentials | None, host: str,
-                    now_ms: int) -> HttpCall | None:
-        return self._signed(_STATUS_PATH, [("id", venue_order_id)], creds, host, now_ms)
+                    now_ms: int) -> HttpCall:
+        ref = ("id", venue_order_id) if venue_order_id else ("client_order_id", order.client_id)
+        return self._signed(_STATUS_PATH, [ref], creds, host, now_ms)
 
     def cancel_order(self, order: OrderRequest, venue_order_id: str, creds: Credentials | None, host: str,
                      now_ms: int) -> HttpCall:
@@ -193,7 +199,8 @@ class BitstampOrders:
             return _error("API0005", "Invalid signature")
         params = dict(parse_qsl(text))
         if path == _STATUS_PATH:
-            return SimOrderCall(kind="query", venue_order_id=params.get("id", ""))
+            return SimOrderCall(kind="query", venue_order_id=params.get("id", ""),
+                                client_id=params.get("client_order_id", ""))
         if path == _CANCEL_PATH:
             return SimOrderCall(kind="cancel", venue_order_id=params.get("id", ""),
                                 client_id=params.get("client_order_id", ""))
