@@ -103,7 +103,7 @@ class Harness:
         self.reports: list[ExecutionReport] = []
         self.seq = 0
 
-    async def __aenter__(self) -> Harness:
+    async def __aenter__(self) -> Harness:  # noqa: PYI034
         await self.engine.start()
         await self.publish()
         return self
@@ -114,9 +114,7 @@ class Harness:
     async def publish(self) -> None:
         self.seq += 1
         self.bc.publish(view(self.venues, self.seq))
-        await self.engine.wait_liquidity("ETH-BTC")
-        while self.engine.latest("ETH-BTC").seq != self.seq:  # type: ignore[union-attr]
-            await asyncio.sleep(0)
+        await self.engine.wait_liquidity("ETH-BTC", min_seq=self.seq)
 
     async def run(self, **kw: object) -> list[ExecutionReport]:
         args = {"customer": "C", "cl_ord_id": "1", "instrument": "ethbtc", "side": "sell", "qty": 5.0, **kw}
@@ -126,6 +124,23 @@ class Harness:
         if oid:
             await asyncio.wait_for(self.engine.wait_done(req.customer, req.cl_ord_id), 10)
         return self.reports[start:]
+
+
+class Reports(list):  # type: ignore[type-arg]
+    """Reports as they come, awaitable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = asyncio.Event()
+
+    def append(self, item: ExecutionReport) -> None:  # type: ignore[override]
+        super().append(item)
+        self.changed.set()
+
+    async def until(self, pred) -> None:  # type: ignore[no-untyped-def]
+        while not pred(self):
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), 10)
 
 
 def trades(reports: list[ExecutionReport]) -> float:
@@ -207,15 +222,13 @@ async def test_kill_switch_cancels_working_orders() -> None:
     async with Harness(venues) as h:
         req = ParentRequest(customer="C", cl_ord_id="day", instrument="ETH-BTC", side="sell", qty=3.0, limit=99.0,
                             tif="day")
-        reps: list[ExecutionReport] = []
+        reps = Reports()
         h.engine.submit(req, reps.append)
-        while not any(r.exec_type is ExecType.TRADE for r in reps):
-            await asyncio.sleep(0.01)
+        await reps.until(lambda rs: any(r.exec_type is ExecType.TRADE for r in rs))
         assert h.engine.working() == [req]  # 1 filled, 2 resting at the engine for liquidity at 99 or better
         venues["a"].bids = [(99.5, 1.0)]
         await h.publish()  # new liquidity: it takes it
-        while sum(r.exec_type is ExecType.TRADE for r in reps) < 2:
-            await asyncio.sleep(0.01)
+        await reps.until(lambda rs: sum(r.exec_type is ExecType.TRADE for r in rs) == 2)
         assert await h.engine.kill("test") == 1
         assert reps[-1].final and reps[-1].status is OrdStatus.CANCELED and "test" in reps[-1].text
         assert reps[-1].cum_qty == pytest.approx(2.0)
@@ -232,10 +245,9 @@ async def test_cancel_a_resting_day_order() -> None:
     async with Harness(venues) as h:
         req = ParentRequest(customer="C", cl_ord_id="d", instrument="ETH-BTC", side="sell", qty=3.0, limit=100.0,
                             tif="day")
-        reps: list[ExecutionReport] = []
+        reps = Reports()
         h.engine.submit(req, reps.append)
-        while not any(r.exec_type is ExecType.TRADE for r in reps):
-            await asyncio.sleep(0.01)
+        await reps.until(lambda rs: any(r.exec_type is ExecType.TRADE for r in rs))
         assert h.engine.cancel("C", "d")
         await h.engine.wait_done("C", "d")
         assert not h.engine.cancel("C", "d")

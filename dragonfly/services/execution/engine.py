@@ -293,10 +293,10 @@ class ExecutionEngine:
     def latest(self, instrument: str) -> LiquidityView | None:
         return self._latest.get(instrument_key(instrument))
 
-    async def wait_liquidity(self, instrument: str, timeout: float = 10.0) -> LiquidityView:
-        """The newest liquidity view of ``instrument``, waiting for a first one."""
+    async def wait_liquidity(self, instrument: str, timeout: float = 10.0, *, min_seq: int = 0) -> LiquidityView:
+        """The newest liquidity view of ``instrument``, waiting for a first one (or one of ``seq >= min_seq``)."""
         key = self._key(instrument)
-        while key not in self._latest:
+        while key not in self._latest or self._latest[key].seq < min_seq:
             await asyncio.wait_for(self._fresh[key].wait(), timeout)
         return self._latest[key]
 
