@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from harness import PEERS, _require
 
 QUICKFIX_VERSION = "1.15.1"

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fix_peers"))
-from harness import Peer, free_port  # noqa: E402
-from stock import build_trader, stock_fix44, trader_settings  # noqa: E402
+from harness import Peer, free_port
+from stock import build_trader, stock_fix44, trader_settings
 
-from dragonfly.execution import build_engine  # noqa: E402
-from dragonfly.services.execution import ExecutionConfig, RiskLimits  # noqa: E402
-from dragonfly.services.execution.fix import FixOrderServer, FixOrderServerConfig  # noqa: E402
-from dragonfly.topology import Pipeline, PipelineConfig  # noqa: E402
+from dragonfly.execution import build_engine
+from dragonfly.services.execution import ExecutionConfig, RiskLimits
+from dragonfly.services.execution.fix import FixOrderServer, FixOrderServerConfig
+from dragonfly.topology import Pipeline, PipelineConfig
 
 VENUES = ("binance", "bitstamp-diff", "kraken")
 
