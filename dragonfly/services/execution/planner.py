@@ -166,26 +166,35 @@ def _walk(side: str, qty: float, slices: list[tuple[float, float, str, float]],
     """Greedy allocation best first, then lots, minimums and a top-up: venue -> [(price, qty)]."""
     taken: dict[str, list[tuple[float, float]]] = {}
     used: dict[str, tuple[float, float]] = {}
+    full: set[str] = set()  # venues at their cap: skipped without a look
     for _round in range(3):
         total = math.fsum(q for lv in taken.values() for _, q in lv)
         left = qty - total
         if left <= _EPS:
             break
+        at: dict[tuple[str, float], float] = {}
+        for venue, lv in taken.items():
+            for p, q in lv:
+                at[venue, p] = at.get((venue, p), 0.0) + q
         for _net, price, venue, avail in slices:
             if left <= _EPS:
                 break
+            if venue in full:
+                continue
             r = rules[venue]
             uq, uquote = used.get(venue, (0.0, 0.0))
-            already = math.fsum(q for p, q in taken.get(venue, ()) if p == price)
-            avail -= already
+            avail -= at.get((venue, price), 0.0)
             if avail <= _EPS:
                 continue
-            take = min(avail, left, _cap(side, r, price, uq, uquote))
-            if take <= _EPS:
+            cap = _cap(side, r, price, uq, uquote)
+            if cap <= _EPS:
+                full.add(venue)
                 continue
+            take = min(avail, left, cap)
             taken.setdefault(venue, []).append((price, take))
             used[venue] = (uq + take, uquote + take * price * (1 + r.taker_fee))
             left -= take
+        full.clear()
         # cut each venue to its lot and minimum; what that frees is topped up next round
         for venue in list(taken):
             r = rules[venue]
