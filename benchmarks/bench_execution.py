@@ -69,7 +69,7 @@ def bench_cost(repeat: int, number: int) -> None:
             qty = math.fsum(t for _, t, _ in book) / 2
             times = []
             for compare in (False, True):
-                runs = timeit.repeat(lambda c=compare: plan_order("sell", qty, book, rules, compare=c),
+                runs = timeit.repeat(lambda c=compare, b=book, r=rules, q=qty: plan_order("sell", q, b, r, compare=c),
                                      repeat=repeat, number=number)
                 times.append(statistics.median(runs) / number)
             print(f"{k:>3} {depth:>6} {len(book):>7} {times[0] * 1e6:>10.1f} us {times[1] * 1e6:>14.1f} us")
