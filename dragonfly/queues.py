@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any, Generic, Protocol, TypeVar
 
 from ._lifecycle import cancel_and_wait
@@ -399,7 +399,7 @@ class Transformer(Generic[T, U]):
 
     def __init__(
         self,
-        source: AsyncIterator[T],
+        source: AsyncIterable[T],
         fn: Callable[[T], U | None] | Callable[[T], Awaitable[U | None]],
         sink: Sink[U],
         *,
