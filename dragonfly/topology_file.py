@@ -187,7 +187,8 @@ class _Keys:
         allowed = tuple(allowed)
         for key in self.data:
             if key not in allowed:
-                raise self.error(key, f"unknown key; {'.'.join(self.table)} takes {', '.join(allowed)}")
+                where = ".".join(self.table) or "the file"
+                raise self.error(key, f"unknown key; {where} takes {', '.join(allowed)}")
 
     def get(self, key: str, kind: str, *, required: bool = False, default: Any = None) -> Any:
         if key not in self.data:
@@ -688,8 +689,8 @@ class _Checker:
         if section is None:
             known = [n for n, s in self.kinds.items() if s in ("feeds", "transformers")]
             raise k.error(key, f"{value!r} names no feed or transformer (there are: {', '.join(known)})", index)
-        raise k.error(key, f"{value!r} is {section[:-1] if section != 'services' else 'a service'}, not a feed "
-                           "or transformer: inputs carry book updates", index)
+        what = {"aggregators": "an aggregator", "services": "a service"}[section]
+        raise k.error(key, f"{value!r} is {what}, not a feed or transformer: inputs carry book updates", index)
 
     def _no_cycles(self, transformers: Mapping[str, TransformerNode]) -> None:
         for start in transformers:
@@ -808,7 +809,7 @@ class _Checker:
                     if target is None or target.kind != want:
                         what = "names no service" if target is None else f"is a {target.kind} service"
                         raise self.src.error(("services", node.name), key,
-                                             f"{node.options[key]!r} {what}; {key} names a {want} service")
+                                             f"{node.options[key]!r} {what}; {key} must name a service of kind {want}")
 
     def _ports(self, services: Mapping[str, ServiceNode]) -> None:
         used: dict[int, str] = {}
