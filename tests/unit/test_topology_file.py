@@ -101,6 +101,16 @@ def test_examples_check(name, capsys) -> None:
         assert "service legacy (266=N)" in out and "service legacy (266=Y)" in out
 
 
+def test_readme_block_is_the_whole_simple_example() -> None:
+    """The README shows simple.toml whole (only its comments differ)."""
+    readme = (EXAMPLES.parents[1] / "README.md").read_text()
+    block = readme.split("The whole of `simple.toml` is this", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    shown = parse_topology(block, path="README.md")
+    real = load_topology(EXAMPLES / "simple.toml")
+    assert shown.feeds == real.feeds and shown.aggregators == real.aggregators
+    assert shown.services["bots"].options == real.services["bots"].options
+
+
 def _uncommented_execution() -> str:
     text = (EXAMPLES / "complex.toml").read_text()
     text = text.replace('# execution = "execution"', 'execution = "execution"')
