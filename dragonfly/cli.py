@@ -715,7 +715,7 @@ async def _run(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     runtime = topo.build(simulate=simulate, seed=args.seed, any_port=args.any_port)
     stop = asyncio.Event()
     _install_stop(stop)
-    async with ServiceHost(services=runtime.services, upstream=[runtime]) as host:
+    async with ServiceHost(services=runtime.services, upstream=[runtime]):
         source = "simulated venues" if simulate else "venues"
         lines = [f"{prog}: running {args.file} ({len(topo.feeds)} feeds from {source}, "
                  f"{len(topo.aggregators)} aggregators)"]
