@@ -10,6 +10,10 @@ Console scripts (see ``pyproject.toml``):
     Live terminal view of a server's book (plain lines when not on a terminal).
 ``dragonfly-fix-server`` (= ``dragonfly fix-server``)
     Serve a consolidated book over FIX 4.4.
+``dragonfly check FILE``
+    Validate a topology file (:mod:`dragonfly.topology_file`) and print its graph.
+``dragonfly run FILE [--simulate]``
+    Run a topology file: its services, aggregators, transformers and feeds.
 
 The servers run in a :class:`~dragonfly.services.host.ServiceHost` over
 pipelines built here: every server listens before any venue is contacted.
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
     from .services.host import ServiceHost
     from .topology import Pipeline
 
-__all__ = ("demo_main", "fix_server_main", "grpc_client_main", "grpc_server_main", "main")
+__all__ = ("check_main", "demo_main", "fix_server_main", "grpc_client_main", "grpc_server_main", "main", "run_main")
 
 
 
@@ -666,12 +670,79 @@ def fix_server_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly
     return _main(argv, prog, _fix_parser, _fix_serve, sys.stderr)
 
 
+# --------------------------------------------------------------------------- topology files
+def _check_parser(prog: str) -> argparse.ArgumentParser:
+    p = _Parser(prog=prog, description="Validate a topology file and print its graph (exit 2 when it is wrong).")
+    p.add_argument("file", help="topology file (TOML)")
+    _add_common(p)
+    return p
+
+
+async def _check(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
+    from .topology_file import load_topology
+
+    topo = load_topology(args.file)  # TopologyFileError (a ConfigError): one line, exit 2
+    out.write(topo.graph())
+    out.flush()
+    return 0
+
+
+def check_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly check") -> int:
+    """``dragonfly check FILE``: validate a topology file and print its graph."""
+    return _main(argv, prog, _check_parser, _check, sys.stdout)
+
+
+def _run_parser(prog: str) -> argparse.ArgumentParser:
+    p = _Parser(prog=prog, description="Run a topology file: feeds, transformers, aggregators and services.")
+    p.add_argument("file", help="topology file (TOML)")
+    p.add_argument("--simulate", action="store_true",
+                   help="connect every feed to the built-in simulator of its venue (also DRAGONFLY_SIMULATE=1)")
+    p.add_argument("--seed", type=int, default=None, help="simulator seed")
+    p.add_argument("--any-port", action="store_true",
+                   help="bind every service to a free port instead of the file's (the banner says which)")
+    _add_common(p)
+    return p
+
+
+async def _run(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
+    from .services.host import ServiceHost
+    from .topology_file import load_topology
+
+    simulate = _simulate(args.simulate)
+    topo = load_topology(args.file)
+    if not topo.services:
+        raise UsageError(f"{args.file}: services: nothing to serve; declare at least one [services.NAME]")
+    runtime = topo.build(simulate=simulate, seed=args.seed, any_port=args.any_port)
+    stop = asyncio.Event()
+    _install_stop(stop)
+    async with ServiceHost(services=runtime.services, upstream=[runtime]):
+        source = "simulated venues" if simulate else "venues"
+        lines = [f"{prog}: running {args.file} ({len(topo.feeds)} feeds from {source}, "
+                 f"{len(topo.aggregators)} aggregators)"]
+        for name, service in zip(topo.services, runtime.services, strict=True):
+            lines.append(f"{prog}: service {name} ({topo.services[name].kind}) on {service.address}")
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+        await _until_stopped(stop, prog=prog, out=out)
+        counts = runtime.connections()
+    out.write("".join(f"{prog}: feed {name}: {n} connection{'s' if n != 1 else ''}\n" for name, n in counts.items()))
+    out.flush()
+    return 0
+
+
+def run_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly run") -> int:
+    """``dragonfly run FILE [--simulate]``: run a topology file until SIGINT/SIGTERM."""
+    return _main(argv, prog, _run_parser, _run, sys.stderr)
+
+
 # --------------------------------------------------------------------------- dragonfly
 _COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "demo": (demo_main, "simulated venues + gRPC server + live client in one command"),
     "grpc-server": (grpc_server_main, "serve the consolidated book over gRPC"),
     "grpc-client": (grpc_client_main, "live terminal view of a gRPC server's book"),
     "fix-server": (fix_server_main, "serve the consolidated book over FIX"),
+    "check": (check_main, "validate a topology file and print its graph"),
+    "run": (run_main, "run a topology file (--simulate: against the built-in simulators)"),
 }
 
 

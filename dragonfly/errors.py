@@ -20,6 +20,7 @@ __all__ = (
     "VenueConnectionError",
     "ConfigError",
     "BindError",
+    "TopologyFileError",
     "FixError",
     "FixParseError",
     "FixSessionError",
@@ -162,6 +163,33 @@ class BindError(ConfigError, OSError):
         self.host = host
         self.port = port
         self.address = address or f"{host}:{port}"
+
+
+class TopologyFileError(ConfigError):
+    """A topology file that cannot be used: unreadable, not TOML, or a key that is wrong.
+
+    The message is one line: ``FILE:LINE: KEY: what is wrong`` (``FILE: KEY: ...`` when the
+    line is not known).
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    key : str
+        Dotted key of what is wrong (``aggregators.bbo.inputs[1]``); "" for the whole file.
+    line : int or None
+        1-based line of that key, when found.
+    reason : str
+        What is wrong, without the location.
+    """
+
+    def __init__(self, reason: str, *, path: str, key: str = "", line: int | None = None) -> None:
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+        self.path = path
+        self.key = key
+        self.line = line
+        self.reason = reason
 
 
 class FixError(DragonflyError):

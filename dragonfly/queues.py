@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any, Generic, Protocol, TypeVar
 
 from ._lifecycle import cancel_and_wait
@@ -357,6 +357,20 @@ class KeyedQueue(Generic[K, T]):
         self._closed = True
         self.wake()
 
+    def __aiter__(self) -> AsyncIterator[T]:
+        """Every item, batch after batch (latest per key), until the queue is closed and empty: a
+        :class:`Transformer` can read a KeyedQueue without a backlog per key."""
+        return self._items_until_closed()
+
+    async def _items_until_closed(self) -> AsyncIterator[T]:
+        while True:
+            try:
+                batch = await self.get_batch()
+            except QueueClosedError:
+                return
+            for item in batch.values():
+                yield item
+
 
 class Tee(Generic[T]):
     """A sink that hands each item to several sinks (one listener, several aggregators)."""
@@ -385,7 +399,7 @@ class Transformer(Generic[T, U]):
 
     def __init__(
         self,
-        source: AsyncIterator[T],
+        source: AsyncIterable[T],
         fn: Callable[[T], U | None] | Callable[[T], Awaitable[U | None]],
         sink: Sink[U],
         *,

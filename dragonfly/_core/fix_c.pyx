@@ -528,7 +528,7 @@ cdef class MarketData:
         return self.msg._value(self.sym_field[i]).decode("latin-1")
 
     def entry_market(self, Py_ssize_t i):
-        """Tag 30 LastMkt (else 207 SecurityExchange) inside the entry, or ""."""
+        """The entry's market: tag 275 MDMkt, else 30 LastMkt, else 207 SecurityExchange; or ""."""
         i = self._check(i)
         if self.mkt_field[i] < 0:
             return ""
@@ -601,6 +601,7 @@ def market_data(FixMessage msg not None):
     cdef int action = 0, etype = -1
     cdef double price = 0.0, size = 0.0
     cdef Py_ssize_t esym = -1, emkt = -1, vs, ve
+    cdef int mrank = 0, r
     while i < nf:
         tag = msg.tags[i]
         vs = msg.vs[i]
@@ -619,6 +620,7 @@ def market_data(FixMessage msg not None):
                 etype = -1
                 price = size = 0.0
                 esym = emkt = -1
+                mrank = 0
             action = p[vs] - 48
             continue
         if tag == 269:
@@ -632,13 +634,14 @@ def market_data(FixMessage msg not None):
                 action = 0
                 price = size = 0.0
                 esym = emkt = -1
+                mrank = 0
             if ve - vs != 1:
                 raise FixParseError(f"bad MDEntryType {p[vs:min(ve, vs + 8)]!r}", reason="value", tag=269)
             etype = p[vs] - 48 if (p[vs] == 48 or p[vs] == 49) else 100 + <unsigned char>p[vs]
             has_type = True
             continue
         if not cur:
-            if is_x or tag == 270 or tag == 271 or tag == 30 or tag == 207 or tag == 290:
+            if is_x or tag == 270 or tag == 271 or tag == 275 or tag == 30 or tag == 207 or tag == 290:
                 raise FixParseError(f"tag {tag} before the first MDEntryType (269)", reason="group", tag=tag)
             if tag == 55:
                 sym_i = i - 1
@@ -650,8 +653,11 @@ def market_data(FixMessage msg not None):
             size = _c_float(p, vs, ve, 271)
         elif tag == 55:
             esym = i - 1
-        elif tag == 30 or (tag == 207 and emkt < 0):
-            emkt = i - 1
+        elif tag == 275 or tag == 30 or tag == 207:
+            r = 3 if tag == 275 else (2 if tag == 30 else 1)
+            if r > mrank:
+                emkt = i - 1
+                mrank = r
     if cur:
         if not has_type:
             raise FixParseError("entry without MDEntryType (269)", reason="group", tag=269)

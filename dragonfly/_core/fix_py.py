@@ -442,7 +442,7 @@ class MarketData:
         return self._entries[i][4] or self.symbol
 
     def entry_market(self, i: int) -> str:
-        """Tag 30 LastMkt (else 207 SecurityExchange) inside the entry, or ""."""
+        """The entry's market: tag 275 MDMkt, else 30 LastMkt, else 207 SecurityExchange; or ""."""
         return self._entries[i][5]
 
     def entries(self) -> list[tuple[int, int, float, float, str, str]]:
@@ -451,6 +451,11 @@ class MarketData:
 
     def __repr__(self) -> str:
         return f"MarketData({self.msg_type!r}, {self.symbol!r}, {len(self._entries)} entries)"
+
+
+#: Tags naming an entry's market, by precedence: MDMkt (the FIX 4.4 field of the 35=W/35=X entry groups),
+#: then LastMkt and SecurityExchange, which some venues send instead.
+_MARKET_RANK = {275: 3, 30: 2, 207: 1}
 
 
 def market_data(msg: FixMessage) -> MarketData:
@@ -487,7 +492,8 @@ def market_data(msg: FixMessage) -> MarketData:
     entries: list[tuple[int, int, float, float, str, str]] = []
     skipped = 0
     seen = 0
-    cur: list[object] | None = None  # [action, type, price, size, symbol, market, has_price, has_type]
+    # [action, type, price, size, symbol, market, has_price, has_type, market rank]
+    cur: list[object] | None = None
 
     def close(e: list[object] | None) -> None:
         nonlocal skipped
@@ -516,7 +522,7 @@ def market_data(msg: FixMessage) -> MarketData:
             action = val[0] - 0x30
             if cur is None:
                 seen += 1
-                cur = [action, -1, 0.0, 0.0, "", "", False, False]
+                cur = [action, -1, 0.0, 0.0, "", "", False, False, 0]
             else:
                 cur[0] = action
             continue
@@ -526,14 +532,14 @@ def market_data(msg: FixMessage) -> MarketData:
                 cur = None
             if cur is None:
                 seen += 1
-                cur = [0, -1, 0.0, 0.0, "", "", False, False]
+                cur = [0, -1, 0.0, 0.0, "", "", False, False, 0]
             if len(val) != 1:
                 raise FixParseError(f"bad MDEntryType {val[:8]!r}", reason="value", tag=269)
             cur[1] = val[0] - 0x30 if val in (b"0", b"1") else 100 + val[0]
             cur[7] = True
             continue
         if cur is None:
-            if mt == "X" or tag in (270, 271, 30, 207, 290):
+            if mt == "X" or tag in (270, 271, 275, 30, 207, 290):
                 raise FixParseError(f"tag {tag} before the first MDEntryType (269)", reason="group", tag=tag)
             if tag == 55:
                 symbol = val.decode("latin-1")
@@ -545,8 +551,11 @@ def market_data(msg: FixMessage) -> MarketData:
             cur[3] = _to_float(val, 271)
         elif tag == 55:
             cur[4] = val.decode("latin-1")
-        elif tag == 30 or (tag == 207 and not cur[5]):
-            cur[5] = val.decode("latin-1")
+        elif tag in _MARKET_RANK:
+            rank = _MARKET_RANK[tag]
+            if rank > cur[8]:  # type: ignore[operator]
+                cur[5] = val.decode("latin-1")
+                cur[8] = rank
     if cur is not None:
         if not cur[7]:
             raise FixParseError("entry without MDEntryType (269)", reason="group", tag=269)

@@ -67,7 +67,10 @@ class AggregatorConfig:
     staleness : Mapping[str, float]
         Per-venue overrides of ``staleness_s``.
     liquidity : bool
-        Also compute and publish the summed-liquidity view.
+        Also compute and publish the summed-liquidity view (only while someone is subscribed).
+    views : bool
+        Compute and publish the consolidated per-venue world view. False makes a liquidity
+        aggregator: only :attr:`BboAggregator.liquidity` is published (``views`` stays silent).
     """
 
     instrument: str
@@ -76,9 +79,12 @@ class AggregatorConfig:
     staleness_s: float = 10.0
     staleness: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     liquidity: bool = True
+    views: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instrument", normalize_instrument(self.instrument))
+        if not (self.views or self.liquidity):
+            raise ConfigError("an aggregator publishes views, liquidity or both")
         if isinstance(self.venues, str) or not self.venues:
             raise ConfigError("venues must be a non-empty tuple of venue names")
         vs = tuple(v.strip().lower() for v in self.venues)
@@ -303,14 +309,16 @@ class BboAggregator:
 
     def _publish(self, receive_ns: int) -> None:
         books = self._books
-        try:
-            bids, asks = merge_top(books, self.depth)
-        except (ValueError, TypeError) as exc:  # LevelsError: listeners validate, so this is a bug guard
-            self.stats.merge_errors += 1
-            if not self._merge_logged:
-                self._merge_logged = True
-                log.error("%s: merge refused the state (%s); not published", self.instrument, exc)
-            return
+        views = self.config.views
+        if views:
+            try:
+                bids, asks = merge_top(books, self.depth)
+            except (ValueError, TypeError) as exc:  # LevelsError: listeners validate, so this is a bug guard
+                self.stats.merge_errors += 1
+                if not self._merge_logged:
+                    self._merge_logged = True
+                    log.error("%s: merge refused the state (%s); not published", self.instrument, exc)
+                return
         if self._health_dirty:
             self._health = {v: s.health() for v, s in self._venues.items()}
             self._health_dirty = False
@@ -321,15 +329,16 @@ class BboAggregator:
             if t > ex_ts:
                 ex_ts = t
         self.seq += 1
-        spread = asks[0][1] - bids[0][1] if bids and asks else 0.0
         snapshot = dict(books)
         pub_ns = time.time_ns()
-        self.views.publish(
-            WorldView(
-                self.instrument, self.seq, bids, asks, spread, health, ex_ts, receive_ns, pub_ns, snapshot
+        if views:
+            spread = asks[0][1] - bids[0][1] if bids and asks else 0.0
+            self.views.publish(
+                WorldView(
+                    self.instrument, self.seq, bids, asks, spread, health, ex_ts, receive_ns, pub_ns, snapshot
+                )
             )
-        )
-        self.stats.views += 1
+            self.stats.views += 1
         if self.config.liquidity:
             state = (snapshot, health, self.seq, ex_ts, receive_ns, pub_ns)
             if self.liquidity.subscriber_count:

@@ -6,6 +6,8 @@ shape) satisfies.
 
 - :class:`HostedPipeline`: one instrument's consolidated views (layer 4's
   broadcasts) and the lifecycle of the layers feeding them.
+- :class:`Upstream`: anything below the servers that only starts and stops (a
+  topology file's feeds and aggregators, which several servers share).
 - :class:`Service`: one server of layer 5 (gRPC, FIX, later a metrics endpoint
   or an execution engine) as :class:`~dragonfly.services.host.ServiceHost`
   runs it: bind, stop, say where it listens.
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from ..model import LiquidityView, WorldView
     from ..queues import Broadcast
 
-__all__ = ("HostedPipeline", "HostedPipelineConfig", "Service", "ServiceConfig")
+__all__ = ("HostedPipeline", "HostedPipelineConfig", "Service", "ServiceConfig", "Upstream")
 
 
 class HostedPipelineConfig(Protocol):
@@ -64,6 +66,14 @@ class HostedPipeline(Protocol):
     async def stop(self) -> None:
         """Disconnect and stop (idempotent)."""
         ...
+
+
+class Upstream(Protocol):
+    """Layers 1-4 a host starts after its servers listen and stops after them."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class ServiceConfig(Protocol):

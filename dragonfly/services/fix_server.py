@@ -5,9 +5,20 @@ anyone else is refused with a Logout giving the reason. It sends a
 MarketDataRequest (35=V) for an instrument and a depth, and receives a
 MarketDataSnapshotFullRefresh (35=W) and then, for SubscriptionRequestType=1,
 either MarketDataIncrementalRefresh (35=X, ``265=1``, the default) or a new 35=W
-(``265=0``) each time the world view changes. Each MDEntry carries its venue in
-LastMkt (30). An unknown instrument, an unsupported depth or request type get a
-MarketDataRequestReject (35=Y); a request missing MDReqID gets a Reject (35=3).
+(``265=0``) each time the view changes.
+
+- AggregatedBook (266) ``N`` or absent: the consolidated per-venue levels (the BBO world
+  view); each MDEntry carries its venue in MDMkt (275), the FIX 4.4 field of the
+  35=W and 35=X entry groups for the market of an entry.
+- AggregatedBook ``Y``: the liquidity summed per price across venues (no venue per
+  entry), from the instrument's liquidity source.
+
+A request is answered as a whole: it lists at most :data:`MAX_SYMBOLS_PER_REQUEST`
+symbols, and an unknown or repeated symbol, an unsupported depth, request type,
+update type or AggregatedBook, or a subscription beyond the customer's limit gets
+one MarketDataRequestReject (35=Y) for the request and nothing else, so one message
+never produces more than one reply per symbol it may list. A request missing MDReqID
+or with a malformed value gets a Reject (35=3).
 
 Each subscription reads its own ``Broadcast.subscribe(maxsize=1)`` slot and
 waits for the socket to drain before the next message, so a slow customer is
@@ -33,8 +44,8 @@ from .._core.fix import FixMessage
 from ..clients.fix import FixAcceptor, FixSession
 from ..errors import BindError, ConfigError, FixParseError, FixSessionError
 from ..instruments import instrument_key
-from ..model import WorldView
-from ..queues import Broadcast
+from ..model import LiquidityView, WorldView
+from ..queues import Broadcast, Subscription
 
 if TYPE_CHECKING:
     from .base import HostedPipeline
@@ -46,6 +57,11 @@ log = logging.getLogger(__name__)
 DEFAULT_FIX_PORT = 9880
 #: Most subscriptions one customer may hold at once.
 MAX_SUBSCRIPTIONS = 64
+#: Most symbols (NoRelatedSym entries) one MarketDataRequest may list.
+MAX_SYMBOLS_PER_REQUEST = 16
+
+#: Entry group key: (MDEntryType, price, venue); venue "" for summed liquidity (no MDMkt).
+_Key = tuple[str, float, str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,21 +139,24 @@ class FixServerStats:
 
 
 class _Subscription:
-    __slots__ = ("depth", "incremental", "instrument", "req_id", "sent", "symbol", "task")
+    __slots__ = ("aggregated", "depth", "incremental", "instrument", "req_id", "sent", "symbol", "task")
 
-    def __init__(self, req_id: str, symbol: str, instrument: str, depth: int, incremental: bool) -> None:
+    def __init__(
+        self, req_id: str, symbol: str, instrument: str, depth: int, incremental: bool, aggregated: bool
+    ) -> None:
         self.req_id = req_id
         self.symbol = symbol
         self.instrument = instrument
         self.depth = depth
         self.incremental = incremental
+        self.aggregated = aggregated
         self.task: asyncio.Task[None] | None = None
         # (side, price, venue) -> size, as last sent
-        self.sent: dict[tuple[str, float, str], float] = {}
+        self.sent: dict[_Key, float] = {}
 
 
-def _levels(view: WorldView, depth: int) -> dict[tuple[str, float, str], float]:
-    out: dict[tuple[str, float, str], float] = {}
+def _levels(view: WorldView, depth: int) -> dict[_Key, float]:
+    out: dict[_Key, float] = {}
     for venue, price, qty in view.bids[:depth]:
         out[("0", price, venue)] = qty
     for venue, price, qty in view.asks[:depth]:
@@ -145,24 +164,51 @@ def _levels(view: WorldView, depth: int) -> dict[tuple[str, float, str], float]:
     return out
 
 
+def _liquidity_levels(view: LiquidityView, depth: int) -> dict[_Key, float]:
+    out: dict[_Key, float] = {}
+    for price, total, _ in view.bids[:depth]:
+        out[("0", price, "")] = total
+    for price, total, _ in view.asks[:depth]:
+        out[("1", price, "")] = total
+    return out
+
+
+def _entry(side: str, price: float, qty: float, venue: str) -> list[tuple[int, object]]:
+    """One MDEntry's 269/270/271 and, for a per-venue level, MDMkt (275)."""
+    if venue:
+        return [(269, side), (270, price), (271, qty), (275, venue)]
+    return [(269, side), (270, price), (271, qty)]
+
+
 class FixServer(FixAcceptor):
-    """Serve world views over FIX 4.4 (see the module docstring).
+    """Serve world views and summed liquidity over FIX 4.4 (see the module docstring).
 
     Parameters
     ----------
     views : Mapping[str, Broadcast[WorldView]]
         Instrument (normalised, e.g. ``"ETH-BTC"``) -> its world-view broadcast
-        (``Pipeline.views``). Customers may spell the symbol ``ETH-BTC``, ``ETHBTC``, ``eth/btc``...
+        (``Pipeline.views``), streamed for AggregatedBook (266) = N or absent.
+        Customers may spell the symbol ``ETH-BTC``, ``ETHBTC``, ``eth/btc``...
     config : FixServerConfig
+    liquidity : Mapping[str, Broadcast[LiquidityView]] or None
+        Instrument -> its summed-liquidity broadcast (``Pipeline.liquidity``, or a liquidity
+        aggregator's), streamed for 266=Y. An instrument without one answers 266=Y with a
+        35=Y (281=7), and one without views answers 266=N the same way.
     """
 
     #: How :class:`~dragonfly.services.host.ServiceHost` names this server in messages and addresses.
     name: ClassVar[str] = "FIX"
 
-    def __init__(self, views: Mapping[str, Broadcast[WorldView]], config: FixServerConfig) -> None:
+    def __init__(
+        self,
+        views: Mapping[str, Broadcast[WorldView]],
+        config: FixServerConfig,
+        *,
+        liquidity: Mapping[str, Broadcast[LiquidityView]] | None = None,
+    ) -> None:
         if not isinstance(config, FixServerConfig):
             raise TypeError("config must be a FixServerConfig")
-        if not views:
+        if not views and not liquidity:
             raise ConfigError("at least one instrument is required")
         super().__init__(
             host=config.host, port=config.port, ssl=config.ssl, comp_id=config.comp_id, counterparties=config.customers,
@@ -171,14 +217,17 @@ class FixServer(FixAcceptor):
         )
         self.config = config
         self.views = dict(views)
-        self._by_key = {instrument_key(k): k for k in self.views}
+        self.liquidity = dict(liquidity or {})
+        self._by_key = {instrument_key(k): k for k in (*self.views, *self.liquidity)}
         self.stats = FixServerStats()
         self._subs: dict[str, dict[str, _Subscription]] = {}
 
     @classmethod
     def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: FixServerConfig) -> FixServer:
-        """Serve the world views of pipelines (running or about to run), one per instrument."""
-        return cls({p.config.instrument: p.views for p in pipelines}, config)
+        """Serve the world views (266=N) and summed liquidity (266=Y) of pipelines (running or about to
+        run), one per instrument."""
+        return cls({p.config.instrument: p.views for p in pipelines}, config,
+                   liquidity={p.config.instrument: p.liquidity for p in pipelines})
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -207,6 +256,10 @@ class FixServer(FixAcceptor):
     async def stop(self) -> None:
         """Log every customer out (bounded wait), stop listening, close the stores."""
         await self._shutdown("server shutting down")
+
+    def subscriptions_of(self, comp_id: str) -> int:
+        """How many subscriptions (263=1) the customer ``comp_id`` holds now."""
+        return len(self._subs.get(comp_id, {}))
 
     # -- sessions ------------------------------------------------------------------------------
     def _logged_on(self, session: FixSession) -> None:
@@ -244,6 +297,10 @@ class FixServer(FixAcceptor):
         except FixParseError as exc:
             session.reject(msg, 6, f"incorrect value: {exc}", exc.tag)
             return
+        aggregated = msg.get(266, b"N")
+        if aggregated not in (b"Y", b"N"):
+            session.reject(msg, 5, "AggregatedBook (266) must be Y or N", 266)
+            return
         if kind is None:
             session.reject(msg, 1, "SubscriptionRequestType (263) missing", 263)
             return
@@ -262,46 +319,87 @@ class FixServer(FixAcceptor):
         if update not in (0, 1):
             self._reject_request(session, req_id, "6", f"MDUpdateType {update} is not supported")
             return
-        symbols = [s.decode("latin-1") for s in msg.get_all(55)]
-        if not symbols:
-            self._reject_request(session, req_id, "0", "no Symbol (55) in the request")
+        planned = self._plan(session, req_id, msg.get_all(55), kind == 1, aggregated == b"Y", subs)
+        if planned is None:
             return
-        for symbol in symbols:
-            inst = self._by_key.get(instrument_key(symbol))
-            if inst is None:
-                self._reject_request(session, req_id, "0", f"unknown symbol {symbol}")
-                continue
-            key = f"{req_id}\x00{symbol}"
-            if key in subs:
-                self._reject_request(session, req_id, "1", f"duplicate MDReqID {req_id} for {symbol}")
-                continue
-            if kind == 1 and len(subs) >= MAX_SUBSCRIPTIONS:
-                self._reject_request(session, req_id, "0", f"more than {MAX_SUBSCRIPTIONS} subscriptions")
-                continue
-            sub = _Subscription(req_id, symbol, inst, depth or self.config.max_depth, update == 1)
+        for symbol, inst in planned:
+            sub = _Subscription(req_id, symbol, inst, depth or self.config.max_depth, update == 1, aggregated == b"Y")
             if kind == 0:
-                latest = self.views[inst].latest
-                if latest is None:
-                    self._reject_request(session, req_id, "0", f"no book yet for {symbol}")
-                else:
-                    self._send_full(session, sub, latest)
+                self._send_snapshot(session, sub)
                 continue
-            subs[key] = sub
+            subs[f"{req_id}\x00{symbol}"] = sub
             sub.task = asyncio.get_running_loop().create_task(self._stream(session, sub),
                                                               name=f"fix-sub:{their}:{req_id}")
 
+    def _plan(
+        self, session: FixSession, req_id: str, raw_symbols: list[bytes], subscribe: bool, aggregated: bool,
+        subs: Mapping[str, _Subscription],
+    ) -> list[tuple[str, str]] | None:
+        """``(symbol, instrument)`` for every symbol of a request, or None after one 35=Y for the whole
+        request (the work is bounded by :data:`MAX_SYMBOLS_PER_REQUEST`)."""
+        if not raw_symbols:
+            self._reject_request(session, req_id, "0", "no Symbol (55) in the request")
+            return None
+        if len(raw_symbols) > MAX_SYMBOLS_PER_REQUEST:
+            self._reject_request(session, req_id, "2", f"{len(raw_symbols)} symbols in one request; "
+                                 f"at most {MAX_SYMBOLS_PER_REQUEST}")
+            return None
+        sources = self.liquidity if aggregated else self.views
+        planned: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for raw in raw_symbols:
+            symbol = raw.decode("latin-1")
+            inst = self._by_key.get(instrument_key(symbol))
+            if inst is None:
+                self._reject_request(session, req_id, "0", f"unknown symbol {symbol[:32]}")
+                return None
+            if inst in seen:
+                self._reject_request(session, req_id, "0", f"symbol {symbol[:32]} is listed twice")
+                return None
+            seen.add(inst)
+            if inst not in sources:
+                what = "summed liquidity (266=Y)" if aggregated else "the per-venue book (266=N)"
+                self._reject_request(session, req_id, "7", f"{what} is not served for {symbol[:32]}")
+                return None
+            if subscribe and f"{req_id}\x00{symbol}" in subs:
+                self._reject_request(session, req_id, "1", f"duplicate MDReqID {req_id} for {symbol[:32]}")
+                return None
+            planned.append((symbol, inst))
+        if subscribe and len(subs) + len(planned) > MAX_SUBSCRIPTIONS:
+            self._reject_request(session, req_id, "2", f"more than {MAX_SUBSCRIPTIONS} subscriptions")
+            return None
+        return planned
+
     # -- streaming -----------------------------------------------------------------------------
-    def _send_full(self, session: FixSession, sub: _Subscription, view: WorldView) -> None:
-        levels = _levels(view, sub.depth)
+    def _source(self, sub: _Subscription) -> Broadcast[WorldView] | Broadcast[LiquidityView]:
+        return self.liquidity[sub.instrument] if sub.aggregated else self.views[sub.instrument]
+
+    def _send_snapshot(self, session: FixSession, sub: _Subscription) -> None:
+        """263=0: one 35=W of the current state (subscribing makes a lazy liquidity source publish it)."""
+        source = self._source(sub)
+        with source.subscribe(maxsize=1):
+            latest = source.latest
+        if latest is None:
+            self._reject_request(session, sub.req_id, "0", f"no book yet for {sub.symbol[:32]}")
+        else:
+            self._send_full(session, sub, latest)
+
+    def _entries(self, sub: _Subscription, view: WorldView | LiquidityView) -> dict[_Key, float]:
+        if isinstance(view, LiquidityView):
+            return _liquidity_levels(view, sub.depth)
+        return _levels(view, sub.depth)
+
+    def _send_full(self, session: FixSession, sub: _Subscription, view: WorldView | LiquidityView) -> None:
+        levels = self._entries(sub, view)
         fields: list[tuple[int, object]] = [(262, sub.req_id), (55, sub.symbol), (268, len(levels))]
         for (side, price, venue), qty in levels.items():
-            fields += [(269, side), (270, price), (271, qty), (30, venue)]
+            fields += _entry(side, price, qty, venue)
         session.send_nowait("W", fields)
         sub.sent = levels
         self.stats.snapshots += 1
 
-    def _send_incremental(self, session: FixSession, sub: _Subscription, view: WorldView) -> None:
-        new = _levels(view, sub.depth)
+    def _send_incremental(self, session: FixSession, sub: _Subscription, view: WorldView | LiquidityView) -> None:
+        new = self._entries(sub, view)
         old = sub.sent
         entries: list[tuple[int, object]] = []
         n = 0
@@ -309,14 +407,17 @@ class FixServer(FixAcceptor):
         for key, qty in old.items():
             if key not in new:
                 side, price, venue = key
-                entries += [(279, "2"), (269, side), (55, sym), (270, price), (271, qty), (30, venue)]
+                entries += [(279, "2"), (269, side), (55, sym), (270, price), (271, qty)]
+                if venue:
+                    entries.append((275, venue))
                 n += 1
         for key, qty in new.items():
             prev = old.get(key)
             if prev is None or prev != qty:
                 side, price, venue = key
-                entries += [(279, "0" if prev is None else "1"), (269, side), (55, sym), (270, price),
-                            (271, qty), (30, venue)]
+                entries += [(279, "0" if prev is None else "1"), (269, side), (55, sym), (270, price), (271, qty)]
+                if venue:
+                    entries.append((275, venue))
                 n += 1
         sub.sent = new
         if n:
@@ -324,8 +425,7 @@ class FixServer(FixAcceptor):
             self.stats.incrementals += 1
 
     async def _stream(self, session: FixSession, sub: _Subscription) -> None:
-        views = self.views[sub.instrument]
-        stream = views.subscribe(maxsize=1)
+        stream: Subscription[WorldView] | Subscription[LiquidityView] = self._source(sub).subscribe(maxsize=1)
         first = True
         try:
             skipped = 0

@@ -20,7 +20,11 @@ Order of events:
 
 A server is any :class:`~dragonfly.services.base.Service` (start/stop/address);
 gRPC and FIX are built from their configurations, others (a metrics endpoint, an
-execution engine) are passed ready-made in ``services=``.
+execution engine) are passed ready-made in ``services=``. What the servers serve is
+either pipelines (one per instrument) or, for a topology where feeds are shared by
+several aggregators (a topology file), ``upstream=``: anything that starts and stops
+(:class:`~dragonfly.services.base.Upstream`), started after the servers listen like the
+pipelines.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from .._lifecycle import StartStop
 from ..errors import BindError, ConfigError
-from .base import HostedPipeline, Service
+from .base import HostedPipeline, Service, Upstream
 
 if TYPE_CHECKING:
     from .fix_server import FixServer, FixServerConfig
@@ -54,13 +58,16 @@ class ServiceHost(StartStop):
     pipelines : sequence of HostedPipeline
         One per instrument (e.g. :class:`dragonfly.topology.Pipeline`), not started:
         :meth:`start` starts them once every server listens, :meth:`stop` stops them
-        after the servers.
+        after the servers. May be empty when ``upstream`` is given.
     grpc : GrpcServerConfig or None
         Serve the pipelines' books over gRPC (:class:`~dragonfly.services.grpc.GrpcServer`).
     fix : FixServerConfig or None
         Serve them over FIX 4.4 (:class:`~dragonfly.services.fix_server.FixServer`).
     services : iterable of Service
         Further servers, already built over the same pipelines; started after gRPC and FIX.
+    upstream : sequence of Upstream
+        Further layers 1-4 the servers in ``services`` serve (e.g. a topology file's feeds and
+        aggregators), not started: started after the pipelines, stopped with them.
 
     Attributes
     ----------
@@ -73,20 +80,25 @@ class ServiceHost(StartStop):
     Raises
     ------
     ConfigError
-        No pipeline, no server, two pipelines for one instrument, or two servers with one name.
+        No pipeline (nor upstream), no server, two pipelines for one instrument, two servers with
+        one name, or ``grpc``/``fix`` without pipelines.
     """
 
     def __init__(
         self,
-        pipelines: Sequence[HostedPipeline],
+        pipelines: Sequence[HostedPipeline] = (),
         *,
         grpc: GrpcServerConfig | None = None,
         fix: FixServerConfig | None = None,
         services: Iterable[Service] = (),
+        upstream: Sequence[Upstream] = (),
     ) -> None:
         self.pipelines: tuple[HostedPipeline, ...] = tuple(pipelines)
-        if not self.pipelines:
-            raise ConfigError("ServiceHost needs at least one pipeline")
+        self.upstream: tuple[Upstream, ...] = tuple(upstream)
+        if not self.pipelines and not self.upstream:
+            raise ConfigError("ServiceHost needs at least one pipeline (or upstream)")
+        if not self.pipelines and (grpc is not None or fix is not None):
+            raise ConfigError("grpc= and fix= serve pipelines; without pipelines, pass the servers in services=")
         instruments = [p.config.instrument for p in self.pipelines]
         if len(set(instruments)) != len(instruments):
             raise ConfigError(f"two pipelines serve the same instrument: {instruments}")
@@ -115,7 +127,7 @@ class ServiceHost(StartStop):
             raise ConfigError(f"two servers have the same name: {names}")
         self.services: tuple[Service, ...] = tuple(built)
         self._bound: list[Service] = []
-        self._started: list[HostedPipeline] = []
+        self._started: list[HostedPipeline | Upstream] = []
         self._state = _NEW
         self._lock = asyncio.Lock()
 
@@ -154,14 +166,14 @@ class ServiceHost(StartStop):
                 for service in self.services:
                     self._bound.append(service)  # stopped too if its start fails half-way
                     await _bind(service)
-                for pipe in self.pipelines:
+                for pipe in (*self.pipelines, *self.upstream):
                     self._started.append(pipe)
                     await pipe.start()
             except BaseException:
                 self._state = _STOPPED
                 await self._shutdown()
                 raise
-            log.info("serving %s: %s", ", ".join(p.config.instrument for p in self.pipelines),
+            log.info("serving %s: %s", ", ".join(_label(p) for p in (*self.pipelines, *self.upstream)),
                      ", ".join(f"{n} on {a}" for n, a in self.addresses.items()))
 
     async def stop(self) -> None:
@@ -189,13 +201,23 @@ class ServiceHost(StartStop):
         names = [s.name for s in services]
         # ... then the pipelines they served
         results += await asyncio.gather(*(p.stop() for p in pipes), return_exceptions=True)
-        names += [p.config.instrument for p in pipes]
+        names += [_label(p) for p in pipes]
         for name, result in zip(names, results, strict=True):
             if isinstance(result, BaseException):
                 log.error("stopping %s failed: %s", name, type(result).__name__)
                 errors.append(result)
         if errors:
             raise errors[0]
+
+
+def _label(p: HostedPipeline | Upstream) -> str:
+    """A pipeline's instrument, or an upstream's name, for messages."""
+    config = getattr(p, "config", None)
+    instrument = getattr(config, "instrument", None)
+    if isinstance(instrument, str):
+        return instrument
+    name = getattr(p, "name", None)
+    return name if isinstance(name, str) else type(p).__name__
 
 
 async def _bind(service: Service) -> None:

@@ -4,6 +4,9 @@ The peers' sources are in ``tests/fix_peers/``; they are compiled with
 ``g++ -std=c++14 ... $(pkg-config --cflags --libs quickfix)`` (Debian's
 ``libquickfix-dev``) into ``$TMPDIR/dragonfly-fix-peers/<hash of the sources>/``,
 so a second run reuses the binaries.
+
+Every peer validates what it receives with the FIX 4.4 data dictionary QuickFIX ships
+(``spec/FIX44.xml``), unmodified: :func:`stock_dictionary` finds it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ import pytest
 from dragonfly.model import BookUpdate
 
 PEERS = Path(__file__).resolve().parent
-DICTIONARY = PEERS / "FIX44-dragonfly.xml"
+#: Where QuickFIX's own ``make install`` and ``install_fix44.sh`` put the stock dictionary.
+DICTIONARY_PATHS = (Path("/usr/local/share/quickfix/FIX44.xml"), Path("/usr/share/quickfix/FIX44.xml"))
+#: SHA-256 of ``spec/FIX44.xml`` in QuickFIX 1.15.1 (the version Debian's libquickfix-dev has).
+FIX44_SHA256 = "bf1954733e3d9a16293f90139fb95aa8bc49cd41b9663131fb5fb1e77593b78f"
 TIMEOUT = 20.0  # safety net for awaited events only; nothing asserts on time
 
 
@@ -35,6 +41,39 @@ def free_port() -> int:
 
 def _require() -> bool:
     return os.environ.get("DRAGONFLY_REQUIRE_QUICKFIX", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _dpkg_listed(name: str) -> list[Path]:
+    """Files named ``name`` that installed QuickFIX packages list (none when dpkg is absent)."""
+    try:
+        out = subprocess.run(["dpkg", "-L", "libquickfix-dev", "libquickfix-doc"], capture_output=True, text=True,
+                             check=False).stdout
+    except OSError:
+        return []
+    return [Path(line) for line in out.splitlines() if line.endswith("/" + name)]
+
+
+def stock_dictionary() -> Path:
+    """The FIX 4.4 data dictionary QuickFIX ships (``spec/FIX44.xml``), unmodified.
+
+    Looked for in ``$DRAGONFLY_QUICKFIX_FIX44``, the installed QuickFIX packages and
+    :data:`DICTIONARY_PATHS`. Debian's libquickfix-dev 1.15.1 does not install it;
+    ``tests/fix_peers/install_fix44.sh`` (run by ``.ci/run``) puts QuickFIX 1.15.1's own copy in
+    ``/usr/local/share/quickfix/``. Missing: skip, or fail under ``DRAGONFLY_REQUIRE_QUICKFIX=1``.
+    A file whose SHA-256 is not that of the shipped dictionary fails the test: no edited dictionary.
+    """
+    env = os.environ.get("DRAGONFLY_QUICKFIX_FIX44")
+    candidates = ([Path(env)] if env else []) + _dpkg_listed("FIX44.xml") + list(DICTIONARY_PATHS)
+    for path in candidates:
+        if path.is_file():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != FIX44_SHA256:
+                pytest.fail(f"{path} is not QuickFIX's stock FIX44.xml (sha256 {digest[:16]}...)")
+            return path
+    msg = "QuickFIX's FIX44.xml not found (tests/fix_peers/install_fix44.sh installs it)"
+    if _require():
+        pytest.fail(msg)
+    pytest.skip(msg)
 
 
 def build_peers() -> dict[str, Path]:
@@ -80,7 +119,7 @@ def settings(path: Path, *, initiator: bool, port: int, sender: str, target: str
         "EndTime=00:00:00",
         f"FileStorePath={store}",
         "UseDataDictionary=Y",
-        f"DataDictionary={DICTIONARY}",
+        f"DataDictionary={stock_dictionary()}",
         "SocketReuseAddress=Y",
     ]
     if initiator:

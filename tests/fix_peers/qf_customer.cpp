@@ -4,9 +4,10 @@
 // stdout (one event per line): READY, LOGON, LOGOUT, ADMIN_IN <35> <34> <43> [58], ADMIN_OUT <35> <34>,
 //   APP <raw message with | for SOH>, SEQ <next sender> <next target>, ERR <text>
 // stdin commands:
-//   sub <reqid> <symbol> <depth> <265>   MarketDataRequest 263=1
-//   snap <reqid> <symbol> <depth>        MarketDataRequest 263=0
-//   unsub <reqid> <symbol>               MarketDataRequest 263=2
+//   sub <reqid> <symbol> <depth> <265> [266]   MarketDataRequest 263=1 (266 AggregatedBook Y/N, absent if not given)
+//   snap <reqid> <symbol> <depth> [266]        MarketDataRequest 263=0
+//   unsub <reqid> <symbol>                     MarketDataRequest 263=2
+//   many <reqid> <symbol> <n>                  MarketDataRequest 263=1 listing <symbol> n times in NoRelatedSym
 //   gap <n>                              skip n outgoing MsgSeqNum (the server must ResendRequest)
 //   logout (QuickFIX then stays logged out until "enable") | enable | seq | quit
 #include <string>
@@ -52,21 +53,25 @@ class Customer : public FIX::Application {
 };
 
 static void request(const FIX::SessionID& sid, const std::string& kind, const std::string& id,
-                    const std::string& sym, const std::string& depth, const std::string& upd) {
+                    const std::string& sym, const std::string& depth, const std::string& upd,
+                    const std::string& aggregated = "", int repeat = 1) {
   FIX::Message v;
   v.getHeader().setField(FIX::StringField(35, "V"));
   v.setField(FIX::StringField(262, id));
   v.setField(FIX::StringField(263, kind));
   v.setField(FIX::StringField(264, depth));
   if (!upd.empty()) v.setField(FIX::StringField(265, upd));
+  if (!aggregated.empty()) v.setField(FIX::StringField(266, aggregated));
   for (const char* t : {"0", "1"}) {
     FIX::Group g(267, 269);
     g.setField(FIX::StringField(269, t));
     v.addGroup(g);
   }
-  FIX::Group s(146, 55);
-  s.setField(FIX::StringField(55, sym));
-  v.addGroup(s);
+  for (int i = 0; i < repeat; ++i) {
+    FIX::Group s(146, 55);
+    s.setField(FIX::StringField(55, sym));
+    v.addGroup(s);
+  }
   FIX::Session::sendToTarget(v, sid);
 }
 
@@ -93,10 +98,13 @@ int main(int argc, char** argv) {
         emit("ERR no session");
         continue;
       }
-      if (w[0] == "sub" && w.size() == 5) {
-        request(app.sid, "1", w[1], w[2], w[3], w[4]);
-      } else if (w[0] == "snap" && w.size() == 4) {
-        request(app.sid, "0", w[1], w[2], w[3], "");
+      if (w[0] == "sub" && (w.size() == 5 || w.size() == 6)) {
+        request(app.sid, "1", w[1], w[2], w[3], w[4], w.size() == 6 ? w[5] : "");
+      } else if (w[0] == "snap" && (w.size() == 4 || w.size() == 5)) {
+        request(app.sid, "0", w[1], w[2], w[3], "", w.size() == 5 ? w[4] : "");
+      } else if (w[0] == "many" && w.size() == 4) {
+        request(app.sid, "1", w[1], w[2], "10", "1", "", std::stoi(w[3]));
+        emit("SENT_MANY");
       } else if (w[0] == "unsub" && w.size() == 3) {
         request(app.sid, "2", w[1], w[2], "0", "");
       } else if (w[0] == "gap" && w.size() == 2) {

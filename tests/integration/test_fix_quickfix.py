@@ -5,6 +5,10 @@
 * ``qf_customer`` (QuickFIX initiator) plays a legacy customer of our
   :class:`~dragonfly.services.fix_server.FixServer`.
 
+Both validate every message with the FIX 4.4 dictionary QuickFIX ships, unmodified
+(``harness.stock_dictionary``), and every test ends by checking that neither side sent
+a session-level Reject (35=3).
+
 Everything runs on 127.0.0.1 and is started and stopped by the tests. The peers
 print one line per FIX event; the tests await those lines (timeouts are a safety
 net, nothing asserts on time).
@@ -24,9 +28,9 @@ from harness import Collector, Peer, build_peers, free_port, settings, wait_unti
 from dragonfly._core.fix import market_data, parse_message
 from dragonfly.clients.base import Backoff
 from dragonfly.clients.fix import FileSeqStore
-from dragonfly.model import VenueStatus, WorldView
+from dragonfly.model import LiquidityView, VenueStatus, WorldView
 from dragonfly.queues import Broadcast
-from dragonfly.services.fix_server import FixServer, FixServerConfig
+from dragonfly.services.fix_server import MAX_SYMBOLS_PER_REQUEST, FixServer, FixServerConfig
 from dragonfly.venues import create_feed, get_venue
 from dragonfly.venues.fixsim import FixsimConfig
 
@@ -38,6 +42,12 @@ INITIAL_ASKS = ((0.0501, 1.0), (0.0502, 4.0), (0.0503, 0.5))
 @pytest.fixture(scope="module")
 def peers() -> dict[str, Path]:
     return build_peers()
+
+
+def assert_no_session_reject(peer: Peer) -> None:
+    """Neither side sent a Reject (35=3): QuickFIX accepted everything we sent, and we everything it sent."""
+    bad = [line for line in peer.lines if line.startswith(("ADMIN_IN 3 ", "ADMIN_OUT 3 "))]
+    assert not bad, "35=3 exchanged:\n" + "\n".join(bad)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -60,6 +70,7 @@ async def qf_venue(peers, tmp_path):
         yield Venue(peer, port)
     finally:
         await peer.stop()
+    assert_no_session_reject(peer)
 
 
 def _feed(port: int, sink: Collector, store: Path, *, sender: str = "DRAGONFLY", heartbeat_s: int = 1):
@@ -276,32 +287,49 @@ def _view(seq: int, bid: float, ask: float) -> WorldView:
     return WorldView(instrument="ETH-BTC", seq=seq, bids=bids, asks=asks, spread=ask - bid)
 
 
+def _liquidity(seq: int, bid: float, ask: float) -> LiquidityView:
+    """Summed liquidity: two venues at the best bid, one at the best ask."""
+    bids = ((bid, 3.5, {"binance": 1.0, "bitstamp": 2.5}), (round(bid - 0.0001, 6), 4.0, {"binance": 4.0}))
+    asks = ((ask, 0.75, {"bitstamp": 0.75}),)
+    return LiquidityView(instrument="ETH-BTC", seq=seq, bids=bids, asks=asks)
+
+
 class Served:
-    def __init__(self, server: FixServer, views: Broadcast[WorldView], tmp: Path, peers) -> None:
+    def __init__(self, server: FixServer, views: Broadcast[WorldView], liquidity: Broadcast[LiquidityView],
+                 tmp: Path, peers) -> None:
         self.server = server
         self.views = views
+        self.liquidity = liquidity
         self.tmp = tmp
         self.peers = peers
+        self.customers: list[Peer] = []
 
     async def customer(self, comp_id: str = "CUST", password: str | None = "secret", heartbeat_s: int = 1,
                        store: str = "qf-cust-store") -> Peer:
         cfg = settings(self.tmp / f"{comp_id}.cfg", initiator=True, port=self.server.port, sender=comp_id,
                        target="DRAGONFLY", store=self.tmp / store, heartbeat_s=heartbeat_s)
         args = [str(cfg)] + ([password] if password else [])
-        return await Peer(self.peers["qf_customer"], *args).start()
+        peer = await Peer(self.peers["qf_customer"], *args).start()
+        self.customers.append(peer)
+        return peer
 
 
 @pytest.fixture
 async def served(peers, tmp_path):
     views: Broadcast[WorldView] = Broadcast("test")
     views.publish(_view(1, 0.05, 0.0502))
+    liquidity: Broadcast[LiquidityView] = Broadcast("test-liquidity")
+    liquidity.publish(_liquidity(1, 0.05, 0.0502))
     cfg = FixServerConfig(port=0, customers={"CUST": "secret", "OPEN": None}, store_dir=str(tmp_path / "srv"))
-    server = FixServer({"ETH-BTC": views}, cfg)
+    server = FixServer({"ETH-BTC": views}, cfg, liquidity={"ETH-BTC": liquidity})
     await server.start()
+    s = Served(server, views, liquidity, tmp_path, peers)
     try:
-        yield Served(server, views, tmp_path, peers)
+        yield s
     finally:
         await server.stop()
+    for peer in s.customers:
+        assert_no_session_reject(peer)
 
 
 def _app(line: str):
@@ -331,6 +359,89 @@ async def test_server_snapshot_then_incrementals_with_venues(served) -> None:
         assert got[(0, 0, 0.0501, "binance")] == 1.0  # new best bid
         assert (2, 1, 0.0502, "bitstamp") not in got  # unchanged asks are not repeated
         assert served.server.stats.snapshots == 1 and served.server.stats.incrementals == 1
+    finally:
+        await cust.stop()
+
+
+async def test_server_bbo_266_N_carries_each_venue_in_MDMkt(served) -> None:
+    """266=N (explicit) streams the per-venue levels; each entry's venue is in MDMkt (275), never LastMkt (30)."""
+    cust = await served.customer()
+    try:
+        await cust.expect("LOGON")
+        mark = cust.mark()
+        await cust.send("sub n1 ETH-BTC 10 0 N")
+        line = await cust.expect("APP 8=FIX.4.4", since=mark)
+        w = _app(line)
+        assert w.msg_type == "W"
+        assert w.get_all(275) == [b"binance", b"bitstamp", b"bitstamp", b"binance"] and w.get(30) is None
+        assert {(s, p, q, m) for _, s, p, q, _, m in market_data(w).entries()} == {
+            (0, 0.05, 1.0, "binance"), (0, 0.0499, 2.5, "bitstamp"),
+            (1, 0.0502, 0.75, "bitstamp"), (1, 0.0503, 3.0, "binance"),
+        }
+    finally:
+        await cust.stop()
+
+
+async def test_server_liquidity_266_Y_streams_summed_sizes_per_price(served) -> None:
+    """266=Y: summed liquidity per price (no venue per entry), as a 35=W then 35=X, to a stock QuickFIX customer."""
+    cust = await served.customer()
+    try:
+        await cust.expect("LOGON")
+        mark = cust.mark()
+        await cust.send("sub l1 ETH-BTC 10 1 Y")
+        w = _app(await cust.expect("APP 8=FIX.4.4", since=mark))
+        assert w.msg_type == "W" and w.get(262) == b"l1"
+        assert w.get_all(275) == [] and w.get_all(30) == []
+        assert sorted(market_data(w).entries()) == sorted([
+            (0, 0, 0.05, 3.5, "ETH-BTC", ""), (0, 0, 0.0499, 4.0, "ETH-BTC", ""), (0, 1, 0.0502, 0.75, "ETH-BTC", ""),
+        ])
+        mark = cust.mark()
+        served.liquidity.publish(_liquidity(2, 0.0501, 0.0502))
+        x = _app(await cust.expect("APP 8=FIX.4.4", since=mark))
+        assert x.msg_type == "X" and x.get_all(275) == []
+        got = {(a, s, p): q for a, s, p, q, _, _ in market_data(x).entries()}
+        assert got == {(2, 0, 0.0499): 4.0, (0, 0, 0.0501): 3.5, (1, 0, 0.05): 4.0}
+        # a snapshot request (263=0) of the summed book works the same way
+        mark = cust.mark()
+        await cust.send("snap l2 ETH-BTC 1 Y")
+        snap = _app(await cust.expect("APP 8=FIX.4.4", since=mark))
+        assert snap.msg_type == "W" and sorted(market_data(snap).entries()) == sorted([
+            (0, 0, 0.0501, 3.5, "ETH-BTC", ""), (0, 1, 0.0502, 0.75, "ETH-BTC", ""),
+        ])
+    finally:
+        await cust.stop()
+
+
+async def test_server_one_request_listing_a_symbol_1200_times_gets_one_reject(served) -> None:
+    cust = await served.customer()
+    try:
+        await cust.expect("LOGON")
+        mark = cust.mark()
+        await cust.send("many big ETH-BTC 1200")
+        y = _app(await cust.expect("APP 8=FIX.4.4", since=mark))
+        assert y.msg_type == "Y" and y.get(262) == b"big" and y.get(281) == b"2"
+        assert f"at most {MAX_SYMBOLS_PER_REQUEST}".encode() in (y.get(58) or b"")
+        # the next request is answered, and nothing else came for the big one
+        await cust.send("snap after ETH-BTC 1")
+        w = _app(await cust.expect(lambda s: s.startswith("APP ") and "262=after" in s, since=mark))
+        assert w.msg_type == "W"
+        assert cust.count("APP ", since=mark) == 2
+        assert served.server.stats.request_rejects == 1 and served.server.subscriptions_of("CUST") == 0
+    finally:
+        await cust.stop()
+
+
+async def test_server_repeated_symbol_is_rejected_once(served) -> None:
+    cust = await served.customer()
+    try:
+        await cust.expect("LOGON")
+        mark = cust.mark()
+        await cust.send(f"many twice ETH-BTC {MAX_SYMBOLS_PER_REQUEST}")
+        y = _app(await cust.expect("APP 8=FIX.4.4", since=mark))
+        assert y.msg_type == "Y" and b"listed twice" in (y.get(58) or b"")
+        await cust.send("snap after ETH-BTC 1")
+        await cust.expect(lambda s: s.startswith("APP ") and "262=after" in s, since=mark)
+        assert cust.count("APP ", since=mark) == 2 and served.server.subscriptions_of("CUST") == 0
     finally:
         await cust.stop()
 

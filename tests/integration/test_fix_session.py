@@ -231,6 +231,29 @@ async def test_server_rejects_malformed_request_and_low_sequence(server) -> None
     assert await peer.next() is None
 
 
+async def test_server_aggregated_book_checks(server) -> None:
+    """266 must be Y or N (else 35=3 on tag 266); 266=Y for an instrument without a liquidity source gets one
+    35=Y with 281=7, and a request with an unknown symbol among good ones is rejected once, as a whole."""
+    peer = await _logged_on(server)
+    await peer.send(peer.msg("V", [(262, "q"), (263, 1), (264, 5), (266, "maybe"), (146, 1), (55, "ETH-BTC")]))
+    rej = await peer.next("3")
+    assert rej.get_int(371) == 266 and rej.get_int(373) == 5
+    await peer.send(peer.msg("V", [(262, "y"), (263, 1), (264, 5), (266, "Y"), (146, 1), (55, "ETH-BTC")]))
+    y = await peer.next("Y")
+    assert y.get(262) == b"y" and y.get(281) == b"7" and b"summed liquidity" in y.get(58)
+    await peer.send(peer.msg("V", [(262, "m"), (263, 1), (264, 5), (146, 3), (55, "ETH-BTC"), (55, "DOGE-XYZ"),
+                                   (55, "ETH-BTC")]))
+    y = await peer.next("Y")
+    assert y.get(262) == b"m" and y.get(281) == b"0" and b"DOGE-XYZ" in y.get(58)
+    await peer.send(peer.msg("1", [(112, "sync")]))
+    while True:  # nothing else came for those requests: no 35=W for the good symbol of the rejected one
+        m = await peer.next()
+        assert m.msg_type not in ("W", "X", "Y")
+        if m.msg_type == "0" and m.get(112) == b"sync":
+            break
+    assert server.subscriptions_of("CUST") == 0 and server.stats.request_rejects == 2
+
+
 async def test_server_first_message_must_be_logon(server, caplog) -> None:
     caplog.set_level(logging.WARNING)
     peer = await RawPeer.connect(server.port)

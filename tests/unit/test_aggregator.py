@@ -230,6 +230,28 @@ async def test_keepalive_refreshes_without_publishing() -> None:
         await agg.stop()
 
 
+async def test_liquidity_aggregator_publishes_only_summed_liquidity() -> None:
+    """views=False: a liquidity aggregator. The summed book and the health come out; no world view is computed."""
+    agg = BboAggregator.build(instrument="ETH-BTC", venues=("binance", "bitstamp"), depth=3, staleness_s=60,
+                              views=False)
+    views = agg.views.subscribe(maxsize=16)
+    liq = agg.liquidity.subscribe(maxsize=16)
+    agg.start()
+    try:
+        agg.input.publish(upd("binance", *BIN))
+        agg.input.publish(upd("bitstamp", *BTS))
+        lv = await next_view(liq)
+        assert lv.seq == 1 and lv.bids[1] == (0.05, 1.0, {"binance": 1.0})
+        assert {k: h.status for k, h in lv.venues.items()} == {"binance": LIVE, "bitstamp": LIVE}
+        agg.input.publish(upd("bitstamp", (), (), STALE, reason="gone"))
+        lv2 = await next_view(liq)
+        assert lv2.seq == 2 and all(set(level[2]) == {"binance"} for level in lv2.bids + lv2.asks)
+        assert len(views) == 0 and agg.views.latest is None and agg.stats.views == 0
+    finally:
+        await agg.stop()
+    assert agg.views.closed and agg.liquidity.closed
+
+
 def test_aggregator_config_checks() -> None:
     with pytest.raises(ConfigError):
         AggregatorConfig(instrument="ETH-BTC", venues=())
@@ -239,6 +261,8 @@ def test_aggregator_config_checks() -> None:
         AggregatorConfig(instrument="ETH-BTC", venues=("a",), depth=0)
     with pytest.raises(ConfigError):
         AggregatorConfig(instrument="ETH-BTC", venues=("a",), staleness={"b": 1.0})
+    with pytest.raises(ConfigError, match="views, liquidity or both"):
+        AggregatorConfig(instrument="ETH-BTC", venues=("a",), views=False, liquidity=False)
     assert AggregatorConfig(instrument="eth-btc", venues=("a",)).with_depth(3).depth == 3
 
 

@@ -202,6 +202,33 @@ def test_market_data_incremental(fix) -> None:
 
 
 @pytest.mark.parametrize(
+    ("market_fields", "want"),
+    [
+        ([(275, "binance")], "binance"),  # MDMkt: the field FIX 4.4 defines in the 35=W/35=X entry groups
+        ([(30, "last"), (275, "mdmkt"), (207, "exch")], "mdmkt"),  # MDMkt wins over LastMkt wherever it is
+        ([(275, "mdmkt"), (30, "last")], "mdmkt"),
+        ([(207, "exch"), (30, "last")], "last"),  # LastMkt over SecurityExchange, in any order
+        ([(30, "last"), (207, "exch")], "last"),
+        ([(207, "exch")], "exch"),
+        ([], ""),
+    ],
+)
+def test_market_data_entry_market_precedence(fix, market_fields, want) -> None:
+    for mt, lead in (("W", [(269, 0)]), ("X", [(279, 0), (269, 0)])):
+        fields = [(262, "r"), (55, "ETH-BTC"), (268, 2), *lead, (270, "1"), (271, "2"), *market_fields,
+                  *lead, (270, "0.5"), (271, "1"), (275, "other")]
+        md = fix.market_data(fix.parse_message(fix.encode_message(mt, fields)))
+        assert [md.entry_market(0), md.entry_market(1)] == [want, "other"], mt
+
+
+def test_market_data_mdmkt_before_the_first_entry_is_a_group_error(fix) -> None:
+    msg = fix.parse_message(fix.encode_message("W", [(268, 1), (275, "x"), (269, 0), (270, 1)]))
+    with pytest.raises(FixParseError) as err:
+        fix.market_data(msg)
+    assert (err.value.reason, err.value.tag) == ("group", 275)
+
+
+@pytest.mark.parametrize(
     ("mt", "fields", "reason", "tag"),
     [
         ("0", [(268, 0)], "msg_type", 35),

@@ -166,3 +166,21 @@ async def test_async_transformer() -> None:
         assert await asyncio.wait_for(out.get(), 5) == 42
     with pytest.raises(TypeError):
         Transformer(src.subscribe(), 3, dst)  # type: ignore[arg-type]
+
+
+async def test_transformer_reads_a_keyed_queue_latest_per_key_until_closed() -> None:
+    src: KeyedQueue[str, tuple[str, int]] = KeyedQueue(lambda item: item[0], max_keys=4)
+    dst: Broadcast[tuple[str, int]] = Broadcast()
+    out = dst.subscribe(maxsize=16)
+    for item in (("a", 1), ("b", 1), ("a", 2)):  # before the transformer runs: "a" conflates to its latest
+        src.publish(item)
+    t = Transformer(src, lambda item: (item[0], item[1] * 10), dst, name="keyed")
+    task = t.start()
+    got = [await asyncio.wait_for(out.get(), 5) for _ in range(2)]
+    assert got == [("a", 20), ("b", 10)] and src.conflated == 1
+    src.publish(("c", 3))
+    assert await asyncio.wait_for(out.get(), 5) == ("c", 30)
+    src.close()  # the iteration ends by itself once the queue is closed and empty
+    await asyncio.wait_for(task, 5)
+    assert t.processed == 3
+    await t.stop()
