@@ -77,7 +77,7 @@ def stock_dictionary() -> Path:
 
 
 def build_peers() -> dict[str, Path]:
-    """Compile (or reuse) ``qf_venue`` and ``qf_customer``; skip when QuickFIX is not installed,
+    """Compile (or reuse) the peers (``qf_venue``, ``qf_customer``, ``qf_trader``); skip when QuickFIX is not installed,
     unless ``DRAGONFLY_REQUIRE_QUICKFIX=1`` (CI), which turns that into a failure."""
     try:
         flags = subprocess.run(["pkg-config", "--cflags", "--libs", "quickfix"], capture_output=True, text=True,
@@ -96,7 +96,7 @@ def build_peers() -> dict[str, Path]:
     out = Path(tempfile.gettempdir()) / "dragonfly-fix-peers" / digest
     out.mkdir(parents=True, exist_ok=True)
     bins = {}
-    for name in ("qf_venue", "qf_customer"):
+    for name in ("qf_venue", "qf_customer", "qf_trader"):
         exe = out / name
         if not exe.exists():
             tmp = out / f"{name}.tmp{os.getpid()}"

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fix_peers"))
-from harness import Peer, free_port
-from stock import build_trader, stock_fix44, trader_settings
+from harness import Peer, build_peers, free_port, settings
 
 from dragonfly.execution import build_engine
 from dragonfly.services.execution import ExecutionConfig, RiskLimits
@@ -34,20 +33,18 @@ def fields(line: str) -> dict[int, str]:
 
 @pytest.fixture
 def trader_bin() -> Path:
-    return build_trader()
+    return build_peers()["qf_trader"]
 
 
 async def test_quickfix_customer_liquidates_across_venues(trader_bin: Path, tmp_path: Path) -> None:
-    dictionary = stock_fix44()
     config = PipelineConfig(instrument="ETH-BTC", venues=VENUES, simulate=True, depth=10)
     async with Pipeline(config) as pipe:
         limits = {"TRADER": RiskLimits(max_qty=10_000.0)}
         engine = build_engine([pipe], config=ExecutionConfig(limits=limits, default_limits=RiskLimits(max_qty=1.0)))
         server = FixOrderServer(engine, FixOrderServerConfig(port=free_port(), customers={"TRADER": "pw"}))
         await server.start()
-        peer = Peer(trader_bin, str(trader_settings(tmp_path / "t.cfg", port=server.port, sender="TRADER",
-                                                    target="DRAGONFLY", store=tmp_path / "store",
-                                                    dictionary=dictionary)), "pw")
+        peer = Peer(trader_bin, str(settings(tmp_path / "t.cfg", initiator=True, port=server.port, sender="TRADER",
+                                             target="DRAGONFLY", store=tmp_path / "store", heartbeat_s=5)), "pw")
         try:
             await peer.start()
             await peer.expect("LOGON")
