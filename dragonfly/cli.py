@@ -468,9 +468,16 @@ def _client_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _add_view_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--depth", type=int, default=0, help="levels per side to request and show (default: server depth)")
+    p.add_argument(
+        "--depth", type=_positive_int, default=None, help="levels per side to request and show (default: server depth)"
+    )
     p.add_argument("--venues", default="", help="only these venues, comma-separated (default: all)")
-    p.add_argument("--count", type=_positive_int, default=None, help="stop after this many updates")
+    p.add_argument(
+        "--count",
+        type=_positive_int,
+        default=None,
+        help="stop after this many books (views with no levels yet, while venues sync, are shown but not counted)",
+    )
     p.add_argument("--duration", type=_positive_float, default=None, help="stop after this many seconds")
     p.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
 
@@ -490,17 +497,17 @@ async def _view(
     from .services.grpc import BookRenderer, BookSnapshot
     from .services.grpc.client import RateMeter
 
-    if args.depth < 0:
-        raise UsageError(f"--depth must be >= 0, got {args.depth}")
     venues = [v.lower() for v in _split(args.venues)]
     legacy = getattr(args, "legacy", False)
-    if legacy and (venues or args.depth or instrument):
+    if legacy and (venues or args.depth is not None or instrument):
         raise UsageError("--legacy (BookSummary) takes no --instrument, --venues or --depth")
     live = not args.plain and out.isatty()
     renderer = BookRenderer(out, live=live, rows=args.depth or 10, footer=footer)
     meter = RateMeter()
     call = (
-        client.book_summary() if legacy else client.stream_book(instrument=instrument, depth=args.depth, venues=venues)
+        client.book_summary()
+        if legacy
+        else client.stream_book(instrument=instrument, depth=args.depth or 0, venues=venues)
     )
     deadline = None if args.duration is None else time.monotonic() + args.duration
 
@@ -508,7 +515,7 @@ async def _view(
         async for msg in call:
             snap = BookSnapshot.from_summary(msg) if legacy else BookSnapshot.from_update(msg)
             renderer.render(snap, meter.tick())
-            if args.count is not None and renderer.updates >= args.count:
+            if args.count is not None and renderer.books >= args.count:
                 return "count"
         return "end"
 
@@ -586,7 +593,7 @@ async def _demo(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     if len(instruments) != 1:
         raise UsageError("the demo serves one instrument")
     depth = _depth(10, venues)
-    if args.depth > depth:
+    if args.depth is not None and args.depth > depth:
         raise UsageError(f"--depth must be <= {depth}")
     stop = asyncio.Event()
     _install_stop(stop)

@@ -153,3 +153,45 @@ def test_server_fix_customers_from_env(monkeypatch) -> None:
     assert cfg.port == 0 and cfg.host == "127.0.0.1" and cfg.max_depth == 10 and cfg.comp_id == "DRAGONFLY"
     args = cli._server_parser("x").parse_args(["--instrument-name", "ethbtc"])
     assert cli._fix_config(args, 10) is None  # no --fix-port: no FIX server
+
+
+# -- issue 12: small things a new user tripped on ---------------------------------------------------
+
+
+# (bounded by --duration / an unreachable address in case --depth 0 were taken)
+@pytest.mark.parametrize(
+    "entry, argv",
+    [
+        (cli.grpc_client_main, ["--address", "127.0.0.1:1", "--connect-timeout", "0.2"]),
+        (cli.main, ["demo", "--duration", "0.5"]),
+    ],
+)
+def test_depth_zero_is_refused(capsys, entry, argv) -> None:
+    line = _one_line(capsys, _exit_code(entry, [*argv, "--depth", "0"]))
+    assert "--depth" in line and "positive integer" in line
+
+
+def _all_parsers() -> dict[str, object]:
+    """Every command's parser, built as its entry point builds it."""
+    return {
+        "dragonfly-grpc-server": cli._server_parser("dragonfly-grpc-server"),
+        "dragonfly-grpc-client": cli._client_parser("dragonfly-grpc-client"),
+        "dragonfly demo": cli._demo_parser("dragonfly demo"),
+        "dragonfly-fix-server": cli._fix_parser("dragonfly-fix-server"),
+    }
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    import argparse
+
+    assert set(_all_parsers()) >= {"dragonfly-grpc-server", "dragonfly-grpc-client", "dragonfly-fix-server"}
+    assert {name.removeprefix("dragonfly ").removeprefix("dragonfly-") for name in _all_parsers()} == set(
+        cli._COMMANDS
+    ), "a command was added: list its parser here"
+    missing = []
+    for name, parser in _all_parsers().items():
+        assert isinstance(parser, argparse.ArgumentParser)
+        for action in parser._actions:
+            if not (action.help and action.help.strip()) or action.help == argparse.SUPPRESS:
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert not missing, f"options without help text: {missing}"
