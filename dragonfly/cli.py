@@ -152,6 +152,33 @@ def _read_token(path: str | None, env: str = "DRAGONFLY_GRPC_TOKEN") -> str | No
     return os.environ.get(env) or None
 
 
+def _read_tokens(path: str | None, env: str = "DRAGONFLY_GRPC_TOKEN") -> tuple[str, ...]:
+    """The server's tokens: one per non-empty line of ``path`` (``#`` starts a comment line), else ``env``."""
+    if not path:
+        token = os.environ.get(env)
+        return (token,) if token else ()
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+    tokens = tuple(line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#"))
+    if not tokens:
+        raise UsageError(f"token file {path} is empty")
+    return tokens
+
+
+def _optional_limit(text: str) -> int | None:
+    if text.strip().lower() in ("0", "none", "off"):
+        return None
+    return _positive_int(text)
+
+
+def _optional_seconds(text: str) -> float | None:
+    if text.strip().lower() in ("0", "none", "off"):
+        return None
+    return _positive_float(text)
+
+
 def _setup_logging(level: str) -> None:
     # gRPC core logs to stderr on its own (read when grpc is first imported, which
     # the commands do lazily): keep the commands' stderr to our one-line errors
@@ -271,11 +298,22 @@ def _server_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="simulator seed")
     p.add_argument(
         "--token-file",
-        help="require 'authorization: Bearer <token>' (token read from this file; or DRAGONFLY_GRPC_TOKEN)",
+        help="require 'authorization: Bearer <token>': the tokens accepted, one per line (each caller its own, "
+        "for --max-streams-per-token); or one token in DRAGONFLY_GRPC_TOKEN",
     )
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
     p.add_argument("--tls-key", type=Path, help="PEM private key")
     p.add_argument("--grace", type=float, default=2.0, help="seconds calls get to finish on shutdown (default 2)")
+    limits = p.add_argument_group("limits per client (a call over a limit gets RESOURCE_EXHAUSTED)")
+    limits.add_argument("--max-streams", type=_positive_int, default=1024,
+                        help="streaming calls served at once, in total (default 1024)")
+    limits.add_argument("--max-streams-per-peer", type=_optional_limit, default=64, metavar="N",
+                        help="streaming calls one client IP address may hold (default 64; 0 = no limit, e.g. behind "
+                             "a proxy where every client has its address)")
+    limits.add_argument("--max-streams-per-token", type=_optional_limit, default=None, metavar="N",
+                        help="streaming calls the callers of one token may hold (default: no limit)")
+    limits.add_argument("--stall-timeout", type=_optional_seconds, default=30.0, metavar="SECONDS",
+                        help="end a stream whose client has not read for this long (default 30; 0 = never)")
     fix = p.add_argument_group("FIX 4.4 server beside gRPC (same pipelines, same process)")
     fix.add_argument("--fix-port", type=_port, default=None, help="also serve FIX on this TCP port (0 = any free one)")
     fix.add_argument("--fix-host", default=None, help="interface for FIX (default: --host)")
@@ -412,10 +450,14 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     config = GrpcServerConfig(
         host=args.host,
         port=args.port,
-        token=_read_token(args.token_file),
+        tokens=_read_tokens(args.token_file),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         grace_s=args.grace,
+        max_subscribers=args.max_streams,
+        max_streams_per_peer=args.max_streams_per_peer,
+        max_streams_per_token=args.max_streams_per_token,
+        stall_timeout_s=args.stall_timeout,
         health_follows_venues=True,
     )
     fix_config = _fix_config(args, feeds.depth)
@@ -425,7 +467,7 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
         served = ", ".join(p.config.instrument for p in pipelines)
         text = (
             f"{prog}: serving {served} from {source} {', '.join(feeds.venues)} on {host.addresses['gRPC']} "
-            f"(tls={'on' if config.tls else 'off'}, token={'on' if config.token else 'off'})\n"
+            f"(tls={'on' if config.tls else 'off'}, token={'on' if config.all_tokens else 'off'})\n"
         )
         if fix_config is not None:
             text += (

@@ -195,3 +195,33 @@ def test_every_option_of_every_command_has_help_text() -> None:
             if not (action.help and action.help.strip()) or action.help == argparse.SUPPRESS:
                 missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
     assert not missing, f"options without help text: {missing}"
+
+
+def test_server_token_file_lists_one_token_per_caller(tmp_path, monkeypatch) -> None:
+    f = tmp_path / "tokens"
+    f.write_text("# bots\nalpha-1\n\n  beta-2  \n")
+    assert cli._read_tokens(str(f)) == ("alpha-1", "beta-2")
+    monkeypatch.setenv("DRAGONFLY_GRPC_TOKEN", "env-3")
+    assert cli._read_tokens(None) == ("env-3",)
+    (tmp_path / "empty").write_text("# nothing\n")
+    with pytest.raises(cli.UsageError, match="is empty"):
+        cli._read_tokens(str(tmp_path / "empty"))
+
+
+def test_server_limit_options() -> None:
+    p = cli._server_parser("dragonfly-grpc-server")
+    args = p.parse_args(["--instrument-name", "ethbtc"])
+    assert (args.max_streams, args.max_streams_per_peer, args.max_streams_per_token, args.stall_timeout) == (
+        1024, 64, None, 30.0)
+    args = p.parse_args(["--instrument-name", "ethbtc", "--max-streams-per-peer", "0", "--max-streams-per-token", "8",
+                         "--stall-timeout", "off", "--max-streams", "10"])
+    assert (args.max_streams, args.max_streams_per_peer, args.max_streams_per_token, args.stall_timeout) == (
+        10, None, 8, None)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--max-streams-per-peer", "-1"], ["--stall-timeout", "soon"], ["--max-streams", "0"]]
+)
+def test_server_bad_limit_options(capsys, argv) -> None:
+    line = _one_line(capsys, _exit_code(cli.grpc_server_main, ["--instrument-name", "ethbtc", *argv]))
+    assert line.startswith("dragonfly-grpc-server: error: ") and argv[0] in line
