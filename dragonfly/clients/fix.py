@@ -1459,7 +1459,7 @@ class FixClient(Client):
         self.session = session
         self.session_stats.append(session.stats)
         del self.session_stats[:-8]
-        log.info("%s: logged on to %s (next out %d, next in %d)", self.name, self._host,
+        log.debug("%s: logged on to %s (next out %d, next in %d)", self.name, self._host,
                  self.store.next_out, self.store.next_in)
 
     def _receive(self) -> AsyncIterator[FixMessage]:

@@ -360,7 +360,7 @@ class WebSocketClient(Client):
         if loop.time() >= due:
             self._tripped = True
             self.stats.watchdog_timeouts += 1
-            log.warning("%s: no data for %.3g s; reconnecting", self.name, t)
+            log.debug("%s: no data for %.3g s; reconnecting", self.name, t)  # the drop is logged with this reason
             self._background(ws.close())
         else:
             self._watchdog = loop.call_at(due, self._check_watchdog)
