@@ -32,7 +32,7 @@ import enum
 import errno as _errno
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ __all__ = (
     "OnDisconnect",
     "OnGap",
     "FeedTask",
+    "redact",
     "summarize_error",
     "url_with_host",
 )
@@ -124,6 +125,22 @@ def summarize_error(exc: BaseException, *, host: str | None = None) -> str:
     if where:
         parts.append(f"at {where}")
     return " ".join(parts)
+
+
+#: Secrets shorter than this are not searched for in texts (a header value such as "1" would garble them).
+_MIN_SECRET = 4
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every occurrence of each of ``secrets`` replaced by ``***``.
+
+    For text a peer wrote (a FIX Logout's reason, an error body) that may echo what we sent: a
+    password, an API key. Secrets shorter than 4 characters are left alone.
+    """
+    for secret in secrets:
+        if secret and len(secret) >= _MIN_SECRET and secret in text:
+            text = text.replace(secret, "***")
+    return text
 
 
 class ClientState(str, enum.Enum):
@@ -288,15 +305,23 @@ class Client(abc.ABC):
     async def _shutdown(self) -> None:
         """Close cleanly for :meth:`close` (the open connection, owned resources). Idempotent."""
 
+    def _secrets(self) -> tuple[str, ...]:
+        """What this client sends that must never show in a reason, an error or a log line (header
+        values, a password); :meth:`_summary` removes any of them a peer echoed back."""
+        return ()
+
     def _summary(self, exc: BaseException, *, host: str | None = None) -> str:
-        """:func:`summarize_error` without this client's name in front (it is in every message already)."""
+        """:func:`summarize_error` without this client's name in front (it is in every message already),
+        and without this client's :meth:`_secrets`."""
         if isinstance(exc, DragonflyError):
             text = str(exc) or type(exc).__name__
             prefix = f"{self.name}: "
             while text.startswith(prefix):
                 text = text[len(prefix):]
-            return f"{text} at {host}" if host and host not in text else text
-        return summarize_error(exc, host=host)
+            text = f"{text} at {host}" if host and host not in text else text
+        else:
+            text = summarize_error(exc, host=host)
+        return redact(text, self._secrets())
 
     def _payload_size(self, payload: Any) -> int:
         """Size counted in :attr:`ClientStats.bytes`."""

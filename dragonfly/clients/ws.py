@@ -181,6 +181,9 @@ class WebSocketClient(Client):
     def backoff(self) -> Backoff:
         return self.config.backoff
 
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(self.config.headers.values())
+
     def build_url(self) -> str:
         """The URL to connect to (venues append paths/streams to the base URL)."""
         return self.config.url
