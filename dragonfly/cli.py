@@ -4,9 +4,9 @@ Console scripts (see ``pyproject.toml``):
 
 ``dragonfly demo``
     Simulated venues, the pipeline, the gRPC server and a client, in one process.
-``dragonfly-grpc-server`` (= ``dragonfly grpc-server``)
+``dragonfly-grpc-server`` (= ``dragonfly grpc-server`` = ``dragonflybot-grpc-server``)
     Serve a consolidated book over gRPC, from the real venues or ``--simulate``\\ d ones.
-``dragonfly-grpc-client`` (= ``dragonfly grpc-client``)
+``dragonfly-grpc-client`` (= ``dragonfly grpc-client`` = ``dragonflybot-grpc-client``)
     Live terminal view of a server's book (plain lines when not on a terminal).
 ``dragonfly-fix-server`` (= ``dragonfly fix-server``)
     Serve a consolidated book over FIX 4.4.
@@ -45,7 +45,15 @@ if TYPE_CHECKING:
     from .services.host import ServiceHost
     from .topology import Pipeline
 
-__all__ = ("demo_main", "fix_server_main", "grpc_client_main", "grpc_server_main", "main")
+__all__ = (
+    "demo_main",
+    "dragonflybot_grpc_client_main",
+    "dragonflybot_grpc_server_main",
+    "fix_server_main",
+    "grpc_client_main",
+    "grpc_server_main",
+    "main",
+)
 
 
 
@@ -605,6 +613,16 @@ async def _client(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
 def grpc_client_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-grpc-client") -> int:
     """``dragonfly-grpc-client``: live terminal view of a server's book."""
     return _main(argv, prog, _client_parser, _client, sys.stdout)
+
+
+def dragonflybot_grpc_server_main(argv: Sequence[str] | None = None) -> int:
+    """``dragonflybot-grpc-server``: ``dragonfly-grpc-server`` under the founding document's name."""
+    return grpc_server_main(argv, prog="dragonflybot-grpc-server")
+
+
+def dragonflybot_grpc_client_main(argv: Sequence[str] | None = None) -> int:
+    """``dragonflybot-grpc-client``: ``dragonfly-grpc-client`` under the founding document's name."""
+    return grpc_client_main(argv, prog="dragonflybot-grpc-client")
 
 
 # --------------------------------------------------------------------------- demo
