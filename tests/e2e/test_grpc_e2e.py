@@ -87,6 +87,20 @@ def test_python_stub_stream_book(server) -> None:
         assert 0 < msg.exchange_ts_ns and 0 < msg.receive_ts_ns <= msg.publish_ts_ns
 
 
+def test_venue_update_times_follow_the_venues(server) -> None:
+    """``venues[].last_update_ns`` moves with each venue's updates (issue 12: it froze at the first one)."""
+    times: dict[str, set[int]] = {v: set() for v in VENUES}
+    with grpc.insecure_channel(server) as ch:
+        call = aggregator_pb2_grpc.AggregatorStub(ch).StreamBook(book_pb2.BookRequest(), timeout=TIMEOUT)
+        for msg in _full_books(call, 30):
+            for h in msg.venues:
+                assert 0 < h.last_update_ns <= msg.publish_ts_ns
+                assert msg.publish_ts_ns - h.last_update_ns < 10e9  # within the staleness limit: never frozen
+                times[h.venue].add(h.last_update_ns)
+        call.cancel()
+    assert all(len(t) > 1 for t in times.values()), times
+
+
 def test_python_stub_venue_subset_and_liquidity(server) -> None:
     with grpc.insecure_channel(server) as ch:
         stub = aggregator_pb2_grpc.AggregatorStub(ch)
