@@ -88,7 +88,9 @@ USER dragonfly:dragonfly
 WORKDIR /tmp
 EXPOSE 50051
 # Standard gRPC health service on the same port (grpc.health.v1.Health/Check,
-# no token needed): use your orchestrator's gRPC probe.
+# no token needed): use your orchestrator's gRPC probe for readiness. The
+# overall status ("") is NOT_SERVING while no venue is LIVE (a network outage),
+# so a liveness probe should only check that the port answers.
 # SIGTERM (docker stop) ends every stream cleanly and exits 0.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["dragonflybot-entrypoint"]
