@@ -4,9 +4,9 @@ Console scripts (see ``pyproject.toml``):
 
 ``dragonfly demo``
     Simulated venues, the pipeline, the gRPC server and a client, in one process.
-``dragonfly-grpc-server`` (= ``dragonfly grpc-server``)
+``dragonfly-grpc-server`` (= ``dragonfly grpc-server`` = ``dragonflybot-grpc-server``)
     Serve a consolidated book over gRPC, from the real venues or ``--simulate``\\ d ones.
-``dragonfly-grpc-client`` (= ``dragonfly grpc-client``)
+``dragonfly-grpc-client`` (= ``dragonfly grpc-client`` = ``dragonflybot-grpc-client``)
     Live terminal view of a server's book (plain lines when not on a terminal).
 ``dragonfly-fix-server`` (= ``dragonfly fix-server``)
     Serve a consolidated book over FIX 4.4.
@@ -49,7 +49,17 @@ if TYPE_CHECKING:
     from .services.host import ServiceHost
     from .topology import Pipeline
 
-__all__ = ("check_main", "demo_main", "fix_server_main", "grpc_client_main", "grpc_server_main", "main", "run_main")
+__all__ = (
+    "check_main",
+    "demo_main",
+    "dragonflybot_grpc_client_main",
+    "dragonflybot_grpc_server_main",
+    "fix_server_main",
+    "grpc_client_main",
+    "grpc_server_main",
+    "main",
+    "run_main",
+)
 
 
 
@@ -154,6 +164,33 @@ def _read_token(path: str | None, env: str = "DRAGONFLY_GRPC_TOKEN") -> str | No
             raise UsageError(f"token file {path} is empty")
         return token
     return os.environ.get(env) or None
+
+
+def _read_tokens(path: str | None, env: str = "DRAGONFLY_GRPC_TOKEN") -> tuple[str, ...]:
+    """The server's tokens: one per non-empty line of ``path`` (``#`` starts a comment line), else ``env``."""
+    if not path:
+        token = os.environ.get(env)
+        return (token,) if token else ()
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+    tokens = tuple(line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#"))
+    if not tokens:
+        raise UsageError(f"token file {path} is empty")
+    return tokens
+
+
+def _optional_limit(text: str) -> int | None:
+    if text.strip().lower() in ("0", "none", "off"):
+        return None
+    return _positive_int(text)
+
+
+def _optional_seconds(text: str) -> float | None:
+    if text.strip().lower() in ("0", "none", "off"):
+        return None
+    return _positive_float(text)
 
 
 def _setup_logging(level: str) -> None:
@@ -275,11 +312,22 @@ def _server_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="simulator seed")
     p.add_argument(
         "--token-file",
-        help="require 'authorization: Bearer <token>' (token read from this file; or DRAGONFLY_GRPC_TOKEN)",
+        help="require 'authorization: Bearer <token>': the tokens accepted, one per line (each caller its own, "
+        "for --max-streams-per-token); or one token in DRAGONFLY_GRPC_TOKEN",
     )
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
     p.add_argument("--tls-key", type=Path, help="PEM private key")
     p.add_argument("--grace", type=float, default=2.0, help="seconds calls get to finish on shutdown (default 2)")
+    limits = p.add_argument_group("limits per client (a call over a limit gets RESOURCE_EXHAUSTED)")
+    limits.add_argument("--max-streams", type=_positive_int, default=1024,
+                        help="streaming calls served at once, in total (default 1024)")
+    limits.add_argument("--max-streams-per-peer", type=_optional_limit, default=64, metavar="N",
+                        help="streaming calls one client IP address may hold (default 64; 0 = no limit, e.g. behind "
+                             "a proxy where every client has its address)")
+    limits.add_argument("--max-streams-per-token", type=_optional_limit, default=None, metavar="N",
+                        help="streaming calls the callers of one token may hold (default: no limit)")
+    limits.add_argument("--stall-timeout", type=_optional_seconds, default=30.0, metavar="SECONDS",
+                        help="end a stream whose client has not read for this long (default 30; 0 = never)")
     fix = p.add_argument_group("FIX 4.4 server beside gRPC (same pipelines, same process)")
     fix.add_argument("--fix-port", type=_port, default=None, help="also serve FIX on this TCP port (0 = any free one)")
     fix.add_argument("--fix-host", default=None, help="interface for FIX (default: --host)")
@@ -416,10 +464,14 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     config = GrpcServerConfig(
         host=args.host,
         port=args.port,
-        token=_read_token(args.token_file),
+        tokens=_read_tokens(args.token_file),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         grace_s=args.grace,
+        max_subscribers=args.max_streams,
+        max_streams_per_peer=args.max_streams_per_peer,
+        max_streams_per_token=args.max_streams_per_token,
+        stall_timeout_s=args.stall_timeout,
         health_follows_venues=True,
     )
     fix_config = _fix_config(args, feeds.depth)
@@ -429,7 +481,7 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
         served = ", ".join(p.config.instrument for p in pipelines)
         text = (
             f"{prog}: serving {served} from {source} {', '.join(feeds.venues)} on {host.addresses['gRPC']} "
-            f"(tls={'on' if config.tls else 'off'}, token={'on' if config.token else 'off'})\n"
+            f"(tls={'on' if config.tls else 'off'}, token={'on' if config.all_tokens else 'off'})\n"
         )
         if fix_config is not None:
             text += (
@@ -472,9 +524,16 @@ def _client_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _add_view_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--depth", type=int, default=0, help="levels per side to request and show (default: server depth)")
+    p.add_argument(
+        "--depth", type=_positive_int, default=None, help="levels per side to request and show (default: server depth)"
+    )
     p.add_argument("--venues", default="", help="only these venues, comma-separated (default: all)")
-    p.add_argument("--count", type=_positive_int, default=None, help="stop after this many updates")
+    p.add_argument(
+        "--count",
+        type=_positive_int,
+        default=None,
+        help="stop after this many books (views with no levels yet, while venues sync, are shown but not counted)",
+    )
     p.add_argument("--duration", type=_positive_float, default=None, help="stop after this many seconds")
     p.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
 
@@ -494,17 +553,17 @@ async def _view(
     from .services.grpc import BookRenderer, BookSnapshot
     from .services.grpc.client import RateMeter
 
-    if args.depth < 0:
-        raise UsageError(f"--depth must be >= 0, got {args.depth}")
     venues = [v.lower() for v in _split(args.venues)]
     legacy = getattr(args, "legacy", False)
-    if legacy and (venues or args.depth or instrument):
+    if legacy and (venues or args.depth is not None or instrument):
         raise UsageError("--legacy (BookSummary) takes no --instrument, --venues or --depth")
     live = not args.plain and out.isatty()
     renderer = BookRenderer(out, live=live, rows=args.depth or 10, footer=footer)
     meter = RateMeter()
     call = (
-        client.book_summary() if legacy else client.stream_book(instrument=instrument, depth=args.depth, venues=venues)
+        client.book_summary()
+        if legacy
+        else client.stream_book(instrument=instrument, depth=args.depth or 0, venues=venues)
     )
     deadline = None if args.duration is None else time.monotonic() + args.duration
 
@@ -512,7 +571,7 @@ async def _view(
         async for msg in call:
             snap = BookSnapshot.from_summary(msg) if legacy else BookSnapshot.from_update(msg)
             renderer.render(snap, meter.tick())
-            if args.count is not None and renderer.updates >= args.count:
+            if args.count is not None and renderer.books >= args.count:
                 return "count"
         return "end"
 
@@ -562,6 +621,16 @@ def grpc_client_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfl
     return _main(argv, prog, _client_parser, _client, sys.stdout)
 
 
+def dragonflybot_grpc_server_main(argv: Sequence[str] | None = None) -> int:
+    """``dragonflybot-grpc-server``: ``dragonfly-grpc-server`` under the founding document's name."""
+    return grpc_server_main(argv, prog="dragonflybot-grpc-server")
+
+
+def dragonflybot_grpc_client_main(argv: Sequence[str] | None = None) -> int:
+    """``dragonflybot-grpc-client``: ``dragonfly-grpc-client`` under the founding document's name."""
+    return grpc_client_main(argv, prog="dragonflybot-grpc-client")
+
+
 # --------------------------------------------------------------------------- demo
 def _demo_parser(prog: str) -> argparse.ArgumentParser:
     p = _Parser(
@@ -590,7 +659,7 @@ async def _demo(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     if len(instruments) != 1:
         raise UsageError("the demo serves one instrument")
     depth = _depth(10, venues)
-    if args.depth > depth:
+    if args.depth is not None and args.depth > depth:
         raise UsageError(f"--depth must be <= {depth}")
     stop = asyncio.Event()
     _install_stop(stop)
