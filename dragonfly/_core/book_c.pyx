@@ -51,7 +51,8 @@ from libc.math cimport INFINITY, isfinite
 from libc.stdint cimport int32_t, uint32_t
 from libc.string cimport memcmp, memcpy, memmove, memset
 
-from .doc_c cimport DOC_ARRAY, DOC_F_ESCAPES, DOC_NUMBER, DOC_STRING, Doc, DocNode, df_decimal, df_decimal24
+from ._json_c cimport DF_LE
+from .doc_c cimport DOC_ARRAY, DOC_F_ESCAPES, DOC_NUMBER, DOC_STRING, Doc, DocNode
 
 from ..errors import InvalidLevelError
 
@@ -91,20 +92,12 @@ cdef str _OKX = "crc32_top25_interleaved"
 
 cdef extern from *:
     """
-    #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    #  define DF_BOOK_LE 1
-    #elif defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64)
-    #  define DF_BOOK_LE 1
-    #else
-    #  define DF_BOOK_LE 0
-    #endif
     static inline uint32_t df_book_load32(const unsigned char* p) {
         uint32_t x;
         memcpy(&x, p, 4);
         return x;
     }
     """
-    int DF_BOOK_LE
     uint32_t df_book_load32(const unsigned char* p) noexcept nogil
 
 
@@ -150,7 +143,7 @@ cdef extern from *:
     void df_book_close(double* key, int32_t* slot, Py_ssize_t i, Py_ssize_t n) noexcept nogil
     bint df_book_eq16(const unsigned char* a, const unsigned char* b, Py_ssize_t n) noexcept nogil
     void df_book_copy16(unsigned char* dst, const unsigned char* src) noexcept nogil
-    # the decimal converters of doc_c.pxd, with the -1 (exception set) handled here
+    # the decimal converters of _json_c.pxd, with the -1 (exception set) handled here
     int _decimal "df_decimal" (const unsigned char* s, Py_ssize_t n, double* out) noexcept
     int _decimal24 "df_decimal24" (const unsigned char* s, Py_ssize_t n, double* out) noexcept
 
@@ -275,7 +268,7 @@ cdef uint32_t _CRC_START_COLON = _crc_unshift1(CRC_START ^ _CRC16[0][0x3A])
 cdef uint32_t _crc_update(uint32_t crc, const unsigned char* p, Py_ssize_t n) noexcept nogil:
     """The CRC register after ``p[:n]`` (``zlib.crc32(p[:n]) == _crc_update(CRC_START, p, n) ^ CRC_START``)."""
     cdef uint32_t a, b, c, d
-    if DF_BOOK_LE:
+    if DF_LE:
         while n >= 16:
             a = df_book_load32(p) ^ crc
             b = df_book_load32(p + 4)
