@@ -28,6 +28,7 @@ __all__ = (
     "E_UTF8",
     "LITERALS",
     "MESSAGES",
+    "PLAIN_STRING",
     "WS",
     "Fail",
     "char_pos",
@@ -76,7 +77,8 @@ LITERALS = {0x74: b"true", 0x66: b"false", 0x6E: b"null"}
 WS = re.compile(rb"[ \t\n\r]*")
 _DIGITS = re.compile(rb"[0-9]*")
 _PLAIN = re.compile(rb'[^"\\\x00-\x1f\x80-\xff]*')
-_PLAIN_STRING = re.compile(rb'[^"\\\x00-\x1f\x80-\xff]*"')
+#: The rest of a plain string (no escape, control character or byte >= 0x80) and its closing quote.
+PLAIN_STRING = re.compile(rb'[^"\\\x00-\x1f\x80-\xff]*"')
 _NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _SIMPLE_ESCAPES = frozenset(b'"\\/bfnrt')
@@ -145,7 +147,7 @@ def _utf8_end(b: bytes, i: int, n: int) -> int:
 def string_end(b: bytes, p: int, n: int) -> tuple[int, bool]:
     """``b[p]`` is the opening quote: validate the string; return the offset after the closing quote and
     whether the string holds a backslash escape."""
-    m = _PLAIN_STRING.match(b, p + 1)
+    m = PLAIN_STRING.match(b, p + 1)
     if m is not None:
         return m.end(), False
     q = p + 1

@@ -58,6 +58,7 @@ from ._json_py import (
     E_KEY,
     E_NESTING,
     E_OBJ_SEP,
+    PLAIN_STRING,
     WS,
     Fail,
     char_pos,
@@ -140,6 +141,11 @@ class _Tape:
 
     def _string(self, p: int) -> int:
         """``p`` is at the opening quote; append the node, return the end of the token."""
+        m = PLAIN_STRING.match(self.buf, p + 1)  # the usual string, inline: nothing to check in it
+        if m is not None:
+            end = m.end()
+            self._node(STRING, p, end - p - 2, 0)
+            return end
         end, escapes = string_end(self.buf, p, self.n)
         self._node(STRING, p, end - p - 2, _F_ESCAPES if escapes else 0)
         return end

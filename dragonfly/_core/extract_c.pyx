@@ -811,26 +811,8 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
 def extract_levels(message, path, depth):
     """Read the first ``depth`` ``(price, qty)`` levels of the array at ``path``.
 
-    Parameters
-    ----------
-    message : str or bytes
-        A JSON document as the venue sent it.
-    path : str
-        Dotted path of object keys and array indexes, e.g. ``"data.bids"``, ``"b"``,
-        ``"1.as"`` (Kraken), ``"data.0.asks"`` (OKX); ``""`` is the document itself.
-    depth : int
-        Maximum number of levels to return (``>= 0``).
-
-    Returns
-    -------
-    list of (float, float)
-        At most ``depth`` ``(price, qty)`` tuples, in message order.
-
-    Raises
-    ------
-    ExtractError
-        Malformed, truncated or wrongly typed input before the stop point, absent path,
-        invalid arguments. Nothing after the stop point is examined.
+    See :func:`dragonfly._core.extract_py.extract_levels`, the reference, for the parameters,
+    the result, the stop point and the errors.
     """
     return _levels(message, path, depth, False)
 
@@ -843,18 +825,9 @@ def _extract_with_stop(message, path, depth):
 cdef class TopExtractor:
     """Top-N change detector for snapshot feeds (Binance ``depth20``, Bitstamp ``order_book``).
 
-    Parameters
-    ----------
-    bids_path, asks_path : str
-        Dotted paths to the bid and ask level arrays (any order in the message).
-    depth : int
-        Levels kept per side, ``>= 1``.
-
-    Notes
-    -----
-    The levels live in C arrays; :attr:`bids` and :attr:`asks` build tuples only when
-    read. Both sides must be present (an absent side raises ExtractError). Levels compare
-    bit for bit. A failed update leaves the previous state untouched.
+    See :class:`dragonfly._core.extract_py.TopExtractor`, the reference, for the parameters
+    and the behaviour. Here the levels live in C arrays; :attr:`bids` and :attr:`asks` build
+    tuples only when read.
     """
 
     def __cinit__(self, bids_path, asks_path, depth):
@@ -891,19 +864,8 @@ cdef class TopExtractor:
         return _top_outcome(self, &c, _top_run(self, &c, buf, n), None, buf)
 
     def update(self, message):
-        """Extract both sides from ``message``.
-
-        Returns
-        -------
-        bool
-            True when prices, quantities or level counts differ (bitwise) from the last
-            successful update, or when there was none since construction or :meth:`reset`.
-
-        Raises
-        ------
-        ExtractError
-            Bad input; the previous state is kept.
-        """
+        """Extract both sides from ``message``; True when the levels changed (see
+        :meth:`dragonfly._core.extract_py.TopExtractor.update`)."""
         cdef const char* buf
         cdef Py_ssize_t n
         cdef Ctx c
