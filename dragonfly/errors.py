@@ -25,6 +25,8 @@ __all__ = (
     "FixSessionError",
     "LevelsError",
     "LevelsTypeError",
+    "BusMessageError",
+    "BusError",
 )
 
 
@@ -214,3 +216,28 @@ class QueueClosedError(DragonflyError, StopAsyncIteration):
     Also a :class:`StopAsyncIteration`, so ``async for`` over a subscription
     simply ends.
     """
+
+
+class BusMessageError(DragonflyError, ValueError):
+    """Bytes on the bus that are not a valid message (truncated, garbage, another format or version).
+
+    Raised by both twins of :mod:`dragonfly._core.busmsg`; the bus consumer counts it, logs it
+    once and drops the message (nothing of it is served).
+
+    Attributes
+    ----------
+    reason : str
+        Short machine-readable cause (``"truncated"``, ``"magic"``, ``"version"``, ``"status"``,
+        ``"length"``, ``"utf8"``, ``"number"``, ``"trailing"``, ``"levels"``, ``"too_long"``, ``"type"``).
+    offset : int
+        Byte offset where decoding stopped (-1 when encoding).
+    """
+
+    def __init__(self, message: str, *, reason: str = "", offset: int = -1) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.offset = offset
+
+
+class BusError(DragonflyError):
+    """A bus cannot be used as configured or asked (bad URL, missing optional dependency, not connected)."""
