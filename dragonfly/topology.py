@@ -305,7 +305,9 @@ def expected_rates(venues: Iterable[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for v in venues:
         try:
-            interval = float(dict(make_encoder(v).style).get("interval_s", 0.1))
+            encoder = make_encoder(v)
+            style = getattr(encoder, "style", None) or {}
+            interval = float(dict(style).get("interval_s", getattr(encoder, "interval_s", 0.1)))
         except (ConfigError, TypeError, ValueError):
             interval = 0.1
         out[get_venue(v).name] = 1.0 / interval if interval > 0 else 10.0

@@ -95,7 +95,8 @@ def test_no_venue_name_in_generic_code() -> None:
             ["dragonfly.venues", "dragonfly.aggregators", "dragonfly.services", "dragonfly.topology"],
         ),
         ("dragonfly.venues", ["dragonfly.aggregators", "dragonfly.services", "dragonfly.sim", "dragonfly.topology"]),
-        ("dragonfly.services", ["dragonfly.topology", "dragonfly.venues", "dragonfly.sim"]),
+        ("dragonfly.services", ["dragonfly.topology", "dragonfly.venues", "dragonfly.sim", "dragonfly.bus"]),
+        ("dragonfly.bus", ["dragonfly.aggregators", "dragonfly.services", "dragonfly.sim", "dragonfly.topology"]),
     ],
 )
 def test_importing_a_layer_loads_no_higher_one(layer: str, higher: list[str]) -> None:
