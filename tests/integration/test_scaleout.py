@@ -26,19 +26,19 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from e2e_helpers import Proc, command, start_server  # noqa: E402
-from natsd import NatsServer, require_nats_server  # noqa: E402
+from e2e_helpers import Proc, command, start_server
+from natsd import NatsServer, require_nats_server
 
-from dragonfly._core.busmsg import decode_update, encode_update  # noqa: E402
-from dragonfly._core.merge import merge_levels  # noqa: E402
-from dragonfly.bus.base import BusFeed  # noqa: E402
-from dragonfly.bus.local import LocalBus, UnixBusClient  # noqa: E402
-from dragonfly.clients.base import Backoff  # noqa: E402
-from dragonfly.model import BookUpdate, VenueStatus, WorldView  # noqa: E402
-from dragonfly.services.grpc import BookClient, GrpcClientConfig  # noqa: E402
-from dragonfly.services.grpc._gen import orderbook_pb2  # noqa: E402
-from dragonfly.sim import SimulatedVenues  # noqa: E402
-from dragonfly.topology import Pipeline, PipelineConfig  # noqa: E402
+from dragonfly._core.busmsg import decode_update, encode_update
+from dragonfly._core.merge import merge_levels
+from dragonfly.bus.base import BusFeed
+from dragonfly.bus.local import LocalBus, UnixBusClient
+from dragonfly.clients.base import Backoff
+from dragonfly.model import BookUpdate, VenueStatus, WorldView
+from dragonfly.services.grpc import BookClient, GrpcClientConfig
+from dragonfly.services.grpc._gen import orderbook_pb2
+from dragonfly.sim import SimulatedVenues
+from dragonfly.topology import Pipeline, PipelineConfig
 
 T = 60.0  # safety net for waits that include starting Python processes on a loaded 2-core machine
 DEPTH = 10
@@ -114,7 +114,7 @@ async def test_same_world_view_in_one_process_with_workers_and_over_nats(nats_se
             procs.append(one)
             two, two_addr = await asyncio.to_thread(start_server, *common, "--port", "0", "--workers", "2")
             procs.append(two)
-            worker = Proc(command("dragonfly") + ["worker", "--bus", nats_server.url, "--keepalive", "1", *common])
+            worker = Proc([*command("dragonfly"), "worker", "--bus", nats_server.url, "--keepalive", "1", *common])
             procs.append(worker)
             await asyncio.to_thread(worker.wait_line, lambda tag, text: "feeds" in text, "the worker to start", T)
             remote, remote_addr = await asyncio.to_thread(start_server, *common, "--port", "0", "--bus",
