@@ -25,7 +25,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from ..clients.base import Backoff, Client, summarize_error
+from ..clients.base import Backoff, Client, summarize_error, url_with_host
 from ..errors import BusError, VenueConnectionError
 from .base import BOOK_PREFIX, RESEND_SUBJECT, Bus, BusLink, BusPublisher, Key, book_subject, view_subject
 
@@ -316,7 +316,7 @@ class NatsBus(Bus):
 
     def __init__(self, url: str) -> None:
         servers = [u.strip() for u in url.split(",") if u.strip()]
-        if not servers or not all(s.startswith(("nats://", "tls://")) for s in servers):
+        if not servers or not all(url_with_host(s, ("nats", "tls")) for s in servers):
             raise BusError(f"bad NATS URL {url!r}: expected nats://host:port[,nats://host:port...]")
         _nats()
         self.url = url
