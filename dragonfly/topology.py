@@ -359,6 +359,10 @@ class ScaleOut(StartStop):
         Expected messages/s per instrument of each venue (default :func:`expected_rates`).
     log_level : str
         The worker processes' log level.
+    restart_backoff : Backoff or None
+        The supervisor's restart policy (default: 0.1 s doubling to 10 s).
+    ws : WebSocketConfig or None
+        Its heartbeat and silence watchdog are the workers' (the rest of it stays in this process).
     """
 
     def __init__(
@@ -374,6 +378,7 @@ class ScaleOut(StartStop):
         rates: Mapping[str, float] | None = None,
         log_level: str = "warning",
         restart_backoff: Any = None,
+        ws: WebSocketConfig | None = None,
     ) -> None:
         _check_scaleout(workers, bus)
         if workers == 0 and bus is None:
@@ -388,6 +393,9 @@ class ScaleOut(StartStop):
         self.rates = dict(rates) if rates else None
         self.log_level = log_level
         self.restart_backoff = restart_backoff
+        self.ws_options: dict[str, float | None] = (
+            {} if ws is None else {"heartbeat_s": ws.heartbeat_s, "no_data_timeout_s": ws.no_data_timeout_s}
+        )
         self.router = _Router()
         self.bus: Bus | None = None
         self.supervisor: Supervisor | None = None
@@ -448,7 +456,8 @@ class ScaleOut(StartStop):
             rates = self.rates if self.rates is not None else expected_rates(self.venues)
             self.shares = assign_feeds(self.keys, self.workers, rates)
             configs = worker_configs(
-                self.shares, bus=bus.url, depth=self.depth, base_urls=self.base_urls, keepalive_s=self.keepalive_s
+                self.shares, bus=bus.url, depth=self.depth, base_urls=self.base_urls, keepalive_s=self.keepalive_s,
+                **self.ws_options,
             )
             ids = [c.worker_id for c in configs]
         clients = bus.clients(workers=ids, instruments=self.instruments)
@@ -531,7 +540,7 @@ class Pipeline:
             scaleout = ScaleOut(
                 instruments=(config.instrument,), venues=config.venues, depth=config.depth, workers=config.workers,
                 bus=config.bus, base_urls=config.base_urls, keepalive_s=config.keepalive(),
-                rates=config.rates or None,
+                rates=config.rates or None, ws=config.ws,
             )
         #: Where the feeds run when not in this process (``workers``/``bus``), else None.
         self.scaleout: ScaleOut | None = scaleout

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._lifecycle import StartStop
+from ..clients.ws import WebSocketConfig
 from ..errors import ConfigError
 from ..instruments import parse_instrument
 from ..venues.feed import create_feed
@@ -48,6 +49,9 @@ class WorkerConfig:
         Per-venue base-URL overrides (simulators).
     keepalive_s : float
         Re-publish an unchanged LIVE top at most this often (below the aggregators' staleness limit).
+    heartbeat_s, no_data_timeout_s : float or None
+        The WebSocket feeds' ping period and silence watchdog
+        (:class:`~dragonfly.clients.ws.WebSocketConfig`; None turns one off).
     """
 
     worker_id: str
@@ -56,6 +60,8 @@ class WorkerConfig:
     depth: int = 10
     base_urls: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     keepalive_s: float = 1.0
+    heartbeat_s: float | None = 20.0
+    no_data_timeout_s: float | None = 30.0
 
     def __post_init__(self) -> None:
         wid = self.worker_id
@@ -82,6 +88,10 @@ class WorkerConfig:
         object.__setattr__(self, "base_urls", MappingProxyType({k.lower(): v for k, v in self.base_urls.items()}))
         if not self.keepalive_s > 0:
             raise ConfigError("keepalive_s must be > 0")
+        for name in ("heartbeat_s", "no_data_timeout_s"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be > 0 or None")
 
     @property
     def keys(self) -> tuple[Key, ...]:
@@ -97,6 +107,8 @@ class WorkerConfig:
                 "depth": self.depth,
                 "base_urls": dict(self.base_urls),
                 "keepalive_s": self.keepalive_s,
+                "heartbeat_s": self.heartbeat_s,
+                "no_data_timeout_s": self.no_data_timeout_s,
             },
             separators=(",", ":"),
         )
@@ -113,11 +125,17 @@ class WorkerConfig:
                 depth=int(d.get("depth", 10)),
                 base_urls={str(k): str(u) for k, u in dict(d.get("base_urls", {})).items()},
                 keepalive_s=float(d.get("keepalive_s", 1.0)),
+                heartbeat_s=_seconds(d.get("heartbeat_s", 20.0)),
+                no_data_timeout_s=_seconds(d.get("no_data_timeout_s", 30.0)),
             )
         except (ValueError, KeyError, TypeError) as exc:
             if isinstance(exc, ConfigError):
                 raise
             raise ConfigError(f"not a worker configuration: {type(exc).__name__}: {exc}") from None
+
+
+def _seconds(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 class Worker(StartStop):
@@ -135,6 +153,7 @@ class Worker(StartStop):
         bus = self.bus = self.bus or open_bus(cfg.bus)
         self.link = bus.link(cfg.worker_id, self.publisher)
         await self.link.start()
+        ws = WebSocketConfig(url="ws://unused", heartbeat_s=cfg.heartbeat_s, no_data_timeout_s=cfg.no_data_timeout_s)
         self.feeds = [
             create_feed(
                 get_venue(venue),
@@ -143,6 +162,7 @@ class Worker(StartStop):
                 sink=self.publisher,
                 base_url=cfg.base_urls.get(venue),
                 keepalive_s=cfg.keepalive_s,
+                ws=ws,
             )
             for venue, instruments in cfg.feeds
         ]
