@@ -60,15 +60,11 @@ class LocalLink(BusLink):
         outlet: Outlet = self.publisher.attach()
         self._conns[task] = outlet
         eof = asyncio.ensure_future(reader.read())  # the consumer sends nothing: this ends when it goes
+        eof.add_done_callback(lambda _: outlet.close())  # ... and then take() returns nothing
         pack = _LEN.pack
         try:
             while True:
-                take = asyncio.ensure_future(outlet.take())
-                done, _ = await asyncio.wait((take, eof), return_when=asyncio.FIRST_COMPLETED)
-                if take not in done:
-                    take.cancel()
-                    break
-                items = take.result()
+                items = await outlet.take()
                 if not items:
                     break
                 writer.writelines([b for _, data in items for b in (pack(len(data)), data)])

@@ -3,10 +3,11 @@ no generic module names a venue, and importing a layer never loads a higher one.
 
 ``import-linter`` reads every import statement of the package (those inside functions and under
 ``TYPE_CHECKING`` included). The contracts say: ``_core`` < ``clients`` < ``listeners`` < ``venues``
-< ``aggregators`` | ``sim`` < ``services`` < ``topology`` < ``cli``, a layer never importing a
+< ``aggregators`` | ``bus`` | ``sim`` < ``services`` < ``topology`` < ``cli``, a layer never importing a
 higher one (so there is no cycle between layers); the shared modules (errors, model,
 instruments, queues) import no layer; the core imports nothing of dragonfly but errors, model
-and the build switches; aggregators and services know no venue.
+and the build switches; aggregators and services know no venue (nor the bus); only the bus's
+worker knows venues.
 """
 
 from __future__ import annotations
