@@ -487,10 +487,12 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
 
     def banner(host: ServiceHost, pipelines: list[Pipeline]) -> str:
         source = "simulated venues" if feeds.simulate else "venues"
-        if feeds.workers:
-            source += f" in {feeds.workers} worker processes over the {feeds.bus or 'local'} bus"
-        elif feeds.bus:
-            source += f" published by workers on {feeds.bus}"
+        if feeds.workers or feeds.bus:
+            from .bus import redact_url
+
+            bus = redact_url(feeds.bus or "local")
+            source += f" in {feeds.workers} worker processes over the {bus} bus" if feeds.workers else (
+                f" published by workers on {bus}")
         served = ", ".join(p.config.instrument for p in pipelines)
         text = (
             f"{prog}: serving {served} from {source} {', '.join(feeds.venues)} on {host.addresses['gRPC']} "
@@ -752,7 +754,10 @@ def _worker_parser(prog: str) -> argparse.ArgumentParser:
                         "aggregator's staleness limit)")
     p.add_argument("--worker-id", default=None, help="name on the bus (default: host name and process id)")
     _add_base_url(p)
-    p.add_argument("--config-json", default=None, help=argparse.SUPPRESS)  # what a supervisor passes
+    p.add_argument("--config-json", default=None, help=argparse.SUPPRESS)  # a WorkerConfig as JSON
+    # what a supervisor passes: the WorkerConfig as the first line of stdin (not in argv, which any user can
+    # read: the bus URL may carry credentials), then stdin stays open and its end stops the worker
+    p.add_argument("--config-stdin", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)  # exit when stdin closes
     _add_common(p)
     return p
@@ -783,7 +788,11 @@ async def _worker(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     stop = asyncio.Event()
     _install_stop(stop)
     async with contextlib.AsyncExitStack() as stack:
-        if args.config_json:
+        if args.config_stdin:
+            line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            config = WorkerConfig.from_json(line)
+            args.watch_stdin = True
+        elif args.config_json:
             config = WorkerConfig.from_json(args.config_json)
         else:
             if not args.bus:
@@ -815,7 +824,7 @@ async def _worker(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
             await asyncio.get_running_loop().connect_read_pipe(lambda: _EofProtocol(stop), sys.stdin)
         worker = await stack.enter_async_context(Worker(config))
         out.write(f"{prog}: worker {config.worker_id}: {len(config.keys)} feeds "
-                  f"({', '.join(v for v, _ in config.feeds)}) on {worker.bus.url if worker.bus else config.bus}\n")
+                  f"({', '.join(v for v, _ in config.feeds)}) on {worker.bus.display_url if worker.bus else '?'}\n")
         out.flush()
         await _until_stopped(stop, prog=prog, out=out)
     return 0

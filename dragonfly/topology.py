@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ._core.wire import encode_summary
 from ._lifecycle import StartStop, cancel_and_wait
 from .aggregators.bbo import AggregatorConfig, BboAggregator
-from .bus import open_bus
+from .bus import open_bus, redact_url
 from .bus.base import Bus, BusFeed, Key
 from .bus.supervisor import Supervisor, assign_feeds, worker_configs
 from .clients.ws import WebSocketConfig
@@ -499,7 +499,7 @@ class ScaleOut(StartStop):
             close()
 
     def counters(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"bus": self.bus_url, "unroutable": self.router.unroutable}
+        out: dict[str, Any] = {"bus": redact_url(self.bus_url), "unroutable": self.router.unroutable}
         out["feeds"] = {f.name: f.stats.as_dict() for f in self.feeds}
         if self.supervisor is not None:
             out["workers"] = self.supervisor.counters()

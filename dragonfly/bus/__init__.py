@@ -25,6 +25,7 @@ from .base import (
     BusLink,
     BusPublisher,
     book_subject,
+    redact_url,
     view_subject,
 )
 from .local import LocalBus
@@ -41,6 +42,7 @@ __all__ = (
     "LocalBus",
     "book_subject",
     "open_bus",
+    "redact_url",
     "view_subject",
 )
 
@@ -60,10 +62,10 @@ def open_bus(url: str) -> Bus:
     if text.startswith("local://"):
         path = text[len("local://"):]
         if not path.startswith("/"):
-            raise BusError(f"bad local bus URL {url!r}: expected local:///absolute/directory")
+            raise BusError(f"bad local bus URL {redact_url(url)!r}: expected local:///absolute/directory")
         return LocalBus(path)
     if text.startswith(("nats://", "tls://")):
         from .natsbus import NatsBus
 
         return NatsBus(text)
-    raise BusError(f"unknown bus {url!r}: expected local, local:///dir or nats://host:port")
+    raise BusError(f"unknown bus {redact_url(url)!r}: expected local, local:///dir or nats://host:port")

@@ -53,6 +53,7 @@ __all__ = (
     "Outlet",
     "PublisherStats",
     "book_subject",
+    "redact_url",
     "view_subject",
 )
 
@@ -74,6 +75,18 @@ def _token(text: str, what: str) -> str:
     if not text or any(c in _BAD_TOKEN for c in text):
         raise BusError(f"{what} {text!r} cannot be a subject token (empty, or contains one of ' .*>')")
     return text
+
+
+def redact_url(url: str) -> str:
+    """``url`` (or several, comma-separated) with any ``user:password@`` replaced by ``***@``: for logs,
+    reasons and banners (a NATS URL may carry credentials)."""
+    parts = []
+    for part in url.split(","):
+        scheme, sep, rest = part.partition("://")
+        if sep and "@" in rest.split("/", 1)[0]:
+            rest = "***@" + rest.split("@", 1)[1]
+        parts.append(scheme + sep + rest)
+    return ",".join(parts)
 
 
 def book_subject(venue: str, instrument: str) -> str:
@@ -381,6 +394,11 @@ class Bus(abc.ABC):
     def clients(self, *, workers: Sequence[str], instruments: Sequence[str]) -> Mapping[str, Client]:
         """The aggregator side: connections (name -> client) that receive the books of ``instruments``
         (from ``workers`` where the bus needs to know them)."""
+
+    @property
+    def display_url(self) -> str:
+        """:attr:`url` without credentials."""
+        return redact_url(self.url)
 
     def view_sink(self, client: Client) -> Any:
         """Where consolidated views can be published for bots (None when the bus has no such subject)."""

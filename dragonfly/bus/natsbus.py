@@ -27,7 +27,17 @@ from typing import Any
 
 from ..clients.base import Backoff, Client, summarize_error, url_with_host
 from ..errors import BusError, VenueConnectionError
-from .base import BOOK_PREFIX, RESEND_SUBJECT, Bus, BusLink, BusPublisher, Key, book_subject, view_subject
+from .base import (
+    BOOK_PREFIX,
+    RESEND_SUBJECT,
+    Bus,
+    BusLink,
+    BusPublisher,
+    Key,
+    book_subject,
+    redact_url,
+    view_subject,
+)
 
 __all__ = ("NatsBus", "NatsBusClient", "NatsLink", "ViewPublisher")
 
@@ -96,7 +106,12 @@ class NatsBusClient(Client):
 
     @property
     def host(self) -> str:
-        return ",".join(s.split("://", 1)[-1] for s in self.servers)
+        """``host:port`` of each server (never the credentials a URL may carry)."""
+        out = []
+        for s in self.servers:
+            u = url_with_host(s, ("nats", "tls"))
+            out.append(f"{u.host}:{u.port}" if u is not None else "?")
+        return ",".join(out)
 
     async def send(self, data: Any) -> None:
         """Publish ``(subject, payload)`` on the current connection."""
@@ -317,7 +332,7 @@ class NatsBus(Bus):
     def __init__(self, url: str) -> None:
         servers = [u.strip() for u in url.split(",") if u.strip()]
         if not servers or not all(url_with_host(s, ("nats", "tls")) for s in servers):
-            raise BusError(f"bad NATS URL {url!r}: expected nats://host:port[,nats://host:port...]")
+            raise BusError(f"bad NATS URL {redact_url(url)!r}: expected nats://host:port[,nats://host:port...]")
         _nats()
         self.url = url
         self.servers = servers

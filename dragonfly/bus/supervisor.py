@@ -6,8 +6,9 @@ rate (longest-processing-time first: the busiest feed goes to the least loaded w
 when one exits while it should not, every (venue, instrument) of that worker turns STALE in the
 aggregators (published to the supervisor's sink, with the exit status as the reason) and the
 worker is started again after a backoff (exponential, reset once a worker has run for
-``stable_s``). A worker's standard input is a pipe from the supervisor: a worker whose supervisor
-is gone (even killed) sees it close and exits.
+``stable_s``). A worker's standard input is a pipe from the supervisor: its first line is the
+worker's configuration (not on the command line, which any user of the host can read), and a worker
+whose supervisor is gone (even killed) sees the pipe close and exits.
 """
 
 from __future__ import annotations
@@ -144,8 +145,7 @@ class Supervisor(StartStop):
         self._started: dict[str, asyncio.Event] = {w: asyncio.Event() for w in self.workers}
 
     def command(self, config: WorkerConfig) -> list[str]:
-        return [self.python, "-m", "dragonfly", "worker", "--config-json", config.to_json(), "--watch-stdin",
-                "--log-level", self.log_level]
+        return [self.python, "-m", "dragonfly", "worker", "--config-stdin", "--log-level", self.log_level]
 
     async def start(self) -> None:
         if self._tasks:
@@ -170,6 +170,8 @@ class Supervisor(StartStop):
             began = loop.time()
             try:
                 proc = await asyncio.create_subprocess_exec(*self.command(cfg), stdin=asyncio.subprocess.PIPE)
+                assert proc.stdin is not None
+                proc.stdin.write(cfg.to_json().encode() + b"\n")  # the pipe stays open: its end stops the worker
             except OSError as exc:
                 code_text = f"could not start: {exc.strerror or type(exc).__name__}"
             else:

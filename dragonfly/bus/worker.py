@@ -168,7 +168,7 @@ class Worker(StartStop):
         ]
         for f in self.feeds:
             f.start()
-        log.info("worker %s: %d feeds, %d keys on %s", cfg.worker_id, len(self.feeds), len(cfg.keys), bus.url)
+        log.info("worker %s: %d feeds, %d keys on %s", cfg.worker_id, len(self.feeds), len(cfg.keys), bus.display_url)
 
     async def stop(self) -> None:
         feeds, self.feeds = self.feeds, []

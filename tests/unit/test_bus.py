@@ -249,3 +249,21 @@ def test_dragonfly_lists_the_worker_command(capsys: pytest.CaptureFixture[str]) 
     assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
     assert Counter(line.split()[0] for line in out.splitlines() if line.startswith("  "))["worker"] == 1
+
+
+def test_credentials_in_a_bus_url_never_shown() -> None:
+    from dragonfly.bus import redact_url
+    from dragonfly.bus.natsbus import NatsBusClient
+    from dragonfly.bus.supervisor import Supervisor
+
+    assert redact_url("nats://user:secret@h:4222,nats://h2:4222") == "nats://***@h:4222,nats://h2:4222"
+    assert redact_url("local") == "local"
+    with pytest.raises(BusError) as info:
+        open_bus("redis://user:secret@h:1")
+    assert "secret" not in str(info.value)
+    bus = open_bus("nats://user:secret@127.0.0.1:4222")
+    assert "secret" not in bus.display_url
+    assert NatsBusClient(["nats://user:secret@127.0.0.1:4222"]).host == "127.0.0.1:4222"
+    cfg = WorkerConfig(worker_id="1", bus="nats://user:secret@127.0.0.1:4222", feeds=(("binance", ("ETH-BTC",)),))
+    argv = Supervisor([cfg], sink=ListSink()).command(cfg)
+    assert not any("secret" in a for a in argv)  # the configuration goes through stdin, not argv
