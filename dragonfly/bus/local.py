@@ -181,7 +181,13 @@ class LocalBus(Bus):
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         self._own = directory is None
-        self.directory = Path(tempfile.mkdtemp(prefix="dragonfly-bus-")) if directory is None else Path(directory)
+        if directory is None:  # a Unix socket path holds about 100 bytes: a short temporary directory
+            base = tempfile.gettempdir()
+            if len(base) > 60 and os.path.isdir("/tmp"):
+                base = "/tmp"
+            self.directory = Path(tempfile.mkdtemp(prefix="dragonfly-bus-", dir=base))
+        else:
+            self.directory = Path(directory)
         self.url = f"local://{self.directory}"
 
     def path(self, worker: str) -> Path:

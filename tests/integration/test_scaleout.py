@@ -18,6 +18,7 @@ import os
 import signal
 import struct
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -304,11 +305,12 @@ async def test_bad_messages_on_the_nats_subjects_are_counted_and_dropped(nats_se
             await nc.close()
 
 
-async def test_bad_frames_on_the_local_bus_are_counted_and_dropped(tmp_path: Path) -> None:
+async def test_bad_frames_on_the_local_bus_are_counted_and_dropped() -> None:
     """A fake worker on the local bus's socket writes garbage, a truncated message, a good one, then a frame
     length no message can have (a corrupt stream): the feed drops what is bad, forwards what is good, and
     treats the corrupt stream as a lost connection (STALE with the reason) and connects again."""
-    bus = LocalBus(tmp_path)
+    short = tempfile.TemporaryDirectory(prefix="dfb-", dir="/tmp")  # a Unix socket path holds ~100 bytes
+    bus = LocalBus(short.name)
     path = bus.path("fake")
     good = encode_update(_bad(MARK))
     connections: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
@@ -359,3 +361,4 @@ async def test_bad_frames_on_the_local_bus_are_counted_and_dropped(tmp_path: Pat
             w.close()
         server.close()
         await server.wait_closed()
+        short.cleanup()

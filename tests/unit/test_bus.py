@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -170,7 +171,9 @@ def test_bus_feed_forwards_good_messages_and_drops_bad_ones(tmp_path: Path) -> N
 # -- URLs, subjects, configuration ------------------------------------------------------------------------------
 
 
-def test_open_bus(tmp_path: Path) -> None:
+def test_open_bus() -> None:
+    short = tempfile.TemporaryDirectory(prefix="dfb-", dir="/tmp")  # a Unix socket path holds ~100 bytes
+    tmp_path = Path(short.name)
     bus = open_bus("local")
     assert isinstance(bus, LocalBus) and bus.directory.is_dir() and bus.kind == "local"
     bus.close()
@@ -186,6 +189,9 @@ def test_open_bus(tmp_path: Path) -> None:
     for bad in ("redis://x", "local://relative", "nats://", ""):
         with pytest.raises(BusError):
             open_bus(bad)
+    with pytest.raises(BusError, match="too long"):
+        LocalBus("/tmp/" + "d" * 100).path("1")
+    short.cleanup()
 
 
 def test_subjects() -> None:
