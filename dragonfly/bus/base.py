@@ -30,7 +30,7 @@ import abc
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -116,15 +116,29 @@ class PublisherStats:
 
 
 class Outlet:
-    """One consumer of a :class:`BusPublisher`: the keys changed since it last wrote (latest wins)."""
+    """One consumer of a :class:`BusPublisher`: the keys changed since it last wrote (latest wins).
 
-    __slots__ = ("_publisher", "_dirty", "_waiter", "closed")
+    :attr:`direct`, when set, is tried first for a message of a key that is not waiting: it writes the
+    message at once and returns True, or returns False when it cannot now (the transport is backed
+    up), and the key waits for :meth:`take` as usual. Nothing is reordered: a key is written directly
+    only when no key of this outlet is waiting.
+    """
+
+    __slots__ = ("_publisher", "_dirty", "_waiter", "closed", "direct")
 
     def __init__(self, publisher: BusPublisher) -> None:
         self._publisher = publisher
         self._dirty: dict[Key, None] = {}
         self._waiter: asyncio.Future[None] | None = None
         self.closed = False
+        self.direct: Callable[[Key, bytes], bool] | None = None
+
+    def _offer(self, key: Key, data: bytes) -> None:
+        direct = self.direct
+        if direct is not None and not self._dirty and direct(key, data):
+            self._publisher.stats.written += 1
+            return
+        self._mark(key)
 
     def _mark(self, key: Key) -> None:
         dirty = self._dirty
@@ -204,7 +218,7 @@ class BusPublisher:
             return
         latest[key] = data
         for outlet in self._outlets:
-            outlet._mark(key)
+            outlet._offer(key, data)
 
     def attach(self) -> Outlet:
         """A new consumer; it starts with the latest message of every key."""
@@ -289,6 +303,7 @@ class BusFeed(FeedTask):
         self._connected = False
         self._logged = False
         self._status: dict[Key, VenueHealth] = {}
+        self._last: dict[Key, BookUpdate] = {}
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
 
@@ -333,6 +348,14 @@ class BusFeed(FeedTask):
         key = (upd.venue, upd.instrument)
         if key not in self.keys:
             self.keys[key] = None
+        if upd.status is _LIVE:
+            prev = self._last.get(key)
+            if prev is not None and prev.bids == upd.bids and prev.asks == upd.asks:
+                # an unchanged top (a keepalive): the same tuples, so the aggregator sees it is one
+                upd = upd._replace(bids=prev.bids, asks=prev.asks)
+            self._last[key] = upd
+        else:
+            self._last.pop(key, None)
         self._status[key] = VenueHealth(upd.venue, upd.status, upd.receive_ts_ns, upd.reason)
         stats.published += 1
         self.sink.publish(upd)
@@ -361,6 +384,7 @@ class BusFeed(FeedTask):
             self._lost(f"{self.name}: {reason}")
 
     def _lost(self, reason: str) -> None:
+        self._last.clear()
         now = time.time_ns()
         for venue, instrument in self.keys:
             upd = BookUpdate(venue, instrument, (), (), _STALE, 0, now, reason)

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..clients.base import Backoff, Client
 from ..errors import BusError, VenueConnectionError
-from .base import Bus, BusLink, BusPublisher, Outlet
+from .base import Bus, BusLink, BusPublisher, Key, Outlet
 
 __all__ = ("LocalBus", "LocalLink", "UnixBusClient", "MAX_MESSAGE")
 
@@ -62,6 +62,17 @@ class LocalLink(BusLink):
         eof = asyncio.ensure_future(reader.read())  # the consumer sends nothing: this ends when it goes
         eof.add_done_callback(lambda _: outlet.close())  # ... and then take() returns nothing
         pack = _LEN.pack
+        transport = writer.transport
+        high = transport.get_write_buffer_limits()[1]
+
+        def direct(key: Key, data: bytes) -> bool:
+            """Write now (from the feed's publish) unless the socket is backed up or closing."""
+            if transport.is_closing() or transport.get_write_buffer_size() >= high:
+                return False
+            writer.write(pack(len(data)) + data)
+            return True
+
+        outlet.direct = direct
         try:
             while True:
                 items = await outlet.take()
@@ -72,6 +83,7 @@ class LocalLink(BusLink):
         except (ConnectionError, OSError):
             pass
         finally:
+            outlet.direct = None
             outlet.close()
             eof.cancel()
             writer.close()

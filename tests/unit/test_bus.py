@@ -273,3 +273,39 @@ def test_credentials_in_a_bus_url_never_shown() -> None:
     cfg = WorkerConfig(worker_id="1", bus="nats://user:secret@127.0.0.1:4222", feeds=(("binance", ("ETH-BTC",)),))
     argv = Supervisor([cfg], sink=ListSink()).command(cfg)
     assert not any("secret" in a for a in argv)  # the configuration goes through stdin, not argv
+
+
+async def test_publisher_writes_directly_when_nothing_waits() -> None:
+    pub = BusPublisher()
+    out = pub.attach()
+    written: list[tuple[object, bytes]] = []
+    room = {"ok": True}
+
+    def direct(key: object, data: bytes) -> bool:
+        if room["ok"]:
+            written.append((key, data))
+        return room["ok"]
+
+    out.direct = direct
+    pub.publish(upd(price=1.0))
+    assert [decode_update(d).bids[0][0] for _, d in written] == [1.0] and len(out._dirty) == 0
+    room["ok"] = False  # backed up: the key waits for take()
+    pub.publish(upd(price=2.0))
+    room["ok"] = True
+    pub.publish(upd(venue="kraken"))  # another key while one waits: waits too (nothing overtakes)
+    assert len(written) == 1
+    items = await out.take()
+    assert [(k, decode_update(d).bids[0][0]) for k, d in items] == [(("binance", "ETH-BTC"), 2.0),
+                                                                    (("kraken", "ETH-BTC"), 1.0)]
+    assert pub.stats.written == 3
+
+
+def test_bus_feed_hands_an_unchanged_top_on_as_the_same_tuples(tmp_path: Path) -> None:
+    sink = ListSink()
+    feed = BusFeed(name="bus test", client=UnixBusClient(tmp_path / "x.sock", name="bus test"), sink=sink)
+    feed.on_message(encode_update(upd(price=1.0)))
+    feed.on_message(encode_update(upd(price=1.0, receive_ts_ns=5)))  # a keepalive
+    feed.on_message(encode_update(upd(price=2.0)))
+    a, b, c = sink.got
+    assert b.bids is a.bids and b.asks is a.asks and b.receive_ts_ns == 5  # the aggregator's keepalive test
+    assert c.bids is not a.bids and c.bids == ((2.0, 1.0),)
