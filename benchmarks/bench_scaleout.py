@@ -28,7 +28,9 @@ Method
 
 Refuses to run on the pure-Python core (it times the compiled one).
 
-Run: ``python benchmarks/bench_scaleout.py`` (``--quick``: 100 instruments, shorter windows).
+Run: ``python benchmarks/bench_scaleout.py`` (``--quick``: 100 instruments, shorter windows); one measurement
+alone: ``--child throughput --workers 2``, ``--child local``, ``--child in-process``, ``--child nats --nats-url
+nats://127.0.0.1:4222``.
 """
 
 from __future__ import annotations
@@ -499,9 +501,10 @@ if __name__ == "__main__":
     ap.add_argument("--lat-rate", type=int, default=2000, help="paced frames/s for the latency runs")
     ap.add_argument("--lat-duration", type=float, default=10.0)
     ap.add_argument("--quick", action="store_true", help="100 instruments, 5 s windows")
-    ap.add_argument("--child", default="", help=argparse.SUPPRESS)
-    ap.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
-    ap.add_argument("--nats-url", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--child", default="", choices=["", "throughput", "in-process", "local", "nats"],
+                    help="run one measurement only and print its RESULT line")
+    ap.add_argument("--workers", type=int, default=1, help="workers of a --child throughput run")
+    ap.add_argument("--nats-url", default="", help="the NATS server of a --child nats run")
     a = ap.parse_args()
     if a.blast:
         asyncio.run(blaster_main(a))
