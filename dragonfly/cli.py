@@ -14,6 +14,9 @@ Console scripts (see ``pyproject.toml``):
     Validate a topology file (:mod:`dragonfly.topology_file`) and print its graph.
 ``dragonfly run FILE [--simulate]``
     Run a topology file: its services, aggregators, transformers and feeds.
+``dragonfly worker``
+    Run feeds (layers 1-3) and publish their books on a bus (``--bus nats://...``), for a
+    ``dragonfly-grpc-server --bus nats://...`` elsewhere; also what ``--workers N`` starts.
 
 The servers run in a :class:`~dragonfly.services.host.ServiceHost` over
 pipelines built here: every server listens before any venue is contacted.
@@ -59,6 +62,7 @@ __all__ = (
     "grpc_server_main",
     "main",
     "run_main",
+    "worker_main",
 )
 
 
@@ -255,15 +259,21 @@ async def _open_pipelines(
     depth: int,
     simulate: bool,
     seed: int | None,
+    base_urls: dict[str, str] | None = None,
+    workers: int = 0,
+    bus: str | None = None,
+    log_level: str = "warning",
 ) -> list[Pipeline]:
     """One pipeline per instrument, not started (the host starts them once its servers listen).
 
     With ``simulate``, the simulated venues (one set for every instrument) start now, on
     127.0.0.1, and stop when ``stack`` closes; they see no connection before the pipelines start.
+    With ``workers`` or ``bus``, the feeds run in worker processes (one :class:`ScaleOut` that
+    every pipeline shares) instead of one set per pipeline in this process.
     """
-    from .topology import Pipeline, PipelineConfig
+    from .topology import Pipeline, PipelineConfig, ScaleOut
 
-    base_urls: dict[str, str] = {}
+    urls: dict[str, str] = dict(base_urls or {})
     if simulate:
         from .sim import SimulatedVenues
 
@@ -271,11 +281,17 @@ async def _open_pipelines(
         sim = await stack.enter_async_context(
             SimulatedVenues(venues=tuple(venues), instruments=tuple(instruments), **kw)
         )
-        base_urls = dict(sim.base_urls)
-    return [
-        Pipeline(PipelineConfig(instrument=name, venues=tuple(venues), depth=depth, base_urls=base_urls))
-        for name in instruments
+        urls = {**sim.base_urls, **urls}
+    configs = [
+        PipelineConfig(instrument=name, venues=tuple(venues), depth=depth, base_urls=urls) for name in instruments
     ]
+    if not workers and bus is None:
+        return [Pipeline(c) for c in configs]
+    scaleout = ScaleOut(
+        instruments=instruments, venues=venues, depth=depth, workers=workers, bus=bus, base_urls=urls,
+        keepalive_s=configs[0].keepalive(), log_level=log_level,
+    )
+    return [Pipeline(c, scaleout=scaleout) for c in configs]
 
 
 def _simulate(flag: bool) -> bool:
@@ -328,6 +344,7 @@ def _server_parser(prog: str) -> argparse.ArgumentParser:
                         help="streaming calls the callers of one token may hold (default: no limit)")
     limits.add_argument("--stall-timeout", type=_optional_seconds, default=30.0, metavar="SECONDS",
                         help="end a stream whose client has not read for this long (default 30; 0 = never)")
+    _add_scaleout(p)
     fix = p.add_argument_group("FIX 4.4 server beside gRPC (same pipelines, same process)")
     fix.add_argument("--fix-port", type=_port, default=None, help="also serve FIX on this TCP port (0 = any free one)")
     fix.add_argument("--fix-host", default=None, help="interface for FIX (default: --host)")
@@ -338,6 +355,43 @@ def _server_parser(prog: str) -> argparse.ArgumentParser:
     fix.add_argument("--fix-store-dir", help="keep FIX sequence numbers here (sessions resume after a restart)")
     _add_common(p)
     return p
+
+
+def _add_base_url(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base-url", action="append", default=[], metavar="VENUE=URL",
+                   help="connect to VENUE at URL instead of its production address (repeatable)")
+
+
+def _add_scaleout(p: argparse.ArgumentParser) -> None:
+    _add_base_url(p)
+    g = p.add_argument_group("scale-out: feeds in worker processes, joined by a bus")
+    g.add_argument("--workers", type=_workers, default=0,
+                   help="run the feeds in N worker processes (default 0: in this process)")
+    g.add_argument("--bus", default=None, metavar="URL",
+                   help="local (the default with --workers: Unix sockets) or nats://host:port; with --workers 0, "
+                        "take the books of workers started elsewhere (dragonfly worker --bus nats://...)")
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number of workers >= 0, got {text!r}")
+    return int(text)
+
+
+def _base_urls(items: Sequence[str], venues: Sequence[str]) -> dict[str, str]:
+    from .venues import get_venue
+
+    out: dict[str, str] = {}
+    for item in items:
+        venue, sep, url = item.partition("=")
+        venue = venue.strip().lower()
+        if not sep or not venue or not url:
+            raise UsageError(f"bad --base-url {item!r}: expected VENUE=URL")
+        if venue not in venues:
+            raise UsageError(f"--base-url names {venue}, which is not among --venues {','.join(venues)}")
+        get_venue(venue).check_base_url(url)
+        out[venue] = url
+    return out
 
 
 def _fix_customers(items: Sequence[str], *, option: str) -> dict[str, str | None]:
@@ -415,15 +469,26 @@ class _Feeds:
     instruments: list[str]
     depth: int
     seed: int | None
+    base_urls: dict[str, str]
+    workers: int = 0
+    bus: str | None = None
+    log_level: str = "warning"
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> _Feeds:
-        """Checked (UsageError), in this order: the simulate switch, venues, instruments, depth."""
+        """Checked (UsageError), in this order: the simulate switch, venues, instruments, depth, base URLs,
+        workers and bus."""
         simulate = _simulate(args.simulate)
         venues = _venues(args.venues)
         instruments = _instruments(args.instrument_name)
         depth = _depth(args.depth, venues)
-        return cls(simulate=simulate, venues=venues, instruments=instruments, depth=depth, seed=args.seed)
+        base_urls = _base_urls(getattr(args, "base_url", []), venues)
+        workers = getattr(args, "workers", 0)
+        bus = getattr(args, "bus", None)
+        if bus is not None and bus.strip().startswith("local") and not workers:
+            raise UsageError("--bus local joins the worker processes of --workers N; give --workers N > 0")
+        return cls(simulate=simulate, venues=venues, instruments=instruments, depth=depth, seed=args.seed,
+                   base_urls=base_urls, workers=workers, bus=bus, log_level=args.log_level)
 
 
 def _check_tls_pair(args: argparse.Namespace) -> None:
@@ -447,7 +512,8 @@ async def _host_until_stopped(
     async with contextlib.AsyncExitStack() as stack:
         pipelines = await _open_pipelines(
             stack, instruments=feeds.instruments, venues=feeds.venues, depth=feeds.depth, simulate=feeds.simulate,
-            seed=feeds.seed,
+            seed=feeds.seed, base_urls=feeds.base_urls, workers=feeds.workers, bus=feeds.bus,
+            log_level=feeds.log_level,
         )
         host = await _start_host(stack, pipelines, grpc=grpc, fix=fix)
         out.write(banner(host, pipelines))
@@ -478,6 +544,12 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
 
     def banner(host: ServiceHost, pipelines: list[Pipeline]) -> str:
         source = "simulated venues" if feeds.simulate else "venues"
+        if feeds.workers or feeds.bus:
+            from .bus import redact_url
+
+            bus = redact_url(feeds.bus or "local")
+            source += f" in {feeds.workers} worker processes over the {bus} bus" if feeds.workers else (
+                f" published by workers on {bus}")
         served = ", ".join(p.config.instrument for p in pipelines)
         text = (
             f"{prog}: serving {served} from {source} {', '.join(feeds.venues)} on {host.addresses['gRPC']} "
@@ -773,6 +845,32 @@ def _run_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
+# --------------------------------------------------------------------------- worker
+def _worker_parser(prog: str) -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=prog,
+        description="Run venue feeds (layers 1-3) and publish their books on a bus, for aggregators elsewhere.",
+    )
+    p.add_argument("--bus", default=None, metavar="URL", help="the bus to publish on: nats://host:port")
+    p.add_argument("--instrument-name", default=None, help="instrument(s), comma-separated, e.g. ethbtc")
+    p.add_argument("--venues", default=_default_venues(), help=f"comma-separated venues (default {_default_venues()})")
+    p.add_argument("--depth", type=int, default=10, help="levels per side (default 10)")
+    p.add_argument("--simulate", action="store_true", help="start the built-in simulated venues and use them")
+    p.add_argument("--seed", type=int, default=None, help="simulator seed")
+    p.add_argument("--keepalive", type=_positive_float, default=2.5,
+                   help="re-publish an unchanged book at most this often, seconds (default 2.5; keep it below the "
+                        "aggregator's staleness limit)")
+    p.add_argument("--worker-id", default=None, help="name on the bus (default: host name and process id)")
+    _add_base_url(p)
+    p.add_argument("--config-json", default=None, help=argparse.SUPPRESS)  # a WorkerConfig as JSON
+    # what a supervisor passes: the WorkerConfig as the first line of stdin (not in argv, which any user can
+    # read: the bus URL may carry credentials), then stdin stays open and its end stops the worker
+    p.add_argument("--config-stdin", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)  # exit when stdin closes
+    _add_common(p)
+    return p
+
+
 async def _run(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     from .services.host import ServiceHost
     from .topology_file import load_topology
@@ -804,6 +902,78 @@ def run_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly run") 
     return _main(argv, prog, _run_parser, _run, sys.stderr)
 
 
+class _EofProtocol(asyncio.Protocol):
+    def __init__(self, event: asyncio.Event) -> None:
+        self.event = event
+
+    def eof_received(self) -> bool | None:
+        self.event.set()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.event.set()
+
+
+def _default_worker_id() -> str:
+    import socket
+
+    host = "".join(c if c.isalnum() or c in "-_" else "-" for c in socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
+
+
+async def _worker(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
+    from .bus.worker import Worker, WorkerConfig
+
+    stop = asyncio.Event()
+    _install_stop(stop)
+    async with contextlib.AsyncExitStack() as stack:
+        if args.config_stdin:
+            line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            config = WorkerConfig.from_json(line)
+            args.watch_stdin = True
+        elif args.config_json:
+            config = WorkerConfig.from_json(args.config_json)
+        else:
+            if not args.bus:
+                raise UsageError("--bus is required, e.g. --bus nats://127.0.0.1:4222")
+            if not args.bus.strip().startswith(("nats://", "tls://")):
+                raise UsageError(f"a worker started by hand publishes on a NATS bus; got --bus {args.bus}")
+            if not args.instrument_name:
+                raise UsageError("--instrument-name is required")
+            args.workers = 0
+            feeds = _Feeds.from_args(args)
+            urls = dict(feeds.base_urls)
+            if feeds.simulate:
+                from .sim import SimulatedVenues
+
+                kw: dict[str, Any] = {} if feeds.seed is None else {"seed": feeds.seed}
+                sim = await stack.enter_async_context(
+                    SimulatedVenues(venues=feeds.venues, instruments=tuple(feeds.instruments), **kw)
+                )
+                urls = {**sim.base_urls, **urls}
+            from .venues import parse_instrument
+
+            names = tuple(parse_instrument(i).name for i in feeds.instruments)
+            config = WorkerConfig(
+                worker_id=args.worker_id or _default_worker_id(), bus=args.bus,
+                feeds=tuple((v, names) for v in feeds.venues), depth=feeds.depth, base_urls=urls,
+                keepalive_s=args.keepalive,
+            )
+        if args.watch_stdin:
+            await asyncio.get_running_loop().connect_read_pipe(lambda: _EofProtocol(stop), sys.stdin)
+        worker = await stack.enter_async_context(Worker(config))
+        out.write(f"{prog}: worker {config.worker_id}: {len(config.keys)} feeds "
+                  f"({', '.join(v for v, _ in config.feeds)}) on {worker.bus.display_url if worker.bus else '?'}\n")
+        out.flush()
+        await _until_stopped(stop, prog=prog, out=out)
+    return 0
+
+
+def worker_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly worker") -> int:
+    """``dragonfly worker``: run feeds and publish their books on a bus."""
+    return _main(argv, prog, _worker_parser, _worker, sys.stderr)
+
+
 # --------------------------------------------------------------------------- dragonfly
 _COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "demo": (demo_main, "simulated venues + gRPC server + live client in one command"),
@@ -812,6 +982,7 @@ _COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "fix-server": (fix_server_main, "serve the consolidated book over FIX"),
     "check": (check_main, "validate a topology file and print its graph"),
     "run": (run_main, "run a topology file (--simulate: against the built-in simulators)"),
+    "worker": (worker_main, "run feeds and publish their books on a bus (nats://...)"),
 }
 
 
