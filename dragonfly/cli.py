@@ -862,11 +862,14 @@ def _worker_parser(prog: str) -> argparse.ArgumentParser:
                         "aggregator's staleness limit)")
     p.add_argument("--worker-id", default=None, help="name on the bus (default: host name and process id)")
     _add_base_url(p)
-    p.add_argument("--config-json", default=None, help=argparse.SUPPRESS)  # a WorkerConfig as JSON
-    # what a supervisor passes: the WorkerConfig as the first line of stdin (not in argv, which any user can
-    # read: the bus URL may carry credentials), then stdin stays open and its end stops the worker
-    p.add_argument("--config-stdin", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)  # exit when stdin closes
+    internal = p.add_argument_group("set by a supervisor (--workers N), not by hand")
+    internal.add_argument("--config-json", default=None, metavar="JSON",
+                          help="the whole worker configuration (a WorkerConfig as JSON) instead of the options above")
+    # not argv, which any user can read: the bus URL may carry credentials
+    internal.add_argument("--config-stdin", action="store_true",
+                          help="read the worker configuration (JSON) from the first line of stdin; implies "
+                               "--watch-stdin")
+    internal.add_argument("--watch-stdin", action="store_true", help="stop when stdin reaches its end")
     _add_common(p)
     return p
 
