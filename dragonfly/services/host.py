@@ -42,6 +42,7 @@ from .base import HostedPipeline, Service, Upstream
 if TYPE_CHECKING:
     from .fix_server import FixServer, FixServerConfig
     from .grpc import GrpcServer, GrpcServerConfig
+    from .metrics import MetricsConfig, MetricsServer
 
 __all__ = ("ServiceHost",)
 
@@ -68,6 +69,9 @@ class ServiceHost(StartStop):
     upstream : sequence of Upstream
         Further layers 1-4 the servers in ``services`` serve (e.g. a topology file's feeds and
         aggregators), not started: started after the pipelines, stopped with them.
+    metrics : MetricsConfig or None
+        Also serve Prometheus metrics (:class:`~dragonfly.services.metrics.MetricsServer`) over the
+        pipelines, the upstream and every other server; started last, after the other servers.
 
     Attributes
     ----------
@@ -76,6 +80,7 @@ class ServiceHost(StartStop):
         Every server, in start order.
     grpc_server : GrpcServer or None
     fix_server : FixServer or None
+    metrics_server : MetricsServer or None
 
     Raises
     ------
@@ -92,6 +97,7 @@ class ServiceHost(StartStop):
         fix: FixServerConfig | None = None,
         services: Iterable[Service] = (),
         upstream: Sequence[Upstream] = (),
+        metrics: MetricsConfig | None = None,
     ) -> None:
         self.pipelines: tuple[HostedPipeline, ...] = tuple(pipelines)
         self.upstream: tuple[Upstream, ...] = tuple(upstream)
@@ -122,6 +128,12 @@ class ServiceHost(StartStop):
             built.append(s)
         if not built:
             raise ConfigError("ServiceHost needs at least one server: grpc=, fix= or services=")
+        self.metrics_server: MetricsServer | None = None
+        if metrics is not None:
+            from .metrics import MetricsServer
+
+            self.metrics_server = MetricsServer([*self.pipelines, *self.upstream, *built], metrics)
+            built.append(self.metrics_server)
         names = [s.name for s in built]
         if len(set(names)) != len(names):
             raise ConfigError(f"two servers have the same name: {names}")
