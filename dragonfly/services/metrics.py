@@ -211,6 +211,15 @@ def _walk(sources: Iterable[Any]) -> _Found:
     return found
 
 
+def _server_label(server: Any) -> str:
+    """``host:port`` a server listens on; the configured one before it started."""
+    try:
+        return str(server.address)
+    except (AssertionError, AttributeError, RuntimeError):
+        cfg = server.config
+        return f"{cfg.host}:{cfg.port}"
+
+
 def _unique(labels: list[str]) -> list[str]:
     """``a, a, b`` -> ``a, a#2, b``: one label set per series even when two feeds share a name."""
     count: dict[str, int] = {}
@@ -429,7 +438,7 @@ class DragonflyCollector(Collector):
                                     "Distinct encoded streams (instrument, depth, venues) now; each encodes once for "
                                     "all its calls.", labels=sl)
         for srv in servers:
-            lv = [srv.address]
+            lv = [_server_label(srv)]
             st = srv.stats
             opened.add_metric(lv, st.streams_opened)
             for reason, attr in _GRPC_REFUSALS:
@@ -470,7 +479,7 @@ class DragonflyCollector(Collector):
         conflated = CounterMetricFamily("dragonfly_fix_conflated_views",
                                         "Views a slow customer skipped (its slot kept the newest).", labels=sl)
         for srv in servers:
-            lv = [srv.address]
+            lv = [_server_label(srv)]
             st = srv.stats
             sessions.add_metric(lv, max(st.logons - st.sessions_ended, 0))
             logons.add_metric(lv, st.logons)
@@ -546,11 +555,21 @@ class HopHistograms:
 
 class ViewTap:
     """Observes :meth:`HopHistograms.observe_view` on the world views of one broadcast, through a one-slot
-    subscription: when views come faster than this task runs, it sees only the newest (a sample)."""
+    subscription: when views come faster than this task runs, it sees only the newest (a sample).
 
-    def __init__(self, views: Any, hops: HopHistograms) -> None:
+    Parameters
+    ----------
+    views : Broadcast[WorldView]
+    hops : HopHistograms
+    interval_s : float
+        After each observation, wait this long (the subscription keeps only the newest view meanwhile):
+        at most one wake-up per interval, whatever the rate of views. 0: every view the task gets.
+    """
+
+    def __init__(self, views: Any, hops: HopHistograms, *, interval_s: float = 0.0) -> None:
         self.views = views
         self.hops = hops
+        self.interval_s = interval_s
         self.observed = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -560,10 +579,13 @@ class ViewTap:
 
     async def _run(self, sub: Any) -> None:
         observe = self.hops.observe_view
+        interval = self.interval_s
         with sub:
             async for view in sub:
                 observe(view)
                 self.observed += 1
+                if interval:
+                    await asyncio.sleep(interval)  # a sampling period, not a wait for an event
 
     async def stop(self) -> None:
         t, self._task = self._task, None
@@ -585,12 +607,16 @@ class MetricsConfig:
         Where the exposition is served (``GET``).
     process : bool
         Also export the process' CPU, memory and file descriptors (``process_*``, ``python_info``).
+    sample_interval_s : float
+        The venue -> receipt -> world view latencies are sampled at most once per this period per
+        instrument (0: every world view the sampling task gets; it is conflated under load anyway).
     """
 
     host: str = "127.0.0.1"
     port: int = DEFAULT_METRICS_PORT
     path: str = "/metrics"
     process: bool = True
+    sample_interval_s: float = 0.01
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host.strip():
@@ -599,6 +625,8 @@ class MetricsConfig:
             raise ConfigError(f"metrics port must be 0..65535, got {self.port!r}")
         if not isinstance(self.path, str) or not self.path.startswith("/"):
             raise ConfigError(f"metrics path must start with '/', got {self.path!r}")
+        if not isinstance(self.sample_interval_s, (int, float)) or not 0 <= self.sample_interval_s <= 60:
+            raise ConfigError(f"sample_interval_s must be within [0, 60], got {self.sample_interval_s!r}")
 
 
 class MetricsServer(StartStop):
@@ -696,7 +724,7 @@ class MetricsServer(StartStop):
                     srv.write_latency = self.hops.writer(kind)
                     self._hooked.append(srv)
         for views in _view_broadcasts(self.collector.sources, found):
-            tap = ViewTap(views, self.hops)
+            tap = ViewTap(views, self.hops, interval_s=cfg.sample_interval_s)
             tap.start()
             self._taps.append(tap)
         log.info("metrics on http://%s%s", self.address, cfg.path)

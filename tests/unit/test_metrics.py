@@ -261,7 +261,8 @@ def test_each_server_has_its_own_registry_never_the_global_one() -> None:
     assert b"process_" not in MetricsServer([pipe], MetricsConfig(port=0, process=False)).exposition()
 
 
-@pytest.mark.parametrize("kwargs", [{"port": -1}, {"port": 70000}, {"port": True}, {"host": ""}, {"path": "metrics"}])
+@pytest.mark.parametrize("kwargs", [{"port": -1}, {"port": 70000}, {"port": True}, {"host": ""}, {"path": "metrics"},
+                                    {"sample_interval_s": -1}, {"sample_interval_s": "1"}])
 def test_bad_metrics_config(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         MetricsConfig(**kwargs)
@@ -321,3 +322,23 @@ def test_the_grafana_dashboard_names_only_metrics_that_exist() -> None:
                    "dragonfly_grpc_streams", "dragonfly_grpc_streams_refused_total", "dragonfly_fix_sessions"):
         assert wanted in used, wanted
     assert board["title"] and board["panels"]
+
+
+# -- the commands -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("parser, argv", [
+    ("_server_parser", ["--instrument-name", "ethbtc"]),
+    ("_fix_parser", ["--instrument-name", "ethbtc"]),
+    ("_demo_parser", []),
+    ("_run_parser", ["topology.toml"]),
+    ("_worker_parser", []),
+])
+def test_every_server_command_takes_metrics_options(parser: str, argv: list[str]) -> None:
+    from dragonfly import cli
+
+    make = getattr(cli, parser)
+    assert cli._metrics_config(make("x").parse_args(argv)) is None  # no metrics unless asked
+    args = make("x").parse_args([*argv, "--metrics-port", "0", "--metrics-host", "0.0.0.0"])
+    config = cli._metrics_config(args)
+    assert config == MetricsConfig(host="0.0.0.0", port=0)

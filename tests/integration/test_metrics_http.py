@@ -76,7 +76,7 @@ async def test_values_move_as_the_simulated_market_runs(promtool: str) -> None:
                          sim_options={"seed": 4, "interval_s": 0.02})
     p = Pipeline(cfg)
     async with ServiceHost([p], grpc=GrpcServerConfig(port=0), fix=FixServerConfig(port=0, customers={"BOT": "pw"}),
-                           metrics=MetricsConfig(port=0)) as host:
+                           metrics=MetricsConfig(port=0, sample_interval_s=0)) as host:
         metrics = host.metrics_server
         assert metrics is not None and metrics.port > 0
         assert host.addresses["metrics"] == f"127.0.0.1:{metrics.port}"
