@@ -5,8 +5,9 @@
 
     pipes = [Pipeline(PipelineConfig(instrument=i, simulate=True)) for i in ("ethbtc", "btcusdt")]
     async with ServiceHost(pipes, grpc=GrpcServerConfig(port=50051),
-                           fix=FixServerConfig(port=9880, customers={"BOT": "secret"})) as host:
-        print(host.addresses)          # {'gRPC': '127.0.0.1:50051', 'FIX': '127.0.0.1:9880'}
+                           fix=FixServerConfig(port=9880, customers={"BOT": "secret"}),
+                           metrics=MetricsConfig(port=9464)) as host:
+        print(host.addresses)          # {'gRPC': '127.0.0.1:50051', 'FIX': '127.0.0.1:9880', 'metrics': ...}
         await stop_requested.wait()
 
 Order of events:
@@ -19,7 +20,7 @@ Order of events:
   streams end with status OK), then the pipelines.
 
 A server is any :class:`~dragonfly.services.base.Service` (start/stop/address);
-gRPC and FIX are built from their configurations, others (a metrics endpoint, an
+gRPC, FIX and the Prometheus endpoint are built from their configurations, others (an
 execution engine) are passed ready-made in ``services=``. What the servers serve is
 either pipelines (one per instrument) or, for a topology where feeds are shared by
 several aggregators (a topology file), ``upstream=``: anything that starts and stops
