@@ -17,7 +17,7 @@ Every metric lives in a :class:`prometheus_client.CollectorRegistry` of its own 
 :class:`MetricsServer`, or one you pass), never in the library's global default registry, so several
 hosts, tests and embedding programs never collide.
 
-Labels carry venue, instrument, feed and server names, peer addresses and token *indexes* (never a
+Labels carry venue, instrument, feed, aggregator and server names, peer addresses and token *indexes* (never a
 token), fault kinds and states; never a health reason, URL, header or exception text, which may hold
 secrets (and would make unbounded label sets).
 
@@ -134,7 +134,7 @@ class LatencyHistogram:
 @dataclass(slots=True)
 class _Found:
     feeds: list[tuple[str, Any]]  # (feed label, feed)
-    aggregators: list[Any]
+    aggregators: list[tuple[str, Any]]  # (aggregator label, aggregator)
     grpc: list[Any]
     fix: list[Any]
 
@@ -170,7 +170,7 @@ def _walk(sources: Iterable[Any]) -> _Found:
     found = _Found([], [], [], [])
     seen: set[int] = set()
 
-    def visit(obj: Any, feed_label: str | None, owner: str) -> None:
+    def visit(obj: Any, feed_label: str | None, owner: str, agg_label: str = "main") -> None:
         if obj is None or id(obj) in seen:
             return
         seen.add(id(obj))
@@ -181,7 +181,7 @@ def _walk(sources: Iterable[Any]) -> _Found:
             found.fix.append(obj)
             return
         if _is_aggregator(obj):
-            found.aggregators.append(obj)
+            found.aggregators.append((agg_label, obj))
             return
         if _is_feed(obj):
             label = feed_label or obj.venue
@@ -197,13 +197,10 @@ def _walk(sources: Iterable[Any]) -> _Found:
         visit(getattr(obj, "aggregator", None), None, prefix)
         for key, feed in _values(getattr(obj, "feeds", None)):
             visit(feed, key, prefix)
-        for _, agg in _values(getattr(obj, "aggregators", None)):  # a topology file: groups of aggregators
+        for name, agg in _values(getattr(obj, "aggregators", None)):  # a topology file: groups of aggregators
             inner = getattr(agg, "aggregators", None)
-            if inner is not None:
-                for _, a in _values(inner):
-                    visit(a, None, owner)
-            else:
-                visit(agg, None, owner)
+            for _, a in _values(inner) if inner is not None else [(None, agg)]:
+                visit(a, None, owner, name or "main")
         visit(getattr(obj, "scaleout", None), None, "")
 
     for s in sources:
@@ -368,17 +365,18 @@ class DragonflyCollector(Collector):
 
     # -- layer 4 ----------------------------------------------------------------------------------
     @staticmethod
-    def _aggregators(aggs: list[Any]) -> Iterator[Metric]:
-        counters = [CounterMetricFamily(name, doc, labels=["instrument"]) for name, _, doc in _AGG_COUNTERS]
+    def _aggregators(aggs: list[tuple[str, Any]]) -> Iterator[Metric]:
+        al = ["aggregator", "instrument"]
+        counters = [CounterMetricFamily(name, doc, labels=al) for name, _, doc in _AGG_COUNTERS]
         status = GaugeMetricFamily(
             "dragonfly_venue_status",
             "1 for the state the venue is in for this instrument, as the aggregator sees it (LIVE: in the world "
             "view; SYNCING; STALE: disconnected, silent, resyncing or bad data), 0 for the others.",
-            labels=["instrument", "venue", "status"])
+            labels=[*al, "venue", "status"])
         last = GaugeMetricFamily("dragonfly_venue_last_update_timestamp_seconds",
                                  "Receive time (Unix) of the venue's latest LIVE update (0: none yet).",
-                                 labels=["instrument", "venue"])
-        ql = ["instrument", "queue"]
+                                 labels=[*al, "venue"])
+        ql = [*al, "queue"]
         conflated = CounterMetricFamily("dragonfly_queue_conflated",
                                         "Items replaced by a newer one with the same key before the consumer took them "
                                         "(the aggregator's input: latest update per venue and instrument wins).",
@@ -390,26 +388,26 @@ class DragonflyCollector(Collector):
         subscribers = GaugeMetricFamily("dragonfly_queue_subscribers",
                                         "Subscribers of the aggregator's output broadcast now (views: world views; "
                                         "liquidity: summed liquidity).", labels=ql)
-        for agg in aggs:
-            inst = agg.instrument
+        for label, agg in aggs:
+            a = [label, agg.instrument]
             st = agg.stats
             for family, (_, attr, _) in zip(counters, _AGG_COUNTERS, strict=True):
-                family.add_metric([inst], getattr(st, attr, 0))
+                family.add_metric(a, getattr(st, attr, 0))
             for venue, h in agg.health().items():
                 state = h.status.value
                 for s in _STATES:
-                    status.add_metric([inst, venue, s], 1.0 if s == state else 0.0)
-                last.add_metric([inst, venue], h.last_update_ns / 1e9)
+                    status.add_metric([*a, venue, s], 1.0 if s == state else 0.0)
+                last.add_metric([*a, venue], h.last_update_ns / 1e9)
             q = agg.input
-            conflated.add_metric([inst, "input"], q.conflated)
-            qdropped.add_metric([inst, "input"], q.dropped)
-            qpublished.add_metric([inst, "input"], q.published)
-            depth.add_metric([inst, "input"], len(q))
+            conflated.add_metric([*a, "input"], q.conflated)
+            qdropped.add_metric([*a, "input"], q.dropped)
+            qpublished.add_metric([*a, "input"], q.published)
+            depth.add_metric([*a, "input"], len(q))
             for name in ("views", "liquidity"):
                 b = getattr(agg, name, None)
                 if b is not None:
-                    subscribers.add_metric([inst, name], b.subscriber_count)
-                    qpublished.add_metric([inst, name], b.published)
+                    subscribers.add_metric([*a, name], b.subscriber_count)
+                    qpublished.add_metric([*a, name], b.published)
         yield from (*counters, status, last, conflated, qdropped, qpublished, depth, subscribers)
 
     # -- layer 5 ----------------------------------------------------------------------------------
@@ -751,7 +749,7 @@ def _view_broadcasts(sources: Iterable[Any], found: _Found) -> list[Any]:
     the walk even before it runs)."""
     out = []
     seen: set[int] = set()
-    for agg in found.aggregators:
+    for _, agg in found.aggregators:
         views = getattr(agg, "views", None)
         if views is not None and callable(getattr(views, "subscribe", None)) and id(views) not in seen:
             if getattr(getattr(agg, "config", None), "views", True):

@@ -67,6 +67,9 @@ async def first(it: AsyncIterator[Any], pred: Callable[[Any], bool]) -> Any:
 
 
 def check_with_promtool(promtool: str, text: str) -> None:
+    series = [(s.name, tuple(sorted(s.labels.items())))
+              for fam in text_string_to_metric_families(text) for s in fam.samples]
+    assert len(series) == len(set(series))  # promtool does not look for duplicate series; Prometheus would
     proc = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and not (proc.stdout + proc.stderr).strip(), proc.stdout + proc.stderr
 
@@ -113,19 +116,20 @@ async def test_values_move_as_the_simulated_market_runs(promtool: str) -> None:
     for text in (text1, text2):
         check_with_promtool(promtool, text)
     inst = {"instrument": "ETH-BTC"}
+    agg = {"aggregator": "main", **inst}
     for venue in VENUES:
         feed = {"feed": f"ETH-BTC/{venue}", "venue": venue}
         assert get(t2, "dragonfly_feed_messages_total", **feed) > get(t1, "dragonfly_feed_messages_total", **feed) > 0
         assert get(t2, "dragonfly_feed_received_bytes_total", **feed) > get(t1, "dragonfly_feed_received_bytes_total",
                                                                             **feed)
         assert get(t2, "dragonfly_feed_connection_events_total", **feed, event="connect") == 1
-        assert get(t2, "dragonfly_venue_status", **inst, venue=venue, status="LIVE") == 1
-        assert get(t2, "dragonfly_venue_status", **inst, venue=venue, status="STALE") == 0
+        assert get(t2, "dragonfly_venue_status", **agg, venue=venue, status="LIVE") == 1
+        assert get(t2, "dragonfly_venue_status", **agg, venue=venue, status="STALE") == 0
     kraken = {"feed": "ETH-BTC/kraken", "venue": "kraken", **inst}
     assert get(t2, "dragonfly_book_checksums_total", **kraken, result="matched") > \
         get(t1, "dragonfly_book_checksums_total", **kraken, result="matched")
     assert get(t2, "dragonfly_book_checksums_total", **kraken, result="failed") == 0
-    assert get(t2, "dragonfly_aggregator_views_total", **inst) > get(t1, "dragonfly_aggregator_views_total", **inst)
+    assert get(t2, "dragonfly_aggregator_views_total", **agg) > get(t1, "dragonfly_aggregator_views_total", **agg)
     hop = "dragonfly_receipt_to_view_latency_seconds_count"
     assert get(t2, hop, **inst) > get(t1, hop, **inst) > 0
     assert get(t2, "dragonfly_venue_to_receipt_latency_seconds_count", **inst) > 0

@@ -67,6 +67,10 @@ def _registry(*sources: Any, hops: HopHistograms | None = None) -> CollectorRegi
     return reg
 
 
+def series(text: str) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    return [(s.name, tuple(sorted(s.labels.items()))) for f in text_string_to_metric_families(text) for s in f.samples]
+
+
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return {(s.name, frozenset(s.labels.items())): s.value
             for fam in text_string_to_metric_families(text) for s in fam.samples}
@@ -126,14 +130,14 @@ def test_aggregator_health_and_queue_families() -> None:
     agg.views.subscribe(maxsize=1)
     t = samples(generate_latest(_registry(pipe)).decode())
     for venue in VENUES:  # one gauge per state, exactly one of them 1
-        states = {s: value(t, "dragonfly_venue_status", instrument="ETH-BTC", venue=venue, status=s)
+        states = {s: value(t, "dragonfly_venue_status", aggregator="main", instrument="ETH-BTC", venue=venue, status=s)
                   for s in ("SYNCING", "LIVE", "STALE")}
         assert states == {"SYNCING": 1.0, "LIVE": 0.0, "STALE": 0.0}
-    assert value(t, "dragonfly_queue_conflated_total", instrument="ETH-BTC", queue="input") == 1
-    assert value(t, "dragonfly_queue_published_total", instrument="ETH-BTC", queue="input") == 2
-    assert value(t, "dragonfly_queue_items", instrument="ETH-BTC", queue="input") == 1
-    assert value(t, "dragonfly_queue_subscribers", instrument="ETH-BTC", queue="views") == 1
-    assert value(t, "dragonfly_aggregator_views_total", instrument="ETH-BTC") == 0
+    assert value(t, "dragonfly_queue_conflated_total", aggregator="main", instrument="ETH-BTC", queue="input") == 1
+    assert value(t, "dragonfly_queue_published_total", aggregator="main", instrument="ETH-BTC", queue="input") == 2
+    assert value(t, "dragonfly_queue_items", aggregator="main", instrument="ETH-BTC", queue="input") == 1
+    assert value(t, "dragonfly_queue_subscribers", aggregator="main", instrument="ETH-BTC", queue="views") == 1
+    assert value(t, "dragonfly_aggregator_views_total", aggregator="main", instrument="ETH-BTC") == 0
 
 
 async def test_venue_status_follows_the_aggregator_and_no_reason_reaches_the_exposition() -> None:
@@ -153,9 +157,10 @@ async def test_venue_status_follows_the_aggregator_and_no_reason_reaches_the_exp
     finally:
         await agg.stop()
     t = samples(text)
-    assert value(t, "dragonfly_venue_status", instrument="ETH-BTC", venue="kraken", status="STALE") == 1
-    assert value(t, "dragonfly_venue_status", instrument="ETH-BTC", venue="binance", status="LIVE") == 1
-    assert value(t, "dragonfly_venue_last_update_timestamp_seconds", instrument="ETH-BTC", venue="binance") == 7.0
+    a = {"aggregator": "main", "instrument": "ETH-BTC"}
+    assert value(t, "dragonfly_venue_status", **a, venue="kraken", status="STALE") == 1
+    assert value(t, "dragonfly_venue_status", **a, venue="binance", status="LIVE") == 1
+    assert value(t, "dragonfly_venue_last_update_timestamp_seconds", **a, venue="binance") == 7.0
     assert SECRET not in text and "Authorization" not in text and "connect failed" not in text
 
 
@@ -187,6 +192,21 @@ def test_a_source_reached_twice_is_reported_once_and_same_named_feeds_stay_disti
     assert len(labels) == len(set(labels)) == 4
     assert len(fams["dragonfly_aggregator_views"].samples) == 1
     assert len(fams["dragonfly_grpc_streams_opened"].samples) == 1
+
+
+def test_two_aggregators_of_one_instrument_are_told_apart() -> None:
+    """A topology file may run a BBO and a liquidity aggregator for the same instrument: no duplicate series."""
+    groups = {name: SimpleNamespace(aggregators={"ETH-BTC": BboAggregator.build(instrument="ethbtc", venues=VENUES)})
+              for name in ("world", "summed")}
+    runtime = SimpleNamespace(aggregators=groups, feeds={"kraken": _feed("kraken"), "binance": _feed("binance")})
+    text = generate_latest(_registry(runtime)).decode()
+    found = series(text)
+    assert len(found) == len(set(found))
+    t = samples(text)
+    for name in ("world", "summed"):
+        assert value(t, "dragonfly_venue_status", aggregator=name, instrument="ETH-BTC", venue="kraken",
+                     status="SYNCING") == 1
+    assert value(t, "dragonfly_feed_messages_total", feed="kraken", venue="kraken") == 5
 
 
 def test_names_follow_prometheus_conventions() -> None:
@@ -283,6 +303,8 @@ def _full_server() -> MetricsServer:
 
 def test_promtool_accepts_the_exposition(promtool: str) -> None:
     text = _full_server().exposition().decode()
+    found = series(text)
+    assert len(found) == len(set(found)) > 100  # promtool does not look for duplicate series; Prometheus would
     proc = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and not proc.stdout.strip() and not proc.stderr.strip(), proc.stdout + proc.stderr
 
