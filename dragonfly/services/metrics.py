@@ -192,7 +192,7 @@ def _walk(sources: Iterable[Any]) -> _Found:
             return
         config = getattr(obj, "config", None)
         instrument = getattr(config, "instrument", None)
-        # a pipeline's feeds are one per venue for its instrument: name them venue@INSTRUMENT
+        # a pipeline's feeds are one per venue for its instrument: name them INSTRUMENT/venue
         prefix = f"{instrument}/" if isinstance(instrument, str) else owner
         visit(getattr(obj, "aggregator", None), None, prefix)
         for key, feed in _values(getattr(obj, "feeds", None)):
@@ -479,14 +479,14 @@ class DragonflyCollector(Collector):
         for srv in servers:
             lv = [_server_label(srv)]
             st = srv.stats
-            sessions.add_metric(lv, max(st.logons - st.sessions_ended, 0))
-            logons.add_metric(lv, st.logons)
-            ended.add_metric(lv, st.sessions_ended)
-            requests.add_metric(lv, st.requests)
-            rejects.add_metric(lv, st.request_rejects)
-            sent.add_metric([*lv, "snapshot"], st.snapshots)
-            sent.add_metric([*lv, "incremental"], st.incrementals)
-            conflated.add_metric(lv, st.conflated)
+            sessions.add_metric(lv, max(getattr(st, "logons", 0) - getattr(st, "sessions_ended", 0), 0))
+            logons.add_metric(lv, getattr(st, "logons", 0))
+            ended.add_metric(lv, getattr(st, "sessions_ended", 0))
+            requests.add_metric(lv, getattr(st, "requests", 0))
+            rejects.add_metric(lv, getattr(st, "request_rejects", 0))
+            sent.add_metric([*lv, "snapshot"], getattr(st, "snapshots", 0))
+            sent.add_metric([*lv, "incremental"], getattr(st, "incrementals", 0))
+            conflated.add_metric(lv, getattr(st, "conflated", 0))
         yield from (sessions, logons, ended, requests, rejects, sent, conflated)
 
 
