@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .services.fix_server import FixServerConfig
     from .services.grpc import GrpcServerConfig
     from .services.host import ServiceHost
+    from .services.metrics import MetricsConfig
     from .topology import Pipeline
 
 __all__ = (
@@ -353,8 +354,35 @@ def _server_parser(prog: str) -> argparse.ArgumentParser:
                           "also DRAGONFLY_FIX_CUSTOMERS=A:pw,B)")
     fix.add_argument("--fix-comp-id", default="DRAGONFLY", help="our FIX SenderCompID (default DRAGONFLY)")
     fix.add_argument("--fix-store-dir", help="keep FIX sequence numbers here (sessions resume after a restart)")
+    _add_metrics(p)
     _add_common(p)
     return p
+
+
+def _add_metrics(p: argparse.ArgumentParser) -> None:
+    """``--metrics-port`` / ``--metrics-host``: serve Prometheus metrics over HTTP (README, Metrics)."""
+    g = p.add_argument_group("Prometheus metrics (plain HTTP, GET /metrics)")
+    g.add_argument("--metrics-port", type=_port, default=None, metavar="PORT",
+                   help="serve metrics on this TCP port (0 = any free one; default: no metrics; 9464 is customary)")
+    g.add_argument("--metrics-host", default="127.0.0.1",
+                   help="interface for the metrics endpoint (default 127.0.0.1; 0.0.0.0 for a Prometheus elsewhere)")
+
+
+def _metrics_config(args: argparse.Namespace) -> MetricsConfig | None:
+    """The metrics endpoint the options ask for, or None."""
+    if getattr(args, "metrics_port", None) is None:
+        return None
+    from .services.metrics import MetricsConfig
+
+    try:
+        return MetricsConfig(host=args.metrics_host, port=args.metrics_port)
+    except ConfigError as exc:
+        raise UsageError(f"--metrics-host: {exc}") from None
+
+
+def _metrics_line(prog: str, host: ServiceHost) -> str:
+    server = host.metrics_server
+    return "" if server is None else f"{prog}: Prometheus metrics at {server.url}\n"
 
 
 def _add_base_url(p: argparse.ArgumentParser) -> None:
@@ -443,6 +471,7 @@ async def _start_host(
     *,
     grpc: GrpcServerConfig | None = None,
     fix: FixServerConfig | None = None,
+    metrics: MetricsConfig | None = None,
 ) -> ServiceHost:
     """Bind the servers, then start the pipelines; everything stops when ``stack`` closes.
 
@@ -451,7 +480,7 @@ async def _start_host(
     """
     from .services.host import ServiceHost
 
-    return await stack.enter_async_context(ServiceHost(pipelines, grpc=grpc, fix=fix))
+    return await stack.enter_async_context(ServiceHost(pipelines, grpc=grpc, fix=fix, metrics=metrics))
 
 
 async def _until_stopped(stop: asyncio.Event, *, prog: str, out: TextIO) -> None:
@@ -504,6 +533,7 @@ async def _host_until_stopped(
     banner: Callable[[ServiceHost, list[Pipeline]], str],
     grpc: GrpcServerConfig | None = None,
     fix: FixServerConfig | None = None,
+    metrics: MetricsConfig | None = None,
 ) -> int:
     """Open the pipelines of ``feeds``, serve them with the servers configured, write ``banner(host,
     pipelines)`` to ``out``, and run until SIGINT/SIGTERM; then shut everything down (exit status 0)."""
@@ -515,8 +545,8 @@ async def _host_until_stopped(
             seed=feeds.seed, base_urls=feeds.base_urls, workers=feeds.workers, bus=feeds.bus,
             log_level=feeds.log_level,
         )
-        host = await _start_host(stack, pipelines, grpc=grpc, fix=fix)
-        out.write(banner(host, pipelines))
+        host = await _start_host(stack, pipelines, grpc=grpc, fix=fix, metrics=metrics)
+        out.write(banner(host, pipelines) + _metrics_line(prog, host))
         out.flush()
         await _until_stopped(stop, prog=prog, out=out)
     return 0
@@ -562,7 +592,8 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
             )
         return text
 
-    return await _host_until_stopped(feeds, prog=prog, out=out, banner=banner, grpc=config, fix=fix_config)
+    return await _host_until_stopped(feeds, prog=prog, out=out, banner=banner, grpc=config, fix=fix_config,
+                                     metrics=_metrics_config(args))
 
 
 def grpc_server_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-grpc-server") -> int:
@@ -719,6 +750,7 @@ def _demo_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=0, help="gRPC port on 127.0.0.1 (default: any free port)")
     p.add_argument("--seed", type=int, default=None, help="simulator seed")
     _add_view_options(p)
+    _add_metrics(p)
     _add_common(p)
     return p
 
@@ -733,6 +765,7 @@ async def _demo(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     depth = _depth(10, venues)
     if args.depth is not None and args.depth > depth:
         raise UsageError(f"--depth must be <= {depth}")
+    metrics = _metrics_config(args)
     stop = asyncio.Event()
     _install_stop(stop)
     async with contextlib.AsyncExitStack() as stack:
@@ -740,9 +773,11 @@ async def _demo(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
             stack, instruments=instruments, venues=venues, depth=depth, simulate=True, seed=args.seed
         )
         grpc = GrpcServerConfig(host="127.0.0.1", port=args.port, grace_s=0.5, health_follows_venues=True)
-        address = (await _start_host(stack, pipelines, grpc=grpc)).addresses["gRPC"]
+        host = await _start_host(stack, pipelines, grpc=grpc, metrics=metrics)
+        address = host.addresses["gRPC"]
         footer = (f" gRPC server on {address}; another view: dragonfly-grpc-client --address {address}",)
-        sys.stderr.write(f"{prog}: simulated {', '.join(venues)} -> pipeline -> gRPC {address} -> this view\n")
+        sys.stderr.write(f"{prog}: simulated {', '.join(venues)} -> pipeline -> gRPC {address} -> this view\n"
+                         + _metrics_line(prog, host))
         client = await stack.enter_async_context(BookClient(GrpcClientConfig(address=address)))
         await client.wait_ready(10.0)
         return await _view(client, args, out=out, stop=stop, footer=footer)
@@ -773,6 +808,7 @@ def _fix_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="simulator seed")
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
     p.add_argument("--tls-key", type=Path, help="PEM private key")
+    _add_metrics(p)
     _add_common(p)
     return p
 
@@ -803,7 +839,8 @@ async def _fix_serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int
                 f"{host.addresses['FIX']} as {config.comp_id} to {', '.join(customers)} "
                 f"(tls={'on' if ctx else 'off'})\n")
 
-    return await _host_until_stopped(feeds, prog=prog, out=out, banner=banner, fix=config)
+    return await _host_until_stopped(feeds, prog=prog, out=out, banner=banner, fix=config,
+                                     metrics=_metrics_config(args))
 
 
 def fix_server_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-fix-server") -> int:
@@ -841,6 +878,7 @@ def _run_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="simulator seed")
     p.add_argument("--any-port", action="store_true",
                    help="bind every service to a free port instead of the file's (the banner says which)")
+    _add_metrics(p)
     _add_common(p)
     return p
 
@@ -862,6 +900,7 @@ def _worker_parser(prog: str) -> argparse.ArgumentParser:
                         "aggregator's staleness limit)")
     p.add_argument("--worker-id", default=None, help="name on the bus (default: host name and process id)")
     _add_base_url(p)
+    _add_metrics(p)
     internal = p.add_argument_group("set by a supervisor (--workers N), not by hand")
     internal.add_argument("--config-json", default=None, metavar="JSON",
                           help="the whole worker configuration (a WorkerConfig as JSON) instead of the options above")
@@ -883,15 +922,16 @@ async def _run(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     if not topo.services:
         raise UsageError(f"{args.file}: services: nothing to serve; declare at least one [services.NAME]")
     runtime = topo.build(simulate=simulate, seed=args.seed, any_port=args.any_port)
+    metrics = _metrics_config(args)
     stop = asyncio.Event()
     _install_stop(stop)
-    async with ServiceHost(services=runtime.services, upstream=[runtime]):
+    async with ServiceHost(services=runtime.services, upstream=[runtime], metrics=metrics) as host:
         source = "simulated venues" if simulate else "venues"
         lines = [f"{prog}: running {args.file} ({len(topo.feeds)} feeds from {source}, "
                  f"{len(topo.aggregators)} aggregators)"]
         for name, service in zip(topo.services, runtime.services, strict=True):
             lines.append(f"{prog}: service {name} ({topo.services[name].kind}) on {service.address}")
-        out.write("\n".join(lines) + "\n")
+        out.write("\n".join(lines) + "\n" + _metrics_line(prog, host))
         out.flush()
         await _until_stopped(stop, prog=prog, out=out)
         counts = runtime.connections()
@@ -964,9 +1004,20 @@ async def _worker(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
             )
         if args.watch_stdin:
             await asyncio.get_running_loop().connect_read_pipe(lambda: _EofProtocol(stop), sys.stdin)
+        metrics = _metrics_config(args)
+        if metrics is not None:  # bound before the worker starts: a port in use contacts no venue
+            from .services.metrics import MetricsServer
+
+            metrics_server: MetricsServer | None = await stack.enter_async_context(MetricsServer([], metrics))
+        else:
+            metrics_server = None
         worker = await stack.enter_async_context(Worker(config))
+        if metrics_server is not None:
+            metrics_server.collector.add(worker)
         out.write(f"{prog}: worker {config.worker_id}: {len(config.keys)} feeds "
                   f"({', '.join(v for v, _ in config.feeds)}) on {worker.bus.display_url if worker.bus else '?'}\n")
+        if metrics_server is not None:
+            out.write(f"{prog}: Prometheus metrics at {metrics_server.url}\n")
         out.flush()
         await _until_stopped(stop, prog=prog, out=out)
     return 0

@@ -57,3 +57,19 @@ def captures() -> Path:
     if not (path / "SOURCES.md").is_file():
         pytest.skip(f"captures not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Path of Prometheus' ``promtool`` (Debian package ``prometheus``; ``.ci/run`` installs it).
+
+    Missing: the test skips locally, and fails under ``CI`` (set by CI), like the QuickFIX and NATS peers.
+    """
+    import shutil
+
+    path = shutil.which("promtool")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("promtool is not installed (apt-get install prometheus); CI requires it")
+        pytest.skip("promtool is not installed (apt-get install prometheus)")
+    return path

@@ -35,7 +35,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as _ssl
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -221,6 +222,9 @@ class FixServer(FixAcceptor):
         self._by_key = {instrument_key(k): k for k in (*self.views, *self.liquidity)}
         self.stats = FixServerStats()
         self._subs: dict[str, dict[str, _Subscription]] = {}
+        #: ``hook(instrument, ns)`` after each message written, ns since its view's publication (set by a
+        #: :class:`~dragonfly.services.metrics.MetricsServer`; None: nothing measured).
+        self.write_latency: Callable[[str, int], None] | None = None
 
     @classmethod
     def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: FixServerConfig) -> FixServer:
@@ -432,6 +436,7 @@ class FixServer(FixAcceptor):
             async for view in stream:
                 if session.closed:
                     return
+                observe, sent = self.write_latency, self.stats.snapshots + self.stats.incrementals
                 if first or not sub.incremental:
                     self._send_full(session, sub, view)
                     first = False
@@ -441,6 +446,8 @@ class FixServer(FixAcceptor):
                     self.stats.conflated += stream.skipped - skipped
                     skipped = stream.skipped
                 await session.drain()  # a slow customer waits here; its slot conflates meanwhile
+                if observe is not None and self.stats.snapshots + self.stats.incrementals != sent:
+                    observe(view.instrument, time.time_ns() - view.publish_ts_ns)
         except (ConnectionError, OSError, FixSessionError) as exc:
             log.info("fix-server: %s stream %s ended: %r", session.config.target_comp_id, sub.req_id, exc)
         finally:

@@ -5,8 +5,9 @@
 
     pipes = [Pipeline(PipelineConfig(instrument=i, simulate=True)) for i in ("ethbtc", "btcusdt")]
     async with ServiceHost(pipes, grpc=GrpcServerConfig(port=50051),
-                           fix=FixServerConfig(port=9880, customers={"BOT": "secret"})) as host:
-        print(host.addresses)          # {'gRPC': '127.0.0.1:50051', 'FIX': '127.0.0.1:9880'}
+                           fix=FixServerConfig(port=9880, customers={"BOT": "secret"}),
+                           metrics=MetricsConfig(port=9464)) as host:
+        print(host.addresses)          # {'gRPC': '127.0.0.1:50051', 'FIX': '127.0.0.1:9880', 'metrics': ...}
         await stop_requested.wait()
 
 Order of events:
@@ -19,7 +20,7 @@ Order of events:
   streams end with status OK), then the pipelines.
 
 A server is any :class:`~dragonfly.services.base.Service` (start/stop/address);
-gRPC and FIX are built from their configurations, others (a metrics endpoint, an
+gRPC, FIX and the Prometheus endpoint are built from their configurations, others (an
 execution engine) are passed ready-made in ``services=``. What the servers serve is
 either pipelines (one per instrument) or, for a topology where feeds are shared by
 several aggregators (a topology file), ``upstream=``: anything that starts and stops
@@ -42,6 +43,7 @@ from .base import HostedPipeline, Service, Upstream
 if TYPE_CHECKING:
     from .fix_server import FixServer, FixServerConfig
     from .grpc import GrpcServer, GrpcServerConfig
+    from .metrics import MetricsConfig, MetricsServer
 
 __all__ = ("ServiceHost",)
 
@@ -68,6 +70,9 @@ class ServiceHost(StartStop):
     upstream : sequence of Upstream
         Further layers 1-4 the servers in ``services`` serve (e.g. a topology file's feeds and
         aggregators), not started: started after the pipelines, stopped with them.
+    metrics : MetricsConfig or None
+        Also serve Prometheus metrics (:class:`~dragonfly.services.metrics.MetricsServer`) over the
+        pipelines, the upstream and every other server; started last, after the other servers.
 
     Attributes
     ----------
@@ -76,6 +81,7 @@ class ServiceHost(StartStop):
         Every server, in start order.
     grpc_server : GrpcServer or None
     fix_server : FixServer or None
+    metrics_server : MetricsServer or None
 
     Raises
     ------
@@ -92,6 +98,7 @@ class ServiceHost(StartStop):
         fix: FixServerConfig | None = None,
         services: Iterable[Service] = (),
         upstream: Sequence[Upstream] = (),
+        metrics: MetricsConfig | None = None,
     ) -> None:
         self.pipelines: tuple[HostedPipeline, ...] = tuple(pipelines)
         self.upstream: tuple[Upstream, ...] = tuple(upstream)
@@ -122,6 +129,12 @@ class ServiceHost(StartStop):
             built.append(s)
         if not built:
             raise ConfigError("ServiceHost needs at least one server: grpc=, fix= or services=")
+        self.metrics_server: MetricsServer | None = None
+        if metrics is not None:
+            from .metrics import MetricsServer
+
+            self.metrics_server = MetricsServer([*self.pipelines, *self.upstream, *built], metrics)
+            built.append(self.metrics_server)
         names = [s.name for s in built]
         if len(set(names)) != len(names):
             raise ConfigError(f"two servers have the same name: {names}")

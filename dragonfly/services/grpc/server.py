@@ -341,6 +341,7 @@ class _Stream:
         self.encoded = 0
         self.errors = 0
         self.unchanged = 0
+        self.published_ns = 0
         self._task: asyncio.Task[None] | None = None
         self._sub: Subscription[Any] | None = None
 
@@ -363,6 +364,7 @@ class _Stream:
                     self.unchanged += 1
                     continue
                 self.encoded += 1
+                self.published_ns = item.publish_ts_ns  # the view's publication, for the write-latency hook
                 self.out.publish(payload)
         finally:
             self.out.close()  # source ended: end every call on this stream cleanly
@@ -463,6 +465,9 @@ class GrpcServer(StartStop):
         self._port = 0
         self._closing = False
         self._stopped = asyncio.Event()
+        #: ``hook(instrument, ns)`` after each message written, ns since its view's publication (set by a
+        #: :class:`~dragonfly.services.metrics.MetricsServer`; None: nothing measured).
+        self.write_latency: Callable[[str, int], None] | None = None
 
     @classmethod
     def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: GrpcServerConfig | None = None) -> GrpcServer:
@@ -768,12 +773,18 @@ class GrpcServer(StartStop):
         """
         stats = await self._open(method, key, source, encode, context)
         write = context.write
+        observe, stream = self.write_latency, self._streams[key]
+        instrument = self._by_name[key[1]].instrument if observe is not None else ""
         try:
             async for payload in stats.sub:
                 stats.writing_since = _clock()
+                # the newest payload's view is known: measure that one (a conflated subscriber: a sample)
+                published = stream.published_ns if observe is not None and payload is stream.out.latest else 0
                 await write(payload)
                 stats.writing_since = 0.0
                 stats.sent += 1
+                if published and observe is not None:
+                    observe(instrument, time.time_ns() - published)
         except grpc.aio.AbortError:
             raise  # ended by the server (stalled): gRPC sends that status
         except (grpc.aio.BaseError, grpc.RpcError) as exc:  # the call ended under us: cancelled, server stopping
