@@ -16,11 +16,19 @@ most one pending update (the newest); what it missed is counted in its
 ``skipped`` counter and shows as a jump in ``seq`` (dragonfly.v1). It never
 slows the encoder or the other subscribers.
 
+Order entry
+-----------
+Built with an execution engine (``execution=``), the same server also serves
+``dragonfly.v1.Execution`` (Plan, Submit, Cancel, Kill:
+:class:`~dragonfly.services.execution.grpc_service.ExecutionServicer`) on the same
+port, behind the same token and TLS. The engine is not the server's to start or stop.
+
 Shutdown
 --------
 :meth:`GrpcServer.stop` flips health to NOT_SERVING, refuses new calls
-(UNAVAILABLE), ends every stream (calls finish with status OK after what they
-hold), then stops the server with a grace period.
+(UNAVAILABLE), cancels the working orders (with an engine: their ``Submit``
+streams end with the final reports), ends every stream (calls finish with status
+OK after what they hold), then stops the server with a grace period.
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ from .protos import book_pb2
 
 if TYPE_CHECKING:
     from ..base import HostedPipeline
+    from ..execution.engine import ExecutionEngine
+    from ..execution.grpc_service import ExecutionServicer
 
 __all__ = ("BindError", "GrpcServer", "GrpcServerConfig", "ServedBook", "StreamStats", "SubscriberStats")
 
@@ -277,6 +287,13 @@ class GrpcServer(StartStop):
         parameters) streams.
     config : GrpcServerConfig
         Where and how to listen.
+    execution : ExecutionEngine or None
+        Also serve ``dragonfly.v1.Execution`` over this engine (see the module notes).
+
+    Attributes
+    ----------
+    execution : ExecutionServicer or None
+        The mounted execution service.
 
     Examples
     --------
@@ -291,7 +308,8 @@ class GrpcServer(StartStop):
     #: How :class:`~dragonfly.services.host.ServiceHost` names this server in messages and addresses.
     name: ClassVar[str] = "gRPC"
 
-    def __init__(self, books: Sequence[ServedBook], config: GrpcServerConfig | None = None) -> None:
+    def __init__(self, books: Sequence[ServedBook], config: GrpcServerConfig | None = None, *,
+                 execution: ExecutionEngine | None = None) -> None:
         books = tuple(books)
         if not books:
             raise ConfigError("GrpcServer needs at least one book")
@@ -311,11 +329,18 @@ class GrpcServer(StartStop):
         self._port = 0
         self._closing = False
         self._stopped = asyncio.Event()
+        self.execution: ExecutionServicer | None = None
+        if execution is not None:
+            from ..execution.grpc_service import ExecutionServicer
+
+            self.execution = ExecutionServicer(execution)
 
     @classmethod
-    def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: GrpcServerConfig | None = None) -> GrpcServer:
-        """Serve the books of pipelines (running or about to run), one per instrument."""
-        return cls([ServedBook.from_pipeline(p) for p in pipelines], config)
+    def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: GrpcServerConfig | None = None, *,
+                      execution: ExecutionEngine | None = None) -> GrpcServer:
+        """Serve the books of pipelines (running or about to run), one per instrument, and with ``execution``
+        ``dragonfly.v1.Execution`` over that engine."""
+        return cls([ServedBook.from_pipeline(p) for p in pipelines], config, execution=execution)
 
     # -- introspection --------------------------------------------------------
     @property
@@ -362,6 +387,8 @@ class GrpcServer(StartStop):
             ],
         )
         server.add_generic_rpc_handlers((self._handlers(),))
+        if self.execution is not None:
+            server.add_generic_rpc_handlers((self.execution.handler(),))
         if cfg.health:
             self._health = health.aio.HealthServicer()
             health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -369,6 +396,8 @@ class GrpcServer(StartStop):
             for name in ("", protos.ORDERBOOK_SERVICE, protos.AGGREGATOR_SERVICE):
                 status = health_pb2.HealthCheckResponse
                 await self._health.set(name, status.NOT_SERVING if follow and name else status.SERVING)
+            if self.execution is not None:
+                await self._health.set(self.execution.service_name, health_pb2.HealthCheckResponse.SERVING)
             if follow:
                 for b in self.books:
                     self._live[b.instrument] = False
@@ -376,6 +405,8 @@ class GrpcServer(StartStop):
                         await self._health.set(f"{svc}/{b.instrument}", health_pb2.HealthCheckResponse.NOT_SERVING)
         if cfg.reflection:
             names = [protos.ORDERBOOK_SERVICE, protos.AGGREGATOR_SERVICE, reflection.SERVICE_NAME]
+            if self.execution is not None:
+                names.append(self.execution.service_name)
             if cfg.health:
                 names.append(health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
             reflection.enable_server_reflection(names, server)
@@ -433,6 +464,8 @@ class GrpcServer(StartStop):
             await asyncio.gather(*watchers, return_exceptions=True)
             if self._health is not None:
                 await self._health.enter_graceful_shutdown()
+            if self.execution is not None and self._server is not None:
+                await self.execution.close("server shutting down")
             streams = list(self._streams.values())
             for s in streams:
                 s.close()
