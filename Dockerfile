@@ -15,6 +15,10 @@
 #   docker build -t dragonflybot .
 #   docker build -t dragonflybot:dev --build-arg BUILD_PROFILE=dev .
 #   docker run --rm -p 50051:50051 dragonflybot --instrument-name ethbtc --simulate
+#   docker run --rm -p 50051:50051 dragonflybot:latest dragonflybot-grpc-server --instrument-name ethbtc
+#   docker run --rm --net=host dragonflybot:latest dragonflybot-grpc-client
+#
+# The entrypoint (docker/entrypoint.sh) takes options alone as the gRPC server's, or a command name first.
 
 ARG PYTHON_VERSION=3.11
 
@@ -57,7 +61,10 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     /opt/dragonfly/bin/pip install --no-deps /wheels/dragonflybot-*.whl ; \
     cd / && got="$(/opt/dragonfly/bin/python -c 'import dragonfly; print(dragonfly.core_implementation())')"; \
     test "$got" = "$expect" || { echo "core is $got, expected $expect" >&2; exit 1; }; \
-    /opt/dragonfly/bin/dragonfly-grpc-server --help > /dev/null
+    for cmd in dragonfly-grpc-server dragonfly-grpc-client dragonfly-fix-server \
+               dragonflybot-grpc-server dragonflybot-grpc-client; do \
+      /opt/dragonfly/bin/$cmd --help > /dev/null; \
+    done
 
 # --------------------------------------------------------------------------- runtime
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
@@ -75,13 +82,16 @@ RUN groupadd --system --gid 10001 dragonfly \
  && useradd --system --uid 10001 --gid dragonfly --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin dragonfly
 
 COPY --from=builder /opt/dragonfly /opt/dragonfly
+COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/dragonflybot-entrypoint
 
 USER dragonfly:dragonfly
 WORKDIR /tmp
 EXPOSE 50051
 # Standard gRPC health service on the same port (grpc.health.v1.Health/Check,
-# no token needed): use your orchestrator's gRPC probe.
+# no token needed): use your orchestrator's gRPC probe for readiness. The
+# overall status ("") is NOT_SERVING while no venue is LIVE (a network outage),
+# so a liveness probe should only check that the port answers.
 # SIGTERM (docker stop) ends every stream cleanly and exits 0.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["dragonfly-grpc-server"]
+ENTRYPOINT ["dragonflybot-entrypoint"]
 CMD ["--help"]

@@ -4,9 +4,9 @@ Console scripts (see ``pyproject.toml``):
 
 ``dragonfly demo``
     Simulated venues, the pipeline, the gRPC server and a client, in one process.
-``dragonfly-grpc-server`` (= ``dragonfly grpc-server``)
+``dragonfly-grpc-server`` (= ``dragonfly grpc-server`` = ``dragonflybot-grpc-server``)
     Serve a consolidated book over gRPC, from the real venues or ``--simulate``\\ d ones.
-``dragonfly-grpc-client`` (= ``dragonfly grpc-client``)
+``dragonfly-grpc-client`` (= ``dragonfly grpc-client`` = ``dragonflybot-grpc-client``)
     Live terminal view of a server's book (plain lines when not on a terminal).
 ``dragonfly-fix-server`` (= ``dragonfly fix-server``)
     Serve a consolidated book over FIX 4.4.
@@ -14,6 +14,9 @@ Console scripts (see ``pyproject.toml``):
     Validate a topology file (:mod:`dragonfly.topology_file`) and print its graph.
 ``dragonfly run FILE [--simulate]``
     Run a topology file: its services, aggregators, transformers and feeds.
+``dragonfly worker``
+    Run feeds (layers 1-3) and publish their books on a bus (``--bus nats://...``), for a
+    ``dragonfly-grpc-server --bus nats://...`` elsewhere; also what ``--workers N`` starts.
 
 The servers run in a :class:`~dragonfly.services.host.ServiceHost` over
 pipelines built here: every server listens before any venue is contacted.
@@ -49,7 +52,18 @@ if TYPE_CHECKING:
     from .services.host import ServiceHost
     from .topology import Pipeline
 
-__all__ = ("check_main", "demo_main", "fix_server_main", "grpc_client_main", "grpc_server_main", "main", "run_main")
+__all__ = (
+    "check_main",
+    "demo_main",
+    "dragonflybot_grpc_client_main",
+    "dragonflybot_grpc_server_main",
+    "fix_server_main",
+    "grpc_client_main",
+    "grpc_server_main",
+    "main",
+    "run_main",
+    "worker_main",
+)
 
 
 
@@ -156,6 +170,33 @@ def _read_token(path: str | None, env: str = "DRAGONFLY_GRPC_TOKEN") -> str | No
     return os.environ.get(env) or None
 
 
+def _read_tokens(path: str | None, env: str = "DRAGONFLY_GRPC_TOKEN") -> tuple[str, ...]:
+    """The server's tokens: one per non-empty line of ``path`` (``#`` starts a comment line), else ``env``."""
+    if not path:
+        token = os.environ.get(env)
+        return (token,) if token else ()
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+    tokens = tuple(line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#"))
+    if not tokens:
+        raise UsageError(f"token file {path} is empty")
+    return tokens
+
+
+def _optional_limit(text: str) -> int | None:
+    if text.strip().lower() in ("0", "none", "off"):
+        return None
+    return _positive_int(text)
+
+
+def _optional_seconds(text: str) -> float | None:
+    if text.strip().lower() in ("0", "none", "off"):
+        return None
+    return _positive_float(text)
+
+
 def _setup_logging(level: str) -> None:
     # gRPC core logs to stderr on its own (read when grpc is first imported, which
     # the commands do lazily): keep the commands' stderr to our one-line errors
@@ -218,15 +259,21 @@ async def _open_pipelines(
     depth: int,
     simulate: bool,
     seed: int | None,
+    base_urls: dict[str, str] | None = None,
+    workers: int = 0,
+    bus: str | None = None,
+    log_level: str = "warning",
 ) -> list[Pipeline]:
     """One pipeline per instrument, not started (the host starts them once its servers listen).
 
     With ``simulate``, the simulated venues (one set for every instrument) start now, on
     127.0.0.1, and stop when ``stack`` closes; they see no connection before the pipelines start.
+    With ``workers`` or ``bus``, the feeds run in worker processes (one :class:`ScaleOut` that
+    every pipeline shares) instead of one set per pipeline in this process.
     """
-    from .topology import Pipeline, PipelineConfig
+    from .topology import Pipeline, PipelineConfig, ScaleOut
 
-    base_urls: dict[str, str] = {}
+    urls: dict[str, str] = dict(base_urls or {})
     if simulate:
         from .sim import SimulatedVenues
 
@@ -234,11 +281,17 @@ async def _open_pipelines(
         sim = await stack.enter_async_context(
             SimulatedVenues(venues=tuple(venues), instruments=tuple(instruments), **kw)
         )
-        base_urls = dict(sim.base_urls)
-    return [
-        Pipeline(PipelineConfig(instrument=name, venues=tuple(venues), depth=depth, base_urls=base_urls))
-        for name in instruments
+        urls = {**sim.base_urls, **urls}
+    configs = [
+        PipelineConfig(instrument=name, venues=tuple(venues), depth=depth, base_urls=urls) for name in instruments
     ]
+    if not workers and bus is None:
+        return [Pipeline(c) for c in configs]
+    scaleout = ScaleOut(
+        instruments=instruments, venues=venues, depth=depth, workers=workers, bus=bus, base_urls=urls,
+        keepalive_s=configs[0].keepalive(), log_level=log_level,
+    )
+    return [Pipeline(c, scaleout=scaleout) for c in configs]
 
 
 def _simulate(flag: bool) -> bool:
@@ -275,11 +328,23 @@ def _server_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="simulator seed")
     p.add_argument(
         "--token-file",
-        help="require 'authorization: Bearer <token>' (token read from this file; or DRAGONFLY_GRPC_TOKEN)",
+        help="require 'authorization: Bearer <token>': the tokens accepted, one per line (each caller its own, "
+        "for --max-streams-per-token); or one token in DRAGONFLY_GRPC_TOKEN",
     )
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
     p.add_argument("--tls-key", type=Path, help="PEM private key")
     p.add_argument("--grace", type=float, default=2.0, help="seconds calls get to finish on shutdown (default 2)")
+    limits = p.add_argument_group("limits per client (a call over a limit gets RESOURCE_EXHAUSTED)")
+    limits.add_argument("--max-streams", type=_positive_int, default=1024,
+                        help="streaming calls served at once, in total (default 1024)")
+    limits.add_argument("--max-streams-per-peer", type=_optional_limit, default=64, metavar="N",
+                        help="streaming calls one client IP address may hold (default 64; 0 = no limit, e.g. behind "
+                             "a proxy where every client has its address)")
+    limits.add_argument("--max-streams-per-token", type=_optional_limit, default=None, metavar="N",
+                        help="streaming calls the callers of one token may hold (default: no limit)")
+    limits.add_argument("--stall-timeout", type=_optional_seconds, default=30.0, metavar="SECONDS",
+                        help="end a stream whose client has not read for this long (default 30; 0 = never)")
+    _add_scaleout(p)
     fix = p.add_argument_group("FIX 4.4 server beside gRPC (same pipelines, same process)")
     fix.add_argument("--fix-port", type=_port, default=None, help="also serve FIX on this TCP port (0 = any free one)")
     fix.add_argument("--fix-host", default=None, help="interface for FIX (default: --host)")
@@ -290,6 +355,43 @@ def _server_parser(prog: str) -> argparse.ArgumentParser:
     fix.add_argument("--fix-store-dir", help="keep FIX sequence numbers here (sessions resume after a restart)")
     _add_common(p)
     return p
+
+
+def _add_base_url(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base-url", action="append", default=[], metavar="VENUE=URL",
+                   help="connect to VENUE at URL instead of its production address (repeatable)")
+
+
+def _add_scaleout(p: argparse.ArgumentParser) -> None:
+    _add_base_url(p)
+    g = p.add_argument_group("scale-out: feeds in worker processes, joined by a bus")
+    g.add_argument("--workers", type=_workers, default=0,
+                   help="run the feeds in N worker processes (default 0: in this process)")
+    g.add_argument("--bus", default=None, metavar="URL",
+                   help="local (the default with --workers: Unix sockets) or nats://host:port; with --workers 0, "
+                        "take the books of workers started elsewhere (dragonfly worker --bus nats://...)")
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number of workers >= 0, got {text!r}")
+    return int(text)
+
+
+def _base_urls(items: Sequence[str], venues: Sequence[str]) -> dict[str, str]:
+    from .venues import get_venue
+
+    out: dict[str, str] = {}
+    for item in items:
+        venue, sep, url = item.partition("=")
+        venue = venue.strip().lower()
+        if not sep or not venue or not url:
+            raise UsageError(f"bad --base-url {item!r}: expected VENUE=URL")
+        if venue not in venues:
+            raise UsageError(f"--base-url names {venue}, which is not among --venues {','.join(venues)}")
+        get_venue(venue).check_base_url(url)
+        out[venue] = url
+    return out
 
 
 def _fix_customers(items: Sequence[str], *, option: str) -> dict[str, str | None]:
@@ -367,15 +469,26 @@ class _Feeds:
     instruments: list[str]
     depth: int
     seed: int | None
+    base_urls: dict[str, str]
+    workers: int = 0
+    bus: str | None = None
+    log_level: str = "warning"
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> _Feeds:
-        """Checked (UsageError), in this order: the simulate switch, venues, instruments, depth."""
+        """Checked (UsageError), in this order: the simulate switch, venues, instruments, depth, base URLs,
+        workers and bus."""
         simulate = _simulate(args.simulate)
         venues = _venues(args.venues)
         instruments = _instruments(args.instrument_name)
         depth = _depth(args.depth, venues)
-        return cls(simulate=simulate, venues=venues, instruments=instruments, depth=depth, seed=args.seed)
+        base_urls = _base_urls(getattr(args, "base_url", []), venues)
+        workers = getattr(args, "workers", 0)
+        bus = getattr(args, "bus", None)
+        if bus is not None and bus.strip().startswith("local") and not workers:
+            raise UsageError("--bus local joins the worker processes of --workers N; give --workers N > 0")
+        return cls(simulate=simulate, venues=venues, instruments=instruments, depth=depth, seed=args.seed,
+                   base_urls=base_urls, workers=workers, bus=bus, log_level=args.log_level)
 
 
 def _check_tls_pair(args: argparse.Namespace) -> None:
@@ -399,7 +512,8 @@ async def _host_until_stopped(
     async with contextlib.AsyncExitStack() as stack:
         pipelines = await _open_pipelines(
             stack, instruments=feeds.instruments, venues=feeds.venues, depth=feeds.depth, simulate=feeds.simulate,
-            seed=feeds.seed,
+            seed=feeds.seed, base_urls=feeds.base_urls, workers=feeds.workers, bus=feeds.bus,
+            log_level=feeds.log_level,
         )
         host = await _start_host(stack, pipelines, grpc=grpc, fix=fix)
         out.write(banner(host, pipelines))
@@ -416,20 +530,30 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     config = GrpcServerConfig(
         host=args.host,
         port=args.port,
-        token=_read_token(args.token_file),
+        tokens=_read_tokens(args.token_file),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         grace_s=args.grace,
+        max_subscribers=args.max_streams,
+        max_streams_per_peer=args.max_streams_per_peer,
+        max_streams_per_token=args.max_streams_per_token,
+        stall_timeout_s=args.stall_timeout,
         health_follows_venues=True,
     )
     fix_config = _fix_config(args, feeds.depth)
 
     def banner(host: ServiceHost, pipelines: list[Pipeline]) -> str:
         source = "simulated venues" if feeds.simulate else "venues"
+        if feeds.workers or feeds.bus:
+            from .bus import redact_url
+
+            bus = redact_url(feeds.bus or "local")
+            source += f" in {feeds.workers} worker processes over the {bus} bus" if feeds.workers else (
+                f" published by workers on {bus}")
         served = ", ".join(p.config.instrument for p in pipelines)
         text = (
             f"{prog}: serving {served} from {source} {', '.join(feeds.venues)} on {host.addresses['gRPC']} "
-            f"(tls={'on' if config.tls else 'off'}, token={'on' if config.token else 'off'})\n"
+            f"(tls={'on' if config.tls else 'off'}, token={'on' if config.all_tokens else 'off'})\n"
         )
         if fix_config is not None:
             text += (
@@ -472,9 +596,16 @@ def _client_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _add_view_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--depth", type=int, default=0, help="levels per side to request and show (default: server depth)")
+    p.add_argument(
+        "--depth", type=_positive_int, default=None, help="levels per side to request and show (default: server depth)"
+    )
     p.add_argument("--venues", default="", help="only these venues, comma-separated (default: all)")
-    p.add_argument("--count", type=_positive_int, default=None, help="stop after this many updates")
+    p.add_argument(
+        "--count",
+        type=_positive_int,
+        default=None,
+        help="stop after this many books (views with no levels yet, while venues sync, are shown but not counted)",
+    )
     p.add_argument("--duration", type=_positive_float, default=None, help="stop after this many seconds")
     p.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
 
@@ -494,17 +625,17 @@ async def _view(
     from .services.grpc import BookRenderer, BookSnapshot
     from .services.grpc.client import RateMeter
 
-    if args.depth < 0:
-        raise UsageError(f"--depth must be >= 0, got {args.depth}")
     venues = [v.lower() for v in _split(args.venues)]
     legacy = getattr(args, "legacy", False)
-    if legacy and (venues or args.depth or instrument):
+    if legacy and (venues or args.depth is not None or instrument):
         raise UsageError("--legacy (BookSummary) takes no --instrument, --venues or --depth")
     live = not args.plain and out.isatty()
     renderer = BookRenderer(out, live=live, rows=args.depth or 10, footer=footer)
     meter = RateMeter()
     call = (
-        client.book_summary() if legacy else client.stream_book(instrument=instrument, depth=args.depth, venues=venues)
+        client.book_summary()
+        if legacy
+        else client.stream_book(instrument=instrument, depth=args.depth or 0, venues=venues)
     )
     deadline = None if args.duration is None else time.monotonic() + args.duration
 
@@ -512,7 +643,7 @@ async def _view(
         async for msg in call:
             snap = BookSnapshot.from_summary(msg) if legacy else BookSnapshot.from_update(msg)
             renderer.render(snap, meter.tick())
-            if args.count is not None and renderer.updates >= args.count:
+            if args.count is not None and renderer.books >= args.count:
                 return "count"
         return "end"
 
@@ -562,6 +693,16 @@ def grpc_client_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfl
     return _main(argv, prog, _client_parser, _client, sys.stdout)
 
 
+def dragonflybot_grpc_server_main(argv: Sequence[str] | None = None) -> int:
+    """``dragonflybot-grpc-server``: ``dragonfly-grpc-server`` under the founding document's name."""
+    return grpc_server_main(argv, prog="dragonflybot-grpc-server")
+
+
+def dragonflybot_grpc_client_main(argv: Sequence[str] | None = None) -> int:
+    """``dragonflybot-grpc-client``: ``dragonfly-grpc-client`` under the founding document's name."""
+    return grpc_client_main(argv, prog="dragonflybot-grpc-client")
+
+
 # --------------------------------------------------------------------------- demo
 def _demo_parser(prog: str) -> argparse.ArgumentParser:
     p = _Parser(
@@ -590,7 +731,7 @@ async def _demo(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     if len(instruments) != 1:
         raise UsageError("the demo serves one instrument")
     depth = _depth(10, venues)
-    if args.depth > depth:
+    if args.depth is not None and args.depth > depth:
         raise UsageError(f"--depth must be <= {depth}")
     stop = asyncio.Event()
     _install_stop(stop)
@@ -704,6 +845,32 @@ def _run_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
+# --------------------------------------------------------------------------- worker
+def _worker_parser(prog: str) -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=prog,
+        description="Run venue feeds (layers 1-3) and publish their books on a bus, for aggregators elsewhere.",
+    )
+    p.add_argument("--bus", default=None, metavar="URL", help="the bus to publish on: nats://host:port")
+    p.add_argument("--instrument-name", default=None, help="instrument(s), comma-separated, e.g. ethbtc")
+    p.add_argument("--venues", default=_default_venues(), help=f"comma-separated venues (default {_default_venues()})")
+    p.add_argument("--depth", type=int, default=10, help="levels per side (default 10)")
+    p.add_argument("--simulate", action="store_true", help="start the built-in simulated venues and use them")
+    p.add_argument("--seed", type=int, default=None, help="simulator seed")
+    p.add_argument("--keepalive", type=_positive_float, default=2.5,
+                   help="re-publish an unchanged book at most this often, seconds (default 2.5; keep it below the "
+                        "aggregator's staleness limit)")
+    p.add_argument("--worker-id", default=None, help="name on the bus (default: host name and process id)")
+    _add_base_url(p)
+    p.add_argument("--config-json", default=None, help=argparse.SUPPRESS)  # a WorkerConfig as JSON
+    # what a supervisor passes: the WorkerConfig as the first line of stdin (not in argv, which any user can
+    # read: the bus URL may carry credentials), then stdin stays open and its end stops the worker
+    p.add_argument("--config-stdin", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)  # exit when stdin closes
+    _add_common(p)
+    return p
+
+
 async def _run(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     from .services.host import ServiceHost
     from .topology_file import load_topology
@@ -735,6 +902,78 @@ def run_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly run") 
     return _main(argv, prog, _run_parser, _run, sys.stderr)
 
 
+class _EofProtocol(asyncio.Protocol):
+    def __init__(self, event: asyncio.Event) -> None:
+        self.event = event
+
+    def eof_received(self) -> bool | None:
+        self.event.set()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.event.set()
+
+
+def _default_worker_id() -> str:
+    import socket
+
+    host = "".join(c if c.isalnum() or c in "-_" else "-" for c in socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
+
+
+async def _worker(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
+    from .bus.worker import Worker, WorkerConfig
+
+    stop = asyncio.Event()
+    _install_stop(stop)
+    async with contextlib.AsyncExitStack() as stack:
+        if args.config_stdin:
+            line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            config = WorkerConfig.from_json(line)
+            args.watch_stdin = True
+        elif args.config_json:
+            config = WorkerConfig.from_json(args.config_json)
+        else:
+            if not args.bus:
+                raise UsageError("--bus is required, e.g. --bus nats://127.0.0.1:4222")
+            if not args.bus.strip().startswith(("nats://", "tls://")):
+                raise UsageError(f"a worker started by hand publishes on a NATS bus; got --bus {args.bus}")
+            if not args.instrument_name:
+                raise UsageError("--instrument-name is required")
+            args.workers = 0
+            feeds = _Feeds.from_args(args)
+            urls = dict(feeds.base_urls)
+            if feeds.simulate:
+                from .sim import SimulatedVenues
+
+                kw: dict[str, Any] = {} if feeds.seed is None else {"seed": feeds.seed}
+                sim = await stack.enter_async_context(
+                    SimulatedVenues(venues=feeds.venues, instruments=tuple(feeds.instruments), **kw)
+                )
+                urls = {**sim.base_urls, **urls}
+            from .venues import parse_instrument
+
+            names = tuple(parse_instrument(i).name for i in feeds.instruments)
+            config = WorkerConfig(
+                worker_id=args.worker_id or _default_worker_id(), bus=args.bus,
+                feeds=tuple((v, names) for v in feeds.venues), depth=feeds.depth, base_urls=urls,
+                keepalive_s=args.keepalive,
+            )
+        if args.watch_stdin:
+            await asyncio.get_running_loop().connect_read_pipe(lambda: _EofProtocol(stop), sys.stdin)
+        worker = await stack.enter_async_context(Worker(config))
+        out.write(f"{prog}: worker {config.worker_id}: {len(config.keys)} feeds "
+                  f"({', '.join(v for v, _ in config.feeds)}) on {worker.bus.display_url if worker.bus else '?'}\n")
+        out.flush()
+        await _until_stopped(stop, prog=prog, out=out)
+    return 0
+
+
+def worker_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly worker") -> int:
+    """``dragonfly worker``: run feeds and publish their books on a bus."""
+    return _main(argv, prog, _worker_parser, _worker, sys.stderr)
+
+
 # --------------------------------------------------------------------------- dragonfly
 _COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "demo": (demo_main, "simulated venues + gRPC server + live client in one command"),
@@ -743,6 +982,7 @@ _COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "fix-server": (fix_server_main, "serve the consolidated book over FIX"),
     "check": (check_main, "validate a topology file and print its graph"),
     "run": (run_main, "run a topology file (--simulate: against the built-in simulators)"),
+    "worker": (worker_main, "run feeds and publish their books on a bus (nats://...)"),
 }
 
 

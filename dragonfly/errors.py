@@ -29,6 +29,8 @@ __all__ = (
     "OrderError",
     "OrderTimeoutError",
     "CredentialsError",
+    "BusMessageError",
+    "BusError",
 )
 
 
@@ -270,3 +272,28 @@ class OrderTimeoutError(OrderError, TimeoutError):
 class CredentialsError(ConfigError):
     """Order-entry credentials missing or unreadable. The message names where they were looked for
     (a file path, an environment variable's name), never a key or a secret."""
+
+
+class BusMessageError(DragonflyError, ValueError):
+    """Bytes on the bus that are not a valid message (truncated, garbage, another format or version).
+
+    Raised by both twins of :mod:`dragonfly._core.busmsg`; the bus consumer counts it, logs it
+    once and drops the message (nothing of it is served).
+
+    Attributes
+    ----------
+    reason : str
+        Short machine-readable cause (``"truncated"``, ``"magic"``, ``"version"``, ``"status"``,
+        ``"length"``, ``"utf8"``, ``"number"``, ``"trailing"``, ``"levels"``, ``"too_long"``, ``"type"``).
+    offset : int
+        Byte offset where decoding stopped (-1 when encoding).
+    """
+
+    def __init__(self, message: str, *, reason: str = "", offset: int = -1) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.offset = offset
+
+
+class BusError(DragonflyError):
+    """A bus cannot be used as configured or asked (bad URL, missing optional dependency, not connected)."""

@@ -156,6 +156,12 @@ del _install_fields
 
 @dataclass(frozen=True, slots=True)
 class VenueHealth:
+    """One venue's health for one instrument, as a world view reports it.
+
+    ``last_update_ns`` is the receive time of the venue's latest LIVE update (keepalives of an
+    unchanged book included; 0 before the first); ``reason`` says why a venue is not LIVE.
+    """
+
     venue: str
     status: VenueStatus
     last_update_ns: int = 0

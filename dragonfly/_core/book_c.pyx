@@ -51,7 +51,8 @@ from libc.math cimport INFINITY, isfinite
 from libc.stdint cimport int32_t, uint32_t
 from libc.string cimport memcmp, memcpy, memmove, memset
 
-from .doc_c cimport DOC_ARRAY, DOC_F_ESCAPES, DOC_NUMBER, DOC_STRING, Doc, DocNode, df_decimal, df_decimal24
+from ._json_c cimport DF_LE
+from .doc_c cimport DOC_ARRAY, DOC_F_ESCAPES, DOC_NUMBER, DOC_STRING, Doc, DocNode
 
 from ..errors import InvalidLevelError
 
@@ -91,12 +92,10 @@ cdef str _OKX = "crc32_top25_interleaved"
 
 cdef extern from *:
     """
-    #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    #  define DF_BOOK_LE 1
-    #elif defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64)
-    #  define DF_BOOK_LE 1
+    #if defined(__GNUC__) || defined(__clang__)
+    #  define DF_BOOK_ALWAYS_INLINE static inline __attribute__((always_inline))
     #else
-    #  define DF_BOOK_LE 0
+    #  define DF_BOOK_ALWAYS_INLINE static inline
     #endif
     static inline uint32_t df_book_load32(const unsigned char* p) {
         uint32_t x;
@@ -104,7 +103,6 @@ cdef extern from *:
         return x;
     }
     """
-    int DF_BOOK_LE
     uint32_t df_book_load32(const unsigned char* p) noexcept nogil
 
 
@@ -150,54 +148,46 @@ cdef extern from *:
     void df_book_close(double* key, int32_t* slot, Py_ssize_t i, Py_ssize_t n) noexcept nogil
     bint df_book_eq16(const unsigned char* a, const unsigned char* b, Py_ssize_t n) noexcept nogil
     void df_book_copy16(unsigned char* dst, const unsigned char* src) noexcept nogil
-    # the decimal converters of doc_c.pxd, with the -1 (exception set) handled here
+    # the decimal converters of _json_c.pxd, with the -1 (exception set) handled here
     int _decimal "df_decimal" (const unsigned char* s, Py_ssize_t n, double* out) noexcept
     int _decimal24 "df_decimal24" (const unsigned char* s, Py_ssize_t n, double* out) noexcept
 
 
 cdef extern from *:
     """
-    /* How many of a[0:n] are < key: the lower bound of key in a sorted block, by comparing
-       every key (vectorised, no chain of dependent loads as in a binary search). */
+    /* How many of a[0:n] are < key (strict) or <= key: the lower or upper bound of key in a
+       sorted block, by comparing every key (vectorised, no chain of dependent loads as in a
+       binary search). a holds n (a multiple of 4) keys, the unused ones +inf: a fixed amount of
+       work. Always inline, so that strict is a constant and one comparison is compiled. */
     #if defined(__SSE2__) || defined(_M_X64)
     #  include <emmintrin.h>
-    static inline Py_ssize_t df_book_count_less_equal(const double* a, Py_ssize_t n, double key) {
-        __m128d k = _mm_set1_pd(key);
+    DF_BOOK_ALWAYS_INLINE Py_ssize_t df_book_count(const double* a, Py_ssize_t n, double key, int strict) {
+        __m128d k = _mm_set1_pd(key), x, y;
         __m128i c0 = _mm_setzero_si128(), c1 = _mm_setzero_si128();
         Py_ssize_t i = 0;
         for (; i < n; i += 4) {
-            c0 = _mm_sub_epi64(c0, _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(a + i), k)));
-            c1 = _mm_sub_epi64(c1, _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(a + i + 2), k)));
-        }
-        c0 = _mm_add_epi64(c0, c1);
-        return (Py_ssize_t)_mm_cvtsi128_si64(c0) + (Py_ssize_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(c0, c0));
-    }
-    /* a holds n (a multiple of 4) keys, the unused ones +inf: a fixed amount of work. */
-    static inline Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) {
-        __m128d k = _mm_set1_pd(key);
-        __m128i c0 = _mm_setzero_si128(), c1 = _mm_setzero_si128();
-        Py_ssize_t i = 0;
-        for (; i < n; i += 4) {
-            c0 = _mm_sub_epi64(c0, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(a + i), k)));
-            c1 = _mm_sub_epi64(c1, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(a + i + 2), k)));
+            x = _mm_loadu_pd(a + i);
+            y = _mm_loadu_pd(a + i + 2);
+            c0 = _mm_sub_epi64(c0, _mm_castpd_si128(strict ? _mm_cmplt_pd(x, k) : _mm_cmple_pd(x, k)));
+            c1 = _mm_sub_epi64(c1, _mm_castpd_si128(strict ? _mm_cmplt_pd(y, k) : _mm_cmple_pd(y, k)));
         }
         c0 = _mm_add_epi64(c0, c1);
         return (Py_ssize_t)_mm_cvtsi128_si64(c0) + (Py_ssize_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(c0, c0));
     }
     #else
-    static inline Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) {
+    DF_BOOK_ALWAYS_INLINE Py_ssize_t df_book_count(const double* a, Py_ssize_t n, double key, int strict) {
         Py_ssize_t c = 0, i;
         for (i = 0; i < n; i++)
-            c += a[i] < key;
-        return c;
-    }
-    static inline Py_ssize_t df_book_count_less_equal(const double* a, Py_ssize_t n, double key) {
-        Py_ssize_t c = 0, i;
-        for (i = 0; i < n; i++)
-            c += a[i] <= key;
+            c += strict ? a[i] < key : a[i] <= key;
         return c;
     }
     #endif
+    static inline Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) {
+        return df_book_count(a, n, key, 1);
+    }
+    static inline Py_ssize_t df_book_count_less_equal(const double* a, Py_ssize_t n, double key) {
+        return df_book_count(a, n, key, 0);
+    }
     """
     Py_ssize_t df_book_count_less(const double* a, Py_ssize_t n, double key) noexcept nogil
     Py_ssize_t df_book_count_less_equal(const double* a, Py_ssize_t n, double key) noexcept nogil
@@ -207,11 +197,6 @@ cdef extern from *:
     /* The slicing-by-16 CRC32 tables (filled by _crc_init), and the shifts of the register
        that run once per level of a checksum, forced inline (they are on the critical path). */
     static uint32_t df_book_crc16[16][256];
-    #if defined(__GNUC__) || defined(__clang__)
-    #  define DF_BOOK_ALWAYS_INLINE static inline __attribute__((always_inline))
-    #else
-    #  define DF_BOOK_ALWAYS_INLINE static inline
-    #endif
     DF_BOOK_ALWAYS_INLINE uint32_t df_book_step16(uint32_t crc) {
         return df_book_crc16[15][crc & 0xFF] ^ df_book_crc16[14][(crc >> 8) & 0xFF]
                ^ df_book_crc16[13][(crc >> 16) & 0xFF] ^ df_book_crc16[12][crc >> 24];
@@ -275,7 +260,7 @@ cdef uint32_t _CRC_START_COLON = _crc_unshift1(CRC_START ^ _CRC16[0][0x3A])
 cdef uint32_t _crc_update(uint32_t crc, const unsigned char* p, Py_ssize_t n) noexcept nogil:
     """The CRC register after ``p[:n]`` (``zlib.crc32(p[:n]) == _crc_update(CRC_START, p, n) ^ CRC_START``)."""
     cdef uint32_t a, b, c, d
-    if DF_BOOK_LE:
+    if DF_LE:
         while n >= 16:
             a = df_book_load32(p) ^ crc
             b = df_book_load32(p + 4)
@@ -1173,45 +1158,63 @@ cdef int _staged_commit(BookSide* side, Staged* st) except -1:
     return 0
 
 
+cdef int _stage_level(BookSide* side, Staged* st, double price, double qty,
+                      const char* ps, Py_ssize_t pn, const char* qs, Py_ssize_t qn) except -1:
+    """Stage the level in a new slot: 1, or 0 (the staged levels discarded, the side empty) once
+    the prices are not strictly monotonic."""
+    cdef Py_ssize_t s = _slot_new(side)
+    cdef Level* lv
+    if s < 0:
+        raise MemoryError()
+    lv = &side.lv[s]
+    lv.price = price
+    lv.qty = qty
+    if _set_texts(lv, ps, pn, qs, qn) < 0:
+        _slot_free(side, s)
+        raise MemoryError()
+    if not _stage(side, st, s):
+        _staged_discard(side, st)
+        return 0
+    return 1
+
+
+cdef int _take_entry(BookSide* side, object entry, Staged* st) except -1:
+    """Read the level ``entry`` as :meth:`Book.apply` does (a list or tuple: price, quantity, ...;
+    InvalidLevelError otherwise), then set it (``st`` NULL: 1) or stage it (:func:`_stage_level`)."""
+    cdef object ptext, qtext  # alive while their texts are in use
+    cdef double price, qty
+    cdef const char* ps
+    cdef const char* qs
+    cdef Py_ssize_t pn, qn
+    if not isinstance(entry, (list, tuple)):
+        raise InvalidLevelError(f"a level must be a list or tuple: {entry!r}", entry=entry)
+    if len(entry) < 2:
+        raise InvalidLevelError(f"a level needs a price and a quantity: {entry!r}", entry=entry)
+    ptext = entry[0]
+    qtext = entry[1]
+    _num_text(ptext, entry, &price, &ps, &pn)
+    _num_text(qtext, entry, &qty, &qs, &qn)
+    if qty < 0.0:
+        raise InvalidLevelError(f"negative quantity: {qtext!r}", entry=entry)
+    if st != NULL:
+        return _stage_level(side, st, price, qty, ps, pn, qs, qn)
+    if _set_level(side, price, qty, ps, pn, qs, qn, False) < 0:
+        return -1
+    return 1
+
+
 @cython.boundscheck(True)  # float() on an odd object may run code that shrinks ``entries``
 cdef int _bulk_load(BookSide* side, object entries) except -1:
     """Fill an empty side from ``entries`` when their prices are strictly monotonic (venues
     send snapshots sorted). Returns 0, leaving the side empty, when they are not (the caller
     applies them level by level)."""
     cdef Py_ssize_t n = len(entries)
-    cdef Py_ssize_t i, s
-    cdef object entry, ptext, qtext
-    cdef double price, qty
-    cdef const char* ps
-    cdef const char* qs
-    cdef Py_ssize_t pn, qn
+    cdef Py_ssize_t i
     cdef Staged st
-    cdef Level* lv
     _staged_init(&st, n)
     try:
         for i in range(n):
-            entry = entries[i]
-            if not isinstance(entry, (list, tuple)):
-                raise InvalidLevelError(f"a level must be a list or tuple: {entry!r}", entry=entry)
-            if len(entry) < 2:
-                raise InvalidLevelError(f"a level needs a price and a quantity: {entry!r}", entry=entry)
-            ptext = entry[0]
-            qtext = entry[1]
-            _num_text(ptext, entry, &price, &ps, &pn)
-            _num_text(qtext, entry, &qty, &qs, &qn)
-            if qty < 0.0:
-                raise InvalidLevelError(f"negative quantity: {qtext!r}", entry=entry)
-            s = _slot_new(side)
-            if s < 0:
-                raise MemoryError()
-            lv = &side.lv[s]
-            lv.price = price
-            lv.qty = qty
-            if _set_texts(lv, ps, pn, qs, qn) < 0:
-                _slot_free(side, s)
-                raise MemoryError()
-            if not _stage(side, &st, s):
-                _staged_discard(side, &st)
+            if not _take_entry(side, entries[i], &st):
                 return 0
     except BaseException:
         _staged_discard(side, &st)
@@ -1282,12 +1285,11 @@ cdef int _bulk_load_doc(BookSide* side, Doc doc, Py_ssize_t h) except -1:
     (the caller then applies the entries one by one, which raises where apply() would)."""
     cdef const DocNode* tape = doc._tape
     cdef Py_ssize_t n = tape[h].size
-    cdef Py_ssize_t i, e, s, pn = 0, qn = 0
+    cdef Py_ssize_t i, e, pn = 0, qn = 0
     cdef const char* ps = NULL
     cdef const char* qs = NULL
     cdef double price, qty
     cdef Staged st
-    cdef Level* lv
     cdef int r
     _staged_init(&st, n)
     e = h + 1
@@ -1299,17 +1301,7 @@ cdef int _bulk_load_doc(BookSide* side, Doc doc, Py_ssize_t h) except -1:
             if r == 0:
                 _staged_discard(side, &st)
                 return 0
-            s = _slot_new(side)
-            if s < 0:
-                raise MemoryError()
-            lv = &side.lv[s]
-            lv.price = price
-            lv.qty = qty
-            if _set_texts(lv, ps, pn, qs, qn) < 0:
-                _slot_free(side, s)
-                raise MemoryError()
-            if not _stage(side, &st, s):
-                _staged_discard(side, &st)
+            if not _stage_level(side, &st, price, qty, ps, pn, qs, qn):
                 return 0
             e = tape[e].next
     except BaseException:
@@ -1491,6 +1483,18 @@ cdef int _cs_part(Level* lv, int form, TextBuf* buf) except -1:
     return 0
 
 
+cdef inline Py_ssize_t _cs_gather(Level* lv, int form, TextBuf* buf, uint32_t* parts, Py_ssize_t* sizes,
+                                  const uint32_t** tabs, Py_ssize_t m) except -1:
+    """The level's part of a checksum in ``form`` (made unless it is the one kept) as part ``m``
+    of :func:`_crc_fold`'s input; returns ``m + 1``."""
+    if lv.cs_form != form:
+        _cs_part(lv, form, buf)
+    parts[m] = lv.cs_crc
+    sizes[m] = lv.cs_len
+    tabs[m] = _crc_tables(lv.cs_len)
+    return m + 1
+
+
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -1587,23 +1591,7 @@ cdef class Book:
         return 0
 
     cdef int _apply_entry(self, BookSide* side, object entry) except -1:
-        cdef object ptext, qtext
-        cdef double price, qty
-        cdef const char* ps
-        cdef const char* qs
-        cdef Py_ssize_t pn, qn
-        if not isinstance(entry, (list, tuple)):
-            raise InvalidLevelError(f"a level must be a list or tuple: {entry!r}", entry=entry)
-        if len(entry) < 2:
-            raise InvalidLevelError(f"a level needs a price and a quantity: {entry!r}", entry=entry)
-        ptext = entry[0]
-        qtext = entry[1]
-        _num_text(ptext, entry, &price, &ps, &pn)
-        _num_text(qtext, entry, &qty, &qs, &qn)
-        if qty < 0.0:
-            raise InvalidLevelError(f"negative quantity: {qtext!r}", entry=entry)
-        if _set_level(side, price, qty, ps, pn, qs, qn, False) < 0:
-            return -1
+        _take_entry(side, entry, NULL)
         return 0
 
     def apply_doc(self, doc, Py_ssize_t bids, Py_ssize_t asks):
@@ -1821,21 +1809,9 @@ cdef class Book:
                 top = nb if nb > na else na
                 for t in range(r, top):
                     if t < nb:
-                        lv = bl[t]
-                        if lv.cs_form != CS_PLAIN:
-                            _cs_part(lv, CS_PLAIN, &buf)
-                        parts[m] = lv.cs_crc
-                        sizes[m] = lv.cs_len
-                        tabs[m] = _crc_tables(lv.cs_len)
-                        m += 1
+                        m = _cs_gather(bl[t], CS_PLAIN, &buf, parts, sizes, tabs, m)
                     if t < na:
-                        lv = al[t]
-                        if lv.cs_form != ask_form:
-                            _cs_part(lv, ask_form, &buf)
-                        parts[m] = lv.cs_crc
-                        sizes[m] = lv.cs_len
-                        tabs[m] = _crc_tables(lv.cs_len)
-                        m += 1
+                        m = _cs_gather(al[t], ask_form, &buf, parts, sizes, tabs, m)
                 crc = _CRC_START_COLON if start == 0 else self._cs_state[start - 1]
                 crc = _crc_fold(crc, parts, sizes, tabs, m, &self._cs_state[start], &kept)
                 k = start + kept  # the states kept (those after are not)

@@ -5,11 +5,11 @@ Behaves exactly like :mod:`dragonfly._core.doc_py` (the reference, where the sem
 documented): the same documents are accepted, errors have the same type, message and
 ``pos``, and handles number the values the same way.
 
-The scanner works on the UTF-8 bytes with pointer arithmetic (8-byte SWAR scans of string
-bodies on little-endian targets) and never reads past the end of the buffer. The tape is an
-array of 16-byte :c:type:`DocNode` records, kept inside the object for small frames; no
-Python object is created until a value is asked for. Other Cython modules ``cimport``
-:class:`Doc` (see ``doc_c.pxd``) to read the tape and the buffer directly.
+The scanner (``_json_c.pxd``, shared with the level extractor) works on the UTF-8 bytes with
+pointer arithmetic (SSE2 or 8-byte SWAR scans of string bodies) and never reads past the end
+of the buffer. The tape is an array of 16-byte :c:type:`DocNode` records, kept inside the
+object for small frames; no Python object is created until a value is asked for. Other Cython
+modules ``cimport`` :class:`Doc` (see ``doc_c.pxd``) to read the tape and the buffer directly.
 """
 
 cimport cython
@@ -22,14 +22,18 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.unicode cimport PyUnicode_Check
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdint cimport uint8_t, uint32_t
 from libc.string cimport memcmp, memcpy
 
+from ._json_c cimport E_ARR_SEP, E_CHAR, E_KEY, E_NESTING, E_OBJ_SEP, E_OK, E_SCAN_CODES, Scan, char_pos, cptr
+from ._json_c cimport df_decimal, is_digit, literal_end, member_value, number_end, scan_eof, scan_fail, skip_ws
+from ._json_c cimport string_end, unescape
+
 from ..errors import ExtractError
+from ._json_py import MESSAGES
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
-    bint PyUnicode_IS_ASCII(object unicode)
     bint PyUnicode_IS_COMPACT_ASCII(object unicode)
     void* PyUnicode_DATA(object unicode)
     Py_ssize_t PyUnicode_GET_LENGTH(object unicode)
@@ -40,55 +44,6 @@ cdef extern from "Python.h":
     object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
     object PyLong_FromString(const char* s, char** pend, int base)
     int PyUnicode_4BYTE_KIND
-
-cdef extern from *:
-    """
-    #if defined(_MSC_VER) && !defined(__clang__)
-    #  include <intrin.h>
-    #endif
-
-    /* Nonzero when any byte of x is < 0x20, '"', '\\\\' or >= 0x80; the lowest flagged
-       byte is exact (borrows only propagate upwards). */
-    static inline uint64_t df_doc_special8(uint64_t x) {
-        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-        uint64_t q = x ^ (ones * 0x22), s = x ^ (ones * 0x5C);
-        return (x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((s - ones) & ~s)) & high;
-    }
-
-    /* The same test on sixteen bytes with SSE2 (every x86-64): a bit per flagged byte. */
-    #if defined(__SSE2__) || defined(_M_X64)
-    #  include <emmintrin.h>
-    #  define DF_DOC_SSE2 1
-    static inline unsigned int df_doc_special16(const unsigned char* p) {
-        __m128i v = _mm_loadu_si128((const __m128i*)p);
-        __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),   /* signed: also >= 0x80 */
-                                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x22)),
-                                              _mm_cmpeq_epi8(v, _mm_set1_epi8(0x5C))));
-        return (unsigned int)_mm_movemask_epi8(m);
-    }
-    #else
-    #  define DF_DOC_SSE2 0
-    static inline unsigned int df_doc_special16(const unsigned char* p) { return 0; }
-    #endif
-
-    static inline int df_doc_ctz64(uint64_t x) {
-    #if defined(__GNUC__) || defined(__clang__)
-        return __builtin_ctzll(x);
-    #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_ARM64))
-        unsigned long i;
-        _BitScanForward64(&i, x);
-        return (int)i;
-    #else
-        int n = 0;
-        while (!(x & 1)) { x >>= 1; n++; }
-        return n;
-    #endif
-    }
-    """
-    uint64_t df_doc_special8(uint64_t x) noexcept nogil
-    int DF_DOC_SSE2
-    unsigned int df_doc_special16(const unsigned char* p) noexcept nogil
-    int df_doc_ctz64(uint64_t x) noexcept nogil
 
 __all__ = ("Doc", "NULL", "FALSE", "TRUE", "NUMBER", "STRING", "ARRAY", "OBJECT", "MAX_DEPTH", "KIND_NAMES")
 
@@ -106,265 +61,12 @@ MAX_SIZE = 0xFFFFFFFE
 cdef enum:
     C_MAX_DEPTH = 128
 
-ctypedef const unsigned char* cptr
-
 cdef enum:
-    E_OK = 0
-    E_EOF
-    E_CHAR
-    E_CTRL
-    E_ESCAPE
-    E_UTF8
-    E_NUMBER
-    E_LITERAL
-    E_KEY
-    E_COLON
-    E_OBJ_SEP
-    E_ARR_SEP
-    E_NESTING
-    E_EXTRA
+    E_EXTRA = E_SCAN_CODES
     E_MEMORY
 
-# Same strings as the reference twin, in E_* order.
-cdef tuple _MESSAGES = (
-    "",
-    "unexpected end of input",
-    "unexpected character",
-    "control character in string",
-    "invalid escape in string",
-    "invalid UTF-8 in string",
-    "invalid number",
-    "invalid literal",
-    "expected string key",
-    "expected ':'",
-    "expected ',' or '}'",
-    "expected ',' or ']'",
-    "nesting too deep",
-    "extra data after the document",
-    "out of memory",
-)
-
-cdef unsigned char C_WS = 1
-cdef unsigned char C_HEX = 2
-cdef unsigned char C_ESC = 4       # the character after a backslash in a two-character escape
-cdef unsigned char C_PLAIN = 8     # needs no attention inside a string
-cdef unsigned char _cls[256]
-cdef signed char _hexv[256]
-
-
-cdef void _init_classes() noexcept:
-    cdef int i
-    for i in range(256):
-        _cls[i] = 0
-        _hexv[i] = -1
-        if 0x20 <= i < 0x80 and i != 0x22 and i != 0x5C:
-            _cls[i] |= C_PLAIN
-    for i in b" \t\n\r":
-        _cls[i] |= C_WS
-    for i in b"0123456789abcdefABCDEF":
-        _cls[i] |= C_HEX
-    for i in range(10):
-        _hexv[0x30 + i] = i
-    for i in range(6):
-        _hexv[0x61 + i] = 10 + i
-        _hexv[0x41 + i] = 10 + i
-    for i in b'"\\/bfnrt':
-        _cls[i] |= C_ESC
-
-
-_init_classes()
-
-
-cdef struct PState:
-    cptr start
-    cptr end
-    int err
-    Py_ssize_t pos
-
-
-# ---------------------------------------------------------------------------------------
-# Scanning
-# ---------------------------------------------------------------------------------------
-
-
-cdef inline cptr _fail(PState* c, int err, cptr at) noexcept:
-    c.err = err
-    c.pos = at - c.start
-    return NULL
-
-
-cdef inline cptr _eof(PState* c) noexcept:
-    c.err = E_EOF
-    c.pos = c.end - c.start
-    return NULL
-
-
-cdef inline cptr _ws(cptr p, cptr e) noexcept:
-    if p < e and p[0] > 0x20:
-        return p
-    while p < e and (_cls[p[0]] & C_WS):
-        p += 1
-    return p
-
-
-cdef inline cptr _scan_plain(cptr p, cptr e) noexcept:
-    """Advance over string bytes that need no attention."""
-    cdef uint64_t m
-    cdef unsigned int m16
-    if DF_DOC_SSE2:
-        while e - p >= 16:
-            m16 = df_doc_special16(p)
-            if m16:
-                return p + df_doc_ctz64(m16)
-            p += 16
-    if DF_DOC_LE:
-        while e - p >= 8:
-            m = df_doc_special8(df_doc_load8(p))
-            if m:
-                return p + (df_doc_ctz64(m) >> 3)
-            p += 8
-    while p < e and (_cls[p[0]] & C_PLAIN):
-        p += 1
-    return p
-
-
-cdef cptr _utf8_seq(PState* c, cptr p) noexcept:
-    cdef cptr e = c.end
-    cdef unsigned char ch = p[0], d
-    cdef int need, k
-    cdef unsigned char lo, hi
-    if 0xC2 <= ch <= 0xDF:
-        need = 1; lo = 0x80; hi = 0xBF
-    elif ch == 0xE0:
-        need = 2; lo = 0xA0; hi = 0xBF
-    elif (0xE1 <= ch <= 0xEC) or (0xEE <= ch <= 0xEF):
-        need = 2; lo = 0x80; hi = 0xBF
-    elif ch == 0xED:
-        need = 2; lo = 0x80; hi = 0x9F
-    elif ch == 0xF0:
-        need = 3; lo = 0x90; hi = 0xBF
-    elif 0xF1 <= ch <= 0xF3:
-        need = 3; lo = 0x80; hi = 0xBF
-    elif ch == 0xF4:
-        need = 3; lo = 0x80; hi = 0x8F
-    else:
-        return _fail(c, E_UTF8, p)
-    for k in range(1, need + 1):
-        if p + k >= e:
-            return _eof(c)
-        d = p[k]
-        if k == 1:
-            if d < lo or d > hi:
-                return _fail(c, E_UTF8, p)
-        elif d < 0x80 or d > 0xBF:
-            return _fail(c, E_UTF8, p)
-    return p + need + 1
-
-
-cdef inline cptr _string_end(PState* c, cptr p, uint8_t* flags) noexcept:
-    """``p`` is at the opening quote; return the position after the closing quote."""
-    cdef cptr e = c.end
-    cdef unsigned char ch
-    cdef int k
-    p += 1
-    while True:
-        p = _scan_plain(p, e)
-        if p >= e:
-            return _eof(c)
-        ch = p[0]
-        if ch == 0x22:
-            return p + 1
-        if ch == 0x5C:
-            flags[0] = DOC_F_ESCAPES
-            if p + 1 >= e:
-                return _eof(c)
-            ch = p[1]
-            if ch == 0x75:
-                for k in range(2, 6):
-                    if p + k >= e:
-                        return _eof(c)
-                    if not (_cls[p[k]] & C_HEX):
-                        return _fail(c, E_ESCAPE, p)
-                p += 6
-            elif _cls[ch] & C_ESC:
-                p += 2
-            else:
-                return _fail(c, E_ESCAPE, p)
-        elif ch < 0x20:
-            return _fail(c, E_CTRL, p)
-        else:
-            p = _utf8_seq(c, p)
-            if p == NULL:
-                return NULL
-
-
-cdef inline cptr _digits(cptr q, cptr e) noexcept:
-    cdef int k
-    if DF_DOC_LE:
-        while e - q >= 8:
-            k = df_doc_digit_run8(df_doc_load8(q))
-            q += k
-            if k < 8:
-                return q
-    while q < e and <unsigned int>q[0] - 0x30 <= 9:
-        q += 1
-    return q
-
-
-cdef inline cptr _number_end(PState* c, cptr p, uint8_t* flags) noexcept:
-    cdef cptr e = c.end
-    cdef cptr q = p
-    cdef unsigned char ch
-    cdef bint integer = True
-    if q[0] == 0x2D:
-        q += 1
-    if q >= e:
-        return _eof(c)
-    ch = q[0]
-    if ch == 0x30:
-        q += 1
-    elif 0x31 <= ch <= 0x39:
-        q = _digits(q + 1, e)
-    else:
-        return _fail(c, E_NUMBER, q)
-    if q < e and q[0] == 0x2E:
-        integer = False
-        q += 1
-        if q >= e:
-            return _eof(c)
-        if <unsigned int>q[0] - 0x30 > 9:
-            return _fail(c, E_NUMBER, q)
-        q = _digits(q + 1, e)
-    if q < e and (q[0] == 0x65 or q[0] == 0x45):
-        integer = False
-        q += 1
-        if q < e and (q[0] == 0x2B or q[0] == 0x2D):
-            q += 1
-        if q >= e:
-            return _eof(c)
-        if <unsigned int>q[0] - 0x30 > 9:
-            return _fail(c, E_NUMBER, q)
-        q = _digits(q + 1, e)
-    if integer:
-        flags[0] = DOC_F_INTEGER
-    return q
-
-
-cdef inline cptr _literal_end(PState* c, cptr p, uint8_t* kind) noexcept:
-    cdef const char* lit
-    cdef int k, n
-    if p[0] == 0x74:
-        lit = b"true"; n = 4; kind[0] = DOC_TRUE
-    elif p[0] == 0x66:
-        lit = b"false"; n = 5; kind[0] = DOC_FALSE
-    else:
-        lit = b"null"; n = 4; kind[0] = DOC_NULL
-    for k in range(n):
-        if p + k >= c.end:
-            return _eof(c)
-        if p[k] != <unsigned char>lit[k]:
-            return _fail(c, E_LITERAL, p)
-    return p + n
+# The scanner's messages (shared with the reference twin), then this module's, in E_* order.
+cdef tuple _MESSAGES = MESSAGES + ("extra data after the document", "out of memory")
 
 
 # ---------------------------------------------------------------------------------------
@@ -416,7 +118,7 @@ cdef struct Tape:
     Py_ssize_t cap
 
 
-cdef inline DocNode* _node(Doc d, PState* c, Tape* t, uint8_t kind, cptr at) noexcept:
+cdef inline DocNode* _node(Doc d, Scan* c, Tape* t, uint8_t kind, cptr at) noexcept:
     """Append a node (size 0, no flags, no members); NULL with E_MEMORY when it cannot grow."""
     cdef DocNode* node
     cdef Py_ssize_t h = t.count
@@ -437,39 +139,56 @@ cdef inline DocNode* _node(Doc d, PState* c, Tape* t, uint8_t kind, cptr at) noe
     return node
 
 
-cdef inline cptr _member_key(Doc d, PState* c, Tape* t, cptr p) noexcept:
-    """At an object member: the key (a string node), ``:`` and whitespace; returns the value position."""
-    cdef cptr e = c.end
-    cdef DocNode* node
-    cdef uint8_t flags = 0
+cdef inline cptr _string_node(Doc d, Scan* c, Tape* t, cptr p) noexcept:
+    """Append the string (a value or a key) at ``p``, its opening quote; returns its end."""
+    cdef DocNode* node = _node(d, c, t, DOC_STRING, p)
+    cdef bint escapes = False
     cdef cptr r
-    if p >= e:
-        return _eof(c)
-    if p[0] != 0x22:
-        return _fail(c, E_KEY, p)
-    node = _node(d, c, t, DOC_STRING, p)
     if node == NULL:
         return NULL
-    r = _string_end(c, p, &flags)
+    r = string_end(c, p, &escapes)
     if r == NULL:
         return NULL
     node.size = <uint32_t>(r - p - 2)
-    node.flags = flags
-    p = _ws(r, e)
+    node.flags = DOC_F_ESCAPES if escapes else 0
+    return r
+
+
+cdef inline cptr _number_node(Doc d, Scan* c, Tape* t, cptr p) noexcept:
+    """Append the number at ``p``; returns its end."""
+    cdef DocNode* node = _node(d, c, t, DOC_NUMBER, p)
+    cdef bint integer
+    cdef cptr r
+    if node == NULL:
+        return NULL
+    r = number_end(c, p, &integer)
+    if r == NULL:
+        return NULL
+    node.size = <uint32_t>(r - p)
+    node.flags = DOC_F_INTEGER if integer else 0
+    return r
+
+
+cdef cptr _member_key(Doc d, Scan* c, Tape* t, cptr p) noexcept:
+    """At an object member: the key (a string node), ``:`` and whitespace; returns the value position."""
+    cdef cptr e = c.end
     if p >= e:
-        return _eof(c)
-    if p[0] != 0x3A:
-        return _fail(c, E_COLON, p)
-    return _ws(p + 1, e)
+        return scan_eof(c)
+    if p[0] != 0x22:
+        return scan_fail(c, E_KEY, p)
+    p = _string_node(d, c, t, p)
+    if p == NULL:
+        return NULL
+    return member_value(c, p)
 
 
-cdef int _parse(Doc d, PState* c) noexcept:
+cdef int _parse(Doc d, Scan* c) noexcept:
     """Fill the tape; 0, or -1 with ``c.err``/``c.pos`` set.
 
     The open containers are a stack of (handle, members so far, is an object); the innermost
     one is kept in locals, and its node gets its member count and ``next`` when it closes."""
     cdef cptr e = c.end
-    cdef cptr p = _ws(c.start, e)
+    cdef cptr p = skip_ws(c.start, e)
     cdef cptr r
     cdef Tape t
     cdef DocNode* node
@@ -480,7 +199,6 @@ cdef int _parse(Doc d, PState* c) noexcept:
     cdef uint32_t cur_h = 0, cur_n = 0
     cdef bint cur_obj = False, is_obj
     cdef unsigned char ch
-    cdef uint8_t flags, kind
     t.nodes = d._tape
     t.count = 0
     t.cap = d._cap
@@ -490,35 +208,21 @@ cdef int _parse(Doc d, PState* c) noexcept:
             break  # end of input
         ch = p[0]
         if ch == 0x22:
-            node = _node(d, c, &t, DOC_STRING, p)
-            if node == NULL:
+            p = _string_node(d, c, &t, p)
+            if p == NULL:
                 return -1
-            flags = 0
-            r = _string_end(c, p, &flags)
-            if r == NULL:
+        elif ch == 0x2D or is_digit(ch):
+            p = _number_node(d, c, &t, p)
+            if p == NULL:
                 return -1
-            node.size = <uint32_t>(r - p - 2)
-            node.flags = flags
-            p = r
-        elif ch == 0x2D or <unsigned int>ch - 0x30 <= 9:
-            node = _node(d, c, &t, DOC_NUMBER, p)
-            if node == NULL:
-                return -1
-            flags = 0
-            r = _number_end(c, p, &flags)
-            if r == NULL:
-                return -1
-            node.size = <uint32_t>(r - p)
-            node.flags = flags
-            p = r
         elif ch == 0x7B or ch == 0x5B:
             if depth >= C_MAX_DEPTH:
-                _fail(c, E_NESTING, p)
+                scan_fail(c, E_NESTING, p)
                 return -1
             is_obj = ch == 0x7B
             if _node(d, c, &t, DOC_OBJECT if is_obj else DOC_ARRAY, p) == NULL:
                 return -1
-            p = _ws(p + 1, e)
+            p = skip_ws(p + 1, e)
             if p < e and p[0] == (0x7D if is_obj else 0x5D):
                 p += 1  # empty: a complete value
             else:
@@ -535,34 +239,33 @@ cdef int _parse(Doc d, PState* c) noexcept:
                         return -1
                 continue
         elif ch == 0x74 or ch == 0x66 or ch == 0x6E:
-            kind = 0
-            r = _literal_end(c, p, &kind)
+            r = literal_end(c, p)
             if r == NULL:
                 return -1
-            node = _node(d, c, &t, kind, p)
+            node = _node(d, c, &t, DOC_TRUE if ch == 0x74 else (DOC_FALSE if ch == 0x66 else DOC_NULL), p)
             if node == NULL:
                 return -1
             node.size = <uint32_t>(r - p)
             p = r
         else:
-            _fail(c, E_CHAR, p)
+            scan_fail(c, E_CHAR, p)
             return -1
         # after a complete value
         while True:
-            p = _ws(p, e)
+            p = skip_ws(p, e)
             if depth == 0:
                 d._count = t.count
                 if p < e:
-                    _fail(c, E_EXTRA, p)
+                    scan_fail(c, E_EXTRA, p)
                     return -1
                 return 0
             cur_n += 1
             if p >= e:
-                _eof(c)
+                scan_eof(c)
                 return -1
             ch = p[0]
             if ch == 0x2C:
-                p = _ws(p + 1, e)
+                p = skip_ws(p + 1, e)
                 if cur_obj:
                     p = _member_key(d, c, &t, p)
                     if p == NULL:
@@ -578,24 +281,11 @@ cdef int _parse(Doc d, PState* c) noexcept:
                 cur_obj = stk_o[depth]
                 p += 1
                 continue
-            _fail(c, E_OBJ_SEP if cur_obj else E_ARR_SEP, p)
+            scan_fail(c, E_OBJ_SEP if cur_obj else E_ARR_SEP, p)
             return -1
     d._count = t.count
-    _eof(c)
+    scan_eof(c)
     return -1
-
-
-cdef Py_ssize_t _char_pos(Doc d, Py_ssize_t pos):
-    """Byte offset -> offset in the input (characters for ``str``)."""
-    cdef Py_ssize_t i, count = 0
-    cdef unsigned char b
-    if not d._is_str or PyUnicode_IS_ASCII(d._src):
-        return pos
-    for i in range(pos):
-        b = d._buf[i]
-        if b < 0x80 or b > 0xBF:
-            count += 1
-    return count
 
 
 # ---------------------------------------------------------------------------------------
@@ -604,12 +294,7 @@ cdef Py_ssize_t _char_pos(Doc d, Py_ssize_t pos):
 
 
 cdef object _error(Doc d, str message, Py_ssize_t h):
-    return ExtractError(message, _char_pos(d, d._tape[h].start))
-
-
-cdef inline unsigned int _hex4(cptr p) noexcept:
-    return ((<unsigned int>_hexv[p[0]] << 12) | (<unsigned int>_hexv[p[1]] << 8)
-            | (<unsigned int>_hexv[p[2]] << 4) | <unsigned int>_hexv[p[3]])
+    return ExtractError(message, char_pos(d._src, d._buf, d._tape[h].start))
 
 
 cdef str _decode_escaped(cptr s, Py_ssize_t n):
@@ -618,7 +303,7 @@ cdef str _decode_escaped(cptr s, Py_ssize_t n):
     cdef Py_UCS4* out = local
     cdef Py_ssize_t i = 0, j = 0
     cdef unsigned char ch
-    cdef unsigned int cp, lo
+    cdef cptr r
     if n > 256:
         out = <Py_UCS4*>PyMem_Malloc(n * sizeof(Py_UCS4))
         if out == NULL:
@@ -627,30 +312,8 @@ cdef str _decode_escaped(cptr s, Py_ssize_t n):
         while i < n:
             ch = s[i]
             if ch == 0x5C:
-                ch = s[i + 1]
-                if ch == 0x75:
-                    cp = _hex4(s + i + 2)
-                    i += 6
-                    if 0xD800 <= cp <= 0xDBFF and i + 6 <= n and s[i] == 0x5C and s[i + 1] == 0x75:
-                        lo = _hex4(s + i + 2)
-                        if 0xDC00 <= lo <= 0xDFFF:
-                            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
-                            i += 6
-                    out[j] = cp
-                else:
-                    if ch == 0x62:
-                        out[j] = 0x08
-                    elif ch == 0x66:
-                        out[j] = 0x0C
-                    elif ch == 0x6E:
-                        out[j] = 0x0A
-                    elif ch == 0x72:
-                        out[j] = 0x0D
-                    elif ch == 0x74:
-                        out[j] = 0x09
-                    else:  # '"', '\\', '/'
-                        out[j] = ch
-                    i += 2
+                r = unescape(s + i, s + n, &out[j])
+                i = r - s
             elif ch < 0x80:
                 out[j] = ch
                 i += 1
@@ -787,7 +450,7 @@ cdef class Doc:
     def __cinit__(self, data):
         cdef const char* s
         cdef Py_ssize_t n = 0
-        cdef PState c
+        cdef Scan c
         self._tape = self._inline
         self._cap = DOC_INLINE
         self._count = 0
@@ -824,7 +487,7 @@ cdef class Doc:
         if _parse(self, &c) < 0:
             if c.err == E_MEMORY:
                 raise MemoryError()
-            raise ExtractError(_MESSAGES[c.err], _char_pos(self, c.pos))
+            raise ExtractError(_MESSAGES[c.err], char_pos(self._src, self._buf, c.pos))
 
     def __dealloc__(self):
         global _spare_tape, _spare_cap

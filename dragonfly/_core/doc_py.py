@@ -45,13 +45,29 @@ optional leading ``-``, and returns ``int(text)``; an integer longer than Python
 from __future__ import annotations
 
 import builtins
-import json
 import operator
 import re
 import sys
 from typing import Any
 
 from ..errors import ExtractError
+from ._json_py import (
+    E_ARR_SEP,
+    E_CHAR,
+    E_EOF,
+    E_KEY,
+    E_NESTING,
+    E_OBJ_SEP,
+    PLAIN_STRING,
+    WS,
+    Fail,
+    char_pos,
+    literal_end,
+    member_value,
+    number_end,
+    string_end,
+    unescape,
+)
 
 __all__ = (
     "ARRAY",
@@ -85,37 +101,12 @@ MAX_SIZE = 0xFFFFFFFE
 _F_ESCAPES = 1  # a string holding at least one backslash escape
 _F_INTEGER = 2  # a number without fraction or exponent
 
-_E_EOF = "unexpected end of input"
-_E_CHAR = "unexpected character"
-_E_CTRL = "control character in string"
-_E_ESCAPE = "invalid escape in string"
-_E_UTF8 = "invalid UTF-8 in string"
-_E_NUMBER = "invalid number"
-_E_LITERAL = "invalid literal"
-_E_KEY = "expected string key"
-_E_COLON = "expected ':'"
-_E_OBJ_SEP = "expected ',' or '}'"
-_E_ARR_SEP = "expected ',' or ']'"
-_E_NESTING = "nesting too deep"
 _E_EXTRA = "extra data after the document"
 
-_WS = re.compile(rb"[ \t\n\r]*")
-_PLAIN = re.compile(rb'[^"\\\x00-\x1f\x80-\xff]*')
-_PLAIN_STRING = re.compile(rb'[^"\\\x00-\x1f\x80-\xff]*"')
-_NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
-_DIGITS = re.compile(rb"[0-9]*")
-_HEX = frozenset(b"0123456789abcdefABCDEF")
-_SIMPLE_ESCAPES = frozenset(b'"\\/bfnrt')
 _NUMERIC_STRING = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _INTEGER_STRING = re.compile(r"-?[0-9]+")
-_LITERALS = {0x74: (b"true", TRUE), 0x66: (b"false", FALSE), 0x6E: (b"null", NULL)}
+_LITERALS = {0x74: TRUE, 0x66: FALSE, 0x6E: NULL}
 _SSIZE_MAX = sys.maxsize
-
-
-class _Fail(Exception):
-    def __init__(self, message: str, pos: int) -> None:
-        self.message = message
-        self.pos = pos
 
 
 def _index(h: object) -> int:
@@ -123,37 +114,6 @@ def _index(h: object) -> int:
     if not -_SSIZE_MAX - 1 <= i <= _SSIZE_MAX:
         raise OverflowError("Python int too large to convert to C ssize_t")
     return i
-
-
-def _utf8_end(buf: bytes, q: int, n: int) -> int:
-    """End of the UTF-8 sequence whose lead byte (>= 0x80) is at ``q``."""
-    ch = buf[q]
-    if 0xC2 <= ch <= 0xDF:
-        need, lo, hi = 1, 0x80, 0xBF
-    elif ch == 0xE0:
-        need, lo, hi = 2, 0xA0, 0xBF
-    elif 0xE1 <= ch <= 0xEC or 0xEE <= ch <= 0xEF:
-        need, lo, hi = 2, 0x80, 0xBF
-    elif ch == 0xED:
-        need, lo, hi = 2, 0x80, 0x9F
-    elif ch == 0xF0:
-        need, lo, hi = 3, 0x90, 0xBF
-    elif 0xF1 <= ch <= 0xF3:
-        need, lo, hi = 3, 0x80, 0xBF
-    elif ch == 0xF4:
-        need, lo, hi = 3, 0x80, 0x8F
-    else:
-        raise _Fail(_E_UTF8, q)
-    for k in range(1, need + 1):
-        if q + k >= n:
-            raise _Fail(_E_EOF, n)
-        d = buf[q + k]
-        if k == 1:
-            if d < lo or d > hi:
-                raise _Fail(_E_UTF8, q)
-        elif d < 0x80 or d > 0xBF:
-            raise _Fail(_E_UTF8, q)
-    return q + need + 1
 
 
 class _Tape:
@@ -181,110 +141,34 @@ class _Tape:
 
     def _string(self, p: int) -> int:
         """``p`` is at the opening quote; append the node, return the end of the token."""
-        buf = self.buf
-        m = _PLAIN_STRING.match(buf, p + 1)
+        m = PLAIN_STRING.match(self.buf, p + 1)  # the usual string, inline: nothing to check in it
         if m is not None:
             end = m.end()
             self._node(STRING, p, end - p - 2, 0)
             return end
-        n = self.n
-        q = p + 1
-        flags = 0
-        while True:
-            q = _PLAIN.match(buf, q).end()  # type: ignore[union-attr]
-            if q >= n:
-                raise _Fail(_E_EOF, n)
-            ch = buf[q]
-            if ch == 0x22:
-                break
-            if ch == 0x5C:
-                flags = _F_ESCAPES
-                if q + 1 >= n:
-                    raise _Fail(_E_EOF, n)
-                ch = buf[q + 1]
-                if ch == 0x75:
-                    for k in range(2, 6):
-                        if q + k >= n:
-                            raise _Fail(_E_EOF, n)
-                        if buf[q + k] not in _HEX:
-                            raise _Fail(_E_ESCAPE, q)
-                    q += 6
-                elif ch in _SIMPLE_ESCAPES:
-                    q += 2
-                else:
-                    raise _Fail(_E_ESCAPE, q)
-            elif ch < 0x20:
-                raise _Fail(_E_CTRL, q)
-            else:
-                q = _utf8_end(buf, q, n)
-        self._node(STRING, p, q - p - 1, flags)
-        return q + 1
+        end, escapes = string_end(self.buf, p, self.n)
+        self._node(STRING, p, end - p - 2, _F_ESCAPES if escapes else 0)
+        return end
 
     def _number(self, p: int) -> int:
-        buf = self.buf
-        n = self.n
-        m = _NUMBER.match(buf, p)
-        if m is not None:
-            t = m.end()
-            if t >= n or buf[t] not in b".eE":
-                token = m.group()
-                integer = b"." not in token and b"e" not in token and b"E" not in token
-                self._node(NUMBER, p, t - p, _F_INTEGER if integer else 0)
-                return t
-        # the exact rules (and error positions) of the compiled scanner
-        q = p
-        integer = True
-        if buf[q] == 0x2D:
-            q += 1
-        if q >= n:
-            raise _Fail(_E_EOF, n)
-        ch = buf[q]
-        if ch == 0x30:
-            q += 1
-        elif 0x31 <= ch <= 0x39:
-            q = _DIGITS.match(buf, q).end()  # type: ignore[union-attr]
-        else:
-            raise _Fail(_E_NUMBER, q)
-        if q < n and buf[q] == 0x2E:
-            integer = False
-            q += 1
-            if q >= n:
-                raise _Fail(_E_EOF, n)
-            if not 0x30 <= buf[q] <= 0x39:
-                raise _Fail(_E_NUMBER, q)
-            q = _DIGITS.match(buf, q).end()  # type: ignore[union-attr]
-        if q < n and buf[q] in b"eE":
-            integer = False
-            q += 1
-            if q < n and buf[q] in b"+-":
-                q += 1
-            if q >= n:
-                raise _Fail(_E_EOF, n)
-            if not 0x30 <= buf[q] <= 0x39:
-                raise _Fail(_E_NUMBER, q)
-            q = _DIGITS.match(buf, q).end()  # type: ignore[union-attr]
-        self._node(NUMBER, p, q - p, _F_INTEGER if integer else 0)
-        return q
+        end, integer = number_end(self.buf, p, self.n)
+        self._node(NUMBER, p, end - p, _F_INTEGER if integer else 0)
+        return end
 
     def _key(self, p: int) -> int:
         """At a key (after ``{`` or ``,`` and whitespace): the key, ``:`` and whitespace."""
         buf = self.buf
         n = self.n
         if p >= n:
-            raise _Fail(_E_EOF, n)
+            raise Fail(E_EOF, n)
         if buf[p] != 0x22:
-            raise _Fail(_E_KEY, p)
-        p = _WS.match(buf, self._string(p)).end()  # type: ignore[union-attr]
-        if p >= n:
-            raise _Fail(_E_EOF, n)
-        if buf[p] != 0x3A:
-            raise _Fail(_E_COLON, p)
-        return _WS.match(buf, p + 1).end()  # type: ignore[union-attr]
+            raise Fail(E_KEY, p)
+        return member_value(buf, self._string(p), n)
 
     def parse(self) -> None:
         buf = self.buf
         n = self.n
-        ws = _WS.match
+        ws = WS.match
         kind = self.kind
         size = self.size
         stack: list[int] = []
@@ -292,11 +176,11 @@ class _Tape:
         while True:
             # a value at p
             if p >= n:
-                raise _Fail(_E_EOF, n)
+                raise Fail(E_EOF, n)
             ch = buf[p]
             if ch == 0x7B or ch == 0x5B:
                 if len(stack) >= MAX_DEPTH:
-                    raise _Fail(_E_NESTING, p)
+                    raise Fail(E_NESTING, p)
                 is_obj = ch == 0x7B
                 h = self._node(OBJECT if is_obj else ARRAY, p, 0, 0)
                 p = ws(buf, p + 1).end()  # type: ignore[union-attr]
@@ -312,27 +196,22 @@ class _Tape:
             elif ch == 0x2D or 0x30 <= ch <= 0x39:
                 p = self._number(p)
             elif ch in _LITERALS:
-                lit, k = _LITERALS[ch]
-                for i in range(len(lit)):
-                    if p + i >= n:
-                        raise _Fail(_E_EOF, n)
-                    if buf[p + i] != lit[i]:
-                        raise _Fail(_E_LITERAL, p)
-                self._node(k, p, len(lit), 0)
-                p += len(lit)
+                end = literal_end(buf, p, n)
+                self._node(_LITERALS[ch], p, end - p, 0)
+                p = end
             else:
-                raise _Fail(_E_CHAR, p)
+                raise Fail(E_CHAR, p)
             # after a complete value
             while True:
                 p = ws(buf, p).end()  # type: ignore[union-attr]
                 if not stack:
                     if p < n:
-                        raise _Fail(_E_EXTRA, p)
+                        raise Fail(_E_EXTRA, p)
                     return
                 parent = stack[-1]
                 size[parent] += 1
                 if p >= n:
-                    raise _Fail(_E_EOF, n)
+                    raise Fail(E_EOF, n)
                 ch = buf[p]
                 is_obj = kind[parent] == OBJECT
                 if ch == 0x2C:
@@ -345,12 +224,7 @@ class _Tape:
                     stack.pop()
                     p += 1
                     continue
-                raise _Fail(_E_OBJ_SEP if is_obj else _E_ARR_SEP, p)
-
-
-def _char_pos(buf: bytes, pos: int) -> int:
-    """Byte offset -> character offset in the UTF-8 text ``buf``."""
-    return pos - sum(1 for b in buf[:pos] if 0x80 <= b <= 0xBF)
+                raise Fail(E_OBJ_SEP if is_obj else E_ARR_SEP, p)
 
 
 class Doc:
@@ -399,8 +273,8 @@ class Doc:
         tape = _Tape(buf)
         try:
             tape.parse()
-        except _Fail as fail:
-            pos = _char_pos(buf, fail.pos) if is_str else fail.pos
+        except Fail as fail:
+            pos = char_pos(buf, fail.pos) if is_str else fail.pos
             raise ExtractError(fail.message, pos) from None
         self._buf = buf
         self._is_str = is_str
@@ -420,14 +294,14 @@ class Doc:
 
     def _error(self, message: str, h: int) -> ExtractError:
         pos = self._start[h]
-        return ExtractError(message, _char_pos(self._buf, pos) if self._is_str else pos)
+        return ExtractError(message, char_pos(self._buf, pos) if self._is_str else pos)
 
     def _string(self, h: int) -> str:
         start = self._start[h] + 1
-        raw = self._buf[start : start + self._size[h]].decode("utf-8")
+        raw = self._buf[start : start + self._size[h]]
         if self._flags[h] & _F_ESCAPES:
-            return json.loads('"' + raw + '"')  # validated: escapes only, no control characters
-        return raw
+            return unescape(raw)
+        return raw.decode("utf-8")
 
     def _number_text(self, h: int) -> str:
         start = self._start[h]

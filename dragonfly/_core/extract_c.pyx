@@ -3,13 +3,13 @@
 
 Behaves exactly like :mod:`dragonfly._core.extract_py` (the reference, where the
 semantics are documented): same results, same exception, message and ``pos``. The
-scanner works on raw bytes with pointer arithmetic, never reads past the end of the
-buffer (``buf[n]`` included) and creates no Python object on the success path except
-the returned levels.
+scanner (``_json_c.pxd``, shared with the JSON document) works on raw bytes with pointer
+arithmetic, never reads past the end of the buffer (``buf[n]`` included) and creates no
+Python object on the success path except the returned levels.
 
-Speed notes: 8-byte SWAR scans for string bodies and digit runs (little-endian targets;
-elsewhere a byte loop), Clinger's exact fast path for decimals with at most 2**53 as
-mantissa and a power of ten up to 1e22 (correctly rounded, so identical to ``float()``;
+Speed notes: SSE2 or 8-byte SWAR scans for string bodies and digit runs (little-endian
+targets; elsewhere a byte loop), Clinger's exact fast path for decimals with at most 2**53
+as mantissa and a power of ten up to 1e22 (correctly rounded, so identical to ``float()``;
 ``_Py_dg_strtod`` through ``PyOS_string_to_double`` otherwise), and a one-pass
 ``TopExtractor`` when the two paths share a prefix (the side met first is read, then
 skipped to its end). Whenever that one pass fails, the two independent extractions run
@@ -21,130 +21,27 @@ Cython modules can ``cimport`` :class:`CompiledPath`, :func:`extract_into` and
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
+from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_Check
 from libc.math cimport isfinite
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp, memcpy
 
+from ._json_c cimport DF_FAST_FLOAT, DF_LE, E_ARR_SEP, E_CHAR, E_KEY, E_NESTING, E_NUMBER, E_OBJ_SEP, E_OK
+from ._json_c cimport E_SCAN_CODES, Scan, char_pos, cptr, df_acc, df_acc_exp, df_ctz64, df_digit_run8, df_load8
+from ._json_c cimport df_pow10, df_pow10_u64, df_special8, df_strtod, df_value_k, expect_digit, is_digit, literal_end
+from ._json_c cimport member_value, number_end, scan_eof, scan_fail, skip_ws, string_end, unescape
+
 from ..errors import ExtractError
+from ._json_py import MESSAGES
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
-    bint PyUnicode_IS_ASCII(object unicode)
     bint PyUnicode_IS_COMPACT_ASCII(object unicode)
     void* PyUnicode_DATA(object unicode)
     Py_ssize_t PyUnicode_GET_LENGTH(object unicode)
-    double PyOS_string_to_double(const char* s, char** endptr, PyObject* overflow_exception)
-    PyObject* PyErr_Occurred()
-    void PyErr_Clear()
     Py_ssize_t PY_SSIZE_T_MAX
-
-cdef extern from *:
-    """
-    #include <float.h>
-    #include <stdint.h>
-    #include <string.h>
-
-    #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    #  define DF_SWAR 1
-    #elif defined(_M_X64) || defined(_M_IX86) || defined(_M_ARM64)
-    #  define DF_SWAR 1
-    #else
-    #  define DF_SWAR 0
-    #endif
-
-    /* m * 10^k and m / 10^k with m <= 2^53 and k <= 22 are exact operands, so one IEEE
-       operation gives the correctly rounded result (Clinger's fast path) -- provided
-       doubles are evaluated in double precision. */
-    #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
-    #  define DF_FAST_FLOAT 1
-    #else
-    #  define DF_FAST_FLOAT 0
-    #endif
-
-    static const double df_pow10[23] = {
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-    static inline uint64_t df_load8(const unsigned char* p) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        return x;
-    }
-
-    /* Nonzero when any byte of x is < 0x20, '"', '\\\\' or >= 0x80. */
-    static inline uint64_t df_special8(uint64_t x) {
-        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-        uint64_t q = x ^ (ones * 0x22), s = x ^ (ones * 0x5C);
-        return (x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((s - ones) & ~s)) & high;
-    }
-
-    /* Index of the lowest set bit (x != 0). */
-    #if defined(_MSC_VER) && !defined(__clang__)
-    #  include <intrin.h>
-    #endif
-    static inline int df_ctz64(uint64_t x) {
-    #if defined(__GNUC__) || defined(__clang__)
-        return __builtin_ctzll(x);
-    #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_ARM64))
-        unsigned long i;
-        _BitScanForward64(&i, x);
-        return (int)i;
-    #else
-        int n = 0;
-        while (!(x & 1)) { x >>= 1; n++; }
-        return n;
-    #endif
-    }
-
-    /* All eight bytes are ASCII digits. */
-    static inline int df_digits8(uint64_t x) {
-        return (((x & 0xF0F0F0F0F0F0F0F0ULL) |
-                 (((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) == 0x3333333333333333ULL);
-    }
-
-    /* Number of leading ASCII digits among the eight bytes (little-endian load), 0..8.
-       The lowest flagged byte is exact: a carry only leaves a byte that is >= 0x80. */
-    static inline int df_digit_run8(uint64_t x) {
-        uint64_t a = x ^ 0x3030303030303030ULL;
-        uint64_t m = ((a + 0x7676767676767676ULL) | a) & 0x8080808080808080ULL;
-        return m ? (df_ctz64(m) >> 3) : 8;
-    }
-
-    static const uint64_t df_pow10_u64[9] = {
-        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL};
-
-    /* Value of eight ASCII digits loaded little-endian (first digit in the low byte). */
-    static inline uint32_t df_value8(uint64_t x) {
-        const uint64_t mask = 0x000000FF000000FFULL;
-        const uint64_t mul1 = 100ULL + (1000000ULL << 32);
-        const uint64_t mul2 = 1ULL + (10000ULL << 32);
-        x -= 0x3030303030303030ULL;
-        x = (x * 10) + (x >> 8);
-        x = (((x & mask) * mul1) + (((x >> 16) & mask) * mul2)) >> 32;
-        return (uint32_t)x;
-    }
-
-    /* Value of the first k (1..8) ASCII digits of x (little-endian load). */
-    static inline uint32_t df_value_k(uint64_t x, int k) {
-        if (k < 8)
-            x = (x << (8 * (8 - k))) | (0x3030303030303030ULL >> (8 * k));
-        return df_value8(x);
-    }
-    """
-    int DF_SWAR
-    int DF_FAST_FLOAT
-    const double* df_pow10
-    uint64_t df_load8(const unsigned char* p) noexcept nogil
-    uint64_t df_special8(uint64_t x) noexcept nogil
-    int df_ctz64(uint64_t x) noexcept nogil
-    int df_digits8(uint64_t x) noexcept nogil
-    uint32_t df_value8(uint64_t x) noexcept nogil
-    int df_digit_run8(uint64_t x) noexcept nogil
-    uint32_t df_value_k(uint64_t x, int k) noexcept nogil
-    const uint64_t* df_pow10_u64
 
 __all__ = ("extract_levels", "TopExtractor", "MAX_NESTING", "MAX_TOP_DEPTH")
 
@@ -154,25 +51,9 @@ MAX_NESTING = 1024
 MAX_TOP_DEPTH = 100_000
 DEF C_MAX_NESTING = 1024
 DEF STACK_LEVELS = 64
-DEF MAX_EXP = 100000000
-
-ctypedef const unsigned char* cptr
 
 cdef enum:
-    E_OK = 0
-    E_EOF
-    E_CHAR
-    E_CTRL
-    E_ESCAPE
-    E_UTF8
-    E_NUMBER
-    E_LITERAL
-    E_KEY
-    E_COLON
-    E_OBJ_SEP
-    E_ARR_SEP
-    E_NESTING
-    E_LEVELS
+    E_LEVELS = E_SCAN_CODES
     E_ENTRY
     E_SHORT
     E_COMMA
@@ -185,21 +66,8 @@ cdef enum:
     E_CONVERT
     E_MEMORY
 
-# Same strings as the reference twin, in E_* order.
-cdef tuple _MESSAGES = (
-    "",
-    "unexpected end of input",
-    "unexpected character",
-    "control character in string",
-    "invalid escape in string",
-    "invalid UTF-8 in string",
-    "invalid number",
-    "invalid literal",
-    "expected string key",
-    "expected ':'",
-    "expected ',' or '}'",
-    "expected ',' or ']'",
-    "nesting too deep",
+# The scanner's messages (shared with the reference twin), then this module's, in E_* order.
+cdef tuple _MESSAGES = MESSAGES + (
     "expected array of levels",
     "level entry must be an array",
     "level entry has fewer than 2 elements",
@@ -214,41 +82,11 @@ cdef tuple _MESSAGES = (
     "out of memory",
 )
 
-# Byte classes.
-cdef unsigned char C_WS = 1        # JSON whitespace
-cdef unsigned char C_DIGIT = 2
-cdef unsigned char C_HEX = 4
-cdef unsigned char C_ESC = 8       # the character after a backslash in a two-character escape
-cdef unsigned char C_PLAIN = 16    # needs no attention inside a string
-cdef unsigned char _cls[256]
-
-
-cdef void _init_classes() noexcept:
-    cdef int i
-    for i in range(256):
-        _cls[i] = 0
-        if 0x20 <= i < 0x80 and i != 0x22 and i != 0x5C:
-            _cls[i] |= C_PLAIN
-    for i in b" \t\n\r":
-        _cls[i] |= C_WS
-    for i in b"0123456789":
-        _cls[i] |= C_DIGIT | C_HEX
-    for i in b"abcdefABCDEF":
-        _cls[i] |= C_HEX
-    for i in b'"\\/bfnrt':
-        _cls[i] |= C_ESC
-
-
-_init_classes()
-
 
 cdef struct Ctx:
-    const unsigned char* start
-    const unsigned char* end
-    int err
-    Py_ssize_t pos
-    Py_ssize_t step
-    const unsigned char* stop
+    Scan s             # the scanner: the text, and the error and its position
+    Py_ssize_t step    # E_NOTFOUND: the path step not found
+    cptr stop          # after a successful extraction: where it stopped
 
 
 cdef struct Sink:
@@ -264,146 +102,37 @@ cdef struct Sink:
 # ---------------------------------------------------------------------------------------
 
 
-cdef inline cptr _fail(Ctx* c, int err, cptr at) noexcept:
-    c.err = err
-    c.pos = at - c.start
-    return NULL
-
-
-cdef inline cptr _eof(Ctx* c) noexcept:
-    c.err = E_EOF
-    c.pos = c.end - c.start
-    return NULL
-
-
-cdef Py_ssize_t _char_pos(object message, const char* buf, Py_ssize_t pos):
-    """Byte offset -> offset in ``message`` (characters for ``str``)."""
-    cdef Py_ssize_t i, count = 0
-    cdef unsigned char b
-    if not PyUnicode_Check(message) or PyUnicode_IS_ASCII(message):
-        return pos
-    for i in range(pos):
-        b = <unsigned char>buf[i]
-        if b < 0x80 or b > 0xBF:
-            count += 1
-    return count
-
-
 cdef int _raise(Ctx* c, CompiledPath path, object message, const char* buf) except -1:
-    if c.err == E_MEMORY:
+    if c.s.err == E_MEMORY:
         raise MemoryError()
-    cdef Py_ssize_t pos = c.pos
+    cdef Py_ssize_t pos = c.s.pos
     if message is not None:
-        pos = _char_pos(message, buf, pos)
-    if c.err == E_NOTFOUND:
+        pos = char_pos(message, <cptr>buf, pos)
+    if c.s.err == E_NOTFOUND:
         text = f"path {path.path!r}: {path._keys[c.step]!r} not found"
     else:
-        text = _MESSAGES[c.err]
+        text = _MESSAGES[c.s.err]
     raise ExtractError(text, pos)
 
 
 # ---------------------------------------------------------------------------------------
-# Scanning primitives
+# Scanning (the primitives are _json_c.pxd's)
 # ---------------------------------------------------------------------------------------
 
 
-cdef inline cptr _ws(cptr p, cptr e) noexcept:
-    if p < e and p[0] > 0x20:  # the usual case: no whitespace at all
-        return p
-    while p < e and (_cls[p[0]] & C_WS):
-        p += 1
-    return p
+cdef cptr _skip_string(Scan* c, cptr p) noexcept:
+    """Past the string at ``p``, its opening quote (``string_end`` compiled once here, not
+    inline at every call)."""
+    return string_end(c, p, NULL)
 
 
-cdef cptr _utf8_seq(Ctx* c, cptr p) noexcept:
-    cdef cptr e = c.end
-    cdef unsigned char ch = p[0], d
-    cdef int need, k
-    cdef unsigned char lo, hi
-    if 0xC2 <= ch <= 0xDF:
-        need = 1; lo = 0x80; hi = 0xBF
-    elif ch == 0xE0:
-        need = 2; lo = 0xA0; hi = 0xBF
-    elif (0xE1 <= ch <= 0xEC) or (0xEE <= ch <= 0xEF):
-        need = 2; lo = 0x80; hi = 0xBF
-    elif ch == 0xED:
-        need = 2; lo = 0x80; hi = 0x9F
-    elif ch == 0xF0:
-        need = 3; lo = 0x90; hi = 0xBF
-    elif 0xF1 <= ch <= 0xF3:
-        need = 3; lo = 0x80; hi = 0xBF
-    elif ch == 0xF4:
-        need = 3; lo = 0x80; hi = 0x8F
-    else:
-        return _fail(c, E_UTF8, p)
-    for k in range(1, need + 1):
-        if p + k >= e:
-            return _eof(c)
-        d = p[k]
-        if k == 1:
-            if d < lo or d > hi:
-                return _fail(c, E_UTF8, p)
-        elif d < 0x80 or d > 0xBF:
-            return _fail(c, E_UTF8, p)
-    return p + need + 1
-
-
-cdef inline cptr _scan_plain(cptr p, cptr e) noexcept:
-    """Advance over string bytes that need no attention."""
-    cdef uint64_t m
-    if DF_SWAR:
-        while e - p >= 8:
-            m = df_special8(df_load8(p))
-            if m:
-                # the lowest flagged byte is exact (borrows only propagate upwards)
-                return p + (df_ctz64(m) >> 3)
-            p += 8
-    while p < e and (_cls[p[0]] & C_PLAIN):
-        p += 1
-    return p
-
-
-cdef cptr _skip_string(Ctx* c, cptr p) noexcept:
-    """``p`` is at the opening quote; return the position after the closing quote."""
-    cdef cptr e = c.end
-    cdef unsigned char ch
-    cdef int k
-    p += 1
-    while True:
-        p = _scan_plain(p, e)
-        if p >= e:
-            return _eof(c)
-        ch = p[0]
-        if ch == 0x22:
-            return p + 1
-        if ch == 0x5C:
-            if p + 1 >= e:
-                return _eof(c)
-            ch = p[1]
-            if ch == 0x75:
-                for k in range(2, 6):
-                    if p + k >= e:
-                        return _eof(c)
-                    if not (_cls[p[k]] & C_HEX):
-                        return _fail(c, E_ESCAPE, p)
-                p += 6
-            elif _cls[ch] & C_ESC:
-                p += 2
-            else:
-                return _fail(c, E_ESCAPE, p)
-        elif ch < 0x20:
-            return _fail(c, E_CTRL, p)
-        else:
-            p = _utf8_seq(c, p)
-            if p == NULL:
-                return NULL
-
-
-cdef inline cptr _skip_short_string(Ctx* c, cptr p) noexcept:
-    """``_skip_string`` with an inline fast path for plain strings of up to 15 bytes."""
+cdef inline cptr _plain_string_end(cptr p, cptr e) noexcept:
+    """The end of the string at ``p`` (its opening quote) when it is plain (no escape, control
+    character or byte >= 0x80) and at most 15 bytes long, and 17 bytes may be read from ``p``;
+    NULL for any other string, left to :func:`_skip_string`."""
     cdef uint64_t m
     cdef int k
-    if DF_SWAR and c.end - p >= 17:
+    if DF_LE and e - p >= 17:
         m = df_special8(df_load8(p + 1))
         if m:
             k = df_ctz64(m) >> 3
@@ -415,22 +144,15 @@ cdef inline cptr _skip_short_string(Ctx* c, cptr p) noexcept:
                 k = df_ctz64(m) >> 3
                 if p[9 + k] == 0x22:
                     return p + k + 10
+    return NULL
+
+
+cdef inline cptr _skip_short_string(Scan* c, cptr p) noexcept:
+    """:func:`_skip_string` with an inline fast path for plain strings of up to 15 bytes."""
+    cdef cptr r = _plain_string_end(p, c.end)
+    if r != NULL:
+        return r
     return _skip_string(c, p)
-
-
-cdef inline unsigned int _hexval(cptr p) noexcept:
-    cdef unsigned int v = 0
-    cdef int k
-    cdef unsigned char ch
-    for k in range(4):
-        ch = p[k]
-        if ch <= 0x39:
-            v = (v << 4) | (ch - 0x30)
-        elif ch <= 0x46:
-            v = (v << 4) | (ch - 0x37)
-        else:
-            v = (v << 4) | (ch - 0x57)
-    return v
 
 
 cdef bint _escaped_equals(cptr s, cptr t, const char* key, Py_ssize_t klen) noexcept:
@@ -439,7 +161,8 @@ cdef bint _escaped_equals(cptr s, cptr t, const char* key, Py_ssize_t klen) noex
     cdef unsigned char ch
     cdef unsigned char enc[4]
     cdef int elen, k
-    cdef unsigned int cp, lo
+    cdef Py_UCS4 u
+    cdef unsigned int cp
     while s < t:
         ch = s[0]
         if ch != 0x5C:
@@ -448,32 +171,10 @@ cdef bint _escaped_equals(cptr s, cptr t, const char* key, Py_ssize_t klen) noex
             ki += 1
             s += 1
             continue
-        ch = s[1]
-        if ch != 0x75:
-            if ch == 0x62:
-                ch = 0x08
-            elif ch == 0x66:
-                ch = 0x0C
-            elif ch == 0x6E:
-                ch = 0x0A
-            elif ch == 0x72:
-                ch = 0x0D
-            elif ch == 0x74:
-                ch = 0x09
-            if ki >= klen or <unsigned char>key[ki] != ch:
-                return False
-            ki += 1
-            s += 2
-            continue
-        cp = _hexval(s + 2)
-        s += 6
-        if 0xD800 <= cp <= 0xDBFF and t - s >= 6 and s[0] == 0x5C and s[1] == 0x75:
-            lo = _hexval(s + 2)
-            if 0xDC00 <= lo <= 0xDFFF:
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
-                s += 6
+        s = unescape(s, t, &u)
+        cp = u
         if 0xD800 <= cp <= 0xDFFF:
-            return False
+            return False  # a lone surrogate never equals a UTF-8 path component
         if cp < 0x80:
             enc[0] = <unsigned char>cp
             elen = 1
@@ -499,98 +200,37 @@ cdef bint _escaped_equals(cptr s, cptr t, const char* key, Py_ssize_t klen) noex
     return ki == klen
 
 
-cdef inline bint _key_equals(cptr s, cptr t, bint escaped, const char* key, Py_ssize_t klen) noexcept:
+cdef inline bint _key_equals(cptr s, cptr t, const char* key, Py_ssize_t klen) noexcept:
     """The validated string body ``[s, t)`` decodes to the UTF-8 bytes ``key``."""
-    if not escaped:
+    if memchr(s, 0x5C, t - s) == NULL:
         return (t - s) == klen and memcmp(s, key, klen) == 0
     return _escaped_equals(s, t, key, klen)
 
 
-cdef cptr _match_key(Ctx* c, cptr p, const char* key, Py_ssize_t klen, bint* hit) noexcept:
-    """Validate the string at ``p`` and compare its decoded UTF-8 with ``key``."""
-    cdef cptr r = _skip_string(c, p)
+cdef inline cptr _member(Scan* c, cptr p, cptr* name) noexcept:
+    """At an object member: validate ``"name" :`` and return the position of the value (after
+    whitespace); the name's body is ``[name[0], name[1])``."""
+    cdef cptr e = c.end
+    cdef cptr r
+    if p >= e:
+        return scan_eof(c)
+    if p[0] != 0x22:
+        return scan_fail(c, E_KEY, p)
+    r = _skip_string(c, p)
     if r == NULL:
         return NULL
-    cdef cptr s = p + 1
-    hit[0] = _key_equals(s, r - 1, memchr(s, 0x5C, (r - 1) - s) != NULL, key, klen)
-    return r
+    name[0] = p + 1
+    name[1] = r - 1
+    return member_value(c, r)
 
 
-cdef cptr _skip_number(Ctx* c, cptr p, bint* integer) noexcept:
-    cdef cptr e = c.end
-    cdef unsigned char ch
-    if p[0] == 0x2D:
-        p += 1
-    if p >= e:
-        return _eof(c)
-    ch = p[0]
-    if ch == 0x30:
-        p += 1
-    elif 0x31 <= ch <= 0x39:
-        p += 1
-        while p < e and (_cls[p[0]] & C_DIGIT):
-            p += 1
-    else:
-        return _fail(c, E_NUMBER, p)
-    integer[0] = True
-    if p < e and p[0] == 0x2E:
-        integer[0] = False
-        p += 1
-        if p >= e:
-            return _eof(c)
-        if not (_cls[p[0]] & C_DIGIT):
-            return _fail(c, E_NUMBER, p)
-        while p < e and (_cls[p[0]] & C_DIGIT):
-            p += 1
-    if p < e and (p[0] == 0x65 or p[0] == 0x45):
-        integer[0] = False
-        p += 1
-        if p < e and (p[0] == 0x2B or p[0] == 0x2D):
-            p += 1
-        if p >= e:
-            return _eof(c)
-        if not (_cls[p[0]] & C_DIGIT):
-            return _fail(c, E_NUMBER, p)
-        while p < e and (_cls[p[0]] & C_DIGIT):
-            p += 1
-    return p
+cdef inline cptr _key_colon(Scan* c, cptr p) noexcept:
+    """At an object member: past ``"name" :`` and whitespace."""
+    cdef cptr name[2]
+    return _member(c, p, name)
 
 
-cdef cptr _skip_literal(Ctx* c, cptr p) noexcept:
-    cdef const char* lit
-    cdef int k, n
-    if p[0] == 0x74:
-        lit = b"true"; n = 4
-    elif p[0] == 0x66:
-        lit = b"false"; n = 5
-    else:
-        lit = b"null"; n = 4
-    for k in range(n):
-        if p + k >= c.end:
-            return _eof(c)
-        if p[k] != <unsigned char>lit[k]:
-            return _fail(c, E_LITERAL, p)
-    return p + n
-
-
-cdef inline cptr _key_colon(Ctx* c, cptr p) noexcept:
-    cdef cptr e = c.end
-    if p >= e:
-        return _eof(c)
-    if p[0] != 0x22:
-        return _fail(c, E_KEY, p)
-    p = _skip_string(c, p)
-    if p == NULL:
-        return NULL
-    p = _ws(p, e)
-    if p >= e:
-        return _eof(c)
-    if p[0] != 0x3A:
-        return _fail(c, E_COLON, p)
-    return _ws(p + 1, e)
-
-
-cdef cptr _skip_nested(Ctx* c, cptr p, unsigned char* stack, Py_ssize_t top, bint after) noexcept:
+cdef cptr _skip_nested(Scan* c, cptr p, unsigned char* stack, Py_ssize_t top, bint after) noexcept:
     """Validate JSON from ``p`` until the containers in ``stack[0:top]`` are closed.
 
     ``stack`` has room for ``C_MAX_NESTING`` entries (1: object, 0: array). With
@@ -606,24 +246,23 @@ cdef cptr _skip_nested(Ctx* c, cptr p, unsigned char* stack, Py_ssize_t top, bin
         if not after:
             # one value at p
             if p >= e:
-                return _eof(c)
+                return scan_eof(c)
             ch = p[0]
             if ch == 0x5B and top < C_MAX_NESTING and e - p > 1 and p[1] == 0x22:
-                # fast path for a level entry ["price","qty"]; anything else (and any
-                # error) is left to the general loop below, from the same position
-                r = _skip_short_string(c, p + 1)
+                # fast path for a level entry ["price","qty"] of plain short strings; anything
+                # else is left to the general loop below, from the same position
+                r = _plain_string_end(p + 1, e)
                 if r != NULL and e - r > 1 and r[0] == 0x2C and r[1] == 0x22:
-                    r = _skip_short_string(c, r + 1)
+                    r = _plain_string_end(r + 1, e)
                     if r != NULL and r < e and r[0] == 0x5D:
                         p = r + 1
                         after = True
                         continue
-                c.err = E_OK
             if ch == 0x7B or ch == 0x5B:
                 if top >= C_MAX_NESTING:
-                    return _fail(c, E_NESTING, p)
+                    return scan_fail(c, E_NESTING, p)
                 is_obj = ch == 0x7B
-                p = _ws(p + 1, e)
+                p = skip_ws(p + 1, e)
                 if p < e and p[0] == (0x7D if is_obj else 0x5D):
                     p += 1
                 else:
@@ -636,12 +275,12 @@ cdef cptr _skip_nested(Ctx* c, cptr p, unsigned char* stack, Py_ssize_t top, bin
                     continue
             elif ch == 0x22:
                 p = _skip_short_string(c, p)
-            elif ch == 0x2D or (0x30 <= ch <= 0x39):
-                p = _skip_number(c, p, &integer)
+            elif ch == 0x2D or is_digit(ch):
+                p = number_end(c, p, &integer)
             elif ch == 0x74 or ch == 0x66 or ch == 0x6E:
-                p = _skip_literal(c, p)
+                p = literal_end(c, p)
             else:
-                return _fail(c, E_CHAR, p)
+                return scan_fail(c, E_CHAR, p)
             if p == NULL:
                 return NULL
         after = False
@@ -649,13 +288,13 @@ cdef cptr _skip_nested(Ctx* c, cptr p, unsigned char* stack, Py_ssize_t top, bin
         while True:
             if top == 0:
                 return p
-            p = _ws(p, e)
+            p = skip_ws(p, e)
             if p >= e:
-                return _eof(c)
+                return scan_eof(c)
             ch = p[0]
             is_obj = stack[top - 1]
             if ch == 0x2C:
-                p = _ws(p + 1, e)
+                p = skip_ws(p + 1, e)
                 if is_obj:
                     p = _key_colon(c, p)
                     if p == NULL:
@@ -666,10 +305,10 @@ cdef cptr _skip_nested(Ctx* c, cptr p, unsigned char* stack, Py_ssize_t top, bin
                 top -= 1
                 p += 1
                 continue
-            return _fail(c, E_OBJ_SEP if is_obj else E_ARR_SEP, p)
+            return scan_fail(c, E_OBJ_SEP if is_obj else E_ARR_SEP, p)
 
 
-cdef inline cptr _skip_value(Ctx* c, cptr p) noexcept:
+cdef inline cptr _skip_value(Scan* c, cptr p) noexcept:
     """Validate the JSON value at ``p`` (no leading whitespace); return its end."""
     cdef unsigned char stack[C_MAX_NESTING]
     return _skip_nested(c, p, stack, 0, False)
@@ -680,86 +319,12 @@ cdef inline cptr _skip_value(Ctx* c, cptr p) noexcept:
 # ---------------------------------------------------------------------------------------
 
 
-cdef inline cptr _acc_digits(cptr q, cptr e, uint64_t* m, int* nd, bint* slow) noexcept:
-    """Consume ``[0-9]*``, accumulating at most 19 significant digits into ``m``."""
-    cdef uint64_t mm = m[0]
-    cdef int n = nd[0], k
-    cdef uint64_t x
-    cdef unsigned int d
-    if DF_SWAR:
-        # up to eight digits per step; n may over-count leading zeros (then the exact
-        # slow path is taken sooner, never a wrong value): mm < 10**n <= 10**19 < 2**64
-        while e - q >= 8:
-            x = df_load8(q)
-            k = df_digit_run8(x)
-            if k == 0 or n + k > 19:
-                break
-            mm = mm * df_pow10_u64[k] + df_value_k(x, k)
-            n = n + k if mm != 0 else 0
-            q += k
-            if k < 8:
-                m[0] = mm
-                nd[0] = n
-                return q
-    while q < e:
-        d = <unsigned int>q[0] - 0x30
-        if d > 9:
-            break
-        if n < 19:
-            mm = mm * 10 + d
-            if mm != 0:
-                n += 1
-        else:
-            slow[0] = True
-        q += 1
-    m[0] = mm
-    nd[0] = n
-    return q
-
-
-cdef inline cptr _acc_exp(cptr q, cptr e, long* ex) noexcept:
-    cdef long v = 0
-    cdef unsigned int d
-    while q < e:
-        d = <unsigned int>q[0] - 0x30
-        if d > 9:
-            break
-        if v < MAX_EXP:
-            v = v * 10 + d
-        q += 1
-    ex[0] = v
-    return q
-
-
-cdef int _slow_convert(cptr s, Py_ssize_t n, double* out) noexcept:
-    """``float(text)`` on the validated token ``[s, s+n)`` (the reference conversion)."""
-    cdef char local[128]
-    cdef char* buf = local
-    cdef char* endp = NULL
-    cdef double v
-    if n >= 128:
-        buf = <char*>PyMem_Malloc(n + 1)
-        if buf == NULL:
-            return -2
-    memcpy(buf, s, n)
-    buf[n] = 0
-    v = PyOS_string_to_double(buf, &endp, NULL)
-    cdef bint ok = endp == buf + n and not (v == -1.0 and PyErr_Occurred() != NULL)
-    if buf != local:
-        PyMem_Free(buf)
-    if not ok:
-        PyErr_Clear()
-        return -1
-    out[0] = v
-    return 0
-
-
-cdef inline cptr _parse_num(Ctx* c, cptr p, double* out) noexcept:
+cdef inline cptr _parse_num(Scan* c, cptr p, double* out) noexcept:
     """A price or quantity at ``p``: a JSON number or a numeric string."""
     cdef cptr q = p + 1
     cdef int k1, k2
     cdef uint64_t x, y, m
-    if DF_SWAR and DF_FAST_FLOAT and c.end - q >= 17 and p[0] == 0x22:
+    if DF_LE and DF_FAST_FLOAT and c.end - q >= 17 and p[0] == 0x22:
         # Fast path for the usual venue format "ddd.ddddd" (1-7 integer digits, 1-8
         # fraction digits): two 8-byte loads, then Clinger's exact division. Every other
         # form, and every error, goes through the general parser.
@@ -776,7 +341,9 @@ cdef inline cptr _parse_num(Ctx* c, cptr p, double* out) noexcept:
     return _parse_num_general(c, p, out)
 
 
-cdef cptr _parse_num_general(Ctx* c, cptr p, double* out) noexcept:
+cdef cptr _parse_num_general(Scan* c, cptr p, double* out) noexcept:
+    """:func:`_parse_num` for any input: a JSON number (``strict``: its grammar and error positions), or a
+    numeric string ``[+-]? (D+ ('.' D*)? | '.' D+) ([eE] [+-]? D+)?``, walked once and converted as it goes."""
     cdef cptr e = c.end
     cdef cptr q
     cdef cptr r
@@ -784,87 +351,76 @@ cdef cptr _parse_num_general(Ctx* c, cptr p, double* out) noexcept:
     cdef cptr t      # token end
     cdef cptr after
     cdef unsigned char ch
-    cdef bint neg = False, slow = False, integer = True, ok, eneg = False
+    cdef bint strict, neg = False, integer = True, ok = True, eneg = False
     cdef uint64_t m = 0
-    cdef int nd = 0, rc
+    cdef int nd = 0, slow = 0
     cdef Py_ssize_t nfrac = 0
     cdef long ex = 0, e10
     cdef double v
     if p >= e:
-        return _eof(c)
+        return scan_eof(c)
     ch = p[0]
     if ch == 0x22:
+        strict = False
         q = p + 1
-        s = q
         if q < e and (q[0] == 0x2B or q[0] == 0x2D):
             neg = q[0] == 0x2D
             q += 1
-        r = _acc_digits(q, e, &m, &nd, &slow)
-        ok = r > q
-        q = r
-        if q < e and q[0] == 0x2E:
-            integer = False
-            q += 1
-            r = _acc_digits(q, e, &m, &nd, &slow)
-            nfrac = r - q
-            ok = ok or r > q
-            q = r
-        if ok and q < e and (q[0] == 0x65 or q[0] == 0x45):
-            integer = False
-            q += 1
-            if q < e and (q[0] == 0x2B or q[0] == 0x2D):
-                eneg = q[0] == 0x2D
-                q += 1
-            r = _acc_exp(q, e, &ex)
-            ok = r > q
-            q = r
-        if q >= e:
-            return _eof(c)
-        if not ok or q[0] != 0x22:
-            return _fail(c, E_NUMSTR, p)
-        t = q
-        after = q + 1
-        integer = False   # numeric strings keep the sign of zero: float("-0") == -0.0
-    elif ch == 0x2D or (0x30 <= ch <= 0x39):
-        s = p
+    elif ch == 0x2D or is_digit(ch):
+        strict = True
         q = p
-        if q[0] == 0x2D:
+        if ch == 0x2D:
             neg = True
             q += 1
+    else:
+        return scan_fail(c, E_NUMTYPE, p)
+    s = p if strict else p + 1
+    # the integer part
+    if strict:
         if q >= e:
-            return _eof(c)
+            return scan_eof(c)
         ch = q[0]
         if ch == 0x30:
             q += 1
         elif 0x31 <= ch <= 0x39:
-            q = _acc_digits(q, e, &m, &nd, &slow)
+            q = df_acc(q, e, &m, &nd, &slow)
         else:
-            return _fail(c, E_NUMBER, q)
-        if q < e and q[0] == 0x2E:
-            integer = False
-            q += 1
-            if q >= e:
-                return _eof(c)
-            if not (_cls[q[0]] & C_DIGIT):
-                return _fail(c, E_NUMBER, q)
-            r = _acc_digits(q, e, &m, &nd, &slow)
-            nfrac = r - q
-            q = r
-        if q < e and (q[0] == 0x65 or q[0] == 0x45):
-            integer = False
-            q += 1
-            if q < e and (q[0] == 0x2B or q[0] == 0x2D):
-                eneg = q[0] == 0x2D
-                q += 1
-            if q >= e:
-                return _eof(c)
-            if not (_cls[q[0]] & C_DIGIT):
-                return _fail(c, E_NUMBER, q)
-            q = _acc_exp(q, e, &ex)
-        t = q
-        after = q
+            return scan_fail(c, E_NUMBER, q)
     else:
-        return _fail(c, E_NUMTYPE, p)
+        r = df_acc(q, e, &m, &nd, &slow)
+        ok = r > q
+        q = r
+    # the fraction
+    if q < e and q[0] == 0x2E:
+        integer = False
+        q += 1
+        if strict and not expect_digit(c, q):
+            return NULL
+        r = df_acc(q, e, &m, &nd, &slow)
+        nfrac = r - q
+        ok = ok or r > q
+        q = r
+    # the exponent
+    if ok and q < e and (q[0] == 0x65 or q[0] == 0x45):
+        integer = False
+        q += 1
+        if q < e and (q[0] == 0x2B or q[0] == 0x2D):
+            eneg = q[0] == 0x2D
+            q += 1
+        if strict and not expect_digit(c, q):
+            return NULL
+        r = df_acc_exp(q, e, &ex)
+        ok = r > q
+        q = r
+    t = q
+    after = q
+    if not strict:
+        if q >= e:
+            return scan_eof(c)
+        if not ok or q[0] != 0x22:
+            return scan_fail(c, E_NUMSTR, p)
+        after = q + 1
+        integer = False   # numeric strings keep the sign of zero: float("-0") == -0.0
 
     if not slow and m == 0:
         # json.loads gives the int 0 for "-0", and float(0) is +0.0
@@ -882,17 +438,17 @@ cdef cptr _parse_num_general(Ctx* c, cptr p, double* out) noexcept:
                 v = v / df_pow10[-e10]
             out[0] = v
             return after
-        else:
-            rc = _slow_convert(s, t - s, &v)
-            if rc == -2:
+        if df_strtod(s, t - s, &v) < 0:
+            if PyErr_ExceptionMatches(MemoryError):
+                PyErr_Clear()
                 c.err = E_MEMORY
                 return NULL
-            if rc != 0:
-                return _fail(c, E_CONVERT, p)
-            if integer and v == 0.0:
-                v = 0.0
+            PyErr_Clear()
+            return scan_fail(c, E_CONVERT, p)
+        if integer and v == 0.0:
+            v = 0.0
     if not isfinite(v):
-        return _fail(c, E_FINITE, p)
+        return scan_fail(c, E_FINITE, p)
     out[0] = v
     return after
 
@@ -902,92 +458,80 @@ cdef cptr _parse_num_general(Ctx* c, cptr p, double* out) noexcept:
 # ---------------------------------------------------------------------------------------
 
 
-cdef cptr _navigate_range(Ctx* c, cptr p, CompiledPath path, Py_ssize_t first, Py_ssize_t last,
+cdef cptr _next_member(Ctx* x, cptr p, bint is_obj, Py_ssize_t step) noexcept:
+    """Skip the member value at ``p`` of the object (``is_obj``) or array searched for path step
+    ``step``, and the ``,`` after it: the position of the next member. At the container's end,
+    the step is not found."""
+    cdef Scan* c = &x.s
+    cdef cptr e = c.end
+    p = _skip_value(c, p)
+    if p == NULL:
+        return NULL
+    p = skip_ws(p, e)
+    if p >= e:
+        return scan_eof(c)
+    if p[0] == 0x2C:
+        return skip_ws(p + 1, e)
+    if p[0] == (0x7D if is_obj else 0x5D):
+        x.step = step
+        return scan_fail(c, E_NOTFOUND, p)
+    return scan_fail(c, E_OBJ_SEP if is_obj else E_ARR_SEP, p)
+
+
+cdef cptr _navigate_range(Ctx* x, cptr p, CompiledPath path, Py_ssize_t first, Py_ssize_t last,
                           unsigned char* kinds) noexcept:
     """From the value at ``p``, follow ``path.steps[first:last]``; return the position of the
     value reached. ``kinds[i]`` (when given) records the container searched for step ``i``
     (1: object, 0: array)."""
+    cdef Scan* c = &x.s
     cdef cptr e = c.end
-    cdef Py_ssize_t i, k, index
+    cdef Py_ssize_t i, k
     cdef PathStep* st
-    cdef unsigned char ch
-    cdef bint hit
+    cdef cptr name[2]
+    cdef bint is_obj
     for i in range(first, last):
         st = &path.steps[i]
-        index = st.index
         if p >= e:
-            return _eof(c)
-        ch = p[0]
-        if ch == 0x7B:
-            if kinds != NULL:
-                kinds[i] = 1
-            p = _ws(p + 1, e)
-            if p < e and p[0] == 0x7D:
-                c.step = i
-                return _fail(c, E_NOTFOUND, p)
-            while True:
-                if p >= e:
-                    return _eof(c)
-                if p[0] != 0x22:
-                    return _fail(c, E_KEY, p)
-                p = _match_key(c, p, st.key, st.keylen, &hit)
+            return scan_eof(c)
+        if p[0] != 0x7B and p[0] != 0x5B:
+            return scan_fail(c, E_CONTAINER if st.index >= 0 else E_OBJECT, p)
+        is_obj = p[0] == 0x7B
+        if not is_obj and st.index < 0:
+            return scan_fail(c, E_OBJECT, p)
+        if kinds != NULL:
+            kinds[i] = is_obj
+        p = skip_ws(p + 1, e)
+        if p < e and p[0] == (0x7D if is_obj else 0x5D):
+            x.step = i
+            return scan_fail(c, E_NOTFOUND, p)
+        k = 0
+        while True:
+            if is_obj:
+                p = _member(c, p, name)
                 if p == NULL:
                     return NULL
-                p = _ws(p, e)
-                if p >= e:
-                    return _eof(c)
-                if p[0] != 0x3A:
-                    return _fail(c, E_COLON, p)
-                p = _ws(p + 1, e)
-                if hit:
+                if _key_equals(name[0], name[1], st.key, st.keylen):
                     break
-                p = _skip_value(c, p)
-                if p == NULL:
-                    return NULL
-                p = _ws(p, e)
-                if p >= e:
-                    return _eof(c)
-                ch = p[0]
-                if ch == 0x2C:
-                    p = _ws(p + 1, e)
-                elif ch == 0x7D:
-                    c.step = i
-                    return _fail(c, E_NOTFOUND, p)
-                else:
-                    return _fail(c, E_OBJ_SEP, p)
-        elif ch == 0x5B:
-            if index < 0:
-                return _fail(c, E_OBJECT, p)
-            if kinds != NULL:
-                kinds[i] = 0
-            p = _ws(p + 1, e)
-            if p < e and p[0] == 0x5D:
-                c.step = i
-                return _fail(c, E_NOTFOUND, p)
-            k = 0
-            while k < index:
-                p = _skip_value(c, p)
-                if p == NULL:
-                    return NULL
-                p = _ws(p, e)
-                if p >= e:
-                    return _eof(c)
-                ch = p[0]
-                if ch == 0x2C:
-                    p = _ws(p + 1, e)
-                    k += 1
-                elif ch == 0x5D:
-                    c.step = i
-                    return _fail(c, E_NOTFOUND, p)
-                else:
-                    return _fail(c, E_ARR_SEP, p)
-        else:
-            return _fail(c, E_CONTAINER if index >= 0 else E_OBJECT, p)
+            elif k == st.index:
+                break
+            p = _next_member(x, p, is_obj, i)
+            if p == NULL:
+                return NULL
+            k += 1
     return p
 
 
-cdef inline cptr _navigate(Ctx* c, CompiledPath path) noexcept:
-    return _navigate_range(c, _ws(c.start, c.end), path, 0, path.nsteps, NULL)
+cdef inline cptr _navigate(Ctx* x, CompiledPath path) noexcept:
+    return _navigate_range(x, skip_ws(x.s.start, x.s.end), path, 0, path.nsteps, NULL)
+
+
+cdef inline void _sink_init(Sink* s, double* px, double* qx, Py_ssize_t cap) noexcept:
+    """An empty sink writing into ``px``/``qx`` (room for ``cap`` levels, not owned)."""
+    s.px = px
+    s.qx = qx
+    s.cap = cap
+    s.n = 0
+    s.heap = False
 
 
 cdef bint _grow(Sink* s) noexcept:
@@ -1019,7 +563,7 @@ cdef bint _grow(Sink* s) noexcept:
     return True
 
 
-cdef cptr _levels_at(Ctx* c, cptr p, Py_ssize_t depth, Sink* s, bint* closed) noexcept:
+cdef cptr _levels_at(Scan* c, cptr p, Py_ssize_t depth, Sink* s, bint* closed) noexcept:
     """Read at most ``depth`` levels of the array at ``p`` into ``s``; return the stop
     position (``closed``: the array's ``]`` was consumed), or NULL with ``c.err`` set."""
     cdef cptr e = c.end
@@ -1027,44 +571,44 @@ cdef cptr _levels_at(Ctx* c, cptr p, Py_ssize_t depth, Sink* s, bint* closed) no
     cdef double price, qty
     closed[0] = False
     if p >= e:
-        return _eof(c)
+        return scan_eof(c)
     if p[0] != 0x5B:
-        return _fail(c, E_LEVELS, p)
+        return scan_fail(c, E_LEVELS, p)
     p += 1
     s.n = 0
     if depth == 0:
         return p
-    p = _ws(p, e)
+    p = skip_ws(p, e)
     if p < e and p[0] == 0x5D:
         closed[0] = True
         return p + 1
     while True:
         if p >= e:
-            return _eof(c)
+            return scan_eof(c)
         if p[0] != 0x5B:
-            return _fail(c, E_ENTRY, p)
-        p = _parse_num(c, _ws(p + 1, e), &price)
+            return scan_fail(c, E_ENTRY, p)
+        p = _parse_num(c, skip_ws(p + 1, e), &price)
         if p == NULL:
             return NULL
-        p = _ws(p, e)
+        p = skip_ws(p, e)
         if p >= e:
-            return _eof(c)
+            return scan_eof(c)
         if p[0] != 0x2C:
-            return _fail(c, E_SHORT if p[0] == 0x5D else E_COMMA, p)
-        p = _parse_num(c, _ws(p + 1, e), &qty)
+            return scan_fail(c, E_SHORT if p[0] == 0x5D else E_COMMA, p)
+        p = _parse_num(c, skip_ws(p + 1, e), &qty)
         if p == NULL:
             return NULL
         while True:
-            p = _ws(p, e)
+            p = skip_ws(p, e)
             if p >= e:
-                return _eof(c)
+                return scan_eof(c)
             ch = p[0]
             if ch == 0x5D:
                 p += 1
                 break
             if ch != 0x2C:
-                return _fail(c, E_ARR_SEP, p)
-            p = _skip_value(c, _ws(p + 1, e))
+                return scan_fail(c, E_ARR_SEP, p)
+            p = _skip_value(c, skip_ws(p + 1, e))
             if p == NULL:
                 return NULL
         if s.n == s.cap:
@@ -1076,39 +620,39 @@ cdef cptr _levels_at(Ctx* c, cptr p, Py_ssize_t depth, Sink* s, bint* closed) no
         s.n += 1
         if s.n == depth:
             return p
-        p = _ws(p, e)
+        p = skip_ws(p, e)
         if p >= e:
-            return _eof(c)
+            return scan_eof(c)
         ch = p[0]
         if ch == 0x2C:
-            p = _ws(p + 1, e)
+            p = skip_ws(p + 1, e)
         elif ch == 0x5D:
             closed[0] = True
             return p + 1
         else:
-            return _fail(c, E_ARR_SEP, p)
+            return scan_fail(c, E_ARR_SEP, p)
 
 
-cdef Py_ssize_t _extract(Ctx* c, CompiledPath path, Py_ssize_t depth, Sink* s) noexcept:
-    """Fill ``s`` with at most ``depth`` levels; return the count, or -1 with ``c.err`` set."""
+cdef Py_ssize_t _extract(Ctx* x, CompiledPath path, Py_ssize_t depth, Sink* s) noexcept:
+    """Fill ``s`` with at most ``depth`` levels; return the count, or -1 with ``x.s.err`` set."""
     cdef bint closed
-    cdef cptr p = _navigate(c, path)
+    cdef cptr p = _navigate(x, path)
     if p == NULL:
         return -1
-    p = _levels_at(c, p, depth, s, &closed)
+    p = _levels_at(&x.s, p, depth, s, &closed)
     if p == NULL:
         return -1
-    c.stop = p
+    x.stop = p
     return s.n
 
 
-cdef inline void _ctx_init(Ctx* c, const char* buf, Py_ssize_t n) noexcept:
-    c.start = <cptr>buf
-    c.end = <cptr>buf + n
-    c.err = E_OK
-    c.pos = -1
-    c.step = -1
-    c.stop = NULL
+cdef inline void _ctx_init(Ctx* x, const char* buf, Py_ssize_t n) noexcept:
+    x.s.start = <cptr>buf
+    x.s.end = <cptr>buf + n
+    x.s.err = E_OK
+    x.s.pos = -1
+    x.step = -1
+    x.stop = NULL
 
 
 # ---------------------------------------------------------------------------------------
@@ -1229,11 +773,7 @@ cdef Py_ssize_t extract_into(const char* buf, Py_ssize_t n, CompiledPath path, P
     if depth < 0:
         raise ExtractError(f"depth must be >= 0, got {depth}")
     _ctx_init(&c, buf, n)
-    s.px = prices
-    s.qx = qtys
-    s.cap = depth
-    s.n = 0
-    s.heap = False
+    _sink_init(&s, prices, qtys, depth)
     cdef Py_ssize_t got = _extract(&c, path, depth, &s)
     if got < 0:
         _raise(&c, path, None, buf)
@@ -1251,11 +791,7 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
     cdef Ctx c
     cdef Sink s
     _ctx_init(&c, buf, n)
-    s.px = px
-    s.qx = qx
-    s.cap = STACK_LEVELS
-    s.n = 0
-    s.heap = False
+    _sink_init(&s, px, qx, STACK_LEVELS)
     try:
         got = _extract(&c, cp, d, &s)
         if got < 0:
@@ -1268,33 +804,15 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
             PyMem_Free(s.px)
             PyMem_Free(s.qx)
     if with_stop:
-        return out, _char_pos(message, buf, c.stop - c.start)
+        return out, char_pos(message, <cptr>buf, c.stop - c.s.start)
     return out
 
 
 def extract_levels(message, path, depth):
     """Read the first ``depth`` ``(price, qty)`` levels of the array at ``path``.
 
-    Parameters
-    ----------
-    message : str or bytes
-        A JSON document as the venue sent it.
-    path : str
-        Dotted path of object keys and array indexes, e.g. ``"data.bids"``, ``"b"``,
-        ``"1.as"`` (Kraken), ``"data.0.asks"`` (OKX); ``""`` is the document itself.
-    depth : int
-        Maximum number of levels to return (``>= 0``).
-
-    Returns
-    -------
-    list of (float, float)
-        At most ``depth`` ``(price, qty)`` tuples, in message order.
-
-    Raises
-    ------
-    ExtractError
-        Malformed, truncated or wrongly typed input before the stop point, absent path,
-        invalid arguments. Nothing after the stop point is examined.
+    See :func:`dragonfly._core.extract_py.extract_levels`, the reference, for the parameters,
+    the result, the stop point and the errors.
     """
     return _levels(message, path, depth, False)
 
@@ -1307,18 +825,9 @@ def _extract_with_stop(message, path, depth):
 cdef class TopExtractor:
     """Top-N change detector for snapshot feeds (Binance ``depth20``, Bitstamp ``order_book``).
 
-    Parameters
-    ----------
-    bids_path, asks_path : str
-        Dotted paths to the bid and ask level arrays (any order in the message).
-    depth : int
-        Levels kept per side, ``>= 1``.
-
-    Notes
-    -----
-    The levels live in C arrays; :attr:`bids` and :attr:`asks` build tuples only when
-    read. Both sides must be present (an absent side raises ExtractError). Levels compare
-    bit for bit. A failed update leaves the previous state untouched.
+    See :class:`dragonfly._core.extract_py.TopExtractor`, the reference, for the parameters
+    and the behaviour. Here the levels live in C arrays; :attr:`bids` and :attr:`asks` build
+    tuples only when read.
     """
 
     def __cinit__(self, bids_path, asks_path, depth):
@@ -1352,40 +861,16 @@ cdef class TopExtractor:
 
     cdef int update_buffer(self, const char* buf, Py_ssize_t n) except -1:
         cdef Ctx c
-        cdef int rc = _top_run(self, &c, buf, n)
-        if rc < 0:
-            _raise(&c, self._bids_path if rc == -1 else self._asks_path, None, buf)
-        if rc == 1:
-            self._bids_cache = None
-            self._asks_cache = None
-        return rc
+        return _top_outcome(self, &c, _top_run(self, &c, buf, n), None, buf)
 
     def update(self, message):
-        """Extract both sides from ``message``.
-
-        Returns
-        -------
-        bool
-            True when prices, quantities or level counts differ (bitwise) from the last
-            successful update, or when there was none since construction or :meth:`reset`.
-
-        Raises
-        ------
-        ExtractError
-            Bad input; the previous state is kept.
-        """
+        """Extract both sides from ``message``; True when the levels changed (see
+        :meth:`dragonfly._core.extract_py.TopExtractor.update`)."""
         cdef const char* buf
         cdef Py_ssize_t n
         cdef Ctx c
         _buffer(message, &buf, &n)
-        cdef int rc = _top_run(self, &c, buf, n)
-        if rc < 0:
-            _raise(&c, self._bids_path if rc == -1 else self._asks_path, message, buf)
-        if rc == 1:
-            self._bids_cache = None
-            self._asks_cache = None
-            return True
-        return False
+        return _top_outcome(self, &c, _top_run(self, &c, buf, n), message, buf) == 1
 
     def reset(self):
         """Forget the state: the next successful :meth:`update` returns True."""
@@ -1432,16 +917,16 @@ cdef class TopExtractor:
 DEF JOINT_MAX_STEPS = 64
 
 
-cdef cptr _side(Ctx* c, cptr p, CompiledPath path, Py_ssize_t first, Py_ssize_t depth, Sink* s,
+cdef cptr _side(Ctx* x, cptr p, CompiledPath path, Py_ssize_t first, Py_ssize_t depth, Sink* s,
                 bint finish, unsigned char* kinds, unsigned char* stack) noexcept:
     """Follow ``path.steps[first:]`` from the value at ``p`` and read the levels (depth >= 1).
     With ``finish``, also skip the rest of the value at ``p`` and return its end."""
     cdef bint closed
     cdef Py_ssize_t i, top = 0
-    p = _navigate_range(c, p, path, first, path.nsteps, kinds)
+    p = _navigate_range(x, p, path, first, path.nsteps, kinds)
     if p == NULL:
         return NULL
-    p = _levels_at(c, p, depth, s, &closed)
+    p = _levels_at(&x.s, p, depth, s, &closed)
     if p == NULL or not finish:
         return p
     for i in range(first, path.nsteps):
@@ -1452,10 +937,10 @@ cdef cptr _side(Ctx* c, cptr p, CompiledPath path, Py_ssize_t first, Py_ssize_t 
         top += 1
     if top == 0:
         return p
-    return _skip_nested(c, p, stack, top, True)
+    return _skip_nested(&x.s, p, stack, top, True)
 
 
-cdef int _top_joint(TopExtractor self, Ctx* c, Sink* sb, Sink* sa) noexcept:
+cdef int _top_joint(TopExtractor self, Ctx* x, Sink* sb, Sink* sa) noexcept:
     """Both sides in one pass over the shared prefix of the two paths.
 
     Returns 0 on success. On any failure returns -1 and the caller re-runs the two
@@ -1470,86 +955,53 @@ cdef int _top_joint(TopExtractor self, Ctx* c, Sink* sb, Sink* sa) noexcept:
     cdef PathStep* stb = &B.steps[k]
     cdef unsigned char kinds[JOINT_MAX_STEPS]
     cdef unsigned char stack[C_MAX_NESTING]
+    cdef Scan* c = &x.s
     cdef cptr e = c.end
-    cdef cptr r
-    cdef bint got_a = False, got_b = False, hit_a, hit_b, escaped
-    cdef unsigned char ch
-    cdef cptr p = _navigate_range(c, _ws(c.start, e), A, 0, k, NULL)
-    if p == NULL or p >= e:
+    cdef cptr name[2]
+    cdef bint got_a = False, got_b = False, hit_a, hit_b, is_obj
+    cdef cptr p = _navigate_range(x, skip_ws(c.start, e), A, 0, k, NULL)
+    if p == NULL or p >= e or (p[0] != 0x7B and p[0] != 0x5B):
         return -1
-    ch = p[0]
-    if ch == 0x7B:
-        p = _ws(p + 1, e)
-        while True:
-            if p >= e or p[0] != 0x22:
-                return -1
-            r = _skip_string(c, p)
-            if r == NULL:
-                return -1
-            escaped = memchr(p + 1, 0x5C, (r - 1) - (p + 1)) != NULL
-            hit_a = not got_a and _key_equals(p + 1, r - 1, escaped, sta.key, sta.keylen)
-            hit_b = not got_b and not hit_a and _key_equals(p + 1, r - 1, escaped, stb.key, stb.keylen)
-            p = _ws(r, e)
-            if p >= e or p[0] != 0x3A:
-                return -1
-            p = _ws(p + 1, e)
-            if hit_a:
-                p = _side(c, p, A, k + 1, depth, sb, not got_b, kinds, stack)
-                got_a = True
-            elif hit_b:
-                p = _side(c, p, B, k + 1, depth, sa, not got_a, kinds, stack)
-                got_b = True
-            else:
-                p = _skip_value(c, p)
+    is_obj = p[0] == 0x7B
+    if not is_obj and (sta.index < 0 or stb.index < 0):
+        return -1
+    p = skip_ws(p + 1, e)
+    while True:
+        if is_obj:
+            p = _member(c, p, name)
             if p == NULL:
                 return -1
-            if got_a and got_b:
-                c.stop = p
-                return 0
-            p = _ws(p, e)
-            if p >= e or p[0] != 0x2C:
-                return -1
-            p = _ws(p + 1, e)
-    elif ch == 0x5B:
-        if sta.index < 0 or stb.index < 0:
+            hit_a = not got_a and _key_equals(name[0], name[1], sta.key, sta.keylen)
+            hit_b = not got_b and not hit_a and _key_equals(name[0], name[1], stb.key, stb.keylen)
+        else:
+            hit_a = i == sta.index
+            hit_b = i == stb.index
+        if hit_a:
+            p = _side(x, p, A, k + 1, depth, sb, not got_b, kinds, stack)
+            got_a = True
+        elif hit_b:
+            p = _side(x, p, B, k + 1, depth, sa, not got_a, kinds, stack)
+            got_b = True
+        else:
+            p = _skip_value(c, p)
+        if p == NULL:
             return -1
-        p = _ws(p + 1, e)
-        while True:
-            if i == sta.index:
-                p = _side(c, p, A, k + 1, depth, sb, not got_b, kinds, stack)
-                got_a = True
-            elif i == stb.index:
-                p = _side(c, p, B, k + 1, depth, sa, not got_a, kinds, stack)
-                got_b = True
-            else:
-                p = _skip_value(c, p)
-            if p == NULL:
-                return -1
-            if got_a and got_b:
-                c.stop = p
-                return 0
-            p = _ws(p, e)
-            if p >= e or p[0] != 0x2C:
-                return -1
-            p = _ws(p + 1, e)
-            i += 1
-    return -1
+        if got_a and got_b:
+            x.stop = p
+            return 0
+        p = skip_ws(p, e)
+        if p >= e or p[0] != 0x2C:
+            return -1
+        p = skip_ws(p + 1, e)
+        i += 1
 
 
 cdef int _top_run(TopExtractor self, Ctx* c, const char* buf, Py_ssize_t n) noexcept:
     """Parse into the scratch arrays and commit: 1 changed, 0 same, -1/-2 bids/asks error (``c``)."""
     cdef Sink sb, sa
     cdef Py_ssize_t nb, na
-    sb.px = self._s_bid_px
-    sb.qx = self._s_bid_qty
-    sb.cap = self._depth
-    sb.n = 0
-    sb.heap = False
-    sa.px = self._s_ask_px
-    sa.qx = self._s_ask_qty
-    sa.cap = self._depth
-    sa.n = 0
-    sa.heap = False
+    _sink_init(&sb, self._s_bid_px, self._s_bid_qty, self._depth)
+    _sink_init(&sa, self._s_ask_px, self._s_ask_qty, self._depth)
     _ctx_init(c, buf, n)
     if self._joint_k >= 0 and _top_joint(self, c, &sb, &sa) == 0:
         nb = sb.n
@@ -1585,6 +1037,17 @@ cdef int _top_run(TopExtractor self, Ctx* c, const char* buf, Py_ssize_t n) noex
         self._valid = True
         return 1
     return 0
+
+
+cdef int _top_outcome(TopExtractor self, Ctx* c, int rc, object message, const char* buf) except -1:
+    """Take the outcome ``rc`` of :func:`_top_run`: raise its error (``pos`` in ``message``, or in
+    bytes without one), or drop the cached tuples when the levels changed; return ``rc``."""
+    if rc < 0:
+        _raise(c, self._bids_path if rc == -1 else self._asks_path, message, buf)
+    if rc == 1:
+        self._bids_cache = None
+        self._asks_cache = None
+    return rc
 
 
 cdef Py_ssize_t _joint_prefix(CompiledPath a, CompiledPath b):

@@ -61,6 +61,24 @@ import math
 from collections.abc import Sequence
 
 from ..errors import ExtractError
+from ._json_py import (
+    E_ARR_SEP,
+    E_CHAR,
+    E_EOF,
+    E_KEY,
+    E_NESTING,
+    E_OBJ_SEP,
+    LITERALS,
+    Fail,
+    char_pos,
+    digits_end,
+    literal_end,
+    member_value,
+    number_end,
+    string_end,
+    unescape,
+    ws,
+)
 
 __all__ = ("MAX_NESTING", "MAX_TOP_DEPTH", "TopExtractor", "extract_levels")
 
@@ -69,34 +87,6 @@ MAX_NESTING = 1024
 #: Largest ``depth`` a :class:`TopExtractor` accepts.
 MAX_TOP_DEPTH = 100_000
 
-_WS = frozenset(b" \t\n\r")
-_DIGITS = frozenset(b"0123456789")
-_HEX = frozenset(b"0123456789abcdefABCDEF")
-_SIMPLE_ESCAPES = frozenset(b'"\\/bfnrt')
-_ESCAPE_VALUES = {
-    ord('"'): b'"',
-    ord("\\"): b"\\",
-    ord("/"): b"/",
-    ord("b"): b"\b",
-    ord("f"): b"\f",
-    ord("n"): b"\n",
-    ord("r"): b"\r",
-    ord("t"): b"\t",
-}
-_LITERALS = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}
-
-_E_EOF = "unexpected end of input"
-_E_CHAR = "unexpected character"
-_E_CTRL = "control character in string"
-_E_ESCAPE = "invalid escape in string"
-_E_UTF8 = "invalid UTF-8 in string"
-_E_NUMBER = "invalid number"
-_E_LITERAL = "invalid literal"
-_E_KEY = "expected string key"
-_E_COLON = "expected ':'"
-_E_OBJ_SEP = "expected ',' or '}'"
-_E_ARR_SEP = "expected ',' or ']'"
-_E_NESTING = "nesting too deep"
 _E_LEVELS = "expected array of levels"
 _E_ENTRY = "level entry must be an array"
 _E_SHORT = "level entry has fewer than 2 elements"
@@ -109,15 +99,6 @@ _E_CONTAINER = "expected object or array"
 
 # A compiled path step: (key as UTF-8 bytes, array index or -1 when not an index).
 _Step = tuple[bytes, int]
-
-
-class _Fail(Exception):
-    """Internal: carries a message and a byte offset up to the public boundary."""
-
-    def __init__(self, message: str, pos: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.pos = pos
 
 
 # ---------------------------------------------------------------------------------------
@@ -166,192 +147,37 @@ def _check_depth(depth: object) -> int:
 
 def _char_pos(message: str | bytes, data: bytes, pos: int) -> int:
     """Byte offset in ``data`` -> offset in ``message`` (characters for ``str``)."""
-    if isinstance(message, str):
-        head = data[:pos]
-        return len(head) - sum(1 for b in head if 0x80 <= b <= 0xBF)
-    return pos
+    return char_pos(data, pos) if isinstance(message, str) else pos
 
 
-def _raise(message: str | bytes, data: bytes, fail: _Fail) -> None:
+def _raise(message: str | bytes, data: bytes, fail: Fail) -> None:
     raise ExtractError(fail.message, _char_pos(message, data, fail.pos)) from None
 
 
 # ---------------------------------------------------------------------------------------
-# Scanning primitives (positions are byte offsets in ``b``; ``n == len(b)``)
+# Scanning (positions are byte offsets in ``b``; ``n == len(b)``; the primitives are _json_py's)
 # ---------------------------------------------------------------------------------------
 
 
-def _ws(b: bytes, i: int, n: int) -> int:
-    while i < n and b[i] in _WS:
-        i += 1
-    return i
-
-
-def _utf8_seq(b: bytes, i: int, n: int) -> int:
-    """Validate the multi-byte UTF-8 sequence whose lead byte is at ``i``; return its end."""
-    c = b[i]
-    if 0xC2 <= c <= 0xDF:
-        need, lo, hi = 1, 0x80, 0xBF
-    elif c == 0xE0:
-        need, lo, hi = 2, 0xA0, 0xBF
-    elif 0xE1 <= c <= 0xEC or 0xEE <= c <= 0xEF:
-        need, lo, hi = 2, 0x80, 0xBF
-    elif c == 0xED:
-        need, lo, hi = 2, 0x80, 0x9F
-    elif c == 0xF0:
-        need, lo, hi = 3, 0x90, 0xBF
-    elif 0xF1 <= c <= 0xF3:
-        need, lo, hi = 3, 0x80, 0xBF
-    elif c == 0xF4:
-        need, lo, hi = 3, 0x80, 0x8F
-    else:
-        raise _Fail(_E_UTF8, i)
-    for k in range(1, need + 1):
-        if i + k >= n:
-            raise _Fail(_E_EOF, n)
-        d = b[i + k]
-        if k == 1:
-            if not lo <= d <= hi:
-                raise _Fail(_E_UTF8, i)
-        elif not 0x80 <= d <= 0xBF:
-            raise _Fail(_E_UTF8, i)
-    return i + need + 1
-
-
-def _hex4(b: bytes, i: int, n: int) -> int:
-    """``i`` is at the backslash of ``\\uXXXX``; return the code unit."""
-    for k in range(2, 6):
-        if i + k >= n:
-            raise _Fail(_E_EOF, n)
-        if b[i + k] not in _HEX:
-            raise _Fail(_E_ESCAPE, i)
-    return int(b[i + 2 : i + 6], 16)
-
-
-def _skip_string(b: bytes, i: int, n: int) -> int:
-    """``b[i]`` is the opening quote; return the offset after the closing quote."""
-    i += 1
-    while True:
-        if i >= n:
-            raise _Fail(_E_EOF, n)
-        c = b[i]
-        if c == 0x22:  # "
-            return i + 1
-        if c == 0x5C:  # backslash
-            if i + 1 >= n:
-                raise _Fail(_E_EOF, n)
-            e = b[i + 1]
-            if e == 0x75:  # u
-                _hex4(b, i, n)
-                i += 6
-            elif e in _SIMPLE_ESCAPES:
-                i += 2
-            else:
-                raise _Fail(_E_ESCAPE, i)
-        elif c < 0x20:
-            raise _Fail(_E_CTRL, i)
-        elif c >= 0x80:
-            i = _utf8_seq(b, i, n)
-        else:
-            i += 1
-
-
-def _match_key(b: bytes, i: int, n: int, key: bytes) -> tuple[int, bool]:
-    """Validate the string at ``i`` (opening quote) and compare its decoded UTF-8 with ``key``."""
-    start = i + 1
-    end = _skip_string(b, i, n)
-    raw = b[start : end - 1]
-    if 0x5C not in raw:
-        return end, raw == key
-    # Decode escapes (the string is already validated).
-    out = bytearray()
-    j = 0
-    m = len(raw)
-    while j < m:
-        c = raw[j]
-        if c != 0x5C:
-            out.append(c)
-            j += 1
-            continue
-        e = raw[j + 1]
-        if e != 0x75:
-            out += _ESCAPE_VALUES[e]
-            j += 2
-            continue
-        cp = int(raw[j + 2 : j + 6], 16)
-        j += 6
-        if 0xD800 <= cp <= 0xDBFF and j + 6 <= m and raw[j] == 0x5C and raw[j + 1] == 0x75:
-            lo = int(raw[j + 2 : j + 6], 16)
-            if 0xDC00 <= lo <= 0xDFFF:
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
-                j += 6
-        if 0xD800 <= cp <= 0xDFFF:
-            return end, False  # a lone surrogate never equals a UTF-8 path component
-        out += chr(cp).encode("utf-8")
-    return end, bytes(out) == key
-
-
-def _skip_number(b: bytes, i: int, n: int) -> tuple[int, bool]:
-    """Validate a JSON number at ``i``; return (end, is_integer_token)."""
-    if b[i] == 0x2D:  # -
-        i += 1
+def _member(b: bytes, i: int, n: int, key: bytes | None) -> tuple[int, bool]:
+    """At an object member: validate ``"name" :``; return the offset of the value (after whitespace) and
+    whether the name, decoded, is the UTF-8 ``key``."""
     if i >= n:
-        raise _Fail(_E_EOF, n)
-    c = b[i]
-    if c == 0x30:
-        i += 1
-    elif 0x31 <= c <= 0x39:
-        i += 1
-        while i < n and b[i] in _DIGITS:
-            i += 1
-    else:
-        raise _Fail(_E_NUMBER, i)
-    integer = True
-    if i < n and b[i] == 0x2E:  # .
-        integer = False
-        i += 1
-        if i >= n:
-            raise _Fail(_E_EOF, n)
-        if b[i] not in _DIGITS:
-            raise _Fail(_E_NUMBER, i)
-        while i < n and b[i] in _DIGITS:
-            i += 1
-    if i < n and b[i] in (0x65, 0x45):  # e E
-        integer = False
-        i += 1
-        if i < n and b[i] in (0x2B, 0x2D):
-            i += 1
-        if i >= n:
-            raise _Fail(_E_EOF, n)
-        if b[i] not in _DIGITS:
-            raise _Fail(_E_NUMBER, i)
-        while i < n and b[i] in _DIGITS:
-            i += 1
-    return i, integer
-
-
-def _skip_literal(b: bytes, i: int, n: int) -> int:
-    lit = _LITERALS[b[i]]
-    for k in range(len(lit)):
-        if i + k >= n:
-            raise _Fail(_E_EOF, n)
-        if b[i + k] != lit[k]:
-            raise _Fail(_E_LITERAL, i)
-    return i + len(lit)
-
-
-def _key_colon(b: bytes, i: int, n: int) -> int:
-    """At an object member: validate ``"key" :`` and return the offset of the value."""
-    if i >= n:
-        raise _Fail(_E_EOF, n)
+        raise Fail(E_EOF, n)
     if b[i] != 0x22:
-        raise _Fail(_E_KEY, i)
-    i = _ws(b, _skip_string(b, i, n), n)
-    if i >= n:
-        raise _Fail(_E_EOF, n)
-    if b[i] != 0x3A:
-        raise _Fail(_E_COLON, i)
-    return _ws(b, i + 1, n)
+        raise Fail(E_KEY, i)
+    end, escapes = string_end(b, i, n)
+    hit = False
+    if key is not None:
+        name = b[i + 1 : end - 1]
+        if not escapes:
+            hit = name == key
+        else:
+            try:
+                hit = unescape(name).encode("utf-8") == key
+            except UnicodeEncodeError:
+                hit = False  # a lone surrogate never equals a UTF-8 path component
+    return member_value(b, end, n), hit
 
 
 def _skip_value(b: bytes, i: int, n: int) -> int:
@@ -363,97 +189,92 @@ def _skip_value(b: bytes, i: int, n: int) -> int:
     while True:
         # --- one value at i ---
         if i >= n:
-            raise _Fail(_E_EOF, n)
+            raise Fail(E_EOF, n)
         c = b[i]
         if c == 0x7B or c == 0x5B:  # { [
             if len(stack) >= MAX_NESTING:
-                raise _Fail(_E_NESTING, i)
+                raise Fail(E_NESTING, i)
             is_obj = c == 0x7B
-            i = _ws(b, i + 1, n)
+            i = ws(b, i + 1)
             if i < n and b[i] == (0x7D if is_obj else 0x5D):
                 i += 1
             else:
                 stack.append(is_obj)
                 if is_obj:
-                    i = _key_colon(b, i, n)
+                    i = _member(b, i, n, None)[0]
                 continue
         elif c == 0x22:
-            i = _skip_string(b, i, n)
+            i = string_end(b, i, n)[0]
         elif c == 0x2D or 0x30 <= c <= 0x39:
-            i = _skip_number(b, i, n)[0]
-        elif c in _LITERALS:
-            i = _skip_literal(b, i, n)
+            i = number_end(b, i, n)[0]
+        elif c in LITERALS:
+            i = literal_end(b, i, n)
         else:
-            raise _Fail(_E_CHAR, i)
+            raise Fail(E_CHAR, i)
         # --- after a complete value ---
         while True:
             if not stack:
                 return i
-            i = _ws(b, i, n)
+            i = ws(b, i)
             if i >= n:
-                raise _Fail(_E_EOF, n)
+                raise Fail(E_EOF, n)
             c = b[i]
             is_obj = stack[-1]
             if c == 0x2C:  # ,
-                i = _ws(b, i + 1, n)
+                i = ws(b, i + 1)
                 if is_obj:
-                    i = _key_colon(b, i, n)
+                    i = _member(b, i, n, None)[0]
                 break
             if c == (0x7D if is_obj else 0x5D):
                 stack.pop()
                 i += 1
                 continue
-            raise _Fail(_E_OBJ_SEP if is_obj else _E_ARR_SEP, i)
+            raise Fail(E_OBJ_SEP if is_obj else E_ARR_SEP, i)
 
 
 def _check_finite(value: float, pos: int) -> float:
     if math.isinf(value) or math.isnan(value):
-        raise _Fail(_E_FINITE, pos)
+        raise Fail(_E_FINITE, pos)
     return value
 
 
 def _parse_num(b: bytes, i: int, n: int) -> tuple[float, int]:
     """A price or quantity at ``i``: a JSON number or a numeric string."""
     if i >= n:
-        raise _Fail(_E_EOF, n)
+        raise Fail(E_EOF, n)
     c = b[i]
     if c == 0x22:
         j = i + 1
         # [+-]? (digits ('.' digits*)? | '.' digits) ([eE] [+-]? digits)? '"'
         if j < n and b[j] in (0x2B, 0x2D):
             j += 1
-        k = j
-        while k < n and b[k] in _DIGITS:
-            k += 1
+        k = digits_end(b, j)
         ok = k > j
         if k < n and b[k] == 0x2E:
-            k += 1
-            f = k
-            while k < n and b[k] in _DIGITS:
-                k += 1
+            f = k + 1
+            k = digits_end(b, f)
             ok = ok or k > f
         if ok and k < n and b[k] in (0x65, 0x45):
             k += 1
             if k < n and b[k] in (0x2B, 0x2D):
                 k += 1
             f = k
-            while k < n and b[k] in _DIGITS:
-                k += 1
+            k = digits_end(b, f)
             ok = k > f
         if k >= n:
-            raise _Fail(_E_EOF, n)
+            raise Fail(E_EOF, n)
         if not ok or b[k] != 0x22:
-            raise _Fail(_E_NUMSTR, i)
+            raise Fail(_E_NUMSTR, i)
         return _check_finite(float(b[i + 1 : k].decode("ascii")), i), k + 1
     if c == 0x2D or 0x30 <= c <= 0x39:
-        end, integer = _skip_number(b, i, n)
+        end, integer = number_end(b, i, n)
         value = float(b[i:end].decode("ascii"))
         if integer and value == 0.0:
             # json.loads gives the int 0 for "-0", and float(0) is +0.0. For every other
             # integer token float(int(text)) == float(text): both are correctly rounded.
             value = 0.0
         return _check_finite(value, i), end
-    raise _Fail(_E_NUMTYPE, i)
+    raise Fail(_E_NUMTYPE, i)
 
 
 # ---------------------------------------------------------------------------------------
@@ -461,66 +282,50 @@ def _parse_num(b: bytes, i: int, n: int) -> tuple[float, int]:
 # ---------------------------------------------------------------------------------------
 
 
-def _not_found(path: str, key: bytes, pos: int) -> _Fail:
-    return _Fail(f"path {path!r}: {key.decode('utf-8')!r} not found", pos)
+def _not_found(path: str, key: bytes, pos: int) -> Fail:
+    return Fail(f"path {path!r}: {key.decode('utf-8')!r} not found", pos)
+
+
+def _next_member(b: bytes, i: int, n: int, is_obj: bool, path: str, key: bytes) -> int:
+    """Skip the member value at ``i`` of an object (``is_obj``) or array searched for ``key`` and the ``,``
+    after it; return the offset of the next member. At the container's end, ``key`` is not found."""
+    i = ws(b, _skip_value(b, i, n))
+    if i >= n:
+        raise Fail(E_EOF, n)
+    c = b[i]
+    if c == 0x2C:
+        return ws(b, i + 1)
+    if c == (0x7D if is_obj else 0x5D):
+        raise _not_found(path, key, i)
+    raise Fail(E_OBJ_SEP if is_obj else E_ARR_SEP, i)
 
 
 def _navigate(b: bytes, n: int, steps: Sequence[_Step], path: str) -> int:
     """Return the offset of the value at ``steps`` (not yet checked, may be ``n``)."""
-    i = _ws(b, 0, n)
+    i = ws(b, 0)
     for key, index in steps:
         if i >= n:
-            raise _Fail(_E_EOF, n)
+            raise Fail(E_EOF, n)
         c = b[i]
-        if c == 0x7B:  # {
-            i = _ws(b, i + 1, n)
-            if i < n and b[i] == 0x7D:
-                raise _not_found(path, key, i)
-            while True:
-                if i >= n:
-                    raise _Fail(_E_EOF, n)
-                if b[i] != 0x22:
-                    raise _Fail(_E_KEY, i)
-                i, hit = _match_key(b, i, n, key)
-                i = _ws(b, i, n)
-                if i >= n:
-                    raise _Fail(_E_EOF, n)
-                if b[i] != 0x3A:
-                    raise _Fail(_E_COLON, i)
-                i = _ws(b, i + 1, n)
-                if hit:
-                    break
-                i = _ws(b, _skip_value(b, i, n), n)
-                if i >= n:
-                    raise _Fail(_E_EOF, n)
-                c = b[i]
-                if c == 0x2C:
-                    i = _ws(b, i + 1, n)
-                elif c == 0x7D:
-                    raise _not_found(path, key, i)
-                else:
-                    raise _Fail(_E_OBJ_SEP, i)
-        elif c == 0x5B:  # [
-            if index < 0:
-                raise _Fail(_E_OBJECT, i)
-            i = _ws(b, i + 1, n)
-            if i < n and b[i] == 0x5D:
+        if c == 0x7B or c == 0x5B:  # { [
+            is_obj = c == 0x7B
+            if not is_obj and index < 0:
+                raise Fail(_E_OBJECT, i)
+            i = ws(b, i + 1)
+            if i < n and b[i] == (0x7D if is_obj else 0x5D):
                 raise _not_found(path, key, i)
             k = 0
-            while k < index:
-                i = _ws(b, _skip_value(b, i, n), n)
-                if i >= n:
-                    raise _Fail(_E_EOF, n)
-                c = b[i]
-                if c == 0x2C:
-                    i = _ws(b, i + 1, n)
-                    k += 1
-                elif c == 0x5D:
-                    raise _not_found(path, key, i)
-                else:
-                    raise _Fail(_E_ARR_SEP, i)
+            while True:
+                if is_obj:
+                    i, hit = _member(b, i, n, key)
+                    if hit:
+                        break
+                elif k == index:
+                    break
+                i = _next_member(b, i, n, is_obj, path, key)
+                k += 1
         else:
-            raise _Fail(_E_CONTAINER if index >= 0 else _E_OBJECT, i)
+            raise Fail(_E_CONTAINER if index >= 0 else _E_OBJECT, i)
     return i
 
 
@@ -529,52 +334,52 @@ def _extract(b: bytes, steps: Sequence[_Step], path: str, depth: int) -> tuple[l
     n = len(b)
     i = _navigate(b, n, steps, path)
     if i >= n:
-        raise _Fail(_E_EOF, n)
+        raise Fail(E_EOF, n)
     if b[i] != 0x5B:
-        raise _Fail(_E_LEVELS, i)
+        raise Fail(_E_LEVELS, i)
     i += 1
     out: list[tuple[float, float]] = []
     if depth == 0:
         return out, i
-    i = _ws(b, i, n)
+    i = ws(b, i)
     if i < n and b[i] == 0x5D:
         return out, i + 1
     while True:
         if i >= n:
-            raise _Fail(_E_EOF, n)
+            raise Fail(E_EOF, n)
         if b[i] != 0x5B:
-            raise _Fail(_E_ENTRY, i)
-        price, i = _parse_num(b, _ws(b, i + 1, n), n)
-        i = _ws(b, i, n)
+            raise Fail(_E_ENTRY, i)
+        price, i = _parse_num(b, ws(b, i + 1), n)
+        i = ws(b, i)
         if i >= n:
-            raise _Fail(_E_EOF, n)
+            raise Fail(E_EOF, n)
         if b[i] != 0x2C:
-            raise _Fail(_E_SHORT if b[i] == 0x5D else _E_COMMA, i)
-        qty, i = _parse_num(b, _ws(b, i + 1, n), n)
+            raise Fail(_E_SHORT if b[i] == 0x5D else _E_COMMA, i)
+        qty, i = _parse_num(b, ws(b, i + 1), n)
         while True:
-            i = _ws(b, i, n)
+            i = ws(b, i)
             if i >= n:
-                raise _Fail(_E_EOF, n)
+                raise Fail(E_EOF, n)
             c = b[i]
             if c == 0x5D:
                 i += 1
                 break
             if c != 0x2C:
-                raise _Fail(_E_ARR_SEP, i)
-            i = _skip_value(b, _ws(b, i + 1, n), n)
+                raise Fail(E_ARR_SEP, i)
+            i = _skip_value(b, ws(b, i + 1), n)
         out.append((price, qty))
         if len(out) == depth:
             return out, i
-        i = _ws(b, i, n)
+        i = ws(b, i)
         if i >= n:
-            raise _Fail(_E_EOF, n)
+            raise Fail(E_EOF, n)
         c = b[i]
         if c == 0x2C:
-            i = _ws(b, i + 1, n)
+            i = ws(b, i + 1)
         elif c == 0x5D:
             return out, i + 1
         else:
-            raise _Fail(_E_ARR_SEP, i)
+            raise Fail(E_ARR_SEP, i)
 
 
 def _extract_with_stop(message: str | bytes, path: str, depth: int) -> tuple[list[tuple[float, float]], int]:
@@ -587,7 +392,7 @@ def _extract_with_stop(message: str | bytes, path: str, depth: int) -> tuple[lis
     data = _as_bytes(message)
     try:
         levels, stop = _extract(data, steps, path, depth)
-    except _Fail as fail:
+    except Fail as fail:
         _raise(message, data, fail)
         raise AssertionError("unreachable") from None
     return levels, _char_pos(message, data, stop)
@@ -623,7 +428,7 @@ def extract_levels(message: str | bytes, path: str, depth: int) -> list[tuple[fl
     data = _as_bytes(message)
     try:
         return _extract(data, steps, path, depth)[0]
-    except _Fail as fail:
+    except Fail as fail:
         _raise(message, data, fail)
         raise AssertionError("unreachable") from None
 
@@ -682,7 +487,7 @@ class TopExtractor:
         try:
             bids, _ = _extract(data, self._bids_steps, self._bids_path, self._depth)
             asks, _ = _extract(data, self._asks_steps, self._asks_path, self._depth)
-        except _Fail as fail:
+        except Fail as fail:
             _raise(message, data, fail)
             raise AssertionError("unreachable") from None
         new_bids = tuple(bids)

@@ -442,6 +442,14 @@ cdef class FixFramer:
         return out
 
 
+cdef void* _resized(void* block, size_t size) except NULL:
+    """``PyMem_Realloc``, raising MemoryError when it fails (``block`` is then unchanged)."""
+    cdef void* out = PyMem_Realloc(block, size)
+    if out == NULL:
+        raise MemoryError()
+    return out
+
+
 cdef class MarketData:
     """The ``268 NoMDEntries`` group of a ``35=W`` or ``35=X``, bids and offers only
     (see :class:`dragonfly._core.fix_py.MarketData`)."""
@@ -469,30 +477,12 @@ cdef class MarketData:
 
     cdef int _grow(self) except -1:
         cdef Py_ssize_t cap = 32 if self.cap == 0 else self.cap * 2
-        cdef void* a = PyMem_Realloc(self.actions, cap * sizeof(signed char))
-        if a == NULL:
-            raise MemoryError()
-        self.actions = <signed char*>a
-        a = PyMem_Realloc(self.sides, cap * sizeof(signed char))
-        if a == NULL:
-            raise MemoryError()
-        self.sides = <signed char*>a
-        a = PyMem_Realloc(self.prices, cap * sizeof(double))
-        if a == NULL:
-            raise MemoryError()
-        self.prices = <double*>a
-        a = PyMem_Realloc(self.sizes, cap * sizeof(double))
-        if a == NULL:
-            raise MemoryError()
-        self.sizes = <double*>a
-        a = PyMem_Realloc(self.sym_field, cap * sizeof(Py_ssize_t))
-        if a == NULL:
-            raise MemoryError()
-        self.sym_field = <Py_ssize_t*>a
-        a = PyMem_Realloc(self.mkt_field, cap * sizeof(Py_ssize_t))
-        if a == NULL:
-            raise MemoryError()
-        self.mkt_field = <Py_ssize_t*>a
+        self.actions = <signed char*>_resized(self.actions, cap * sizeof(signed char))
+        self.sides = <signed char*>_resized(self.sides, cap * sizeof(signed char))
+        self.prices = <double*>_resized(self.prices, cap * sizeof(double))
+        self.sizes = <double*>_resized(self.sizes, cap * sizeof(double))
+        self.sym_field = <Py_ssize_t*>_resized(self.sym_field, cap * sizeof(Py_ssize_t))
+        self.mkt_field = <Py_ssize_t*>_resized(self.mkt_field, cap * sizeof(Py_ssize_t))
         self.cap = cap
         return 0
 

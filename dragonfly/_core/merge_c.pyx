@@ -15,14 +15,17 @@ from collections.abc import Mapping, Sequence
 from time import perf_counter_ns
 
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check, PyFloat_CheckExact, PyFloat_FromDouble
-from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.long cimport PyLong_AsDouble, PyLong_Check
+from cpython.list cimport PyList_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
+from libc.math cimport INFINITY
 from libc.stdlib cimport free, malloc
 
+from ._levels_c cimport exact_items, item_at
+
+from dragonfly._core.merge_py import as_double as _as_double_py
 from dragonfly._core.merge_py import check_top as _check_top_py
 from dragonfly.errors import LevelsError, LevelsTypeError
 
@@ -258,30 +261,11 @@ cdef inline Py_ssize_t _seq_len(object seq) noexcept:
     return PyTuple_GET_SIZE(seq)
 
 
-cdef str _what(str field, str venue, str side, Py_ssize_t index):
-    return (f"{venue} " if venue else "") + (f"{side}[{index}] " if side else "") + field
-
-
-cdef double _as_double_slow(object x, str field, str venue, str side, Py_ssize_t index) except? -1.0:
-    if PyLong_Check(x):
-        try:
-            return PyLong_AsDouble(x)
-        except OverflowError:
-            raise LevelsError(
-                f"{_what(field, venue, side, index)} too large for a double", venue=venue, side=side, index=index
-            ) from None
-    raise LevelsTypeError(
-        f"{_what(field, venue, side, index)} must be a float or an int, not {type(x).__name__}",
-        venue=venue,
-        side=side,
-        index=index,
-    )
-
-
 cdef inline double _as_double(object x, str field, str venue, str side, Py_ssize_t index) except? -1.0:
+    # a float read in place; anything else (an int, or an error to raise) by the reference itself
     if PyFloat_Check(x):
         return PyFloat_AS_DOUBLE(x)
-    return _as_double_slow(x, field, venue, side, index)
+    return _as_double_py(x, field, venue, side, index)
 
 
 cdef tuple _level_items(object level, str venue, str name, Py_ssize_t i):
@@ -313,6 +297,7 @@ cdef Py_ssize_t _read_side(object seq, str venue, int s, Py_ssize_t depth, bint 
     cdef Py_ssize_t i = 0, distinct = 0
     cdef double p, q, prev = 0.0
     cdef PyObject* lv
+    cdef PyObject** pq
     cdef PyObject* pa
     cdef PyObject* pb
     cdef bint fast
@@ -323,25 +308,14 @@ cdef Py_ssize_t _read_side(object seq, str venue, int s, Py_ssize_t depth, bint 
     while True:
         if depth == 0 or i >= cap:  # i >= cap: the side grew while read (Python code ran)
             break
-        if is_list:
-            if i >= PyList_GET_SIZE(seq):
-                break
-            lv = PyList_GET_ITEM(seq, i)
-        else:
-            if i >= PyTuple_GET_SIZE(seq):
-                break
-            lv = PyTuple_GET_ITEM(seq, i)
-        fast = False
-        if PyTuple_CheckExact(<object>lv):
-            if PyTuple_GET_SIZE(<object>lv) == 2:
-                pa = PyTuple_GET_ITEM(<object>lv, 0)
-                pb = PyTuple_GET_ITEM(<object>lv, 1)
-                fast = PyFloat_Check(<object>pa) and PyFloat_Check(<object>pb)
-        elif PyList_CheckExact(<object>lv):
-            if PyList_GET_SIZE(<object>lv) == 2:
-                pa = PyList_GET_ITEM(<object>lv, 0)
-                pb = PyList_GET_ITEM(<object>lv, 1)
-                fast = PyFloat_Check(<object>pa) and PyFloat_Check(<object>pb)
+        lv = item_at(seq, is_list, i)
+        if lv == NULL:
+            break
+        pq = exact_items(lv, 2)
+        if pq != NULL:
+            pa = pq[0]
+            pb = pq[1]
+        fast = pq != NULL and PyFloat_Check(<object>pa) and PyFloat_Check(<object>pb)
         if fast:
             p = PyFloat_AS_DOUBLE(<object>pa)
             q = PyFloat_AS_DOUBLE(<object>pb)
@@ -561,8 +535,6 @@ def merge_top(books, depth):
     cdef Py_ssize_t d, k, v, s, i, n, m, o, hn, at
     cdef double p, q, prev = 0.0, prevq = 0.0, sign
     cdef PyObject* lv
-    cdef PyObject* pa
-    cdef PyObject* pb
     cdef list names, keep
     cdef object name, book, seq, lvl
     cdef tuple out
@@ -596,18 +568,12 @@ def merge_top(books, depth):
             n = 0
             for i in range(PyTuple_GET_SIZE(seq)):
                 lv = PyTuple_GET_ITEM(seq, i)
-                if not PyTuple_CheckExact(<object>lv) or PyTuple_GET_SIZE(<object>lv) != 2:
+                if not _float_pair(lv, &p, &q):
                     return _merge_top_slow(books, depth)
-                pa = PyTuple_GET_ITEM(<object>lv, 0)
-                pb = PyTuple_GET_ITEM(<object>lv, 1)
-                if not (PyFloat_CheckExact(<object>pa) and PyFloat_CheckExact(<object>pb)):
-                    return _merge_top_slow(books, depth)
-                p = PyFloat_AS_DOUBLE(<object>pa)
                 if i >= d and p != prev:
                     break
                 if cnt[s] + n >= _TOP_LEVELS:
                     return _merge_top_slow(books, depth)
-                q = PyFloat_AS_DOUBLE(<object>pb)
                 if p != p or q != q:
                     return _merge_top_slow(books, depth)
                 if i:
@@ -645,6 +611,21 @@ def merge_top(books, depth):
     return result[0], result[1]
 
 
+cdef inline bint _float_pair(PyObject* lv, double* p, double* q) noexcept:
+    """``lv`` is an exact tuple of two exact floats: their values into ``p`` and ``q``."""
+    cdef PyObject* a
+    cdef PyObject* b
+    if not PyTuple_CheckExact(<object>lv) or PyTuple_GET_SIZE(<object>lv) != 2:
+        return False
+    a = PyTuple_GET_ITEM(<object>lv, 0)
+    b = PyTuple_GET_ITEM(<object>lv, 1)
+    if not (PyFloat_CheckExact(<object>a) and PyFloat_CheckExact(<object>b)):
+        return False
+    p[0] = PyFloat_AS_DOUBLE(<object>a)
+    q[0] = PyFloat_AS_DOUBLE(<object>b)
+    return True
+
+
 cdef tuple _merge_top_slow(object books, object depth):
     bids, asks = merge_levels(books, depth)
     return tuple(bids), tuple(asks)
@@ -658,49 +639,31 @@ def check_top(bids, asks):
     to describe, other types) is handed to that reference, so the strings and any
     exception are the same by construction.
     """
-    cdef Py_ssize_t i, nb, na
-    cdef PyObject* lv
-    cdef PyObject* pa
-    cdef PyObject* pb
-    cdef double p, q, prev
-    cdef double first_bid = 0.0
+    cdef double best_bid = 0.0, best_ask = 0.0
     if type(bids) is not tuple or type(asks) is not tuple:
         return _check_top_slow(bids, asks)
-    nb = PyTuple_GET_SIZE(bids)
-    na = PyTuple_GET_SIZE(asks)
-    prev = float("inf")
-    for i in range(nb):
-        lv = PyTuple_GET_ITEM(bids, i)
-        if not PyTuple_CheckExact(<object>lv) or PyTuple_GET_SIZE(<object>lv) != 2:
-            return _check_top_slow(bids, asks)
-        pa = PyTuple_GET_ITEM(<object>lv, 0)
-        pb = PyTuple_GET_ITEM(<object>lv, 1)
-        if not (PyFloat_CheckExact(<object>pa) and PyFloat_CheckExact(<object>pb)):
-            return _check_top_slow(bids, asks)
-        p = PyFloat_AS_DOUBLE(<object>pa)
-        q = PyFloat_AS_DOUBLE(<object>pb)
-        if p > prev or q < 0.0 or p <= 0.0:
-            return _check_top_slow(bids, asks)
-        if i == 0:
-            first_bid = p
-        prev = p
-    prev = 0.0
-    for i in range(na):
-        lv = PyTuple_GET_ITEM(asks, i)
-        if not PyTuple_CheckExact(<object>lv) or PyTuple_GET_SIZE(<object>lv) != 2:
-            return _check_top_slow(bids, asks)
-        pa = PyTuple_GET_ITEM(<object>lv, 0)
-        pb = PyTuple_GET_ITEM(<object>lv, 1)
-        if not (PyFloat_CheckExact(<object>pa) and PyFloat_CheckExact(<object>pb)):
-            return _check_top_slow(bids, asks)
-        p = PyFloat_AS_DOUBLE(<object>pa)
-        q = PyFloat_AS_DOUBLE(<object>pb)
-        if p < prev or q < 0.0 or p <= 0.0:
-            return _check_top_slow(bids, asks)
-        if i == 0 and nb and first_bid >= p:
-            return _check_top_slow(bids, asks)
-        prev = p
+    if not _valid_side(bids, True, &best_bid) or not _valid_side(asks, False, &best_ask):
+        return _check_top_slow(bids, asks)
+    if PyTuple_GET_SIZE(bids) and PyTuple_GET_SIZE(asks) and best_bid >= best_ask:
+        return _check_top_slow(bids, asks)
     return ""
+
+
+cdef inline bint _valid_side(object side, bint bids, double* best) noexcept:
+    """Nothing in ``side`` (an exact tuple) for :func:`check_top` to describe: exact ``(float,
+    float)`` tuples, best first (bids by price non-increasing, asks non-decreasing), prices
+    ``> 0``, quantities ``>= 0``. The first price goes to ``best``."""
+    cdef Py_ssize_t i
+    cdef double p, q, prev = INFINITY if bids else 0.0
+    for i in range(PyTuple_GET_SIZE(side)):
+        if not _float_pair(PyTuple_GET_ITEM(side, i), &p, &q):
+            return False
+        if ((p > prev) if bids else (p < prev)) or q < 0.0 or p <= 0.0:
+            return False
+        if i == 0:
+            best[0] = p
+        prev = p
+    return True
 
 
 cdef str _check_top_slow(object bids, object asks):

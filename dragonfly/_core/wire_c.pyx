@@ -14,15 +14,15 @@ from time import perf_counter_ns
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.exc cimport PyErr_Clear
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
-from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.long cimport PyLong_AsDouble, PyLong_Check
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
-from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
+from ._levels_c cimport exact_items, item_at
+
+from dragonfly._core.merge_py import as_double as _as_double_py
 from dragonfly.errors import LevelsError, LevelsTypeError
 
 __all__ = ("encode_summary", "encode_name_field")
@@ -181,30 +181,11 @@ cdef object _as_sequence(object side, str what):
     raise LevelsTypeError(f"{what} must be a sequence, not {type(side).__name__}", side=what)
 
 
-cdef str _what(str field, str venue, str side, Py_ssize_t index):
-    return (f"{venue} " if venue else "") + (f"{side}[{index}] " if side else "") + field
-
-
-cdef double _as_double_slow(object x, str field, str venue, str side, Py_ssize_t index) except? -1.0:
-    if PyLong_Check(x):
-        try:
-            return PyLong_AsDouble(x)
-        except OverflowError:
-            raise LevelsError(
-                f"{_what(field, venue, side, index)} too large for a double", venue=venue, side=side, index=index
-            ) from None
-    raise LevelsTypeError(
-        f"{_what(field, venue, side, index)} must be a float or an int, not {type(x).__name__}",
-        venue=venue,
-        side=side,
-        index=index,
-    )
-
-
 cdef inline double _as_double(object x, str field, str venue, str side, Py_ssize_t index) except? -1.0:
+    # a float read in place; anything else (an int, or an error to raise) by the reference itself
     if PyFloat_Check(x):
         return PyFloat_AS_DOUBLE(x)
-    return _as_double_slow(x, field, venue, side, index)
+    return _as_double_py(x, field, venue, side, index)
 
 
 cdef int _raise_utf8(object venue, str side, Py_ssize_t index) except -1:
@@ -288,33 +269,22 @@ cdef Py_ssize_t _encode_side(_Buf* b, unsigned char tag, object seq, str side, d
     cdef const char* name
     cdef double price
     cdef PyObject* lv
+    cdef PyObject** vpq
     cdef PyObject* v
     cdef PyObject* a
     cdef PyObject* c
     cdef object owned
     cdef bint is_list = type(seq) is list
     while True:
-        if is_list:
-            if i >= PyList_GET_SIZE(seq):
-                break
-            lv = PyList_GET_ITEM(seq, i)
-        else:
-            if i >= PyTuple_GET_SIZE(seq):
-                break
-            lv = PyTuple_GET_ITEM(seq, i)
-        v = NULL
-        if PyTuple_CheckExact(<object>lv):
-            if PyTuple_GET_SIZE(<object>lv) == 3:
-                v = PyTuple_GET_ITEM(<object>lv, 0)
-                a = PyTuple_GET_ITEM(<object>lv, 1)
-                c = PyTuple_GET_ITEM(<object>lv, 2)
-        elif PyList_CheckExact(<object>lv):
-            if PyList_GET_SIZE(<object>lv) == 3:
-                v = PyList_GET_ITEM(<object>lv, 0)
-                a = PyList_GET_ITEM(<object>lv, 1)
-                c = PyList_GET_ITEM(<object>lv, 2)
-        if (v != NULL and PyUnicode_Check(<object>v) and PyFloat_Check(<object>a)
-                and PyFloat_Check(<object>c)):
+        lv = item_at(seq, is_list, i)
+        if lv == NULL:
+            break
+        vpq = exact_items(lv, 3)
+        if vpq != NULL:
+            v = vpq[0]
+            a = vpq[1]
+            c = vpq[2]
+        if vpq != NULL and PyUnicode_Check(<object>v) and PyFloat_Check(<object>a) and PyFloat_Check(<object>c):
             name = PyUnicode_AsUTF8AndSize(<object>v, &name_len)
             if name != NULL:
                 price = PyFloat_AS_DOUBLE(<object>a)

@@ -171,7 +171,8 @@ class BboAggregator:
         self._venues = {v: _Venue(v, config.staleness_of(v)) for v in config.venues}
         self._books: dict[str, tuple[Side, Side]] = {}
         self._health: dict[str, VenueHealth] = {v: s.health() for v, s in self._venues.items()}
-        self._health_dirty = False
+        self._health_dirty = False  # a status or reason changed: rebuild every venue's health
+        self._fresh: set[str] = set()  # venues whose last_update_ns moved since the last view
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._timer_fired = False
@@ -187,7 +188,9 @@ class BboAggregator:
     # -- public state -----------------------------------------------------------------------
     def health(self) -> dict[str, VenueHealth]:
         """Current health of every configured venue."""
-        return dict(self._health) if not self._health_dirty else {v: s.health() for v, s in self._venues.items()}
+        if self._health_dirty or self._fresh:
+            return {v: s.health() for v, s in self._venues.items()}
+        return dict(self._health)
 
     def publish(self, update: BookUpdate) -> None:
         """Sink interface: same as ``self.input.publish(update)``."""
@@ -253,7 +256,9 @@ class BboAggregator:
             return False
         if upd.status is _LIVE:
             st.deadline = now + st.staleness
-            st.last_update_ns = upd.receive_ts_ns
+            if st.last_update_ns != upd.receive_ts_ns:
+                st.last_update_ns = upd.receive_ts_ns
+                self._fresh.add(upd.venue)
             if st.status is _LIVE:
                 prev = self._books.get(upd.venue)
                 if prev is not None and prev[0] is upd.bids and prev[1] is upd.asks:
@@ -322,6 +327,14 @@ class BboAggregator:
         if self._health_dirty:
             self._health = {v: s.health() for v, s in self._venues.items()}
             self._health_dirty = False
+            self._fresh.clear()
+        elif self._fresh:  # only times moved: a new dict (published views never change), new entries for those
+            health = dict(self._health)
+            venues = self._venues
+            for v in self._fresh:
+                health[v] = venues[v].health()
+            self._fresh.clear()
+            self._health = health
         health = self._health
         ex_ts = 0
         for v in books:

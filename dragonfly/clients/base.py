@@ -32,7 +32,7 @@ import enum
 import errno as _errno
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ __all__ = (
     "OnDisconnect",
     "OnGap",
     "FeedTask",
+    "redact",
     "summarize_error",
     "url_with_host",
 )
@@ -124,6 +125,22 @@ def summarize_error(exc: BaseException, *, host: str | None = None) -> str:
     if where:
         parts.append(f"at {where}")
     return " ".join(parts)
+
+
+#: Secrets shorter than this are not searched for in texts (a header value such as "1" would garble them).
+_MIN_SECRET = 4
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every occurrence of each of ``secrets`` replaced by ``***``.
+
+    For text a peer wrote (a FIX Logout's reason, an error body) that may echo what we sent: a
+    password, an API key. Secrets shorter than 4 characters are left alone.
+    """
+    for secret in secrets:
+        if secret and len(secret) >= _MIN_SECRET and secret in text:
+            text = text.replace(secret, "***")
+    return text
 
 
 class ClientState(str, enum.Enum):
@@ -238,6 +255,10 @@ class Client(abc.ABC):
         self._wake: asyncio.Event | None = None
         self._requested = ""
         self._attempt_task: asyncio.Task[None] | None = None
+        # state-change logging (see _log_down): when the current trouble began, and its failures so far
+        self._down_since: float | None = None
+        self._down_failures = 0
+        self._ever_connected = False
 
     # -- what a protocol client provides ------------------------------------------------------------
     @property
@@ -284,15 +305,23 @@ class Client(abc.ABC):
     async def _shutdown(self) -> None:
         """Close cleanly for :meth:`close` (the open connection, owned resources). Idempotent."""
 
+    def _secrets(self) -> tuple[str, ...]:
+        """What this client sends that must never show in a reason, an error or a log line (header
+        values, a password); :meth:`_summary` removes any of them a peer echoed back."""
+        return ()
+
     def _summary(self, exc: BaseException, *, host: str | None = None) -> str:
-        """:func:`summarize_error` without this client's name in front (it is in every message already)."""
+        """:func:`summarize_error` without this client's name in front (it is in every message already),
+        and without this client's :meth:`_secrets`."""
         if isinstance(exc, DragonflyError):
             text = str(exc) or type(exc).__name__
             prefix = f"{self.name}: "
             while text.startswith(prefix):
                 text = text[len(prefix):]
-            return f"{text} at {host}" if host and host not in text else text
-        return summarize_error(exc, host=host)
+            text = f"{text} at {host}" if host and host not in text else text
+        else:
+            text = summarize_error(exc, host=host)
+        return redact(text, self._secrets())
 
     def _payload_size(self, payload: Any) -> int:
         """Size counted in :attr:`ClientStats.bytes`."""
@@ -406,6 +435,8 @@ class Client(abc.ABC):
                         if not delivered:
                             delivered = True
                             failures = 0
+                            if self._down_since is not None:
+                                self._log_recovered()
                         stats.messages += 1
                         stats.bytes += size(item)
                         yield item
@@ -476,6 +507,11 @@ class Client(abc.ABC):
         if stats.connects > 1:
             stats.reconnects += 1
         self.state = ClientState.CONNECTED
+        if not self._ever_connected and self._down_since is None:
+            log.info("%s: connected%s", self.name, self._where())
+        else:
+            log.debug("%s: connected%s", self.name, self._where())
+        self._ever_connected = True
         hook = self.on_connect
         if hook is None:
             return
@@ -491,13 +527,14 @@ class Client(abc.ABC):
     def _failed(self, reason: str, final: bool, state: ClientState = ClientState.BACKOFF) -> None:
         """An attempt failed: set the state, tell ``on_disconnect``."""
         self.state = ClientState.CLOSED if (final or self._closing) else state
-        if not self._closing:
-            log.info("%s: %s", self.name, reason)
+        if not self._closing and state is not ClientState.IDLE:
+            self._log_down(reason)
         self._notify_disconnect(reason)
 
     async def _lost(self, reason: str, final: bool, state: ClientState | None = None) -> str:
         """The open connection ended: close it, count, set the state, tell ``on_disconnect``; the reason."""
         why = await self._drop()
+        requested = bool(self._requested) and not self._closing
         if self._closing:
             reason = "closed by client"
         elif self._requested:
@@ -510,10 +547,41 @@ class Client(abc.ABC):
             self.state = ClientState.CLOSED
         else:
             self.state = state or ClientState.BACKOFF
-        if not self._closing:
-            log.info("%s: disconnected (%s)", self.name, reason)
+        if self._closing or requested or state is ClientState.IDLE:
+            log.debug("%s: disconnected (%s)", self.name, reason)  # asked for: not trouble
+        else:
+            self._log_down(f"disconnected ({reason})")
         self._notify_disconnect(reason)
         return reason
+
+    # -- state changes, logged once each ------------------------------------------------------------
+    # With the default log level a venue's connection says what changes, once: the first connection
+    # (INFO), the first failure of an episode with its short reason (WARNING), and the recovery once
+    # data flows again (WARNING too: whoever sees the failure sees its end). The attempts in between
+    # are logged at DEBUG, so a venue that is down for hours writes two lines, not one per retry.
+
+    def _where(self) -> str:
+        host = getattr(self, "_host", "")
+        return f" to {host}" if isinstance(host, str) and host else ""
+
+    def _log_down(self, what: str) -> None:
+        """A failed attempt or a lost connection: a WARNING for the first of an episode, then DEBUG."""
+        if self._down_since is None:
+            self._down_since = asyncio.get_running_loop().time()
+            self._down_failures = 1
+            log.warning("%s: %s; retrying with backoff (logged again when it recovers)", self.name, what)
+        else:
+            self._down_failures += 1
+            log.debug("%s: %s (failure %d in this episode)", self.name, what, self._down_failures)
+
+    def _log_recovered(self) -> None:
+        """The first payload after an episode of failures."""
+        assert self._down_since is not None
+        down_s = asyncio.get_running_loop().time() - self._down_since
+        log.warning("%s: recovered%s: receiving data again after %d failure(s) over %.1f s",
+                    self.name, self._where(), self._down_failures, down_s)
+        self._down_since = None
+        self._down_failures = 0
 
     def _notify_disconnect(self, reason: str) -> None:
         self._call_hook(self.on_disconnect, "on_disconnect", reason)

@@ -49,7 +49,7 @@ from typing import Any, Protocol
 from .._core.fix import FixFramer, FixMessage, encode_message, parse_message
 from .._lifecycle import StartStop
 from ..errors import ConfigError, FixError, FixParseError, FixSessionError, VenueConnectionError
-from .base import Backoff, Client, Frame, summarize_error
+from .base import Backoff, Client, Frame, redact, summarize_error
 
 __all__ = (
     "Counterparty",
@@ -794,14 +794,18 @@ class FixSession:
         elif mt == MsgType.REJECT:
             self.stats.rejects_received += 1
             log.warning("%s: Reject received (ref seq %s, reason %s): %s", self.name, m.get_str(45),
-                        m.get_str(373), m.get_str(58))
+                        m.get_str(373), self._peer_text(m))
         elif mt == MsgType.LOGOUT:
             self._on_logout(m)
         elif mt == MsgType.LOGON:
             self._reject(seq, 11, "Logon received on a logged-on session", 35, mt)
 
+    def _peer_text(self, m: FixMessage) -> str:
+        """The counterparty's Text (58), without our password should it echo it."""
+        return redact(m.get_str(58), [self.config.password])
+
     def _on_logout(self, m: FixMessage) -> None:
-        text = m.get_str(58)
+        text = self._peer_text(m)
         if not self._logout_sent:
             log.info("%s: Logout received%s", self.name, f": {text}" if text else "")
             self._logout_sent = True
@@ -927,7 +931,7 @@ async def initiate(config: FixSessionConfig, reader: asyncio.StreamReader, write
     await writer.drain()
     first, rest = await _read_one(reader, framer, config.logon_timeout_s, session.name)
     if first.msg_type == MsgType.LOGOUT:
-        raise FixSessionError(f"{session.name}: logon refused: {first.get_str(58) or 'no reason given'}")
+        raise FixSessionError(f"{session.name}: logon refused: {session._peer_text(first) or 'no reason given'}")
     if first.msg_type != MsgType.LOGON:
         raise FixSessionError(f"{session.name}: expected Logon, got 35={first.msg_type}")
     if first.get(49) != config.target_comp_id.encode() or first.get(56) != config.sender_comp_id.encode():
@@ -1332,6 +1336,10 @@ class FixClient(Client):
     def backoff(self) -> Backoff:
         return self.config.backoff
 
+    def _secrets(self) -> tuple[str, ...]:
+        pw = self.config.session.password
+        return (pw,) if pw else ()
+
     @property
     def on_gap(self) -> Callable[..., None] | None:
         """``(client, reason)`` hook (or the older ``(client, first, last)``); see the class docstring."""
@@ -1459,7 +1467,7 @@ class FixClient(Client):
         self.session = session
         self.session_stats.append(session.stats)
         del self.session_stats[:-8]
-        log.info("%s: logged on to %s (next out %d, next in %d)", self.name, self._host,
+        log.debug("%s: logged on to %s (next out %d, next in %d)", self.name, self._host,
                  self.store.next_out, self.store.next_in)
 
     def _receive(self) -> AsyncIterator[FixMessage]:

@@ -26,7 +26,7 @@ import aiohttp
 from yarl import URL
 
 from ..errors import ConfigError, VenueConnectionError
-from .base import summarize_error, url_with_host
+from .base import redact, summarize_error, url_with_host
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -166,6 +166,10 @@ class HttpClient:
     @property
     def name(self) -> str:
         return self.config.name or "http"
+
+    def redact(self, text: str) -> str:
+        """``text`` without this client's header values (API keys) should a peer have echoed one."""
+        return redact(text, self.config.headers.values())
 
     async def get(self, url: str, *, headers: Mapping[str, str] | None = None,
                   timeout_s: float | None = None) -> HttpResponse:

@@ -181,6 +181,9 @@ class WebSocketClient(Client):
     def backoff(self) -> Backoff:
         return self.config.backoff
 
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(self.config.headers.values())
+
     def build_url(self) -> str:
         """The URL to connect to (venues append paths/streams to the base URL)."""
         return self.config.url
@@ -360,7 +363,7 @@ class WebSocketClient(Client):
         if loop.time() >= due:
             self._tripped = True
             self.stats.watchdog_timeouts += 1
-            log.warning("%s: no data for %.3g s; reconnecting", self.name, t)
+            log.debug("%s: no data for %.3g s; reconnecting", self.name, t)  # the drop is logged with this reason
             self._background(ws.close())
         else:
             self._watchdog = loop.call_at(due, self._check_watchdog)

@@ -518,8 +518,10 @@ class FeedDriver(FeedTask):
                 raise
             except (OSError, asyncio.TimeoutError, *_PARSE_ERRORS) as exc:
                 self.stats.snapshot_failures += 1
+                text = f"{type(exc).__name__}: {exc}"
+                redact = getattr(http, "redact", None)  # an answer may echo the request's API key
                 log.warning("%s %s: snapshot request failed (%s); retrying in %.2fs", self.venue, k.symbol,
-                            f"{type(exc).__name__}: {exc}"[:200], delay)
+                            (redact(text) if redact is not None else text)[:200], delay)
                 await asyncio.sleep(delay)  # retry backoff
                 delay = min(delay * 2, 5.0)
                 continue

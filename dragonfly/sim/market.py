@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 import zlib
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -68,19 +69,51 @@ def shared_mids(instruments: Iterable[Instrument], mids: dict[str, MidPrice] | N
 
 class MidPrice:
     """Geometric random walk sampled on a fixed time grid, generated lazily and
-    deterministically from ``seed``: ``at(k)`` is the same for a given seed whoever asks first."""
+    deterministically from ``seed``: ``at(k)`` is the same for a given seed whoever asks first.
 
-    def __init__(self, *, seed: int, start: float, vol: float = 1e-5, dt_s: float = 0.01) -> None:
+    Memory is bounded: only the newest ``window`` steps are kept (a simulator runs for hours and
+    asks for the present, moving forward), plus the start. A step older than the window reads as
+    the oldest step kept.
+
+    Parameters
+    ----------
+    seed : int
+    start : float
+        ``at(0)``.
+    vol : float
+        Standard deviation of one step's log return.
+    dt_s : float
+        Time between two steps (:meth:`at_time`).
+    window : int
+        Steps kept (the default, 60 000, is ten minutes of 10 ms steps; about 0.5 MB).
+    """
+
+    def __init__(self, *, seed: int, start: float, vol: float = 1e-5, dt_s: float = 0.01,
+                 window: int = 60_000) -> None:
+        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+            raise ValueError(f"window must be a positive int, got {window!r}")
         self._rng = random.Random(seed)
-        self._path = [start]
+        self.start = start
         self.vol = vol
         self.dt_s = dt_s
+        self.window = window
+        self._ring = array("d", [start]) * window  # step k lives at k % window
+        self._last = 0  # the newest step generated
 
     def at(self, k: int) -> float:
-        path = self._path
-        while len(path) <= k:
-            path.append(path[-1] * math.exp(self._rng.gauss(0.0, self.vol)))
-        return path[k]
+        ring, n, last = self._ring, self.window, self._last
+        if k > last:
+            value = ring[last % n]
+            gauss, vol = self._rng.gauss, self.vol
+            for i in range(last + 1, k + 1):
+                value *= math.exp(gauss(0.0, vol))
+                ring[i % n] = value
+            self._last = last = k
+            return value
+        if k <= 0:
+            return self.start
+        oldest = max(1, last - n + 1)
+        return ring[max(k, oldest) % n]
 
     def at_time(self, elapsed_s: float) -> float:
         return self.at(max(0, int(elapsed_s / self.dt_s)))

@@ -24,7 +24,8 @@ MORE = 20  # updates every reader must receive after the stuck one is stuck
 async def test_stuck_subscriber_is_conflated_and_slows_no_one() -> None:
     views: Broadcast = Broadcast(name="views")
     book = ServedBook(instrument="ETH-BTC", venues=("binance", "bitstamp"), depth=10, views=views)
-    server = GrpcServer([book], GrpcServerConfig(port=0))
+    # the stuck subscriber must stay (conflated) for this test: no stall timeout (test_grpc_limits has that)
+    server = GrpcServer([book], GrpcServerConfig(port=0, stall_timeout_s=None))
     await server.start()
     # the stuck client has a connection of its own (a stalled stream must not eat
     # a shared connection's flow-control window) and never reads

@@ -441,8 +441,8 @@ async def test_health_is_not_serving_while_no_venue_is_live() -> None:
     L, S = VenueStatus.LIVE, VenueStatus.STALE
     async with GrpcServer(books, GrpcServerConfig(port=0, health_follows_venues=True)) as srv:
         a = srv.address
-        # before any view: nothing is LIVE, the services are NOT_SERVING; the server itself is SERVING
-        assert await health(a, "") == SERVING
+        # before any view: nothing is LIVE, the services and the server as a whole ("") are NOT_SERVING
+        assert await health(a, "") == NOT_SERVING
         for svc in SERVICES:
             assert await health(a, svc) == NOT_SERVING
             assert await health(a, f"{svc}/ETH-BTC") == NOT_SERVING
@@ -457,9 +457,10 @@ async def test_health_is_not_serving_while_no_venue_is_live() -> None:
         for svc in SERVICES:
             assert await health(a, svc) == NOT_SERVING
             assert await health(a, f"{svc}/ETH-BTC") == NOT_SERVING
-        assert await health(a, "") == SERVING
+        assert await health(a, "") == NOT_SERVING
         btc.publish(_view(3, {"binance": S, "bitstamp": L}, instrument="BTC-USDT"))  # another instrument comes up
         await health_watch(a, "dragonfly.v1.Aggregator", SERVING)
+        assert await health(a, "") == SERVING  # some instrument has a LIVE venue
         assert await health(a, "dragonfly.v1.Aggregator/ETH-BTC") == NOT_SERVING
         assert await health(a, "dragonfly.v1.Aggregator/BTC-USDT") == SERVING
         assert srv.venue_liveness() == {"ETH-BTC": False, "BTC-USDT": True}
@@ -482,7 +483,7 @@ async def test_health_follows_a_real_pipeline() -> None:
         await wait_view(p, lambda v: all(h.status is not VenueStatus.LIVE for h in v.venues.values()))
         await health_watch(srv.address, "orderbook.OrderbookAggregator", NOT_SERVING)
         assert await health(srv.address, "dragonfly.v1.Aggregator/ETH-BTC") == NOT_SERVING
-        assert await health(srv.address, "") == SERVING
+        assert await health(srv.address, "") == NOT_SERVING  # no venue LIVE: the server serves nothing useful
         p.sim.accept("bitstamp")
         await health_watch(srv.address, "orderbook.OrderbookAggregator", SERVING)
         p.sim.accept("binance")

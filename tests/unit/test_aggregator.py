@@ -252,6 +252,35 @@ async def test_liquidity_aggregator_publishes_only_summed_liquidity() -> None:
     assert agg.views.closed and agg.liquidity.closed
 
 
+async def test_venue_last_update_moves_with_every_update_of_that_venue() -> None:
+    """``venues[v].last_update_ns`` is the receive time of v's latest update, in every view (issue 12: it stayed
+    at the time the venue became LIVE)."""
+    agg = BboAggregator.build(instrument="ETH-BTC", venues=("binance", "bitstamp"), staleness_s=60)
+    sub = agg.views.subscribe(maxsize=16)
+    agg.start()
+    try:
+        agg.input.publish(upd("binance", *BIN, recv=5))
+        agg.input.publish(upd("bitstamp", *BTS, recv=7))
+        v1 = await next_view(sub)
+        assert {v: h.last_update_ns for v, h in v1.venues.items()} == {"binance": 5, "bitstamp": 7}
+        agg.input.publish(upd("binance", [(0.0501, 1.0)], [(0.051, 1.0)], recv=20))
+        v2 = await next_view(sub)
+        assert {v: h.last_update_ns for v, h in v2.venues.items()} == {"binance": 20, "bitstamp": 7}
+        # a keepalive (the same top) publishes nothing, but the next view carries its time
+        same = agg._books["bitstamp"]
+        agg.input.publish(BookUpdate("bitstamp", "ETH-BTC", same[0], same[1], LIVE, 0, 30))
+        while agg.stats.keepalives == 0:  # noqa: ASYNC110 - sleep(0) only yields (no timer involved)
+            await asyncio.sleep(0)
+        assert agg.health()["bitstamp"].last_update_ns == 30
+        agg.input.publish(upd("binance", [(0.0502, 1.0)], [(0.051, 1.0)], recv=40))
+        v3 = await next_view(sub)
+        assert {v: h.last_update_ns for v, h in v3.venues.items()} == {"binance": 40, "bitstamp": 30}
+        assert all(h.status is LIVE for h in v3.venues.values())
+        assert v1.venues["binance"].last_update_ns == 5  # a published view never changes afterwards
+    finally:
+        await agg.stop()
+
+
 def test_aggregator_config_checks() -> None:
     with pytest.raises(ConfigError):
         AggregatorConfig(instrument="ETH-BTC", venues=())

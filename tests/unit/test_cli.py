@@ -153,3 +153,77 @@ def test_server_fix_customers_from_env(monkeypatch) -> None:
     assert cfg.port == 0 and cfg.host == "127.0.0.1" and cfg.max_depth == 10 and cfg.comp_id == "DRAGONFLY"
     args = cli._server_parser("x").parse_args(["--instrument-name", "ethbtc"])
     assert cli._fix_config(args, 10) is None  # no --fix-port: no FIX server
+
+
+# -- issue 12: small things a new user tripped on ---------------------------------------------------
+
+
+# (bounded by --duration / an unreachable address in case --depth 0 were taken)
+@pytest.mark.parametrize(
+    "entry, argv",
+    [
+        (cli.grpc_client_main, ["--address", "127.0.0.1:1", "--connect-timeout", "0.2"]),
+        (cli.main, ["demo", "--duration", "0.5"]),
+    ],
+)
+def test_depth_zero_is_refused(capsys, entry, argv) -> None:
+    line = _one_line(capsys, _exit_code(entry, [*argv, "--depth", "0"]))
+    assert "--depth" in line and "positive integer" in line
+
+
+def _all_parsers() -> dict[str, object]:
+    """Every command's parser, built as its entry point builds it."""
+    return {
+        "dragonfly-grpc-server": cli._server_parser("dragonfly-grpc-server"),
+        "dragonfly-grpc-client": cli._client_parser("dragonfly-grpc-client"),
+        "dragonfly demo": cli._demo_parser("dragonfly demo"),
+        "dragonfly-fix-server": cli._fix_parser("dragonfly-fix-server"),
+        "dragonfly check": cli._check_parser("dragonfly check"),
+        "dragonfly run": cli._run_parser("dragonfly run"),
+    }
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    import argparse
+
+    assert set(_all_parsers()) >= {"dragonfly-grpc-server", "dragonfly-grpc-client", "dragonfly-fix-server"}
+    assert {name.removeprefix("dragonfly ").removeprefix("dragonfly-") for name in _all_parsers()} == set(
+        cli._COMMANDS
+    ), "a command was added: list its parser here"
+    missing = []
+    for name, parser in _all_parsers().items():
+        assert isinstance(parser, argparse.ArgumentParser)
+        for action in parser._actions:
+            if not (action.help and action.help.strip()) or action.help == argparse.SUPPRESS:
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert not missing, f"options without help text: {missing}"
+
+
+def test_server_token_file_lists_one_token_per_caller(tmp_path, monkeypatch) -> None:
+    f = tmp_path / "tokens"
+    f.write_text("# bots\nalpha-1\n\n  beta-2  \n")
+    assert cli._read_tokens(str(f)) == ("alpha-1", "beta-2")
+    monkeypatch.setenv("DRAGONFLY_GRPC_TOKEN", "env-3")
+    assert cli._read_tokens(None) == ("env-3",)
+    (tmp_path / "empty").write_text("# nothing\n")
+    with pytest.raises(cli.UsageError, match="is empty"):
+        cli._read_tokens(str(tmp_path / "empty"))
+
+
+def test_server_limit_options() -> None:
+    p = cli._server_parser("dragonfly-grpc-server")
+    args = p.parse_args(["--instrument-name", "ethbtc"])
+    assert (args.max_streams, args.max_streams_per_peer, args.max_streams_per_token, args.stall_timeout) == (
+        1024, 64, None, 30.0)
+    args = p.parse_args(["--instrument-name", "ethbtc", "--max-streams-per-peer", "0", "--max-streams-per-token", "8",
+                         "--stall-timeout", "off", "--max-streams", "10"])
+    assert (args.max_streams, args.max_streams_per_peer, args.max_streams_per_token, args.stall_timeout) == (
+        10, None, 8, None)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--max-streams-per-peer", "-1"], ["--stall-timeout", "soon"], ["--max-streams", "0"]]
+)
+def test_server_bad_limit_options(capsys, argv) -> None:
+    line = _one_line(capsys, _exit_code(cli.grpc_server_main, ["--instrument-name", "ethbtc", *argv]))
+    assert line.startswith("dragonfly-grpc-server: error: ") and argv[0] in line

@@ -3,10 +3,11 @@ no generic module names a venue, and importing a layer never loads a higher one.
 
 ``import-linter`` reads every import statement of the package (those inside functions and under
 ``TYPE_CHECKING`` included). The contracts say: ``_core`` < ``clients`` < ``listeners`` < ``venues``
-< ``aggregators`` | ``sim`` < ``services`` < ``topology`` < ``cli``, a layer never importing a
+< ``aggregators`` | ``bus`` | ``sim`` < ``services`` < ``topology`` < ``cli``, a layer never importing a
 higher one (so there is no cycle between layers); the shared modules (errors, model,
 instruments, queues) import no layer; the core imports nothing of dragonfly but errors, model
-and the build switches; aggregators and services know no venue.
+and the build switches; aggregators and services know no venue (nor the bus); only the bus's
+worker knows venues.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def test_no_venue_name_in_generic_code() -> None:
             ["dragonfly.venues", "dragonfly.aggregators", "dragonfly.services", "dragonfly.topology"],
         ),
         ("dragonfly.venues", ["dragonfly.aggregators", "dragonfly.services", "dragonfly.sim", "dragonfly.topology"]),
-        ("dragonfly.services", ["dragonfly.topology", "dragonfly.venues", "dragonfly.sim"]),
+        ("dragonfly.services", ["dragonfly.topology", "dragonfly.venues", "dragonfly.sim", "dragonfly.bus"]),
+        ("dragonfly.bus", ["dragonfly.aggregators", "dragonfly.services", "dragonfly.sim", "dragonfly.topology"]),
     ],
 )
 def test_importing_a_layer_loads_no_higher_one(layer: str, higher: list[str]) -> None:

@@ -78,3 +78,32 @@ def test_reads_the_live_captures(captures: Path) -> None:
     assert sum('"event":"data"' in p and "diff_order_book_" in p for _, p in cf) == 3202
     assert all(isinstance(ts, float) for ts, _ in cf)
     assert [ts for ts, _ in cf] == sorted(ts for ts, _ in cf)
+
+
+def test_mid_price_memory_is_bounded_over_a_long_run() -> None:
+    """``--simulate`` runs for hours: the path keeps a bounded window, not every 10 ms step (issue 12)."""
+    import tracemalloc
+
+    mid = MidPrice(seed=3, start=0.05)
+    mid.at(1_000)  # warm up (lazy allocations)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for k in range(0, 200_001, 50):  # 2000 s of simulated time, asked as the venues ask: moving forward
+            mid.at(k)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1_000_000  # a list of every step would hold 200k floats: about 6.4 MB
+
+
+def test_mid_price_window_keeps_recent_steps_and_the_start_exact() -> None:
+    a = MidPrice(seed=9, start=0.05, window=100)
+    b = MidPrice(seed=9, start=0.05)  # the default window is much larger
+    ref = [b.at(k) for k in range(1_000)]
+    assert [a.at(k) for k in range(0, 1_000, 7)] == ref[0:1_000:7]  # same path, whatever the window
+    assert [a.at(k) for k in range(900, 1_000)] == ref[900:]  # the last `window` steps stay addressable
+    assert a.at(0) == 0.05  # the start is always known
+    assert a.at(10) == a.at(900)  # a step older than the window reads as the oldest one kept
+    with pytest.raises(ValueError):
+        MidPrice(seed=1, start=0.05, window=0)

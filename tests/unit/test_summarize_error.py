@@ -56,3 +56,11 @@ def test_status_that_is_not_an_int_is_ignored() -> None:
         host = 5
 
     assert summarize_error(Odd()) == "Odd"
+
+
+def test_redact_removes_every_secret_a_peer_echoed() -> None:
+    from dragonfly.clients.base import redact
+
+    text = "logon refused: invalid password hunter22 (hunter22) for key ABCD-1234"
+    assert redact(text, ["hunter22", None, "ABCD-1234"]) == "logon refused: invalid password *** (***) for key ***"
+    assert redact("a 1 b", ["1", ""]) == "a 1 b"  # too short to be a secret: left alone

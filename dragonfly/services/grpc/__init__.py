@@ -7,7 +7,15 @@ The protobuf modules are generated from ``proto/`` at build time into ``_gen/``.
 from __future__ import annotations
 
 from .client import BookClient, BookRenderer, BookSnapshot, GrpcClientConfig, parse_address
-from .server import BindError, GrpcServer, GrpcServerConfig, ServedBook, StreamStats, SubscriberStats
+from .server import (
+    BindError,
+    GrpcServer,
+    GrpcServerConfig,
+    GrpcServerStats,
+    ServedBook,
+    StreamStats,
+    SubscriberStats,
+)
 
 __all__ = (
     "BindError",
@@ -17,6 +25,7 @@ __all__ = (
     "GrpcClientConfig",
     "GrpcServer",
     "GrpcServerConfig",
+    "GrpcServerStats",
     "ServedBook",
     "StreamStats",
     "SubscriberStats",

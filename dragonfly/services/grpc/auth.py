@@ -1,8 +1,10 @@
 """Optional bearer-token check and TLS credentials for the gRPC server and client.
 
-A call must carry the metadata ``authorization: Bearer <token>``; one without
-it (or with another token) ends with ``UNAUTHENTICATED`` before the handler
-runs. Health checks stay open, so probes need no secret.
+A call must carry the metadata ``authorization: Bearer <token>`` with one of
+the server's tokens; one without it (or with another token) ends with
+``UNAUTHENTICATED`` before the handler runs, also for a method the server does
+not have (a caller without a token learns nothing about what is served).
+Health checks (``Check``, ``Watch``) stay open, so probes need no secret.
 """
 
 from __future__ import annotations
@@ -44,30 +46,52 @@ def _denied(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     return grpc.unary_unary_rpc_method_handler(refuse, **kw)
 
 
+async def _refuse_unknown(request_iterator: Any, context: grpc.aio.ServicerContext) -> None:
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
+
+
+#: Answer to a call of a method the server does not have, from a caller without a valid token: any
+#: kind of call can be answered by a stream-stream handler (the request bytes are never read).
+_DENIED_UNKNOWN = grpc.stream_stream_rpc_method_handler(_refuse_unknown)
+
+
 class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
     """Refuse calls without ``authorization: Bearer <token>`` (constant-time compare).
 
     Parameters
     ----------
-    token : str
-        The shared secret.
+    token : str or sequence of str
+        The shared secret, or several (one per caller: :meth:`identify` tells them apart).
     open_methods : sequence of str
-        Method paths served without a token (default: the health service).
+        Method paths served without a token (default: the health service's ``Check`` and ``Watch``).
+
+    Attributes
+    ----------
+    refused : int
+        Calls refused with UNAUTHENTICATED.
     """
 
-    def __init__(self, token: str, *, open_methods: Sequence[str] = tuple(_OPEN_METHODS)) -> None:
-        if not token:
+    def __init__(self, token: str | Sequence[str], *, open_methods: Sequence[str] = tuple(_OPEN_METHODS)) -> None:
+        tokens = (token,) if isinstance(token, str) else tuple(token)
+        if not tokens or not all(isinstance(t, str) and t for t in tokens):
             raise ConfigError("the bearer token must not be empty")
-        self._expected = f"Bearer {token}".encode()
+        self._expected = tuple(f"Bearer {t}".encode() for t in tokens)
         self._open = frozenset(open_methods)
+        self.refused = 0
 
-    def _allowed(self, metadata: Sequence[tuple[str, Any]] | None) -> bool:
-        ok = False
+    def identify(self, metadata: Sequence[tuple[str, Any]] | None) -> int | None:
+        """Index of the token ``metadata`` carries (in the order given), or None when it carries none of them.
+
+        Every header and every token is compared, in constant time for each pair.
+        """
+        found = None
         for key, value in metadata or ():
             if key == AUTH_HEADER:
                 got = value.encode() if isinstance(value, str) else bytes(value)
-                ok = hmac.compare_digest(got, self._expected) or ok
-        return ok
+                for i, want in enumerate(self._expected):
+                    if hmac.compare_digest(got, want) and found is None:
+                        found = i
+        return found
 
     async def intercept_service(
         self,
@@ -75,11 +99,12 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method in self._open:
+        if handler_call_details.method in self._open:
             return handler
-        if self._allowed(handler_call_details.invocation_metadata):
-            return handler
-        return _denied(handler)
+        if self.identify(handler_call_details.invocation_metadata) is not None:
+            return handler  # None for an unknown method: UNIMPLEMENTED, to a caller with a token only
+        self.refused += 1
+        return _DENIED_UNKNOWN if handler is None else _denied(handler)
 
 
 def channel_credentials(ca_file: str | Path | None) -> grpc.ChannelCredentials:

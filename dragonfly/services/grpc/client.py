@@ -233,12 +233,17 @@ class BookRenderer:
         self.out = out
         self.live = live
         self.rows = rows
+        #: updates drawn
         self.updates = 0
+        #: updates drawn that had levels (not the empty views of venues still syncing)
+        self.books = 0
         self.gaps = 0
         self._last_seq = 0
 
     def _count(self, snap: BookSnapshot) -> None:
         self.updates += 1
+        if snap.bids or snap.asks:
+            self.books += 1
         if snap.seq and self._last_seq and snap.seq > self._last_seq + 1:
             self.gaps += snap.seq - self._last_seq - 1
         if snap.seq:

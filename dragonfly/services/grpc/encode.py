@@ -21,6 +21,8 @@ from ...model import Level, LiquidityLevel, LiquidityView, VenueHealth, VenueSta
 from .protos import book_pb2, orderbook_pb2
 
 __all__ = (
+    "BookUpdateEncoder",
+    "SummaryEncoder",
     "VENUE_STATUS_PB",
     "encode_book_update",
     "encode_liquidity_from_view",
@@ -121,6 +123,12 @@ def encode_book_update(
     """
     bids, asks, spread = select_book(view, depth=depth, venues=venues)
     keep = all_venues if venues is None else [v for v in all_venues if v in venues]
+    return _book_update_bytes(view, bids, asks, spread, keep)
+
+
+def _book_update_bytes(
+    view: WorldView, bids: Sequence[Level], asks: Sequence[Level], spread: float, keep: Sequence[str]
+) -> bytes:
     msg = book_pb2.BookUpdate(
         instrument=view.instrument,
         seq=view.seq,
@@ -133,6 +141,64 @@ def encode_book_update(
         venues=_health_pb(view.venues, keep),
     )
     return msg.SerializeToString()
+
+
+def _health_key(venues: Mapping[str, VenueHealth], keep: Sequence[str]) -> tuple[tuple[Any, str] | None, ...]:
+    """What a subscriber sees of the venues' health, times aside: (status, reason) per venue kept."""
+    out = []
+    for name in keep:
+        h = venues.get(name)
+        out.append(None if h is None else (h.status, h.reason))
+    return tuple(out)
+
+
+class SummaryEncoder:
+    """``orderbook.Summary`` bytes of one stream (``depth``, ``venues``), or None when the update would be
+    identical to the last one this stream sent (same levels and spread): a subscriber never gets a repeat.
+
+    One instance per stream (it remembers what the stream sent last); see :func:`encode_summary_bytes`.
+    """
+
+    __slots__ = ("depth", "venues", "_last")
+
+    def __init__(self, *, depth: int, venues: frozenset[str] | None = None) -> None:
+        self.depth = depth
+        self.venues = venues
+        self._last: tuple[Any, ...] | None = None
+
+    def __call__(self, view: WorldView) -> bytes | None:
+        bids, asks, spread = select_book(view, depth=self.depth, venues=self.venues)
+        key = (bids, asks, spread)
+        if key == self._last:
+            return None
+        self._last = key
+        return encode_summary(bids, asks, spread=spread)
+
+
+class BookUpdateEncoder:
+    """``dragonfly.v1.BookUpdate`` bytes of one stream (``depth``, ``venues``), or None when the update would be
+    identical for this stream's subscribers to the last one it sent: the same levels and spread, and the same
+    status and reason of every venue it reports. Such an update is not sent (``seq`` then jumps over it);
+    ``last_update_ns`` and the timestamps alone do not make an update new.
+
+    One instance per stream; see :func:`encode_book_update`.
+    """
+
+    __slots__ = ("depth", "venues", "keep", "_last")
+
+    def __init__(self, *, depth: int, venues: frozenset[str] | None, all_venues: Sequence[str]) -> None:
+        self.depth = depth
+        self.venues = venues
+        self.keep = tuple(all_venues if venues is None else [v for v in all_venues if v in venues])
+        self._last: tuple[Any, ...] | None = None
+
+    def __call__(self, view: WorldView) -> bytes | None:
+        bids, asks, spread = select_book(view, depth=self.depth, venues=self.venues)
+        key = (bids, asks, spread, _health_key(view.venues, self.keep))
+        if key == self._last:
+            return None
+        self._last = key
+        return _book_update_bytes(view, bids, asks, spread, self.keep)
 
 
 def _liquidity_pb(levels: Iterable[LiquidityLevel], keep: frozenset[str] | None, depth: int) -> list[Any]:
