@@ -862,11 +862,14 @@ def _worker_parser(prog: str) -> argparse.ArgumentParser:
                         "aggregator's staleness limit)")
     p.add_argument("--worker-id", default=None, help="name on the bus (default: host name and process id)")
     _add_base_url(p)
-    p.add_argument("--config-json", default=None, help=argparse.SUPPRESS)  # a WorkerConfig as JSON
     # what a supervisor passes: the WorkerConfig as the first line of stdin (not in argv, which any user can
     # read: the bus URL may carry credentials), then stdin stays open and its end stops the worker
-    p.add_argument("--config-stdin", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)  # exit when stdin closes
+    g = p.add_argument_group("started by a supervisor (--workers N); not needed by hand")
+    g.add_argument("--config-json", default=None, metavar="JSON",
+                   help="the whole WorkerConfig as JSON, in place of the options above")
+    g.add_argument("--config-stdin", action="store_true",
+                   help="read the WorkerConfig as JSON from the first line of stdin (keeps the bus URL out of argv)")
+    g.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes (the supervisor went away)")
     _add_common(p)
     return p
 

@@ -180,6 +180,7 @@ def _all_parsers() -> dict[str, object]:
         "dragonfly-fix-server": cli._fix_parser("dragonfly-fix-server"),
         "dragonfly check": cli._check_parser("dragonfly check"),
         "dragonfly run": cli._run_parser("dragonfly run"),
+        "dragonfly worker": cli._worker_parser("dragonfly worker"),
     }
 
 
