@@ -69,7 +69,8 @@ class OrderRouting:
     live_orders : bool
         Send orders to real venues (``--live-orders``). Simulators take orders either way.
     credentials : Mapping[str, Credentials]
-        Venue -> its API key (needed by every real venue that takes orders, with ``live_orders``).
+        Venue -> its API key, for real venues that take orders (with ``live_orders``); a venue not
+        listed reads ``<VENUE>_API_KEY`` and ``<VENUE>_API_SECRET`` (:func:`credentials_env_prefix`).
     rules : Mapping[str, VenueRules]
         Venue -> its rules (fee, minimum, lot, tick, caps); default: its order adapter's taker fee.
     venues : tuple of str
@@ -123,10 +124,13 @@ class OrderRouting:
             elif self.live_orders and proto is not None and spec.order_url:
                 url = spec.order_url
                 creds = self.credentials.get(venue)
-                if creds is None:
+                if creds is None:  # the venue's own variables, e.g. BINANCE_API_KEY and BINANCE_API_SECRET
                     prefix = credentials_env_prefix(venue)
-                    raise CredentialsError(f"{venue}: live orders need credentials (set {prefix}_API_KEY and "
-                                           f"{prefix}_API_SECRET, or name a file)")
+                    try:
+                        creds = Credentials.from_env(prefix)
+                    except CredentialsError:
+                        raise CredentialsError(f"{venue}: live orders need credentials: set {prefix}_API_KEY and "
+                                               f"{prefix}_API_SECRET, or name them (env:PREFIX or file:PATH)") from None
             else:
                 continue
             client = OrderClient(proto, base_url=url, credentials=creds, timeout_s=self.timeout_s, name=venue)
