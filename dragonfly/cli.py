@@ -12,7 +12,7 @@ Console scripts (see ``pyproject.toml``):
     Serve a consolidated book over FIX 4.4.
 ``dragonfly check FILE``
     Validate a topology file (:mod:`dragonfly.topology_file`) and print its graph.
-``dragonfly run FILE [--simulate]``
+``dragonfly run FILE [--simulate] [--live-orders]``
     Run a topology file: its services, aggregators, transformers and feeds.
 ``dragonfly worker``
     Run feeds (layers 1-3) and publish their books on a bus (``--bus nats://...``), for a
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from ._env import env_flag
-from .errors import ConfigError, DragonflyError
+from .errors import ConfigError, DragonflyError, TopologyFileError
 
 if TYPE_CHECKING:
     from .services.fix_server import FixServerConfig
@@ -841,6 +841,10 @@ def _run_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="simulator seed")
     p.add_argument("--any-port", action="store_true",
                    help="bind every service to a free port instead of the file's (the banner says which)")
+    p.add_argument("--live-orders", action="store_true",
+                   help="let the file's execution services send orders to real venues (credentials from each "
+                        "service's `credentials`, or <VENUE>_API_KEY/<VENUE>_API_SECRET); without it they only "
+                        "plan. Simulated venues (--simulate) take orders either way")
     _add_common(p)
     return p
 
@@ -882,15 +886,27 @@ async def _run(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     topo = load_topology(args.file)
     if not topo.services:
         raise UsageError(f"{args.file}: services: nothing to serve; declare at least one [services.NAME]")
-    runtime = topo.build(simulate=simulate, seed=args.seed, any_port=args.any_port)
+    try:
+        runtime = topo.build(simulate=simulate, seed=args.seed, any_port=args.any_port,
+                             live_orders=args.live_orders)
+    except TopologyFileError:
+        raise
+    except ConfigError as exc:  # a service that cannot be built: say which file
+        raise UsageError(f"{args.file}: {exc}") from None
     stop = asyncio.Event()
     _install_stop(stop)
     async with ServiceHost(services=runtime.services, upstream=[runtime]):
         source = "simulated venues" if simulate else "venues"
         lines = [f"{prog}: running {args.file} ({len(topo.feeds)} feeds from {source}, "
                  f"{len(topo.aggregators)} aggregators)"]
-        for name, service in zip(topo.services, runtime.services, strict=True):
+        for name, service in runtime.servers.items():
             lines.append(f"{prog}: service {name} ({topo.services[name].kind}) on {service.address}")
+        for name, node in runtime.engines.items():
+            takers = ", ".join(t.name for t in topo.services.values() if t.options.get("execution") == name)
+            mode = ("orders to the simulators" if simulate else "live orders" if node.engine.config.live
+                    else "planning only (no venue of it takes orders)" if args.live_orders
+                    else "planning only (no --live-orders)")
+            lines.append(f"{prog}: service {name} (execution) through {takers}: {mode}")
         out.write("\n".join(lines) + "\n")
         out.flush()
         await _until_stopped(stop, prog=prog, out=out)

@@ -80,7 +80,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._lifecycle import StartStop
 from .aggregators.bbo import AggregatorConfig, BboAggregator
-from .errors import ConfigError, TopologyFileError
+from .errors import ConfigError, CredentialsError, TopologyFileError
 from .instruments import parse_instrument
 from .listeners.driver import Feed
 from .model import BookUpdate, LiquidityView, WorldView
@@ -530,18 +530,21 @@ def _build_execution(node: ServiceNode, ctx: BuildContext) -> None:
         table = _number_table(o.get("rules", {}).get(venue, {}), _RULE_KEYS, venue)
         if venue in fees or table:
             rules[venue] = VenueRules(taker_fee=fees.get(venue, _default_fee(venue)), **table)
-    credentials = {}
-    if ctx.live_orders and not ctx.simulate:
-        credentials = {venue: read_credentials(source) for venue, source in o.get("credentials", {}).items()}
-    routing = OrderRouting(live_orders=ctx.live_orders and not ctx.simulate, credentials=credentials, rules=rules,
-                           venues=wanted)
     limits = {c: RiskLimits(**_number_table(t, _LIMIT_KEYS, c)) for c, t in o.get("limits", {}).items()}
     config = ExecutionConfig(limits=limits, default_limits=RiskLimits(**_number_table(
         o.get("default_limits", {}), _LIMIT_KEYS, "default_limits")),
         child_timeout_s=float(o.get("child_timeout_s", 5.0)), max_rounds=int(o.get("max_rounds", 3)))
     books = {inst: (group.node.venues[inst], agg.liquidity) for inst, agg in group.aggregators.items()}
-    # simulated venues' order entries listen only once the topology starts: the routes come then
-    engine = routing.engine(books, order_urls=None if ctx.simulate else {}, config=config)
+    credentials = {}
+    try:
+        if ctx.live_orders and not ctx.simulate:
+            credentials = {venue: read_credentials(source) for venue, source in o.get("credentials", {}).items()}
+        routing = OrderRouting(live_orders=ctx.live_orders and not ctx.simulate, credentials=credentials,
+                               rules=rules, venues=wanted)
+        # simulated venues' order entries listen only once the topology starts: the routes come then
+        engine = routing.engine(books, order_urls=None if ctx.simulate else {}, config=config)
+    except CredentialsError as exc:  # names the variables or the file, never a value
+        raise CredentialsError(f"services.{node.name}.credentials: {exc}") from None
     ctx.engines[node.name] = EngineNode(name=node.name, engine=engine, routing=routing,
                                         venues={i: v for i, (v, _) in books.items()}, simulated=ctx.simulate)
     return None

@@ -205,6 +205,22 @@ execution = "engine"
         "_NoOrders"}
 
 
+def test_run_live_orders_without_credentials_exits_2_before_connecting(monkeypatch, capsys) -> None:
+    """``dragonfly run complex.toml --live-orders`` against the real venues: a venue without credentials stops it
+    before anything listens or connects: one line naming the file, the key and the variables, never a value."""
+    for var in ("BITSTAMP_API_KEY", "BITSTAMP_API_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("BINANCE_API_KEY", "bn-KEY-5")
+    monkeypatch.setenv("BINANCE_API_SECRET", "bn-SECRET-6")
+    path = EXAMPLES / "complex.toml"
+    assert cli.main(["run", str(path), "--live-orders", "--any-port"]) == 2
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert out.out == "" and lines == [f"dragonfly run: error: {path}: services.execution.credentials: bitstamp: live "
+                                       "orders need credentials: set BITSTAMP_API_KEY and BITSTAMP_API_SECRET, or "
+                                       "name them (env:PREFIX or file:PATH)"]
+
+
 def test_transformers_are_imported_and_chained(tmp_path, capsys) -> None:
     text = FEEDS + f"""
 [transformers.doubled]
