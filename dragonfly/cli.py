@@ -10,9 +10,13 @@ Console scripts (see ``pyproject.toml``):
     Live terminal view of a server's book (plain lines when not on a terminal).
 ``dragonfly-fix-server`` (= ``dragonfly fix-server``)
     Serve a consolidated book over FIX 4.4.
+
+Both servers take orders too with ``--execution`` (the execution engine over the summed liquidity:
+gRPC ``dragonfly.v1.Execution``, FIX 35=D/35=F on the market-data sessions); simulated venues take
+them, real venues only with ``--live-orders`` and their credentials (``--credentials VENUE=SOURCE``).
 ``dragonfly check FILE``
     Validate a topology file (:mod:`dragonfly.topology_file`) and print its graph.
-``dragonfly run FILE [--simulate]``
+``dragonfly run FILE [--simulate] [--live-orders]``
     Run a topology file: its services, aggregators, transformers and feeds.
 ``dragonfly worker``
     Run feeds (layers 1-3) and publish their books on a bus (``--bus nats://...``), for a
@@ -38,15 +42,16 @@ import signal
 import ssl
 import sys
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from ._env import env_flag
-from .errors import ConfigError, DragonflyError
+from .errors import ConfigError, DragonflyError, TopologyFileError
 
 if TYPE_CHECKING:
+    from .services.execution import ExecutionEngine
     from .services.fix_server import FixServerConfig
     from .services.grpc import GrpcServerConfig
     from .services.host import ServiceHost
@@ -264,11 +269,13 @@ async def _open_pipelines(
     workers: int = 0,
     bus: str | None = None,
     log_level: str = "warning",
+    order_urls: dict[str, str] | None = None,
 ) -> list[Pipeline]:
     """One pipeline per instrument, not started (the host starts them once its servers listen).
 
     With ``simulate``, the simulated venues (one set for every instrument) start now, on
     127.0.0.1, and stop when ``stack`` closes; they see no connection before the pipelines start.
+    Their order entries are added to ``order_urls`` (venue -> URL) when it is given.
     With ``workers`` or ``bus``, the feeds run in worker processes (one :class:`ScaleOut` that
     every pipeline shares) instead of one set per pipeline in this process.
     """
@@ -283,6 +290,8 @@ async def _open_pipelines(
             SimulatedVenues(venues=tuple(venues), instruments=tuple(instruments), **kw)
         )
         urls = {**sim.base_urls, **urls}
+        if order_urls is not None:
+            order_urls.update(sim.order_urls)
     configs = [
         PipelineConfig(instrument=name, venues=tuple(venues), depth=depth, base_urls=urls) for name in instruments
     ]
@@ -355,6 +364,7 @@ def _server_parser(prog: str) -> argparse.ArgumentParser:
     fix.add_argument("--fix-comp-id", default="DRAGONFLY", help="our FIX SenderCompID (default DRAGONFLY)")
     fix.add_argument("--fix-store-dir", help="keep FIX sequence numbers here (sessions resume after a restart)")
     _add_metrics(p)
+    _add_execution(p, "dragonfly.v1.Execution on the gRPC port, and 35=D/35=F on the FIX sessions with --fix-port")
     _add_common(p)
     return p
 
@@ -383,6 +393,22 @@ def _metrics_config(args: argparse.Namespace) -> MetricsConfig | None:
 def _metrics_line(prog: str, host: ServiceHost) -> str:
     server = host.metrics_server
     return "" if server is None else f"{prog}: Prometheus metrics at {server.url}\n"
+
+
+def _add_execution(p: argparse.ArgumentParser, where: str) -> None:
+    g = p.add_argument_group("order entry: the execution engine (\"liquidate big order\") over the summed liquidity")
+    g.add_argument("--execution", action="store_true", help=f"also take orders: {where}")
+    g.add_argument("--live-orders", action="store_true",
+                   help="send orders to real venues (with their credentials); without it the engine only plans "
+                        "against them. Simulated venues (--simulate) take orders either way")
+    g.add_argument("--credentials", action="append", default=[], metavar="VENUE=SOURCE",
+                   help="where VENUE's API key is, for --live-orders: env:PREFIX (PREFIX_API_KEY, "
+                        "PREFIX_API_SECRET) or file:PATH (readable by its owner only); default: the variables "
+                        "<VENUE>_API_KEY and <VENUE>_API_SECRET. Never the key itself (repeatable)")
+    g.add_argument("--max-order-qty", type=_positive_float, default=None, metavar="QTY",
+                   help="refuse orders above this quantity, base asset (default: no limit)")
+    g.add_argument("--max-order-notional", type=_positive_float, default=None, metavar="AMOUNT",
+                   help="refuse orders above this notional, quote currency (default: no limit)")
 
 
 def _add_base_url(p: argparse.ArgumentParser) -> None:
@@ -472,15 +498,18 @@ async def _start_host(
     grpc: GrpcServerConfig | None = None,
     fix: FixServerConfig | None = None,
     metrics: MetricsConfig | None = None,
+    execution: ExecutionEngine | None = None,
 ) -> ServiceHost:
-    """Bind the servers, then start the pipelines; everything stops when ``stack`` closes.
+    """Bind the servers (with ``execution``: taking orders for it), then start the pipelines; everything
+    stops when ``stack`` closes.
 
     A server that cannot listen raises :class:`~dragonfly.errors.BindError` (exit status 2)
     before any venue is contacted.
     """
     from .services.host import ServiceHost
 
-    return await stack.enter_async_context(ServiceHost(pipelines, grpc=grpc, fix=fix, metrics=metrics))
+    host = ServiceHost(pipelines, grpc=grpc, fix=fix, metrics=metrics, execution=execution)
+    return await stack.enter_async_context(host)
 
 
 async def _until_stopped(stop: asyncio.Event, *, prog: str, out: TextIO) -> None:
@@ -520,6 +549,67 @@ class _Feeds:
                    base_urls=base_urls, workers=workers, bus=bus, log_level=args.log_level)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Orders:
+    """``--execution``, ``--live-orders``, ``--credentials``, ``--max-order-qty``, ``--max-order-notional``."""
+
+    live_orders: bool
+    credentials: dict[str, str]  # venue -> env:PREFIX | file:PATH (where, never the key)
+    max_qty: float  # inf: no limit
+    max_notional: float
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, venues: Sequence[str]) -> _Orders | None:
+        """None without ``--execution`` (UsageError: its options without it, a bad ``--credentials``)."""
+        if not args.execution:
+            given = [o for o, v in (("--live-orders", args.live_orders), ("--credentials", args.credentials),
+                                    ("--max-order-qty", args.max_order_qty),
+                                    ("--max-order-notional", args.max_order_notional)) if v]
+            if given:
+                raise UsageError(f"{', '.join(given)}: only with --execution")
+            return None
+        credentials: dict[str, str] = {}
+        for item in args.credentials:
+            venue, eq, source = item.partition("=")
+            kind, colon, where = source.partition(":")
+            if not eq or not colon or not where or kind not in ("env", "file"):
+                raise UsageError(f"--credentials {venue.strip() or '?'}=...: expected VENUE=env:PREFIX or "
+                                 "VENUE=file:PATH (where the key is, never the key itself)")
+            if venue not in venues:
+                raise UsageError(f"--credentials {venue}: not one of --venues ({', '.join(venues)})")
+            credentials[venue] = source
+        no_limit = float("inf")
+        return cls(live_orders=args.live_orders, credentials=credentials,
+                   max_qty=no_limit if args.max_order_qty is None else args.max_order_qty,
+                   max_notional=no_limit if args.max_order_notional is None else args.max_order_notional)
+
+    def engine(self, pipelines: Sequence[Pipeline], *, order_urls: Mapping[str, str]) -> ExecutionEngine:
+        """The engine over the pipelines' summed liquidity; simulators' order entries in ``order_urls``.
+
+        Raises
+        ------
+        CredentialsError
+            ``live_orders`` and a real venue without credentials (the message names where they were looked
+            for, never a value).
+        """
+        from .execution import build_engine, read_credentials
+        from .services.execution import ExecutionConfig, RiskLimits
+
+        creds = {v: read_credentials(src) for v, src in self.credentials.items()} if self.live_orders else {}
+        config = ExecutionConfig(default_limits=RiskLimits(max_qty=self.max_qty, max_notional=self.max_notional))
+        return build_engine(pipelines, live_orders=self.live_orders, credentials=creds, config=config,
+                            order_urls=order_urls)
+
+    @staticmethod
+    def mode(engine: ExecutionEngine, live_orders: bool) -> str:
+        """What the banner says of an engine."""
+        venues = sorted({v for routes in engine.routes.values() for v, r in routes.items()
+                         if type(r.client).__name__ != "_NoOrders"})
+        if engine.config.live:
+            return f"orders to {', '.join(venues)}"
+        return "planning only (" + ("no venue takes orders" if live_orders else "no --live-orders") + ")"
+
+
 def _check_tls_pair(args: argparse.Namespace) -> None:
     if (args.tls_cert is None) != (args.tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
@@ -534,19 +624,26 @@ async def _host_until_stopped(
     grpc: GrpcServerConfig | None = None,
     fix: FixServerConfig | None = None,
     metrics: MetricsConfig | None = None,
+    orders: _Orders | None = None,
 ) -> int:
-    """Open the pipelines of ``feeds``, serve them with the servers configured, write ``banner(host,
-    pipelines)`` to ``out``, and run until SIGINT/SIGTERM; then shut everything down (exit status 0)."""
+    """Open the pipelines of ``feeds``, serve them with the servers configured (and ``orders``: the execution
+    engine on them), write ``banner(host, pipelines)`` to ``out``, and run until SIGINT/SIGTERM; then shut
+    everything down (exit status 0)."""
     stop = asyncio.Event()
     _install_stop(stop)
     async with contextlib.AsyncExitStack() as stack:
+        order_urls: dict[str, str] = {}
         pipelines = await _open_pipelines(
             stack, instruments=feeds.instruments, venues=feeds.venues, depth=feeds.depth, simulate=feeds.simulate,
             seed=feeds.seed, base_urls=feeds.base_urls, workers=feeds.workers, bus=feeds.bus,
-            log_level=feeds.log_level,
+            log_level=feeds.log_level, order_urls=order_urls,
         )
-        host = await _start_host(stack, pipelines, grpc=grpc, fix=fix, metrics=metrics)
-        out.write(banner(host, pipelines) + _metrics_line(prog, host))
+        engine = None if orders is None else orders.engine(pipelines, order_urls=order_urls)
+        host = await _start_host(stack, pipelines, grpc=grpc, fix=fix, metrics=metrics, execution=engine)
+        text = banner(host, pipelines)
+        if engine is not None and orders is not None:
+            text += f"{prog}: execution: {_Orders.mode(engine, orders.live_orders)}\n"
+        out.write(text + _metrics_line(prog, host))
         out.flush()
         await _until_stopped(stop, prog=prog, out=out)
     return 0
@@ -571,6 +668,7 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
         health_follows_venues=True,
     )
     fix_config = _fix_config(args, feeds.depth)
+    orders = _Orders.from_args(args, feeds.venues)
 
     def banner(host: ServiceHost, pipelines: list[Pipeline]) -> str:
         source = "simulated venues" if feeds.simulate else "venues"
@@ -593,7 +691,7 @@ async def _serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
         return text
 
     return await _host_until_stopped(feeds, prog=prog, out=out, banner=banner, grpc=config, fix=fix_config,
-                                     metrics=_metrics_config(args))
+                                     metrics=_metrics_config(args), orders=orders)
 
 
 def grpc_server_main(argv: Sequence[str] | None = None, *, prog: str = "dragonfly-grpc-server") -> int:
@@ -809,6 +907,8 @@ def _fix_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
     p.add_argument("--tls-key", type=Path, help="PEM private key")
     _add_metrics(p)
+    _add_execution(p, "NewOrderSingle (35=D) and OrderCancelRequest (35=F) on the customers' sessions, answered "
+                      "with ExecutionReports (35=8)")
     _add_common(p)
     return p
 
@@ -833,13 +933,14 @@ async def _fix_serve(args: argparse.Namespace, *, prog: str, out: TextIO) -> int
     ctx = None if args.tls_cert is None else _tls_server_context(args.tls_cert, args.tls_key)
     config = FixServerConfig(host=args.host, port=args.port, comp_id=args.comp_id, customers=customers,
                              store_dir=args.store_dir, max_depth=feeds.depth, ssl=ctx)
+    orders = _Orders.from_args(args, feeds.venues)
 
     def banner(host: ServiceHost, pipelines: list[Pipeline]) -> str:
         return (f"{prog}: serving {', '.join(p.config.instrument for p in pipelines)} over FIX on "
                 f"{host.addresses['FIX']} as {config.comp_id} to {', '.join(customers)} "
                 f"(tls={'on' if ctx else 'off'})\n")
 
-    return await _host_until_stopped(feeds, prog=prog, out=out, banner=banner, fix=config,
+    return await _host_until_stopped(feeds, prog=prog, out=out, banner=banner, fix=config, orders=orders,
                                      metrics=_metrics_config(args))
 
 
@@ -879,6 +980,10 @@ def _run_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--any-port", action="store_true",
                    help="bind every service to a free port instead of the file's (the banner says which)")
     _add_metrics(p)
+    p.add_argument("--live-orders", action="store_true",
+                   help="let the file's execution services send orders to real venues (credentials from each "
+                        "service's `credentials`, or <VENUE>_API_KEY/<VENUE>_API_SECRET); without it they only "
+                        "plan. Simulated venues (--simulate) take orders either way")
     _add_common(p)
     return p
 
@@ -901,14 +1006,14 @@ def _worker_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--worker-id", default=None, help="name on the bus (default: host name and process id)")
     _add_base_url(p)
     _add_metrics(p)
-    internal = p.add_argument_group("set by a supervisor (--workers N), not by hand")
-    internal.add_argument("--config-json", default=None, metavar="JSON",
-                          help="the whole worker configuration (a WorkerConfig as JSON) instead of the options above")
-    # not argv, which any user can read: the bus URL may carry credentials
-    internal.add_argument("--config-stdin", action="store_true",
-                          help="read the worker configuration (JSON) from the first line of stdin; implies "
-                               "--watch-stdin")
-    internal.add_argument("--watch-stdin", action="store_true", help="stop when stdin reaches its end")
+    # what a supervisor passes: the WorkerConfig as the first line of stdin (not in argv, which any user can
+    # read: the bus URL may carry credentials), then stdin stays open and its end stops the worker
+    g = p.add_argument_group("started by a supervisor (--workers N); not needed by hand")
+    g.add_argument("--config-json", default=None, metavar="JSON",
+                   help="the whole WorkerConfig as JSON, in place of the options above")
+    g.add_argument("--config-stdin", action="store_true",
+                   help="read the WorkerConfig as JSON from the first line of stdin (keeps the bus URL out of argv)")
+    g.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes (the supervisor went away)")
     _add_common(p)
     return p
 
@@ -921,7 +1026,13 @@ async def _run(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
     topo = load_topology(args.file)
     if not topo.services:
         raise UsageError(f"{args.file}: services: nothing to serve; declare at least one [services.NAME]")
-    runtime = topo.build(simulate=simulate, seed=args.seed, any_port=args.any_port)
+    try:
+        runtime = topo.build(simulate=simulate, seed=args.seed, any_port=args.any_port,
+                             live_orders=args.live_orders)
+    except TopologyFileError:
+        raise
+    except ConfigError as exc:  # a service that cannot be built: say which file
+        raise UsageError(f"{args.file}: {exc}") from None
     metrics = _metrics_config(args)
     stop = asyncio.Event()
     _install_stop(stop)
@@ -929,8 +1040,14 @@ async def _run(args: argparse.Namespace, *, prog: str, out: TextIO) -> int:
         source = "simulated venues" if simulate else "venues"
         lines = [f"{prog}: running {args.file} ({len(topo.feeds)} feeds from {source}, "
                  f"{len(topo.aggregators)} aggregators)"]
-        for name, service in zip(topo.services, runtime.services, strict=True):
+        for name, service in runtime.servers.items():
             lines.append(f"{prog}: service {name} ({topo.services[name].kind}) on {service.address}")
+        for name, node in runtime.engines.items():
+            takers = ", ".join(t.name for t in topo.services.values() if t.options.get("execution") == name)
+            mode = ("orders to the simulators" if simulate else "live orders" if node.engine.config.live
+                    else "planning only (no venue of it takes orders)" if args.live_orders
+                    else "planning only (no --live-orders)")
+            lines.append(f"{prog}: service {name} (execution) through {takers}: {mode}")
         out.write("\n".join(lines) + "\n" + _metrics_line(prog, host))
         out.flush()
         await _until_stopped(stop, prog=prog, out=out)

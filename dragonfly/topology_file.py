@@ -35,6 +35,13 @@ The format (every section is a table of named tables; names are unique across se
     kind = "grpc"           #   "grpc", "fix" or "execution" (see SERVICE_KINDS for each one's keys)
     ...
 
+    [services.engine]       # the execution engine: no port of its own
+    kind = "execution"
+    liquidity = "NAME"      #   the liquidity aggregator it plans against
+    [services.legacy]
+    kind = "fix"
+    execution = "engine"    #   the FIX server takes 35=D/35=F for it (a grpc service: dragonfly.v1.Execution)
+
 Rules checked (each failure is one :class:`~dragonfly.errors.TopologyFileError` naming the file,
 the line when it can be found, the key, and what is wrong; the command exits with status 2): TOML
 syntax, unknown sections and keys, types, unknown venues and instruments, depths, inputs that name
@@ -47,10 +54,16 @@ A feed consumed by several transformers or aggregators is still one connection: 
 :class:`~dragonfly.queues.KeyedQueue` (latest update per venue and instrument).
 
 Services are built through :data:`SERVICE_KINDS`: one :class:`ServiceKind` per ``kind`` says which
-keys it takes, which of them name aggregators or other services, and how to build the server
-(``build(node, context) -> Service``). A kind whose ``build`` is None is accepted by ``check`` and
-refused by ``run`` (that is how ``execution`` stands until the execution engine exists: giving it a
-``build`` is all it takes to plug it in).
+keys it takes, which of them name aggregators or other services, how to check its values, and how to
+build the server (``build(node, context) -> Service``, or None for a component with no server of its
+own). A kind whose ``build`` is None is accepted by ``check`` and refused by ``run``.
+
+The ``execution`` kind is the execution engine (:mod:`dragonfly.execution`) over a liquidity
+aggregator: it has no port; a ``fix`` service that names it in ``execution`` takes orders for it on its
+market-data sessions, and a ``grpc`` service that names it serves ``dragonfly.v1.Execution``. With
+``--simulate`` its orders go to the simulators; real venues get orders only with ``live_orders``
+(``dragonfly run --live-orders``) and their credentials (the service's ``credentials``, or
+``<VENUE>_API_KEY``/``<VENUE>_API_SECRET``); without it the engine only plans.
 """
 
 from __future__ import annotations
@@ -63,11 +76,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._lifecycle import StartStop
 from .aggregators.bbo import AggregatorConfig, BboAggregator
-from .errors import ConfigError, TopologyFileError
+from .errors import ConfigError, CredentialsError, TopologyFileError
 from .instruments import parse_instrument
 from .listeners.driver import Feed
 from .model import BookUpdate, LiquidityView, WorldView
@@ -75,6 +88,10 @@ from .queues import Broadcast, KeyedQueue, Sink, Tee, Transformer
 from .services.base import Service
 from .topology import FeedSpec, Topology
 from .venues.registry import get_venue
+
+if TYPE_CHECKING:
+    from .execution import OrderRouting
+    from .services.execution import ExecutionEngine
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -299,20 +316,26 @@ class ServiceKind:
     keys : Mapping[str, KeySpec]
         Every key it takes (besides ``kind``).
     build : callable or None
-        ``build(node, context) -> Service``; None: ``check`` accepts the kind, ``run`` refuses it
-        with :attr:`unavailable`.
+        ``build(node, context) -> Service``, or None from a component with no server of its own (the
+        execution engine: it keeps itself in the context for the services that name it); a ``build``
+        of None: ``check`` accepts the kind, ``run`` refuses it with :attr:`unavailable`.
     unavailable : str
         Why ``run`` refuses it, when ``build`` is None.
     one_of : tuple of str
         At least one of these keys must be given.
+    check : callable or None
+        ``check(options, aggregators, error)``: further checks of the values, at ``check`` time;
+        ``error(key, reason)`` makes the error to raise.
     """
 
     kind: str
     summary: str
     keys: Mapping[str, KeySpec]
-    build: Callable[[ServiceNode, BuildContext], Service] | None = None
+    build: Callable[[ServiceNode, BuildContext], Service | None] | None = None
     unavailable: str = ""
     one_of: tuple[str, ...] = ()
+    check: Callable[[Mapping[str, Any], Mapping[str, AggregatorNode], Callable[[str, str], TopologyFileError]],
+                    None] | None = None
 
 
 @dataclass(slots=True)
@@ -334,12 +357,27 @@ class AggregatorGroup:
 
 
 @dataclass(slots=True)
+class EngineNode:
+    """A built ``execution`` service: the engine, how its orders are routed, and the venues per instrument."""
+
+    name: str
+    engine: ExecutionEngine
+    routing: OrderRouting
+    venues: dict[str, tuple[str, ...]]
+    simulated: bool
+
+
+@dataclass(slots=True)
 class BuildContext:
-    """What a service builder gets: the built aggregators and the services built before it."""
+    """What a service builder gets: the built aggregators, the services and engines built before it, and the
+    command line's switches."""
 
     topology: FileTopology
     services: dict[str, Service]
     any_port: bool = False
+    simulate: bool = False
+    live_orders: bool = False
+    engines: dict[str, EngineNode] = field(default_factory=dict)
 
     def aggregator(self, name: str) -> AggregatorGroup:
         return self.topology.aggregators[name]
@@ -383,7 +421,8 @@ def _build_grpc(node: ServiceNode, ctx: BuildContext) -> Service:
         tls_key=Path(o["tls_key"]) if o.get("tls_key") else None,
         grace_s=float(o.get("grace_s", 2.0)), health_follows_venues=True,
     )
-    server = GrpcServer(books, config)
+    execution = ctx.engines[o["execution"]].engine if o.get("execution") else None
+    server = GrpcServer(books, config, execution=execution)
     server.name = f"gRPC {node.name}"  # type: ignore[misc]
     return server
 
@@ -411,13 +450,112 @@ def _build_fix(node: ServiceNode, ctx: BuildContext) -> Service:
     config = FixServerConfig(host=o.get("host", "127.0.0.1"), port=ctx.port(node, DEFAULT_FIX_PORT),
                              comp_id=o.get("comp_id", "DRAGONFLY"), customers=customers,
                              store_dir=o.get("store_dir"), max_depth=depth)
-    server = FixServer(views, config, liquidity=liquidity)
+    execution = ctx.engines[o["execution"]].engine if o.get("execution") else None
+    server = FixServer(views, config, liquidity=liquidity, execution=execution)
     server.name = f"FIX {node.name}"  # type: ignore[misc]
     return server
 
 
-#: Every kind of service a topology file may declare. The execution engine plugs in by giving its entry a
-#: ``build`` (and the keys it needs).
+_LIMIT_KEYS = ("max_qty", "max_notional")
+_RULE_KEYS = ("min_qty", "lot", "tick", "max_qty", "balance")
+
+
+def _number_table(value: Any, keys: Sequence[str], what: str) -> dict[str, float]:
+    """``{key: number > 0 or >= 0}`` with only ``keys``; ValueError with the reason."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a table of {', '.join(keys)}, got {_describe(value)}")
+    out: dict[str, float] = {}
+    for k, v in value.items():
+        if k not in keys:
+            raise ValueError(f"{what}: unknown key {k!r}; it takes {', '.join(keys)}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+            raise ValueError(f"{what}.{k} must be a number >= 0, got {_describe(v)}")
+        out[k] = float(v)
+    return out
+
+
+def _check_execution(o: Mapping[str, Any], aggregators: Mapping[str, AggregatorNode],
+                     error: Callable[[str, str], TopologyFileError]) -> None:
+    agg = aggregators[o["liquidity"]]
+    venues = {v for vs in agg.venues.values() for v in vs}
+    for i, venue in enumerate(o.get("venues", [])):
+        if venue not in venues:
+            raise error("venues", f"[{i}] {venue!r} is not a venue of aggregator {agg.name} "
+                                  f"({', '.join(sorted(venues))})")
+    for key in ("fees", "rules", "credentials"):
+        for venue in o.get(key, {}):
+            if venue not in venues:
+                raise error(key, f"{venue!r} is not a venue of aggregator {agg.name} ({', '.join(sorted(venues))})")
+    for venue, fee in o.get("fees", {}).items():
+        if isinstance(fee, bool) or not isinstance(fee, (int, float)) or not 0 <= fee < 0.1:
+            raise error("fees", f"{venue}: a taker fee is a rate in 0..0.1 (0.001 = 0.1 %), got {_describe(fee)}")
+    try:
+        for venue, table in o.get("rules", {}).items():
+            _number_table(table, _RULE_KEYS, venue)
+    except ValueError as exc:
+        raise error("rules", str(exc)) from None
+    for key in ("limits", "default_limits"):
+        tables = o.get("limits", {}) if key == "limits" else {"default_limits": o.get("default_limits", {})}
+        for who, table in tables.items():
+            try:
+                values = _number_table(table, _LIMIT_KEYS, who)
+            except ValueError as exc:
+                raise error(key, str(exc)) from None
+            if key == "limits" and not values:
+                raise error(key, f"{who}: give max_qty and/or max_notional")
+            if any(v == 0 for v in values.values()):
+                raise error(key, f"{who}: a limit must be > 0")
+    for venue, source in o.get("credentials", {}).items():
+        kind, sep, where = source.partition(":") if isinstance(source, str) else ("", "", "")
+        if not sep or not where or kind not in ("env", "file"):
+            raise error("credentials", f'{venue}: must be "env:PREFIX" or "file:PATH" (where to read the key, '
+                                       "never the key itself)")
+    if o.get("child_timeout_s", 5.0) <= 0:
+        raise error("child_timeout_s", "must be > 0")
+    if o.get("max_rounds", 3) < 1:
+        raise error("max_rounds", "must be >= 1")
+
+
+def _build_execution(node: ServiceNode, ctx: BuildContext) -> None:
+    from .execution import OrderRouting, read_credentials
+    from .services.execution import ExecutionConfig, RiskLimits, VenueRules
+
+    o = node.options
+    group = ctx.aggregator(o["liquidity"])
+    wanted = tuple(o.get("venues", ()))
+    all_venues = {v for vs in group.node.venues.values() for v in vs}
+    fees: dict[str, float] = dict(o.get("fees", {}))
+    rules: dict[str, VenueRules] = {}
+    for venue in sorted(all_venues):
+        table = _number_table(o.get("rules", {}).get(venue, {}), _RULE_KEYS, venue)
+        if venue in fees or table:
+            rules[venue] = VenueRules(taker_fee=fees.get(venue, _default_fee(venue)), **table)
+    limits = {c: RiskLimits(**_number_table(t, _LIMIT_KEYS, c)) for c, t in o.get("limits", {}).items()}
+    config = ExecutionConfig(limits=limits, default_limits=RiskLimits(**_number_table(
+        o.get("default_limits", {}), _LIMIT_KEYS, "default_limits")),
+        child_timeout_s=float(o.get("child_timeout_s", 5.0)), max_rounds=int(o.get("max_rounds", 3)))
+    books = {inst: (group.node.venues[inst], agg.liquidity) for inst, agg in group.aggregators.items()}
+    credentials = {}
+    try:
+        if ctx.live_orders and not ctx.simulate:
+            credentials = {venue: read_credentials(source) for venue, source in o.get("credentials", {}).items()}
+        routing = OrderRouting(live_orders=ctx.live_orders and not ctx.simulate, credentials=credentials,
+                               rules=rules, venues=wanted)
+        # simulated venues' order entries listen only once the topology starts: the routes come then
+        engine = routing.engine(books, order_urls=None if ctx.simulate else {}, config=config)
+    except CredentialsError as exc:  # names the variables or the file, never a value
+        raise CredentialsError(f"services.{node.name}.credentials: {exc}") from None
+    ctx.engines[node.name] = EngineNode(name=node.name, engine=engine, routing=routing,
+                                        venues={i: v for i, (v, _) in books.items()}, simulated=ctx.simulate)
+    return None
+
+
+def _default_fee(venue: str) -> float:
+    proto = get_venue(venue).order_protocol()
+    return float(proto.taker_fee) if proto is not None else 0.0
+
+
+#: Every kind of service a topology file may declare.
 SERVICE_KINDS: dict[str, ServiceKind] = {
     "grpc": ServiceKind(
         kind="grpc",
@@ -432,6 +570,8 @@ SERVICE_KINDS: dict[str, ServiceKind] = {
             "tls_cert": KeySpec(type="str"),
             "tls_key": KeySpec(type="str"),
             "grace_s": KeySpec(type="float", default=2.0),
+            "execution": KeySpec(type="str", ref="service:execution",
+                                 help="execution service served as dragonfly.v1.Execution on the same port"),
         },
         build=_build_grpc,
     ),
@@ -442,7 +582,7 @@ SERVICE_KINDS: dict[str, ServiceKind] = {
             "bbo": KeySpec(type="str", ref="bbo", help="aggregator streamed for AggregatedBook (266) = N"),
             "liquidity": KeySpec(type="str", ref="liquidity", help="aggregator streamed for 266 = Y"),
             "execution": KeySpec(type="str", ref="service:execution",
-                                 help="execution service that takes the customers' orders"),
+                                 help="execution service that takes the customers' orders (35=D, 35=F)"),
             "customers": KeySpec(type="list", default=[],
                                  help='"COMPID[:PASSWORD]" (also DRAGONFLY_FIX_CUSTOMERS)'),
             "comp_id": KeySpec(type="str", default="DRAGONFLY"),
@@ -455,14 +595,21 @@ SERVICE_KINDS: dict[str, ServiceKind] = {
     ),
     "execution": ServiceKind(
         kind="execution",
-        summary='execution engine: "liquidate big order" across venues, over the liquidity aggregator',
+        summary='execution engine: "liquidate big order" across venues, over the liquidity aggregator; '
+                "reached through the fix and grpc services that name it",
         keys={
             "liquidity": KeySpec(type="str", required=True, ref="liquidity", help="aggregator it plans against"),
-            "options": KeySpec(type="table", default={}, help="engine settings"),
+            "venues": KeySpec(type="list", help="venues orders may go to (default: every venue of the aggregator)"),
+            "limits": KeySpec(type="table", help="per customer: { max_qty = ..., max_notional = ... }"),
+            "default_limits": KeySpec(type="table", help="for other customers (default: none)"),
+            "fees": KeySpec(type="table", help="per venue: taker fee rate (default: the venue's)"),
+            "rules": KeySpec(type="table", help="per venue: { min_qty, lot, tick, max_qty, balance }"),
+            "credentials": KeySpec(type="table", help='per venue: "env:PREFIX" or "file:PATH" (with --live-orders)'),
+            "child_timeout_s": KeySpec(type="float", help="bound on a venue's answer to one child order (5)"),
+            "max_rounds": KeySpec(type="int", help="re-plans of an order after short fills and rejects (3)"),
         },
-        build=None,
-        unavailable="this version of dragonfly has no execution engine yet: `dragonfly check` accepts the "
-                    "service, `dragonfly run` cannot run it (remove it, or comment it out, to run the rest)",
+        build=_build_execution,
+        check=_check_execution,
     ),
 }
 
@@ -506,21 +653,34 @@ class TopologyFile:
             detail = [f"{k}={s.options[k]}" for k in ("host", "port", "comp_id") if k in s.options]
             if s.kind == "fix":
                 detail.append("customers " + (", ".join(_customers(s.options.get("customers", []))) or "from env"))
+            if "execution" in s.options:
+                detail.append(f"orders for {s.options['execution']}")
+            if s.kind == "execution":
+                detail.append("venues " + ", ".join(s.options.get("venues", ())) if s.options.get("venues")
+                              else f"every venue of {s.options['liquidity']}")
+                takers = [f"{t.name} ({t.kind})" for t in self.services.values()
+                          if t.options.get("execution") == s.name]
+                detail.append("orders from " + ", ".join(takers))
             state = "" if kind.build is not None else " (not runnable yet)"
             out.append(f"service {s.name} [{s.kind}{'; ' + ', '.join(detail) if detail else ''}]{state}")
         return "\n".join(out) + "\n"
 
-    def build(self, *, simulate: bool = False, seed: int | None = None, any_port: bool = False) -> FileTopology:
+    def build(self, *, simulate: bool = False, seed: int | None = None, any_port: bool = False,
+              live_orders: bool = False) -> FileTopology:
         """Layers 1-4 and the services, not started (see :class:`FileTopology`).
+
+        ``live_orders`` lets the execution services send orders to real venues (``--live-orders``); with
+        ``simulate`` every venue is a simulator, which takes orders either way.
 
         Raises
         ------
         TopologyFileError
-            A service whose kind cannot run yet (``execution`` before the engine exists), naming its key.
+            A service whose kind cannot run, naming its key.
         ConfigError
-            A service that cannot be built (FIX without customers, an unreadable token file).
+            A service that cannot be built (FIX without customers, an unreadable token file, live orders
+            without credentials: :class:`~dragonfly.errors.CredentialsError`).
         """
-        return FileTopology(self, simulate=simulate, seed=seed, any_port=any_port)
+        return FileTopology(self, simulate=simulate, seed=seed, any_port=any_port, live_orders=live_orders)
 
 
 def _roles(service: ServiceNode, aggregator: str) -> list[str]:
@@ -797,10 +957,13 @@ class _Checker:
             raise k.error(None, f"a {kind_name} service needs {' or '.join(repr(x) for x in kind.one_of)}")
         if "port" in options and not 0 <= options["port"] <= 65535:
             raise k.error("port", f"must be within 0..65535, got {options['port']}")
+        if kind.check is not None:
+            kind.check(options, aggregators, k.error)
         return ServiceNode(name=name, kind=kind_name, options=MappingProxyType(options),
                            line=self.src.line_of(("services", name), None))
 
     def _service_refs(self, services: Mapping[str, ServiceNode]) -> None:
+        named: set[str] = set()
         for node in services.values():
             for key, spec in SERVICE_KINDS[node.kind].keys.items():
                 if spec.ref.startswith("service:") and key in node.options:
@@ -810,6 +973,11 @@ class _Checker:
                         what = "names no service" if target is None else f"is a {target.kind} service"
                         raise self.src.error(("services", node.name), key,
                                              f"{node.options[key]!r} {what}; {key} must name a service of kind {want}")
+                    named.add(target.name)
+        for node in services.values():
+            if node.kind == "execution" and node.name not in named:
+                raise self.src.error(("services", node.name), None,
+                                     "takes no orders: no fix or grpc service names it in its 'execution' key")
 
     def _ports(self, services: Mapping[str, ServiceNode]) -> None:
         used: dict[int, str] = {}
@@ -848,7 +1016,13 @@ class FileTopology(StartStop):
     file : TopologyFile
     aggregators : dict[str, AggregatorGroup]
     services : list of Service
-        In dependency order (a service named by another comes first).
+        The servers, in dependency order (a service named by another comes first).
+    servers : dict[str, Service]
+        The same by the file's names.
+    engines : dict[str, EngineNode]
+        The ``execution`` services' engines by name: they have no server of their own; :meth:`start`
+        gives them their routes to the simulators (with ``simulate``) and starts them before the
+        feeds, :meth:`stop` stops them (working orders canceled) before the feeds and simulators.
     feeds : dict[str, Feed]
         Created by :meth:`start`.
     sim : SimulatedVenues or None
@@ -856,10 +1030,11 @@ class FileTopology(StartStop):
     """
 
     def __init__(self, file: TopologyFile, *, simulate: bool = False, seed: int | None = None,
-                 any_port: bool = False) -> None:
+                 any_port: bool = False, live_orders: bool = False) -> None:
         self.file = file
         self.name = Path(file.path).name
         self.simulate = simulate
+        self.live_orders = live_orders
         self.seed = seed
         self.sim: Any = None
         self.feeds: dict[str, Feed] = {}
@@ -897,6 +1072,9 @@ class FileTopology(StartStop):
             queue = self._queue(t.name)
             self.transformers.append(Transformer(queue, t.fn, sink_of(t.name), name=t.name))
         self._feed_sinks = {name: sink_of(name) for name in file.feeds}
+        self.engines: dict[str, EngineNode] = {}
+        self.servers: dict[str, Service] = {}
+        self._engines_started: list[EngineNode] = []
         self.services = self._build_services(any_port)
 
     def _queue(self, name: str) -> KeyedQueue[tuple[str, str], BookUpdate]:
@@ -906,7 +1084,8 @@ class FileTopology(StartStop):
         return self._queues[name]
 
     def _build_services(self, any_port: bool) -> list[Service]:
-        ctx = BuildContext(topology=self, services={}, any_port=any_port)
+        ctx = BuildContext(topology=self, services={}, any_port=any_port, simulate=self.simulate,
+                           live_orders=self.live_orders, engines=self.engines)
         nodes = dict(self.file.services)
         order: list[ServiceNode] = []
         while nodes:  # services named by others first (the file's checks rule out unknown names)
@@ -924,7 +1103,10 @@ class FileTopology(StartStop):
         for node in order:
             builder = SERVICE_KINDS[node.kind].build
             assert builder is not None
-            ctx.services[node.name] = builder(node, ctx)
+            server = builder(node, ctx)
+            if server is not None:
+                ctx.services[node.name] = server
+        self.servers = dict(ctx.services)
         return list(ctx.services.values())
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -941,6 +1123,15 @@ class FileTopology(StartStop):
                         else SimulatedVenues(venues=venues, instruments=instruments, seed=self.seed))
             await self.sim.start()
             urls = dict(self.sim.base_urls)
+        try:
+            for e in self.engines.values():
+                if e.simulated:  # the simulators' order entries listen now
+                    e.routing.attach(e.engine, e.venues, self.sim.order_urls)
+                self._engines_started.append(e)
+                await e.engine.start()
+        except BaseException:
+            await self.stop()
+            raise
         for name, node in self.file.feeds.items():
             spec = node.spec.with_base_url(urls[node.venue]) if self.simulate else node.spec
             self.feeds[name] = spec.create(self._feed_sinks[name])
@@ -954,6 +1145,9 @@ class FileTopology(StartStop):
             raise
 
     async def stop(self) -> None:
+        engines, self._engines_started = self._engines_started, []
+        for e in engines:  # working orders end (final reports), order clients close, while the venues are up
+            await e.engine.stop()
         topo, self._topology = self._topology, None
         if topo is not None:
             await topo.stop()

@@ -25,6 +25,15 @@ waits for the socket to drain before the next message, so a slow customer is
 conflated (it receives the newest view; skipped views are counted) and never
 slows the aggregator or other customers; the server never queues without bound.
 
+Order entry: built with an execution engine (``execution=``), the same server, on the same port and
+session, also takes NewOrderSingle (35=D) and OrderCancelRequest (35=F) and answers with
+ExecutionReports (35=8) and OrderCancelReject (35=9): the founding document's "liquidate big order"
+from a legacy customer. That is :class:`~dragonfly.services.execution.fix.FixOrderEntry`, the one
+implementation of FIX order entry, mounted here (the order-only server mounts the same). Without an
+engine, 35=D and 35=F are not supported (Reject, 35=3). The engine is not the server's to start or
+stop; :meth:`FixServer.stop` cancels the working orders (their final reports reach the customers)
+before it logs them out.
+
 The same server can run beside gRPC over the same pipelines:
 :class:`~dragonfly.services.host.ServiceHost` runs both. The
 ``dragonfly-fix-server`` command is :func:`dragonfly.cli.fix_server_main`.
@@ -50,6 +59,8 @@ from ..queues import Broadcast, Subscription
 
 if TYPE_CHECKING:
     from .base import HostedPipeline
+    from .execution.engine import ExecutionEngine
+    from .execution.fix import FixOrderEntry
 
 __all__ = ("DEFAULT_FIX_PORT", "FixServer", "FixServerConfig", "FixServerStats")
 
@@ -137,6 +148,7 @@ class FixServerStats:
     snapshots: int = 0  #: 35=W sent
     incrementals: int = 0  #: 35=X sent
     conflated: int = 0  #: views a slow customer skipped
+    orders: int = 0  #: 35=D and 35=F handed to the order entry
 
 
 class _Subscription:
@@ -195,6 +207,14 @@ class FixServer(FixAcceptor):
         Instrument -> its summed-liquidity broadcast (``Pipeline.liquidity``, or a liquidity
         aggregator's), streamed for 266=Y. An instrument without one answers 266=Y with a
         35=Y (281=7), and one without views answers 266=N the same way.
+    execution : ExecutionEngine or None
+        Take orders (35=D, 35=F) for this engine on the same sessions (see the module notes); None:
+        market data only.
+
+    Attributes
+    ----------
+    orders : FixOrderEntry or None
+        The mounted order entry (with ``execution``).
     """
 
     #: How :class:`~dragonfly.services.host.ServiceHost` names this server in messages and addresses.
@@ -206,6 +226,7 @@ class FixServer(FixAcceptor):
         config: FixServerConfig,
         *,
         liquidity: Mapping[str, Broadcast[LiquidityView]] | None = None,
+        execution: ExecutionEngine | None = None,
     ) -> None:
         if not isinstance(config, FixServerConfig):
             raise TypeError("config must be a FixServerConfig")
@@ -225,13 +246,21 @@ class FixServer(FixAcceptor):
         #: ``hook(instrument, ns)`` after each message written, ns since its view's publication (set by a
         #: :class:`~dragonfly.services.metrics.MetricsServer`; None: nothing measured).
         self.write_latency: Callable[[str, int], None] | None = None
+        self.orders: FixOrderEntry | None = None
+        if execution is not None:
+            from .execution.fix import FixOrderEntry
+
+            self.orders = FixOrderEntry(execution, self.sessions, label="fix-server")
+        self._supported = ("MarketDataRequest, NewOrderSingle, OrderCancelRequest" if self.orders is not None
+                           else "only MarketDataRequest")
 
     @classmethod
-    def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: FixServerConfig) -> FixServer:
+    def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: FixServerConfig, *,
+                      execution: ExecutionEngine | None = None) -> FixServer:
         """Serve the world views (266=N) and summed liquidity (266=Y) of pipelines (running or about to
-        run), one per instrument."""
+        run), one per instrument, and with ``execution`` take orders for it."""
         return cls({p.config.instrument: p.views for p in pipelines}, config,
-                   liquidity={p.config.instrument: p.liquidity for p in pipelines})
+                   liquidity={p.config.instrument: p.liquidity for p in pipelines}, execution=execution)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -258,7 +287,10 @@ class FixServer(FixAcceptor):
             log.info("FIX server %s listening on %s", self.config.comp_id, self.address)
 
     async def stop(self) -> None:
-        """Log every customer out (bounded wait), stop listening, close the stores."""
+        """Cancel the working orders (with an engine: their final reports go out first), log every customer
+        out (bounded wait), stop listening, close the stores."""
+        if self.orders is not None and self._server is not None:
+            await self.orders.close("server shutting down")
         await self._shutdown("server shutting down")
 
     def subscriptions_of(self, comp_id: str) -> int:
@@ -285,7 +317,11 @@ class FixServer(FixAcceptor):
 
     def _on_app(self, session: FixSession, msg: FixMessage) -> None:
         if msg.msg_type != "V":
-            session.reject(msg, 11, f"MsgType {msg.msg_type} is not supported (only MarketDataRequest)", 35)
+            if self.orders is not None and msg.msg_type in self.orders.msg_types:
+                self.stats.orders += 1
+                self.orders.handle(session, msg)
+                return
+            session.reject(msg, 11, f"MsgType {msg.msg_type} is not supported ({self._supported})", 35)
             return
         self.stats.requests += 1
         their = session.config.target_comp_id

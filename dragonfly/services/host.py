@@ -19,9 +19,14 @@ Order of events:
 - :meth:`ServiceHost.stop` stops the servers (FIX customers get a Logout, gRPC
   streams end with status OK), then the pipelines.
 
+With ``execution=`` (an :class:`~dragonfly.services.execution.ExecutionEngine` over the
+pipelines' liquidity), the gRPC server also serves ``dragonfly.v1.Execution`` and the FIX
+server takes orders (35=D, 35=F) on its market-data sessions: the host starts the engine
+before the servers bind and stops it after them, before the pipelines.
+
 A server is any :class:`~dragonfly.services.base.Service` (start/stop/address);
 gRPC, FIX and the Prometheus endpoint are built from their configurations, others (an
-execution engine) are passed ready-made in ``services=``. What the servers serve is
+order-only server of the execution engine) are passed ready-made in ``services=``. What the servers serve is
 either pipelines (one per instrument) or, for a topology where feeds are shared by
 several aggregators (a topology file), ``upstream=``: anything that starts and stops
 (:class:`~dragonfly.services.base.Upstream`), started after the servers listen like the
@@ -41,6 +46,7 @@ from ..errors import BindError, ConfigError
 from .base import HostedPipeline, Service, Upstream
 
 if TYPE_CHECKING:
+    from .execution.engine import ExecutionEngine
     from .fix_server import FixServer, FixServerConfig
     from .grpc import GrpcServer, GrpcServerConfig
     from .metrics import MetricsConfig, MetricsServer
@@ -73,6 +79,9 @@ class ServiceHost(StartStop):
     metrics : MetricsConfig or None
         Also serve Prometheus metrics (:class:`~dragonfly.services.metrics.MetricsServer`) over the
         pipelines, the upstream and every other server; started last, after the other servers.
+    execution : ExecutionEngine or None
+        Order entry on the ``grpc`` and ``fix`` servers over this engine, which the host starts
+        before the servers and stops after them.
 
     Attributes
     ----------
@@ -99,6 +108,7 @@ class ServiceHost(StartStop):
         services: Iterable[Service] = (),
         upstream: Sequence[Upstream] = (),
         metrics: MetricsConfig | None = None,
+        execution: ExecutionEngine | None = None,
     ) -> None:
         self.pipelines: tuple[HostedPipeline, ...] = tuple(pipelines)
         self.upstream: tuple[Upstream, ...] = tuple(upstream)
@@ -109,18 +119,21 @@ class ServiceHost(StartStop):
         instruments = [p.config.instrument for p in self.pipelines]
         if len(set(instruments)) != len(instruments):
             raise ConfigError(f"two pipelines serve the same instrument: {instruments}")
+        if execution is not None and grpc is None and fix is None:
+            raise ConfigError("execution= is served by the grpc= and fix= servers; give at least one")
+        self.execution = execution
         self.grpc_server: GrpcServer | None = None
         self.fix_server: FixServer | None = None
         built: list[Service] = []
         if grpc is not None:
             from .grpc import GrpcServer
 
-            self.grpc_server = GrpcServer.for_pipelines(self.pipelines, grpc)
+            self.grpc_server = GrpcServer.for_pipelines(self.pipelines, grpc, execution=execution)
             built.append(self.grpc_server)
         if fix is not None:
             from .fix_server import FixServer
 
-            self.fix_server = FixServer.for_pipelines(self.pipelines, fix)
+            self.fix_server = FixServer.for_pipelines(self.pipelines, fix, execution=execution)
             built.append(self.fix_server)
         for s in services:
             missing = [a for a in ("name", "config", "start", "stop") if getattr(s, a, None) is None]
@@ -141,6 +154,7 @@ class ServiceHost(StartStop):
         self.services: tuple[Service, ...] = tuple(built)
         self._bound: list[Service] = []
         self._started: list[HostedPipeline | Upstream] = []
+        self._engine_started = False
         self._state = _NEW
         self._lock = asyncio.Lock()
 
@@ -176,6 +190,9 @@ class ServiceHost(StartStop):
                 raise RuntimeError("this ServiceHost was stopped; build a new one")
             self._state = _RUNNING
             try:
+                if self.execution is not None:
+                    self._engine_started = True
+                    await self.execution.start()
                 for service in self.services:
                     self._bound.append(service)  # stopped too if its start fails half-way
                     await _bind(service)
@@ -212,6 +229,11 @@ class ServiceHost(StartStop):
         # the servers first, all at once (one's grace period does not delay another's logouts) ...
         results = await asyncio.gather(*(s.stop() for s in services), return_exceptions=True)
         names = [s.name for s in services]
+        # ... then the engine they took orders for (its order clients close) ...
+        if self._engine_started and self.execution is not None:
+            self._engine_started = False
+            results += await asyncio.gather(self.execution.stop(), return_exceptions=True)
+            names.append("execution engine")
         # ... then the pipelines they served
         results += await asyncio.gather(*(p.stop() for p in pipes), return_exceptions=True)
         names += [_label(p) for p in pipes]

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <quickfix/Group.h>
 #include <quickfix/Message.h>
+#include <quickfix/Session.h>
 
 namespace peer {
 
@@ -40,6 +42,31 @@ inline std::vector<std::string> split(const std::string& line) {
   std::string w;
   while (in >> w) out.push_back(w);
   return out;
+}
+
+// MarketDataRequest (35=V): <kind> is SubscriptionRequestType (263), both sides (267/269), <sym> listed
+// <repeat> times in NoRelatedSym (146); MDUpdateType (265) and AggregatedBook (266) only when given.
+inline void md_request(const FIX::SessionID& sid, const std::string& kind, const std::string& id,
+                       const std::string& sym, const std::string& depth, const std::string& upd,
+                       const std::string& aggregated = "", int repeat = 1) {
+  FIX::Message v;
+  v.getHeader().setField(FIX::StringField(35, "V"));
+  v.setField(FIX::StringField(262, id));
+  v.setField(FIX::StringField(263, kind));
+  v.setField(FIX::StringField(264, depth));
+  if (!upd.empty()) v.setField(FIX::StringField(265, upd));
+  if (!aggregated.empty()) v.setField(FIX::StringField(266, aggregated));
+  for (const char* t : {"0", "1"}) {
+    FIX::Group g(267, 269);
+    g.setField(FIX::StringField(269, t));
+    v.addGroup(g);
+  }
+  for (int i = 0; i < repeat; ++i) {
+    FIX::Group s(146, 55);
+    s.setField(FIX::StringField(55, sym));
+    v.addGroup(s);
+  }
+  FIX::Session::sendToTarget(v, sid);
 }
 
 }  // namespace peer

@@ -14,7 +14,6 @@
 
 #include <quickfix/Application.h>
 #include <quickfix/FileStore.h>
-#include <quickfix/Group.h>
 #include <quickfix/Session.h>
 #include <quickfix/SessionSettings.h>
 #include <quickfix/SocketInitiator.h>
@@ -52,28 +51,7 @@ class Customer : public FIX::Application {
   }
 };
 
-static void request(const FIX::SessionID& sid, const std::string& kind, const std::string& id,
-                    const std::string& sym, const std::string& depth, const std::string& upd,
-                    const std::string& aggregated = "", int repeat = 1) {
-  FIX::Message v;
-  v.getHeader().setField(FIX::StringField(35, "V"));
-  v.setField(FIX::StringField(262, id));
-  v.setField(FIX::StringField(263, kind));
-  v.setField(FIX::StringField(264, depth));
-  if (!upd.empty()) v.setField(FIX::StringField(265, upd));
-  if (!aggregated.empty()) v.setField(FIX::StringField(266, aggregated));
-  for (const char* t : {"0", "1"}) {
-    FIX::Group g(267, 269);
-    g.setField(FIX::StringField(269, t));
-    v.addGroup(g);
-  }
-  for (int i = 0; i < repeat; ++i) {
-    FIX::Group s(146, 55);
-    s.setField(FIX::StringField(55, sym));
-    v.addGroup(s);
-  }
-  FIX::Session::sendToTarget(v, sid);
-}
+using peer::md_request;
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -99,14 +77,14 @@ int main(int argc, char** argv) {
         continue;
       }
       if (w[0] == "sub" && (w.size() == 5 || w.size() == 6)) {
-        request(app.sid, "1", w[1], w[2], w[3], w[4], w.size() == 6 ? w[5] : "");
+        md_request(app.sid, "1", w[1], w[2], w[3], w[4], w.size() == 6 ? w[5] : "");
       } else if (w[0] == "snap" && (w.size() == 4 || w.size() == 5)) {
-        request(app.sid, "0", w[1], w[2], w[3], "", w.size() == 5 ? w[4] : "");
+        md_request(app.sid, "0", w[1], w[2], w[3], "", w.size() == 5 ? w[4] : "");
       } else if (w[0] == "many" && w.size() == 4) {
-        request(app.sid, "1", w[1], w[2], "10", "1", "", std::stoi(w[3]));
+        md_request(app.sid, "1", w[1], w[2], "10", "1", "", std::stoi(w[3]));
         emit("SENT_MANY");
       } else if (w[0] == "unsub" && w.size() == 3) {
-        request(app.sid, "2", w[1], w[2], "0", "");
+        md_request(app.sid, "2", w[1], w[2], "0", "");
       } else if (w[0] == "gap" && w.size() == 2) {
         s->setNextSenderMsgSeqNum(s->getExpectedSenderNum() + std::stoi(w[1]));
         emit("GAP");

@@ -1,4 +1,5 @@
-// A QuickFIX/C++ initiator playing a legacy customer of dragonfly's FIX order entry (FixOrderServer).
+// A QuickFIX/C++ initiator playing a legacy customer of dragonfly's FIX order entry (FixOrderServer, or the
+// market-data FixServer built with an execution engine: one session for the book and the orders).
 //
 // usage: qf_trader SETTINGS_FILE [PASSWORD]
 // stdout (one event per line): READY, LOGON, LOGOUT, ADMIN_IN <35> <34> <43> [58], ADMIN_OUT <35> <34>,
@@ -6,6 +7,7 @@
 // stdin commands:
 //   order <clordid> <symbol> <side 1|2> <qty> <ordtype 1|2> <price or -> <tif 0|3>   NewOrderSingle (35=D)
 //   cancel <clordid> <origclordid> <symbol> <side> <qty>                             OrderCancelRequest (35=F)
+//   sub <reqid> <symbol> <depth> <265> [266]     MarketDataRequest 263=1 (266 AggregatedBook Y/N, absent if not given)
 //   quit
 #include <string>
 
@@ -85,6 +87,9 @@ int main(int argc, char** argv) {
         d.setField(FIX::StringField(59, w[7]));
         FIX::Session::sendToTarget(d, app.sid);
         emit("SENT D " + w[1]);
+      } else if (w[0] == "sub" && (w.size() == 5 || w.size() == 6)) {
+        peer::md_request(app.sid, "1", w[1], w[2], w[3], w[4], w.size() == 6 ? w[5] : "");
+        emit("SENT V " + w[1]);
       } else if (w[0] == "cancel" && w.size() == 6) {
         FIX::Message f;
         f.getHeader().setField(FIX::StringField(35, "F"));

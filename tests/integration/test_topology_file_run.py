@@ -1,7 +1,10 @@
 """The founding document's two topologies, run from their files (``examples/topologies/``) with ``--simulate``:
 what every service serves (gRPC streams; FIX BBO with 266=N and summed liquidity with 266=Y to a stock QuickFIX
 customer, with no 35=3 in either direction), a clean SIGTERM, and one connection per venue although the complex
-topology's listeners feed two aggregators each. Plus a transformer between a feed and an aggregator, in process.
+topology's listeners feed two aggregators each. In the complex topology a stock QuickFIX customer, on the one FIX
+server, streams both books and liquidates a large order across the simulated venues through the execution engine
+(fills = what the venues booked), and a bot does the same over gRPC ``dragonfly.v1.Execution``. Plus a transformer
+between a feed and an aggregator, in process.
 
 Everything runs on 127.0.0.1; every wait is on an event, with a timeout as a safety net only.
 """
@@ -9,25 +12,28 @@ Everything runs on 127.0.0.1; every wait is on an event, with a timeout as a saf
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+import grpc
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fix_peers"))
 from harness import Peer, build_peers, settings
 
+from dragonfly import cli
 from dragonfly._core.fix import market_data, parse_message
 from dragonfly.model import BookUpdate, LiquidityView, VenueStatus, WorldView
 from dragonfly.services.grpc import BookClient, GrpcClientConfig
-from dragonfly.services.grpc.protos import book_pb2
+from dragonfly.services.grpc.protos import book_pb2, execution_pb2, execution_pb2_grpc
 from dragonfly.services.host import ServiceHost
-from dragonfly.topology_file import load_topology, parse_topology
+from dragonfly.topology_file import FileTopology, TopologyFile, load_topology, parse_topology
 
 T = 30.0
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "topologies"
@@ -64,11 +70,14 @@ class Run:
         assert f"running {path} (3 feeds from simulated venues" in head, head
         addresses: dict[str, str] = {}
         topo = load_topology(path)
-        for _ in topo.services:
-            line = (await asyncio.wait_for(proc.stderr.readline(), T)).decode()
-            m = re.search(r"service (\S+) \((\w+)\) on (127\.0\.0\.1:\d+)$", line.strip())
-            assert m, line
-            addresses[m.group(1)] = m.group(3)
+        for _ in topo.services:  # a line per service: where a server listens, or what an engine takes orders from
+            line = (await asyncio.wait_for(proc.stderr.readline(), T)).decode().strip()
+            m = re.search(r"service (\S+) \((\w+)\) on (127\.0\.0\.1:\d+)$", line)
+            if m:
+                addresses[m.group(1)] = m.group(3)
+            else:
+                engine = r"service \S+ \(execution\) through \S+(, \S+)*: orders to the simulators$"
+                assert re.search(engine, line), line
         return cls(proc, addresses)
 
     async def stop(self) -> list[str]:
@@ -93,7 +102,7 @@ def one_connection_each(lines: list[str]) -> None:
 
 
 async def grpc_book(address: str) -> tuple[Any, Any]:
-    """A BookSummary and a StreamBook update with every venue LIVE and both sides full."""
+    """A StreamBook update with every venue LIVE and both sides full, and a BookSummary with both sides full."""
     async with BookClient(GrpcClientConfig(address=address)) as client:
         await client.wait_ready(T)
         call = client.stream_book()
@@ -139,7 +148,7 @@ def _app(line: str):
 async def test_complex_topology_runs_from_its_file(tmp_path) -> None:
     """Trading bot -> gRPC (aggregator 1's BBO, aggregator 2's liquidity); legacy customer -> FIX (266=N from
     aggregator 1, 266=Y from aggregator 2), a stock QuickFIX customer; the listeners feed both aggregators over one
-    connection each."""
+    connection each; the execution engine takes orders through both servers and has no port of its own."""
     peers = build_peers()
     run = await Run.start(EXAMPLES / "complex.toml", env={"DRAGONFLY_FIX_CUSTOMERS": "LEGACY2:pw"})
     cust: Peer | None = None
@@ -198,6 +207,144 @@ async def test_complex_topology_runs_from_its_file(tmp_path) -> None:
         if cust is not None:
             await cust.stop()
         await run.kill()
+
+
+def fields(line: str) -> dict[int, str]:
+    """The tags of an ``APP`` line (last value wins)."""
+    out = {}
+    for part in line.split(" ", 1)[1].split("|"):
+        if "=" in part:
+            k, _, v = part.partition("=")
+            out[int(k)] = v
+    return out
+
+
+def run_in_process(monkeypatch: pytest.MonkeyPatch, argv: list[str],
+                   body: Callable[[FileTopology], Any]) -> int:
+    """``dragonfly run ARGV`` in this process; ``body(runtime)`` runs inside the command while it serves (in place of
+    waiting for SIGTERM), then the command shuts down as on SIGTERM. Returns its exit status."""
+    built: list[FileTopology] = []
+    real_build = TopologyFile.build
+
+    def build(self: TopologyFile, **kwargs: Any) -> FileTopology:
+        built.append(real_build(self, **kwargs))
+        return built[-1]
+
+    async def until_stopped(stop: asyncio.Event, *, prog: str, out: TextIO) -> None:
+        (runtime,) = built
+        await body(runtime)
+
+    monkeypatch.setattr(TopologyFile, "build", build)
+    monkeypatch.setattr(cli, "_until_stopped", until_stopped)
+    return cli.main(["run", *argv])
+
+
+async def routed_liquidity(engine: Any, venues: set[str]) -> dict[str, float]:
+    """Wait for a liquidity view in which every venue of ``venues`` has bids; each one's bid quantity."""
+    while True:
+        latest = engine.latest("ETH-BTC")
+        view = await engine.wait_liquidity("ETH-BTC", T, min_seq=latest.seq + 1 if latest else 0)
+        per_venue: dict[str, float] = {}
+        for _price, _total, parts in view.bids:
+            for venue, qty in parts.items():
+                per_venue[venue] = per_venue.get(venue, 0.0) + qty
+        if venues <= set(per_venue):
+            return {v: per_venue[v] for v in venues}
+
+
+def booked(runtime: FileTopology, venues: set[str]) -> float:
+    return math.fsum(runtime.sim[v].orders.booked_qty("ETH-BTC") for v in venues)
+
+
+def test_complex_topology_liquidates_through_the_one_fix_server_and_grpc(tmp_path, monkeypatch, capsys) -> None:
+    """``dragonfly run complex.toml --simulate``: a stock QuickFIX customer on the one FIX server streams the BBO
+    (266=N) and the summed liquidity (266=Y), and on the same session liquidates an order no single venue can fill
+    across the simulated venues; the ExecutionReports' fills add up to what the simulators booked, and QuickFIX
+    rejects nothing in either direction. Then a bot sends the same kind of order over gRPC Execution on the same
+    topology's gRPC server."""
+    trader = build_peers()["qf_trader"]
+    monkeypatch.delenv("DRAGONFLY_FIX_CUSTOMERS", raising=False)
+    seen: dict[str, Any] = {}
+
+    async def body(runtime: FileTopology) -> None:
+        engine = runtime.engines["execution"].engine
+        routed = set(engine.routes["ETHBTC"])
+        assert routed == {"binance", "bitstamp"}  # the simulators that take orders (the FIX venue does not)
+        await grpc_book(runtime.servers["bots"].address)  # every venue LIVE: the snapshots (35=W) have both sides
+        fix_port = runtime.servers["legacy"].port  # type: ignore[attr-defined]
+        cfg = settings(tmp_path / "legacy.cfg", initiator=True, port=fix_port, sender="LEGACY", target="DRAGONFLY",
+                       store=tmp_path / "store", heartbeat_s=5)
+        peer = await Peer(trader, str(cfg)).start()
+        try:
+            await peer.expect("LOGON")
+            mark = peer.mark()
+            await peer.send("sub bbo ETH-BTC 10 1 N")
+            await peer.send("sub liq ETH-BTC 10 1 Y")
+            w_bbo = _app(await peer.expect(lambda s: s.startswith("APP ") and "|35=W|" in s and "|262=bbo|" in s
+                                           and "|269=0|" in s and "|269=1|" in s, since=mark))
+            assert len(w_bbo.get_all(275)) == len(market_data(w_bbo)) > 0  # per-venue levels, venue in MDMkt
+            w_liq = _app(await peer.expect(lambda s: s.startswith("APP ") and "|35=W|" in s and "|262=liq|" in s
+                                           and "|269=0|" in s and "|269=1|" in s, since=mark))
+            assert w_liq.get_all(275) == [] and len(market_data(w_liq)) > 0  # summed: no venue per entry
+
+            per_venue = await routed_liquidity(engine, routed)
+            largest, second = sorted(per_venue.values(), reverse=True)[:2]
+            qty = round(largest + second / 2, 4)
+            assert qty > largest  # no single venue can take it all
+            before = booked(runtime, routed)
+            mark = peer.mark()
+            await peer.send(f"order BIG1 ETH-BTC 2 {qty} 1 - 3")  # sell, market, IOC
+            final = fields(await peer.expect(lambda s: s.startswith("APP ") and "|35=8|" in s and "|11=BIG1|" in s
+                                             and fields(s).get(39) in ("2", "4", "8"), since=mark))
+            reports = [fields(s) for s in peer.lines[mark:] if s.startswith("APP ") and "|35=8|" in s]
+            assert reports[0][150] == "0" and reports[0][39] == "0"  # New
+            trades = [r for r in reports if r[150] == "F"]
+            assert len({r[30] for r in trades}) >= 2 and {r[30] for r in trades} <= routed  # LastMkt: the venues
+            filled = math.fsum(float(r[32]) for r in trades)
+            assert filled > largest and float(final[14]) == pytest.approx(filled)
+            assert filled == pytest.approx(booked(runtime, routed) - before)  # what the venues booked
+            notional = math.fsum(float(r[32]) * float(r[31]) for r in trades)
+            assert float(final[6]) == pytest.approx(notional / filled)
+            # the customer's limit (500) refuses a bigger order on the same session
+            mark = peer.mark()
+            await peer.send("order BIG2 ETH-BTC 2 600 1 - 3")
+            refused = fields(await peer.expect(lambda s: s.startswith("APP ") and "|11=BIG2|" in s, since=mark))
+            assert refused[39] == "8" and refused[103] == "3" and "above the limit" in refused[58]
+            # both streams go on after the orders, still accepted by QuickFIX
+            mark = peer.mark()
+            await peer.expect(lambda s: s.startswith("APP ") and "|262=bbo|" in s, since=mark)
+            await peer.expect(lambda s: s.startswith("APP ") and "|262=liq|" in s, since=mark)
+            rejects = [line for line in peer.lines if line.startswith(("ADMIN_IN 3 ", "ADMIN_OUT 3 "))]
+            assert not rejects, rejects
+
+            # the same over gRPC: dragonfly.v1.Execution on the bots' gRPC server
+            address = runtime.servers["bots"].address
+            async with grpc.aio.insecure_channel(address) as channel:
+                stub = execution_pb2_grpc.ExecutionStub(channel)
+                per_venue = await routed_liquidity(engine, routed)
+                largest, second = sorted(per_venue.values(), reverse=True)[:2]
+                req = execution_pb2.OrderRequest(client_order_id="G1", instrument="ETH-BTC",
+                                                 side=execution_pb2.SIDE_SELL,
+                                                 quantity=round(largest + second / 2, 4), customer="bot")
+                plan = await stub.Plan(req)
+                assert {c.venue for c in plan.children} <= routed and len(plan.children) >= 2
+                before = booked(runtime, routed)
+                replies = [r async for r in stub.Submit(req)]
+                assert replies[0].exec_type == execution_pb2.EXEC_TYPE_NEW and replies[-1].final
+                trades_g = [r for r in replies if r.exec_type == execution_pb2.EXEC_TYPE_TRADE]
+                assert len({r.last_venue for r in trades_g}) >= 2
+                filled_g = math.fsum(r.last_quantity for r in trades_g)
+                assert filled_g > largest and replies[-1].cum_quantity == pytest.approx(filled_g)
+                assert filled_g == pytest.approx(booked(runtime, routed) - before)
+            seen["ok"] = True
+        finally:
+            await peer.stop()
+
+    assert run_in_process(monkeypatch, [str(EXAMPLES / "complex.toml"), "--simulate", "--any-port", "--seed", "5"],
+                          body) == 0
+    assert seen == {"ok": True}
+    err = capsys.readouterr().err
+    assert re.search(r"service execution \(execution\) through bots, legacy: orders to the simulators", err), err
 
 
 async def test_one_listener_feeds_two_aggregators_over_one_connection() -> None:

@@ -228,3 +228,58 @@ def test_server_limit_options() -> None:
 def test_server_bad_limit_options(capsys, argv) -> None:
     line = _one_line(capsys, _exit_code(cli.grpc_server_main, ["--instrument-name", "ethbtc", *argv]))
     assert line.startswith("dragonfly-grpc-server: error: ") and argv[0] in line
+
+
+@pytest.mark.parametrize("entry, base", [
+    (cli.grpc_server_main, ["--instrument-name", "ethbtc"]),
+    (cli.fix_server_main, ["--instrument-name", "ethbtc", "--customer", "T"]),
+])
+@pytest.mark.parametrize("extra, needle", [
+    (["--live-orders"], "--live-orders: only with --execution"),
+    (["--credentials", "binance=env:BN", "--max-order-qty", "3"], "--credentials, --max-order-qty: only with "
+                                                                  "--execution"),
+    (["--execution", "--credentials", "binance=AKIAKEY99"], "--credentials binance=...: expected VENUE=env:PREFIX"),
+    (["--execution", "--credentials", "kraken=env:KR"], "--credentials kraken: not one of --venues"),
+    (["--execution", "--max-order-qty", "0"], "--max-order-qty"),
+])
+def test_execution_options_are_checked_before_anything_starts(capsys, entry, base, extra, needle) -> None:
+    """Order entry on the server commands: a bad option is one line and exit 2, before anything listens; a key
+    pasted where its source belongs is never echoed."""
+    line = _one_line(capsys, _exit_code(entry, [*base, "--venues", "binance,bitstamp", *extra]))
+    assert needle in line and "AKIAKEY99" not in line
+
+
+def test_execution_options_build_the_engine_config() -> None:
+    p = cli._server_parser("dragonfly-grpc-server")
+    args = p.parse_args(["--instrument-name", "ethbtc", "--execution", "--credentials", "binance=file:/k",
+                         "--max-order-notional", "2.5"])
+    orders = cli._Orders.from_args(args, ("binance", "bitstamp"))
+    assert orders is not None and not orders.live_orders
+    assert orders.credentials == {"binance": "file:/k"}
+    assert orders.max_qty == float("inf") and orders.max_notional == 2.5
+    assert cli._Orders.from_args(p.parse_args(["--instrument-name", "ethbtc"]), ("binance",)) is None
+
+
+def test_execution_against_real_venues_plans_only_without_live_orders(monkeypatch) -> None:
+    """No simulator and no --live-orders: the engine plans, sends nothing, and the banner says so; with
+    --live-orders, the venues' credentials are needed (named, never shown)."""
+    from dragonfly.errors import CredentialsError
+    from dragonfly.topology import Pipeline, PipelineConfig
+
+    for var in ("BINANCE_API_KEY", "BINANCE_API_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    pipe = Pipeline(PipelineConfig(instrument="ETH-BTC", venues=("binance",)))  # not started: no connection
+    p = cli._server_parser("dragonfly-grpc-server")
+    orders = cli._Orders.from_args(p.parse_args(["--instrument-name", "ethbtc", "--execution"]), ("binance",))
+    assert orders is not None
+    engine = orders.engine([pipe], order_urls={})
+    assert not engine.config.live and cli._Orders.mode(engine, False) == "planning only (no --live-orders)"
+    live = cli._Orders.from_args(p.parse_args(["--instrument-name", "ethbtc", "--execution", "--live-orders"]),
+                                 ("binance",))
+    assert live is not None
+    with pytest.raises(CredentialsError, match="set BINANCE_API_KEY and BINANCE_API_SECRET"):
+        live.engine([pipe], order_urls={})
+    monkeypatch.setenv("BINANCE_API_KEY", "bn-KEY")
+    monkeypatch.setenv("BINANCE_API_SECRET", "bn-SECRET")
+    engine = live.engine([pipe], order_urls={})
+    assert engine.config.live and cli._Orders.mode(engine, True) == "orders to binance"

@@ -10,7 +10,7 @@ import pytest
 from dragonfly import cli
 from dragonfly.errors import ConfigError, TopologyFileError
 from dragonfly.model import BookUpdate
-from dragonfly.topology_file import SERVICE_KINDS, load_topology, parse_topology
+from dragonfly.topology_file import load_topology, parse_topology
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "topologies"
 
@@ -99,6 +99,10 @@ def test_examples_check(name, capsys) -> None:
     if name == "complex.toml":
         assert out.count("(one connection, shared)") == 3
         assert "service legacy (266=N)" in out and "service legacy (266=Y)" in out
+        assert "service execution (liquidity)" in out  # the engine plans against aggregator 2
+        assert "service legacy [fix; " in out and "orders for execution]" in out
+        assert "service execution [execution; every venue of liquidity, orders from bots (grpc), legacy (fix)]" in out
+        assert "not runnable" not in out
 
 
 def test_readme_block_is_the_whole_simple_example() -> None:
@@ -111,27 +115,110 @@ def test_readme_block_is_the_whole_simple_example() -> None:
     assert shown.services["bots"].options == real.services["bots"].options
 
 
-def _uncommented_execution() -> str:
-    text = (EXAMPLES / "complex.toml").read_text()
-    text = text.replace('# execution = "execution"', 'execution = "execution"')
-    for line in ("[services.execution]", 'kind = "execution"', 'liquidity = "liquidity"'):
-        text = text.replace(f"# {line}\n", f"{line}\n")
-    assert "\n[services.execution]\n" in text and '\nexecution = "execution"' in text
-    return text
+def test_execution_service_is_built_for_the_services_that_name_it() -> None:
+    """The complex example's engine: no server of its own; the FIX and gRPC services take orders for it; the
+    file's limits and fees; real venues without --live-orders: plans only, every order refused."""
+    runtime = load_topology(EXAMPLES / "complex.toml").build(any_port=True)  # real venues, not started
+    assert set(runtime.servers) == {"bots", "legacy"} and set(runtime.engines) == {"execution"}
+    engine = runtime.engines["execution"].engine
+    fix, grpc = runtime.servers["legacy"], runtime.servers["bots"]
+    assert fix.orders is not None and fix.orders.engine is engine  # type: ignore[attr-defined]
+    assert grpc.execution is not None and grpc.execution.engine is engine  # type: ignore[attr-defined]
+    assert engine.config.limits["LEGACY"].max_qty == 500.0 and engine.config.limits["LEGACY"].max_notional == 50.0
+    assert engine.config.default_limits.max_qty == 100.0
+    routes = engine.routes["ETHBTC"]
+    assert routes["binance"].rules.taker_fee == 0.001 and routes["bitstamp"].rules.taker_fee == 0.003
+    # not live: a route for every venue, none of which sends
+    assert not engine.config.live and set(routes) == {"binance", "bitstamp", "fixsim"}
+    assert {type(r.client).__name__ for r in routes.values()} == {"_NoOrders"}
 
 
-def test_execution_service_checks_and_run_refuses_it(tmp_path, capsys) -> None:
-    text = _uncommented_execution()
-    path = write(tmp_path, text, "complex.toml")
-    assert cli.main(["check", str(path)]) == 0
-    assert "service execution [execution] (not runnable yet)" in capsys.readouterr().out
-    # run refuses it before anything listens or connects: one line, the file, the line and the key
-    assert cli.main(["run", str(path), "--simulate", "--any-port"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1
-    assert err[0].startswith(f"dragonfly run: error: {path}:{line_of(text, '[services.execution]')}: "
-                             "services.execution.kind: this version of dragonfly has no execution engine yet")
-    assert SERVICE_KINDS["execution"].build is None  # the engine plugs in by giving this entry a build
+def test_execution_with_live_orders_needs_credentials(tmp_path, monkeypatch) -> None:
+    for var in ("BINANCE_API_KEY", "BINANCE_API_SECRET", "BITSTAMP_API_KEY", "BITSTAMP_API_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    path = write(tmp_path, FEEDS + AGG + """
+[services.engine]
+kind = "execution"
+liquidity = "world"
+venues = ["binance"]
+credentials = { binance = "env:MYBINANCE" }
+
+[services.s]
+kind = "grpc"
+bbo = "world"
+execution = "engine"
+""")
+    topo = load_topology(path)
+    with pytest.raises(ConfigError, match=r"set MYBINANCE_API_KEY and MYBINANCE_API_SECRET"):
+        topo.build(live_orders=True, any_port=True)
+    monkeypatch.setenv("MYBINANCE_API_KEY", "k3y-SECRET-1")
+    monkeypatch.setenv("MYBINANCE_API_SECRET", "s3cret-SECRET-2")
+    runtime = topo.build(live_orders=True, any_port=True)
+    engine = runtime.engines["engine"].engine
+    assert engine.config.live and set(engine.routes["ETHBTC"]) == {"binance"}  # only the venue named
+    client = engine.routes["ETHBTC"]["binance"].client
+    assert type(client).__name__ == "OrderClient" and "SECRET" not in repr(client)
+    # with --simulate the simulators take the orders; no credential is read
+    monkeypatch.delenv("MYBINANCE_API_KEY")
+    sim = topo.build(live_orders=True, simulate=True, any_port=True).engines["engine"]
+    assert sim.simulated and sim.engine.config.live and sim.engine.routes["ETHBTC"] == {}  # routes at start
+
+
+def test_execution_live_credentials_from_a_file_or_the_venues_variables(tmp_path, monkeypatch) -> None:
+    """A venue without a named source reads <VENUE>_API_KEY/<VENUE>_API_SECRET; file:PATH reads a file only its
+    owner can read; no error and no line of ``run`` shows a key."""
+    for var in ("BINANCE_API_KEY", "BINANCE_API_SECRET", "BITSTAMP_API_KEY", "BITSTAMP_API_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    keyfile = tmp_path / "bitstamp.key"
+    keyfile.write_text("api_key = bs-KEY-7\napi_secret = bs-SECRET-8\n")
+    keyfile.chmod(0o644)
+    path = write(tmp_path, FEEDS + AGG + f"""
+[services.engine]
+kind = "execution"
+liquidity = "world"
+credentials = {{ bitstamp = "file:{keyfile}" }}
+
+[services.s]
+kind = "grpc"
+bbo = "world"
+execution = "engine"
+""")
+    topo = load_topology(path)
+    with pytest.raises(ConfigError, match="readable by others") as err:
+        topo.build(live_orders=True, any_port=True)
+    assert "bs-SECRET-8" not in str(err.value)
+    keyfile.chmod(0o600)
+    with pytest.raises(ConfigError, match=r"binance: live orders need credentials: set BINANCE_API_KEY and "
+                                          r"BINANCE_API_SECRET") as err:
+        topo.build(live_orders=True, any_port=True)
+    monkeypatch.setenv("BINANCE_API_KEY", "bn-KEY-5")
+    monkeypatch.setenv("BINANCE_API_SECRET", "bn-SECRET-6")
+    engine = topo.build(live_orders=True, any_port=True).engines["engine"].engine
+    routes = engine.routes["ETHBTC"]
+    assert engine.config.live and set(routes) == {"binance", "bitstamp"}
+    assert (routes["bitstamp"].client._creds.api_key, routes["binance"].client._creds.api_key) == (
+        "bs-KEY-7", "bn-KEY-5")
+    # without --live-orders nothing is read and nothing is sent: planning only
+    monkeypatch.delenv("BINANCE_API_SECRET")
+    planning = topo.build(any_port=True).engines["engine"].engine
+    assert not planning.config.live and {type(r.client).__name__ for r in planning.routes["ETHBTC"].values()} == {
+        "_NoOrders"}
+
+
+def test_run_live_orders_without_credentials_exits_2_before_connecting(monkeypatch, capsys) -> None:
+    """``dragonfly run complex.toml --live-orders`` against the real venues: a venue without credentials stops it
+    before anything listens or connects: one line naming the file, the key and the variables, never a value."""
+    for var in ("BITSTAMP_API_KEY", "BITSTAMP_API_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("BINANCE_API_KEY", "bn-KEY-5")
+    monkeypatch.setenv("BINANCE_API_SECRET", "bn-SECRET-6")
+    path = EXAMPLES / "complex.toml"
+    assert cli.main(["run", str(path), "--live-orders", "--any-port"]) == 2
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert out.out == "" and lines == [f"dragonfly run: error: {path}: services.execution.credentials: bitstamp: live "
+                                       "orders need credentials: set BITSTAMP_API_KEY and BITSTAMP_API_SECRET, or "
+                                       "name them (env:PREFIX or file:PATH)"]
 
 
 def test_transformers_are_imported_and_chained(tmp_path, capsys) -> None:
@@ -166,6 +253,19 @@ AGG = """
 [aggregators.world]
 kind = "bbo"
 inputs = ["binance", "bitstamp"]
+"""
+
+EXEC = """
+[services.engine]
+kind = "execution"
+liquidity = "world"
+"""
+
+TAKER = """
+[services.s]
+kind = "fix"
+bbo = "world"
+execution = "engine"
 """
 
 BAD = [
@@ -229,6 +329,24 @@ BAD = [
     pytest.param(FEEDS + AGG + '\n[transformers.t]\ninput = "binance"\nfunction = "no.such.module:fn"\n',
                  'function = "no.such.module:fn"', "transformers.t.function", "cannot import no.such.module:fn",
                  id="transformer-not-importable"),
+    pytest.param(FEEDS + AGG + EXEC, "[services.engine]", "services.engine",
+                 "takes no orders: no fix or grpc service names it in its 'execution' key", id="execution-unused"),
+    pytest.param(FEEDS + AGG + EXEC.replace('liquidity = "world"', 'liquidity = "world"\nfees = { kraken = 0.001 }')
+                 + TAKER, "fees = { kraken", "services.engine.fees", "'kraken' is not a venue of aggregator world",
+                 id="execution-fee-venue"),
+    pytest.param(FEEDS + AGG + EXEC.replace('liquidity = "world"', 'liquidity = "world"\nfees = { binance = 1.5 }')
+                 + TAKER, "fees = { binance", "services.engine.fees", "binance: a taker fee is a rate in 0..0.1",
+                 id="execution-fee-rate"),
+    pytest.param(FEEDS + AGG + EXEC.replace('liquidity = "world"',
+                                            'liquidity = "world"\nlimits = { BOT = { max_qtty = 1 } }') + TAKER,
+                 "limits = {", "services.engine.limits", "BOT: unknown key 'max_qtty'", id="execution-limit-key"),
+    pytest.param(FEEDS + AGG + EXEC.replace('liquidity = "world"',
+                                            'liquidity = "world"\ncredentials = { binance = "AKIAXYZ123" }') + TAKER,
+                 "credentials = {", "services.engine.credentials",
+                 'binance: must be "env:PREFIX" or "file:PATH"', id="execution-credentials-literal"),
+    pytest.param(FEEDS + AGG + EXEC.replace('liquidity = "world"', 'liquidity = "world"\nvenues = ["okx"]') + TAKER,
+                 'venues = ["okx"]', "services.engine.venues", "'okx' is not a venue of aggregator world",
+                 id="execution-venue"),
     pytest.param(FEEDS + "\n[pipelines.x]\n", "", "pipelines",
                  "unknown key; the file takes feeds, transformers, aggregators, services", id="unknown-section"),
 ]
@@ -248,6 +366,7 @@ def test_bad_file_one_clear_error_exit_2(tmp_path, capsys, text, needle, key, re
     out = capsys.readouterr()
     lines = out.err.strip().splitlines()
     assert out.out == "" and len(lines) == 1, out
+    assert "AKIAXYZ123" not in lines[0]  # a key pasted where its source belongs is never echoed
     where = f"{path}:{err.line}" if err.line else str(path)
     assert lines[0] == f"dragonfly check: error: {where}: {key + ': ' if key else ''}{err.reason}"
 

@@ -286,6 +286,18 @@ class ExecutionEngine:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def set_routes(self, instrument: str, routes: Mapping[str, Route]) -> None:
+        """Route ``instrument``'s child orders through ``routes`` (venue -> route) from now on, e.g. once the
+        simulators that take them listen. Meant for before the first order: a route replaced while a child
+        is in flight keeps serving that child, and its client is not closed.
+
+        Raises
+        ------
+        ExecutionError
+            The engine does not serve ``instrument``.
+        """
+        self.routes[self._key(instrument)] = dict(routes)
+
     # -- queries --------------------------------------------------------------------------------------
     def instruments(self) -> list[str]:
         return list(self._names.values())

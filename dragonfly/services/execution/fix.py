@@ -12,6 +12,12 @@ A customer logs on (CompID and password as for the market-data server) and sends
   (35=9, CxlRejReason 102).
 
 Every field sent is one the stock FIX44.xml defines for those messages.
+
+:class:`FixOrderEntry` is that session handling, with no socket of its own: a FIX acceptor mounts it
+and hands it the 35=D and 35=F of its sessions. Two acceptors mount it: :class:`FixOrderServer`
+(order entry alone, on its own port) and the market-data
+:class:`~dragonfly.services.fix_server.FixServer` built with an engine (one session carries the
+market data and the orders, as in the founding document's complex topology).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from ...clients.fix import FixAcceptor, FixSession, sending_time
 from ...errors import BindError, ConfigError, FixParseError, FixSessionError
 from .engine import ExecType, ExecutionEngine, ExecutionReport, OrdStatus, ParentRequest
 
-__all__ = ("DEFAULT_FIX_ORDER_PORT", "FixOrderServer", "FixOrderServerConfig")
+__all__ = ("DEFAULT_FIX_ORDER_PORT", "FixOrderEntry", "FixOrderServer", "FixOrderServerConfig")
 
 log = logging.getLogger(__name__)
 
@@ -71,47 +77,45 @@ def _rej_reason(text: str) -> int:
     return 99
 
 
-class FixOrderServer(FixAcceptor):
-    """FIX 4.4 order entry over an :class:`ExecutionEngine` (see the module notes)."""
+class FixOrderEntry:
+    """FIX 4.4 order entry over an :class:`ExecutionEngine`, for a FIX acceptor to mount (see the module notes).
 
-    name: ClassVar[str] = "FIX orders"
+    The acceptor passes every application message whose type is in :attr:`msg_types` to
+    :meth:`handle`; reports that come later (fills, the final one) go to the customer's session in
+    ``sessions`` (the acceptor's logged-on sessions by CompID), or are counted as dropped when the
+    customer is not logged on. The engine is the caller's to start and stop; :meth:`close` cancels
+    every working order so that customers get their final reports before the acceptor logs them out.
 
-    def __init__(self, engine: ExecutionEngine, config: FixOrderServerConfig) -> None:
-        super().__init__(
-            host=config.host, port=config.port, ssl=config.ssl, comp_id=config.comp_id,
-            counterparties=config.customers, store_dir=config.store_dir, max_msg_size=config.max_msg_size,
-            logon_timeout_s=config.logon_timeout_s, label="fix-orders",
-        )
+    Parameters
+    ----------
+    engine : ExecutionEngine
+    sessions : Mapping[str, FixSession]
+        The mounting acceptor's logged-on sessions (read when a report is delivered).
+    label : str
+        Name in log lines.
+    """
+
+    #: The application messages it takes: NewOrderSingle, OrderCancelRequest.
+    msg_types: ClassVar[frozenset[str]] = frozenset({"D", "F"})
+
+    def __init__(self, engine: ExecutionEngine, sessions: Mapping[str, FixSession], *,
+                 label: str = "fix-orders") -> None:
         self.engine = engine
-        self.config = config
+        self._sessions = sessions
+        self._label = label
         self._symbols: dict[tuple[str, str], str] = {}  # (customer, ClOrdID) -> symbol as they spelled it
         self._cancels: dict[tuple[str, str], str] = {}  # (customer, orig ClOrdID) -> the cancel's ClOrdID
         self.reports_sent = 0
         self.reports_dropped = 0
 
-    @property
-    def address(self) -> str:
-        return f"{self.config.host}:{self.port}"
-
-    async def start(self) -> None:
-        if self._server is None:
-            cfg = self.config
-            await self.engine.start()
-            try:
-                await self._listen()
-            except OSError as exc:
-                raise BindError(f"cannot listen on {cfg.host}:{cfg.port} for {self.name}: {exc.strerror or exc}",
-                                service=self.name, host=cfg.host, port=cfg.port) from None
-            log.info("FIX order entry %s listening on %s", cfg.comp_id, self.address)
-
-    async def stop(self) -> None:
-        """Cancel every working order (customers get their final reports), log them out, stop the engine."""
-        await self.engine.kill("server shutting down")
-        await self._shutdown("server shutting down")
-        await self.engine.stop()
+    async def close(self, reason: str = "server shutting down") -> int:
+        """Kill switch on the engine: every working order ends with its final report now. Returns how many
+        were working."""
+        return await self.engine.kill(reason)
 
     # -- messages ---------------------------------------------------------------------------------
-    def _on_app(self, session: FixSession, msg: FixMessage) -> None:
+    def handle(self, session: FixSession, msg: FixMessage) -> None:
+        """One 35=D or 35=F of ``session`` (anything else gets a Reject, 35=3)."""
         if msg.msg_type == "D":
             self._new_order(session, msg)
         elif msg.msg_type == "F":
@@ -182,10 +186,10 @@ class FixOrderServer(FixAcceptor):
 
     # -- reports ----------------------------------------------------------------------------------
     def _deliver(self, customer: str, rep: ExecutionReport) -> None:
-        session = self.sessions.get(customer)
+        session = self._sessions.get(customer)
         if session is None or session.closed:
             self.reports_dropped += 1
-            log.warning("fix-orders: %s is not logged on: report %s (%s) not delivered", customer, rep.exec_id,
+            log.warning("%s: %s is not logged on: report %s (%s) not delivered", self._label, customer, rep.exec_id,
                         rep.status.value)
             return
         self._send(session, rep)
@@ -219,4 +223,54 @@ class FixOrderServer(FixAcceptor):
             self.reports_sent += 1
         except (FixSessionError, ConnectionError, OSError) as exc:
             self.reports_dropped += 1
-            log.warning("fix-orders: report %s to %s not sent: %s", rep.exec_id, rep.customer, type(exc).__name__)
+            log.warning("%s: report %s to %s not sent: %s", self._label, rep.exec_id, rep.customer, type(exc).__name__)
+
+
+class FixOrderServer(FixAcceptor):
+    """FIX 4.4 order entry alone, on its own port: a :class:`FixOrderEntry` mounted on an acceptor that
+    owns the engine (starts it with the server, stops it after logging the customers out)."""
+
+    name: ClassVar[str] = "FIX orders"
+
+    def __init__(self, engine: ExecutionEngine, config: FixOrderServerConfig) -> None:
+        super().__init__(
+            host=config.host, port=config.port, ssl=config.ssl, comp_id=config.comp_id,
+            counterparties=config.customers, store_dir=config.store_dir, max_msg_size=config.max_msg_size,
+            logon_timeout_s=config.logon_timeout_s, label="fix-orders",
+        )
+        self.engine = engine
+        self.config = config
+        #: The order entry every session's messages go to.
+        self.orders = FixOrderEntry(engine, self.sessions, label="fix-orders")
+
+    @property
+    def reports_sent(self) -> int:
+        return self.orders.reports_sent
+
+    @property
+    def reports_dropped(self) -> int:
+        return self.orders.reports_dropped
+
+    @property
+    def address(self) -> str:
+        return f"{self.config.host}:{self.port}"
+
+    async def start(self) -> None:
+        if self._server is None:
+            cfg = self.config
+            await self.engine.start()
+            try:
+                await self._listen()
+            except OSError as exc:
+                raise BindError(f"cannot listen on {cfg.host}:{cfg.port} for {self.name}: {exc.strerror or exc}",
+                                service=self.name, host=cfg.host, port=cfg.port) from None
+            log.info("FIX order entry %s listening on %s", cfg.comp_id, self.address)
+
+    async def stop(self) -> None:
+        """Cancel every working order (customers get their final reports), log them out, stop the engine."""
+        await self.orders.close("server shutting down")
+        await self._shutdown("server shutting down")
+        await self.engine.stop()
+
+    def _on_app(self, session: FixSession, msg: FixMessage) -> None:
+        self.orders.handle(session, msg)

@@ -1,9 +1,12 @@
 """Layer 5: ``dragonfly.v1.Execution`` over gRPC (``proto/dragonfly/v1/execution.proto``).
 
 ``Plan`` is a dry run on the current liquidity; ``Submit`` streams an order's reports until its final
-one; ``Cancel`` stops a working order; ``Kill`` is the kill switch. :class:`ExecutionGrpcServer`
-listens on its own port (optionally behind the bearer token of the book server); :meth:`handler`
-gives the same methods to mount on another ``grpc.aio`` server.
+one; ``Cancel`` stops a working order; ``Kill`` is the kill switch.
+
+:class:`ExecutionServicer` is the service itself, with no port: the book server
+(:class:`~dragonfly.services.grpc.GrpcServer` built with ``execution=``) mounts it beside
+``dragonfly.v1.Aggregator``, and :class:`ExecutionGrpcServer` serves it alone on its own port
+(optionally behind a bearer token).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ..grpc import protos
 from ..grpc.auth import BearerTokenInterceptor
 from .engine import ExecType, ExecutionEngine, ExecutionError, ExecutionReport, OrdStatus, ParentRequest
 
-__all__ = ("ExecutionGrpcServer",)
+__all__ = ("ExecutionGrpcServer", "ExecutionServicer")
 
 log = logging.getLogger(__name__)
 pb = protos.execution_pb2
@@ -49,36 +52,23 @@ def _report(r: ExecutionReport) -> Any:
     )
 
 
-class ExecutionGrpcServer:
-    """``dragonfly.v1.Execution`` on its own port.
+class ExecutionServicer:
+    """``dragonfly.v1.Execution`` over an engine, to add to a ``grpc.aio`` server (:meth:`handler`).
 
-    Parameters
-    ----------
-    engine : ExecutionEngine
-    host, port : str, int
-        Where to listen (port 0 picks a free one; read :attr:`port`).
-    token : str or None
-        Bearer token every call must carry.
+    The engine is the caller's to start and stop; :meth:`close` cancels every working order, so the
+    ``Submit`` streams end with their final reports before the server stops.
     """
 
-    name: ClassVar[str] = "gRPC execution"
+    #: The full name of the service (for reflection and health).
+    service_name: ClassVar[str] = protos.EXECUTION_SERVICE
 
-    def __init__(self, engine: ExecutionEngine, *, host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None) -> None:
+    def __init__(self, engine: ExecutionEngine) -> None:
         self.engine = engine
-        self.host = host
-        self._port_wanted = port
-        self.port = 0
-        self.token = token
-        self._server: grpc.aio.Server | None = None
 
-    @property
-    def config(self) -> ExecutionGrpcServer:
-        return self  # host and port, as ServiceHost reads them
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
+    async def close(self, reason: str = "server shutting down") -> int:
+        """Kill switch on the engine (every working order ends with its final report). Returns how many were
+        working."""
+        return await self.engine.kill(reason)
 
     def handler(self) -> grpc.GenericRpcHandler:
         """The service's methods, to add to a ``grpc.aio`` server."""
@@ -96,32 +86,6 @@ class ExecutionGrpcServer:
                 self._kill, request_deserializer=pb.KillRequest.FromString,
                 response_serializer=pb.KillReply.SerializeToString),
         })
-
-    async def start(self) -> int:
-        await self.engine.start()
-        server = grpc.aio.server(interceptors=[BearerTokenInterceptor(self.token)] if self.token else [],
-                                 options=[("grpc.so_reuseport", 0)])
-        server.add_generic_rpc_handlers((self.handler(),))
-        try:
-            port = server.add_insecure_port(f"{self.host}:{self._port_wanted}")
-        except RuntimeError:
-            port = 0
-        if not port:
-            await server.stop(None)
-            raise BindError(f"cannot listen on {self.host}:{self._port_wanted} for {self.name}", service=self.name,
-                            host=self.host, port=self._port_wanted)
-        await server.start()
-        self._server, self.port = server, int(port)
-        log.info("gRPC execution service listening on %s", self.address)
-        return self.port
-
-    async def stop(self) -> None:
-        """Cancel every working order (their streams end with the final reports), then stop."""
-        await self.engine.kill("server shutting down")
-        server, self._server = self._server, None
-        if server is not None:
-            await server.stop(2.0)
-        await self.engine.stop()
 
     async def _plan(self, msg: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
@@ -156,3 +120,67 @@ class ExecutionGrpcServer:
             self.engine.resume()
             return pb.KillReply(canceled=0)
         return pb.KillReply(canceled=await self.engine.kill(msg.reason or "kill switch (gRPC)"))
+
+
+class ExecutionGrpcServer:
+    """``dragonfly.v1.Execution`` alone on its own port: an :class:`ExecutionServicer` on a server that owns
+    the engine (starts it with the server, stops it after the calls ended).
+
+    Parameters
+    ----------
+    engine : ExecutionEngine
+    host, port : str, int
+        Where to listen (port 0 picks a free one; read :attr:`port`).
+    token : str or None
+        Bearer token every call must carry.
+    """
+
+    name: ClassVar[str] = "gRPC execution"
+
+    def __init__(self, engine: ExecutionEngine, *, host: str = "127.0.0.1", port: int = 0,
+                 token: str | None = None) -> None:
+        self.engine = engine
+        self.servicer = ExecutionServicer(engine)
+        self.host = host
+        self._port_wanted = port
+        self.port = 0
+        self.token = token
+        self._server: grpc.aio.Server | None = None
+
+    @property
+    def config(self) -> ExecutionGrpcServer:
+        return self  # host and port, as ServiceHost reads them
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """The service's methods, to add to a ``grpc.aio`` server."""
+        return self.servicer.handler()
+
+    async def start(self) -> int:
+        await self.engine.start()
+        server = grpc.aio.server(interceptors=[BearerTokenInterceptor(self.token)] if self.token else [],
+                                 options=[("grpc.so_reuseport", 0)])
+        server.add_generic_rpc_handlers((self.servicer.handler(),))
+        try:
+            port = server.add_insecure_port(f"{self.host}:{self._port_wanted}")
+        except RuntimeError:
+            port = 0
+        if not port:
+            await server.stop(None)
+            raise BindError(f"cannot listen on {self.host}:{self._port_wanted} for {self.name}", service=self.name,
+                            host=self.host, port=self._port_wanted)
+        await server.start()
+        self._server, self.port = server, int(port)
+        log.info("gRPC execution service listening on %s", self.address)
+        return self.port
+
+    async def stop(self) -> None:
+        """Cancel every working order (their streams end with the final reports), then stop."""
+        await self.servicer.close("server shutting down")
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop(2.0)
+        await self.engine.stop()

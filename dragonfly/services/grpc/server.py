@@ -41,11 +41,19 @@ With ``health_follows_venues`` (what the commands run), the overall status
 NOT_SERVING while no venue of (any / that) instrument is LIVE. Reflection
 answers under ``grpc.reflection.v1`` and ``v1alpha``.
 
+Order entry
+-----------
+Built with an execution engine (``execution=``), the same server also serves
+``dragonfly.v1.Execution`` (Plan, Submit, Cancel, Kill:
+:class:`~dragonfly.services.execution.grpc_service.ExecutionServicer`) on the same
+port, behind the same token and TLS. The engine is not the server's to start or stop.
+
 Shutdown
 --------
 :meth:`GrpcServer.stop` flips health to NOT_SERVING, refuses new calls
-(UNAVAILABLE), ends every stream (calls finish with status OK after what they
-hold), then stops the server with a grace period.
+(UNAVAILABLE), cancels the working orders (with an engine: their ``Submit``
+streams end with the final reports), ends every stream (calls finish with status
+OK after what they hold), then stops the server with a grace period.
 """
 
 from __future__ import annotations
@@ -76,6 +84,8 @@ from .reflection import enable_reflection
 
 if TYPE_CHECKING:
     from ..base import HostedPipeline
+    from ..execution.engine import ExecutionEngine
+    from ..execution.grpc_service import ExecutionServicer
 
 __all__ = (
     "BindError",
@@ -424,6 +434,13 @@ class GrpcServer(StartStop):
         parameters) streams.
     config : GrpcServerConfig
         Where and how to listen.
+    execution : ExecutionEngine or None
+        Also serve ``dragonfly.v1.Execution`` over this engine (see the module notes).
+
+    Attributes
+    ----------
+    execution : ExecutionServicer or None
+        The mounted execution service.
 
     Examples
     --------
@@ -438,7 +455,8 @@ class GrpcServer(StartStop):
     #: How :class:`~dragonfly.services.host.ServiceHost` names this server in messages and addresses.
     name: ClassVar[str] = "gRPC"
 
-    def __init__(self, books: Sequence[ServedBook], config: GrpcServerConfig | None = None) -> None:
+    def __init__(self, books: Sequence[ServedBook], config: GrpcServerConfig | None = None, *,
+                 execution: ExecutionEngine | None = None) -> None:
         books = tuple(books)
         if not books:
             raise ConfigError("GrpcServer needs at least one book")
@@ -468,11 +486,18 @@ class GrpcServer(StartStop):
         #: ``hook(instrument, ns)`` after each message written, ns since its view's publication (set by a
         #: :class:`~dragonfly.services.metrics.MetricsServer`; None: nothing measured).
         self.write_latency: Callable[[str, int], None] | None = None
+        self.execution: ExecutionServicer | None = None
+        if execution is not None:
+            from ..execution.grpc_service import ExecutionServicer
+
+            self.execution = ExecutionServicer(execution)
 
     @classmethod
-    def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: GrpcServerConfig | None = None) -> GrpcServer:
-        """Serve the books of pipelines (running or about to run), one per instrument."""
-        return cls([ServedBook.from_pipeline(p) for p in pipelines], config)
+    def for_pipelines(cls, pipelines: Sequence[HostedPipeline], config: GrpcServerConfig | None = None, *,
+                      execution: ExecutionEngine | None = None) -> GrpcServer:
+        """Serve the books of pipelines (running or about to run), one per instrument, and with ``execution``
+        ``dragonfly.v1.Execution`` over that engine."""
+        return cls([ServedBook.from_pipeline(p) for p in pipelines], config, execution=execution)
 
     # -- introspection --------------------------------------------------------
     @property
@@ -541,6 +566,8 @@ class GrpcServer(StartStop):
             ],
         )
         server.add_generic_rpc_handlers((self._handlers(),))
+        if self.execution is not None:
+            server.add_generic_rpc_handlers((self.execution.handler(),))
         if cfg.health:
             self._health = _HealthServicer()
             health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -548,6 +575,8 @@ class GrpcServer(StartStop):
             status = health_pb2.HealthCheckResponse
             for name in ("", protos.ORDERBOOK_SERVICE, protos.AGGREGATOR_SERVICE):
                 await self._health.set(name, status.NOT_SERVING if follow else status.SERVING)
+            if self.execution is not None:
+                await self._health.set(self.execution.service_name, status.SERVING)
             if follow:
                 for b in self.books:
                     self._live[b.instrument] = False
@@ -555,6 +584,8 @@ class GrpcServer(StartStop):
                         await self._health.set(f"{svc}/{b.instrument}", status.NOT_SERVING)
         if cfg.reflection:
             names = [protos.ORDERBOOK_SERVICE, protos.AGGREGATOR_SERVICE]
+            if self.execution is not None:
+                names.append(self.execution.service_name)
             if cfg.health:
                 names.append(protos.HEALTH_SERVICE)
             enable_reflection(names, server)
@@ -618,6 +649,8 @@ class GrpcServer(StartStop):
             await asyncio.gather(*watchers, return_exceptions=True)
             if self._health is not None:
                 await self._health.enter_graceful_shutdown()
+            if self.execution is not None and self._server is not None:
+                await self.execution.close("server shutting down")
             streams = list(self._streams.values())
             for s in streams:
                 s.close()
