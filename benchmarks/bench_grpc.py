@@ -273,7 +273,8 @@ def blaster_main(rate: float) -> None:
 
 # ------------------------------------------------------------------------------------------------ server
 async def server_main(ports: dict[str, int], dump: str) -> None:
-    from dragonfly.services.grpc import GrpcServer, GrpcServerConfig, server as server_mod
+    from dragonfly.services.grpc import GrpcServer, GrpcServerConfig
+    from dragonfly.services.grpc import server as server_mod
     from dragonfly.topology import Pipeline, PipelineConfig
 
     writes: list[int] = []
