@@ -80,6 +80,8 @@ SEC_MARK = '"987654321"'
 QTY_MARK = "7.77777777"
 LEVELS = 20
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: The client's channel options.
+CLIENT_OPTIONS: list[tuple[str, Any]] = []
 
 
 # ----------------------------------------------------------------------------------------------- blaster
@@ -314,7 +316,94 @@ async def server_main(ports: dict[str, int], dump: str) -> None:
             await stop.wait()
 
 
+async def floor_main(rate: float) -> None:
+    """gRPC alone: a bare grpc.aio server streaming 8-byte payloads (its send time) at ``rate`` messages/s."""
+    import grpc
+
+    from dragonfly.services.grpc.protos import BOOK_SUMMARY, ORDERBOOK_SERVICE, orderbook_pb2
+
+    async def stream(request: Any, context: Any) -> None:
+        period = 1.0 / rate
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            due += period
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            await context.write(time.time_ns().to_bytes(8, "little"))
+
+    handler = grpc.method_handlers_generic_handler(ORDERBOOK_SERVICE, {
+        "BookSummary": grpc.unary_stream_rpc_method_handler(
+            stream, request_deserializer=orderbook_pb2.Empty.FromString, response_serializer=lambda b: b
+        )
+    })
+    assert BOOK_SUMMARY.endswith("/BookSummary")
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print(f"READY {port}", flush=True)
+    await stop.wait()
+    await server.stop(0)
+
+
+def run_floor(rate: float, warmup: float, duration: float, client: str) -> list[float]:
+    server = _spawn(["--floor-serve", str(rate)])
+    assert server.stdout is not None
+    try:
+        line = server.stdout.readline()
+        if not line.startswith("READY "):
+            raise SystemExit(f"floor server did not start: {line!r}")
+        address = f"127.0.0.1:{line.split()[1]}"
+        receive = _receive_sync if client == "sync" else (lambda *a: asyncio.run(_receive(*a)))
+        got, window = receive(address, "BookSummary", warmup, duration)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return [(t - int.from_bytes(raw, "little")) / 1e3 for t, raw in got[window["first"]:window["last"]]]
+
+
 # ------------------------------------------------------------------------------------------------ client
+def _receive_sync(address: str, rpc: str, warmup: float, duration: float) -> tuple[list[tuple[int, bytes]], dict]:
+    """The blocking client (``grpc.insecure_channel``): a thread iterates the call."""
+    import grpc
+
+    from dragonfly.services.grpc.protos import BOOK_SUMMARY, STREAM_BOOK, book_pb2, orderbook_pb2
+
+    got: list[tuple[int, bytes]] = []
+    window = {"t0": 0, "t1": 0, "first": -1, "last": -1}
+    with grpc.insecure_channel(address, options=CLIENT_OPTIONS) as ch:
+        if rpc == "BookSummary":
+            call = ch.unary_stream(BOOK_SUMMARY, request_serializer=orderbook_pb2.Empty.SerializeToString)(
+                orderbook_pb2.Empty()
+            )
+        else:
+            call = ch.unary_stream(STREAM_BOOK, request_serializer=book_pb2.BookRequest.SerializeToString)(
+                book_pb2.BookRequest()
+            )
+        clock = time.time_ns
+        append = got.append
+
+        def read() -> None:
+            with contextlib.suppress(grpc.RpcError):
+                for msg in call:
+                    append((clock(), msg))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        time.sleep(warmup)
+        window["t0"], window["first"] = time.time_ns(), len(got)
+        time.sleep(duration)
+        window["t1"], window["last"] = time.time_ns(), len(got)
+        call.cancel()
+        reader.join(5)
+    return got, window
+
+
 async def _receive(address: str, rpc: str, warmup: float, duration: float) -> tuple[list[tuple[int, bytes]], dict]:
     import grpc
 
@@ -322,7 +411,7 @@ async def _receive(address: str, rpc: str, warmup: float, duration: float) -> tu
 
     got: list[tuple[int, bytes]] = []
     window = {"t0": 0, "t1": 0, "first": -1, "last": -1}
-    async with grpc.aio.insecure_channel(address) as ch:
+    async with grpc.aio.insecure_channel(address, options=CLIENT_OPTIONS) as ch:
         if rpc == "BookSummary":
             method = ch.unary_stream(BOOK_SUMMARY, request_serializer=orderbook_pb2.Empty.SerializeToString)
             call = method(orderbook_pb2.Empty())
@@ -409,7 +498,7 @@ def _spawn(args: list[str]) -> subprocess.Popen:
                             text=True, cwd=ROOT)
 
 
-def run_rate(rate: float, warmup: float, duration: float) -> dict[str, dict[str, Any]]:
+def run_rate(rate: float, warmup: float, duration: float, client: str) -> dict[str, dict[str, Any]]:
     blaster = _spawn(["--blast", str(rate)])
     assert blaster.stdout is not None and blaster.stdin is not None
     ports = json.loads(blaster.stdout.readline())
@@ -429,7 +518,10 @@ def run_rate(rate: float, warmup: float, duration: float) -> dict[str, dict[str,
             blaster.stdin.flush()
             frames0 = json.loads(blaster.stdout.readline())
             cpu0 = _timing.cpu_seconds(server.pid)
-            got, window = asyncio.run(_receive(address, rpc, warmup, duration))
+            if client == "sync":
+                got, window = _receive_sync(address, rpc, warmup, duration)
+            else:
+                got, window = asyncio.run(_receive(address, rpc, warmup, duration))
             cpu = _timing.cpu_seconds(server.pid) - cpu0
             blaster.stdin.write("stats\n")
             blaster.stdin.flush()
@@ -475,10 +567,13 @@ def main() -> None:
     ap.add_argument("--blast", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--dump", help=argparse.SUPPRESS)
+    ap.add_argument("--floor-serve", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--rates", default="1000,5000", help="frames/s per venue, comma-separated (default 1000,5000)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds measured per call (default 10)")
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring (default 2)")
     ap.add_argument("--quick", action="store_true", help="short run (3 s per call)")
+    ap.add_argument("--client", choices=["aio", "sync"], default="aio",
+                    help="the Python client: grpc.aio (default) or the blocking API read by a thread")
     args = ap.parse_args()
     if args.blast:
         blaster_main(args.blast)
@@ -486,14 +581,23 @@ def main() -> None:
     if args.serve:
         asyncio.run(server_main(json.loads(args.serve), args.dump))
         return
+    if args.floor_serve:
+        asyncio.run(floor_main(args.floor_serve))
+        return
     _timing.require_compiled("bench_grpc")
     if args.quick:
         args.duration, args.warmup = 3.0, 1.0
     _timing.header("bench_grpc: venue send -> gRPC client receive", compared=("grpcio", "protobuf", "aiohttp"))
     print(f"# two venues (binance, bitstamp), one call at a time, {args.duration:g} s measured after "
           f"{args.warmup:g} s; latencies in µs (p50 / p99 / p99.9)")
-    for rate in (float(r) for r in args.rates.split(",")):
-        results = run_rate(rate, args.warmup, args.duration)
+    rates = [float(r) for r in args.rates.split(",")]
+    for rate in rates:
+        samples = run_floor(2 * rate, args.warmup, args.duration, args.client)
+        pc = _timing.percentiles(samples)
+        print(f"\ngRPC alone (bare grpc.aio server writing 8-byte messages at {2 * rate:g}/s, {args.client} client):\n"
+              f"  {'write->client':<14} {pc[50]:8.0f} {pc[99]:8.0f} {pc[99.9]:8.0f}   (n={len(samples)})")
+    for rate in rates:
+        results = run_rate(rate, args.warmup, args.duration, args.client)
         for rpc, res in results.items():
             fps = " + ".join(f"{res['frames_per_s'][v]:.0f}" for v in VENUES)
             print(f"\n{rpc} at {rate:g} frames/s per venue (sent {fps} frames/s): views sent/produced "
