@@ -16,10 +16,15 @@ Three processes on 127.0.0.1 (the machine is small: 2 cores, shared with other j
   and :class:`dragonfly.services.grpc.GrpcServer` on it, as the commands run them. It stamps each gRPC
   write (``time.time_ns()`` just before the handler's ``context.write``) and counts the world views the
   aggregator produced.
-* The **client** (this process) opens one streaming call at a time (``orderbook.OrderbookAggregator/
-  BookSummary``, then ``dragonfly.v1.Aggregator/StreamBook``) with ``grpc.aio``, takes
-  ``time.time_ns()`` as each message arrives (raw bytes; decoding is done after the run), for
-  ``--duration`` seconds after ``--warmup``.
+* The **client** opens one streaming call at a time (``orderbook.OrderbookAggregator/BookSummary``,
+  then ``dragonfly.v1.Aggregator/StreamBook``) and takes the time as each message arrives (raw bytes;
+  decoding is done after the run), for ``--duration`` seconds after ``--warmup``. ``--client aio``
+  (default): Python ``grpc.aio`` in this process, what a Python bot runs; ``--client sync``: Python's
+  blocking API read by a thread; ``--client node``: ``@grpc/grpc-js`` in a Node process
+  (``benchmarks/grpc_node_client.js``; ``npm ci --prefix tests/e2e/node_client`` first), a client that
+  costs far less per message, so the figures show more of the server's side.
+* **gRPC alone**: the same client on a bare ``grpc.aio`` server streaming 8-byte messages (their send
+  time) at the feeds' total rate: the floor of the ``write -> client`` hop on this machine.
 
 Hops, per message received (a view carries the newest frame's stamp: of the two venues' best bids,
 the later send time):
@@ -356,7 +361,7 @@ def run_floor(rate: float, warmup: float, duration: float, client: str) -> list[
         if not line.startswith("READY "):
             raise SystemExit(f"floor server did not start: {line!r}")
         address = f"127.0.0.1:{line.split()[1]}"
-        receive = _receive_sync if client == "sync" else (lambda *a: asyncio.run(_receive(*a)))
+        receive = {"sync": _receive_sync, "node": _receive_node}.get(client) or (lambda *a: asyncio.run(_receive(*a)))
         got, window = receive(address, "BookSummary", warmup, duration)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -402,6 +407,32 @@ def _receive_sync(address: str, rpc: str, warmup: float, duration: float) -> tup
         call.cancel()
         reader.join(5)
     return got, window
+
+
+def _receive_node(address: str, rpc: str, warmup: float, duration: float) -> tuple[list[tuple[int, bytes]], dict]:
+    """The Node client (``benchmarks/grpc_node_client.js``, @grpc/grpc-js) in its own process."""
+    from dragonfly.services.grpc.protos import BOOK_SUMMARY, STREAM_BOOK
+
+    out = tempfile.mktemp(prefix="bench_grpc_node_", suffix=".txt")
+    script = str(ROOT / "benchmarks" / "grpc_node_client.js")
+    offset = time.time_ns() - time.monotonic_ns()  # both processes read CLOCK_MONOTONIC
+    method = BOOK_SUMMARY if rpc == "BookSummary" else STREAM_BOOK
+    t_start = time.time_ns()
+    subprocess.run(["node", script, address, method, str(warmup + duration), out], check=True, timeout=warmup
+                   + duration + 30)
+    got = []
+    try:
+        for line in Path(out).read_text().splitlines():
+            t, _, b64 = line.partition("\t")
+            got.append((int(t) + offset, base64.b64decode(b64)))
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(out)
+    t0 = t_start + int(warmup * 1e9)
+    t1 = t0 + int(duration * 1e9)
+    first = next((i for i, (t, _) in enumerate(got) if t >= t0), len(got))
+    last = next((i for i, (t, _) in enumerate(got) if t >= t1), len(got))
+    return got, {"t0": t0, "t1": t1, "first": first, "last": last}
 
 
 async def _receive(address: str, rpc: str, warmup: float, duration: float) -> tuple[list[tuple[int, bytes]], dict]:
@@ -464,9 +495,9 @@ def _analyse(rpc: str, got: list[tuple[int, bytes]], window: dict, srv: dict) ->
 
     decode = orderbook_pb2.Summary.FromString if rpc == "BookSummary" else book_pb2.BookUpdate.FromString
     writes = srv["writes"]
-    # the k-th write of the call is the k-th message received; writes made after the client cancelled are
-    # never received (at most a few); a pairing that puts a write after its receipt is no pairing
-    paired = 0 <= len(writes) - len(got) <= 3 and all(writes[k] <= got[k][0] for k in range(len(got)))
+    # the k-th write of the call is the k-th message received; writes made before the client cancelled may
+    # not have been read yet; a pairing that puts a write after its receipt is no pairing
+    paired = len(writes) >= len(got) and all(writes[k] <= got[k][0] for k in range(len(got)))
     hops: dict[str, list[float]] = {k: [] for k in ("send->receipt", "receipt->view", "view->write",
                                                     "write->client", "total")}
     for k in range(window["first"], window["last"]):
@@ -517,12 +548,14 @@ def run_rate(rate: float, warmup: float, duration: float, client: str) -> dict[s
             blaster.stdin.write("stats\n")
             blaster.stdin.flush()
             frames0 = json.loads(blaster.stdout.readline())
-            cpu0 = _timing.cpu_seconds(server.pid)
+            cpu0, wall0 = _timing.cpu_seconds(server.pid), time.monotonic()
             if client == "sync":
                 got, window = _receive_sync(address, rpc, warmup, duration)
+            elif client == "node":
+                got, window = _receive_node(address, rpc, warmup, duration)
             else:
                 got, window = asyncio.run(_receive(address, rpc, warmup, duration))
-            cpu = _timing.cpu_seconds(server.pid) - cpu0
+            cpu, wall = _timing.cpu_seconds(server.pid) - cpu0, time.monotonic() - wall0
             blaster.stdin.write("stats\n")
             blaster.stdin.flush()
             frames1 = json.loads(blaster.stdout.readline())
@@ -530,9 +563,8 @@ def run_rate(rate: float, warmup: float, duration: float, client: str) -> dict[s
             os.kill(server.pid, signal.SIGUSR2)
             srv = json.loads(_wait_file(dump, lambda text: text.startswith("{")))
             res = _analyse(rpc, got, window, srv)
-            total_s = warmup + duration
-            res["frames_per_s"] = {v: (frames1[v] - frames0[v]) / total_s for v in VENUES}
-            res["server_cpu_pct"] = 100.0 * cpu / total_s
+            res["frames_per_s"] = {v: (frames1[v] - frames0[v]) / wall for v in VENUES}
+            res["server_cpu_pct"] = 100.0 * cpu / wall
             out[rpc] = res
     finally:
         for p in (server, blaster):
@@ -572,8 +604,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds measured per call (default 10)")
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring (default 2)")
     ap.add_argument("--quick", action="store_true", help="short run (3 s per call)")
-    ap.add_argument("--client", choices=["aio", "sync"], default="aio",
-                    help="the Python client: grpc.aio (default) or the blocking API read by a thread")
+    ap.add_argument("--client", choices=["aio", "sync", "node"], default="aio",
+                    help="the client: Python grpc.aio (default), Python's blocking API read by a thread, or Node "
+                    "@grpc/grpc-js (benchmarks/grpc_node_client.js; `npm ci --prefix tests/e2e/node_client` first)")
     args = ap.parse_args()
     if args.blast:
         blaster_main(args.blast)
@@ -590,6 +623,7 @@ def main() -> None:
     _timing.header("bench_grpc: venue send -> gRPC client receive", compared=("grpcio", "protobuf", "aiohttp"))
     print(f"# two venues (binance, bitstamp), one call at a time, {args.duration:g} s measured after "
           f"{args.warmup:g} s; latencies in µs (p50 / p99 / p99.9)")
+    print("# load average at start: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     rates = [float(r) for r in args.rates.split(",")]
     for rate in rates:
         samples = run_floor(2 * rate, args.warmup, args.duration, args.client)
@@ -608,6 +642,7 @@ def main() -> None:
                     continue
                 pc = _timing.percentiles(samples)
                 print(f"  {hop:<14} {pc[50]:8.0f} {pc[99]:8.0f} {pc[99.9]:8.0f}   (n={len(samples)})")
+    print("\n# load average at end: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":
