@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Direct protobuf encoding of ``orderbook.Summary`` (compiled).
+"""Direct protobuf encoding of ``orderbook.Summary`` and ``dragonfly.v1.BookUpdate`` (compiled).
 
 The compiled twin of :mod:`dragonfly._core.wire_py`, which documents the encoding and
 the proto3 rules it follows; both return the same bytes and raise the same exceptions.
@@ -17,15 +17,17 @@ from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_Check
-from libc.stdint cimport uint64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 
 from ._levels_c cimport exact_items, item_at
 
 from dragonfly._core.merge_py import as_double as _as_double_py
+from dragonfly._core.wire_py import _check_int as _check_int_py
+from dragonfly._core.wire_py import _text as _text_py
 from dragonfly.errors import LevelsError, LevelsTypeError
 
-__all__ = ("encode_summary", "encode_name_field")
+__all__ = ("encode_summary", "encode_book_update", "encode_name_field")
 
 cdef extern from "Python.h":
     # no `except` clause: NULL (with an exception set) is handled by the callers
@@ -40,6 +42,21 @@ cdef enum:
     _TAG_EXCHANGE = 0x0A
     _TAG_PRICE = 0x11
     _TAG_AMOUNT = 0x19
+    # dragonfly.v1.BookUpdate
+    _TAG_INSTRUMENT = 0x0A
+    _TAG_SEQ = 0x10
+    _TAG_BU_SPREAD = 0x19
+    _TAG_BU_BIDS = 0x22
+    _TAG_BU_ASKS = 0x2A
+    _TAG_EXCHANGE_TS = 0x30
+    _TAG_RECEIVE_TS = 0x38
+    _TAG_PUBLISH_TS = 0x40
+    _TAG_VENUES = 0x4A
+    # dragonfly.v1.VenueHealth
+    _TAG_VH_VENUE = 0x0A
+    _TAG_VH_STATUS = 0x10
+    _TAG_VH_LAST = 0x18
+    _TAG_VH_REASON = 0x22
 
 
 # ---------------------------------------------------------------------------
@@ -354,6 +371,183 @@ def encode_name_field(venue):
     head[0] = <char>_TAG_EXCHANGE
     p = _put_varint(head + 1, <size_t>n)
     return PyBytes_FromStringAndSize(head, p - head) + PyBytes_FromStringAndSize(raw, n)
+
+
+# ---------------------------------------------------------------------------
+# dragonfly.v1.BookUpdate
+# ---------------------------------------------------------------------------
+
+cdef inline Py_ssize_t _varint64_size(uint64_t v) noexcept nogil:
+    cdef Py_ssize_t n = 1
+    while v >= 0x80:
+        v >>= 7
+        n += 1
+    return n
+
+
+cdef inline char* _put_varint64(char* p, uint64_t v) noexcept nogil:
+    while v >= 0x80:
+        p[0] = <char>((v & 0x7F) | 0x80)
+        p += 1
+        v >>= 7
+    p[0] = <char>v
+    return p + 1
+
+
+cdef inline Py_ssize_t _int_field_size(uint64_t v) noexcept nogil:
+    return 1 + _varint64_size(v) if v else 0
+
+
+cdef inline char* _put_int_field(char* p, unsigned char tag, uint64_t v) noexcept nogil:
+    if v:
+        p[0] = <char>tag
+        p = _put_varint64(p + 1, v)
+    return p
+
+
+cdef inline Py_ssize_t _str_field_size(Py_ssize_t n) noexcept nogil:
+    return 1 + _varint_size(<size_t>n) + n if n else 0
+
+
+cdef inline char* _put_str_field(char* p, unsigned char tag, const char* raw, Py_ssize_t n) noexcept nogil:
+    if n:
+        p[0] = <char>tag
+        p = _put_varint(p + 1, <size_t>n)
+        memcpy(p, raw, <size_t>n)
+        p += n
+    return p
+
+
+cdef uint64_t _u64(object x, str field) except? 0:
+    """``seq``: an exact int read in place; anything else (or an error to raise) by the reference."""
+    if type(x) is int:
+        try:
+            return <uint64_t>x
+        except OverflowError:
+            pass
+    return <uint64_t>_check_int_py(x, field, "u64")
+
+
+cdef int64_t _i64(object x, str field, bint i32, str side, Py_ssize_t index) except? -1:
+    """An int64 (or int32 when ``i32``) field, read as :func:`wire_py._check_int` reads it."""
+    cdef int64_t v
+    if type(x) is int:
+        try:
+            v = <int64_t>x
+        except OverflowError:
+            pass
+        else:
+            if not i32 or -2147483648 <= v <= 2147483647:
+                return v
+    return <int64_t>_check_int_py(x, field, "i32" if i32 else "i64", side, index)
+
+
+cdef inline const char* _text(object x, str field, str side, Py_ssize_t index, Py_ssize_t* size) except NULL:
+    cdef const char* raw
+    if PyUnicode_Check(x):
+        raw = PyUnicode_AsUTF8AndSize(x, size)
+        if raw != NULL:
+            return raw
+        PyErr_Clear()
+    _text_py(x, field, side, index)  # raises the reference's error
+    raise LevelsError(f"{field} cannot be encoded", side=side, index=index)
+
+
+cdef int _encode_health(_Buf* b, object seq) except -1:
+    """Append each ``(venue, status, last_update_ns, reason)`` as a VenueHealth, checked as wire_py checks it."""
+    cdef Py_ssize_t i = 0, nlen, rlen, body
+    cdef const char* name
+    cdef const char* reason
+    cdef int64_t status, last
+    cdef object h, venue, reason_obj
+    cdef char* p
+    while i < len(seq):  # re-read: an entry's own code may change the sequence (as wire_py does)
+        h = seq[i]
+        if not isinstance(h, (tuple, list)):
+            raise LevelsTypeError(
+                f"venues[{i}] must be a (venue, status, last_update_ns, reason) tuple, not {type(h).__name__}",
+                side="venues", index=i,
+            )
+        if len(h) != 4:
+            raise LevelsError(f"venues[{i}] must have 4 elements, has {len(h)}", side="venues", index=i)
+        venue = h[0]
+        name = _text(venue, "venue", "venues", i, &nlen)
+        status = _i64(h[1], "status", True, "venues", i)
+        last = _i64(h[2], "last_update_ns", False, "venues", i)
+        reason_obj = h[3]
+        reason = _text(reason_obj, "reason", "venues", i, &rlen)
+        body = (_str_field_size(nlen) + _int_field_size(<uint64_t>status) + _int_field_size(<uint64_t>last)
+                + _str_field_size(rlen))
+        _reserve(b, 11 + body)
+        p = b.data + b.len
+        p[0] = <char>_TAG_VENUES
+        p = _put_varint(p + 1, <size_t>body)
+        p = _put_str_field(p, _TAG_VH_VENUE, name, nlen)
+        p = _put_int_field(p, _TAG_VH_STATUS, <uint64_t>status)
+        p = _put_int_field(p, _TAG_VH_LAST, <uint64_t>last)
+        p = _put_str_field(p, _TAG_VH_REASON, reason, rlen)
+        b.len = p - b.data
+        i += 1
+    return 0
+
+
+def encode_book_update(instrument, seq, bids, asks, *, spread=None, exchange_ts_ns=0, receive_ts_ns=0,
+                       publish_ts_ns=0, venues=()):
+    """Encode a ``dragonfly.v1.BookUpdate`` straight to protobuf bytes.
+
+    See :func:`dragonfly._core.wire_py.encode_book_update`, the reference, for the
+    parameters, the exact bytes, the exceptions raised and the order of the checks.
+    """
+    cdef char stack[_STACK_BYTES]
+    cdef _Buf b
+    cdef Py_ssize_t name_len, head, start, n_bids, n_asks
+    cdef const char* name = _text(instrument, "instrument", "", -1, &name_len)
+    cdef uint64_t seq_n = _u64(seq, "seq")
+    cdef object bid_seq = _as_sequence(bids, "bids")
+    cdef object ask_seq = _as_sequence(asks, "asks")
+    cdef bint explicit = spread is not None
+    cdef double value = 0.0, best_bid = 0.0, best_ask = 0.0
+    cdef int64_t ets, rts, pts
+    cdef object health
+    cdef bytes out
+    cdef char* p
+    if explicit:
+        value = _as_double(spread, "spread", "", "", -1)
+    ets = _i64(exchange_ts_ns, "exchange_ts_ns", False, "", -1)
+    rts = _i64(receive_ts_ns, "receive_ts_ns", False, "", -1)
+    pts = _i64(publish_ts_ns, "publish_ts_ns", False, "", -1)
+    health = _as_sequence(venues, "venues")
+    # room for instrument, seq and spread, which come first; spread is known last
+    head = _str_field_size(name_len) + _int_field_size(seq_n) + 9
+    b.stack = stack
+    b.data = stack
+    b.cap = _STACK_BYTES
+    b.len = 0
+    try:
+        _reserve(&b, head)
+        b.len = head
+        n_bids = _encode_side(&b, _TAG_BU_BIDS, bid_seq, "bids", &best_bid)
+        n_asks = _encode_side(&b, _TAG_BU_ASKS, ask_seq, "asks", &best_ask)
+        if not explicit:
+            value = best_ask - best_bid if n_bids and n_asks else 0.0
+        _reserve(&b, 33)
+        p = b.data + b.len
+        p = _put_int_field(p, _TAG_EXCHANGE_TS, <uint64_t>ets)
+        p = _put_int_field(p, _TAG_RECEIVE_TS, <uint64_t>rts)
+        p = _put_int_field(p, _TAG_PUBLISH_TS, <uint64_t>pts)
+        b.len = p - b.data
+        _encode_health(&b, health)
+        start = 0 if _present(value) else 9
+        p = b.data + start
+        p = _put_str_field(p, _TAG_INSTRUMENT, name, name_len)
+        p = _put_int_field(p, _TAG_SEQ, seq_n)
+        if _present(value):
+            p = _put_double(p, _TAG_BU_SPREAD, value)
+        out = PyBytes_FromStringAndSize(b.data + start, b.len - start)
+    finally:
+        if b.data != b.stack:
+            PyMem_Free(b.data)
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -181,3 +181,29 @@ def test_summary_snapshot() -> None:
     raw = encode_summary_bytes(synthetic_view(2, venues=VENUES), depth=10)
     snap = BookSnapshot.from_summary(orderbook_pb2.Summary.FromString(raw), instrument="ETH-BTC")
     assert snap.seq == 0 and len(snap.bids) == 10 and snap.bids[0][0] in VENUES
+
+
+def test_book_update_bytes_equal_the_protobuf_encoding() -> None:
+    """The core's direct BookUpdate encoding is what building the protobuf objects would send, byte for byte."""
+    from dragonfly.services.grpc.encode import _health_pb
+
+    for seq in range(1, 20):
+        base = synthetic_view(seq, venues=VENUES)
+        health = {
+            "binance": VenueHealth("binance", VenueStatus.LIVE, 1_764_500_000_000_000_000 + seq),
+            "bitstamp": VenueHealth("bitstamp", [VenueStatus.SYNCING, VenueStatus.STALE][seq % 2], 0, "resync é"),
+        }
+        view = WorldView(base.instrument, seq, base.bids, base.asks, base.spread, health,
+                         seq * 7, 1_764_500_000_000_000_000 + seq, 1_764_500_000_000_000_500 + seq, base.books)
+        for depth, venues in ((10, None), (3, None), (4, frozenset({"bitstamp"}))):
+            keep = [v for v in (*VENUES, "kraken") if venues is None or v in venues]
+            bids, asks, spread = select_book(view, depth=depth, venues=venues)
+            want = book_pb2.BookUpdate(
+                instrument=view.instrument, seq=view.seq, spread=spread,
+                bids=[orderbook_pb2.Level(exchange=v, price=p, amount=q) for v, p, q in bids],
+                asks=[orderbook_pb2.Level(exchange=v, price=p, amount=q) for v, p, q in asks],
+                exchange_ts_ns=view.exchange_ts_ns, receive_ts_ns=view.receive_ts_ns,
+                publish_ts_ns=view.publish_ts_ns, venues=_health_pb(view.venues, keep),
+            ).SerializeToString()
+            got = encode_book_update(view, depth=depth, venues=venues, all_venues=(*VENUES, "kraken"))
+            assert got == want

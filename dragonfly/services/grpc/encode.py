@@ -5,9 +5,10 @@ cuts a :class:`~dragonfly.model.WorldView` down to it, and the ``encode_*``
 functions turn the result into the protobuf bytes sent, unchanged, to every
 subscriber of that stream.
 
-``orderbook.Summary`` goes through the core's direct encoder
-(:func:`dragonfly._core.wire.encode_summary`, Cython or its pure twin); the ``dragonfly.v1`` messages are
-built and serialized once with the protobuf runtime.
+``orderbook.Summary`` and ``dragonfly.v1.BookUpdate`` go through the core's direct encoders
+(:func:`dragonfly._core.wire.encode_summary` and :func:`~dragonfly._core.wire.encode_book_update`, Cython
+or their pure twins): no protobuf objects per update. ``dragonfly.v1.LiquidityUpdate`` is built and
+serialized once per update with the protobuf runtime.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..._core.merge import merge_levels, merge_liquidity
+from ..._core.wire import encode_book_update as _encode_book_update
 from ..._core.wire import encode_summary
 from ...model import Level, LiquidityLevel, LiquidityView, VenueHealth, VenueStatus, WorldView
 from .protos import book_pb2, orderbook_pb2
@@ -126,21 +128,38 @@ def encode_book_update(
     return _book_update_bytes(view, bids, asks, spread, keep)
 
 
+#: ``dragonfly.v1.VenueStatus`` numbers, as the core's encoder takes them.
+_STATUS_NUMBER: Mapping[VenueStatus, int] = {k: int(v) for k, v in VENUE_STATUS_PB.items()}
+_SYNCING = int(book_pb2.VENUE_STATUS_SYNCING)
+_UNSPECIFIED = int(book_pb2.VENUE_STATUS_UNSPECIFIED)
+
+
+def _health_wire(venues: Mapping[str, VenueHealth], keep: Iterable[str]) -> list[tuple[str, int, int, str]]:
+    """``(venue, status number, last_update_ns, reason)`` per venue kept (see :func:`_health_pb`)."""
+    out = []
+    for name in keep:
+        h = venues.get(name)
+        if h is None:
+            out.append((name, _SYNCING, 0, "no data yet"))
+        else:
+            out.append((name, _STATUS_NUMBER.get(VenueStatus(h.status), _UNSPECIFIED), h.last_update_ns, h.reason))
+    return out
+
+
 def _book_update_bytes(
     view: WorldView, bids: Sequence[Level], asks: Sequence[Level], spread: float, keep: Sequence[str]
 ) -> bytes:
-    msg = book_pb2.BookUpdate(
-        instrument=view.instrument,
-        seq=view.seq,
+    return _encode_book_update(
+        view.instrument,
+        view.seq,
+        bids,
+        asks,
         spread=spread,
-        bids=[orderbook_pb2.Level(exchange=v, price=p, amount=q) for v, p, q in bids],
-        asks=[orderbook_pb2.Level(exchange=v, price=p, amount=q) for v, p, q in asks],
         exchange_ts_ns=view.exchange_ts_ns,
         receive_ts_ns=view.receive_ts_ns,
         publish_ts_ns=view.publish_ts_ns,
-        venues=_health_pb(view.venues, keep),
+        venues=_health_wire(view.venues, keep),
     )
-    return msg.SerializeToString()
 
 
 def _health_key(venues: Mapping[str, VenueHealth], keep: Sequence[str]) -> tuple[tuple[Any, str] | None, ...]:

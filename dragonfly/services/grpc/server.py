@@ -6,21 +6,24 @@ instrument, usually a pipeline's broadcasts: :meth:`GrpcServer.for_pipelines`).
 Fan-out
 -------
 A *stream* is what a call asks for: ``(kind, instrument, depth, venues)``.
-Every stream has one encoder task that subscribes (conflating, one slot) to the
-book's broadcast, encodes each update **once** and publishes the bytes on the
-stream's own :class:`~dragonfly.queues.Broadcast`. Every call on that stream
-holds a one-slot subscription to those bytes and yields them unchanged: the
-methods are registered with an identity response serializer, so gRPC sends the
-pre-encoded bytes as they are. A subscriber that does not keep up holds at
-most one pending update (the newest); what it missed is counted in its
-``skipped`` counter and shows as a jump in ``seq`` (dragonfly.v1). It never
-slows the encoder or the other subscribers.
+Every call holds a one-slot (conflating) subscription to the book's broadcast
+and writes from its own handler: no task sits between the aggregator and the
+write. The first call of a stream to take an update encodes it, **once** for
+the stream (``orderbook.Summary`` and ``dragonfly.v1.BookUpdate`` by the core's
+direct encoders, no protobuf objects); the other calls of that stream find the
+same bytes and write them as they are: the methods are registered with an
+identity response serializer, so gRPC sends the pre-encoded bytes. A
+subscriber that does not keep up holds at most one pending update (the newest);
+what it missed is counted in its ``skipped`` counter and shows as a jump in
+``seq`` (dragonfly.v1). It never slows the producer or the other subscribers.
 
 Only what changed is sent: an update identical for a stream's subscribers to
 the last one it sent (same levels, spread, and venue statuses and reasons it
 reports) is not encoded, not sent, and counted in :attr:`StreamStats.unchanged`;
-``seq`` jumps over it. A venue-filtered stream (``venues=["bitstamp"]``) thus
-stays quiet while only other venues move.
+``seq`` jumps over it. (A call that missed the last change because it was busy
+still gets it: each call remembers which of its stream's encodings it sent.)
+A venue-filtered stream (``venues=["bitstamp"]``) thus stays quiet while only
+other venues move.
 
 Limits
 ------
@@ -277,7 +280,7 @@ class SubscriberStats:
     method: str
     peer: str
     key: tuple[Any, ...]
-    sub: Subscription[bytes] = field(repr=False)
+    sub: Subscription[Any] = field(repr=False)
     sent: int = 0
     started_ns: int = 0
     peer_host: str = ""
@@ -298,7 +301,7 @@ class SubscriberStats:
 
     @property
     def skipped(self) -> int:
-        """Updates conflated away because this subscriber did not keep up."""
+        """Updates conflated away because this subscriber did not keep up (unchanged ones included)."""
         return self.sub.skipped
 
 
@@ -334,11 +337,15 @@ class GrpcServerStats:
 
 
 class _Stream:
-    """One ``(kind, instrument, depth, venues)``: encode once, fan out bytes.
+    """One ``(kind, instrument, depth, venues)``: encode each update once, for every call on it.
 
     ``encode`` returns the bytes to send, or None for an update that is the same as the last one
-    sent for this stream (counted in ``unchanged``, not sent).
+    encoded for this stream (counted in ``unchanged``, not sent). :meth:`payload` is called by each
+    call's handler with the update it took: the first one encodes, the others get the same bytes.
     """
+
+    __slots__ = ("key", "source", "encode", "subs", "refs", "encoded", "errors", "unchanged", "_item", "_payload",
+                 "_version")
 
     def __init__(
         self, key: tuple[Any, ...], source: Broadcast[Any], encode: Callable[[Any], bytes | None]
@@ -346,50 +353,54 @@ class _Stream:
         self.key = key
         self.source = source
         self.encode = encode
-        self.out: Broadcast[bytes] = Broadcast(name=f"grpc:{key}")
+        self.subs: dict[Subscription[Any], None] = {}
         self.refs = 0
         self.encoded = 0
         self.errors = 0
         self.unchanged = 0
-        self.published_ns = 0
-        self._task: asyncio.Task[None] | None = None
-        self._sub: Subscription[Any] | None = None
+        self._item: Any = _NOTHING  # the update examined last
+        self._payload = b""  # the newest encoding
+        self._version = 0  # how many encodings so far: a call compares it with the last it sent
 
-    def start(self) -> None:
-        # subscribe synchronously: the source's latest (if any) is encoded first
-        self._sub = self.source.subscribe(maxsize=1)
-        self._task = asyncio.get_running_loop().create_task(self._run(self._sub), name=f"grpc-encode:{self.key}")
+    def subscribe(self) -> Subscription[Any]:
+        """A one-slot subscription for a new call: the source's latest (if any) comes first."""
+        sub = self.source.subscribe(maxsize=1)
+        self.subs[sub] = None
+        return sub
 
-    async def _run(self, sub: Subscription[Any]) -> None:
+    def payload(self, item: Any) -> tuple[bytes, int]:
+        """The stream's newest bytes after ``item`` and their version (0: nothing encoded yet).
+
+        ``item`` is encoded unless it is the update examined last (another call's work); an update
+        unchanged for this stream, or one that cannot be encoded, leaves the previous bytes.
+        """
+        if item is self._item:
+            return self._payload, self._version
+        self._item = item
         try:
-            async for item in sub:
-                try:
-                    payload = self.encode(item)
-                except Exception:  # bad data: count, log once, never serve it
-                    self.errors += 1
-                    if self.errors == 1:
-                        log.exception("gRPC stream %s: cannot encode an update; skipping it", self.key)
-                    continue
-                if payload is None:
-                    self.unchanged += 1
-                    continue
-                self.encoded += 1
-                self.published_ns = item.publish_ts_ns  # the view's publication, for the write-latency hook
-                self.out.publish(payload)
-        finally:
-            self.out.close()  # source ended: end every call on this stream cleanly
+            payload = self.encode(item)
+        except Exception:  # bad data: count, log once, never serve it
+            self.errors += 1
+            if self.errors == 1:
+                log.exception("gRPC stream %s: cannot encode an update; skipping it", self.key)
+            return self._payload, self._version
+        if payload is None:
+            self.unchanged += 1
+        else:
+            self.encoded += 1
+            self._payload = payload
+            self._version += 1
+        return self._payload, self._version
 
     def close(self) -> None:
-        if self._sub is not None:
-            self._sub.close()
-        self.out.close()
+        """End every call on this stream (after what they hold)."""
+        subs = list(self.subs)
+        self.subs.clear()
+        for sub in subs:
+            sub.close()
 
-    async def wait(self) -> None:
-        if self._task is not None:
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+
+_NOTHING: Any = object()
 
 
 def _identity(b: bytes) -> bytes:
@@ -651,11 +662,8 @@ class GrpcServer(StartStop):
                 await self._health.enter_graceful_shutdown()
             if self.execution is not None and self._server is not None:
                 await self.execution.close("server shutting down")
-            streams = list(self._streams.values())
-            for s in streams:
+            for s in list(self._streams.values()):
                 s.close()
-            for s in streams:
-                await s.wait()
             if self._server is not None:
                 await self._server.stop(self.config.grace_s if grace is None else grace)
         finally:
@@ -805,14 +813,19 @@ class GrpcServer(StartStop):
         ``writing_since`` is set while a message waits for the client to take it (``stall_timeout_s``).
         """
         stats = await self._open(method, key, source, encode, context)
+        stream = self._streams[key]
         write = context.write
-        observe, stream = self.write_latency, self._streams[key]
+        observe = self.write_latency
         instrument = self._by_name[key[1]].instrument if observe is not None else ""
+        sent_version = 0
         try:
-            async for payload in stats.sub:
+            async for item in stats.sub:
+                payload, version = stream.payload(item)
+                if version == sent_version:
+                    continue  # unchanged for this stream, or nothing encodable yet
+                sent_version = version
                 stats.writing_since = _clock()
-                # the newest payload's view is known: measure that one (a conflated subscriber: a sample)
-                published = stream.published_ns if observe is not None and payload is stream.out.latest else 0
+                published = item.publish_ts_ns if observe is not None else 0  # the view this call writes
                 await write(payload)
                 stats.writing_since = 0.0
                 stats.sent += 1
@@ -904,9 +917,8 @@ class GrpcServer(StartStop):
         stream = self._streams.get(key)
         if stream is None:
             stream = self._streams[key] = _Stream(key, source, encode)
-            stream.start()
         stream.refs += 1
-        sub = stream.out.subscribe(maxsize=1)
+        sub = stream.subscribe()
         sub_stats = SubscriberStats(
             id=next(self._ids), method=method, peer=peer, key=key, sub=sub, started_ns=time.time_ns(),
             peer_host=host, token=token, context=context,
@@ -939,6 +951,7 @@ class GrpcServer(StartStop):
         stream = self._streams.get(stats.key)
         if stream is None:
             return
+        stream.subs.pop(stats.sub, None)
         stream.refs -= 1
         if stream.refs == 0 and not self._closing:
             del self._streams[stats.key]
