@@ -5,6 +5,7 @@ worker process cannot run as written."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,11 @@ from dragonfly import cli
 from dragonfly.errors import ConfigError, TopologyFileError
 from dragonfly.topology import ScaleOut
 from dragonfly.topology_file import ScaleOutNode, load_topology, parse_topology
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the conditional dependency
+    import tomli as tomllib
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "topologies"
 
@@ -99,7 +105,15 @@ def test_nats_without_nats_py_is_refused(monkeypatch) -> None:
 def test_scaleout_example_checks(capsys) -> None:
     assert cli.main(["check", str(EXAMPLES / "scaleout.toml")]) == 0
     out = capsys.readouterr().out
-    assert "scaleout [2 worker processes, bus local;" in out
+    assert "scaleout [2 worker processes, bus local; 4 books (venue x instrument) from 3 feeds, depth 10" in out
+
+
+def test_readme_shows_the_example_table() -> None:
+    """The README's [scaleout] block is the example's table (only its comments differ)."""
+    readme = (EXAMPLES.parents[1] / "README.md").read_text()
+    block = readme.split("**Scale-out in a file.**", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    example = tomllib.loads((EXAMPLES / "scaleout.toml").read_text())
+    assert tomllib.loads(block) == {"scaleout": example["scaleout"]}
 
 
 def test_scaleout_runs_only_the_keys_it_is_given() -> None:
