@@ -363,6 +363,8 @@ class ScaleOut(StartStop):
         The supervisor's restart policy (default: 0.1 s doubling to 10 s).
     ws : WebSocketConfig or None
         Its heartbeat and silence watchdog are the workers' (the rest of it stays in this process).
+    keys : sequence of (venue, instrument) or None
+        The feeds to run, when not every venue for every instrument (a topology file's feeds).
     """
 
     def __init__(
@@ -379,12 +381,14 @@ class ScaleOut(StartStop):
         log_level: str = "warning",
         restart_backoff: Any = None,
         ws: WebSocketConfig | None = None,
+        keys: Sequence[Key] | None = None,
     ) -> None:
         _check_scaleout(workers, bus)
         if workers == 0 and bus is None:
             raise ConfigError("a ScaleOut needs workers > 0 or a bus (nats://...) that workers publish on")
         self.instruments = tuple(parse_instrument(i).name for i in instruments)
         self.venues = tuple(get_venue(v).name for v in venues)
+        self._keys = None if keys is None else [(get_venue(v).name, parse_instrument(i).name) for v, i in keys]
         self.depth = depth
         self.workers = workers
         self.bus_url = (bus or "local").strip()
@@ -408,6 +412,8 @@ class ScaleOut(StartStop):
 
     @property
     def keys(self) -> list[Key]:
+        if self._keys is not None:
+            return list(self._keys)
         return [(v, i) for i in self.instruments for v in self.venues]
 
     def attach(self, instrument: str, sink: Sink[BookUpdate], views: Broadcast[WorldView] | None = None) -> None:

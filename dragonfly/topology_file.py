@@ -49,6 +49,10 @@ nothing (or name an aggregator), a feed or transformer nobody consumes, cycles b
 transformers, a venue reaching one aggregator twice for an instrument, services naming an
 aggregator of the wrong kind, and a port used by two services.
 
+Scale-out: a top-level ``[scaleout]`` table (``workers``, ``bus``, ``rates``, ``views``; see
+:class:`ScaleOutNode`) runs the feeds in worker processes through one :class:`~dragonfly.topology.ScaleOut`;
+their updates reach the same transformers and aggregators over the bus.
+
 A feed consumed by several transformers or aggregators is still one connection: its sink is a
 :class:`~dragonfly.queues.Tee` over its consumers. A transformer reads a bounded
 :class:`~dragonfly.queues.KeyedQueue` (latest update per venue and instrument).
@@ -86,7 +90,7 @@ from .listeners.driver import Feed
 from .model import BookUpdate, LiquidityView, WorldView
 from .queues import Broadcast, KeyedQueue, Sink, Tee, Transformer
 from .services.base import Service
-from .topology import FeedSpec, Topology
+from .topology import FeedSpec, ScaleOut, Topology
 from .venues.registry import get_venue
 
 if TYPE_CHECKING:
@@ -106,6 +110,7 @@ __all__ = (
     "FeedNode",
     "FileTopology",
     "KeySpec",
+    "ScaleOutNode",
     "ServiceKind",
     "ServiceNode",
     "TopologyFile",
@@ -626,6 +631,8 @@ class TopologyFile:
     services: Mapping[str, ServiceNode]
     #: node name -> the transformers and aggregators that read it, in file order
     consumers: Mapping[str, tuple[str, ...]]
+    #: ``[scaleout]``: the feeds run in worker processes (None: in this process)
+    scaleout: ScaleOutNode | None = None
 
     def graph(self) -> str:
         """The topology as text: what feeds what, one node per line."""
@@ -663,6 +670,8 @@ class TopologyFile:
                 detail.append("orders from " + ", ".join(takers))
             state = "" if kind.build is not None else " (not runnable yet)"
             out.append(f"service {s.name} [{s.kind}{'; ' + ', '.join(detail) if detail else ''}]{state}")
+        if self.scaleout is not None:
+            out.append(self.scaleout.describe())
         return "\n".join(out) + "\n"
 
     def build(self, *, simulate: bool = False, seed: int | None = None, any_port: bool = False,
@@ -728,7 +737,7 @@ class _Checker:
 
     def check(self) -> TopologyFile:
         top = _Keys(self.src, (), self.doc)
-        top.only(SECTIONS)
+        top.only((*SECTIONS, SCALEOUT))
         tables: dict[str, dict[str, dict[str, Any]]] = {}
         for section in SECTIONS:
             body = top.get(section, "table", default={})
@@ -768,6 +777,7 @@ class _Checker:
         services = {n: self._service(n, t, aggregators) for n, t in tables["services"].items()}
         self._service_refs(services)
         self._ports(services)
+        scaleout = _check_scaleout_table(self.src, self.doc, feeds, aggregators)
         return TopologyFile(
             path=self.src.path,
             feeds=MappingProxyType(feeds),
@@ -775,6 +785,7 @@ class _Checker:
             aggregators=MappingProxyType(aggregators),
             services=MappingProxyType(services),
             consumers=MappingProxyType({k: tuple(v) for k, v in consumers.items()}),
+            scaleout=scaleout,
         )
 
     # -- feeds ----------------------------------------------------------------------------------------------
@@ -1039,6 +1050,8 @@ class FileTopology(StartStop):
         self.sim: Any = None
         self.feeds: dict[str, Feed] = {}
         self._topology: Topology | None = None
+        #: With ``[scaleout]``: where the feeds run (created by :meth:`start`), else None.
+        self.scaleout: ScaleOut | None = None
         self.aggregators: dict[str, AggregatorGroup] = {}
         for node in file.aggregators.values():
             aggs = {
@@ -1132,6 +1145,9 @@ class FileTopology(StartStop):
         except BaseException:
             await self.stop()
             raise
+        if self.file.scaleout is not None:  # the feeds run in worker processes
+            await _start_scaled_out(self, self.file.scaleout, urls)
+            return
         for name, node in self.file.feeds.items():
             spec = node.spec.with_base_url(urls[node.venue]) if self.simulate else node.spec
             self.feeds[name] = spec.create(self._feed_sinks[name])
@@ -1148,6 +1164,9 @@ class FileTopology(StartStop):
         engines, self._engines_started = self._engines_started, []
         for e in engines:  # working orders end (final reports), order clients close, while the venues are up
             await e.engine.stop()
+        scaleout, self.scaleout = self.scaleout, None
+        if scaleout is not None:
+            await scaleout.stop()
         topo, self._topology = self._topology, None
         if topo is not None:
             await topo.stop()
@@ -1164,3 +1183,211 @@ class FileTopology(StartStop):
     def connections(self) -> dict[str, int]:
         """Feed name -> connections its client made so far."""
         return {name: feed.stats.client.connects for name, feed in self.feeds.items()}
+
+
+# ------------------------------------------------------------------------------------------ scale-out
+#: The top-level table that runs the feeds in worker processes (``[scaleout]``).
+SCALEOUT = "scaleout"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScaleOutNode:
+    """``[scaleout]``: the file's feeds in worker processes, joined to its aggregators by a bus.
+
+    The table (every key optional; an empty table is a local bus without workers, which is an error)::
+
+        [scaleout]
+        workers = 2               #   worker processes started and supervised here (0: workers run elsewhere)
+        bus = "local"             #   "local" (Unix sockets, one host), "local:///dir" or "nats://host:port[,...]"
+        rates = { binance = 10.0 }  # expected messages/s per instrument of a venue, to balance the workers
+        views = "world"           #   nats: the bbo aggregator whose views go on dragonfly.view.<instrument>
+                                  #   (default: the first bbo aggregator)
+
+    The feeds' (venue, instrument) pairs are spread over the workers by expected rate (one connection per
+    venue per worker); the updates come back over the bus and reach the sinks the feeds would have fed in
+    this process (their transformers and aggregators), so the world view is the same. Feeds that a worker
+    cannot run as written are refused by the check, naming the feed: two feeds carrying one (venue,
+    instrument) (the bus knows a book by venue and instrument only), feeds of different ``depth`` or
+    ``keepalive_s`` (the workers publish one of each), and two feeds of one venue with different
+    ``base_url``.
+
+    Attributes
+    ----------
+    workers : int
+    bus : str
+    rates : Mapping[str, float]
+        Venue -> expected messages/s per instrument (empty: :func:`~dragonfly.topology.expected_rates`).
+    views : str or None
+        The bbo aggregator whose views a nats bus carries (None: none).
+    depth : int
+        The feeds' depth (one for all).
+    keepalive_s : float
+        The feeds' keepalive (one for all).
+    routes : Mapping[tuple[str, str], str]
+        ``(venue, instrument)`` -> the feed that carries it, in file order.
+    """
+
+    workers: int
+    bus: str
+    rates: Mapping[str, float]
+    views: str | None
+    depth: int
+    keepalive_s: float
+    routes: Mapping[tuple[str, str], str]
+
+    def describe(self) -> str:
+        """One line for the graph (a bus URL's credentials redacted)."""
+        from .bus import redact_url
+
+        where = (f"{self.workers} worker process{'es' if self.workers != 1 else ''}" if self.workers
+                 else "workers started elsewhere (dragonfly worker --bus ...)")
+        rates = ", ".join(f"{v} {r:g}/s" for v, r in self.rates.items()) or "expected by venue"
+        views = f"; views of {self.views} on dragonfly.view.<instrument>" if self.views else ""
+        return (f"scaleout [{where}, bus {redact_url(self.bus)}; {len(self.routes)} books (venue x instrument) "
+                f"from {len(set(self.routes.values()))} feeds, depth {self.depth}; rates {rates}{views}]")
+
+
+def _bus_problem(url: str) -> str:
+    """What is wrong with a bus URL ("" when nothing); never repeats credentials."""
+    import importlib.util
+
+    from .bus import redact_url
+    from .clients.base import url_with_host
+
+    if url == "local":
+        return ""
+    if url.startswith("local:"):
+        return "" if url.startswith("local:///") else "a local bus in a given directory is local:///absolute/directory"
+    if url.startswith(("nats://", "tls://")):
+        servers = [u.strip() for u in url.split(",")]
+        if not all(servers) or not all(url_with_host(u, ("nats", "tls")) for u in servers):
+            return f"bad NATS URL {redact_url(url)!r}: expected nats://host:port[,nats://host:port...]"
+        if importlib.util.find_spec("nats") is None:
+            return "the nats bus needs nats-py: pip install 'dragonflybot[nats]'"
+        return ""
+    return f"unknown bus {redact_url(url)!r}: expected local, local:///dir or nats://host:port"
+
+
+def _check_scaleout_table(src: _Source, doc: Mapping[str, Any], feeds: Mapping[str, FeedNode],
+                          aggregators: Mapping[str, AggregatorNode]) -> ScaleOutNode | None:
+    """The ``[scaleout]`` table checked, and the feeds checked for running in workers (None: no table)."""
+    from .bus.base import book_subject
+    from .errors import BusError
+
+    if SCALEOUT not in doc:
+        return None
+    data = _Keys(src, (), doc).get(SCALEOUT, "table")
+    k = _Keys(src, (SCALEOUT,), data)
+    k.only(("workers", "bus", "rates", "views"))
+    workers = k.get("workers", "int", default=0)
+    if workers < 0:
+        raise k.error("workers", f"must be >= 0, got {workers}")
+    bus = k.get("bus", "str", default="local").strip()
+    problem = _bus_problem(bus)
+    if problem:
+        raise k.error("bus", problem)
+    if bus.startswith("local") and workers == 0:
+        raise k.error("workers" if "workers" in data else None,
+                      "the local bus joins worker processes started here: it needs workers > 0 (a nats:// bus "
+                      "with workers = 0 takes the books of workers started elsewhere)")
+    venues = list(dict.fromkeys(f.venue for f in feeds.values()))
+    rates: dict[str, float] = {}
+    for venue, rate in k.get("rates", "table", default={}).items():
+        name = venue.lower()
+        if name not in venues:
+            raise k.error("rates", f"{venue!r} is not a venue of the feeds ({', '.join(venues)})")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < float("inf"):
+            raise k.error("rates", f"{venue}: must be messages/s > 0, got {_describe(rate)}")
+        rates[name] = float(rate)
+    views = k.get("views", "str")
+    if views is not None:
+        if not bus.startswith(("nats://", "tls://")):
+            raise k.error("views", "only a nats:// bus carries views (dragonfly.view.<instrument>)")
+        agg = aggregators.get(views)
+        if agg is None:
+            raise k.error("views", f"{views!r} names no aggregator (there are: {', '.join(aggregators)})")
+        if agg.kind != "bbo":
+            raise k.error("views", f"{views!r} is a {agg.kind} aggregator; views needs a bbo aggregator")
+    elif bus.startswith(("nats://", "tls://")):
+        views = next((a.name for a in aggregators.values() if a.kind == "bbo"), None)
+    # what a worker cannot run as written: refused, naming the feed
+    routes: dict[tuple[str, str], str] = {}
+    first = next(iter(feeds.values()))
+    base_urls: dict[str, FeedNode] = {}
+    for f in feeds.values():
+        for i, inst in enumerate(f.instruments):
+            if (f.venue, inst) in routes:
+                raise src.error(("feeds", f.name), "instruments",
+                                f"{f.venue} {inst} is also carried by feeds.{routes[(f.venue, inst)]}: with "
+                                "[scaleout] a book on the bus is one venue and instrument, so one feed carries it",
+                                i)
+            try:
+                book_subject(f.venue, inst)
+            except BusError as exc:
+                raise src.error(("feeds", f.name), "instruments", f"with [scaleout]: {exc}", i) from None
+            routes[(f.venue, inst)] = f.name
+        if f.spec.depth != first.spec.depth:
+            raise src.error(("feeds", f.name), "depth",
+                            f"{f.spec.depth} differs from feeds.{first.name}'s {first.spec.depth}: with [scaleout] "
+                            "the workers publish one depth, so every feed needs the same")
+        if f.spec.keepalive_s != first.spec.keepalive_s:
+            raise src.error(("feeds", f.name), "keepalive_s",
+                            f"{f.spec.keepalive_s:g} differs from feeds.{first.name}'s {first.spec.keepalive_s:g}: "
+                            "with [scaleout] the workers keep one keepalive, so every feed needs the same")
+        other = base_urls.setdefault(f.venue, f)
+        if other.spec.base_url != f.spec.base_url:
+            raise src.error(("feeds", f.name), "base_url",
+                            f"differs from feeds.{other.name}'s (also {f.venue}): with [scaleout] a venue has one "
+                            "base URL in the workers")
+    return ScaleOutNode(workers=workers, bus=bus, rates=MappingProxyType(rates), views=views,
+                        depth=first.spec.depth, keepalive_s=first.spec.keepalive_s,
+                        routes=MappingProxyType(routes))
+
+
+class _ByVenue:
+    """The scale-out's sink for one instrument: each venue's updates to the sink of the file's feed that
+    carries it (the feed's transformers and aggregators); a venue no feed carries is counted and dropped."""
+
+    __slots__ = ("sinks", "unroutable")
+
+    def __init__(self, sinks: Mapping[str, Sink[BookUpdate]]) -> None:
+        self.sinks = dict(sinks)
+        self.unroutable = 0
+
+    def publish(self, item: BookUpdate) -> None:
+        sink = self.sinks.get(item.venue)
+        if sink is None:
+            self.unroutable += 1
+            return
+        sink.publish(item)
+
+
+async def _start_scaled_out(runtime: FileTopology, node: ScaleOutNode, urls: Mapping[str, str]) -> None:
+    """:meth:`FileTopology.start` with ``[scaleout]``: aggregators and transformers here, the feeds in workers
+    (one :class:`~dragonfly.topology.ScaleOut`), their updates routed to the feeds' sinks."""
+    file = runtime.file
+    keys = list(node.routes)
+    instruments = tuple(dict.fromkeys(i for _, i in keys))
+    if runtime.simulate:
+        base_urls = dict(urls)
+    else:
+        base_urls = {f.venue: f.spec.base_url for f in file.feeds.values() if f.spec.base_url is not None}
+    scaleout = ScaleOut(
+        instruments=instruments, venues=tuple(dict.fromkeys(v for v, _ in keys)), depth=node.depth,
+        workers=node.workers, bus=node.bus, base_urls=base_urls, keepalive_s=node.keepalive_s,
+        rates=dict(node.rates) or None, keys=keys,
+    )
+    views = runtime.aggregators[node.views].aggregators if node.views else {}
+    for inst in instruments:
+        routes = {v: runtime._feed_sinks[name] for (v, i), name in node.routes.items() if i == inst}
+        agg = views.get(inst)
+        scaleout.attach(inst, _ByVenue(routes), agg.views if agg is not None else None)
+    aggregators = [a for g in runtime.aggregators.values() for a in g.aggregators.values()]
+    runtime._topology = Topology(aggregators=aggregators, transformers=runtime.transformers)
+    runtime.scaleout = scaleout
+    try:
+        await runtime._topology.start()
+        await scaleout.start()
+    except BaseException:
+        await runtime.stop()
+        raise
