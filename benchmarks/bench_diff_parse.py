@@ -17,8 +17,8 @@ Each message goes through what a diff listener does with a frame, written twice:
 (b) ``Doc(frame)``, the same fields through handles, ``Book.apply_doc``, ``Book.top(10)``,
     and the same checksum comparison.
 
-Both use the compiled ``Book`` (the script refuses to run, exit status 2, when the compiled
-core is not the one imported). A *round* replays every message of a capture from fresh
+Both use the compiled ``Book`` (``_timing.require_compiled``: the script refuses to run, exit
+status 2, when the compiled core is not the one imported). A *round* replays every message of a capture from fresh
 books once with (a) and once with (b), and also parses every frame alone with
 ``json.loads`` and with ``Doc`` (the "parsing alone" columns: how much of the gain the
 parser gives before the book work both share); the order rotates from round to round and
@@ -39,42 +39,24 @@ Usage: ``python benchmarks/bench_diff_parse.py [--rounds 15] [--stages]``
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from _timing import REPO, captures_dir, header, interleaved, require_compiled
+
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dragonfly  # noqa: E402
-from dragonfly._core import doc as doc_module  # noqa: E402
-from dragonfly._core import doc_py  # noqa: E402
-from dragonfly.sim.diff.recordings import read_cryptofeed  # noqa: E402
+from dragonfly.sim.diff.recordings import read_cryptofeed
 
 TOP = 10
 
 
-def captures_dir() -> Path:
-    env = os.environ.get("DRAGONFLY_CAPTURES")
-    return Path(env) if env else REPO.parent / "shared" / "captures"
-
-
 def compiled_or_exit() -> tuple[Any, Any]:
-    if dragonfly.core_implementation() != "cython" or doc_module.Doc is doc_py.Doc:
-        print(
-            "bench_diff_parse: the compiled core is not the one imported "
-            f"(core_implementation()={dragonfly.core_implementation()!r}, Doc from {doc_module.Doc.__module__}); "
-            "build it with `python setup.py build_ext --inplace` and unset DRAGONFLY_NO_EXTENSIONS",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
+    require_compiled("bench_diff_parse")
     from dragonfly._core.book_c import Book
     from dragonfly._core.doc_c import Doc
 
@@ -292,24 +274,6 @@ def parse_only(parse: Callable[[str], Any], frames: list[str]) -> Callable[[], t
         return 0, {}
 
     return run
-
-
-def interleaved(fns: list[Callable[[], Any]], rounds: int) -> list[float]:
-    """Median seconds per run of each function, rounds interleaved (rotating the order)."""
-    times: list[list[float]] = [[] for _ in fns]
-    gc.collect()
-    gc.disable()
-    try:
-        for r in range(rounds):
-            for k in range(len(fns)):
-                i = (k + r) % len(fns)
-                t0 = time.perf_counter()
-                fns[i]()
-                times[i].append(time.perf_counter() - t0)
-                gc.collect()
-    finally:
-        gc.enable()
-    return [statistics.median(t) for t in times]
 
 
 def compare(
@@ -559,6 +523,7 @@ def main() -> None:
     ap.add_argument("--stages", action="store_true", help="break each side down by stage instead")
     args = ap.parse_args()
     Book, Doc = compiled_or_exit()
+    header("bench_diff_parse")
     if args.stages:
         main_stages(Book, Doc, args.rounds)
         return

@@ -250,6 +250,9 @@ def _run_cases(kind: str, source: str, rate: float, cases, warmup: float, durati
 
 
 def main() -> None:
+    from _timing import require_compiled
+
+    require_compiled("bench_grpc")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--serve", choices=["dragonfly", "baseline"], help=argparse.SUPPRESS)
     ap.add_argument("--source", choices=["sim", "synthetic"], default="sim", help=argparse.SUPPRESS)

@@ -95,6 +95,9 @@ def report(n: int, bids: Levels, asks: Levels, number: int, repeat: int) -> None
 
 
 def main() -> None:
+    from _timing import require_compiled
+
+    require_compiled("bench_wire")
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--number", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=7)
