@@ -28,9 +28,10 @@ API it times and which hops it covers (there is no socket in any of them: the fr
   beforehand, not timed) into ``Book.apply`` + ``Book.top(10)`` + checksum: the counterpart of the row
   above.
 
-Contenders are timed in interleaved rounds (``_timing.interleaved``, one replay per call, median of
-``--runs`` rounds); figures are deltas (price levels applied) per second and ns per delta, with the
-ratio to the fastest. Every contender's checksums must all match (Kraken), or the benchmark fails.
+Contenders are timed in interleaved rounds (``_timing.interleaved_cpu``: CPU time of this thread,
+one replay per call, median of ``--runs`` rounds); figures are deltas (price levels applied) per
+second and ns per delta, with the ratio to the fastest. Every contender's checksums must all match
+(Kraken), or the benchmark fails.
 Captures are read from ``../shared/captures`` (or ``$DRAGONFLY_CAPTURES``); without them, a synthetic
 Kraken-format stream from :mod:`dragonfly.sim.diff` is used and the cryptofeed rows are left out.
 
@@ -49,7 +50,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from _timing import REPO, captures_dir, header, interleaved, require_compiled
+from _timing import REPO, captures_dir, header, interleaved_cpu, require_compiled
 
 sys.path.insert(0, str(REPO))
 
@@ -515,7 +516,7 @@ def measure(contenders: list[tuple[str, Callable[[], int] | None]], runs: int) -
         if fn is None:
             print(f"note: {name}: not installed (pip install .[bench]); skipped")
     results = [fn() for _, fn in present]
-    times = interleaved([fn for _, fn in present], runs)
+    times = interleaved_cpu([fn for _, fn in present], runs)
     return [(name, t, r) for (name, _), t, r in zip(present, times, results, strict=True)]
 
 
@@ -530,7 +531,7 @@ def report(
     """``expect``: checksums every contender must match, unless ``expect_for`` names its own count."""
     print(f"\n{title}: {messages:,} messages, {deltas:,} deltas per run")
     best = min(t for _, t, _ in rows)
-    head = f"{'median s':>9s} {'msgs/s':>10s} {'deltas/s':>12s} {'ns/delta':>9s} {'vs best':>8s}"
+    head = f"{'CPU s':>9s} {'msgs/s':>10s} {'deltas/s':>12s} {'ns/delta':>9s} {'vs best':>8s}"
     print(f"  {'contender':58s} {head}  check")
     for name, t, result in rows:
         want = (expect_for or {}).get(name, expect)

@@ -22,7 +22,8 @@ status 2, when the compiled core is not the one imported). A *round* replays eve
 books once with (a) and once with (b), and also parses every frame alone with
 ``json.loads`` and with ``Doc`` (the "parsing alone" columns: how much of the gain the
 parser gives before the book work both share); the order rotates from round to round and
-``--rounds`` rounds run interleaved in one process, so load on a shared machine hits all
+``--rounds`` rounds run interleaved in one process (``_timing.interleaved_cpu``: CPU time of this
+thread, not wall time), so load on a shared machine hits all
 alike. The figure is the median over rounds of (round time / messages), in ns per
 message, and the ratio (a)/(b). Before timing, both must agree: same number of matching
 checksums (all of them), and the same top 25 (floats and text) of every book at the end.
@@ -45,7 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _timing import REPO, captures_dir, header, interleaved, require_compiled
+from _timing import REPO, captures_dir, header, interleaved_cpu, require_compiled
 
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -291,7 +292,7 @@ def compare(
         raise SystemExit(f"{title}: (a) and (b) disagree: {ra} vs {rb} (expected {expect})")
     n = len(frames)
     ta, tb, pa, pb = (
-        t / n * 1e9 for t in interleaved([fa, fb, parse_only(json.loads, frames), parse_only(Doc, frames)], rounds)
+        t / n * 1e9 for t in interleaved_cpu([fa, fb, parse_only(json.loads, frames), parse_only(Doc, frames)], rounds)
     )
     print(f"  {title:44s} {n:7,d} {ta:8.0f} {tb:8.0f} {ta / tb:7.2f}x   {pa:8.0f} {pb:7.0f} {pa / pb:6.1f}x")
     return ta / tb
@@ -485,7 +486,7 @@ def binance_stage(Book: Any, Doc: Any, side: str, stage: int, snapshot: str, dif
 
 def stages(title: str, n: int, make: Callable[[str, int], Callable[[], int]], count: int, rounds: int) -> None:
     keys = [(side, st) for side in "ab" for st in range(count)]
-    times = interleaved([make(side, st) for side, st in keys], rounds)
+    times = interleaved_cpu([make(side, st) for side, st in keys], rounds)
     medians = dict(zip(keys, (t / n * 1e9 for t in times), strict=True))
     print(f"  {title}")
     for side in "ab":
@@ -496,7 +497,7 @@ def stages(title: str, n: int, make: Callable[[str, int], Callable[[], int]], co
 
 
 def main_stages(Book: Any, Doc: Any, rounds: int) -> None:
-    print(f"ns per message by stage, median of {rounds} interleaved rounds (Python {sys.version.split()[0]})")
+    print(f"CPU ns per message by stage, median of {rounds} interleaved rounds (Python {sys.version.split()[0]})")
     kmsgs = kraken_messages()
     stages(
         "Kraken v1 book-1000 (+ checksum)", len(kmsgs), lambda s, st: kraken_stage(Book, Doc, s, st, kmsgs), 5, rounds
@@ -529,7 +530,7 @@ def main() -> None:
         return
 
     print(
-        f"ns per message, median of {args.rounds} interleaved rounds (compiled Book and Doc; "
+        f"CPU ns per message, median of {args.rounds} interleaved rounds (compiled Book and Doc; "
         f"Python {sys.version.split()[0]})"
     )
     print(f"  {'':44s} {'':7s} {'whole frame handling':^26s}   {'parsing alone':^24s}")

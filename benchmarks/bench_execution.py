@@ -5,8 +5,8 @@ Method
 * Cost: :func:`dragonfly.services.execution.plan_order` on synthetic summed-liquidity books of K
   venues (K = 2, 4, 8) x depth D (10, 50, 200) levels, one side, seeded; each venue has a taker fee,
   a lot and a minimum size. The order is half the book's total quantity. Timed with
-  ``_timing.interleaved`` (median of ``--repeat`` interleaved rounds of ``--number`` calls; the two
-  variants alternate), with and without the best-single-venue
+  ``_timing.interleaved_cpu`` (CPU time of this thread; median of ``--repeat`` interleaved rounds of
+  ``--number`` calls; the two variants alternate), with and without the best-single-venue
   comparison (``compare=False`` is what the engine's re-plans cost; the comparison walks each venue
   once more).
 * Improvement: the bid books of the BTC captures (Binance BTCUSDT REST snapshot, cryptofeed
@@ -31,7 +31,7 @@ import random
 import sys
 from pathlib import Path
 
-from _timing import REPO, captures_dir, header, interleaved, require_compiled
+from _timing import REPO, captures_dir, header, interleaved_cpu, require_compiled
 
 sys.path.insert(0, str(REPO))
 
@@ -61,7 +61,7 @@ def bench_cost(repeat: int, number: int) -> None:
         for depth in (10, 50, 200):
             book, rules = synthetic(k, depth, rng)
             qty = math.fsum(t for _, t, _ in book) / 2
-            times = interleaved(
+            times = interleaved_cpu(
                 [
                     lambda b=book, r=rules, q=qty: plan_order("sell", q, b, r, compare=False),
                     lambda b=book, r=rules, q=qty: plan_order("sell", q, b, r, compare=True),

@@ -4,7 +4,8 @@ Method
 ------
 Task: the best 10 bids and the best 10 asks of a snapshot frame as ``(price, qty)`` floats, frame after
 frame. One process, the same frames for every candidate, candidates timed in interleaved rounds
-(``_timing.interleaved``: rotating order, collector off while timing, median per frame).
+(``_timing.interleaved_cpu``: CPU time of this thread, rotating order, collector off while timing,
+median per frame).
 
 User-facing API (what a user calls; each builds the Python floats and tuples the user gets):
 
@@ -32,9 +33,11 @@ Frames:
 * single large frames (Bitstamp 100 levels generated, real Bitstamp diff, real Binance REST 1000):
   ``extract_levels`` x 2 against the full parsers.
 
-Every candidate's output is checked against ``json.loads`` + ``float()`` before timing.
+Every candidate's output is checked against ``json.loads`` + ``float()`` before timing. Each timed call
+handles a chunk of 100 frames (the next one of the stream each round, the same for every candidate), so
+that the rounds are short and the load of a shared machine falls on all candidates alike.
 
-Run: ``python benchmarks/bench_extract.py [--rounds 15] [--frames 1000]``.
+Run: ``python benchmarks/bench_extract.py [--rounds 101] [--frames 1000]``.
 """
 
 from __future__ import annotations
@@ -45,9 +48,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from _timing import captures_dir, header, interleaved, require_compiled
+from _timing import captures_dir, header, interleaved_cpu, require_compiled
 
 DEPTH = 10
+CHUNK = 100  # frames per timed call
 PROG = "bench_extract"
 
 
@@ -127,13 +131,15 @@ def binance_depth20_stream() -> list[str] | None:
 
 
 def all_new(frames: list[str]) -> list[str]:
-    """The frames with every quantity unique (frame number in the last digits): no level repeats."""
+    """The frames with every price and quantity unique to its frame (the frame number in the last digits;
+    the same text format): no level, and no price, repeats from one frame to the next."""
     out = []
     for k, raw in enumerate(frames):
         d = json.loads(raw)
         for side in ("bids", "asks"):
             for i, lv in enumerate(d[side]):
-                lv[1] = f"{float(lv[1]) + (k * 40 + i + 1) * 1e-8 + (0 if side == 'bids' else 2e-9):.10f}"
+                lv[0] = f"{float(lv[0]) + (k % 999 + 1) * 1e-8:.8f}"
+                lv[1] = f"{float(lv[1]) + (k * 40 + i + 1 + (0 if side == 'bids' else 20)) * 1e-8:.8f}"
         out.append(json.dumps(d, separators=(",", ":")))
     return out
 
@@ -185,31 +191,51 @@ def reference(frame: str, bids: str, asks: str) -> tuple[list[tuple[float, float
     )
 
 
-def parser_candidate(loads: Callable[[Any], Any], bids: str, asks: str) -> Callable[[str], Any]:
-    if "." not in bids and "." not in asks:
+Candidate = tuple[str, Callable[[str], Any], Callable[[Sequence[str]], None]]
 
-        def run(frame: str) -> Any:
+
+def parser_candidate(name: str, loads: Callable[[Any], Any], bids: str, asks: str) -> Candidate:
+    """What a user writes with a full parser: parse, then ``float()`` over the top of each side.
+
+    Returns the per-frame function (checked against the reference) and the same code as a loop over a chunk
+    of frames (timed: the loop is the user's, no harness call per frame)."""
+    b = bids.split(".")
+    a = asks.split(".")
+    if len(b) == 1 and len(a) == 1:
+        kb, ka = b[0], a[0]
+
+        def one(frame: str) -> Any:
             d = loads(frame)
-            return (
-                [(float(p), float(q)) for p, q in d[bids][:DEPTH]],
-                [(float(p), float(q)) for p, q in d[asks][:DEPTH]],
-            )
+            return [(float(p), float(q)) for p, q in d[kb][:DEPTH]], [(float(p), float(q)) for p, q in d[ka][:DEPTH]]
+
+        def loop(chunk: Sequence[str]) -> None:
+            for frame in chunk:
+                d = loads(frame)
+                [(float(p), float(q)) for p, q in d[kb][:DEPTH]]
+                [(float(p), float(q)) for p, q in d[ka][:DEPTH]]
 
     else:
-        b1, b2 = bids.split(".")
-        a1, a2 = asks.split(".")
+        (b1, b2), (a1, a2) = b, a
 
-        def run(frame: str) -> Any:
+        def one(frame: str) -> Any:
             d = loads(frame)
             return (
                 [(float(p), float(q)) for p, q in d[b1][b2][:DEPTH]],
                 [(float(p), float(q)) for p, q in d[a1][a2][:DEPTH]],
             )
 
-    return run
+        def loop(chunk: Sequence[str]) -> None:
+            for frame in chunk:
+                d = loads(frame)
+                [(float(p), float(q)) for p, q in d[b1][b2][:DEPTH]]
+                [(float(p), float(q)) for p, q in d[a1][a2][:DEPTH]]
+
+    return name, one, loop
 
 
-def msgspec_candidate(msgspec: Any) -> Callable[[str], Any]:
+def msgspec_candidate(msgspec: Any) -> Candidate:
+    """A typed msgspec decode of the depth20 shape; msgspec converts the numeric strings (``strict=False``)."""
+
     class Depth(msgspec.Struct):
         lastUpdateId: int
         bids: list[tuple[float, float]]
@@ -217,39 +243,58 @@ def msgspec_candidate(msgspec: Any) -> Callable[[str], Any]:
 
     decode = msgspec.json.Decoder(Depth, strict=False).decode
 
-    def run(frame: str) -> Any:
+    def one(frame: str) -> Any:
         d = decode(frame)
         return d.bids[:DEPTH], d.asks[:DEPTH]
 
-    return run
+    def loop(chunk: Sequence[str]) -> None:
+        for frame in chunk:
+            d = decode(frame)
+            d.bids[:DEPTH]
+            d.asks[:DEPTH]
+
+    return "msgspec typed decode (Struct) [user code]", one, loop
 
 
-def candidates(bids: str, asks: str, stream: bool) -> list[tuple[str, Callable[[str], Any]]]:
+def candidates(bids: str, asks: str, stream: bool) -> list[Candidate]:
     from dragonfly._core import extract
 
-    out: list[tuple[str, Callable[[str], Any]]] = []
+    out: list[Candidate] = []
     if stream:
         top = extract.TopExtractor(bids, asks, DEPTH)
 
-        def top_read(frame: str) -> Any:
+        def top_one(frame: str) -> Any:
             top.update(frame)
             return top.bids, top.asks
 
-        out.append(("TopExtractor.update + .bids/.asks [user API]", top_read))
+        def top_loop(chunk: Sequence[str]) -> None:
+            update = top.update
+            for frame in chunk:
+                update(frame)
+                top.bids  # noqa: B018 (reading the views is part of what is timed)
+                top.asks  # noqa: B018
+
+        out.append(("TopExtractor.update + .bids/.asks [user API]", top_one, top_loop))
     el = extract.extract_levels
-    out.append(("extract_levels x2 [user API]", lambda f: (el(f, bids, DEPTH), el(f, asks, DEPTH))))
+
+    def el_loop(chunk: Sequence[str]) -> None:
+        for frame in chunk:
+            el(frame, bids, DEPTH)
+            el(frame, asks, DEPTH)
+
+    out.append(("extract_levels x2 [user API]", lambda f: (el(f, bids, DEPTH), el(f, asks, DEPTH)), el_loop))
     orjson = _optional("orjson")
     if orjson is not None:
-        out.append(("orjson.loads + float() [user code]", parser_candidate(orjson.loads, bids, asks)))
+        out.append(parser_candidate("orjson.loads + float() [user code]", orjson.loads, bids, asks))
     msgspec = _optional("msgspec")
     if msgspec is not None:
         if bids == "bids" and asks == "asks":
-            out.append(("msgspec typed decode (Struct) [user code]", msgspec_candidate(msgspec)))
-        out.append(("msgspec.json.decode + float() [user code]", parser_candidate(msgspec.json.decode, bids, asks)))
+            out.append(msgspec_candidate(msgspec))
+        out.append(parser_candidate("msgspec.json.decode + float() [user code]", msgspec.json.decode, bids, asks))
     yyjson = _optional("yyjson")
     if yyjson is not None:
-        out.append(("yyjson.loads + float() [user code]", parser_candidate(yyjson.loads, bids, asks)))
-    out.append(("json.loads + float() [user code]", parser_candidate(json.loads, bids, asks)))
+        out.append(parser_candidate("yyjson.loads + float() [user code]", yyjson.loads, bids, asks))
+    out.append(parser_candidate("json.loads + float() [user code]", json.loads, bids, asks))
     return out
 
 
@@ -257,33 +302,51 @@ def _as_lists(result: Any) -> tuple[list[Any], list[Any]]:
     return [tuple(lv) for lv in result[0]], [tuple(lv) for lv in result[1]]
 
 
+def _chunked(loop: Callable[[Sequence[str]], None], chunks: list[Sequence[str]]) -> Callable[[], None]:
+    """One call runs ``loop`` on the next chunk of frames (in stream order, wrapping around): each round times
+    every candidate on the same chunk, short enough that the load of a shared machine changes little in it."""
+    state = [0]
+
+    def run() -> None:
+        chunk = chunks[state[0] % len(chunks)]
+        state[0] += 1
+        loop(chunk)
+
+    return run
+
+
 def run_case(label: str, frames: Sequence[str], bids: str, asks: str, rounds: int, stream: bool) -> None:
     from dragonfly._core import extract
 
     cands = candidates(bids, asks, stream)
-    for name, fn in cands:
+    for name, one, _ in cands:
         for frame in frames:
-            assert _as_lists(fn(frame)) == reference(frame, bids, asks), f"{name} disagrees with json.loads ({label})"
-    fns: list[Callable[[], Any]] = []
-    for _, fn in cands:
-        fns.append(lambda fn=fn: [fn(f) for f in frames])
-    names = [name for name, _ in cands]
+            assert _as_lists(one(frame)) == reference(frame, bids, asks), f"{name} disagrees with json.loads ({label})"
+    chunks = [frames[i : i + CHUNK] for i in range(0, len(frames), CHUNK)]
+    names = [name for name, _, _ in cands]
+    fns = [_chunked(loop, chunks) for _, _, loop in cands]
     if stream:
         top = extract.TopExtractor(bids, asks, DEPTH)
-        fns.append(lambda: [top.update(f) for f in frames])
+
+        def update_loop(chunk: Sequence[str]) -> None:
+            update = top.update
+            for frame in chunk:
+                update(frame)
+
+        fns.append(_chunked(update_loop, chunks))
         names.append("TopExtractor.update only [internal C path: no Python objects]")
-    times = interleaved(fns, rounds)
-    per = [t / len(frames) * 1e9 for t in times]
+    times = interleaved_cpu(fns, rounds)
+    per = [t / len(chunks[0]) * 1e9 for t in times]
     size = sum(len(f) for f in frames) // len(frames)
     print(f"\n{label}: {len(frames)} frames of ~{size} bytes; top {DEPTH} of {bids!r} and {asks!r} as floats")
     base = dict(zip(names, per, strict=True))
-    print(f"  {'candidate':62} {'ns/frame':>10}   user code's time / the API's time")
+    print(f"  {'candidate':62} {'CPU ns/frame':>12}   user code's time / the API's time")
     firsts = [n for n in names if "[user API]" in n]
     for name, ns in zip(names, per, strict=True):
         extra = ""
         if "[user code]" in name:
             extra = "  ".join(f"{ns / base[f]:5.1f}x vs {f.split(' ')[0]}" for f in firsts)
-        print(f"  {name:62} {ns:10.0f}   {extra}")
+        print(f"  {name:62} {ns:12.0f}   {extra}")
 
 
 def floor(frames: Sequence[str], rounds: int) -> None:
@@ -293,6 +356,7 @@ def floor(frames: Sequence[str], rounds: int) -> None:
     top = extract.TopExtractor("bids", "asks", DEPTH)
     el = extract.extract_levels
     f0 = frames[0]
+    frames = frames[:CHUNK]  # every level differs from one frame to the next, also across rounds
 
     def upd_read() -> None:
         for f in frames:
@@ -304,11 +368,11 @@ def floor(frames: Sequence[str], rounds: int) -> None:
         for f in frames:
             top.update(f)
 
-    times = interleaved(
+    times = interleaved_cpu(
         [upd_read, upd, lambda: [el(f0, "bids", 0) for _ in frames], lambda: [(0.5, 1.5) for _ in frames]], rounds
     )
     per = [t / len(frames) * 1e9 for t in times]
-    print(f"\nfloor, on {len(frames)} frames where every level is new (ns per frame):")
+    print(f"\nfloor, on {len(frames)} frames where every level is new (CPU ns per frame):")
     print(f"  update + read both views: {per[0]:.0f}; update alone (parse both sides into C arrays): {per[1]:.0f}")
     print(f"  -> building 2 x {DEPTH} (price, qty) tuples + {4 * DEPTH} floats + 2 tuples: {per[0] - per[1]:.0f}")
     print(f"  one extract_levels call that reads nothing (depth 0: call, arguments, path lookup): {per[2]:.0f}")
@@ -318,12 +382,12 @@ def floor(frames: Sequence[str], rounds: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     require_compiled(PROG)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=15, help="interleaved rounds (median reported)")
+    ap.add_argument("--rounds", type=int, default=101, help="interleaved rounds (median reported)")
     ap.add_argument("--frames", type=int, default=1000, help="frames of the depth20 stream per round")
     ap.add_argument("--quick", action="store_true", help="fewer rounds and frames")
     args = ap.parse_args(argv)
     if args.quick:
-        args.rounds, args.frames = 5, 300
+        args.rounds, args.frames = 21, 300
     header(PROG, ("orjson", "msgspec", "yyjson"))
     stream = binance_depth20_stream()
     label = "Binance depth20 stream rebuilt from the live BTCUSDT depth@100ms capture"

@@ -15,7 +15,8 @@ this process on the same bytes:
   does not verify the CheckSum);
 * ``simplefix parse+decode``     -- the same plus walking the pairs into (side, price, size) floats.
 
-Every candidate's decoded entries are checked equal before timing. Timing: ``_timing.interleaved``,
+Every candidate's decoded entries are checked equal before timing. Timing:
+``_timing.interleaved_cpu`` (CPU time of this thread),
 ``--repeat`` rounds of ``--number`` calls (the pure twin: a twentieth), candidates in rotating
 order; the median per call gives messages/s; ratio = candidate / ``dragonfly parse+decode``.
 
@@ -41,7 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 import simplefix
-from _timing import header, interleaved, percentiles, require_compiled
+from _timing import header, interleaved_cpu, percentiles, require_compiled
 
 from dragonfly._core import fix_py
 
@@ -120,8 +121,8 @@ def bench_parse(number: int, repeat: int) -> None:
     cands.append(("simplefix parse+decode", lambda: simplefix_decode(raw)))
     fast = [(name, fn) for name, fn in cands if "[pure]" not in name]
     slow = [(name, fn) for name, fn in cands if "[pure]" in name]
-    times = interleaved([fn for _, fn in fast], repeat, number=number)
-    times += interleaved([fn for _, fn in slow], repeat, number=max(1, number // 20)) if slow else []
+    times = interleaved_cpu([fn for _, fn in fast], repeat, number=number)
+    times += interleaved_cpu([fn for _, fn in slow], repeat, number=max(1, number // 20)) if slow else []
     results = [(name, t * 1e9) for (name, _), t in zip(fast + slow, times, strict=True)]
     base = results[0][1]
     print(f"# 35=W, 20 MDEntries, {len(raw)} bytes; median of {repeat} interleaved rounds of {number} calls")

@@ -6,7 +6,8 @@ Method
   0.5 grid so that prices tie across venues, random float quantities), seeded; the books are
   what a user holds: ``{venue: (bids, asks)}`` with lists of ``(price, qty)`` float tuples.
   One call merges both sides to depth 10.
-* Compared, in one process, on the same data, in interleaved rounds (``_timing.interleaved``):
+* Compared, in one process, on the same data, in interleaved rounds (``_timing.interleaved_cpu``:
+  CPU time of this thread):
 
   - ``heapq.merge(key=) + islice`` [user code, the baseline]: per-venue lists of
     ``(venue, price, qty)`` tuples built beforehand (not timed), merged by
@@ -39,7 +40,7 @@ from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
-from _timing import header, interleaved, require_compiled
+from _timing import header, interleaved_cpu, require_compiled
 
 DEPTH = 10
 LEVELS = 10
@@ -112,12 +113,14 @@ def report(k: int, books: Books, number: int, rounds: int) -> None:
         lambda: merge_c.merge_levels(books, DEPTH),
         lambda: merge_c.merge_liquidity(books, DEPTH),
     ]
-    rows = list(zip(names, (t * 1e9 for t in interleaved(fns, rounds, number=number)), strict=True))
+    rows = list(zip(names, (t * 1e9 for t in interleaved_cpu(fns, rounds, number=number)), strict=True))
     c_level = statistics.median(merge_c._bench_merge_side_ns(books, DEPTH, number * 20) for _ in range(rounds))
     rows.append(("merge_side, both sides [internal C path]", c_level))
     c_liq = statistics.median(merge_c._bench_merge_side_ns(books, DEPTH, number * 20, True) for _ in range(rounds))
     rows.append(("merge_liquidity_side, both sides [internal C path]", c_liq))
-    py = interleaved([lambda: merge_py.merge_levels(books, DEPTH)], max(3, rounds // 3), number=max(number // 10, 1))
+    py = interleaved_cpu(
+        [lambda: merge_py.merge_levels(books, DEPTH)], max(3, rounds // 3), number=max(number // 10, 1)
+    )
     rows.append(("merge_levels, pure-Python twin", py[0] * 1e9))
     base = rows[0][1]
     for name, ns in rows:
@@ -133,8 +136,8 @@ def main() -> None:
     header("bench_merge")
     rng = random.Random(20240601)
     print(f"merge of K venues x {LEVELS} levels per side into depth {DEPTH} (both sides per call)")
-    print(f"median ns per call over {args.rounds} interleaved rounds; ratio = heapq.merge(key=) time / this time\n")
-    head = f"{'K':>2}  {'method':<52} {'median ns':>11} {'vs heapq':>9}"
+    print(f"median CPU ns per call over {args.rounds} interleaved rounds; ratio = heapq.merge(key=) time / this time\n")
+    head = f"{'K':>2}  {'method':<52} {'CPU ns':>11} {'vs heapq':>9}"
     print(head)
     print("-" * len(head))
     for k in (2, 4, 8):
