@@ -14,9 +14,8 @@ Each message goes through what a diff listener does with a frame, written twice:
 
 (a) ``json.loads`` of the frame, pick the venue's fields from the dicts and lists,
     ``Book.apply``, ``Book.top(10)``, and the venue checksum compared with the one sent;
-(b) ``Doc(frame)``, the same fields through handles (``Doc.handles``: all the fields a frame needs
-    in one call, as the venue adapters fetch them), ``Book.apply_doc``, ``Book.top(10)``, and the same
-    checksum comparison.
+(b) ``Doc(frame)``, the same fields through handles, ``Book.apply_doc``, ``Book.top(10)``,
+    and the same checksum comparison.
 
 Both use the compiled ``Book`` (``_timing.require_compiled``: the script refuses to run, exit
 status 2, when the compiled core is not the one imported). A *round* replays every message of a capture from fresh
@@ -130,28 +129,29 @@ def kraken_loads(Book: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str
     return run
 
 
-# the fields of a v1 book message, fetched in one call: the pair, a snapshot's sides, an update's
-# sides and checksum in the first part, and in the second part when there is one before name and pair
-_KRAKEN_PATHS = (-1, (1, "as"), (1, "bs"), (1, "a"), (1, "b"), (1, "c"), (2, "b"), (2, "c"))
-
-
 def kraken_doc(Book: Any, Doc: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
     def run() -> tuple[int, dict[str, Any]]:
         books: dict[str, Any] = {}
         ok = 0
         for raw in msgs:
             d = Doc(raw)
-            pair_h, sa, sb, a, b, c, b2, c2 = d.handles(0, _KRAKEN_PATHS)
-            pair = d.str(pair_h)
+            pair = d.str(d.at(0, -1))
+            first = d.at(0, 1)
+            sa = d.get(first, "as")
+            sb = d.get(first, "bs")
             if sa >= 0 or sb >= 0:
                 book = books[pair] = Book(max_depth=1000)
                 book.apply_doc(d, sb, sa)
                 book.top(TOP)
                 continue
             book = books[pair]
-            if b2 >= 0 or c2 >= 0:  # [id, {"a"}, {"b", "c"}, name, pair]
-                b, c = b2, c2
-            book.apply_doc(d, b, a)
+            if d.len(0) == 5:
+                second = d.at(0, 2)
+                book.apply_doc(d, d.get(second, "b"), d.get(first, "a"))
+                c = d.get(second, "c")
+            else:
+                book.apply_doc(d, d.get(first, "b"), d.get(first, "a"))
+                c = d.get(first, "c")
             book.top(TOP)
             if c >= 0:
                 ok += book.checksum("crc32_top10_digits") == d.int(c)
@@ -192,18 +192,17 @@ def okx_doc(Book: Any, Doc: Any, msgs: list[str]) -> Callable[[], tuple[int, dic
         ok = 0
         for raw in msgs:
             d = Doc(raw)
-            inst_h, action, data = d.handles(0, (("arg", "instId"), "action", "data"))
-            inst = d.str(inst_h)
+            inst = d.str(d.get(d.get(0, "arg"), "instId"))
+            action = d.get(0, "action")
             snapshot = action < 0 or d.str(action) == "snapshot"
-            for h in d.children(data):
+            for h in d.children(d.get(0, "data")):
                 if snapshot:
                     book = books[inst] = Book(max_depth=400)
                 else:
                     book = books[inst]
-                bids, asks, c = d.handles(h, ("bids", "asks", "checksum"))
-                book.apply_doc(d, bids, asks)
+                book.apply_doc(d, d.get(h, "bids"), d.get(h, "asks"))
                 book.top(TOP)
-                ok += book.checksum("crc32_top25_interleaved") == d.int(c)
+                ok += book.checksum("crc32_top25_interleaved") == d.int(d.get(h, "checksum"))
         return ok, books
 
     return run
@@ -236,9 +235,6 @@ def binance_loads(Book: Any, snapshot: str, diffs: list[str]) -> Callable[[], tu
     return run
 
 
-_BINANCE_PATHS = (("data", "u"), ("data", "U"), ("data", "b"), ("data", "a"))
-
-
 def binance_doc(Book: Any, Doc: Any, snapshot: str, diffs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
     def run() -> tuple[int, dict[str, Any]]:
         s = Doc(snapshot)
@@ -248,13 +244,13 @@ def binance_doc(Book: Any, Doc: Any, snapshot: str, diffs: list[str]) -> Callabl
         n = 0
         for raw in diffs:
             d = Doc(raw)
-            u_h, first, b, a = d.handles(0, _BINANCE_PATHS)
-            u = d.int(u_h)
+            m = d.get(0, "data")
+            u = d.int(d.get(m, "u"))
             if u <= last:
                 continue
-            if n and d.int(first) != last + 1:
+            if n and d.int(d.get(m, "U")) != last + 1:
                 raise AssertionError("gap")
-            book.apply_doc(d, b, a)
+            book.apply_doc(d, d.get(m, "b"), d.get(m, "a"))
             last = u
             book.top(TOP)
             n += 1
@@ -357,8 +353,10 @@ def kraken_stage(Book: Any, Doc: Any, side: str, stage: int, msgs: list[str]) ->
             d = Doc(raw)
             if stage == 0:
                 continue
-            pair_h, sa, sb, asks, bids, c, b2, c2 = d.handles(0, _KRAKEN_PATHS)
-            pair = d.str(pair_h)
+            pair = d.str(d.at(0, -1))
+            first = d.at(0, 1)
+            sa = d.get(first, "as")
+            sb = d.get(first, "bs")
             if sa >= 0 or sb >= 0:
                 book = books[pair] = B(max_depth=1000)
                 if stage >= 2:
@@ -367,8 +365,13 @@ def kraken_stage(Book: Any, Doc: Any, side: str, stage: int, msgs: list[str]) ->
                     book.top(TOP)
                 continue
             book = books[pair]
-            if b2 >= 0 or c2 >= 0:
-                bids, c = b2, c2
+            if d.len(0) == 5:
+                second = d.at(0, 2)
+                bids, asks = d.get(second, "b"), d.get(first, "a")
+                c = d.get(second, "c")
+            else:
+                bids, asks = d.get(first, "b"), d.get(first, "a")
+                c = d.get(first, "c")
             if stage >= 2:
                 book.apply_doc(d, bids, asks)
             if stage >= 3:
@@ -410,17 +413,17 @@ def okx_stage(Book: Any, Doc: Any, side: str, stage: int, msgs: list[str]) -> Ca
             d = Doc(raw)
             if stage == 0:
                 continue
-            inst_h, action, data = d.handles(0, (("arg", "instId"), "action", "data"))
-            inst = d.str(inst_h)
+            inst = d.str(d.get(d.get(0, "arg"), "instId"))
+            action = d.get(0, "action")
             snapshot = action < 0 or d.str(action) == "snapshot"
-            for h in d.children(data):
+            for h in d.children(d.get(0, "data")):
                 book = books[inst] = B(max_depth=400) if snapshot else books[inst]
-                bids, asks, c = d.handles(h, ("bids", "asks", "checksum"))
+                bids, asks = d.get(h, "bids"), d.get(h, "asks")
                 if stage >= 2:
                     book.apply_doc(d, bids, asks)
                 if stage >= 3:
                     book.top(TOP)
-                ok += (book.checksum("crc32_top25_interleaved") if stage >= 4 else 0) == d.int(c)
+                ok += (book.checksum("crc32_top25_interleaved") if stage >= 4 else 0) == d.int(d.get(h, "checksum"))
         return ok
 
     return run_a if side == "a" else run_b
@@ -463,12 +466,13 @@ def binance_stage(Book: Any, Doc: Any, side: str, stage: int, snapshot: str, dif
             d = Doc(raw)
             if stage == 0:
                 continue
-            u_h, first, bids, asks = d.handles(0, _BINANCE_PATHS)
-            u = d.int(u_h)
+            m = d.get(0, "data")
+            u = d.int(d.get(m, "u"))
             if u <= last:
                 continue
-            if n and d.int(first) != last + 1:
+            if n and d.int(d.get(m, "U")) != last + 1:
                 raise AssertionError("gap")
+            bids, asks = d.get(m, "b"), d.get(m, "a")
             if stage >= 2:
                 book.apply_doc(d, bids, asks)
             last = u
