@@ -17,11 +17,10 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_SetItem
 from cpython.float cimport PyFloat_FromDouble
 from cpython.list cimport PyList_New, PyList_SET_ITEM
-from cpython.long cimport PyLong_Check, PyLong_FromLongLong
+from cpython.long cimport PyLong_FromLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_Check
 from libc.stdint cimport uint8_t, uint32_t
 from libc.string cimport memcmp, memcpy
@@ -29,8 +28,6 @@ from libc.string cimport memcmp, memcpy
 from ._json_c cimport E_ARR_SEP, E_CHAR, E_KEY, E_NESTING, E_OBJ_SEP, E_OK, E_SCAN_CODES, Scan, char_pos, cptr
 from ._json_c cimport df_decimal, is_digit, literal_end, member_value, number_end, scan_eof, scan_fail, skip_ws
 from ._json_c cimport string_end, unescape
-
-from operator import index as operator_index
 
 from ..errors import ExtractError
 from ._json_py import MESSAGES
@@ -591,45 +588,57 @@ cdef class Doc:
 
     def get(self, Py_ssize_t h, key):
         """Handle of member ``key`` of object ``h`` (the first one when duplicated), or -1."""
+        cdef const char* kb = NULL
+        cdef Py_ssize_t kn = 0, i, k
+        cdef DocNode* node
         self._check(h)
-        return _doc_get(self, h, key)
+        if not PyUnicode_Check(key):
+            raise TypeError(f"key must be str, not {type(key).__name__}")
+        if self._tape[h].kind != DOC_OBJECT:
+            return -1
+        if PyUnicode_IS_COMPACT_ASCII(key):
+            kb = <const char*>PyUnicode_DATA(key)
+            kn = PyUnicode_GET_LENGTH(key)
+        else:
+            try:
+                kb = PyUnicode_AsUTF8AndSize(key, &kn)
+            except UnicodeEncodeError:
+                kb = NULL  # only an escaped key can match
+        k = h + 1
+        for i in range(self._tape[h].size):
+            node = &self._tape[k]
+            if node.flags & DOC_F_ESCAPES:
+                if self.decode(k) == key:
+                    return k + 1
+            elif kb != NULL and node.size == kn and _same_bytes(self._buf + node.start + 1, <cptr>kb, kn):
+                return k + 1
+            k = self._tape[k + 1].next
+        return -1
 
     def at(self, Py_ssize_t h, Py_ssize_t i):
         """Handle of element ``i`` of array ``h`` (negative counts from the end), or -1."""
+        cdef Py_ssize_t n, j, e
         self._check(h)
-        return _doc_at(self, h, i)
-
-    def handles(self, Py_ssize_t h, paths):
-        """Several values under ``h`` in one call: a tuple with the handle each path leads to, or -1.
-
-        See :meth:`dragonfly._core.doc_py.Doc.handles`: a path is a key (``str``, as :meth:`get`), an
-        index (``int``, as :meth:`at`) or a tuple of them followed step by step.
-        """
-        cdef Py_ssize_t n, i, j, m, cur
-        cdef object path, item
-        cdef tuple out
-        self._check(h)
-        if type(paths) is not tuple:
-            if isinstance(paths, (str, bytes)) or not isinstance(paths, (tuple, list)):
-                raise TypeError(f"paths must be a tuple or list, not {type(paths).__name__}")
-            paths = tuple(paths)
-        n = PyTuple_GET_SIZE(paths)
-        out = PyTuple_New(n)
-        for i in range(n):
-            path = <object>PyTuple_GET_ITEM(paths, i)
-            if type(path) is tuple:
-                cur = h
-                m = PyTuple_GET_SIZE(path)
-                for j in range(m):
-                    cur = _doc_step(self, cur, <object>PyTuple_GET_ITEM(path, j))
-                    if cur < 0:
-                        break
-            else:
-                cur = _doc_step(self, h, path)
-            item = cur
-            Py_INCREF(item)
-            PyTuple_SET_ITEM(out, i, item)
-        return out
+        if self._tape[h].kind != DOC_ARRAY:
+            return -1
+        n = self._tape[h].size
+        if i < 0:
+            i += n
+        if i < 0 or i >= n:
+            return -1
+        if h == self._at_h and i >= self._at_i:
+            j = self._at_i
+            e = self._at_e
+        else:
+            j = 0
+            e = h + 1
+        while j < i:
+            e = self._tape[e].next
+            j += 1
+        self._at_h = h
+        self._at_i = i
+        self._at_e = e
+        return e
 
     def len(self, Py_ssize_t h):
         """Members of object ``h`` or elements of array ``h``."""
@@ -730,73 +739,3 @@ cdef class Doc:
 
     def __repr__(self):
         return f"<Doc {KIND_NAMES[self._tape[0].kind]} values={self._count} bytes={self._n}>"
-
-
-# ---------------------------------------------------------------------------------------
-# Navigation steps (Doc.get, Doc.at and Doc.handles)
-# ---------------------------------------------------------------------------------------
-
-
-cdef Py_ssize_t _doc_get(Doc d, Py_ssize_t h, object key) except -2:
-    """:meth:`Doc.get` on a checked handle."""
-    cdef const char* kb = NULL
-    cdef Py_ssize_t kn = 0, i, k
-    cdef DocNode* node
-    if not PyUnicode_Check(key):
-        raise TypeError(f"key must be str, not {type(key).__name__}")
-    if d._tape[h].kind != DOC_OBJECT:
-        return -1
-    if PyUnicode_IS_COMPACT_ASCII(key):
-        kb = <const char*>PyUnicode_DATA(key)
-        kn = PyUnicode_GET_LENGTH(key)
-    else:
-        try:
-            kb = PyUnicode_AsUTF8AndSize(key, &kn)
-        except UnicodeEncodeError:
-            kb = NULL  # only an escaped key can match
-    k = h + 1
-    for i in range(d._tape[h].size):
-        node = &d._tape[k]
-        if node.flags & DOC_F_ESCAPES:
-            if d.decode(k) == key:
-                return k + 1
-        elif kb != NULL and node.size == kn and _same_bytes(d._buf + node.start + 1, <cptr>kb, kn):
-            return k + 1
-        k = d._tape[k + 1].next
-    return -1
-
-
-cdef Py_ssize_t _doc_at(Doc d, Py_ssize_t h, Py_ssize_t i) except -2:
-    """:meth:`Doc.at` on a checked handle."""
-    cdef Py_ssize_t n, j, e
-    if d._tape[h].kind != DOC_ARRAY:
-        return -1
-    n = d._tape[h].size
-    if i < 0:
-        i += n
-    if i < 0 or i >= n:
-        return -1
-    if h == d._at_h and i >= d._at_i:
-        j = d._at_i
-        e = d._at_e
-    else:
-        j = 0
-        e = h + 1
-    while j < i:
-        e = d._tape[e].next
-        j += 1
-    d._at_h = h
-    d._at_i = i
-    d._at_e = e
-    return e
-
-
-cdef Py_ssize_t _doc_step(Doc d, Py_ssize_t h, object step) except -2:
-    """One step of a :meth:`Doc.handles` path from the (checked) handle ``h``: a key or an index."""
-    if PyUnicode_Check(step):
-        return _doc_get(d, h, step)
-    if PyLong_Check(step):
-        return _doc_at(d, h, step)
-    if hasattr(type(step), "__index__"):
-        return _doc_at(d, h, operator_index(step))
-    raise TypeError(f"a path step must be str or int, not {type(step).__name__}")

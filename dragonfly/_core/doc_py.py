@@ -369,37 +369,6 @@ class Doc:
             e = nxt[e]
         return e
 
-    def handles(
-        self, h: builtins.int, paths: tuple[builtins.str | builtins.int | tuple[builtins.str | builtins.int, ...], ...]
-    ) -> tuple[builtins.int, ...]:
-        """Several values under ``h`` in one call: a tuple with the handle each path leads to, or -1.
-
-        A path is a key (``str``: a member, as :meth:`get`), an index (``int``: an element, as :meth:`at`,
-        negative from the end) or a tuple of keys and indexes followed step by step from ``h``; a step
-        that finds nothing, or meets a value of the other kind, makes the handle -1 (as :meth:`get` and
-        :meth:`at` return). ``paths`` is a tuple or a list; a step of another type raises TypeError. A
-        venue parser fetches all the fields it needs of one object with a single call.
-        """
-        h = self._h(h)
-        if isinstance(paths, (builtins.str, bytes)) or not isinstance(paths, (tuple, list)):
-            raise TypeError(f"paths must be a tuple or list, not {type(paths).__name__}")
-        out = []
-        for path in paths:
-            cur = h
-            for step in path if type(path) is tuple else (path,):
-                cur = self._step(cur, step)
-                if cur < 0:
-                    break
-            out.append(cur)
-        return tuple(out)
-
-    def _step(self, h: builtins.int, step: object) -> builtins.int:
-        if isinstance(step, builtins.str):
-            return self.get(h, step)
-        if hasattr(type(step), "__index__"):
-            return self.at(h, step)  # type: ignore[arg-type]
-        raise TypeError(f"a path step must be str or int, not {type(step).__name__}")
-
     def len(self, h: int) -> int:
         """Members of object ``h`` or elements of array ``h``."""
         h = self._h(h)

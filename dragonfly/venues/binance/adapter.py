@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from yarl import URL
 
-from ..._core.doc import STRING, Doc
+from ..._core.doc import OBJECT, STRING, Doc
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Snapshot, doc_sides
@@ -38,8 +38,6 @@ __all__ = ("BinanceAdapter", "BinanceDiffAdapter", "route", "last_update_id", "s
 log = logging.getLogger(__name__)
 
 _STREAM_HEAD = '{"stream":"'
-# a diffDepth event's fields, fetched in one call (see BinanceDiffAdapter.parse)
-_DIFF_FIELDS = ("e", "s", "b", "a", "U", "u", "E")
 _SEQ_NEEDLE = '"lastUpdateId":'
 
 
@@ -66,13 +64,6 @@ def last_update_id(frame: str | bytes) -> int:
                 if v.isdigit() and v.isascii():
                     return int(v)
     return int_field(frame, "lastUpdateId")
-
-
-def _present(handles: Sequence[int], keys: Sequence[str]) -> None:
-    """IndexError naming the first of ``keys`` whose handle is -1 (absent), as :func:`need` raises."""
-    for h, key in zip(handles, keys, strict=True):
-        if h < 0:
-            raise IndexError(f"no {key!r}")
 
 
 def stream_url(base_url: str, streams: Sequence[str]) -> str:
@@ -168,8 +159,7 @@ class BinanceDiffAdapter(VenueAdapter):
         data = doc.get(0, "data")
         if data < 0:
             data = 0
-        # every field in one call (-1 where absent, or where data is not an object)
-        e, s, b, a, first, last, ts = doc.handles(data, _DIFF_FIELDS)
+        e = doc.get(data, "e") if doc.kind(data) == OBJECT else -1
         if e < 0 or doc.kind(e) != STRING or doc.str(e) != "depthUpdate":
             stream = doc.get(0, "stream")
             if doc.get(0, "result") >= 0 or doc.get(0, "id") >= 0:
@@ -180,18 +170,18 @@ class BinanceDiffAdapter(VenueAdapter):
             if e >= 0 or (stream >= 0 and doc.kind(stream) == STRING and "@depth" not in doc.str(stream)):
                 return ()  # other streams of the connection (trades, bookTicker, ...)
             raise FrameError(f"unexpected message: {str(doc.value(0))[:80]}")
+        s = doc.get(data, "s")
         symbol = doc.str(s) if s >= 0 and doc.kind(s) == STRING else ""
         try:
-            _present((b, a, first, last, ts), _DIFF_FIELDS[2:])
-            bids, asks = doc_sides(doc, b, a)
+            bids, asks = doc_sides(doc, need(doc, data, "b"), need(doc, data, "a"))
             return (
                 Delta(
                     symbol=symbol,
                     bids=bids,
                     asks=asks,
-                    first=doc.int(first),
-                    last=doc.int(last),
-                    exchange_ts_ns=doc.int(ts) * 1_000_000,
+                    first=doc.int(need(doc, data, "U")),
+                    last=doc.int(need(doc, data, "u")),
+                    exchange_ts_ns=doc.int(need(doc, data, "E")) * 1_000_000,
                 ),
             )
         except (ExtractError, IndexError) as exc:

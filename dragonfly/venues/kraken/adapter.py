@@ -40,7 +40,7 @@ _HEARTBEAT = Heartbeat()
 def _ts_ns(doc: Doc, side: int) -> int:
     """Exchange time of the last entry of a side (its third element, seconds as text)."""
     try:
-        return int(doc.float(doc.handles(side, ((-1, 2),))[0]) * 1e9)
+        return int(doc.float(doc.at(doc.at(side, -1), 2)) * 1e9)
     except (ExtractError, IndexError):
         return 0
 
@@ -91,16 +91,17 @@ class KrakenAdapter(ListSubscriptions, VenueAdapter):
         n = doc.len(0) if kind == ARRAY else 0
         if n < 4:
             raise FrameError("not a Kraken v1 channel message")
-        name, pair_h = doc.handles(0, (-2, -1))
+        name = doc.at(0, -2)
         if doc.kind(name) != STRING or not doc.str(name).startswith("book"):
             return ()
+        pair_h = doc.at(0, -1)
         if doc.kind(pair_h) != STRING:
             raise FrameError("no pair in a book message")
         pair = doc.str(pair_h)
         try:
-            parts = doc.handles(0, tuple(range(1, n - 2)))
+            parts = [doc.at(0, i) for i in range(1, n - 2)]
             first = parts[0]
-            snap_asks, snap_bids = doc.handles(first, ("as", "bs"))
+            snap_asks, snap_bids = doc.get(first, "as"), doc.get(first, "bs")
             if snap_asks >= 0 or snap_bids >= 0:
                 bids, asks = doc_sides(doc, snap_bids, snap_asks)
                 ts = max(
@@ -113,11 +114,13 @@ class KrakenAdapter(ListSubscriptions, VenueAdapter):
             for part in parts:
                 if doc.kind(part) != OBJECT:
                     raise ValueError("a book part is not an object")
-                a, b, c = doc.handles(part, ("a", "b", "c"))
+                a = doc.get(part, "a")
                 if a >= 0:
                     a_parts.append(a)
+                b = doc.get(part, "b")
                 if b >= 0:
                     b_parts.append(b)
+                c = doc.get(part, "c")
                 if c >= 0:
                     checksum = doc.int(c)
             ts = _ts_ns(doc, b_parts[-1]) if b_parts else _ts_ns(doc, a_parts[-1]) if a_parts else 0

@@ -23,14 +23,10 @@ from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
 from ...listeners.events import Delta, Rejected, Snapshot, doc_sides
 from ...listeners.rules import PrevId
-from ..base import Event, ListSubscriptions, VenueAdapter, object_doc
+from ..base import Event, ListSubscriptions, VenueAdapter, need, object_doc
 from .config import CHANNEL_DEPTHS, OkxConfig
 
 __all__ = ("OkxAdapter",)
-
-
-# a books entry's fields, fetched in one call (see OkxAdapter.parse)
-_BOOK_FIELDS = ("checksum", "ts", "bids", "asks", "seqId", "prevSeqId")
 
 
 def _int_or(doc: Doc, h: int, default: int = -1) -> int:
@@ -60,7 +56,7 @@ class OkxAdapter(ListSubscriptions, VenueAdapter):
         if frame == "pong" or frame == b"pong":
             return ()
         doc = object_doc(frame)
-        event, arg, action_h, data = doc.handles(0, ("event", "arg", "action", "data"))
+        event = doc.get(0, "event")
         if event >= 0:
             if doc.kind(event) == STRING and doc.str(event) == "error":
                 m = doc.value(0)
@@ -70,34 +66,33 @@ class OkxAdapter(ListSubscriptions, VenueAdapter):
                 if inst:
                     return (Rejected(symbol=str(inst), reason=text),)
             return ()  # subscribe / unsubscribe replies
+        arg = doc.get(0, "arg")
         if arg < 0 or doc.kind(arg) != OBJECT:
             raise FrameError(f"unexpected message: {str(doc.value(0))[:80]}")
-        channel, inst = doc.handles(arg, ("channel", "instId"))
+        channel = doc.get(arg, "channel")
         if channel < 0 or doc.kind(channel) != STRING or not doc.str(channel).startswith("books"):
             return ()
+        inst = doc.get(arg, "instId")
         symbol = doc.str(inst) if inst >= 0 and doc.kind(inst) == STRING else ""
         out: list[Event] = []
         try:
+            action_h = doc.get(0, "action")
             action = doc.str(action_h) if action_h >= 0 else "snapshot"
             if action not in ("snapshot", "update"):
                 raise ValueError(f"unknown action {action!r}")
-            if data < 0:
-                raise IndexError("no 'data'")
-            for d in doc.children(data):
-                # every field of the book in one call (-1 where absent)
-                c, ts_h, bids_h, asks_h, seq_h, prev_h = doc.handles(d, _BOOK_FIELDS)
+            for d in doc.children(need(doc, 0, "data")):
+                c = doc.get(d, "checksum")
                 checksum = doc.int(c) if c >= 0 else None
+                ts_h = doc.get(d, "ts")
                 ts = doc.int(ts_h) * 1_000_000 if ts_h >= 0 else 0
-                if bids_h < 0 or asks_h < 0:
-                    raise IndexError("no 'bids'" if bids_h < 0 else "no 'asks'")
-                bids, asks = doc_sides(doc, bids_h, asks_h)
-                seq = _int_or(doc, seq_h)
+                bids, asks = doc_sides(doc, need(doc, d, "bids"), need(doc, d, "asks"))
+                seq = _int_or(doc, doc.get(d, "seqId"))
                 if action == "snapshot":
                     out.append(
                         Snapshot(symbol=symbol, bids=bids, asks=asks, last=seq, checksum=checksum, exchange_ts_ns=ts)
                     )
                 else:
-                    prev = _int_or(doc, prev_h)
+                    prev = _int_or(doc, doc.get(d, "prevSeqId"))
                     delta = Delta(
                         symbol=symbol, bids=bids, asks=asks, last=seq, prev=prev, checksum=checksum, exchange_ts_ns=ts
                     )
