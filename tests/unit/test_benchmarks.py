@@ -43,6 +43,9 @@ def test_every_benchmark_requires_the_compiled_core(script: Path) -> None:
 def _run_require_compiled(no_ext: bool) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("DRAGONFLY_NO_EXTENSIONS", None)
+    # the child imports the dragonfly under test (its cwd is benchmarks/, for _timing)
+    root = str(Path(dragonfly.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     if no_ext:
         env["DRAGONFLY_NO_EXTENSIONS"] = "1"
     code = "import _timing; _timing.require_compiled('bench_x'); print('timing')"
