@@ -17,12 +17,13 @@ Each message goes through what a diff listener does with a frame, written twice:
 (b) ``Doc(frame)``, the same fields through handles, ``Book.apply_doc``, ``Book.top(10)``,
     and the same checksum comparison.
 
-Both use the compiled ``Book`` (the script refuses to run, exit status 2, when the compiled
-core is not the one imported). A *round* replays every message of a capture from fresh
+Both use the compiled ``Book`` (``_timing.require_compiled``: the script refuses to run, exit
+status 2, when the compiled core is not the one imported). A *round* replays every message of a capture from fresh
 books once with (a) and once with (b), and also parses every frame alone with
 ``json.loads`` and with ``Doc`` (the "parsing alone" columns: how much of the gain the
 parser gives before the book work both share); the order rotates from round to round and
-``--rounds`` rounds run interleaved in one process, so load on a shared machine hits all
+``--rounds`` rounds run interleaved in one process (``_timing.interleaved_cpu``: CPU time of this
+thread, not wall time), so load on a shared machine hits all
 alike. The figure is the median over rounds of (round time / messages), in ns per
 message, and the ratio (a)/(b). Before timing, both must agree: same number of matching
 checksums (all of them), and the same top 25 (floats and text) of every book at the end.
@@ -39,42 +40,24 @@ Usage: ``python benchmarks/bench_diff_parse.py [--rounds 15] [--stages]``
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from _timing import REPO, captures_dir, header, interleaved_cpu, require_compiled
+
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dragonfly  # noqa: E402
-from dragonfly._core import doc as doc_module  # noqa: E402
-from dragonfly._core import doc_py  # noqa: E402
-from dragonfly.sim.diff.recordings import read_cryptofeed  # noqa: E402
+from dragonfly.sim.diff.recordings import read_cryptofeed
 
 TOP = 10
 
 
-def captures_dir() -> Path:
-    env = os.environ.get("DRAGONFLY_CAPTURES")
-    return Path(env) if env else REPO.parent / "shared" / "captures"
-
-
 def compiled_or_exit() -> tuple[Any, Any]:
-    if dragonfly.core_implementation() != "cython" or doc_module.Doc is doc_py.Doc:
-        print(
-            "bench_diff_parse: the compiled core is not the one imported "
-            f"(core_implementation()={dragonfly.core_implementation()!r}, Doc from {doc_module.Doc.__module__}); "
-            "build it with `python setup.py build_ext --inplace` and unset DRAGONFLY_NO_EXTENSIONS",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
+    require_compiled("bench_diff_parse")
     from dragonfly._core.book_c import Book
     from dragonfly._core.doc_c import Doc
 
@@ -294,24 +277,6 @@ def parse_only(parse: Callable[[str], Any], frames: list[str]) -> Callable[[], t
     return run
 
 
-def interleaved(fns: list[Callable[[], Any]], rounds: int) -> list[float]:
-    """Median seconds per run of each function, rounds interleaved (rotating the order)."""
-    times: list[list[float]] = [[] for _ in fns]
-    gc.collect()
-    gc.disable()
-    try:
-        for r in range(rounds):
-            for k in range(len(fns)):
-                i = (k + r) % len(fns)
-                t0 = time.perf_counter()
-                fns[i]()
-                times[i].append(time.perf_counter() - t0)
-                gc.collect()
-    finally:
-        gc.enable()
-    return [statistics.median(t) for t in times]
-
-
 def compare(
     title: str,
     frames: list[str],
@@ -327,7 +292,7 @@ def compare(
         raise SystemExit(f"{title}: (a) and (b) disagree: {ra} vs {rb} (expected {expect})")
     n = len(frames)
     ta, tb, pa, pb = (
-        t / n * 1e9 for t in interleaved([fa, fb, parse_only(json.loads, frames), parse_only(Doc, frames)], rounds)
+        t / n * 1e9 for t in interleaved_cpu([fa, fb, parse_only(json.loads, frames), parse_only(Doc, frames)], rounds)
     )
     print(f"  {title:44s} {n:7,d} {ta:8.0f} {tb:8.0f} {ta / tb:7.2f}x   {pa:8.0f} {pb:7.0f} {pa / pb:6.1f}x")
     return ta / tb
@@ -521,7 +486,7 @@ def binance_stage(Book: Any, Doc: Any, side: str, stage: int, snapshot: str, dif
 
 def stages(title: str, n: int, make: Callable[[str, int], Callable[[], int]], count: int, rounds: int) -> None:
     keys = [(side, st) for side in "ab" for st in range(count)]
-    times = interleaved([make(side, st) for side, st in keys], rounds)
+    times = interleaved_cpu([make(side, st) for side, st in keys], rounds)
     medians = dict(zip(keys, (t / n * 1e9 for t in times), strict=True))
     print(f"  {title}")
     for side in "ab":
@@ -532,7 +497,7 @@ def stages(title: str, n: int, make: Callable[[str, int], Callable[[], int]], co
 
 
 def main_stages(Book: Any, Doc: Any, rounds: int) -> None:
-    print(f"ns per message by stage, median of {rounds} interleaved rounds (Python {sys.version.split()[0]})")
+    print(f"CPU ns per message by stage, median of {rounds} interleaved rounds (Python {sys.version.split()[0]})")
     kmsgs = kraken_messages()
     stages(
         "Kraken v1 book-1000 (+ checksum)", len(kmsgs), lambda s, st: kraken_stage(Book, Doc, s, st, kmsgs), 5, rounds
@@ -559,12 +524,13 @@ def main() -> None:
     ap.add_argument("--stages", action="store_true", help="break each side down by stage instead")
     args = ap.parse_args()
     Book, Doc = compiled_or_exit()
+    header("bench_diff_parse")
     if args.stages:
         main_stages(Book, Doc, args.rounds)
         return
 
     print(
-        f"ns per message, median of {args.rounds} interleaved rounds (compiled Book and Doc; "
+        f"CPU ns per message, median of {args.rounds} interleaved rounds (compiled Book and Doc; "
         f"Python {sys.version.split()[0]})"
     )
     print(f"  {'':44s} {'':7s} {'whole frame handling':^26s}   {'parsing alone':^24s}")

@@ -4,8 +4,9 @@ Method
 ------
 * Cost: :func:`dragonfly.services.execution.plan_order` on synthetic summed-liquidity books of K
   venues (K = 2, 4, 8) x depth D (10, 50, 200) levels, one side, seeded; each venue has a taker fee,
-  a lot and a minimum size. The order is half the book's total quantity. Timed with ``timeit``
-  (median of ``--repeat`` runs of ``--number`` calls), with and without the best-single-venue
+  a lot and a minimum size. The order is half the book's total quantity. Timed with
+  ``_timing.interleaved_cpu`` (CPU time of this thread; median of ``--repeat`` interleaved rounds of
+  ``--number`` calls; the two variants alternate), with and without the best-single-venue
   comparison (``compare=False`` is what the engine's re-plans cost; the comparison walks each venue
   once more).
 * Improvement: the bid books of the BTC captures (Binance BTCUSDT REST snapshot, cryptofeed
@@ -26,24 +27,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
-import statistics
 import sys
-import timeit
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _timing import REPO, captures_dir, header, interleaved_cpu, require_compiled
+
 sys.path.insert(0, str(REPO))
 
-from dragonfly.services.execution import VenueRules, plan_order  # noqa: E402
+from dragonfly.services.execution import VenueRules, plan_order
 
 Level = tuple[float, float, dict[str, float]]
-
-
-def captures_dir() -> Path:
-    env = os.environ.get("DRAGONFLY_CAPTURES")
-    return Path(env) if env else REPO.parent / "shared" / "captures"
 
 
 def synthetic(k: int, depth: int, rng: random.Random) -> tuple[list[Level], dict[str, VenueRules]]:
@@ -67,11 +61,14 @@ def bench_cost(repeat: int, number: int) -> None:
         for depth in (10, 50, 200):
             book, rules = synthetic(k, depth, rng)
             qty = math.fsum(t for _, t, _ in book) / 2
-            times = []
-            for compare in (False, True):
-                runs = timeit.repeat(lambda c=compare, b=book, r=rules, q=qty: plan_order("sell", q, b, r, compare=c),
-                                     repeat=repeat, number=number)
-                times.append(statistics.median(runs) / number)
+            times = interleaved_cpu(
+                [
+                    lambda b=book, r=rules, q=qty: plan_order("sell", q, b, r, compare=False),
+                    lambda b=book, r=rules, q=qty: plan_order("sell", q, b, r, compare=True),
+                ],
+                repeat,
+                number=number,
+            )
             print(f"{k:>3} {depth:>6} {len(book):>7} {times[0] * 1e6:>10.1f} us {times[1] * 1e6:>14.1f} us")
 
 
@@ -126,22 +123,30 @@ def bench_improvement() -> None:
             levels.setdefault(round(p * scale, 2), {})[name] = levels.get(round(p * scale, 2), {}).get(name, 0.0) + q
     book = [(p, math.fsum(d.values()), d) for p, d in sorted(levels.items(), reverse=True)]
     rules = {n: VenueRules(taker_fee=fees[n], lot=0.00001) for n in books}
-    print(f"\ncaptured BTC bid books re-centred on {ref:.2f}: " +
-          ", ".join(f"{n} ({len(b)} levels, {math.fsum(q for _, q in b):.1f} BTC)" for n, b in books.items()))
-    print(f"{'sell':>6} {'venues used':>12} {'avg net':>12} {'best single':>14} {'its avg net':>12} "
-          f"{'compared':>9} {'improvement':>12} {'saving':>10}")
+    print(
+        f"\ncaptured BTC bid books re-centred on {ref:.2f}: "
+        + ", ".join(f"{n} ({len(b)} levels, {math.fsum(q for _, q in b):.1f} BTC)" for n, b in books.items())
+    )
+    print(
+        f"{'sell':>6} {'venues used':>12} {'avg net':>12} {'best single':>14} {'its avg net':>12} "
+        f"{'compared':>9} {'improvement':>12} {'saving':>10}"
+    )
     for qty in (1.0, 5.0, 20.0, 50.0):
         plan = plan_order("sell", qty, book, rules)
-        print(f"{qty:>6g} {len(plan.children):>12} {plan.net_avg_price:>12.2f} {plan.best_venue:>14} "
-              f"{plan.best_venue_net_avg:>12.2f} {plan.compared_qty:>9.3f} {plan.improvement_bps:>9.2f} bp "
-              f"{plan.saving:>10.2f}")
+        print(
+            f"{qty:>6g} {len(plan.children):>12} {plan.net_avg_price:>12.2f} {plan.best_venue:>14} "
+            f"{plan.best_venue_net_avg:>12.2f} {plan.compared_qty:>9.3f} {plan.improvement_bps:>9.2f} bp "
+            f"{plan.saving:>10.2f}"
+        )
 
 
 def main() -> None:
+    require_compiled("bench_execution")
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--number", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=5, help="interleaved rounds (median reported)")
+    ap.add_argument("--number", type=int, default=20, help="calls per round")
     args = ap.parse_args()
+    header("bench_execution")
     bench_cost(args.repeat, args.number)
     bench_improvement()
 

@@ -1,60 +1,58 @@
-"""Top-of-book extraction: dragonfly's partial-frame extractor vs full JSON parsers.
+"""Top-of-book extraction: dragonfly's public extraction API vs what a user would otherwise write.
 
 Method
 ------
-Task: read the best 10 bid and the best 10 ask levels of one order-book message as
-floats. Each full parser (``json``, ``orjson``, ``yyjson``, ``msgspec``) parses the whole
-message, then ``float()`` converts the 2 x 10 ``[price, qty]`` pairs. dragonfly runs:
+Task: the best 10 bids and the best 10 asks of a snapshot frame as ``(price, qty)`` floats, frame after
+frame. One process, the same frames for every candidate, candidates timed in interleaved rounds
+(``_timing.interleaved_cpu``: CPU time of this thread, rotating order, collector off while timing,
+median per frame).
 
-* ``TopExtractor.update`` -- the listeners' hot path: both sides into C arrays, no
-  Python objects (the change flag is computed too);
-* ``extract_levels`` x 2 -- the Python-facing view, building the lists of tuples;
-* the pure-Python twin of ``extract_levels``, for reference.
+User-facing API (what a user calls; each builds the Python floats and tuples the user gets):
 
-Every candidate's output is checked against ``json.loads`` before timing. Timing:
-``perf_counter_ns`` around a loop of calls (``--number`` for a 2 KB message, scaled to
-the message size), ``--repeat`` samples per candidate taken round robin across the
-candidates (so load on a shared machine hits all alike), garbage collector off while
-timing (as ``timeit`` does); the figure is the median per call, and the ratio is
-candidate median / dragonfly ``TopExtractor`` median. One process, same messages. Messages: generated ones in the
-venues' documented shapes (always), and real ones from ../shared/captures when that folder
-exists (read-only, never copied).
+* ``TopExtractor.update(frame)`` then reading ``.bids`` and ``.asks`` (the listener's API);
+* ``extract_levels(frame, "bids", 10)`` and ``extract_levels(frame, "asks", 10)``.
 
-Run: ``python benchmarks/bench_extract.py [--quick]``.
+What the user would otherwise write (same output: lists of ``(float, float)``):
+
+* ``orjson.loads`` (or ``json.loads``/``yyjson``) then ``[(float(p), float(q)) for p, q in d["bids"][:10]]``
+  for each side;
+* a typed msgspec decode: ``msgspec.json.Decoder(Depth, strict=False)`` with
+  ``class Depth(msgspec.Struct): lastUpdateId: int; bids: list[tuple[float, float]]; asks: ...``
+  (msgspec converts the numeric strings itself, all 20 levels a side), then ``[:10]`` of each side.
+
+Internal C path, for reference (no Python objects): ``TopExtractor.update`` without reading the views.
+
+Frames:
+
+* ``Binance depth20 stream``: the ``btcusdt@depth20@100ms`` frames Binance would have sent, rebuilt
+  from the live ``depth@100ms`` capture (REST snapshot + 3,449 diffs applied, top 20 after each diff,
+  the venue's own price/qty text). Consecutive frames share most levels, as live ones do; the
+  ``TopExtractor`` views reuse the tuples of unchanged levels.
+* ``all levels new``: the same frames with every quantity made unique per frame, so nothing can be
+  reused: the cost of building every tuple and float (the floor of any API returning fresh objects).
+* single large frames (Bitstamp 100 levels generated, real Bitstamp diff, real Binance REST 1000):
+  ``extract_levels`` x 2 against the full parsers.
+
+Every candidate's output is checked against ``json.loads`` + ``float()`` before timing. Each timed call
+handles a chunk of 100 frames (the next one of the stream each round, the same for every candidate), so
+that the rounds are short and the load of a shared machine falls on all candidates alike.
+
+Run: ``python benchmarks/bench_extract.py [--rounds 101] [--frames 1000]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import importlib
-import importlib.metadata
 import json
-import statistics
 import sys
-import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from dragonfly import core_implementation
-from dragonfly._core import extract_py
+from _timing import captures_dir, header, interleaved_cpu, require_compiled
 
-try:
-    extract_c: Any = importlib.import_module("dragonfly._core.extract_c")
-except ImportError:  # pure build
-    extract_c = None
-
-HERE = Path(__file__).resolve().parent
-CAPTURES = HERE.parent.parent / "shared" / "captures"
 DEPTH = 10
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
+CHUNK = 100  # frames per timed call
+PROG = "bench_extract"
 
 
 def _optional(name: str) -> Any:
@@ -64,13 +62,8 @@ def _optional(name: str) -> Any:
         return None
 
 
-orjson = _optional("orjson")
-yyjson = _optional("yyjson")
-msgspec = _optional("msgspec")
-
-
 # ---------------------------------------------------------------------------------------
-# Messages
+# Frames
 # ---------------------------------------------------------------------------------------
 
 
@@ -81,197 +74,335 @@ def _levels(n: int, base: float, step: float, decimals: int = 8) -> list[list[st
     ]
 
 
-def binance_depth20() -> str:
-    """``<symbol>@depth20@100ms``, raw stream: ``{"lastUpdateId", "bids", "asks"}``."""
-    msg = {"lastUpdateId": 50093239218, "bids": _levels(20, 61837.63, -0.01), "asks": _levels(20, 61837.64, 0.01)}
-    return json.dumps(msg, separators=(",", ":"))
+def generated_depth20_stream(n: int) -> list[str]:
+    """A synthetic depth20 stream (only when the captures are absent): a slowly moving book."""
+    out = []
+    for k in range(n):
+        mid = 61837.63 + (k % 7) * 0.01
+        bids = _levels(20, mid, -0.01)
+        asks = _levels(20, mid + 0.01, 0.01)
+        bids[k % 20][1] = f"{k / 1000:.8f}"
+        out.append(json.dumps({"lastUpdateId": 50093239218 + k, "bids": bids, "asks": asks}, separators=(",", ":")))
+    return out
 
 
-def bitstamp_order_book_100() -> str:
-    """``order_book_<pair>`` data message with 100 levels a side."""
-    msg = {
-        "data": {
-            "timestamp": "1617654355",
-            "microtimestamp": "1617654355388853",
-            "bids": _levels(100, 58001.0, -1.0),
-            "asks": _levels(100, 58002.0, 1.0),
-        },
+def binance_depth20_stream() -> list[str] | None:
+    """depth20 frames rebuilt from the live BTCUSDT depth@100ms capture (see the module docstring)."""
+    from dragonfly.sim.diff.recordings import read_hftbacktest
+
+    path = captures_dir() / "binance" / "hftbacktest__spot_btcusdt_20240808.gz"
+    if not path.is_file():
+        return None
+    snapshot = None
+    diffs = []
+    for _ts, body in read_hftbacktest(path):
+        if body.startswith('{"lastUpdateId"'):
+            snapshot = body
+        elif "depthUpdate" in body:
+            diffs.append(body)
+    if snapshot is None:
+        return None
+    snap = json.loads(snapshot)
+    last = snap["lastUpdateId"]
+    bids = dict(snap["bids"])
+    asks = dict(snap["asks"])
+    frames = []
+    for raw in diffs:
+        d = json.loads(raw)
+        d = d.get("data", d)
+        if d["u"] <= last:
+            continue
+        for side, key in ((bids, "b"), (asks, "a")):
+            for p, q in d[key]:
+                if float(q) == 0.0:
+                    side.pop(p, None)
+                else:
+                    side[p] = q
+        last = d["u"]
+        top_b = sorted(bids.items(), key=lambda lv: -float(lv[0]))[:20]
+        top_a = sorted(asks.items(), key=lambda lv: float(lv[0]))[:20]
+        frames.append(
+            json.dumps(
+                {"lastUpdateId": last, "bids": [list(lv) for lv in top_b], "asks": [list(lv) for lv in top_a]},
+                separators=(",", ":"),
+            )
+        )
+    return frames
+
+
+def all_new(frames: list[str]) -> list[str]:
+    """The frames with every price and quantity unique to its frame (the frame number in the last digits;
+    the same text format): no level, and no price, repeats from one frame to the next."""
+    out = []
+    for k, raw in enumerate(frames):
+        d = json.loads(raw)
+        for side in ("bids", "asks"):
+            for i, lv in enumerate(d[side]):
+                lv[0] = f"{float(lv[0]) + (k % 999 + 1) * 1e-8:.8f}"
+                lv[1] = f"{float(lv[1]) + (k * 40 + i + 1 + (0 if side == 'bids' else 20)) * 1e-8:.8f}"
+        out.append(json.dumps(d, separators=(",", ":")))
+    return out
+
+
+def single_frames() -> list[tuple[str, str, str, str]]:
+    """(label, frame, bids path, asks path): one generated and the real large frames."""
+    out = []
+    gen = {
+        "data": {"timestamp": "1617654355", "bids": _levels(100, 58001.0, -1.0), "asks": _levels(100, 58002.0, 1.0)},
         "channel": "order_book_btcusd",
         "event": "data",
     }
-    return json.dumps(msg, separators=(",", ":"))
-
-
-def real_messages() -> list[tuple[str, str, str, str]]:
-    """(label, message, bids path, asks path) from ../shared/captures, when present."""
-    out: list[tuple[str, str, str, str]] = []
-    if not (CAPTURES / "SOURCES.md").is_file():
-        return out
-    snap = CAPTURES / "binance" / "derived__hftbacktest_spot_BTCUSDT_rest_depth_snapshot.json"
+    out.append(
+        ("generated Bitstamp order_book, 100 levels", json.dumps(gen, separators=(",", ":")), "data.bids", "data.asks")
+    )
+    snap = captures_dir() / "binance" / "derived__hftbacktest_spot_BTCUSDT_rest_depth_snapshot.json"
     if snap.is_file():
-        text = snap.read_text().strip()
-        doc = json.loads(text)
-        # a depth20-sized message made of the real snapshot's first 20 levels (real values and formatting)
-        d20 = json.dumps(
-            {"lastUpdateId": doc["lastUpdateId"], "bids": doc["bids"][:20], "asks": doc["asks"][:20]},
-            separators=(",", ":"),
-        )
-        out.append(("real Binance top 20 (from REST snapshot)", d20, "bids", "asks"))
-        out.append(("real Binance REST snapshot 1000/1000", text, "bids", "asks"))
-    bitstamp = CAPTURES / "bitstamp" / "cryptofeed__BITSTAMP-b88f8b.0"
+        out.append(("real Binance REST snapshot, 1000/1000 levels", snap.read_text().strip(), "bids", "asks"))
+    bitstamp = captures_dir() / "bitstamp" / "cryptofeed__BITSTAMP-b88f8b.0"
     if bitstamp.is_file():
         best = None
         for line in bitstamp.open(encoding="utf-8"):
             _, sep, body = line.rstrip("\n").partition(": ")
-            if not sep or not body.startswith('{"data"'):
-                continue
-            data = json.loads(body).get("data", {})
-            deep = isinstance(data, dict) and len(data.get("bids", [])) >= 10 and len(data.get("asks", [])) >= 10
-            if deep and (best is None or len(body) > len(best)):
-                best = body
+            if sep and body.startswith('{"data"') and (best is None or len(body) > len(best)):
+                data = json.loads(body).get("data", {})
+                if isinstance(data, dict) and len(data.get("bids", [])) >= 10 and len(data.get("asks", [])) >= 10:
+                    best = body
         if best is not None:
-            doc = json.loads(best)
-            label = f"real Bitstamp diff_order_book ({len(doc['data']['bids'])}/{len(doc['data']['asks'])} levels)"
-            out.append((label, best, "data.bids", "data.asks"))
+            out.append(("real Bitstamp diff_order_book (largest)", best, "data.bids", "data.asks"))
     return out
 
 
 # ---------------------------------------------------------------------------------------
-# Candidates
+# Candidates: each takes one frame and returns (bids, asks)
 # ---------------------------------------------------------------------------------------
 
 
 def _walk(doc: Any, path: str) -> Any:
     for comp in path.split("."):
-        doc = doc[int(comp)] if isinstance(doc, list) else doc[comp]
+        doc = doc[comp]
     return doc
 
 
-def candidates(bids: str, asks: str) -> list[tuple[str, Callable[[str], Any] | None]]:
-    out: list[tuple[str, Callable[[str], Any] | None]] = []
-    if extract_c is not None:
-        top = extract_c.TopExtractor(bids, asks, DEPTH)
+def reference(frame: str, bids: str, asks: str) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    d = json.loads(frame)
+    return (
+        [(float(p), float(q)) for p, q, *_ in _walk(d, bids)[:DEPTH]],
+        [(float(p), float(q)) for p, q, *_ in _walk(d, asks)[:DEPTH]],
+    )
 
-        def c_top(msg: str) -> Any:
-            top.update(msg)  # full work every call: parse both sides, compare with the last
-            return top
 
-        out.append(("dragonfly TopExtractor.update (C arrays)", c_top))
-        c_el = extract_c.extract_levels
-        out.append(("dragonfly extract_levels x2 (lists)", lambda m: (c_el(m, bids, DEPTH), c_el(m, asks, DEPTH))))
-    py_el = extract_py.extract_levels
-    out.append(("dragonfly pure-Python twin x2", lambda m: (py_el(m, bids, DEPTH), py_el(m, asks, DEPTH))))
+Candidate = tuple[str, Callable[[str], Any], Callable[[Sequence[str]], None]]
 
-    def full(loads: Callable[[Any], Any]) -> Callable[[str], Any]:
-        if "." not in bids and "." not in asks:
 
-            def run(msg: str) -> Any:
-                d = loads(msg)
-                return (
-                    [(float(e[0]), float(e[1])) for e in d[bids][:DEPTH]],
-                    [(float(e[0]), float(e[1])) for e in d[asks][:DEPTH]],
-                )
+def parser_candidate(name: str, loads: Callable[[Any], Any], bids: str, asks: str) -> Candidate:
+    """What a user writes with a full parser: parse, then ``float()`` over the top of each side.
 
-        else:
+    Returns the per-frame function (checked against the reference) and the same code as a loop over a chunk
+    of frames (timed: the loop is the user's, no harness call per frame)."""
+    b = bids.split(".")
+    a = asks.split(".")
+    if len(b) == 1 and len(a) == 1:
+        kb, ka = b[0], a[0]
 
-            def run(msg: str) -> Any:
-                d = loads(msg)
-                return (
-                    [(float(e[0]), float(e[1])) for e in _walk(d, bids)[:DEPTH]],
-                    [(float(e[0]), float(e[1])) for e in _walk(d, asks)[:DEPTH]],
-                )
+        def one(frame: str) -> Any:
+            d = loads(frame)
+            return [(float(p), float(q)) for p, q in d[kb][:DEPTH]], [(float(p), float(q)) for p, q in d[ka][:DEPTH]]
 
-        return run
+        def loop(chunk: Sequence[str]) -> None:
+            for frame in chunk:
+                d = loads(frame)
+                [(float(p), float(q)) for p, q in d[kb][:DEPTH]]
+                [(float(p), float(q)) for p, q in d[ka][:DEPTH]]
 
-    out.append(("json.loads + float()", full(json.loads)))
-    out.append(("orjson.loads + float()", full(orjson.loads) if orjson else None))  # type: ignore[arg-type]
-    out.append(("yyjson.loads + float()", full(yyjson.loads) if yyjson else None))  # type: ignore[arg-type]
-    out.append(("msgspec.json.decode + float()", full(msgspec.json.Decoder().decode) if msgspec else None))  # type: ignore[arg-type]
+    else:
+        (b1, b2), (a1, a2) = b, a
+
+        def one(frame: str) -> Any:
+            d = loads(frame)
+            return (
+                [(float(p), float(q)) for p, q in d[b1][b2][:DEPTH]],
+                [(float(p), float(q)) for p, q in d[a1][a2][:DEPTH]],
+            )
+
+        def loop(chunk: Sequence[str]) -> None:
+            for frame in chunk:
+                d = loads(frame)
+                [(float(p), float(q)) for p, q in d[b1][b2][:DEPTH]]
+                [(float(p), float(q)) for p, q in d[a1][a2][:DEPTH]]
+
+    return name, one, loop
+
+
+def msgspec_candidate(msgspec: Any) -> Candidate:
+    """A typed msgspec decode of the depth20 shape; msgspec converts the numeric strings (``strict=False``)."""
+
+    class Depth(msgspec.Struct):
+        lastUpdateId: int
+        bids: list[tuple[float, float]]
+        asks: list[tuple[float, float]]
+
+    decode = msgspec.json.Decoder(Depth, strict=False).decode
+
+    def one(frame: str) -> Any:
+        d = decode(frame)
+        return d.bids[:DEPTH], d.asks[:DEPTH]
+
+    def loop(chunk: Sequence[str]) -> None:
+        for frame in chunk:
+            d = decode(frame)
+            d.bids[:DEPTH]
+            d.asks[:DEPTH]
+
+    return "msgspec typed decode (Struct) [user code]", one, loop
+
+
+def candidates(bids: str, asks: str, stream: bool) -> list[Candidate]:
+    from dragonfly._core import extract
+
+    out: list[Candidate] = []
+    if stream:
+        top = extract.TopExtractor(bids, asks, DEPTH)
+
+        def top_one(frame: str) -> Any:
+            top.update(frame)
+            return top.bids, top.asks
+
+        def top_loop(chunk: Sequence[str]) -> None:
+            update = top.update
+            for frame in chunk:
+                update(frame)
+                top.bids  # noqa: B018 (reading the views is part of what is timed)
+                top.asks  # noqa: B018
+
+        out.append(("TopExtractor.update + .bids/.asks [user API]", top_one, top_loop))
+    el = extract.extract_levels
+
+    def el_loop(chunk: Sequence[str]) -> None:
+        for frame in chunk:
+            el(frame, bids, DEPTH)
+            el(frame, asks, DEPTH)
+
+    out.append(("extract_levels x2 [user API]", lambda f: (el(f, bids, DEPTH), el(f, asks, DEPTH)), el_loop))
+    orjson = _optional("orjson")
+    if orjson is not None:
+        out.append(parser_candidate("orjson.loads + float() [user code]", orjson.loads, bids, asks))
+    msgspec = _optional("msgspec")
+    if msgspec is not None:
+        if bids == "bids" and asks == "asks":
+            out.append(msgspec_candidate(msgspec))
+        out.append(parser_candidate("msgspec.json.decode + float() [user code]", msgspec.json.decode, bids, asks))
+    yyjson = _optional("yyjson")
+    if yyjson is not None:
+        out.append(parser_candidate("yyjson.loads + float() [user code]", yyjson.loads, bids, asks))
+    out.append(parser_candidate("json.loads + float() [user code]", json.loads, bids, asks))
     return out
 
 
-def _result(obj: Any) -> Any:
-    if isinstance(obj, (extract_c.TopExtractor if extract_c else (), extract_py.TopExtractor)):
-        return (list(obj.bids), list(obj.asks))
-    return (list(obj[0]), list(obj[1]))
+def _as_lists(result: Any) -> tuple[list[Any], list[Any]]:
+    return [tuple(lv) for lv in result[0]], [tuple(lv) for lv in result[1]]
 
 
-def measure(
-    cands: Sequence[tuple[str, Callable[[str], Any] | None]], msg: str, number: int, repeat: int
-) -> dict[str, float]:
-    """Median ns per call of each candidate. Samples are interleaved (round robin) so
-    that load on a shared machine hits every candidate alike; the garbage collector is
-    off while timing, as in ``timeit``."""
-    samples: dict[str, list[float]] = {name: [] for name, fn in cands if fn is not None}
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            for name, fn in cands:
-                if fn is None:
-                    continue
-                t0 = time.perf_counter_ns()
-                for _ in range(number):
-                    fn(msg)
-                samples[name].append((time.perf_counter_ns() - t0) / number)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return {name: statistics.median(values) for name, values in samples.items()}
+def _chunked(loop: Callable[[Sequence[str]], None], chunks: list[Sequence[str]]) -> Callable[[], None]:
+    """One call runs ``loop`` on the next chunk of frames (in stream order, wrapping around): each round times
+    every candidate on the same chunk, short enough that the load of a shared machine changes little in it."""
+    state = [0]
+
+    def run() -> None:
+        chunk = chunks[state[0] % len(chunks)]
+        state[0] += 1
+        loop(chunk)
+
+    return run
 
 
-def run_case(label: str, msg: str, bids: str, asks: str, number: int, repeat: int) -> None:
-    want = (
-        [(float(e[0]), float(e[1])) for e in _walk(json.loads(msg), bids)[:DEPTH]],
-        [(float(e[0]), float(e[1])) for e in _walk(json.loads(msg), asks)[:DEPTH]],
+def run_case(label: str, frames: Sequence[str], bids: str, asks: str, rounds: int, stream: bool) -> None:
+    from dragonfly._core import extract
+
+    cands = candidates(bids, asks, stream)
+    for name, one, _ in cands:
+        for frame in frames:
+            assert _as_lists(one(frame)) == reference(frame, bids, asks), f"{name} disagrees with json.loads ({label})"
+    chunks = [frames[i : i + CHUNK] for i in range(0, len(frames), CHUNK)]
+    names = [name for name, _, _ in cands]
+    fns = [_chunked(loop, chunks) for _, _, loop in cands]
+    if stream:
+        top = extract.TopExtractor(bids, asks, DEPTH)
+
+        def update_loop(chunk: Sequence[str]) -> None:
+            update = top.update
+            for frame in chunk:
+                update(frame)
+
+        fns.append(_chunked(update_loop, chunks))
+        names.append("TopExtractor.update only [internal C path: no Python objects]")
+    times = interleaved_cpu(fns, rounds)
+    per = [t / len(chunks[0]) * 1e9 for t in times]
+    size = sum(len(f) for f in frames) // len(frames)
+    print(f"\n{label}: {len(frames)} frames of ~{size} bytes; top {DEPTH} of {bids!r} and {asks!r} as floats")
+    base = dict(zip(names, per, strict=True))
+    print(f"  {'candidate':62} {'CPU ns/frame':>12}   user code's time / the API's time")
+    firsts = [n for n in names if "[user API]" in n]
+    for name, ns in zip(names, per, strict=True):
+        extra = ""
+        if "[user code]" in name:
+            extra = "  ".join(f"{ns / base[f]:5.1f}x vs {f.split(' ')[0]}" for f in firsts)
+        print(f"  {name:62} {ns:12.0f}   {extra}")
+
+
+def floor(frames: Sequence[str], rounds: int) -> None:
+    """Where the time of TopExtractor.update + reading goes, on frames where every level is new."""
+    from dragonfly._core import extract
+
+    top = extract.TopExtractor("bids", "asks", DEPTH)
+    el = extract.extract_levels
+    f0 = frames[0]
+    frames = frames[:CHUNK]  # every level differs from one frame to the next, also across rounds
+
+    def upd_read() -> None:
+        for f in frames:
+            top.update(f)
+            top.bids  # noqa: B018 (the read is what is timed)
+            top.asks  # noqa: B018
+
+    def upd() -> None:
+        for f in frames:
+            top.update(f)
+
+    times = interleaved_cpu(
+        [upd_read, upd, lambda: [el(f0, "bids", 0) for _ in frames], lambda: [(0.5, 1.5) for _ in frames]], rounds
     )
-    cands = candidates(bids, asks)
-    for name, fn in cands:
-        if fn is not None:
-            got = _result(fn(msg))
-            assert got == want, f"{name} disagrees with json.loads on {label}"
-    # scale the loop to the message size so that one sample takes a few ms for the slow candidates
-    n = max(5, number * 2000 // max(len(msg), 2000))
-    fast = [(name, fn) for name, fn in cands if "pure-Python" not in name]
-    slow = [(name, fn) for name, fn in cands if "pure-Python" in name]
-    timings = measure(fast, msg, n, repeat)
-    timings.update(measure(slow, msg, max(1, n // 50), max(3, repeat // 3)))
-    base_name = cands[0][0]
-    base = timings[base_name]
-    print(f"\n{label}: {len(msg)} bytes, top {DEPTH} bids + top {DEPTH} asks ({bids!r}, {asks!r})")
-    print(f"  {'candidate':44} {'median':>12} {'vs ' + base_name.split(' (')[0]:>34}")
-    for name, _ in cands:
-        if name not in timings:
-            print(f"  {name:44} {'not installed':>12}")
-            continue
-        t = timings[name]
-        unit = f"{t / 1000:.2f} us" if t >= 1000 else f"{t:.0f} ns"
-        ratio = t / base
-        print(f"  {name:44} {unit:>12} {ratio:>33.1f}x")
+    per = [t / len(frames) * 1e9 for t in times]
+    print(f"\nfloor, on {len(frames)} frames where every level is new (CPU ns per frame):")
+    print(f"  update + read both views: {per[0]:.0f}; update alone (parse both sides into C arrays): {per[1]:.0f}")
+    print(f"  -> building 2 x {DEPTH} (price, qty) tuples + {4 * DEPTH} floats + 2 tuples: {per[0] - per[1]:.0f}")
+    print(f"  one extract_levels call that reads nothing (depth 0: call, arguments, path lookup): {per[2]:.0f}")
+    print(f"  (an empty Python loop step with a constant tuple, for scale: {per[3]:.0f})")
 
 
 def main(argv: list[str] | None = None) -> int:
+    require_compiled(PROG)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--number", type=int, default=500, help="calls per sample for a 2 KB message")
-    ap.add_argument("--repeat", type=int, default=31, help="samples per candidate (interleaved)")
-    ap.add_argument("--quick", action="store_true", help="fewer samples")
+    ap.add_argument("--rounds", type=int, default=101, help="interleaved rounds (median reported)")
+    ap.add_argument("--frames", type=int, default=1000, help="frames of the depth20 stream per round")
+    ap.add_argument("--quick", action="store_true", help="fewer rounds and frames")
     args = ap.parse_args(argv)
     if args.quick:
-        args.number, args.repeat = 200, 7
-    print(f"python {sys.version.split()[0]}, dragonfly core: {core_implementation()}")
-    print("versions:", ", ".join(f"{m.__name__} {_version(m.__name__)}" for m in (orjson, yyjson, msgspec) if m))
-    for name, mod in (("orjson", orjson), ("yyjson", yyjson), ("msgspec", msgspec)):
-        if mod is None:
-            print(f"{name}: not installed")
-    cases = [
-        ("generated Binance depth20", binance_depth20(), "bids", "asks"),
-        ("generated Bitstamp order_book, 100 levels", bitstamp_order_book_100(), "data.bids", "data.asks"),
-    ]
-    cases += real_messages()
-    for label, msg, bids, asks in cases:
-        run_case(label, msg, bids, asks, args.number, args.repeat)
+        args.rounds, args.frames = 21, 300
+    header(PROG, ("orjson", "msgspec", "yyjson"))
+    stream = binance_depth20_stream()
+    label = "Binance depth20 stream rebuilt from the live BTCUSDT depth@100ms capture"
+    if stream is None:
+        stream = generated_depth20_stream(args.frames)
+        label = "generated depth20 stream (captures not found)"
+    stream = stream[: args.frames]
+    run_case(label, stream, "bids", "asks", args.rounds, True)
+    fresh = all_new(stream)
+    run_case("the same frames, every level new (nothing to reuse)", fresh, "bids", "asks", args.rounds, True)
+    floor(fresh, args.rounds)
+    for lbl, frame, bids, asks in single_frames():
+        run_case(lbl, [frame] * 20, bids, asks, args.rounds, False)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

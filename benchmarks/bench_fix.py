@@ -16,9 +16,9 @@ this process on the same bytes:
 * ``simplefix parse+decode``     -- the same plus walking the pairs into (side, price, size) floats.
 
 Every candidate's decoded entries are checked equal before timing. Timing:
-``perf_counter_ns`` around ``--number`` calls (fewer for slow candidates, so a repeat stays near
-0.3 s), repeated ``--repeat`` times; the median
-per call gives messages/s; ratio = candidate / ``dragonfly parse+decode``.
+``_timing.interleaved_cpu`` (CPU time of this thread),
+``--repeat`` rounds of ``--number`` calls (the pure twin: a twentieth), candidates in rotating
+order; the median per call gives messages/s; ratio = candidate / ``dragonfly parse+decode``.
 
 Part 2, end to end. In one process and one event loop: the simulated FIX venue
 (:mod:`dragonfly.sim.fix_venue`, stalled so the benchmark drives it) -> our FIX
@@ -29,22 +29,21 @@ yields the resulting 35=X (both ``perf_counter_ns`` in the same process). Sample
 where the consolidated top N did not change (no message reaches the customer) are
 skipped. p50/p90/p99 over ``--samples`` samples.
 
-Run: ``python benchmarks/bench_fix.py [--quick]``; ``DRAGONFLY_NO_EXTENSIONS=1`` for the pure core.
+Run: ``python benchmarks/bench_fix.py [--quick]`` (refuses to run on the pure-Python core).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 import simplefix
+from _timing import header, interleaved_cpu, percentiles, require_compiled
 
-from dragonfly import core_implementation
 from dragonfly._core import fix_py
 
 try:
@@ -54,13 +53,24 @@ except ImportError:  # pure build
 
 
 def make_w() -> bytes:
-    fields: list[tuple[int, object]] = [(49, "VENUE"), (56, "DRAGONFLY"), (34, 123456),
-                                        (52, "20240101-12:00:00.000"), (262, "ETH-BTC:1"), (55, "ETH-BTC"), (268, 20)]
+    fields: list[tuple[int, object]] = [
+        (49, "VENUE"),
+        (56, "DRAGONFLY"),
+        (34, 123456),
+        (52, "20240101-12:00:00.000"),
+        (262, "ETH-BTC:1"),
+        (55, "ETH-BTC"),
+        (268, 20),
+    ]
     for i in range(10):
         fields += [(269, "0"), (270, round(0.065 - i * 0.00001, 5)), (271, round(1.5 + i * 0.37, 3)), (30, "binance")]
     for i in range(10):
-        fields += [(269, "1"), (270, round(0.06501 + i * 0.00001, 5)), (271, round(2.25 + i * 0.41, 3)),
-                   (30, "bitstamp")]
+        fields += [
+            (269, "1"),
+            (270, round(0.06501 + i * 0.00001, 5)),
+            (271, round(2.25 + i * 0.41, 3)),
+            (30, "bitstamp"),
+        ]
     return fix_py.encode_message("W", fields)
 
 
@@ -86,22 +96,6 @@ def simplefix_decode(raw: bytes) -> list[tuple[int, float, float]]:
     return out
 
 
-def timeit(fn: Callable[[], object], number: int, repeat: int) -> float:
-    """Median ns per call; ``number`` calls per repeat, lowered so one repeat stays near 0.3 s."""
-    t0 = time.perf_counter_ns()
-    for _ in range(20):
-        fn()
-    per = max(1.0, (time.perf_counter_ns() - t0) / 20)
-    number = max(50, min(number, int(0.3e9 / per)))
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter_ns()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter_ns() - t0) / number)
-    return statistics.median(runs)
-
-
 def bench_parse(number: int, repeat: int) -> None:
     raw = make_w()
     ref = entries_of(fix_py.market_data(fix_py.parse_message(raw)))
@@ -125,10 +119,13 @@ def bench_parse(number: int, repeat: int) -> None:
 
     cands.append(("simplefix parse", sf_parse))
     cands.append(("simplefix parse+decode", lambda: simplefix_decode(raw)))
-    results = [(name, timeit(fn, number, repeat)) for name, fn in cands]
+    fast = [(name, fn) for name, fn in cands if "[pure]" not in name]
+    slow = [(name, fn) for name, fn in cands if "[pure]" in name]
+    times = interleaved_cpu([fn for _, fn in fast], repeat, number=number)
+    times += interleaved_cpu([fn for _, fn in slow], repeat, number=max(1, number // 20)) if slow else []
+    results = [(name, t * 1e9) for (name, _), t in zip(fast + slow, times, strict=True)]
     base = results[0][1]
-    print(f"# 35=W, 20 MDEntries, {len(raw)} bytes; core={core_implementation()}; "
-          f"median of {repeat} repeats")
+    print(f"# 35=W, 20 MDEntries, {len(raw)} bytes; median of {repeat} interleaved rounds of {number} calls")
     print(f"{'candidate':34s} {'ns/msg':>10s} {'msgs/s':>12s} {'ratio':>10s}  (ratio: ns/msg over {results[0][0]})")
     for name, ns in results:
         print(f"{name:34s} {ns:10.0f} {1e9 / ns:12,.0f} {ns / base:10.2f}")
@@ -148,8 +145,14 @@ async def bench_e2e(samples: int) -> None:
     sim.stall()
     agg = BboAggregator(AggregatorConfig(instrument="ETH-BTC", venues=("fixsim",), depth=10, liquidity=False))
     agg.start()
-    feed = create_feed(get_venue("fixsim"), instruments=["ETH-BTC"], depth=10, sink=agg,
-                       config=FixsimConfig(base_url=sim.address, heartbeat_s=30), backoff=Backoff())
+    feed = create_feed(
+        get_venue("fixsim"),
+        instruments=["ETH-BTC"],
+        depth=10,
+        sink=agg,
+        config=FixsimConfig(base_url=sim.address, heartbeat_s=30),
+        backoff=Backoff(),
+    )
     feed.start()
     server = FixServer({"ETH-BTC": agg.views}, FixServerConfig(port=0, customers={"BOT": None}))
     await server.start()
@@ -188,18 +191,19 @@ async def bench_e2e(samples: int) -> None:
     await feed.stop()
     await agg.stop()
     await sim.stop()
-    lat.sort()
-
-    def q(p: float) -> float:
-        return lat[min(len(lat) - 1, int(p * len(lat)))] / 1000
-
-    print(f"# end to end: FIX venue -> client -> aggregator -> FIX server -> FIX customer, one process; "
-          f"core={core_implementation()}")
-    print(f"samples {len(lat)} (skipped {skipped} with no change in the top 10): "
-          f"p50 {q(0.5):.1f} us, p90 {q(0.9):.1f} us, p99 {q(0.99):.1f} us")
+    pct = percentiles([x / 1000 for x in lat], (50, 90, 99))
+    print(
+        "# end to end: FIX venue send -> our FIX client -> feed -> aggregator -> FIX server -> customer's FIX "
+        "client yields the 35=X, one process"
+    )
+    print(
+        f"samples {len(lat)} (skipped {skipped} with no change in the top 10): "
+        f"p50 {pct[50]:.1f} us, p90 {pct[90]:.1f} us, p99 {pct[99]:.1f} us"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
+    require_compiled("bench_fix")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="few iterations (smoke run)")
     ap.add_argument("--number", type=int, default=20000)
@@ -208,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.number, args.repeat, args.samples = 500, 3, 100
+    header("bench_fix", ("simplefix",))
     bench_parse(args.number, args.repeat)
     asyncio.run(bench_e2e(args.samples))
     return 0

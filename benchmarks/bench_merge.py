@@ -3,24 +3,29 @@
 Method
 ------
 * Data: K = 2, 4, 8 venues, each with 10 bids and 10 asks (best first, float prices on a
-  0.5 grid so that prices tie across venues, random float quantities), seeded.
+  0.5 grid so that prices tie across venues, random float quantities), seeded; the books are
+  what a user holds: ``{venue: (bids, asks)}`` with lists of ``(price, qty)`` float tuples.
   One call merges both sides to depth 10.
-* Compared, in one process, on the same data:
+* Compared, in one process, on the same data, in interleaved rounds (``_timing.interleaved_cpu``:
+  CPU time of this thread):
 
-  - ``heapq.merge(key=...)`` + ``islice(depth)`` over per-venue lists of
-    ``(venue, price, qty)`` tuples built beforehand (not timed), with the same ordering
-    key as dragonfly (price, then qty descending, then venue);
-  - ``heapq.merge`` + ``islice`` over pre-keyed tuples ``(-price, -qty, venue)``
-    (no key function: the fastest way to use heapq; the tuples are built beforehand);
-  - ``dragonfly merge_levels``: the compiled Python-facing call (reads the Python
-    input, validates it, builds the output list of tuples);
-  - ``C level``: ``merge_c.merge_side`` on both sides from C arrays loaded beforehand,
-    the path the aggregator uses (``merge_c._bench_merge_side_ns``);
-  - the pure-Python twin, and ``merge_liquidity`` (compiled) for reference.
+  - ``heapq.merge(key=) + islice`` [user code, the baseline]: per-venue lists of
+    ``(venue, price, qty)`` tuples built beforehand (not timed), merged by
+    ``heapq.merge(*lists, key=...)`` with the same ordering key as dragonfly (bids:
+    ``(-price, -qty, venue)``, asks: ``(price, -qty, venue)``), the first 10 taken with
+    ``islice`` into a list, for each side; output: lists of ``(venue, price, qty)``, as
+    ``merge_levels`` returns;
+  - ``heapq.merge`` over pre-keyed tuples ``(-price, -qty, venue)`` [user code]: no key
+    function, the fastest way to use heapq (tuples built beforehand, output not turned back
+    into ``(venue, price, qty)``);
+  - ``merge_levels`` [user API]: the compiled Python-facing call (reads the Python input,
+    validates it, builds the output lists of tuples);
+  - ``merge_side`` both sides [internal C path]: from C arrays loaded beforehand, the path the
+    aggregator uses (``merge_c._bench_merge_side_ns``, its own loop);
+  - ``merge_liquidity`` [user API] and its C path, and the pure-Python twin, for reference.
 
-* Each figure is the median over ``--repeat`` runs of the time per call (``timeit``
-  with ``--number`` calls per run; the C-level loop times ``--number * 20`` calls).
-  Ratios are heapq (key=) time divided by the method's time.
+* Each figure is the median over ``--rounds`` interleaved rounds of ``--number`` calls.
+  Ratios are the heapq (key=) time divided by the method's time.
 
 Run: ``python benchmarks/bench_merge.py`` (after building the extensions).
 """
@@ -31,17 +36,11 @@ import argparse
 import heapq
 import random
 import statistics
-import timeit
 from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
-from dragonfly._core import merge_py
-
-try:
-    from dragonfly._core import merge_c
-except ImportError:  # pure build
-    merge_c = None  # type: ignore[assignment]
+from _timing import header, interleaved_cpu, require_compiled
 
 DEPTH = 10
 LEVELS = 10
@@ -93,52 +92,57 @@ def heapq_prekeyed_merge(books: dict[str, Any]) -> Callable[[], Any]:
     return run
 
 
-def median_ns(func: Callable[[], Any], number: int, repeat: int) -> float:
-    return statistics.median(timeit.repeat(func, number=number, repeat=repeat)) / number * 1e9
-
-
-def report(k: int, books: Books, number: int, repeat: int) -> None:
+def report(k: int, books: Books, number: int, rounds: int) -> None:
     """Print one block of the table: every method on the same ``k`` venues' books."""
+    from dragonfly._core import merge_c, merge_py
+
     expected = merge_py.merge_levels(books, DEPTH)
     key_run = heapq_key_merge(books)
     got = key_run()
-    assert [(v, p, q) for v, p, q in got[0]] == expected[0] and list(got[1]) == expected[1]
-    rows: list[tuple[str, float]] = []
-    base = median_ns(key_run, number, repeat)
-    rows.append(("heapq.merge(key=) + islice", base))
-    rows.append(("heapq.merge pre-keyed tuples + islice", median_ns(heapq_prekeyed_merge(books), number, repeat)))
-    if merge_c is not None:
-        assert merge_c.merge_levels(books, DEPTH) == expected
-        ns = median_ns(lambda: merge_c.merge_levels(books, DEPTH), number, repeat)
-        rows.append(("dragonfly merge_levels (compiled)", ns))
-        c_level = statistics.median(merge_c._bench_merge_side_ns(books, DEPTH, number * 20) for _ in range(repeat))
-        rows.append(("dragonfly C level merge_side (both sides)", c_level))
-        ns = median_ns(lambda: merge_c.merge_liquidity(books, DEPTH), number, repeat)
-        rows.append(("dragonfly merge_liquidity (compiled)", ns))
-        c_liq = statistics.median(merge_c._bench_merge_side_ns(books, DEPTH, number * 20, True) for _ in range(repeat))
-        rows.append(("dragonfly C level merge_liquidity_side", c_liq))
-    ns = median_ns(lambda: merge_py.merge_levels(books, DEPTH), max(number // 10, 1), repeat)
-    rows.append(("dragonfly merge_levels (pure Python)", ns))
+    assert (got[0], got[1]) == expected
+    assert merge_c.merge_levels(books, DEPTH) == expected
+    names = [
+        "heapq.merge(key=) + islice [user code]",
+        "heapq.merge pre-keyed tuples + islice [user code]",
+        "merge_levels [user API]",
+        "merge_liquidity [user API]",
+    ]
+    fns: list[Callable[[], Any]] = [
+        key_run,
+        heapq_prekeyed_merge(books),
+        lambda: merge_c.merge_levels(books, DEPTH),
+        lambda: merge_c.merge_liquidity(books, DEPTH),
+    ]
+    rows = list(zip(names, (t * 1e9 for t in interleaved_cpu(fns, rounds, number=number)), strict=True))
+    c_level = statistics.median(merge_c._bench_merge_side_ns(books, DEPTH, number * 20) for _ in range(rounds))
+    rows.append(("merge_side, both sides [internal C path]", c_level))
+    c_liq = statistics.median(merge_c._bench_merge_side_ns(books, DEPTH, number * 20, True) for _ in range(rounds))
+    rows.append(("merge_liquidity_side, both sides [internal C path]", c_liq))
+    py = interleaved_cpu(
+        [lambda: merge_py.merge_levels(books, DEPTH)], max(3, rounds // 3), number=max(number // 10, 1)
+    )
+    rows.append(("merge_levels, pure-Python twin", py[0] * 1e9))
+    base = rows[0][1]
     for name, ns in rows:
-        print(f"{k:>2}  {name:<40} {ns:>11.0f} {base / ns:>8.1f}x")
+        print(f"{k:>2}  {name:<52} {ns:>11.0f} {base / ns:>8.1f}x")
 
 
 def main() -> None:
+    require_compiled("bench_merge")
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--number", type=int, default=20000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--number", type=int, default=2000, help="calls per round")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (median reported)")
     args = parser.parse_args()
+    header("bench_merge")
     rng = random.Random(20240601)
     print(f"merge of K venues x {LEVELS} levels per side into depth {DEPTH} (both sides per call)")
-    print(f"median ns per call over {args.repeat} runs; ratio = heapq.merge(key=) time / this time\n")
-    header = f"{'K':>2}  {'method':<40} {'median ns':>11} {'vs heapq':>9}"
-    print(header)
-    print("-" * len(header))
+    print(f"median CPU ns per call over {args.rounds} interleaved rounds; ratio = heapq.merge(key=) time / this time\n")
+    head = f"{'K':>2}  {'method':<52} {'CPU ns':>11} {'vs heapq':>9}"
+    print(head)
+    print("-" * len(head))
     for k in (2, 4, 8):
-        report(k, make_books(k, rng), args.number, args.repeat)
+        report(k, make_books(k, rng), args.number, args.rounds)
         print()
-    if merge_c is None:
-        print("compiled core not available: only the pure-Python twin was measured")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from _timing import REPO as ROOT
+from _timing import cpu_seconds, header, percentiles, require_compiled
+
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -242,23 +244,11 @@ class Blaster:
 
 
 # ------------------------------------------------------------------------------------------------- measuring
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _rss_mb(pid: int | str = "self") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _pct(values: list[int], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))] / 1000.0
 
 
 async def _all_live(aggs: list[Any], timeout: float) -> None:
@@ -305,13 +295,13 @@ async def throughput(workers: int, n: int, duration: float) -> dict[str, float]:
         await asyncio.sleep(2.0)  # warm-up
         c0 = blaster.count()
         t0 = time.perf_counter()
-        cpu0 = [_cpu_s(p) for p in pids]
+        cpu0 = [cpu_seconds(p) for p in pids]
         me0 = time.process_time()
         m0 = sum(f.stats.messages for f in so.feeds)
         await asyncio.sleep(duration)
         c1 = blaster.count()
         t1 = time.perf_counter()
-        cpu1 = [_cpu_s(p) for p in pids]
+        cpu1 = [cpu_seconds(p) for p in pids]
         me1 = time.process_time()
         m1 = sum(f.stats.messages for f in so.feeds)
         frames = c1["frames"] - c0["frames"]
@@ -392,7 +382,8 @@ async def latency(mode: str, n: int, rate: int, duration: float, nats_url: str =
         for a in aggs:
             await a.stop()
         blaster.close()
-    return {"p50_us": _pct(lat, 0.5), "p99_us": _pct(lat, 0.99), "p999_us": _pct(lat, 0.999), "samples": len(lat)}
+    pct = percentiles([x / 1000.0 for x in lat])
+    return {"p50_us": pct[50], "p99_us": pct[99], "p999_us": pct[99.9], "samples": len(lat)}
 
 
 def _free_port() -> int:
@@ -448,11 +439,7 @@ async def child_main(args: argparse.Namespace) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    import dragonfly
-
-    if dragonfly.core_implementation() != "cython":
-        raise SystemExit("bench_scaleout times the compiled core; build it (python setup.py build_ext --inplace) "
-                         "and unset DRAGONFLY_NO_EXTENSIONS")
+    header("bench_scaleout", ("aiohttp", "nats-py"))
     print(f"# {os.cpu_count()} CPUs (shared with other jobs), load average {os.getloadavg()[0]:.1f}; "
           f"{args.instruments} instruments x {len(VENUES)} venues ({', '.join(VENUES)})", flush=True)
     base = _base_rss_mb()
@@ -506,6 +493,7 @@ if __name__ == "__main__":
     ap.add_argument("--workers", type=int, default=1, help="workers of a --child throughput run")
     ap.add_argument("--nats-url", default="", help="the NATS server of a --child nats run")
     a = ap.parse_args()
+    require_compiled("bench_scaleout")
     if a.blast:
         asyncio.run(blaster_main(a))
     elif a.child:

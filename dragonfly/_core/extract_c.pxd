@@ -52,6 +52,8 @@ cdef class TopExtractor:
     cdef bint _valid
     cdef object _bids_cache
     cdef object _asks_cache
+    cdef object _bids_prev        # the last tuple built for a side: its unchanged levels are reused
+    cdef object _asks_prev
 
     cdef int update_buffer(self, const char* buf, Py_ssize_t n) except -1
     # 1 when the top N changed, 0 when identical; raises ExtractError (pos in bytes).

@@ -22,7 +22,11 @@ Cython modules can ``cimport`` :class:`CompiledPath`, :func:`extract_into` and
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_Check
 from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
@@ -855,6 +859,8 @@ cdef class TopExtractor:
         self._valid = False
         self._bids_cache = None
         self._asks_cache = None
+        self._bids_prev = None
+        self._asks_prev = None
 
     def __dealloc__(self):
         PyMem_Free(self._mem)
@@ -879,19 +885,23 @@ cdef class TopExtractor:
         self._valid = False
         self._bids_cache = None
         self._asks_cache = None
+        self._bids_prev = None
+        self._asks_prev = None
 
     @property
     def bids(self):
         """Bid levels of the last successful update (``()`` before any)."""
         if self._bids_cache is None:
-            self._bids_cache = _tuple_levels(self.bid_px, self.bid_qty, self.n_bids)
+            self._bids_cache = _tuple_levels(self.bid_px, self.bid_qty, self.n_bids, self._bids_prev)
+            self._bids_prev = self._bids_cache
         return self._bids_cache
 
     @property
     def asks(self):
         """Ask levels of the last successful update (``()`` before any)."""
         if self._asks_cache is None:
-            self._asks_cache = _tuple_levels(self.ask_px, self.ask_qty, self.n_asks)
+            self._asks_cache = _tuple_levels(self.ask_px, self.ask_qty, self.n_asks, self._asks_prev)
+            self._asks_prev = self._asks_cache
         return self._asks_cache
 
     @property
@@ -1063,6 +1073,80 @@ cdef Py_ssize_t _joint_prefix(CompiledPath a, CompiledPath b):
     return -1  # equal paths, or one a prefix of the other
 
 
-cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n):
-    cdef Py_ssize_t i
-    return tuple([(px[i], qx[i]) for i in range(n)])
+DEF REUSE_WINDOW = 4
+
+
+cdef inline bint _same_double(double a, double b) noexcept:
+    """Bit-identical (``-0.0`` differs from ``0.0``; values here are finite)."""
+    return memcmp(&a, &b, sizeof(double)) == 0
+
+
+cdef inline int _match(object prev, Py_ssize_t j, double p, double q, PyObject** found) noexcept:
+    """Compare level ``j`` of ``prev`` with ``(p, q)``: 2 (``found``: that level), 1 (``found``: its
+    price float) or 0."""
+    cdef PyObject* old = PyTuple_GET_ITEM(prev, j)
+    cdef PyObject* price = PyTuple_GET_ITEM(<object>old, 0)
+    if not _same_double(PyFloat_AS_DOUBLE(<object>price), p):
+        return 0
+    if _same_double(PyFloat_AS_DOUBLE(<object>PyTuple_GET_ITEM(<object>old, 1)), q):
+        found[0] = old
+        return 2
+    found[0] = price
+    return 1
+
+
+cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev):
+    """The levels as a tuple of ``(price, qty)`` tuples.
+
+    ``prev`` (None, or a tuple this function built before) lends its objects: a level equal to one of
+    ``prev`` (bit for bit, searched near the expected index) is that very tuple, and a level whose price
+    equals one of ``prev`` shares that price float. On a depth stream most of the top N is unchanged
+    from one frame to the next, so most levels cost no allocation. Floats and tuples are immutable,
+    so sharing them is invisible to the caller (equality, hashing and values are the same).
+    """
+    cdef Py_ssize_t i, j, j0, lo, hi, m = 0, hint = 0
+    cdef int kind
+    cdef PyObject* found = NULL
+    cdef double p, q
+    cdef tuple out = PyTuple_New(n)
+    if prev is not None:
+        m = PyTuple_GET_SIZE(prev)
+    for i in range(n):
+        p = px[i]
+        q = qx[i]
+        kind = 0
+        if m:
+            # the expected index first (the previous level's shift kept), then a small window around it
+            j0 = hint if hint < m else m - 1
+            kind = _match(prev, j0, p, q, &found)
+            if kind:
+                hint = j0 + 1
+            else:
+                lo = j0 - REUSE_WINDOW if j0 > REUSE_WINDOW else 0
+                hi = j0 + REUSE_WINDOW + 1 if j0 + REUSE_WINDOW + 1 < m else m
+                for j in range(lo, hi):
+                    if j != j0:
+                        kind = _match(prev, j, p, q, &found)
+                        if kind:
+                            hint = j + 1
+                            break
+                if not kind:
+                    hint += 1
+        if kind == 2:
+            Py_INCREF(<object>found)
+            PyTuple_SET_ITEM(out, i, <object>found)
+            continue
+        level = PyTuple_New(2)
+        if kind == 1:
+            Py_INCREF(<object>found)
+            PyTuple_SET_ITEM(level, 0, <object>found)
+        else:
+            price = PyFloat_FromDouble(p)
+            Py_INCREF(price)
+            PyTuple_SET_ITEM(level, 0, price)
+        qty = PyFloat_FromDouble(q)
+        Py_INCREF(qty)
+        PyTuple_SET_ITEM(level, 1, qty)
+        Py_INCREF(level)
+        PyTuple_SET_ITEM(out, i, level)
+    return out

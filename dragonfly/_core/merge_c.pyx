@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from time import perf_counter_ns
 
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check, PyFloat_CheckExact, PyFloat_FromDouble
-from cpython.list cimport PyList_GET_SIZE
+from cpython.list cimport PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
@@ -32,6 +32,11 @@ from dragonfly.errors import LevelsError, LevelsTypeError
 __all__ = ("merge_levels", "merge_liquidity", "merge_top", "check_top")
 
 cdef extern from "Python.h":
+    bint PyDict_Next(object p, Py_ssize_t* pos, PyObject** key, PyObject** value) noexcept
+    bint PyUnicode_CheckExact(object o) noexcept
+    int PyUnicode_Compare(object a, object b) except? -1
+    void _df_incref "Py_INCREF"(PyObject* o)
+    void _df_decref "Py_DECREF"(PyObject* o)
     Py_ssize_t PY_SSIZE_T_MAX
 
 cdef tuple _SIDES = ("bids", "asks")
@@ -438,8 +443,13 @@ def merge_levels(books, depth):
     """Consolidate several venues' books into one top-``depth`` book (heap-based k-way merge).
 
     See :func:`dragonfly._core.merge_py.merge_levels`, the reference, for parameters,
-    ordering, what is examined, and the exceptions raised.
+    ordering, what is examined, and the exceptions raised. Inputs in the aggregator's and the
+    extractor's shapes (a ``dict`` of venue to lists or tuples of ``(float, float)`` pairs, in merge
+    order) take a fast path that allocates nothing but the output and reuses the input's floats.
     """
+    cdef object fast = _merge_fast(books, depth, True)
+    if fast is not None:
+        return fast
     cdef Py_ssize_t d = _check_depth(depth)
     cdef _Loaded ld = _load(books, d, False)
     cdef Py_ssize_t s, i, n, cap
@@ -516,99 +526,172 @@ cdef enum:
 def merge_top(books, depth):
     """:func:`merge_levels` with tuples out (see :func:`dragonfly._core.merge_py.merge_top`).
 
-    Fast path, with no heap allocation but the output: ``books`` an exact ``dict`` of
-    ``str`` to exact ``(bids, asks)`` tuples of exact ``(float, float)`` tuples, already
-    in merge order (no equal-price run with a larger quantity after a smaller one, no NaN,
-    best first), ``0 < depth``, at most ``MERGE_STACK_VENUES`` venues and ``_TOP_LEVELS``
-    examined levels per side. The output levels reuse the input's float objects. Anything
-    else, including every input :func:`merge_levels` would refuse, goes to
-    :func:`merge_levels`, so values and exceptions are the same.
+    Fast path (:func:`_merge_fast`), with no heap allocation but the output; anything else,
+    including every input :func:`merge_levels` would refuse, goes to :func:`merge_levels`, so
+    values and exceptions are the same.
+    """
+    cdef object out = _merge_fast(books, depth, False)
+    if out is None:
+        return _merge_top_slow(books, depth)
+    return out
+
+
+cdef object _merge_fast(object books, object depth, bint as_list):
+    """Both sides merged without a heap allocation but the output, or None when off the fast path.
+
+    The fast path takes ``books`` an exact ``dict`` of ``str`` to exact ``(bids, asks)`` pairs
+    (tuple or list) of exact tuples or lists of exact ``(float, float)`` pairs (tuple or list),
+    already in merge order (no equal-price run with a larger quantity after a smaller one, no NaN,
+    best first), ``0 < depth``, at most ``MERGE_STACK_VENUES`` venues and ``_TOP_LEVELS`` examined
+    levels per side: everything else returns None, for :func:`merge_levels` to decide. The output
+    levels are ``(venue, price, qty)`` tuples holding the input's own float objects (the values
+    :func:`merge_levels` gives), in tuples (``as_list`` false) or lists.
+
+    Reading runs no Python code. While the output is built (an allocation may run a collection, and a
+    finalizer could mutate the input's dict or lists) strong references taken here hold what is read:
+    each side's sequence, and where a list could lose them, the level tuples or floats.
     """
     cdef double price[2 * _TOP_LEVELS]
     cdef double qty[2 * _TOP_LEVELS]
-    cdef PyObject* objs[2 * _TOP_LEVELS]  # the level tuples; alive through `keep`
+    cdef PyObject* pobj[2 * _TOP_LEVELS]  # the price and quantity floats of each level read
+    cdef PyObject* qobj[2 * _TOP_LEVELS]
+    cdef PyObject* held[4 * _TOP_LEVELS + 4 * MERGE_STACK_VENUES]  # referenced here, released at the end
+    cdef PyObject* vname[MERGE_STACK_VENUES]
+    cdef PyObject* vbook[MERGE_STACK_VENUES]
+    cdef PyObject* key
+    cdef PyObject* val
+    cdef Py_ssize_t nheld = 0
     cdef Py_ssize_t base[2 * MERGE_STACK_VENUES]
     cdef SideView views[2 * MERGE_STACK_VENUES]
     cdef _Head heap[MERGE_STACK_VENUES]
     cdef Py_ssize_t pos[MERGE_STACK_VENUES]
     cdef Py_ssize_t cnt[2]
-    cdef Py_ssize_t d, k, v, s, i, n, m, o, hn, at
+    cdef Py_ssize_t d, k, v, s, i, n, m, o, hn, at, size
     cdef double p, q, prev = 0.0, prevq = 0.0, sign
     cdef PyObject* lv
-    cdef list names, keep
-    cdef object name, book, seq, lvl
-    cdef tuple out
-    cdef list result
+    cdef PyObject* pa
+    cdef PyObject* pb
+    cdef PyObject** pair
+    cdef PyObject** items
+    cdef object book, seq, lvl, out
+    cdef bint seq_list, level_tuple
     if type(books) is not dict or type(depth) is not int or depth <= 0 or depth > _TOP_LEVELS:
-        return _merge_top_slow(books, depth)
+        return None
     d = <Py_ssize_t>depth
     k = len(<dict>books)
     if k > MERGE_STACK_VENUES:
-        return _merge_top_slow(books, depth)
-    names = list(<dict>books)
-    for name in names:
-        if type(name) is not str:
-            return _merge_top_slow(books, depth)
-    names.sort()
-    keep = []
+        return None
+    # the venues in name order (insertion sort: k is small), their names and books held below
+    n = 0
+    i = 0
+    while PyDict_Next(books, &i, &key, &val):
+        if not PyUnicode_CheckExact(<object>key):
+            return None
+        m = n
+        while m > 0 and PyUnicode_Compare(<object>vname[m - 1], <object>key) > 0:
+            vname[m] = vname[m - 1]
+            vbook[m] = vbook[m - 1]
+            m -= 1
+        vname[m] = key
+        vbook[m] = val
+        n += 1
+    if n != k:
+        return None
     cnt[0] = 0
     cnt[1] = 0
-    for v in range(k):
-        book = (<dict>books)[names[v]]
-        if type(book) is not tuple or PyTuple_GET_SIZE(book) != 2:
-            return _merge_top_slow(books, depth)
+    try:
+        for v in range(k):
+            _hold(vname[v], held, &nheld)
+            _hold(vbook[v], held, &nheld)
+        for v in range(k):
+            book = <object>vbook[v]
+            pair = exact_items(<PyObject*>book, 2)
+            if pair == NULL:
+                return None
+            for s in range(2):
+                seq = <object>pair[s]
+                seq_list = type(seq) is list
+                if not seq_list and type(seq) is not tuple:
+                    return None
+                _hold(<PyObject*>seq, held, &nheld)
+                at = s * _TOP_LEVELS + cnt[s]
+                size = PyList_GET_SIZE(seq) if seq_list else PyTuple_GET_SIZE(seq)
+                # As merge_levels reads a side: the first d levels, then the rest of the d-th
+                # level's price run; the price of the level after that ends the read.
+                n = 0
+                for i in range(size):
+                    lv = item_at(seq, seq_list, i)
+                    level_tuple = PyTuple_CheckExact(<object>lv)
+                    items = exact_items(lv, 2)
+                    if items == NULL:
+                        return None
+                    pa = items[0]
+                    pb = items[1]
+                    if not (PyFloat_CheckExact(<object>pa) and PyFloat_CheckExact(<object>pb)):
+                        return None
+                    p = PyFloat_AS_DOUBLE(<object>pa)
+                    q = PyFloat_AS_DOUBLE(<object>pb)
+                    if i >= d and p != prev:
+                        break
+                    if cnt[s] + n >= _TOP_LEVELS:
+                        return None
+                    if p != p or q != q:
+                        return None
+                    if i:
+                        if (p > prev) if s == 0 else (p < prev):
+                            return None
+                        if p == prev and q > prevq:  # normalize_side would reorder the run
+                            return None
+                    price[at + i] = p
+                    qty[at + i] = q
+                    pobj[at + i] = pa
+                    qobj[at + i] = pb
+                    if seq_list:  # a finalizer could take the level out of the list: hold the floats
+                        if level_tuple:
+                            _hold(lv, held, &nheld)
+                        else:
+                            _hold(pa, held, &nheld)
+                            _hold(pb, held, &nheld)
+                    elif not level_tuple:  # a list level in a tuple: its items could be replaced
+                        _hold(pa, held, &nheld)
+                        _hold(pb, held, &nheld)
+                    prev = p
+                    prevq = q
+                    n += 1
+                views[s * k + v].price = price + at
+                views[s * k + v].qty = qty + at
+                views[s * k + v].n = n
+                base[s * k + v] = at
+                cnt[s] += n
+        result = [None, None]
         for s in range(2):
-            seq = <object>PyTuple_GET_ITEM(book, s)
-            if type(seq) is not tuple:
-                return _merge_top_slow(books, depth)
-            keep.append(seq)
-            at = s * _TOP_LEVELS + cnt[s]
-            # As merge_levels reads a side: the first d levels, then the rest of the d-th
-            # level's price run; the price of the level after that ends the read.
-            n = 0
-            for i in range(PyTuple_GET_SIZE(seq)):
-                lv = PyTuple_GET_ITEM(seq, i)
-                if not _float_pair(lv, &p, &q):
-                    return _merge_top_slow(books, depth)
-                if i >= d and p != prev:
-                    break
-                if cnt[s] + n >= _TOP_LEVELS:
-                    return _merge_top_slow(books, depth)
-                if p != p or q != q:
-                    return _merge_top_slow(books, depth)
-                if i:
-                    if (p > prev) if s == 0 else (p < prev):
-                        return _merge_top_slow(books, depth)
-                    if p == prev and q > prevq:  # normalize_side would reorder the run
-                        return _merge_top_slow(books, depth)
-                price[at + i] = p
-                qty[at + i] = q
-                objs[at + i] = lv
-                prev = p
-                prevq = q
-                n += 1
-            views[s * k + v].price = price + at
-            views[s * k + v].qty = qty + at
-            views[s * k + v].n = n
-            base[s * k + v] = at
-            cnt[s] += n
-    result = [None, None]
-    for s in range(2):
-        sign = -1.0 if s == 0 else 1.0
-        m = cnt[s] if cnt[s] < d else d
-        out = PyTuple_New(m)
-        hn = _heap_init(views + s * k, k, sign, heap, pos)
-        o = 0
-        while hn > 0 and o < m:
-            v = heap[0].v
-            lv = objs[base[s * k + v] + pos[v]]
-            lvl = (names[v], <object>PyTuple_GET_ITEM(<object>lv, 0), <object>PyTuple_GET_ITEM(<object>lv, 1))
-            Py_INCREF(lvl)
-            PyTuple_SET_ITEM(out, o, lvl)
-            o += 1
-            hn = _heap_advance(views + s * k, sign, heap, hn, pos)
-        result[s] = out
-    return result[0], result[1]
+            sign = -1.0 if s == 0 else 1.0
+            m = cnt[s] if cnt[s] < d else d
+            out = PyList_New(m) if as_list else PyTuple_New(m)
+            hn = _heap_init(views + s * k, k, sign, heap, pos)
+            o = 0
+            while hn > 0 and o < m:
+                v = heap[0].v
+                at = base[s * k + v] + pos[v]
+                lvl = (<object>vname[v], <object>pobj[at], <object>qobj[at])
+                Py_INCREF(lvl)
+                if as_list:
+                    PyList_SET_ITEM(out, o, lvl)
+                else:
+                    PyTuple_SET_ITEM(out, o, lvl)
+                o += 1
+                hn = _heap_advance(views + s * k, sign, heap, hn, pos)
+            result[s] = out
+        return result[0], result[1]
+    finally:
+        for i in range(nheld):
+            _df_decref(held[i])
+
+
+cdef inline void _hold(PyObject* obj, PyObject** held, Py_ssize_t* n) noexcept:
+    _df_incref(obj)
+    held[n[0]] = obj
+    n[0] += 1
 
 
 cdef inline bint _float_pair(PyObject* lv, double* p, double* q) noexcept:

@@ -41,7 +41,7 @@ def _copy_sources(dst: Path) -> None:
     """The files needed to build and unit-test the package, without anything built."""
     repo = HERE.parent.parent
     skip = shutil.ignore_patterns("*.so", "*.c", "*.html", "__pycache__", "node_modules", ".hypothesis", "_pb2*")
-    for name in ("dragonfly", "proto", "tests", "examples"):
+    for name in ("dragonfly", "proto", "tests", "examples", "benchmarks"):
         shutil.copytree(repo / name, dst / name, ignore=skip)
     for name in ("setup.py", "pyproject.toml", "README.md", "constraints-build.txt"):
         shutil.copy2(repo / name, dst / name)
