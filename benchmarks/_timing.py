@@ -130,3 +130,12 @@ def captures_dir() -> Path:
     """The live recordings (``../shared/captures`` beside the checkout, or ``$DRAGONFLY_CAPTURES``)."""
     env = os.environ.get("DRAGONFLY_CAPTURES")
     return Path(env) if env else REPO.parent / "shared" / "captures"
+
+
+def interleaved_samples(fns: Sequence[Callable[[], Any]], rounds: int) -> None:
+    """Run each function ``rounds`` times in rotating order (for runs that record their own measurements,
+    e.g. CPU per frame of an asyncio pipeline), collecting garbage between runs."""
+    for r in range(rounds):
+        for k in range(len(fns)):
+            fns[(k + r) % len(fns)]()
+            gc.collect()
