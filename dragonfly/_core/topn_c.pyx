@@ -8,6 +8,7 @@ or :attr:`TopState.asks` is first read after a change. Any other source goes thr
 and ``asks`` and the same checks. Problem texts are those of ``check_top``.
 """
 
+cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.string cimport memcmp, memcpy, memmove
 
@@ -98,6 +99,8 @@ cdef class TopState:
             self._asks_cache = None
         return ""
 
+    @cython.boundscheck(True)
+    @cython.wraparound(True)
     def accept(self, source):
         """Check ``source``'s levels and keep them; ``""``, or what is wrong (state unchanged)."""
         cdef TopExtractor ext

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .extract_py import _same
 from .merge_py import check_top
 
 __all__ = ("TopState",)
@@ -42,22 +43,29 @@ class TopState:
         ----------
         source : TopExtractor
             Read right after a successful ``update`` (any object with ``bids`` and ``asks``
-            sequences of ``(price, qty)`` floats is accepted).
+            sequences of ``(price, qty, ...)`` numbers is accepted; they are kept as float pairs).
 
         Returns
         -------
         str
             ``""`` when accepted; else what is wrong (the text of ``check_top``), and the state
             is unchanged.
+
+        Raises
+        ------
+        TypeError, IndexError
+            A level that is not a sequence of at least two numbers (text is not a number here).
         """
-        bids = tuple(source.bids)
-        asks = tuple(source.asks)
+        bids = _levels(source.bids)
+        asks = _levels(source.asks)
         problem = check_top(bids, asks)
         if problem:
             return problem
         self.accepted += 1
-        self._bids = bids
-        self._asks = asks
+        if not _same(bids, self._bids):  # unchanged: the same tuples (readers compare by identity)
+            self._bids = bids
+        if not _same(asks, self._asks):
+            self._asks = asks
         return ""
 
     def clear(self) -> None:
@@ -67,13 +75,26 @@ class TopState:
 
     @property
     def bids(self) -> tuple[tuple[float, float], ...]:
-        """Bid levels, best first."""
+        """Bid levels, best first (the same tuple until they change)."""
         return self._bids
 
     @property
     def asks(self) -> tuple[tuple[float, float], ...]:
-        """Ask levels, best first."""
+        """Ask levels, best first (the same tuple until they change)."""
         return self._asks
 
     def __repr__(self) -> str:
         return f"<TopState {len(self._bids)} bids, {len(self._asks)} asks>"
+
+
+def _number(x: Any) -> float:
+    """``x`` as a float, as C's ``PyFloat_AsDouble`` takes it: numbers yes, text no."""
+    if type(x) is float:
+        return x
+    if isinstance(x, (str, bytes, bytearray)):
+        raise TypeError(f"must be real number, not {type(x).__name__}")
+    return float(x)
+
+
+def _levels(side: Any) -> tuple[tuple[float, float], ...]:
+    return tuple([(_number(lv[0]), _number(lv[1])) for lv in side])

@@ -94,3 +94,34 @@ def test_any_source_with_bids_and_asks(topn: ModuleType) -> None:
     assert (state.bids, state.asks) == (Source.bids, Source.asks)
     Source.asks = ((1.5, 1.0),)
     assert state.accept(Source()) == check_top(Source.bids, Source.asks) != ""
+
+
+def test_levels_as_numbers_only(topn: ModuleType) -> None:
+    class Source:
+        bids: tuple = ([2, 1, "extra"],)
+        asks: tuple = ((3.0, 1.0),)
+
+    state = topn.TopState()
+    assert state.accept(Source()) == ""
+    assert state.bids == ((2.0, 1.0),) and type(state.bids[0][0]) is float
+    Source.bids = (("2.0", "1"),)
+    with pytest.raises(TypeError):
+        state.accept(Source())
+    Source.bids = ((2.0,),)
+    with pytest.raises(IndexError):
+        state.accept(Source())
+    assert state.bids == ((2.0, 1.0),)
+
+
+def test_unchanged_levels_are_the_same_objects(topn: ModuleType, extract: ModuleType) -> None:
+    ext = extract.TopExtractor("data.bids", "data.asks", 10)
+    state = topn.TopState()
+    ext.update(_frame(*GOOD))
+    state.accept(ext)
+    bids, asks = state.bids, state.asks
+    ext.update(_frame(GOOD[0], [("10.6", "3"), ("10.7", "0.25")]))
+    state.accept(ext)
+    assert state.bids is bids and state.asks is not asks and state.asks[1] == (10.7, 0.25)
+    ext.update(_frame([("10.5", "1"), ("10.4", "2"), ("10.4", "-0")], GOOD[1]))  # -0.0: a change, bit for bit
+    state.accept(ext)
+    assert state.bids is not bids and str(state.bids[2][1]) == "-0.0"
