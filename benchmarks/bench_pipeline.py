@@ -307,7 +307,8 @@ def main() -> None:
         return
     require_compiled("bench_pipeline.py")
     cache = Path(tempfile.mkdtemp(prefix="bench_pipeline_")) / "templates.json"
-    cache.write_text(json.dumps({v: [(p.decode(), s.decode()) for p, s in rows] for v, rows in _templates(256).items()}))
+    rendered = {v: [(p.decode(), s.decode()) for p, s in rows] for v, rows in _templates(256).items()}
+    cache.write_text(json.dumps(rendered))
     os.environ["BENCH_TEMPLATES"] = str(cache)
     if args.gc_freeze:
         os.environ["BENCH_GC_FREEZE"] = "1"
@@ -323,9 +324,11 @@ def main() -> None:
     b_us = statistics.median(r["cpu_us"] for r in bare)
     p_us = statistics.median(r["cpu_us"] for r in pipe)
     print(f"{'reader':34s}{'CPU-µs/frame':>14s}{'frames/s per core':>20s}{'wall frames/s':>16s}   rounds (CPU-µs)")
-    for label, rs, us in (("bare aiohttp (ws.receive only)", bare, b_us), ("pipeline (frame -> world view)", pipe, p_us)):
+    lines = (("bare aiohttp (ws.receive only)", bare, b_us), ("pipeline (frame -> world view)", pipe, p_us))
+    for label, rs, us in lines:
         per_s = statistics.median(r["per_s"] for r in rs)
-        print(f"{label:34s}{us:>14.2f}{1e6 / us:>20,.0f}{per_s:>16,.0f}   " + " ".join(f"{r['cpu_us']:.2f}" for r in rs))
+        each = " ".join(f"{r['cpu_us']:.2f}" for r in rs)
+        print(f"{label:34s}{us:>14.2f}{1e6 / us:>20,.0f}{per_s:>16,.0f}   {each}")
     views = statistics.median(r["views"] for r in pipe)
     print(f"ratio pipeline / bare aiohttp: {p_us / b_us:.2f}x (target <= 1.5x); pipeline minus bare: "
           f"{p_us - b_us:.2f} µs/frame; world views per round: {views:,.0f} of {2 * args.frames:,} frames")

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..clients.base import Client, ClientStats, FeedTask, Frame
 from ..errors import DragonflyError, ExtractError, FrameError, VenueError
-from ..model import VenueHealth, VenueStatus
-from .events import Delta, Heartbeat, Reconnect, Rejected, Reply, Snapshot
+from ..model import BookUpdate, VenueHealth, VenueStatus
+from ..queues import Lazy
+from .events import Delta, Heartbeat, Reconnect, Rejected, Reply, Snapshot, TopSnapshot
 from .keeper import BookKeeper, Fault, KeeperStats, Step
 
 if TYPE_CHECKING:
@@ -156,6 +157,23 @@ class SnapshotLimiter:
         self._sem.release()
 
 
+class _Pending(Lazy[BookUpdate]):
+    """One instrument's place in a latest-wins sink (``publish_lazy``): its update is built when the
+    consumer drains, from the keeper's state then, so the frames replaced in between cost nothing."""
+
+    __slots__ = ("driver", "keeper", "venue", "instrument", "receive_ns")
+
+    def __init__(self, driver: FeedDriver, keeper: BookKeeper) -> None:
+        self.driver = driver
+        self.keeper = keeper
+        self.venue = driver.venue  # the attributes a BookUpdate key reads
+        self.instrument = keeper.instrument
+        self.receive_ns = 0
+
+    def materialize(self) -> BookUpdate | None:
+        return self.driver._emit(self.keeper, self.receive_ns)
+
+
 class FeedDriver(FeedTask):
     """Runs one venue adapter and its keepers over one layer-1 client (see the module notes).
 
@@ -170,7 +188,10 @@ class FeedDriver(FeedTask):
     keepers : sequence of BookKeeper
         One per instrument, keyed by their ``symbol`` (the venue's spelling, as events carry it).
     sink : Sink[BookUpdate]
-        Where updates go (``.publish(update)``; usually the aggregator's queue).
+        Where updates go (``.publish(update)``; usually the aggregator's queue). A sink with
+        ``publish_lazy`` (:class:`~dragonfly.queues.KeyedQueue`) gets one
+        :class:`~dragonfly.queues.Lazy` per instrument instead: the update is built from the
+        keeper's latest state when the consumer drains (latest wins, as it would anyway).
     http : HttpClient, optional
         Layer-1 HTTP client for REST snapshots (created on first use when the venue needs one).
     limiter : SnapshotLimiter, optional
@@ -205,12 +226,14 @@ class FeedDriver(FeedTask):
         self.adapter = adapter
         self.client = client
         self.sink = sink
+        self._publish_lazy = getattr(sink, "publish_lazy", None)
         self.keepers: dict[str, BookKeeper] = {}
         for k in keepers:
             if k.symbol in self.keepers:
                 raise ValueError(f"{venue}: instrument symbol {k.symbol!r} twice")
             self.keepers[k.symbol] = k
         self.stats = FeedStats(client=client.stats, instruments={k.instrument: k.stats for k in keepers})
+        self._pending = {k.symbol: _Pending(self, k) for k in keepers}
         self.http = http
         self._own_http = False
         self.limiter = limiter or SnapshotLimiter()
@@ -323,7 +346,7 @@ class FeedDriver(FeedTask):
             try:
                 if type(ev) is Delta:
                     step = k.on_delta(ev)
-                elif type(ev) is Snapshot:
+                elif type(ev) is TopSnapshot or type(ev) is Snapshot:
                     step = k.on_snapshot(ev)
                     event = self._snap_events.get(k.symbol)
                     if event is not None:
@@ -342,15 +365,27 @@ class FeedDriver(FeedTask):
         if step.fault:
             self._log_fault(k, step)
         if step.publish:
-            update = k.emit(receive_ns)
-            if update is not None:
-                self.stats.published += 1
-                if update.status is _LIVE and k.symbol in self._troubled:
-                    self._troubled.discard(k.symbol)
-                    log.info("%s %s: live again", self.venue, k.instrument)
-                self.sink.publish(update)
+            lazy = self._publish_lazy
+            if lazy is not None:
+                pending = self._pending[k.symbol]
+                pending.receive_ns = receive_ns
+                lazy(pending)
+            else:
+                update = self._emit(k, receive_ns)
+                if update is not None:
+                    self.sink.publish(update)
         if step.need_snapshot:
             self._request(k)
+
+    def _emit(self, k: BookKeeper, receive_ns: int) -> BookUpdate | None:
+        """The keeper's update now (None: nothing new for the aggregator), counted."""
+        update = k.emit(receive_ns)
+        if update is not None:
+            self.stats.published += 1
+            if update.status is _LIVE and k.symbol in self._troubled:
+                self._troubled.discard(k.symbol)
+                log.info("%s %s: live again", self.venue, k.instrument)
+        return update
 
     def _log_fault(self, k: BookKeeper, step: Step) -> None:
         """A warning for the first fault of an episode (until the instrument is LIVE again), then debug."""

@@ -27,7 +27,7 @@ from yarl import URL
 from ..._core.doc import OBJECT, STRING, Doc
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
-from ...listeners.events import Delta, Snapshot, doc_sides
+from ...listeners.events import Delta, Snapshot, TopSnapshot, doc_sides
 from ...listeners.rules import UpdateIdRange
 from ..base import Event, TopNAdapter, VenueAdapter, need, object_doc
 from ..routing import int_field, string_field
@@ -120,7 +120,7 @@ class BinanceAdapter(TopNAdapter):
             ext = self._top(key, frame)
         except (ExtractError, ValueError) as exc:
             raise FrameError(f"{type(exc).__name__}: {exc}", symbol=key) from None
-        return (Snapshot(symbol=key, bids=ext.bids, asks=ext.asks, last=seq),)
+        return (TopSnapshot(symbol=key, top=ext, last=seq),)
 
 
 class BinanceDiffAdapter(VenueAdapter):

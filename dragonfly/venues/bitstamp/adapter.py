@@ -27,7 +27,7 @@ from yarl import URL
 from ..._core.doc import Doc
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
-from ...listeners.events import Delta, Reconnect, Rejected, Snapshot, doc_sides
+from ...listeners.events import Delta, Reconnect, Rejected, Snapshot, TopSnapshot, doc_sides
 from ...listeners.rules import Timestamp
 from ..base import Event, TopNAdapter, VenueAdapter, need
 from ..routing import int_field, string_field
@@ -122,7 +122,7 @@ class BitstampAdapter(TopNAdapter):
             ext = self._top(key, frame)
         except (ExtractError, ValueError) as exc:
             raise FrameError(f"{type(exc).__name__}: {exc}", symbol=key) from None
-        return (Snapshot(symbol=key, bids=ext.bids, asks=ext.asks, last=micro, exchange_ts_ns=micro * 1000),)
+        return (TopSnapshot(symbol=key, top=ext, last=micro, exchange_ts_ns=micro * 1000),)
 
 
 class BitstampDiffAdapter(VenueAdapter):
