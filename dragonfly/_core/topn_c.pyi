@@ -1,10 +1,15 @@
 # Stub of the compiled twin of dragonfly._core.topn_py: the same public API, the same types
 # (tests/unit/test_stubs.py checks both against the runtime module and the pure twin).
-from typing import Any
+from typing import Any, Final
 
 from typing_extensions import Self, disjoint_base
 
-__all__ = ("TopState",)
+from dragonfly._core.extract_c import TopExtractor
+
+__all__ = ("TopReader", "TopState", "SEQ_DIGITS", "TAIL_WINDOW")
+
+SEQ_DIGITS: Final = 18
+TAIL_WINDOW: Final = 128
 
 @disjoint_base
 class TopState:
@@ -17,3 +22,22 @@ class TopState:
     def bids(self) -> tuple[tuple[float, float], ...]: ...
     @property
     def asks(self) -> tuple[tuple[float, float], ...]: ...
+
+@disjoint_base
+class TopReader:
+    key: str
+    seq: int
+    top: TopExtractor | None
+    def __init__(
+        self,
+        bids_path: str,
+        asks_path: str,
+        depth: int,
+        *,
+        seq_key: str,
+        route_head: str = "",
+        route_tail: str = "",
+        route_needle: str = "",
+        seq_quoted: bool = False,
+    ) -> None: ...
+    def read(self, frame: str | bytes) -> str | None: ...

@@ -14,7 +14,10 @@ from libc.string cimport memcmp, memcpy, memmove
 
 from dragonfly._core.extract_c cimport TopExtractor
 
-__all__ = ("TopState",)
+__all__ = ("TopReader", "TopState", "SEQ_DIGITS", "TAIL_WINDOW")
+
+SEQ_DIGITS = 18
+TAIL_WINDOW = 128
 
 
 cdef class TopState:
@@ -151,3 +154,183 @@ cdef class TopState:
 
     def __repr__(self):
         return f"<TopState {self._nb} bids, {self._na} asks>"
+
+
+# ---------------------------------------------------------------------------------------
+# TopReader
+# ---------------------------------------------------------------------------------------
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.string cimport memchr
+
+from dragonfly._core.extract_c import TopExtractor as _TopExtractor
+from dragonfly.errors import ExtractError
+
+cdef enum:
+    _SEQ_DIGITS = 18
+    _TAIL_WINDOW = 128
+
+
+cdef Py_ssize_t _find(const char* buf, Py_ssize_t n, Py_ssize_t start, const char* pat, Py_ssize_t m) noexcept:
+    """First occurrence of ``pat`` in ``buf[start:n]``, or -1."""
+    cdef const char* p = buf + start
+    cdef const char* end = buf + n
+    cdef const char* hit
+    if m == 0:
+        return start
+    while end - p >= m:
+        hit = <const char*>memchr(p, pat[0], (end - p) - m + 1)
+        if hit == NULL:
+            return -1
+        if memcmp(hit, pat, m) == 0:
+            return hit - buf
+        p = hit + 1
+    return -1
+
+
+cdef Py_ssize_t _rfind(const char* buf, Py_ssize_t n, Py_ssize_t start, const char* pat, Py_ssize_t m) noexcept:
+    """Last occurrence of ``pat`` in ``buf[start:n]``, or -1."""
+    cdef Py_ssize_t i = n - m
+    while i >= start:
+        if buf[i] == pat[0] and memcmp(buf + i, pat, m) == 0:
+            return i
+        i -= 1
+    return -1
+
+
+@cython.auto_pickle(False)
+cdef class TopReader:
+    """Routing key, sequence number and top N in one call (see :class:`dragonfly._core.topn_py.TopReader`)."""
+
+    cdef dict _extractors
+    cdef tuple _paths
+    cdef bytes _seq
+    cdef bint _quoted
+    cdef bytes _head
+    cdef bytes _tail
+    cdef bytes _needle
+    cdef public str key
+    cdef public object seq
+    cdef public object top
+
+    def __init__(self, str bids_path, str asks_path, depth, *, str seq_key, str route_head="", str route_tail="",
+                 str route_needle="", bint seq_quoted=False):
+        if bool(route_head) == bool(route_tail and route_needle):
+            raise ValueError("route by a head, or by a tail and a needle (exactly one)")
+        if not seq_key:
+            raise ValueError("seq_key must not be empty")
+        _TopExtractor(bids_path, asks_path, depth)  # check the paths and depth now
+        self._extractors = {}
+        self._paths = (bids_path, asks_path, depth)
+        self._seq = f'"{seq_key}":'.encode()
+        self._quoted = seq_quoted
+        self._head = route_head.encode()
+        self._tail = route_tail.encode()
+        self._needle = route_needle.encode()
+        self.key = ""
+        self.seq = -1
+        self.top = None
+
+    cdef object _route(self, const char* buf, Py_ssize_t n):
+        cdef Py_ssize_t j, k, i, m
+        cdef const char* hit
+        if len(self._head):
+            m = PyBytes_GET_SIZE(self._head)
+            if n < m or memcmp(buf, PyBytes_AS_STRING(self._head), m) != 0:
+                return None
+            j = m
+        else:
+            m = PyBytes_GET_SIZE(self._tail)
+            if n < m or memcmp(buf + n - m, PyBytes_AS_STRING(self._tail), m) != 0:
+                return None
+            i = _rfind(buf, n, n - _TAIL_WINDOW if n > _TAIL_WINDOW else 0, PyBytes_AS_STRING(self._needle),
+                       PyBytes_GET_SIZE(self._needle))
+            if i < 0:
+                return None
+            j = i + PyBytes_GET_SIZE(self._needle)
+        hit = <const char*>memchr(buf + j, b'"', n - j) if j < n else NULL
+        if hit == NULL:
+            return None
+        k = hit - buf
+        if k <= j or memchr(buf + j, b'\\', k - j) != NULL:
+            return None
+        try:
+            return PyUnicode_DecodeUTF8(buf + j, k - j, NULL)
+        except UnicodeDecodeError:
+            return None
+
+    cdef long long _sequence(self, const char* buf, Py_ssize_t n) noexcept:
+        cdef Py_ssize_t i, j, k
+        cdef const char* hit
+        cdef long long v = 0
+        i = _find(buf, n, 0, PyBytes_AS_STRING(self._seq), PyBytes_GET_SIZE(self._seq))
+        if i < 0:
+            return -1
+        j = i + PyBytes_GET_SIZE(self._seq)
+        if self._quoted:
+            if j >= n or buf[j] != b'"':
+                return -1
+            j += 1
+            hit = <const char*>memchr(buf + j, b'"', n - j) if j < n else NULL
+        else:
+            hit = <const char*>memchr(buf + j, b',', n - j) if j < n else NULL
+        if hit == NULL:
+            return -1
+        k = hit - buf
+        if not 0 < k - j <= _SEQ_DIGITS:
+            return -1
+        for i in range(j, k):
+            if not (b'0' <= buf[i] <= b'9'):
+                return -1
+            v = v * 10 + (buf[i] - 48)
+        return v
+
+    def read(self, frame):
+        """Route ``frame`` and update its key's extractor; the key, or None when the frame is not in the
+        compact spelling (see :meth:`dragonfly._core.topn_py.TopReader.read`)."""
+        cdef const char* buf
+        cdef Py_ssize_t n
+        cdef long long seq
+        cdef TopExtractor ext
+        if type(frame) is bytes:
+            buf = PyBytes_AS_STRING(frame)
+            n = PyBytes_GET_SIZE(frame)
+        elif type(frame) is str:
+            if PyUnicode_IS_COMPACT_ASCII(frame):
+                buf = <const char*>PyUnicode_DATA(frame)
+                n = PyUnicode_GET_LENGTH(frame)
+            else:
+                try:
+                    buf = PyUnicode_AsUTF8AndSize(frame, &n)
+                except UnicodeEncodeError:  # a lone surrogate: the general path reports it
+                    return None
+        else:
+            return None
+        key = self._route(buf, n)
+        if key is None:
+            return None
+        seq = self._sequence(buf, n)
+        if seq < 0:
+            return None
+        self.key = key
+        self.seq = seq
+        found = self._extractors.get(key)
+        if found is None:
+            found = self._extractors[key] = _TopExtractor(*self._paths)
+        ext = <TopExtractor>found
+        try:
+            ext.update_buffer(buf, n)
+        except ExtractError:
+            ext.update(frame)  # the same failure, raised with the frame for context
+        self.top = ext
+        return key
+
+    def __repr__(self):
+        return f"<TopReader {len(self._extractors)} keys, last {self.key!r}>"

@@ -125,3 +125,107 @@ def test_unchanged_levels_are_the_same_objects(topn: ModuleType, extract: Module
     ext.update(_frame([("10.5", "1"), ("10.4", "2"), ("10.4", "-0")], GOOD[1]))  # -0.0: a change, bit for bit
     state.accept(ext)
     assert state.bids is not bids and str(state.bids[2][1]) == "-0.0"
+
+
+# -- TopReader -------------------------------------------------------------------------------------
+
+HEAD: dict[str, object] = {"seq_key": "lastUpdateId", "route_head": '{"stream":"'}
+TAIL: dict[str, object] = {
+    "seq_key": "microtimestamp", "seq_quoted": True, "route_tail": ',"event":"data"}', "route_needle": '"channel":"'
+}
+LEVELS = '"bids":[["1.5","2"],["1.4","1"]],"asks":[["1.6","3"]]'
+
+
+def head_frame(key: str = "eth@depth", seq: str = "160") -> str:
+    return f'{{"stream":"{key}","data":{{"lastUpdateId":{seq},{LEVELS}}}}}'
+
+
+def tail_frame(key: str = "order_book_ethbtc", seq: str = '"1700000000123456"') -> str:
+    return f'{{"data":{{"timestamp":"1","microtimestamp":{seq},{LEVELS}}},"channel":"{key}","event":"data"}}'
+
+
+def reader(topn: ModuleType, spec: dict[str, object]) -> object:
+    return topn.TopReader("data.bids", "data.asks", 2, **spec)
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_reader_routes_sequences_and_extracts(topn: ModuleType, as_bytes: bool) -> None:
+    for spec, frame, key, seq in (
+        (HEAD, head_frame(), "eth@depth", 160),
+        (TAIL, tail_frame(), "order_book_ethbtc", 1700000000123456),
+        (HEAD, head_frame("é@depth"), "é@depth", 160),  # UTF-8 keys
+    ):
+        r = reader(topn, spec)
+        got = r.read(frame.encode() if as_bytes else frame)
+        assert (got, r.key, r.seq) == (key, key, seq)
+        assert r.top.bids == ((1.5, 2.0), (1.4, 1.0)) and r.top.asks == ((1.6, 3.0),)
+
+
+def test_reader_keeps_one_extractor_per_key(topn: ModuleType) -> None:
+    r = reader(topn, HEAD)
+    r.read(head_frame("a"))
+    first = r.top
+    r.read(head_frame("b"))
+    assert r.top is not first
+    r.read(head_frame("a", "161"))
+    assert r.top is first and r.seq == 161
+
+
+@pytest.mark.parametrize(
+    "spec, frame",
+    [
+        (HEAD, head_frame().replace('{"stream":"', '{ "stream":"')),  # not the compact head
+        (HEAD, head_frame("")),  # empty key
+        (HEAD, head_frame('a\\"b')),  # escaped key
+        (HEAD, head_frame(seq='"160"')),  # quoted where a number is expected
+        (HEAD, head_frame(seq="1234567890123456789")),  # 19 digits: the general path
+        (HEAD, head_frame(seq="16.0")),
+        (HEAD, head_frame().replace('"lastUpdateId":160,', '"lastUpdateId" : 160,')),
+        (HEAD, '{"stream":"x"'),
+        (HEAD, '{"stream":"'),
+        (TAIL, tail_frame() + " "),  # not the compact tail
+        (TAIL, tail_frame(seq="1700000000123456")),  # unquoted where a string is expected
+        (TAIL, tail_frame(seq='"17x"')),
+        (TAIL, tail_frame().replace('"channel":"', '"channel": "')),
+        (TAIL, '{"data":{},' + " " * 200 + '"channel":"order_book_x","event":"data"}'.replace('"channel', ' "chan')),
+        (HEAD, head_frame("a\ud800")),  # a lone surrogate
+        (HEAD, 12),
+    ],
+)
+def test_reader_declines_other_spellings(topn: ModuleType, spec: dict[str, object], frame: object) -> None:
+    r = reader(topn, spec)
+    assert r.read(frame) is None
+    assert (r.key, r.seq, r.top) == ("", -1, None)
+
+
+def test_reader_tail_needle_only_near_the_end(topn: ModuleType) -> None:
+    r = reader(topn, TAIL)
+    far = tail_frame().replace(',"channel":"order_book_ethbtc"', ',"channel":"order_book_ethbtc"' + " " * 130)
+    assert r.read(far) is None  # the needle is more than 128 bytes from the end
+    assert r.read(tail_frame()) == "order_book_ethbtc"
+
+
+def test_reader_bad_levels_raise_with_the_key_set(topn: ModuleType, extract: ModuleType) -> None:
+    from dragonfly.errors import ExtractError
+
+    r = reader(topn, HEAD)
+    assert r.read(head_frame()) == "eth@depth"
+    kept = r.top.bids
+    bad = head_frame("eth@depth", "170").replace('["1.4","1"]', '["1.4","x"]')
+    with pytest.raises(ExtractError) as got:
+        r.read(bad)
+    with pytest.raises(ExtractError) as direct:
+        extract.TopExtractor("data.bids", "data.asks", 2).update(bad)
+    assert str(got.value) == str(direct.value)  # the extractor's own message
+    assert (r.key, r.seq, r.top.bids) == ("eth@depth", 170, kept)
+
+
+def test_reader_arguments_checked(topn: ModuleType) -> None:
+    with pytest.raises(ValueError):
+        topn.TopReader("data.bids", "data.asks", 2, seq_key="s")  # no routing
+    with pytest.raises(ValueError):
+        topn.TopReader("data.bids", "data.asks", 2, seq_key="s", route_head="x", route_tail="y", route_needle="z")
+    with pytest.raises(ValueError):
+        topn.TopReader("data.bids", "data.asks", 2, seq_key="", route_head="x")
+    with pytest.raises(ValueError):  # the extractor's own check (ExtractError is a ValueError)
+        topn.TopReader("data.bids", "data.asks", 0, seq_key="s", route_head="x")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from yarl import URL
 
@@ -91,6 +92,8 @@ def _control(frame: str | bytes) -> list[Event]:
 class BinanceAdapter(TopNAdapter):
     """Partial book depth: every frame a top-N snapshot; the symbol is the stream name."""
 
+    reader_spec: ClassVar[dict[str, Any] | None] = {"seq_key": "lastUpdateId", "route_head": _STREAM_HEAD}
+
     def __init__(self, config: BinanceConfig, *, depth: int) -> None:
         super().__init__(config, depth=depth)
         self.check_depth(config.levels, f"depth{config.levels}")
@@ -112,6 +115,9 @@ class BinanceAdapter(TopNAdapter):
         return []  # every frame is a snapshot
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
+        snap = self._read(frame)
+        if snap is not None:
+            return (snap,)
         key = route(frame)
         if key is None:
             return _control(frame)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from yarl import URL
 
@@ -104,6 +105,11 @@ def _control(frame: str | bytes, prefix: str) -> list[Event]:
 class BitstampAdapter(TopNAdapter):
     """``order_book_<pair>``: every frame the top 100 levels; the symbol is the channel name."""
 
+    #: the core's one-call path for the documented key order (channel and event last)
+    reader_spec: ClassVar[dict[str, Any] | None] = {
+        "seq_key": "microtimestamp", "seq_quoted": True, "route_tail": _DATA_TAIL, "route_needle": _CHANNEL
+    }
+
     def symbol(self, instrument: Instrument) -> str:
         return "order_book_" + _pair(instrument)
 
@@ -114,6 +120,10 @@ class BitstampAdapter(TopNAdapter):
         return [_op("bts:unsubscribe", s) for s in symbols]
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
+        snap = self._read(frame)
+        if snap is not None:
+            snap.exchange_ts_ns = snap.last * 1000
+            return (snap,)
         key = route(frame)
         if key is None:
             return _control(frame, "order_book_")
