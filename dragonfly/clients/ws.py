@@ -308,6 +308,34 @@ class WebSocketClient(Client):
             else:  # CLOSE / CLOSING / CLOSED
                 return
 
+    async def _receive_into(self, on_frame: Callable[[Any], object], on_first: Callable[[], None]) -> None:
+        """:meth:`_receive` as one loop that calls ``on_frame`` (the :meth:`~Client.pump` path)."""
+        ws = self._ws
+        if ws is None:
+            return
+        loop = asyncio.get_running_loop()
+        stats = self.stats
+        receive = ws.receive
+        first = True
+        while True:
+            msg = await receive()
+            t = msg.type
+            if t is _TEXT or t is _BINARY:
+                data = msg.data
+                self._last_rx = loop.time()
+                stats.messages += 1
+                stats.bytes += len(data)
+                if first:
+                    first = False
+                    on_first()
+                on_frame(data)
+            elif t is aiohttp.WSMsgType.ERROR:
+                exc = ws.exception()
+                self._end = "error: " + (summarize_error(exc, host=self._host) if exc is not None else "unknown")
+                return
+            else:  # CLOSE / CLOSING / CLOSED
+                return
+
     async def _drop(self) -> str:
         if self._watchdog is not None:
             self._watchdog.cancel()

@@ -280,10 +280,18 @@ class FeedDriver(FeedTask):
         if self.adapter.session_heartbeats and self._keepalive_s:
             ticker = asyncio.get_running_loop().create_task(self._keepalive(self._keepalive_s))
         on_frame = self.on_frame
-        time_ns = time.time_ns
+        # the pump (one call per frame) where it reads what frames() yields: a client that maps its
+        # payloads in frames() has its own pump (FixClient), others keep frames()
+        pump = getattr(self.client, "pump", None)
+        if pump is not None and getattr(type(self.client), "frames", None) is not Client.frames:
+            pump = None if getattr(type(self.client), "_receive_into", None) is Client._receive_into else pump
         try:
-            async for frame in self.client.frames():
-                on_frame(frame, time_ns())
+            if pump is not None:
+                await pump(on_frame)  # one call per frame, no async generator between
+            else:
+                time_ns = time.time_ns
+                async for frame in self.client.frames():
+                    on_frame(frame, time_ns())
         finally:
             if ticker is not None:
                 ticker.cancel()
