@@ -9,9 +9,9 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
+from conftest import core_module
 
 from dragonfly._core.merge_py import check_top
-from tests.conftest import core_module
 
 
 @pytest.fixture
