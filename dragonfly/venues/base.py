@@ -141,7 +141,7 @@ class VenueAdapter:
         """The layer-1 client of a feed of ``symbols``: a WebSocket client on :meth:`url`
         (``ws``: a :class:`~dragonfly.clients.ws.WebSocketConfig` with the connection policy,
         its URL replaced; ``backoff``: the reconnect policy). FIX adapters build a FIX client."""
-        from ..clients.ws import WebSocketClient, WebSocketConfig
+        from ..clients.ws import WebSocketConfig, websocket_client
 
         url = self.url(symbols)
         config = ws.with_url(url) if ws is not None else WebSocketConfig.build(url=url)
@@ -149,7 +149,7 @@ class VenueAdapter:
             config = config.with_backoff(backoff)
         if not config.name:
             config = dataclasses.replace(config, name=self.name)
-        return WebSocketClient(config)
+        return websocket_client(config)  # aiohttp, or picows (WebSocketConfig.transport)
 
     @property
     def name(self) -> str:
