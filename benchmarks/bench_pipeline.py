@@ -22,6 +22,9 @@ Method
 * Bare aiohttp and the pipeline run in alternating order over ``--rounds`` rounds in one process
   (``_timing.interleaved_samples``), each round with a fresh blaster; the report gives medians,
   the ratio, and every round.
+* With picows installed (the optional transport, ``dragonflybot[picows]``), the same rounds also
+  time bare picows (a listener that takes each frame's text) and the pipeline on picows
+  (``WebSocketConfig(transport="picows")``); ``--no-picows`` skips them.
 * ``--latency`` adds a paced run (``--rate`` frames/s in total): frame receipt (the feed's
   stamp when the frame came out of the WebSocket reader) -> the bot reading the view.
 
@@ -52,7 +55,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._timing import cpu_seconds, header, interleaved_samples, percentiles, require_compiled  # noqa: E402
+from benchmarks._timing import (  # noqa: E402
+    cpu_seconds,
+    header,
+    interleaved_samples,
+    percentiles,
+    require_compiled,
+    version,
+)
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -244,13 +254,36 @@ async def run_bare(frames: int) -> dict[str, float]:
     return {"frames": n, "cpu_us": cpu / n * 1e6, "per_s": n / wall}
 
 
-async def run_pipeline(mode: str, frames: int, rate: int) -> dict[str, Any]:
+async def run_bare_picows(frames: int) -> dict[str, float]:
+    """Bare picows (optional): a listener that takes each frame's text, nothing else."""
+    import picows
+
+    blaster = _Blaster("throughput", frames, 1)
+    count = 0
+
+    class Reader(picows.WSListener):
+        def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+            nonlocal count
+            if frame.msg_type is picows.WSMsgType.TEXT:
+                frame.get_payload_as_utf8_text()
+                count += 1
+
+    conns = [await picows.ws_connect(Reader, f"ws://127.0.0.1:{p}/") for p in blaster.ports.values()]
+    n, cpu, wall = await _measure(lambda: count, 2 * frames)
+    for transport, _ in conns:
+        transport.disconnect()
+        await transport.wait_disconnected()
+    blaster.close()
+    return {"frames": n, "cpu_us": cpu / n * 1e6, "per_s": n / wall}
+
+
+async def run_pipeline(mode: str, frames: int, rate: int, transport: str = "aiohttp") -> dict[str, Any]:
     """The pipeline: WebSocket clients -> feed driver -> keepers -> aggregator -> one bot reading views."""
     from dragonfly.clients.ws import WebSocketConfig
     from dragonfly.topology import Pipeline, PipelineConfig
 
     blaster = _Blaster(mode, frames, rate)
-    ws = WebSocketConfig(url="ws://127.0.0.1:1", heartbeat_s=None, no_data_timeout_s=None)
+    ws = WebSocketConfig(url="ws://127.0.0.1:1", heartbeat_s=None, no_data_timeout_s=None, transport=transport)
     cfg = PipelineConfig(
         instrument="ethbtc",
         base_urls={v: f"ws://127.0.0.1:{p}" for v, p in blaster.ports.items()},
@@ -296,11 +329,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blast", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="throughput", help=argparse.SUPPRESS)
-    ap.add_argument("--frames", type=int, default=50_000, help="frames per venue per round (default 50,000)")
+    ap.add_argument("--frames", type=int, default=200_000, help="frames per venue per round (default 200,000)")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     ap.add_argument("--latency", action="store_true", help="also a paced run for receipt -> bot latency")
     ap.add_argument("--rate", type=int, default=10_000, help="total frames/s of the latency run")
     ap.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after start-up (a common bot tuning)")
+    ap.add_argument("--no-picows", action="store_true", help="skip the optional picows readers")
     args = ap.parse_args()
     if args.blast:
         blaster_main(args)
@@ -312,26 +346,41 @@ def main() -> None:
     os.environ["BENCH_TEMPLATES"] = str(cache)
     if args.gc_freeze:
         os.environ["BENCH_GC_FREEZE"] = "1"
-    header("bench_pipeline.py: frames in over loopback -> world view out, CPU per frame", ("aiohttp",))
+    header("bench_pipeline.py: frames in over loopback -> world view out, CPU per frame", ("aiohttp", "picows"))
     print(f"# {args.frames:,} frames per venue per round (Binance depth20 + Bitstamp 100 levels, every frame a new "
           f"top 10), {args.rounds} interleaved rounds, medians; asyncio default loop"
           f"{'; gc.freeze() after start-up' if args.gc_freeze else ''}")
     bare: list[dict[str, float]] = []
     pipe: list[dict[str, Any]] = []
-    runs = (lambda: bare.append(asyncio.run(run_bare(args.frames))),
-            lambda: pipe.append(asyncio.run(run_pipeline("throughput", args.frames, 1))))
+    runs = [lambda: bare.append(asyncio.run(run_bare(args.frames))),
+            lambda: pipe.append(asyncio.run(run_pipeline("throughput", args.frames, 1)))]
+    pico_bare: list[dict[str, float]] = []
+    pico_pipe: list[dict[str, Any]] = []
+    picows = version("picows") != "absent" and not args.no_picows
+    if picows:  # the optional transport, same frames, same rounds
+        runs += [lambda: pico_bare.append(asyncio.run(run_bare_picows(args.frames))),
+                 lambda: pico_pipe.append(asyncio.run(run_pipeline("throughput", args.frames, 1, "picows")))]
     interleaved_samples(runs, args.rounds)
     b_us = statistics.median(r["cpu_us"] for r in bare)
     p_us = statistics.median(r["cpu_us"] for r in pipe)
-    print(f"{'reader':34s}{'CPU-µs/frame':>14s}{'frames/s per core':>20s}{'wall frames/s':>16s}   rounds (CPU-µs)")
-    lines = (("bare aiohttp (ws.receive only)", bare, b_us), ("pipeline (frame -> world view)", pipe, p_us))
+    print(f"{'reader':40s}{'CPU-µs/frame':>14s}{'frames/s per core':>20s}{'wall frames/s':>16s}   rounds (CPU-µs)")
+    lines = [("bare aiohttp (ws.receive only)", bare, b_us), ("pipeline on aiohttp (frame -> world view)", pipe, p_us)]
+    if picows:
+        lines += [("bare picows (frame text only)", pico_bare, statistics.median(r["cpu_us"] for r in pico_bare)),
+                  ("pipeline on picows (frame -> world view)", pico_pipe,
+                   statistics.median(r["cpu_us"] for r in pico_pipe))]
     for label, rs, us in lines:
         per_s = statistics.median(r["per_s"] for r in rs)
         each = " ".join(f"{r['cpu_us']:.2f}" for r in rs)
-        print(f"{label:34s}{us:>14.2f}{1e6 / us:>20,.0f}{per_s:>16,.0f}   {each}")
+        print(f"{label:40s}{us:>14.2f}{1e6 / us:>20,.0f}{per_s:>16,.0f}   {each}")
+    step = 1e6 / os.sysconf("SC_CLK_TCK") / (2 * args.frames)  # cpu_seconds counts clock ticks
+    print(f"(CPU time is counted in clock ticks: a step of {step:.3f} µs/frame at {2 * args.frames:,} frames a round)")
     views = statistics.median(r["views"] for r in pipe)
     print(f"ratio pipeline / bare aiohttp: {p_us / b_us:.2f}x (target <= 1.5x); pipeline minus bare: "
           f"{p_us - b_us:.2f} µs/frame; world views per round: {views:,.0f} of {2 * args.frames:,} frames")
+    if picows:
+        q_us = lines[3][2]
+        print(f"ratio pipeline on picows / bare aiohttp: {q_us / b_us:.2f}x; / bare picows: {q_us / lines[2][2]:.2f}x")
     if args.latency:
         r = asyncio.run(run_pipeline("latency", args.frames, args.rate))
         print(f"latency at {args.rate:,} frames/s, frame receipt -> bot: p50 {r['p50_us']:.1f} µs, "
