@@ -219,6 +219,7 @@ cdef class TopReader:
     cdef public str key
     cdef public object seq
     cdef public object top
+    cdef bytes _key_bytes  # the last key as it was in the frame: a frame of the same stream reuses key and extractor
 
     def __init__(self, str bids_path, str asks_path, depth, *, str seq_key, str route_head="", str route_tail="",
                  str route_needle="", bint seq_quoted=False):
@@ -237,6 +238,7 @@ cdef class TopReader:
         self.key = ""
         self.seq = -1
         self.top = None
+        self._key_bytes = b""
 
     cdef object _route(self, const char* buf, Py_ssize_t n):
         cdef Py_ssize_t j, k, i, m
@@ -261,6 +263,9 @@ cdef class TopReader:
         k = hit - buf
         if k <= j or memchr(buf + j, b'\\', k - j) != NULL:
             return None
+        if (k - j == PyBytes_GET_SIZE(self._key_bytes) and self.top is not None
+                and memcmp(buf + j, PyBytes_AS_STRING(self._key_bytes), k - j) == 0):
+            return self.key  # the same stream as the last frame
         try:
             return PyUnicode_DecodeUTF8(buf + j, k - j, NULL)
         except UnicodeDecodeError:
@@ -319,17 +324,21 @@ cdef class TopReader:
         seq = self._sequence(buf, n)
         if seq < 0:
             return None
-        self.key = key
+        if key is self.key and self.top is not None:
+            ext = <TopExtractor>self.top
+        else:
+            found = self._extractors.get(key)
+            if found is None:
+                found = self._extractors[key] = _TopExtractor(*self._paths)
+            ext = <TopExtractor>found
+            self._key_bytes = (<str>key).encode()
+            self.key = key
+            self.top = ext
         self.seq = seq
-        found = self._extractors.get(key)
-        if found is None:
-            found = self._extractors[key] = _TopExtractor(*self._paths)
-        ext = <TopExtractor>found
         try:
             ext.update_buffer(buf, n)
         except ExtractError:
             ext.update(frame)  # the same failure, raised with the frame for context
-        self.top = ext
         return key
 
     def __repr__(self):

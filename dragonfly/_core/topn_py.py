@@ -140,7 +140,8 @@ class TopReader:
     seq : int
         Its sequence number.
     top : TopExtractor or None
-        Its extractor, updated from it (None before any).
+        Its extractor, updated from it (None before any); after a failed extraction, the key's
+        extractor with its previous levels.
     """
 
     __slots__ = ("_extractors", "_paths", "_seq", "_quoted", "_head", "_tail", "_needle", "key", "seq", "top")
@@ -185,8 +186,8 @@ class TopReader:
         Raises
         ------
         ExtractError
-            The frame was routed (:attr:`key` and :attr:`seq` are set) but its levels are malformed;
-            the extractor keeps its previous state.
+            The frame was routed (:attr:`key`, :attr:`seq` and :attr:`top` are set) but its levels are
+            malformed; the extractor keeps its previous state.
         """
         if type(frame) is str:
             try:
@@ -208,8 +209,8 @@ class TopReader:
         ext = self._extractors.get(key)
         if ext is None:
             ext = self._extractors[key] = TopExtractor(*self._paths)
-        ext.update(frame)
         self.top = ext
+        ext.update(frame)
         return key
 
     def _route(self, data: bytes) -> str | None:

@@ -229,3 +229,20 @@ def test_reader_arguments_checked(topn: ModuleType) -> None:
         topn.TopReader("data.bids", "data.asks", 2, seq_key="", route_head="x")
     with pytest.raises(ValueError):  # the extractor's own check (ExtractError is a ValueError)
         topn.TopReader("data.bids", "data.asks", 0, seq_key="s", route_head="x")
+
+
+def test_reader_streams_alternate(topn: ModuleType, extract: ModuleType) -> None:
+    from dragonfly.errors import ExtractError
+
+    r = reader(topn, HEAD)
+    seen = {}
+    for i, key in enumerate(["a", "a", "b", "a", "bb", "b", "b"]):
+        assert r.read(head_frame(key, str(100 + i))) == key and r.key == key and r.seq == 100 + i
+        seen.setdefault(key, r.top)
+        assert r.top is seen[key]
+    bad = head_frame("zz", "200").replace('["1.4","1"]', '["1.4","x"]')
+    with pytest.raises(ExtractError):
+        r.read(bad)  # a new stream whose first frame is malformed
+    assert (r.key, r.seq) == ("zz", 200) and r.top.bids == ()
+    assert r.read(head_frame("zz", "201")) == "zz" and r.top.bids == ((1.5, 2.0), (1.4, 1.0))
+    assert r.read(head_frame("b", "202")) == "b" and r.top is seen["b"]
