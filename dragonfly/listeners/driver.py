@@ -30,7 +30,7 @@ from ..errors import DragonflyError, ExtractError, FrameError, VenueError
 from ..model import BookUpdate, VenueHealth, VenueStatus
 from ..queues import Lazy
 from .events import Delta, Heartbeat, Reconnect, Rejected, Reply, Snapshot, TopSnapshot
-from .keeper import BookKeeper, Fault, KeeperStats, Step
+from .keeper import CHANGED, BookKeeper, Fault, KeeperStats, Step
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -332,6 +332,32 @@ class FeedDriver(FeedTask):
             return
         keepers = self.keepers
         for ev in events:
+            t = type(ev)
+            if t is TopSnapshot or t is Delta or t is Snapshot:  # book events first: most frames carry one
+                k = keepers.get(ev.symbol)
+                if k is None:
+                    stats.unroutable += 1
+                    continue
+                try:
+                    if t is Delta:
+                        step = k.on_delta(ev)
+                    else:
+                        step = k.on_snapshot(ev)
+                        if self._snap_events:
+                            event = self._snap_events.get(k.symbol)
+                            if event is not None:
+                                event.set()
+                except Exception as exc:  # a bug must not take the other instruments down
+                    log.exception("%s %s: unexpected error on %s", self.venue, k.instrument, t.__name__)
+                    step = k.fail(Fault.INTERNAL, f"{type(exc).__name__}: {exc}"[:160])
+                lazy = self._publish_lazy
+                if step is CHANGED and lazy is not None:  # the usual outcome: mark the instrument, latest wins
+                    pending = self._pending[k.symbol]
+                    pending.receive_ns = receive_ns
+                    lazy(pending)
+                else:
+                    self._handle(k, step, receive_ns)
+                continue
             if type(ev) is Heartbeat:
                 targets = (
                     keepers.values() if ev.symbol is None else [keepers[ev.symbol]] if ev.symbol in keepers else ()

@@ -116,7 +116,7 @@ class TopSnapshot(Snapshot):
     The keeper checks and copies them from the extractor's C arrays (no Python object per
     level); ``bids``/``asks`` read them as tuples of ``(price, qty)`` floats, best first. Valid
     until the extractor's next ``update``: the driver hands the event on before reading the next
-    frame.
+    frame (an adapter may refill one TopSnapshot per stream for that reason).
     """
 
     __slots__ = ("top",)

@@ -232,11 +232,13 @@ class TopNAdapter(VenueAdapter):
         self._extractors: dict[str, TopExtractor] = {}
         spec = self.reader_spec
         self._reader = TopReader(self.bids_path, self.asks_path, self.depth, **spec) if spec else None
+        self._snaps: dict[str, TopSnapshot] = {}  # one per stream, refilled by each of its frames
 
     def _read(self, frame: str | bytes) -> TopSnapshot | None:
         """The frame's snapshot when the core reader takes it (the compact spelling), else None (then
         ``parse`` takes its general path, which reads such frames the same way); FrameError for that
-        instrument when its levels are malformed."""
+        instrument when its levels are malformed. The snapshot is its stream's one TopSnapshot, refilled:
+        like the extractor it reads from, it is valid until the stream's next frame."""
         r = self._reader
         if r is None:
             return None
@@ -246,7 +248,11 @@ class TopNAdapter(VenueAdapter):
             raise FrameError(f"{type(exc).__name__}: {exc}", symbol=r.key) from None
         if key is None:
             return None
-        return TopSnapshot(symbol=key, top=r.top, last=r.seq)
+        snap = self._snaps.get(key)
+        if snap is None or snap.top is not r.top:
+            snap = self._snaps[key] = TopSnapshot(symbol=key, top=r.top)
+        snap.last = r.seq
+        return snap
 
     def _top(self, key: str, frame: str | bytes) -> TopExtractor:
         """The extractor of stream ``key``, updated from ``frame`` (ExtractError when malformed)."""
