@@ -325,6 +325,88 @@ async def run_pipeline(mode: str, frames: int, rate: int, transport: str = "aioh
     return out
 
 
+def breakdown(rounds: int) -> None:
+    """Where a frame's time goes past the transport: each in-process stage on the same frames, timed alone
+    (``time.process_time``: the tick-counting ``cpu_seconds`` is too coarse for runs this short)."""
+    from dragonfly._core.extract import TopExtractor
+    from dragonfly.aggregators import BboAggregator
+    from dragonfly.clients.base import ClientStats
+    from dragonfly.venues import create_feed, get_venue
+
+    class NoClient:
+        def __init__(self) -> None:
+            self.stats = ClientStats()
+            self.on_connect = self.on_disconnect = self.on_gap = None
+
+    n = 256
+    tpls = {v: [(p.decode(), s.decode()) for p, s in rows] for v, rows in _templates(n).items()}
+    frames = {v: [p + str(1_000_000 + i) + s for i, (p, s) in enumerate(rows)] for v, rows in tpls.items()}
+    agg = BboAggregator.build(instrument="ETH-BTC", venues=("binance", "bitstamp"), staleness_s=3600.0)
+    feeds = {v: create_feed(get_venue(v), instruments=["ETH-BTC"], depth=10, sink=agg.input, client=NoClient())
+             for v in frames}
+    seqs = dict.fromkeys(frames, 2_000_000)
+
+    def pipeline_stage(venue: str) -> Callable[[], None]:
+        feed, rows = feeds[venue], tpls[venue]
+
+        def run() -> None:  # n frames with increasing sequence numbers (made here), one drain at the end
+            seq = seqs[venue]
+            on_frame = feed.on_frame
+            for i, (p, s) in enumerate(rows):
+                on_frame(p + str(seq + i) + s, 1)
+            seqs[venue] = seq + n
+            agg.input.drain()
+        return run
+
+    def making_only(venue: str) -> Callable[[], None]:  # making those frames alone (subtracted)
+        rows = tpls[venue]
+
+        def run() -> None:
+            seq = seqs[venue]
+            for i, (p, s) in enumerate(rows):
+                p + str(seq + i) + s
+        return run
+
+    def extract_only(venue: str) -> Callable[[], None]:
+        ext, rows = TopExtractor("data.bids", "data.asks", 10), frames[venue]
+
+        def run() -> None:
+            for f in rows:
+                ext.update(f)
+        return run
+
+    def reader_only(venue: str) -> Callable[[], None]:
+        read, rows = feeds[venue].adapter._read, frames[venue]
+
+        def run() -> None:
+            for f in rows:
+                read(f)
+        return run
+
+    names, fns = [], []
+    for v in frames:
+        for label, make in (("feed.on_frame (parse + keeper + latest-wins publish)", pipeline_stage),
+                            ("  (making the frames, included above)", making_only),
+                            ("  of which: adapter._read (route + sequence + top N)", reader_only),
+                            ("  of which: TopExtractor.update alone", extract_only)):
+            names.append(f"{v}: {label}")
+            fns.append(make(v))
+    cpu: list[list[float]] = [[] for _ in fns]
+
+    def timed(i: int) -> Callable[[], None]:
+        def run() -> None:  # CPU time (a loaded machine inflates wall time), ns-resolution process clock
+            t0 = time.process_time()
+            for _ in range(20):
+                fns[i]()
+            cpu[i].append((time.process_time() - t0) / (20 * n))
+        return run
+
+    interleaved_samples([timed(i) for i in range(len(fns))], rounds)
+    print(f"in-process stages, CPU-µs per frame (median of {rounds} interleaved rounds of 20 x {n} frames):")
+    for name, ts in zip(names, cpu, strict=True):
+        print(f"  {name:70s}{statistics.median(ts) * 1e6:8.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blast", action="store_true", help=argparse.SUPPRESS)
@@ -335,6 +417,7 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=10_000, help="total frames/s of the latency run")
     ap.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after start-up (a common bot tuning)")
     ap.add_argument("--no-picows", action="store_true", help="skip the optional picows readers")
+    ap.add_argument("--breakdown", action="store_true", help="also time each in-process stage alone")
     args = ap.parse_args()
     if args.blast:
         blaster_main(args)
@@ -381,6 +464,8 @@ def main() -> None:
     if picows:
         q_us = lines[3][2]
         print(f"ratio pipeline on picows / bare aiohttp: {q_us / b_us:.2f}x; / bare picows: {q_us / lines[2][2]:.2f}x")
+    if args.breakdown:
+        breakdown(max(args.rounds, 5))
     if args.latency:
         r = asyncio.run(run_pipeline("latency", args.frames, args.rate))
         print(f"latency at {args.rate:,} frames/s, frame receipt -> bot: p50 {r['p50_us']:.1f} µs, "
