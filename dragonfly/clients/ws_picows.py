@@ -186,15 +186,18 @@ class PicowsWebSocketClient(WebSocketClient):
         conn = self._ws
         if conn is None or conn.closed:
             raise VenueConnectionError(f"{self.name}: not connected", venue=self.name)
+        failure: VenueConnectionError | None = None
         try:
             if isinstance(data, str):
                 conn.transport.send(_TEXT, data.encode())
             else:
                 conn.transport.send(_BINARY, bytes(data))
         except (OSError, RuntimeError) as exc:
-            raise VenueConnectionError(
+            failure = VenueConnectionError(
                 f"{self.name}: send failed: {summarize_error(exc, host=self._host)}", venue=self.name
-            ) from None
+            )
+        if failure is not None:
+            raise failure  # outside the handler: the cause is neither the cause nor the context of ours
         self.stats.sent += 1
 
     async def _open(self) -> None:
