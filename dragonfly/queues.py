@@ -362,14 +362,20 @@ class KeyedQueue(Generic[K, T]):
 
     def drain(self) -> dict[K, T]:
         """Take everything waiting (insertion order), leaving the queue empty; :class:`Lazy` items
-        are materialized now (those that give None are left out)."""
+        are materialized now (those that give None are left out; one that raises is logged, counted in
+        :attr:`dropped` and left out)."""
         items = self._items
         self._items = {}
         if self._lazy:
             self._lazy = False
             for k, v in list(items.items()):
                 if isinstance(v, Lazy):
-                    got = v.materialize()
+                    try:
+                        got = v.materialize()
+                    except Exception:  # a producer's bug must not take the consumer (and every other key) down
+                        log.exception("KeyedQueue %r: building the item of %r failed; dropped", self.name, k)
+                        self.dropped += 1
+                        got = None
                     if got is None:
                         del items[k]
                     else:

@@ -146,3 +146,15 @@ def test_a_sink_without_publish_lazy_gets_every_update_at_once() -> None:
     feed.on_frame(frame(1, "0.04"), 1)
     feed.on_frame(frame(2, "0.045"), 2)
     assert [u.bids[0][0] for u in items] == [0.04, 0.045]
+
+
+def test_a_lazy_that_fails_is_dropped_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(Counted):
+        def materialize(self) -> str | None:
+            raise RuntimeError("bug")
+
+    q: KeyedQueue[tuple[str, str], object] = KeyedQueue(key, name="q")  # type: ignore[arg-type]
+    q.publish_lazy(Broken("x", "I", None))
+    q.publish_lazy(Counted("y", "I", "ok"))
+    assert q.drain() == {("y", "I"): "ok"}  # the other keys still delivered
+    assert q.dropped == 1 and "building the item of ('x', 'I') failed" in caplog.text
