@@ -148,7 +148,15 @@ def test_a_sink_without_publish_lazy_gets_every_update_at_once() -> None:
     assert [u.bids[0][0] for u in items] == [0.04, 0.045]
 
 
-def test_a_lazy_that_fails_is_dropped_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_lazy_that_fails_is_dropped_and_counted(caplog: pytest.LogCaptureFixture,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    from dragonfly import queues
+
+    monkeypatch.setattr(queues.log, "disabled", False)  # a logging configuration elsewhere in the run may disable it
+    caplog.set_level(logging.ERROR, logger="dragonfly.queues")
+
     class Broken(Counted):
         def materialize(self) -> str | None:
             raise RuntimeError("bug")
