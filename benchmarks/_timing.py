@@ -27,13 +27,14 @@ __all__ = (
     "header",
     "interleaved",
     "interleaved_cpu",
+    "interleaved_samples",
     "percentiles",
     "require_compiled",
     "version",
 )
 
 REPO = Path(__file__).resolve().parent.parent
-_CORE_MODULES = ("book", "busmsg", "doc", "extract", "fix", "merge", "wire")
+_CORE_MODULES = ("book", "busmsg", "doc", "extract", "fix", "merge", "topn", "wire")
 
 
 def require_compiled(prog: str) -> None:
@@ -158,3 +159,12 @@ def interleaved_cpu(fns: Sequence[Callable[[], Any]], rounds: int, *, number: in
         if enabled:
             gc.enable()
     return [statistics.median(t) for t in times]
+
+
+def interleaved_samples(fns: Sequence[Callable[[], Any]], rounds: int) -> None:
+    """Run each function ``rounds`` times in rotating order (for runs that record their own measurements,
+    e.g. CPU per frame of an asyncio pipeline), collecting garbage between runs."""
+    for r in range(rounds):
+        for k in range(len(fns)):
+            fns[(k + r) % len(fns)]()
+            gc.collect()

@@ -1,38 +1,34 @@
-"""Pipeline benchmark: a blaster pushes venue frames over loopback into the five-layer pipeline.
+"""Pipeline benchmark: CPU per frame of the pipeline against bare aiohttp reading the same frames.
 
 Method
 ------
-* A **blaster** runs in its own process (so the pipeline's single event-loop thread
-  has a core to itself, as far as the machine allows). It listens on two 127.0.0.1
-  ports, completes the WebSocket handshake by hand and writes pre-rendered server
-  frames: Binance ``ethbtc@depth20@100ms`` combined-stream frames (20 levels a side)
-  on one, Bitstamp ``order_book_ethbtc`` frames (100 levels a side) on the other,
-  both produced by :mod:`dragonfly.sim` so they are the venues' real formats. Every
-  frame changes the top 10 (worst case: every frame is forwarded and recomputed);
-  sequence numbers (``lastUpdateId``, ``microtimestamp``) increase by one per frame.
-* The **pipeline** process runs ``Pipeline(PipelineConfig(instrument="ethbtc",
-  base_urls=<blaster>))``: aiohttp client -> the feed driver -> venue adapter -> ``BookKeeper``
-  (core ``TopExtractor``) -> ``KeyedQueue`` -> ``BboAggregator`` (core ``merge_levels``
-  + ``merge_liquidity``) -> ``Broadcast`` -> one bot reading ``pipeline.stream()``.
-* **Throughput**: the blaster writes N frames per venue as fast as the socket takes
-  them; msgs/s = frames processed by the feeds / time from the first to the last.
-  "per CPU-second" divides by the pipeline process's CPU time instead of wall time: the
-  rate one dedicated core would sustain, less sensitive to other load on a shared machine.
-  The aggregator drains its queue and computes once per batch, so views/s is lower.
-* **Latency** at a paced total rate (default 10,000 msgs/s, both venues alternating,
-  paced by the blaster's clock): for every view the bot reads, ``time.time_ns()`` at
-  read minus ``view.receive_ts_ns`` (the listener's stamp when the frame came out of
-  the WebSocket reader). aiohttp's frame parsing before that stamp is not included;
-  "wire" latency (blaster write -> bot read) is reported too, from Bitstamp frames whose
-  ``microtimestamp`` is the blaster's send time (µs resolution), when such a frame triggered the view.
-* **Baseline**: the same blaster read by bare aiohttp clients (``ws.receive()`` only), the
-  ceiling the transport alone allows on this machine.
-* Both twins: the script re-runs itself with ``DRAGONFLY_NO_EXTENSIONS=1`` for the
-  pure-Python core and prints the figures side by side.
+* A **blaster** runs in its own process. It listens on two 127.0.0.1 ports, completes the
+  WebSocket handshake by hand and writes pre-rendered server frames as fast as the socket takes
+  them: Binance ``ethbtc@depth20@100ms`` combined-stream frames (20 levels a side) on one,
+  Bitstamp ``order_book_ethbtc`` frames (100 levels a side) on the other, both produced by
+  :mod:`dragonfly.sim` so they are the venues' real formats. Every frame changes the top 10
+  (worst case for change detection); sequence numbers (``lastUpdateId``, ``microtimestamp``)
+  increase by one per frame.
+* **Bare aiohttp** (the baseline): one ``ws_connect`` per venue and ``await ws.receive()`` in a loop,
+  nothing else: the transport's own cost on this machine.
+* **The pipeline**: ``Pipeline(PipelineConfig(instrument="ethbtc", base_urls=<blaster>))``:
+  WebSocket client -> feed driver -> venue adapter -> ``BookKeeper`` -> ``KeyedQueue`` ->
+  ``BboAggregator`` (core merge) -> ``Broadcast`` -> one bot reading ``pipeline.stream()``:
+  frame in -> world view out.
+* **CPU per frame**: this process's CPU seconds (user + system, ``_timing.cpu_seconds``) from the
+  first frame to the last, divided by the frames read; the blaster's CPU is not counted. Both
+  readers are polled by the same timer. ``frames/s per core`` is its inverse: the rate one
+  dedicated core would sustain, less sensitive to other load than wall time.
+* Bare aiohttp and the pipeline run in alternating order over ``--rounds`` rounds in one process
+  (``_timing.interleaved_samples``), each round with a fresh blaster; the report gives medians,
+  the ratio, and every round.
+* With picows installed (the optional transport, ``dragonflybot[picows]``), the same rounds also
+  time bare picows (a listener that takes each frame's text) and the pipeline on picows
+  (``WebSocketConfig(transport="picows")``); ``--no-picows`` skips them.
+* ``--latency`` adds a paced run (``--rate`` frames/s in total): frame receipt (the feed's
+  stamp when the frame came out of the WebSocket reader) -> the bot reading the view.
 
-Run: ``python benchmarks/bench_pipeline.py`` (``--quick`` for a short run; ``--gc-freeze`` to
-call ``gc.freeze()`` after start-up, which keeps full collections of start-up objects out of
-the tail latency).
+Run: ``python benchmarks/bench_pipeline.py`` (the compiled core is required).
 """
 
 from __future__ import annotations
@@ -40,19 +36,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import hashlib
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from benchmarks._timing import (  # noqa: E402
+    cpu_seconds,
+    header,
+    interleaved_samples,
+    percentiles,
+    require_compiled,
+    version,
+)
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -123,7 +133,12 @@ def _frame(tpl: tuple[bytes, bytes], seq: int) -> bytes:
 
 
 def blaster_main(args: argparse.Namespace) -> None:
-    tpls = _templates(256)
+    cache = os.environ.get("BENCH_TEMPLATES")
+    if cache:  # rendered once by the parent (rendering takes seconds)
+        raw = json.loads(Path(cache).read_text())
+        tpls = {v: [(p.encode(), s.encode()) for p, s in rows] for v, rows in raw.items()}
+    else:
+        tpls = _templates(256)
     socks = {}
     for venue in ("binance", "bitstamp"):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -183,151 +198,213 @@ def blaster_main(args: argparse.Namespace) -> None:
         c.close()
 
 
-# ----------------------------------------------------------------------------- pipeline side
-def _pct(values: list[int], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))] / 1000.0  # ns -> us
+# ----------------------------------------------------------------------------- reader side
+class _Blaster:
+    """One blaster process serving one round (two venue sockets)."""
+
+    def __init__(self, mode: str, frames: int, rate: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--blast", "--mode", mode, "--frames", str(frames), "--rate", str(rate)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.ports: dict[str, int] = json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        self.proc.wait(10)
 
 
-async def run_pipeline(mode: str, frames: int, rate: int) -> dict[str, float]:
-    import dragonfly
+async def _measure(count: Callable[[], int], target: int) -> tuple[int, float, float]:
+    """Wait for the first frame, then CPU and wall seconds until ``target`` frames (same poller for all)."""
+    while count() == 0:  # noqa: ASYNC110 - counters, no event; 0.5 ms steps
+        await asyncio.sleep(0.0005)
+    n0 = count()
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    while count() < target:  # noqa: ASYNC110 - counters, no event; 2 ms steps (the same for every reader)
+        await asyncio.sleep(0.002)
+    return count() - n0, cpu_seconds() - c0, time.perf_counter() - t0
+
+
+async def run_bare(frames: int) -> dict[str, float]:
+    """Bare aiohttp: ``ws.receive()`` on both venue connections, nothing else."""
+    import aiohttp
+
+    blaster = _Blaster("throughput", frames, 1)
+    count = 0
+    async with aiohttp.ClientSession() as session:
+        wss = [await session.ws_connect(f"ws://127.0.0.1:{p}/", autoping=True) for p in blaster.ports.values()]
+
+        async def read(ws: aiohttp.ClientWebSocketResponse) -> None:
+            nonlocal count
+            for _ in range(frames):
+                await ws.receive()
+                count += 1
+
+        readers = [asyncio.ensure_future(read(w)) for w in wss]
+        n, cpu, wall = await _measure(lambda: count, 2 * frames)
+        await asyncio.gather(*readers)
+        for w in wss:
+            await w.close()
+    blaster.close()
+    return {"frames": n, "cpu_us": cpu / n * 1e6, "per_s": n / wall}
+
+
+async def run_bare_picows(frames: int) -> dict[str, float]:
+    """Bare picows (optional): a listener that takes each frame's text, nothing else."""
+    import picows
+
+    blaster = _Blaster("throughput", frames, 1)
+    count = 0
+
+    class Reader(picows.WSListener):
+        def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+            nonlocal count
+            if frame.msg_type is picows.WSMsgType.TEXT:
+                frame.get_payload_as_utf8_text()
+                count += 1
+
+    conns = [await picows.ws_connect(Reader, f"ws://127.0.0.1:{p}/") for p in blaster.ports.values()]
+    n, cpu, wall = await _measure(lambda: count, 2 * frames)
+    for transport, _ in conns:
+        transport.disconnect()
+        await transport.wait_disconnected()
+    blaster.close()
+    return {"frames": n, "cpu_us": cpu / n * 1e6, "per_s": n / wall}
+
+
+async def run_pipeline(mode: str, frames: int, rate: int, transport: str = "aiohttp") -> dict[str, Any]:
+    """The pipeline: WebSocket clients -> feed driver -> keepers -> aggregator -> one bot reading views."""
     from dragonfly.clients.ws import WebSocketConfig
     from dragonfly.topology import Pipeline, PipelineConfig
 
-    proc = subprocess.Popen(  # noqa: ASYNC220 - the blaster starts before anything is timed
-        [sys.executable, __file__, "--blast", "--mode", mode, "--frames", str(frames), "--rate", str(rate)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ},
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    ports = json.loads(proc.stdout.readline())
-    ws = WebSocketConfig(url="ws://127.0.0.1:1", heartbeat_s=None, no_data_timeout_s=None)
+    blaster = _Blaster(mode, frames, rate)
+    ws = WebSocketConfig(url="ws://127.0.0.1:1", heartbeat_s=None, no_data_timeout_s=None, transport=transport)
     cfg = PipelineConfig(
         instrument="ethbtc",
-        base_urls={v: f"ws://127.0.0.1:{p}" for v, p in ports.items()},
+        base_urls={v: f"ws://127.0.0.1:{p}" for v, p in blaster.ports.items()},
         staleness_s=60.0,
         ws=ws,
     )
     lat: list[int] = []
-    wire: list[int] = []
     reads = 0
     async with Pipeline(cfg) as p:
         if os.environ.get("BENCH_GC_FREEZE"):
-            import gc
-
             gc.collect()
             gc.freeze()  # long-lived startup objects out of the collector's way
         feeds = list(p.feeds.values())
         keepers = [k for f in feeds for k in f.keepers.values()]
         stream = p.stream(maxsize=1)
-        last_ex = 0
 
         async def bot() -> None:
-            nonlocal reads, last_ex
+            nonlocal reads
             time_ns = time.time_ns
             async for view in stream:
                 now = time_ns()
                 reads += 1
                 if view.receive_ts_ns:
                     lat.append(now - view.receive_ts_ns)
-                ex = view.exchange_ts_ns
-                if ex != last_ex and ex:
-                    wire.append(now - ex)  # bitstamp microtimestamp = blaster send time
-                    last_ex = ex
 
         bot_task = asyncio.get_running_loop().create_task(bot())
-        target = 2 * frames
-        while sum(f.stats.frames for f in feeds) == 0:  # noqa: ASYNC110 - counters, no event; 0.5 ms steps
-            await asyncio.sleep(0.0005)
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        n0 = sum(f.stats.frames for f in feeds)
-        while sum(f.stats.frames for f in feeds) < target:  # noqa: ASYNC110 - counters, no event; 1 ms steps
-            await asyncio.sleep(0.001)
-        t1 = time.perf_counter()
-        c1 = time.process_time()
+        n, cpu, wall = await _measure(lambda: sum(f.stats.frames for f in feeds), 2 * frames)
         views = p.aggregator.stats.views
         bad = sum(f.stats.bad_frames for f in feeds) + sum(k.stats.resyncs + k.stats.skipped for k in keepers)
-        forwarded = sum(k.stats.forwarded for k in keepers)
         stream.close()
         await bot_task
-        impl = dragonfly.core_implementation()
-    proc.stdin.write("\n")
-    proc.stdin.flush()
-    proc.wait(10)
+    blaster.close()
     if bad:
         raise SystemExit(f"benchmark frames rejected: {bad}")
-    elapsed = t1 - t0
+    out: dict[str, Any] = {"frames": n, "cpu_us": cpu / n * 1e6, "per_s": n / wall, "views": views, "reads": reads}
     if mode == "latency":
-        lat = lat[len(lat) // 10 :]  # drop warm-up
-        wire = wire[len(wire) // 10 :]
-    return {
-        "impl": impl,  # type: ignore[dict-item]
-        "msgs_per_s": (target - n0) / elapsed,
-        "msgs_per_cpu_s": (target - n0) / (c1 - c0),
-        "forwarded": forwarded,
-        "views": views,
-        "views_per_s": views / elapsed,
-        "reads": reads,
-        "p50_us": _pct(lat, 0.50),
-        "p99_us": _pct(lat, 0.99),
-        "p999_us": _pct(lat, 0.999),
-        "wire_p50_us": _pct(wire, 0.50),
-        "wire_p99_us": _pct(wire, 0.99),
-        "wire_p999_us": _pct(wire, 0.999),
-        "samples": len(lat),
-    }
+        pct = percentiles([x / 1000 for x in lat[len(lat) // 10 :]])  # warm-up dropped; ns -> µs
+        out.update(p50_us=pct[50], p99_us=pct[99], p999_us=pct[99.9], samples=len(lat))
+    return out
 
 
-async def run_raw_aiohttp(frames: int) -> dict[str, float]:
-    """Baseline: the same blaster read by bare aiohttp clients (no pipeline), msgs/s."""
-    import aiohttp
+def breakdown(rounds: int) -> None:
+    """Where a frame's time goes past the transport: each in-process stage on the same frames, timed alone
+    (``time.process_time``: the tick-counting ``cpu_seconds`` is too coarse for runs this short)."""
+    from dragonfly._core.extract import TopExtractor
+    from dragonfly.aggregators import BboAggregator
+    from dragonfly.clients.base import ClientStats
+    from dragonfly.venues import create_feed, get_venue
 
-    proc = subprocess.Popen(  # noqa: ASYNC220 - the blaster starts before anything is timed
-        [sys.executable, __file__, "--blast", "--mode", "throughput", "--frames", str(frames), "--rate", "1"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    ports = json.loads(proc.stdout.readline())
-    count = 0
-    t0 = 0.0
-    async with aiohttp.ClientSession() as session:
-        wss = [await session.ws_connect(f"ws://127.0.0.1:{p}/") for p in ports.values()]
+    class NoClient:
+        def __init__(self) -> None:
+            self.stats = ClientStats()
+            self.on_connect = self.on_disconnect = self.on_gap = None
 
-        async def read(ws: aiohttp.ClientWebSocketResponse) -> None:
-            nonlocal count, t0, c0
-            for _ in range(frames):
-                await ws.receive()
-                if count == 0:
-                    t0 = time.perf_counter()
-                    c0 = time.process_time()
-                count += 1
+    n = 256
+    tpls = {v: [(p.decode(), s.decode()) for p, s in rows] for v, rows in _templates(n).items()}
+    frames = {v: [p + str(1_000_000 + i) + s for i, (p, s) in enumerate(rows)] for v, rows in tpls.items()}
+    agg = BboAggregator.build(instrument="ETH-BTC", venues=("binance", "bitstamp"), staleness_s=3600.0)
+    feeds = {v: create_feed(get_venue(v), instruments=["ETH-BTC"], depth=10, sink=agg.input, client=NoClient())
+             for v in frames}
+    seqs = dict.fromkeys(frames, 2_000_000)
 
-        c0 = 0.0
-        await asyncio.gather(*(read(w) for w in wss))
-        t1 = time.perf_counter()
-        c1 = time.process_time()
-        for w in wss:
-            await w.close()
-    proc.stdin.write("\n")
-    proc.stdin.flush()
-    proc.wait(10)
-    return {"msgs_per_s": (count - 1) / (t1 - t0), "msgs_per_cpu_s": (count - 1) / (c1 - c0)}
+    def pipeline_stage(venue: str) -> Callable[[], None]:
+        feed, rows = feeds[venue], tpls[venue]
 
+        def run() -> None:  # n frames with increasing sequence numbers (made here), one drain at the end
+            seq = seqs[venue]
+            on_frame = feed.on_frame
+            for i, (p, s) in enumerate(rows):
+                on_frame(p + str(seq + i) + s, 1)
+            seqs[venue] = seq + n
+            agg.input.drain()
+        return run
 
-def child_main(args: argparse.Namespace) -> None:
-    res = {
-        "raw": asyncio.run(run_raw_aiohttp(args.frames_tp)),
-        "throughput": asyncio.run(run_pipeline("throughput", args.frames_tp, args.rate)),
-        "latency": asyncio.run(run_pipeline("latency", args.frames_lat, args.rate)),
-    }
-    print("RESULT " + json.dumps(res), flush=True)
+    def making_only(venue: str) -> Callable[[], None]:  # making those frames alone (subtracted)
+        rows = tpls[venue]
+
+        def run() -> None:
+            seq = seqs[venue]
+            for i, (p, s) in enumerate(rows):
+                p + str(seq + i) + s
+        return run
+
+    def extract_only(venue: str) -> Callable[[], None]:
+        ext, rows = TopExtractor("data.bids", "data.asks", 10), frames[venue]
+
+        def run() -> None:
+            for f in rows:
+                ext.update(f)
+        return run
+
+    def reader_only(venue: str) -> Callable[[], None]:
+        read, rows = feeds[venue].adapter._read, frames[venue]
+
+        def run() -> None:
+            for f in rows:
+                read(f)
+        return run
+
+    names, fns = [], []
+    for v in frames:
+        for label, make in (("feed.on_frame (parse + keeper + latest-wins publish)", pipeline_stage),
+                            ("  (making the frames, included above)", making_only),
+                            ("  of which: adapter._read (route + sequence + top N)", reader_only),
+                            ("  of which: TopExtractor.update alone", extract_only)):
+            names.append(f"{v}: {label}")
+            fns.append(make(v))
+    cpu: list[list[float]] = [[] for _ in fns]
+
+    def timed(i: int) -> Callable[[], None]:
+        def run() -> None:  # CPU time (a loaded machine inflates wall time), ns-resolution process clock
+            t0 = time.process_time()
+            for _ in range(20):
+                fns[i]()
+            cpu[i].append((time.process_time() - t0) / (20 * n))
+        return run
+
+    interleaved_samples([timed(i) for i in range(len(fns))], rounds)
+    print(f"in-process stages, CPU-µs per frame (median of {rounds} interleaved rounds of 20 x {n} frames):")
+    for name, ts in zip(names, cpu, strict=True):
+        print(f"  {name:70s}{statistics.median(ts) * 1e6:8.2f}")
 
 
 def main() -> None:
@@ -336,66 +413,66 @@ def main() -> None:
     require_compiled("bench_pipeline")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blast", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--mode", default="throughput")
-    ap.add_argument("--frames", type=int, default=0)
-    ap.add_argument("--frames-tp", type=int, default=100_000, help="frames per venue, throughput run")
-    ap.add_argument("--frames-lat", type=int, default=50_000, help="frames per venue, latency run")
-    ap.add_argument("--rate", type=int, default=10_000, help="total msgs/s of the latency run")
-    ap.add_argument("--quick", action="store_true", help="20k/10k frames per venue")
-    ap.add_argument("--only", choices=("cython", "python"), help="run one twin")
+    ap.add_argument("--mode", default="throughput", help=argparse.SUPPRESS)
+    ap.add_argument("--frames", type=int, default=200_000, help="frames per venue per round (default 200,000)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    ap.add_argument("--latency", action="store_true", help="also a paced run for receipt -> bot latency")
+    ap.add_argument("--rate", type=int, default=10_000, help="total frames/s of the latency run")
     ap.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after start-up (a common bot tuning)")
+    ap.add_argument("--no-picows", action="store_true", help="skip the optional picows readers")
+    ap.add_argument("--breakdown", action="store_true", help="also time each in-process stage alone")
     args = ap.parse_args()
     if args.blast:
         blaster_main(args)
         return
-    if args.quick:
-        args.frames_tp, args.frames_lat = 20_000, 10_000
-    if args.child:
-        child_main(args)
-        return
-    results = {}
-    for impl in ("cython", "python"):
-        if args.only and impl != args.only:
-            continue
-        env = {**os.environ, "DRAGONFLY_NO_EXTENSIONS": "1" if impl == "python" else "0"}
-        if args.gc_freeze:
-            env["BENCH_GC_FREEZE"] = "1"
-        cmd = [
-            sys.executable, __file__, "--child",
-            "--frames-tp", str(args.frames_tp), "--frames-lat", str(args.frames_lat), "--rate", str(args.rate),
-        ]
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if line is None:
-            print(out.stdout, out.stderr, file=sys.stderr)
-            raise SystemExit(f"{impl} run failed")
-        results[impl] = json.loads(line[7:])
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, asyncio default loop"
-          f"{', gc.freeze() after start-up' if args.gc_freeze else ''}; frames/venue: "
-          f"throughput {args.frames_tp}, latency {args.frames_lat} at {args.rate} msgs/s total")
-    names = list(results)
-    print(f"{'metric':34s}" + "".join(f"{n + ' (' + results[n]['throughput']['impl'] + ')':>22s}" for n in names))
-    rows = [
-        ("baseline: bare aiohttp msgs/s", "raw", "msgs_per_s", "{:,.0f}"),
-        ("  per CPU-second", "raw", "msgs_per_cpu_s", "{:,.0f}"),
-        ("throughput msgs/s (2 venues)", "throughput", "msgs_per_s", "{:,.0f}"),
-        ("  per CPU-second (one core)", "throughput", "msgs_per_cpu_s", "{:,.0f}"),
-        ("  views published/s", "throughput", "views_per_s", "{:,.0f}"),
-        ("latency p50 us (receipt->bot)", "latency", "p50_us", "{:.1f}"),
-        ("latency p99 us", "latency", "p99_us", "{:.1f}"),
-        ("latency p99.9 us", "latency", "p999_us", "{:.1f}"),
-        ("wire p50 us (send->bot)", "latency", "wire_p50_us", "{:.1f}"),
-        ("wire p99 us", "latency", "wire_p99_us", "{:.1f}"),
-        ("wire p99.9 us", "latency", "wire_p999_us", "{:.1f}"),
-        ("latency samples", "latency", "samples", "{:,}"),
-    ]
-    for label, run, key, fmt in rows:
-        print(f"{label:34s}" + "".join(f"{fmt.format(results[n][run][key]):>22s}" for n in names))
-    if len(names) == 2:
-        r = results["cython"]["throughput"]["msgs_per_s"] / results["python"]["throughput"]["msgs_per_s"]
-        print(f"{'cython/python throughput ratio':34s}{r:>22.2f}")
-    print("targets: >= 100,000 msgs/s; p99 < 100 us at 10,000 msgs/s")
+    require_compiled("bench_pipeline.py")
+    cache = Path(tempfile.mkdtemp(prefix="bench_pipeline_")) / "templates.json"
+    rendered = {v: [(p.decode(), s.decode()) for p, s in rows] for v, rows in _templates(256).items()}
+    cache.write_text(json.dumps(rendered))
+    os.environ["BENCH_TEMPLATES"] = str(cache)
+    if args.gc_freeze:
+        os.environ["BENCH_GC_FREEZE"] = "1"
+    header("bench_pipeline.py: frames in over loopback -> world view out, CPU per frame", ("aiohttp", "picows"))
+    print(f"# {args.frames:,} frames per venue per round (Binance depth20 + Bitstamp 100 levels, every frame a new "
+          f"top 10), {args.rounds} interleaved rounds, medians; asyncio default loop"
+          f"{'; gc.freeze() after start-up' if args.gc_freeze else ''}")
+    bare: list[dict[str, float]] = []
+    pipe: list[dict[str, Any]] = []
+    runs = [lambda: bare.append(asyncio.run(run_bare(args.frames))),
+            lambda: pipe.append(asyncio.run(run_pipeline("throughput", args.frames, 1)))]
+    pico_bare: list[dict[str, float]] = []
+    pico_pipe: list[dict[str, Any]] = []
+    picows = version("picows") != "absent" and not args.no_picows
+    if picows:  # the optional transport, same frames, same rounds
+        runs += [lambda: pico_bare.append(asyncio.run(run_bare_picows(args.frames))),
+                 lambda: pico_pipe.append(asyncio.run(run_pipeline("throughput", args.frames, 1, "picows")))]
+    interleaved_samples(runs, args.rounds)
+    b_us = statistics.median(r["cpu_us"] for r in bare)
+    p_us = statistics.median(r["cpu_us"] for r in pipe)
+    print(f"{'reader':40s}{'CPU-µs/frame':>14s}{'frames/s per core':>20s}{'wall frames/s':>16s}   rounds (CPU-µs)")
+    lines = [("bare aiohttp (ws.receive only)", bare, b_us), ("pipeline on aiohttp (frame -> world view)", pipe, p_us)]
+    if picows:
+        lines += [("bare picows (frame text only)", pico_bare, statistics.median(r["cpu_us"] for r in pico_bare)),
+                  ("pipeline on picows (frame -> world view)", pico_pipe,
+                   statistics.median(r["cpu_us"] for r in pico_pipe))]
+    for label, rs, us in lines:
+        per_s = statistics.median(r["per_s"] for r in rs)
+        each = " ".join(f"{r['cpu_us']:.2f}" for r in rs)
+        print(f"{label:40s}{us:>14.2f}{1e6 / us:>20,.0f}{per_s:>16,.0f}   {each}")
+    step = 1e6 / os.sysconf("SC_CLK_TCK") / (2 * args.frames)  # cpu_seconds counts clock ticks
+    print(f"(CPU time is counted in clock ticks: a step of {step:.3f} µs/frame at {2 * args.frames:,} frames a round)")
+    views = statistics.median(r["views"] for r in pipe)
+    print(f"ratio pipeline / bare aiohttp: {p_us / b_us:.2f}x (target <= 1.5x); pipeline minus bare: "
+          f"{p_us - b_us:.2f} µs/frame; world views per round: {views:,.0f} of {2 * args.frames:,} frames")
+    if picows:
+        q_us = lines[3][2]
+        print(f"ratio pipeline on picows / bare aiohttp: {q_us / b_us:.2f}x; / bare picows: {q_us / lines[2][2]:.2f}x")
+    if args.breakdown:
+        breakdown(max(args.rounds, 5))
+    if args.latency:
+        r = asyncio.run(run_pipeline("latency", args.frames, args.rate))
+        print(f"latency at {args.rate:,} frames/s, frame receipt -> bot: p50 {r['p50_us']:.1f} µs, "
+              f"p99 {r['p99_us']:.1f} µs, p99.9 {r['p999_us']:.1f} µs ({r['samples']:,} samples)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ Three shapes, none of which can grow without limit:
   slows the producer or the other subscribers.
 * :class:`KeyedQueue` -- many producers, one consumer (listeners -> aggregator).
   Keeps only the latest item per key; the consumer :meth:`~KeyedQueue.drain`\\ s
-  everything waiting and computes once.
+  everything waiting and computes once. A producer may also hand it a :class:`Lazy`
+  (:meth:`~KeyedQueue.publish_lazy`): the item is built only when drained, so a key
+  replaced a hundred times between two drains costs one item, not a hundred.
 * :class:`Transformer` -- a function between two queues, run as a task.
 
 All of them are for one asyncio event loop; ``publish`` is synchronous, never
@@ -28,6 +30,7 @@ from .errors import QueueClosedError
 
 __all__ = (
     "Sink",
+    "Lazy",
     "Broadcast",
     "Subscription",
     "KeyedQueue",
@@ -49,6 +52,22 @@ class Sink(Protocol[T_contra]):
     """Anything a producer can hand items to without waiting."""
 
     def publish(self, item: T_contra, /) -> None: ...
+
+
+class Lazy(Generic[T_co]):
+    """An item a producer has not built yet: :meth:`materialize` builds it when the consumer takes it.
+
+    Hand one to :meth:`KeyedQueue.publish_lazy` (the queue keys it like an item, so it must have the
+    attributes the key function reads). ``materialize`` runs in the consumer's :meth:`KeyedQueue.drain`;
+    it returns the item as of then (the producer's latest state), or None when there is nothing to
+    deliver. A producer publishes one Lazy to one queue only: materializing it may change the
+    producer's state (what it last delivered).
+    """
+
+    __slots__ = ()
+
+    def materialize(self) -> T_co | None:  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
 class Subscription(Generic[T]):
@@ -274,7 +293,8 @@ class KeyedQueue(Generic[K, T]):
     """
 
     __slots__ = (
-        "_key", "max_keys", "name", "_items", "_waiter", "_closed", "published", "conflated", "dropped", "_warned"
+        "_key", "max_keys", "name", "_items", "_waiter", "_closed", "published", "conflated", "dropped", "_warned",
+        "_lazy",
     )
 
     def __init__(self, key: Callable[[T], K], *, max_keys: int = 1024, name: str = "") -> None:
@@ -292,6 +312,7 @@ class KeyedQueue(Generic[K, T]):
         self.conflated = 0
         self.dropped = 0
         self._warned = False
+        self._lazy = False  # a Lazy is waiting (drain materializes)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -323,10 +344,42 @@ class KeyedQueue(Generic[K, T]):
         if w is not None and not w.done():
             w.set_result(None)
 
+    def publish_lazy(self, item: Lazy[T]) -> None:
+        """Queue a :class:`Lazy` under the key of ``item`` (as :meth:`publish` would); it is
+        materialized by :meth:`drain`. Publishing the same Lazy again before the drain costs a
+        dict lookup. Never blocks."""
+        if self._closed:
+            return
+        k = self._key(item)  # type: ignore[arg-type]  # the Lazy has the attributes the key reads
+        items: dict[K, Any] = self._items
+        self._lazy = True
+        if k in items:
+            self.conflated += 1
+            items[k] = item
+            self.published += 1
+            return
+        self.publish(item)  # type: ignore[arg-type]  # a new key: the bound and the wake-up of publish
+
     def drain(self) -> dict[K, T]:
-        """Take everything waiting (insertion order), leaving the queue empty."""
+        """Take everything waiting (insertion order), leaving the queue empty; :class:`Lazy` items
+        are materialized now (those that give None are left out; one that raises is logged, counted in
+        :attr:`dropped` and left out)."""
         items = self._items
         self._items = {}
+        if self._lazy:
+            self._lazy = False
+            for k, v in list(items.items()):
+                if isinstance(v, Lazy):
+                    try:
+                        got = v.materialize()
+                    except Exception:  # a producer's bug must not take the consumer (and every other key) down
+                        log.exception("KeyedQueue %r: building the item of %r failed; dropped", self.name, k)
+                        self.dropped += 1
+                        got = None
+                    if got is None:
+                        del items[k]
+                    else:
+                        items[k] = got
         return items
 
     def wake(self) -> None:

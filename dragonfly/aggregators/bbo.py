@@ -35,7 +35,7 @@ from .._core.merge import merge_liquidity, merge_top
 from ..errors import ConfigError
 from ..instruments import normalize_instrument
 from ..model import BookUpdate, LiquidityView, Side, VenueHealth, VenueStatus, WorldView
-from ..queues import Broadcast, KeyedQueue
+from ..queues import Broadcast, KeyedQueue, Lazy
 
 __all__ = ("AggregatorConfig", "BboAggregator", "AggregatorStats")
 
@@ -195,6 +195,10 @@ class BboAggregator:
     def publish(self, update: BookUpdate) -> None:
         """Sink interface: same as ``self.input.publish(update)``."""
         self.input.publish(update)
+
+    def publish_lazy(self, update: Lazy[BookUpdate]) -> None:
+        """Sink interface: same as ``self.input.publish_lazy(update)`` (built when drained)."""
+        self.input.publish_lazy(update)
 
     # -- loop -------------------------------------------------------------------------------
     async def run(self) -> None:

@@ -5,7 +5,8 @@ it only through :class:`Client`:
 
 * :meth:`Client.frames` -- an async iterator of raw payloads that connects,
   reconnects with backoff after a drop, and ends when :meth:`Client.close` is
-  called (or retries are exhausted);
+  called (or retries are exhausted); :meth:`Client.pump` does the same and
+  hands each payload to a callback instead (no generator per payload);
 * :meth:`Client.send` -- send a payload on the current connection;
 * hooks :attr:`Client.on_connect` (awaited after every (re)connect, before the
   first payload is yielded: the place to (re)subscribe),
@@ -364,6 +365,108 @@ class Client(abc.ABC):
             Only when ``backoff.max_retries`` is set and that many retries failed too.
         """
         return self._run()
+
+    async def pump(self, on_frame: Callable[[Any], object]) -> None:
+        """:meth:`frames` without an async iterator: hand every payload to ``on_frame`` as it is read.
+
+        The contract of :meth:`frames` (attempts, backoff, hooks, state, counters; returns after
+        :meth:`close`), with one call per payload and no generator between the connection and the
+        consumer. ``on_frame(payload)`` runs synchronously in the read loop; an exception from it
+        (or cancelling the pump) stops reading: the connection is dropped, ``on_disconnect`` gets
+        ``"reading stopped"``, the state goes back to ``IDLE``, and the exception propagates.
+
+        Raises
+        ------
+        VenueConnectionError
+            Only when ``backoff.max_retries`` is set and that many retries failed too.
+        """
+        backoff = self.backoff
+        limit = backoff.max_retries
+        failures = 0  # failures in a row (see the class docstring)
+        delivered = False
+
+        def first() -> None:
+            nonlocal delivered, failures
+            delivered = True
+            failures = 0
+            if self._down_since is not None:
+                self._log_recovered()
+
+        retry = False
+        try:
+            while not self._closing:
+                if retry:
+                    self.state = ClientState.BACKOFF
+                    await self._pause(backoff.delay(max(failures - 1, 0)))
+                    if self._closing:
+                        break
+                retry = True
+                if not self._is_open():
+                    final = limit is not None and failures >= limit
+                    try:
+                        await self._attempt_cancellable(final)
+                    except VenueConnectionError as exc:
+                        failures += 1
+                        if self._closing:
+                            break
+                        if limit is not None and failures > limit:
+                            raise VenueConnectionError(
+                                f"{self.name}: giving up after {failures} failed attempts in a row; last: "
+                                + self._summary(exc),
+                                venue=self.name,
+                                code=exc.code,
+                            ) from exc
+                        continue
+                delivered = False
+                stopped = False
+                reason = ""
+                try:
+                    await self._receive_into(on_frame, first)
+                except (VenueConnectionError, OSError, asyncio.TimeoutError) as exc:
+                    reason = self._summary(exc)
+                except BaseException:
+                    stopped = True  # cancelled, or on_frame raised: nobody reads, nobody retries
+                    raise
+                finally:
+                    if stopped:
+                        await self._lost("reading stopped", False, ClientState.IDLE)
+                    else:
+                        final = not delivered and limit is not None and failures >= limit
+                        reason = await self._lost(reason, final)
+                if not delivered:
+                    failures += 1
+                    if limit is not None and failures > limit and not self._closing:
+                        raise VenueConnectionError(
+                            f"{self.name}: giving up after {failures} failed attempts in a row; last: the connection "
+                            f"ended before any data ({reason})",
+                            venue=self.name,
+                        )
+        except asyncio.CancelledError:
+            if not self._closing:
+                self.state = ClientState.IDLE  # the consumer stopped reading: nobody reads, nobody retries
+            raise
+        self.state = ClientState.CLOSED
+
+    async def _receive_into(self, on_frame: Callable[[Any], object], on_first: Callable[[], None]) -> None:
+        """Hand the current connection's payloads to ``on_frame``, counted, with ``on_first()`` before
+        the first; return when the connection ends (:meth:`pump`). This reads :meth:`_receive`; a
+        protocol client may override it with a tighter loop."""
+        stats = self.stats
+        size = self._payload_size
+        first = True
+        rx = self._receive()
+        try:
+            async for item in rx:
+                if first:
+                    first = False
+                    on_first()
+                stats.messages += 1
+                stats.bytes += size(item)
+                on_frame(item)
+        finally:
+            aclose = getattr(rx, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     def request_reconnect(self, reason: str = "requested") -> None:
         """Drop the current connection; :meth:`frames` reconnects (the venue asked us to).

@@ -1427,6 +1427,10 @@ class FixClient(Client):
     def _payload_size(self, payload: FixMessage) -> int:
         return len(payload.raw)
 
+    async def _receive_into(self, on_frame: Callable[[Any], object], on_first: Callable[[], None]) -> None:
+        """:meth:`pump` hands the raw bytes of each application message, as :meth:`frames` yields them."""
+        await super()._receive_into(lambda msg: on_frame(msg.raw), on_first)
+
     # -- one connection (called by Client's loop) ------------------------------------------------
     def _is_open(self) -> bool:
         s = self.session

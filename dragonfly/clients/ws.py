@@ -26,7 +26,10 @@ from yarl import URL
 from ..errors import ConfigError, VenueConnectionError
 from .base import Backoff, Client, Frame, summarize_error, url_with_host
 
-__all__ = ("WebSocketConfig", "WebSocketClient")
+__all__ = ("TRANSPORTS", "WebSocketConfig", "WebSocketClient", "websocket_client")
+
+#: WebSocket transports: aiohttp (the default), picows (optional extra ``dragonflybot[picows]``)
+TRANSPORTS = ("aiohttp", "picows")
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,10 @@ class WebSocketConfig:
         Largest frame accepted (bytes).
     headers : Mapping[str, str]
         Extra HTTP headers for the upgrade request.
+    transport : str
+        ``"aiohttp"`` (the default) or ``"picows"`` (the optional extra ``dragonflybot[picows]``:
+        frames parsed in C and handed to the consumer by callback); :func:`websocket_client` builds
+        the client of either.
     """
 
     url: str
@@ -75,6 +82,7 @@ class WebSocketConfig:
     ssl: _ssl.SSLContext | bool | None = None
     max_msg_size: int = 4 * 1024 * 1024
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    transport: str = "aiohttp"
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str):
@@ -98,6 +106,8 @@ class WebSocketConfig:
         if not isinstance(self.max_msg_size, int) or self.max_msg_size <= 0:
             raise ValueError("max_msg_size must be a positive int")
         object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
+        if self.transport not in TRANSPORTS:
+            raise ConfigError(f"unknown WebSocket transport {self.transport!r}; known: {', '.join(TRANSPORTS)}")
 
     @classmethod
     def build(cls, *, url: str, **kwargs: Any) -> WebSocketConfig:
@@ -308,6 +318,34 @@ class WebSocketClient(Client):
             else:  # CLOSE / CLOSING / CLOSED
                 return
 
+    async def _receive_into(self, on_frame: Callable[[Any], object], on_first: Callable[[], None]) -> None:
+        """:meth:`_receive` as one loop that calls ``on_frame`` (the :meth:`~Client.pump` path)."""
+        ws = self._ws
+        if ws is None:
+            return
+        loop = asyncio.get_running_loop()
+        stats = self.stats
+        receive = ws.receive
+        first = True
+        while True:
+            msg = await receive()
+            t = msg.type
+            if t is _TEXT or t is _BINARY:
+                data = msg.data
+                self._last_rx = loop.time()
+                stats.messages += 1
+                stats.bytes += len(data)
+                if first:
+                    first = False
+                    on_first()
+                on_frame(data)
+            elif t is aiohttp.WSMsgType.ERROR:
+                exc = ws.exception()
+                self._end = "error: " + (summarize_error(exc, host=self._host) if exc is not None else "unknown")
+                return
+            else:  # CLOSE / CLOSING / CLOSED
+                return
+
     async def _drop(self) -> str:
         if self._watchdog is not None:
             self._watchdog.cancel()
@@ -367,3 +405,20 @@ class WebSocketClient(Client):
             self._background(ws.close())
         else:
             self._watchdog = loop.call_at(due, self._check_watchdog)
+
+
+def websocket_client(
+    config: WebSocketConfig, *, resolve_url: Callable[[], Awaitable[str]] | None = None
+) -> WebSocketClient:
+    """The client of ``config.transport``: :class:`WebSocketClient` (aiohttp), or
+    :class:`~dragonfly.clients.ws_picows.PicowsWebSocketClient` (raises ConfigError when picows is
+    not installed: ``pip install dragonflybot[picows]``)."""
+    if config.transport == "picows":
+        try:
+            from .ws_picows import PicowsWebSocketClient
+        except ImportError as exc:
+            raise ConfigError(
+                f"WebSocket transport 'picows' needs picows ({exc}); pip install dragonflybot[picows]"
+            ) from None
+        return PicowsWebSocketClient(config, resolve_url=resolve_url)
+    return WebSocketClient(config, resolve_url=resolve_url)

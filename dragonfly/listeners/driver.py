@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..clients.base import Client, ClientStats, FeedTask, Frame
 from ..errors import DragonflyError, ExtractError, FrameError, VenueError
-from ..model import VenueHealth, VenueStatus
-from .events import Delta, Heartbeat, Reconnect, Rejected, Reply, Snapshot
-from .keeper import BookKeeper, Fault, KeeperStats, Step
+from ..model import BookUpdate, VenueHealth, VenueStatus
+from ..queues import Lazy
+from .events import Delta, Heartbeat, Reconnect, Rejected, Reply, Snapshot, TopSnapshot
+from .keeper import CHANGED, BookKeeper, Fault, KeeperStats, Step
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -156,6 +157,23 @@ class SnapshotLimiter:
         self._sem.release()
 
 
+class _Pending(Lazy[BookUpdate]):
+    """One instrument's place in a latest-wins sink (``publish_lazy``): its update is built when the
+    consumer drains, from the keeper's state then, so the frames replaced in between cost nothing."""
+
+    __slots__ = ("driver", "keeper", "venue", "instrument", "receive_ns")
+
+    def __init__(self, driver: FeedDriver, keeper: BookKeeper) -> None:
+        self.driver = driver
+        self.keeper = keeper
+        self.venue = driver.venue  # the attributes a BookUpdate key reads
+        self.instrument = keeper.instrument
+        self.receive_ns = 0
+
+    def materialize(self) -> BookUpdate | None:
+        return self.driver._emit(self.keeper, self.receive_ns)
+
+
 class FeedDriver(FeedTask):
     """Runs one venue adapter and its keepers over one layer-1 client (see the module notes).
 
@@ -170,7 +188,10 @@ class FeedDriver(FeedTask):
     keepers : sequence of BookKeeper
         One per instrument, keyed by their ``symbol`` (the venue's spelling, as events carry it).
     sink : Sink[BookUpdate]
-        Where updates go (``.publish(update)``; usually the aggregator's queue).
+        Where updates go (``.publish(update)``; usually the aggregator's queue). A sink with
+        ``publish_lazy`` (:class:`~dragonfly.queues.KeyedQueue`) gets one
+        :class:`~dragonfly.queues.Lazy` per instrument instead: the update is built from the
+        keeper's latest state when the consumer drains (latest wins, as it would anyway).
     http : HttpClient, optional
         Layer-1 HTTP client for REST snapshots (created on first use when the venue needs one).
     limiter : SnapshotLimiter, optional
@@ -205,12 +226,14 @@ class FeedDriver(FeedTask):
         self.adapter = adapter
         self.client = client
         self.sink = sink
+        self._publish_lazy = getattr(sink, "publish_lazy", None)
         self.keepers: dict[str, BookKeeper] = {}
         for k in keepers:
             if k.symbol in self.keepers:
                 raise ValueError(f"{venue}: instrument symbol {k.symbol!r} twice")
             self.keepers[k.symbol] = k
         self.stats = FeedStats(client=client.stats, instruments={k.instrument: k.stats for k in keepers})
+        self._pending = {k.symbol: _Pending(self, k) for k in keepers}
         self.http = http
         self._own_http = False
         self.limiter = limiter or SnapshotLimiter()
@@ -257,10 +280,18 @@ class FeedDriver(FeedTask):
         if self.adapter.session_heartbeats and self._keepalive_s:
             ticker = asyncio.get_running_loop().create_task(self._keepalive(self._keepalive_s))
         on_frame = self.on_frame
-        time_ns = time.time_ns
+        # the pump (one call per frame) where it reads what frames() yields: a client that maps its
+        # payloads in frames() has its own pump (FixClient), others keep frames()
+        pump = getattr(self.client, "pump", None)
+        if pump is not None and getattr(type(self.client), "frames", None) is not Client.frames:
+            pump = None if getattr(type(self.client), "_receive_into", None) is Client._receive_into else pump
         try:
-            async for frame in self.client.frames():
-                on_frame(frame, time_ns())
+            if pump is not None:
+                await pump(on_frame)  # one call per frame, no async generator between
+            else:
+                time_ns = time.time_ns
+                async for frame in self.client.frames():
+                    on_frame(frame, time_ns())
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -301,6 +332,32 @@ class FeedDriver(FeedTask):
             return
         keepers = self.keepers
         for ev in events:
+            t = type(ev)
+            if t is TopSnapshot or t is Delta or t is Snapshot:  # book events first: most frames carry one
+                k = keepers.get(ev.symbol)
+                if k is None:
+                    stats.unroutable += 1
+                    continue
+                try:
+                    if t is Delta:
+                        step = k.on_delta(ev)
+                    else:
+                        step = k.on_snapshot(ev)
+                        if self._snap_events:
+                            event = self._snap_events.get(k.symbol)
+                            if event is not None:
+                                event.set()
+                except Exception as exc:  # a bug must not take the other instruments down
+                    log.exception("%s %s: unexpected error on %s", self.venue, k.instrument, t.__name__)
+                    step = k.fail(Fault.INTERNAL, f"{type(exc).__name__}: {exc}"[:160])
+                lazy = self._publish_lazy
+                if step is CHANGED and lazy is not None:  # the usual outcome: mark the instrument, latest wins
+                    pending = self._pending[k.symbol]
+                    pending.receive_ns = receive_ns
+                    lazy(pending)
+                else:
+                    self._handle(k, step, receive_ns)
+                continue
             if type(ev) is Heartbeat:
                 targets = (
                     keepers.values() if ev.symbol is None else [keepers[ev.symbol]] if ev.symbol in keepers else ()
@@ -323,7 +380,7 @@ class FeedDriver(FeedTask):
             try:
                 if type(ev) is Delta:
                     step = k.on_delta(ev)
-                elif type(ev) is Snapshot:
+                elif type(ev) is TopSnapshot or type(ev) is Snapshot:
                     step = k.on_snapshot(ev)
                     event = self._snap_events.get(k.symbol)
                     if event is not None:
@@ -342,15 +399,27 @@ class FeedDriver(FeedTask):
         if step.fault:
             self._log_fault(k, step)
         if step.publish:
-            update = k.emit(receive_ns)
-            if update is not None:
-                self.stats.published += 1
-                if update.status is _LIVE and k.symbol in self._troubled:
-                    self._troubled.discard(k.symbol)
-                    log.info("%s %s: live again", self.venue, k.instrument)
-                self.sink.publish(update)
+            lazy = self._publish_lazy
+            if lazy is not None:
+                pending = self._pending[k.symbol]
+                pending.receive_ns = receive_ns
+                lazy(pending)
+            else:
+                update = self._emit(k, receive_ns)
+                if update is not None:
+                    self.sink.publish(update)
         if step.need_snapshot:
             self._request(k)
+
+    def _emit(self, k: BookKeeper, receive_ns: int) -> BookUpdate | None:
+        """The keeper's update now (None: nothing new for the aggregator), counted."""
+        update = k.emit(receive_ns)
+        if update is not None:
+            self.stats.published += 1
+            if update.status is _LIVE and k.symbol in self._troubled:
+                self._troubled.discard(k.symbol)
+                log.info("%s %s: live again", self.venue, k.instrument)
+        return update
 
     def _log_fault(self, k: BookKeeper, step: Step) -> None:
         """A warning for the first fault of an episode (until the instrument is LIVE again), then debug."""

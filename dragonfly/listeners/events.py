@@ -6,7 +6,8 @@ consumes them. ``symbol`` is always the venue's own spelling of the instrument
 (the routing key of the connection).
 
 * :class:`Snapshot` -- a whole book (or, for a top-N feed such as Binance
-  ``depth20``, the whole top N: such feeds send nothing else);
+  ``depth20``, the whole top N: such feeds send nothing else); :class:`TopSnapshot`
+  is one whose levels are still in the core extractor that read the frame;
 * :class:`Delta` -- changes to apply on the book (absolute quantities; 0 deletes),
   with the venue's sequence fields and checksum;
 * :class:`Heartbeat` -- the venue says a channel (or the connection) is alive and
@@ -30,7 +31,9 @@ from typing import Any
 
 from .._core.doc import Doc
 
-__all__ = ("Delta", "DocSide", "Event", "Heartbeat", "Reconnect", "Rejected", "Reply", "Snapshot", "doc_sides")
+__all__ = (
+    "Delta", "DocSide", "Event", "Heartbeat", "Reconnect", "Rejected", "Reply", "Snapshot", "TopSnapshot", "doc_sides"
+)
 
 
 class DocSide(Sequence[Any]):
@@ -106,6 +109,34 @@ class Snapshot:
     exchange_ts_ns: int = 0
 
 
+class TopSnapshot(Snapshot):
+    """A top-N feed's snapshot whose levels are still in the core
+    :class:`~dragonfly._core.extract.TopExtractor` that has just read the frame (``top``).
+
+    The keeper checks and copies them from the extractor's C arrays (no Python object per
+    level); ``bids``/``asks`` read them as tuples of ``(price, qty)`` floats, best first. Valid
+    until the extractor's next ``update``: the driver hands the event on before reading the next
+    frame (an adapter may refill one TopSnapshot per stream for that reason).
+    """
+
+    __slots__ = ("top",)
+
+    def __init__(self, *, symbol: str, top: Any, last: int = -1, exchange_ts_ns: int = 0) -> None:
+        self.symbol = symbol
+        self.top = top
+        self.last = last
+        self.checksum = None
+        self.exchange_ts_ns = exchange_ts_ns
+
+    @property
+    def bids(self) -> Sequence[Any]:  # type: ignore[override]  # read from the extractor, never set
+        return self.top.bids
+
+    @property
+    def asks(self) -> Sequence[Any]:  # type: ignore[override]
+        return self.top.asks
+
+
 @dataclass(slots=True, kw_only=True)
 class Delta:
     """Changes to one instrument's book.
@@ -169,4 +200,4 @@ class Reply:
     data: Any
 
 
-Event = Snapshot | Delta | Heartbeat | Rejected | Reconnect | Reply
+Event = Snapshot | TopSnapshot | Delta | Heartbeat | Rejected | Reconnect | Reply

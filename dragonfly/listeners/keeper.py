@@ -43,10 +43,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .._core.book import CHECKSUM_KINDS, Book
-from .._core.merge import check_top
+from .._core.topn import TopState
 from ..errors import InvalidLevelError
 from ..model import BookUpdate, Side, VenueStatus
-from .events import Delta, DocSide, Snapshot
+from .events import Delta, DocSide, Snapshot, TopSnapshot
 from .rules import SequenceRule, Verdict
 
 __all__ = ("BookKeeper", "Fault", "KeeperStats", "Step")
@@ -153,8 +153,10 @@ class BookKeeper:
         A checksum kind of the core Book (``Book.checksum``), verified whenever an event carries one.
     full_book : bool
         True: a :class:`~dragonfly._core.book.Book` fed with snapshots and deltas. False: a
-        top-N snapshot feed, every event a complete top N (finite ``(price, qty)`` pairs
-        best first), checked (order, sign, crossing) and kept as it is.
+        top-N snapshot feed, every event a complete top N (finite ``(price, qty)`` pairs best
+        first; a :class:`~dragonfly.listeners.events.TopSnapshot` leaves them in the extractor), checked (order, sign,
+        crossing) and kept in a core :class:`~dragonfly._core.topn.TopState`, whose level
+        tuples are built only when an update is emitted.
     max_depth : int
         The book's depth cap (the subscribed depth on venues that truncate).
     buffer_deltas : bool
@@ -189,8 +191,7 @@ class BookKeeper:
         "_awaiting",
         "_buffer",
         "_lost",
-        "_bids",
-        "_asks",
+        "_top",
         "_pub_status",
         "_pub_reason",
         "_pub_bids",
@@ -241,8 +242,7 @@ class BookKeeper:
         self._awaiting = True
         self._buffer: deque[Delta] = deque(maxlen=buffer_limit)
         self._lost = -1  # the newest sequence position a buffer overflow dropped (-1: none)
-        self._bids: Side = ()
-        self._asks: Side = ()
+        self._top = TopState() if not full_book else None  # a top-N feed's checked top, tuples built when read
         self._pub_status: VenueStatus | None = None
         self._pub_reason = ""
         self._pub_bids: Side = ()
@@ -273,7 +273,9 @@ class BookKeeper:
         d = self.depth if depth is None else depth
         if self.book is not None:
             return self.book.top(d)
-        bids, asks = self._bids, self._asks
+        top = self._top
+        assert top is not None
+        bids, asks = top.bids, top.asks
         return (bids if len(bids) <= d else bids[:d]), (asks if len(asks) <= d else asks[:d])
 
     # -- events -----------------------------------------------------------------------------------
@@ -413,15 +415,16 @@ class BookKeeper:
     # -- internals --------------------------------------------------------------------------------
 
     def _top_snapshot(self, s: Snapshot) -> Step:
-        bids, asks = s.bids, s.asks
-        problem = check_top(bids, asks)
+        # the extractor the adapter read the frame with (its C arrays, no tuples), or the event's own sides
+        top = self._top
+        assert top is not None
+        try:
+            problem = top.accept(s.top if type(s) is TopSnapshot else s)
+        except (TypeError, ValueError, IndexError) as exc:  # sides that are not (price, qty) numbers
+            return self._fault(Fault.INVALID, f"snapshot: {type(exc).__name__}: {exc}")
         if problem:
             return self._fault(Fault.CROSSED if problem.startswith("crossed") else Fault.INVALID, problem)
         self.stats.snapshots += 1
-        # Snapshot types its sides loosely (a diff feed's hold text); a top-N feed's adapter hands tuples of
-        # (price, qty) floats, whose order check_top has just verified
-        self._bids = bids  # type: ignore[assignment]
-        self._asks = asks  # type: ignore[assignment]
         self.last = s.last
         self._awaiting = False
         if s.exchange_ts_ns:
@@ -505,7 +508,8 @@ class BookKeeper:
     def _reset_book(self) -> None:
         if self.book is not None:
             self.book.clear()
-        self._bids = self._asks = ()
+        if self._top is not None:
+            self._top.clear()
         self.last = -1
 
     def __repr__(self) -> str:

@@ -19,14 +19,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from .._core.doc import ARRAY, OBJECT, STRING, Doc
 from .._core.extract import TopExtractor
+from .._core.topn import TopReader
 from ..clients.base import Client, url_with_host
-from ..errors import ConfigError, FrameError
+from ..errors import ConfigError, ExtractError, FrameError
 from ..instruments import Instrument
-from ..listeners.events import Event, Snapshot
+from ..listeners.events import Event, Snapshot, TopSnapshot
 from ..listeners.rules import Monotonic, NoSequence, SequenceRule
 
 __all__ = (
@@ -140,7 +141,7 @@ class VenueAdapter:
         """The layer-1 client of a feed of ``symbols``: a WebSocket client on :meth:`url`
         (``ws``: a :class:`~dragonfly.clients.ws.WebSocketConfig` with the connection policy,
         its URL replaced; ``backoff``: the reconnect policy). FIX adapters build a FIX client."""
-        from ..clients.ws import WebSocketClient, WebSocketConfig
+        from ..clients.ws import WebSocketConfig, websocket_client
 
         url = self.url(symbols)
         config = ws.with_url(url) if ws is not None else WebSocketConfig.build(url=url)
@@ -148,7 +149,7 @@ class VenueAdapter:
             config = config.with_backoff(backoff)
         if not config.name:
             config = dataclasses.replace(config, name=self.name)
-        return WebSocketClient(config)
+        return websocket_client(config)  # aiohttp, or picows (WebSocketConfig.transport)
 
     @property
     def name(self) -> str:
@@ -220,10 +221,38 @@ class TopNAdapter(VenueAdapter):
     bids_path = "data.bids"
     asks_path = "data.asks"
 
+    #: The compact spelling of the venue's frames (:class:`~dragonfly._core.topn.TopReader` keywords:
+    #: ``seq_key`` and ``route_head``, or ``route_tail`` and ``route_needle``): :meth:`_read` routes
+    #: such frames, reads their sequence number and levels in one core call. None: no fast path.
+    reader_spec: ClassVar[dict[str, Any] | None] = None
+
     def __init__(self, config: Any, *, depth: int) -> None:
         super().__init__(config, depth=depth)
         self.rule = Monotonic()
         self._extractors: dict[str, TopExtractor] = {}
+        spec = self.reader_spec
+        self._reader = TopReader(self.bids_path, self.asks_path, self.depth, **spec) if spec else None
+        self._snaps: dict[str, TopSnapshot] = {}  # one per stream, refilled by each of its frames
+
+    def _read(self, frame: str | bytes) -> TopSnapshot | None:
+        """The frame's snapshot when the core reader takes it (the compact spelling), else None (then
+        ``parse`` takes its general path, which reads such frames the same way); FrameError for that
+        instrument when its levels are malformed. The snapshot is its stream's one TopSnapshot, refilled:
+        like the extractor it reads from, it is valid until the stream's next frame."""
+        r = self._reader
+        if r is None:
+            return None
+        try:
+            key = r.read(frame)
+        except ExtractError as exc:
+            raise FrameError(f"{type(exc).__name__}: {exc}", symbol=r.key) from None
+        if key is None:
+            return None
+        snap = self._snaps.get(key)
+        if snap is None or snap.top is not r.top:
+            snap = self._snaps[key] = TopSnapshot(symbol=key, top=r.top)
+        snap.last = r.seq
+        return snap
 
     def _top(self, key: str, frame: str | bytes) -> TopExtractor:
         """The extractor of stream ``key``, updated from ``frame`` (ExtractError when malformed)."""

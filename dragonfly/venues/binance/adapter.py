@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from yarl import URL
 
 from ..._core.doc import OBJECT, STRING, Doc
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
-from ...listeners.events import Delta, Snapshot, doc_sides
+from ...listeners.events import Delta, Snapshot, TopSnapshot, doc_sides
 from ...listeners.rules import UpdateIdRange
 from ..base import Event, TopNAdapter, VenueAdapter, need, object_doc
 from ..routing import int_field, string_field
@@ -91,6 +92,8 @@ def _control(frame: str | bytes) -> list[Event]:
 class BinanceAdapter(TopNAdapter):
     """Partial book depth: every frame a top-N snapshot; the symbol is the stream name."""
 
+    reader_spec: ClassVar[dict[str, Any] | None] = {"seq_key": "lastUpdateId", "route_head": _STREAM_HEAD}
+
     def __init__(self, config: BinanceConfig, *, depth: int) -> None:
         super().__init__(config, depth=depth)
         self.check_depth(config.levels, f"depth{config.levels}")
@@ -112,6 +115,9 @@ class BinanceAdapter(TopNAdapter):
         return []  # every frame is a snapshot
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
+        snap = self._read(frame)
+        if snap is not None:
+            return (snap,)
         key = route(frame)
         if key is None:
             return _control(frame)
@@ -120,7 +126,7 @@ class BinanceAdapter(TopNAdapter):
             ext = self._top(key, frame)
         except (ExtractError, ValueError) as exc:
             raise FrameError(f"{type(exc).__name__}: {exc}", symbol=key) from None
-        return (Snapshot(symbol=key, bids=ext.bids, asks=ext.asks, last=seq),)
+        return (TopSnapshot(symbol=key, top=ext, last=seq),)
 
 
 class BinanceDiffAdapter(VenueAdapter):

@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from yarl import URL
 
 from ..._core.doc import Doc
 from ...errors import ExtractError, FrameError
 from ...instruments import Instrument
-from ...listeners.events import Delta, Reconnect, Rejected, Snapshot, doc_sides
+from ...listeners.events import Delta, Reconnect, Rejected, Snapshot, TopSnapshot, doc_sides
 from ...listeners.rules import Timestamp
 from ..base import Event, TopNAdapter, VenueAdapter, need
 from ..routing import int_field, string_field
@@ -104,6 +105,11 @@ def _control(frame: str | bytes, prefix: str) -> list[Event]:
 class BitstampAdapter(TopNAdapter):
     """``order_book_<pair>``: every frame the top 100 levels; the symbol is the channel name."""
 
+    #: the core's one-call path for the documented key order (channel and event last)
+    reader_spec: ClassVar[dict[str, Any] | None] = {
+        "seq_key": "microtimestamp", "seq_quoted": True, "route_tail": _DATA_TAIL, "route_needle": _CHANNEL
+    }
+
     def symbol(self, instrument: Instrument) -> str:
         return "order_book_" + _pair(instrument)
 
@@ -114,6 +120,10 @@ class BitstampAdapter(TopNAdapter):
         return [_op("bts:unsubscribe", s) for s in symbols]
 
     def parse(self, frame: str | bytes) -> Sequence[Event]:
+        snap = self._read(frame)
+        if snap is not None:
+            snap.exchange_ts_ns = snap.last * 1000
+            return (snap,)
         key = route(frame)
         if key is None:
             return _control(frame, "order_book_")
@@ -122,7 +132,7 @@ class BitstampAdapter(TopNAdapter):
             ext = self._top(key, frame)
         except (ExtractError, ValueError) as exc:
             raise FrameError(f"{type(exc).__name__}: {exc}", symbol=key) from None
-        return (Snapshot(symbol=key, bids=ext.bids, asks=ext.asks, last=micro, exchange_ts_ns=micro * 1000),)
+        return (TopSnapshot(symbol=key, top=ext, last=micro, exchange_ts_ns=micro * 1000),)
 
 
 class BitstampDiffAdapter(VenueAdapter):

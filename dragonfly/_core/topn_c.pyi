@@ -1,0 +1,43 @@
+# Stub of the compiled twin of dragonfly._core.topn_py: the same public API, the same types
+# (tests/unit/test_stubs.py checks both against the runtime module and the pure twin).
+from typing import Any, Final
+
+from typing_extensions import Self, disjoint_base
+
+from dragonfly._core.extract_c import TopExtractor
+
+__all__ = ("TopReader", "TopState", "SEQ_DIGITS", "TAIL_WINDOW")
+
+SEQ_DIGITS: Final = 18
+TAIL_WINDOW: Final = 128
+
+@disjoint_base
+class TopState:
+    accepted: int
+    # built in __cinit__, so the compiled class has no __init__ of its own
+    def __new__(cls) -> Self: ...
+    def accept(self, source: Any) -> str: ...
+    def clear(self) -> None: ...
+    @property
+    def bids(self) -> tuple[tuple[float, float], ...]: ...
+    @property
+    def asks(self) -> tuple[tuple[float, float], ...]: ...
+
+@disjoint_base
+class TopReader:
+    key: str
+    seq: int
+    top: TopExtractor | None
+    def __init__(
+        self,
+        bids_path: str,
+        asks_path: str,
+        depth: int,
+        *,
+        seq_key: str,
+        route_head: str = "",
+        route_tail: str = "",
+        route_needle: str = "",
+        seq_quoted: bool = False,
+    ) -> None: ...
+    def read(self, frame: str | bytes) -> str | None: ...

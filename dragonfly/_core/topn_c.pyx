@@ -1,0 +1,345 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The accepted top N of a snapshot feed (compiled).
+
+The compiled twin of :mod:`dragonfly._core.topn_py`, which documents the API. With the compiled
+:class:`~dragonfly._core.extract_c.TopExtractor` as the source, :meth:`TopState.accept` checks and
+copies its C arrays (no Python object per level); level tuples are built when :attr:`TopState.bids`
+or :attr:`TopState.asks` is first read after a change. Any other source goes through its ``bids``
+and ``asks`` and the same checks. Problem texts are those of ``check_top``.
+"""
+
+cimport cython
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from libc.string cimport memcmp, memcpy, memmove
+
+from dragonfly._core.extract_c cimport TopExtractor
+
+__all__ = ("TopReader", "TopState", "SEQ_DIGITS", "TAIL_WINDOW")
+
+SEQ_DIGITS = 18
+TAIL_WINDOW = 128
+
+
+cdef class TopState:
+    cdef double* _bpx
+    cdef double* _bqty
+    cdef double* _apx
+    cdef double* _aqty
+    cdef Py_ssize_t _nb
+    cdef Py_ssize_t _na
+    cdef Py_ssize_t _cap
+    cdef object _bids_cache
+    cdef object _asks_cache
+    cdef public Py_ssize_t accepted
+
+    def __cinit__(self):
+        self._bpx = self._bqty = self._apx = self._aqty = NULL
+        self._nb = self._na = self._cap = 0
+        self._bids_cache = ()
+        self._asks_cache = ()
+        self.accepted = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self._bpx)  # one block holds the four arrays
+
+    cdef int _reserve(self, Py_ssize_t n) except -1:
+        cdef double* mem
+        if n <= self._cap:
+            return 0
+        mem = <double*>PyMem_Realloc(self._bpx, 4 * n * sizeof(double) + 1)
+        if mem == NULL:
+            raise MemoryError()
+        # keep what is held: move the old arrays to their new places (from the last one back)
+        if self._cap:
+            memmove(mem + 3 * n, mem + 3 * self._cap, self._na * sizeof(double))
+            memmove(mem + 2 * n, mem + 2 * self._cap, self._na * sizeof(double))
+            memmove(mem + n, mem + self._cap, self._nb * sizeof(double))
+        self._bpx = mem
+        self._bqty = mem + n
+        self._apx = mem + 2 * n
+        self._aqty = mem + 3 * n
+        self._cap = n
+        return 0
+
+    cdef str _check(self, double* bpx, double* bqty, Py_ssize_t nb, double* apx, double* aqty, Py_ssize_t na):
+        cdef Py_ssize_t i
+        cdef double prev, p, q
+        if nb and na and bpx[0] >= apx[0]:
+            return f"crossed book: best bid {bpx[0]!r} >= best ask {apx[0]!r}"
+        prev = float("inf")
+        for i in range(nb):
+            p = bpx[i]
+            q = bqty[i]
+            if p > prev or q < 0.0 or p <= 0.0:
+                return f"bids not a valid best-first side at price {p!r}"
+            prev = p
+        prev = 0.0
+        for i in range(na):
+            p = apx[i]
+            q = aqty[i]
+            if p < prev or q < 0.0 or p <= 0.0:
+                return f"asks not a valid best-first side at price {p!r}"
+            prev = p
+        return ""
+
+    cdef str _take(self, double* bpx, double* bqty, Py_ssize_t nb, double* apx, double* aqty, Py_ssize_t na):
+        cdef str problem = self._check(bpx, bqty, nb, apx, aqty, na)
+        if problem:
+            return problem
+        self._reserve(nb if nb > na else na)
+        self.accepted += 1
+        if (nb != self._nb or memcmp(bpx, self._bpx, nb * sizeof(double)) != 0
+                or memcmp(bqty, self._bqty, nb * sizeof(double)) != 0):
+            memcpy(self._bpx, bpx, nb * sizeof(double))
+            memcpy(self._bqty, bqty, nb * sizeof(double))
+            self._nb = nb
+            self._bids_cache = None
+        if (na != self._na or memcmp(apx, self._apx, na * sizeof(double)) != 0
+                or memcmp(aqty, self._aqty, na * sizeof(double)) != 0):
+            memcpy(self._apx, apx, na * sizeof(double))
+            memcpy(self._aqty, aqty, na * sizeof(double))
+            self._na = na
+            self._asks_cache = None
+        return ""
+
+    @cython.boundscheck(True)
+    @cython.wraparound(True)
+    def accept(self, source):
+        """Check ``source``'s levels and keep them; ``""``, or what is wrong (state unchanged)."""
+        cdef TopExtractor ext
+        cdef Py_ssize_t nb, na, i
+        cdef double* tmp
+        if type(source) is TopExtractor:
+            ext = <TopExtractor>source
+            return self._take(ext.bid_px, ext.bid_qty, ext.n_bids, ext.ask_px, ext.ask_qty, ext.n_asks)
+        bids = tuple(source.bids)
+        asks = tuple(source.asks)
+        nb = len(bids)
+        na = len(asks)
+        tmp = <double*>PyMem_Realloc(NULL, 2 * (nb + na) * sizeof(double) + 1)
+        if tmp == NULL:
+            raise MemoryError()
+        try:
+            for i in range(nb):
+                tmp[i] = bids[i][0]
+                tmp[nb + i] = bids[i][1]
+            for i in range(na):
+                tmp[2 * nb + i] = asks[i][0]
+                tmp[2 * nb + na + i] = asks[i][1]
+            return self._take(tmp, tmp + nb, nb, tmp + 2 * nb, tmp + 2 * nb + na, na)
+        finally:
+            PyMem_Free(tmp)
+
+    def clear(self):
+        """Forget the levels (both sides empty)."""
+        self._nb = self._na = 0
+        self._bids_cache = ()
+        self._asks_cache = ()
+
+    @property
+    def bids(self):
+        """Bid levels, best first (the same tuple until they change)."""
+        cdef Py_ssize_t i
+        if self._bids_cache is None:
+            self._bids_cache = tuple([(self._bpx[i], self._bqty[i]) for i in range(self._nb)])
+        return self._bids_cache
+
+    @property
+    def asks(self):
+        """Ask levels, best first (the same tuple until they change)."""
+        cdef Py_ssize_t i
+        if self._asks_cache is None:
+            self._asks_cache = tuple([(self._apx[i], self._aqty[i]) for i in range(self._na)])
+        return self._asks_cache
+
+    def __repr__(self):
+        return f"<TopState {self._nb} bids, {self._na} asks>"
+
+
+# ---------------------------------------------------------------------------------------
+# TopReader
+# ---------------------------------------------------------------------------------------
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.string cimport memchr
+
+from dragonfly._core.extract_c import TopExtractor as _TopExtractor
+from dragonfly.errors import ExtractError
+
+cdef enum:
+    _SEQ_DIGITS = 18
+    _TAIL_WINDOW = 128
+
+
+cdef Py_ssize_t _find(const char* buf, Py_ssize_t n, Py_ssize_t start, const char* pat, Py_ssize_t m) noexcept:
+    """First occurrence of ``pat`` in ``buf[start:n]``, or -1."""
+    cdef const char* p = buf + start
+    cdef const char* end = buf + n
+    cdef const char* hit
+    if m == 0:
+        return start
+    while end - p >= m:
+        hit = <const char*>memchr(p, pat[0], (end - p) - m + 1)
+        if hit == NULL:
+            return -1
+        if memcmp(hit, pat, m) == 0:
+            return hit - buf
+        p = hit + 1
+    return -1
+
+
+cdef Py_ssize_t _rfind(const char* buf, Py_ssize_t n, Py_ssize_t start, const char* pat, Py_ssize_t m) noexcept:
+    """Last occurrence of ``pat`` in ``buf[start:n]``, or -1."""
+    cdef Py_ssize_t i = n - m
+    while i >= start:
+        if buf[i] == pat[0] and memcmp(buf + i, pat, m) == 0:
+            return i
+        i -= 1
+    return -1
+
+
+@cython.auto_pickle(False)
+cdef class TopReader:
+    """Routing key, sequence number and top N in one call (see :class:`dragonfly._core.topn_py.TopReader`)."""
+
+    cdef dict _extractors
+    cdef tuple _paths
+    cdef bytes _seq
+    cdef bint _quoted
+    cdef bytes _head
+    cdef bytes _tail
+    cdef bytes _needle
+    cdef public str key
+    cdef public object seq
+    cdef public object top
+    cdef bytes _key_bytes  # the last key as it was in the frame: a frame of the same stream reuses key and extractor
+
+    def __init__(self, str bids_path, str asks_path, depth, *, str seq_key, str route_head="", str route_tail="",
+                 str route_needle="", bint seq_quoted=False):
+        if bool(route_head) == bool(route_tail and route_needle):
+            raise ValueError("route by a head, or by a tail and a needle (exactly one)")
+        if not seq_key:
+            raise ValueError("seq_key must not be empty")
+        _TopExtractor(bids_path, asks_path, depth)  # check the paths and depth now
+        self._extractors = {}
+        self._paths = (bids_path, asks_path, depth)
+        self._seq = f'"{seq_key}":'.encode()
+        self._quoted = seq_quoted
+        self._head = route_head.encode()
+        self._tail = route_tail.encode()
+        self._needle = route_needle.encode()
+        self.key = ""
+        self.seq = -1
+        self.top = None
+        self._key_bytes = b""
+
+    cdef object _route(self, const char* buf, Py_ssize_t n):
+        cdef Py_ssize_t j, k, i, m
+        cdef const char* hit
+        if len(self._head):
+            m = PyBytes_GET_SIZE(self._head)
+            if n < m or memcmp(buf, PyBytes_AS_STRING(self._head), m) != 0:
+                return None
+            j = m
+        else:
+            m = PyBytes_GET_SIZE(self._tail)
+            if n < m or memcmp(buf + n - m, PyBytes_AS_STRING(self._tail), m) != 0:
+                return None
+            i = _rfind(buf, n, n - _TAIL_WINDOW if n > _TAIL_WINDOW else 0, PyBytes_AS_STRING(self._needle),
+                       PyBytes_GET_SIZE(self._needle))
+            if i < 0:
+                return None
+            j = i + PyBytes_GET_SIZE(self._needle)
+        hit = <const char*>memchr(buf + j, b'"', n - j) if j < n else NULL
+        if hit == NULL:
+            return None
+        k = hit - buf
+        if k <= j or memchr(buf + j, b'\\', k - j) != NULL:
+            return None
+        if (k - j == PyBytes_GET_SIZE(self._key_bytes) and self.top is not None
+                and memcmp(buf + j, PyBytes_AS_STRING(self._key_bytes), k - j) == 0):
+            return self.key  # the same stream as the last frame
+        try:
+            return PyUnicode_DecodeUTF8(buf + j, k - j, NULL)
+        except UnicodeDecodeError:
+            return None
+
+    cdef long long _sequence(self, const char* buf, Py_ssize_t n) noexcept:
+        cdef Py_ssize_t i, j, k
+        cdef const char* hit
+        cdef long long v = 0
+        i = _find(buf, n, 0, PyBytes_AS_STRING(self._seq), PyBytes_GET_SIZE(self._seq))
+        if i < 0:
+            return -1
+        j = i + PyBytes_GET_SIZE(self._seq)
+        if self._quoted:
+            if j >= n or buf[j] != b'"':
+                return -1
+            j += 1
+            hit = <const char*>memchr(buf + j, b'"', n - j) if j < n else NULL
+        else:
+            hit = <const char*>memchr(buf + j, b',', n - j) if j < n else NULL
+        if hit == NULL:
+            return -1
+        k = hit - buf
+        if not 0 < k - j <= _SEQ_DIGITS:
+            return -1
+        for i in range(j, k):
+            if not (b'0' <= buf[i] <= b'9'):
+                return -1
+            v = v * 10 + (buf[i] - 48)
+        return v
+
+    def read(self, frame):
+        """Route ``frame`` and update its key's extractor; the key, or None when the frame is not in the
+        compact spelling (see :meth:`dragonfly._core.topn_py.TopReader.read`)."""
+        cdef const char* buf
+        cdef Py_ssize_t n
+        cdef long long seq
+        cdef TopExtractor ext
+        if type(frame) is bytes:
+            buf = PyBytes_AS_STRING(frame)
+            n = PyBytes_GET_SIZE(frame)
+        elif type(frame) is str:
+            if PyUnicode_IS_COMPACT_ASCII(frame):
+                buf = <const char*>PyUnicode_DATA(frame)
+                n = PyUnicode_GET_LENGTH(frame)
+            else:
+                try:
+                    buf = PyUnicode_AsUTF8AndSize(frame, &n)
+                except UnicodeEncodeError:  # a lone surrogate: the general path reports it
+                    return None
+        else:
+            return None
+        key = self._route(buf, n)
+        if key is None:
+            return None
+        seq = self._sequence(buf, n)
+        if seq < 0:
+            return None
+        if key is self.key and self.top is not None:
+            ext = <TopExtractor>self.top
+        else:
+            found = self._extractors.get(key)
+            if found is None:
+                found = self._extractors[key] = _TopExtractor(*self._paths)
+            ext = <TopExtractor>found
+            self._key_bytes = (<str>key).encode()
+            self.key = key
+            self.top = ext
+        self.seq = seq
+        try:
+            ext.update_buffer(buf, n)
+        except ExtractError:
+            ext.update(frame)  # the same failure, raised with the frame for context
+        return key
+
+    def __repr__(self):
+        return f"<TopReader {len(self._extractors)} keys, last {self.key!r}>"

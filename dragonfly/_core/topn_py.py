@@ -1,0 +1,256 @@
+"""The accepted top N of a snapshot feed, checked and kept without Python objects per frame (reference twin).
+
+A top-N feed (Binance ``depth20``, Bitstamp ``order_book``) sends its whole top N in every frame;
+the venue adapter reads it with a :class:`~dragonfly._core.extract.TopExtractor`. The book keeper
+holds one :class:`TopState` per instrument: :meth:`TopState.accept` checks the extractor's last
+levels (the rules and messages of :func:`~dragonfly._core.merge.check_top`) and, when they are
+sound, keeps a copy of them; :attr:`TopState.bids` / :attr:`TopState.asks` build the level tuples
+only when read, once per change. Most frames of a fast feed are replaced before anyone reads them,
+so most frames cost a check and a copy, not a tuple per level. The compiled twin
+(``topn_c.pyx``) reads the compiled extractor's C arrays directly.
+
+:class:`TopReader` reads what a top-N adapter needs from a frame in one call: the routing key,
+the sequence number and the top N (the extractor of that key, updated). It handles the compact
+spelling the venues send (a fixed head before the key, or a fixed tail after it; the sequence
+number at the first occurrence of its key) and answers None for anything else, where the adapter
+takes its general path (which reads any valid spelling the same way).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .extract_py import TopExtractor, _same
+from .merge_py import check_top
+
+__all__ = ("TopReader", "TopState", "SEQ_DIGITS", "TAIL_WINDOW")
+
+#: longest run of digits a sequence number may have on the compact path (longer: the general path)
+SEQ_DIGITS = 18
+#: how far from the end a tail-routed key's needle is looked for
+TAIL_WINDOW = 128
+
+
+class TopState:
+    """The last accepted top N of one instrument (see the module notes).
+
+    Attributes
+    ----------
+    accepted : int
+        Tops accepted since construction.
+    """
+
+    __slots__ = ("_asks", "_bids", "accepted")
+
+    def __init__(self) -> None:
+        self._bids: tuple[tuple[float, float], ...] = ()
+        self._asks: tuple[tuple[float, float], ...] = ()
+        self.accepted = 0
+
+    def accept(self, source: Any) -> str:
+        """Check ``source``'s levels (its ``bids`` and ``asks``, best first) and keep them.
+
+        Parameters
+        ----------
+        source : TopExtractor
+            Read right after a successful ``update`` (any object with ``bids`` and ``asks``
+            sequences of ``(price, qty, ...)`` numbers is accepted; they are kept as float pairs).
+
+        Returns
+        -------
+        str
+            ``""`` when accepted; else what is wrong (the text of ``check_top``), and the state
+            is unchanged.
+
+        Raises
+        ------
+        TypeError, IndexError
+            A level that is not a sequence of at least two numbers (text is not a number here).
+        """
+        bids = _levels(source.bids)
+        asks = _levels(source.asks)
+        problem = check_top(bids, asks)
+        if problem:
+            return problem
+        self.accepted += 1
+        if not _same(bids, self._bids):  # unchanged: the same tuples (readers compare by identity)
+            self._bids = bids
+        if not _same(asks, self._asks):
+            self._asks = asks
+        return ""
+
+    def clear(self) -> None:
+        """Forget the levels (both sides empty)."""
+        self._bids = ()
+        self._asks = ()
+
+    @property
+    def bids(self) -> tuple[tuple[float, float], ...]:
+        """Bid levels, best first (the same tuple until they change)."""
+        return self._bids
+
+    @property
+    def asks(self) -> tuple[tuple[float, float], ...]:
+        """Ask levels, best first (the same tuple until they change)."""
+        return self._asks
+
+    def __repr__(self) -> str:
+        return f"<TopState {len(self._bids)} bids, {len(self._asks)} asks>"
+
+
+def _number(x: Any) -> float:
+    """``x`` as a float, as C's ``PyFloat_AsDouble`` takes it: numbers yes, text no."""
+    if type(x) is float:
+        return x
+    if isinstance(x, (str, bytes, bytearray)):
+        raise TypeError(f"must be real number, not {type(x).__name__}")
+    return float(x)
+
+
+def _levels(side: Any) -> tuple[tuple[float, float], ...]:
+    return tuple([(_number(lv[0]), _number(lv[1])) for lv in side])
+
+
+class TopReader:
+    """Routing key, sequence number and top N of a top-N feed's frames, in one call (see the module notes).
+
+    Parameters
+    ----------
+    bids_path, asks_path : str
+        The extractor's paths (one :class:`~dragonfly._core.extract.TopExtractor` per routing key,
+        made on first sight).
+    depth : int
+        Levels per side.
+    seq_key : str
+        The sequence number's key: its first occurrence is read, ``"seq_key":123,`` (or
+        ``"seq_key":"123"`` with ``seq_quoted``), 1 to 18 ASCII digits.
+    route_head : str
+        The frame starts with this text and the key follows, up to the next ``"`` (Binance:
+        ``{"stream":"``); or "" to route by the tail.
+    route_tail, route_needle : str
+        The frame ends with ``route_tail`` and the key follows the last ``route_needle`` within the
+        last 128 bytes, up to the next ``"`` (Bitstamp: ``,"event":"data"}`` and ``"channel":"``).
+    seq_quoted : bool
+        The sequence number is a JSON string.
+
+    Attributes
+    ----------
+    key : str
+        Routing key of the last frame routed ("" before any).
+    seq : int
+        Its sequence number.
+    top : TopExtractor or None
+        Its extractor, updated from it (None before any); after a failed extraction, the key's
+        extractor with its previous levels.
+    """
+
+    __slots__ = ("_extractors", "_paths", "_seq", "_quoted", "_head", "_tail", "_needle", "key", "seq", "top")
+
+    def __init__(
+        self,
+        bids_path: str,
+        asks_path: str,
+        depth: int,
+        *,
+        seq_key: str,
+        route_head: str = "",
+        route_tail: str = "",
+        route_needle: str = "",
+        seq_quoted: bool = False,
+    ) -> None:
+        if bool(route_head) == bool(route_tail and route_needle):
+            raise ValueError("route by a head, or by a tail and a needle (exactly one)")
+        if not seq_key:
+            raise ValueError("seq_key must not be empty")
+        TopExtractor(bids_path, asks_path, depth)  # check the paths and depth now
+        self._extractors: dict[str, TopExtractor] = {}
+        self._paths = (bids_path, asks_path, depth)
+        self._seq = f'"{seq_key}":'.encode()
+        self._quoted = seq_quoted
+        self._head = route_head.encode()
+        self._tail = route_tail.encode()
+        self._needle = route_needle.encode()
+        self.key = ""
+        self.seq = -1
+        self.top: TopExtractor | None = None
+
+    def read(self, frame: str | bytes) -> str | None:
+        """Route ``frame`` and update its key's extractor.
+
+        Returns
+        -------
+        str or None
+            The routing key (also in :attr:`key`; :attr:`seq` and :attr:`top` are set), or None when
+            the frame is not in the compact spelling (nothing was changed).
+
+        Raises
+        ------
+        ExtractError
+            The frame was routed (:attr:`key`, :attr:`seq` and :attr:`top` are set) but its levels are
+            malformed; the extractor keeps its previous state.
+        """
+        if type(frame) is str:
+            try:
+                data = frame.encode()
+            except UnicodeEncodeError:  # a lone surrogate: the general path reports it
+                return None
+        elif type(frame) is bytes:
+            data = frame
+        else:
+            return None
+        key = self._route(data)
+        if key is None:
+            return None
+        seq = self._sequence(data)
+        if seq < 0:
+            return None
+        self.key = key
+        self.seq = seq
+        ext = self._extractors.get(key)
+        if ext is None:
+            ext = self._extractors[key] = TopExtractor(*self._paths)
+        self.top = ext
+        ext.update(frame)
+        return key
+
+    def _route(self, data: bytes) -> str | None:
+        if self._head:
+            if not data.startswith(self._head):
+                return None
+            j = len(self._head)
+        else:
+            if not data.endswith(self._tail):
+                return None
+            i = data.rfind(self._needle, max(0, len(data) - TAIL_WINDOW))
+            if i < 0:
+                return None
+            j = i + len(self._needle)
+        k = data.find(b'"', j)
+        if k <= j or b"\\" in data[j:k]:
+            return None
+        try:
+            return data[j:k].decode()
+        except UnicodeDecodeError:
+            return None
+
+    def _sequence(self, data: bytes) -> int:
+        i = data.find(self._seq)
+        if i < 0:
+            return -1
+        j = i + len(self._seq)
+        if self._quoted:
+            if data[j : j + 1] != b'"':
+                return -1
+            j += 1
+            k = data.find(b'"', j)
+        else:
+            k = data.find(b",", j)
+        if not 0 < k - j <= SEQ_DIGITS:
+            return -1
+        digits = data[j:k]
+        if not digits.isdigit():  # bytes.isdigit: ASCII digits only
+            return -1
+        return int(digits)
+
+    def __repr__(self) -> str:
+        return f"<TopReader {len(self._extractors)} keys, last {self.key!r}>"
