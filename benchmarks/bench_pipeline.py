@@ -408,9 +408,6 @@ def breakdown(rounds: int) -> None:
 
 
 def main() -> None:
-    from _timing import require_compiled
-
-    require_compiled("bench_pipeline")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blast", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="throughput", help=argparse.SUPPRESS)
