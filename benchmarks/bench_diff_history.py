@@ -201,6 +201,7 @@ def run(old: Worker, new: Worker, workloads: dict[str, dict[str, Any]], rounds: 
     for key, label, _venue, _channel in CAPTURES:
         fa = old.ask({"op": "check", "path": "feed", "capture": key})
         fb = new.ask({"op": "check", "path": "feed", "capture": key})
+        pa, pb = fa.pop("published"), fb.pop("published")  # what each publishes may differ; the books may not
         if fa != fb:
             raise SystemExit(f"{PROG}: {label}: the two feeds disagree:\n  old {_brief(fa)}\n  new {_brief(fb)}")
         loops = [sides[s].ask({"op": "check", "path": p, "capture": key}) for s, p in JOBS if p != "feed"]
@@ -211,6 +212,7 @@ def run(old: Worker, new: Worker, workloads: dict[str, dict[str, Any]], rounds: 
         if fa["checksums_ok"] != expect or (key != "binance" and loops[0]["checks"] != expect):
             raise SystemExit(f"{PROG}: {label}: not every checksum verified ({expect} sent): {_brief(fa)}")
         print(f"# {label}: the same top {CHECK_DEPTH} of every book at the end, all five; feeds: {_brief(fa)}")
+        print(f"#   BookUpdates published: old {pa}, new {pb}")
     times: dict[tuple[str, str, str], list[float]] = {}
     for r in range(rounds):
         for i, (key, _label, _venue, _channel) in enumerate(CAPTURES):
@@ -299,7 +301,8 @@ def old_replayer(key: str, w: dict[str, Any]) -> Callable[[], tuple[Callable[[],
     frames, symbols, snapshot = w["frames"], w["symbols"], w["snapshot"]
 
     def make() -> tuple[Callable[[], None], Callable[[], dict[str, Any]]]:
-        lst = DiffListener(venue=venue, symbols=symbols, sink=_Sink(), depth=TOP, client=_OldClient())
+        sink = _Sink()
+        lst = DiffListener(venue=venue, symbols=symbols, sink=sink, depth=TOP, client=_OldClient())
 
         def replay() -> None:
             if snapshot is not None:  # what _fetch does with the REST answer
@@ -317,6 +320,7 @@ def old_replayer(key: str, w: dict[str, Any]) -> Callable[[], tuple[Callable[[],
                 "checksums_ok": sum(s.stats.checksums_ok for s in syncs),
                 "applied": sum(s.stats.applied for s in syncs),
                 "snapshots": sum(s.stats.snapshots for s in syncs),
+                "published": sink.published,
                 "faults": lst.stats.faults,
                 "bad_frames": lst.stats.bad_frames,
                 "books": {s.symbol: _book_state(s.book) for s in syncs},
@@ -375,7 +379,8 @@ def new_replayer(key: str, w: dict[str, Any]) -> Callable[[], tuple[Callable[[],
             )
             for sym in symbols
         ]
-        feed = FeedDriver(venue=spec.name, adapter=adapter, client=_NewClient(), keepers=keepers, sink=_Sink())
+        sink = _Sink()
+        feed = FeedDriver(venue=spec.name, adapter=adapter, client=_NewClient(), keepers=keepers, sink=sink)
 
         def replay() -> None:
             if snapshot is not None:  # what the driver does with the REST answer
@@ -392,6 +397,7 @@ def new_replayer(key: str, w: dict[str, Any]) -> Callable[[], tuple[Callable[[],
                 "checksums_ok": sum(k.stats.checksums_ok for k in ks),
                 "applied": sum(k.stats.applied for k in ks),
                 "snapshots": sum(k.stats.snapshots for k in ks),
+                "published": sink.published,
                 "faults": feed.stats.faults,
                 "bad_frames": feed.stats.bad_frames,
                 "books": {k.symbol: _book_state(k.book) for k in ks},
