@@ -84,11 +84,14 @@ def header(prog: str, compared: Iterable[str] = ()) -> None:
         print(f"# compared with: {', '.join(libs)}")
 
 
-def interleaved(fns: Sequence[Callable[[], Any]], rounds: int, *, number: int = 1) -> list[float]:
+def interleaved(
+    fns: Sequence[Callable[[], Any]], rounds: int, *, number: int = 1, clock: Callable[[], float] = time.perf_counter
+) -> list[float]:
     """Median seconds per call of each function over ``rounds`` rounds of ``number`` calls.
 
     The functions run in rotating order each round, with the collector off while timing (collected
-    between runs), so drift and neighbours' load fall on all of them alike.
+    between runs), so drift and neighbours' load fall on all of them alike. ``clock`` is wall time
+    by default (see :func:`interleaved_cpu`).
     """
     times: list[list[float]] = [[] for _ in fns]
     enabled = gc.isenabled()
@@ -99,10 +102,10 @@ def interleaved(fns: Sequence[Callable[[], Any]], rounds: int, *, number: int = 
             for k in range(len(fns)):
                 i = (k + r) % len(fns)
                 fn = fns[i]
-                t0 = time.perf_counter()
+                t0 = clock()
                 for _ in range(number):
                     fn()
-                times[i].append((time.perf_counter() - t0) / number)
+                times[i].append((clock() - t0) / number)
                 gc.collect()
     finally:
         if enabled:
@@ -141,24 +144,7 @@ def interleaved_cpu(fns: Sequence[Callable[[], Any]], rounds: int, *, number: in
     for a core; for single-threaded, CPU-bound code the thread's own CPU time is the figure that says
     what the code costs. Same rotation, collector handling and medians as :func:`interleaved`.
     """
-    times: list[list[float]] = [[] for _ in fns]
-    enabled = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        for r in range(rounds):
-            for k in range(len(fns)):
-                i = (k + r) % len(fns)
-                fn = fns[i]
-                t0 = time.thread_time()
-                for _ in range(number):
-                    fn()
-                times[i].append((time.thread_time() - t0) / number)
-                gc.collect()
-    finally:
-        if enabled:
-            gc.enable()
-    return [statistics.median(t) for t in times]
+    return interleaved(fns, rounds, number=number, clock=time.thread_time)
 
 
 def interleaved_samples(fns: Sequence[Callable[[], Any]], rounds: int) -> None:

@@ -380,8 +380,6 @@ class Client(abc.ABC):
         VenueConnectionError
             Only when ``backoff.max_retries`` is set and that many retries failed too.
         """
-        backoff = self.backoff
-        limit = backoff.max_retries
         failures = 0  # failures in a row (see the class docstring)
         delivered = False
 
@@ -395,28 +393,13 @@ class Client(abc.ABC):
         retry = False
         try:
             while not self._closing:
-                if retry:
-                    self.state = ClientState.BACKOFF
-                    await self._pause(backoff.delay(max(failures - 1, 0)))
-                    if self._closing:
-                        break
+                step = await self._connect_step(failures, retry)
                 retry = True
-                if not self._is_open():
-                    final = limit is not None and failures >= limit
-                    try:
-                        await self._attempt_cancellable(final)
-                    except VenueConnectionError as exc:
-                        failures += 1
-                        if self._closing:
-                            break
-                        if limit is not None and failures > limit:
-                            raise VenueConnectionError(
-                                f"{self.name}: giving up after {failures} failed attempts in a row; last: "
-                                + self._summary(exc),
-                                venue=self.name,
-                                code=exc.code,
-                            ) from exc
-                        continue
+                if step is None:
+                    break
+                failures, connected = step
+                if not connected:
+                    continue
                 delivered = False
                 stopped = False
                 reason = ""
@@ -428,19 +411,8 @@ class Client(abc.ABC):
                     stopped = True  # cancelled, or on_frame raised: nobody reads, nobody retries
                     raise
                 finally:
-                    if stopped:
-                        await self._lost("reading stopped", False, ClientState.IDLE)
-                    else:
-                        final = not delivered and limit is not None and failures >= limit
-                        reason = await self._lost(reason, final)
-                if not delivered:
-                    failures += 1
-                    if limit is not None and failures > limit and not self._closing:
-                        raise VenueConnectionError(
-                            f"{self.name}: giving up after {failures} failed attempts in a row; last: the connection "
-                            f"ended before any data ({reason})",
-                            venue=self.name,
-                        )
+                    reason = await self._connection_ended(stopped, delivered, failures, reason)
+                failures = self._count_empty(delivered, failures, reason)
         except asyncio.CancelledError:
             if not self._closing:
                 self.state = ClientState.IDLE  # the consumer stopped reading: nobody reads, nobody retries
@@ -499,36 +471,19 @@ class Client(abc.ABC):
 
     # -- the loop -----------------------------------------------------------------------------------
     async def _run(self) -> AsyncGenerator[Any, None]:
-        backoff = self.backoff
-        limit = backoff.max_retries
         stats = self.stats
         size = self._payload_size
         failures = 0  # failures in a row (see the class docstring)
         retry = False
         try:
             while not self._closing:
-                if retry:
-                    self.state = ClientState.BACKOFF
-                    await self._pause(backoff.delay(max(failures - 1, 0)))
-                    if self._closing:
-                        break
+                step = await self._connect_step(failures, retry)
                 retry = True
-                if not self._is_open():
-                    final = limit is not None and failures >= limit
-                    try:
-                        await self._attempt_cancellable(final)
-                    except VenueConnectionError as exc:
-                        failures += 1
-                        if self._closing:
-                            break
-                        if limit is not None and failures > limit:
-                            raise VenueConnectionError(
-                                f"{self.name}: giving up after {failures} failed attempts in a row; last: "
-                                + self._summary(exc),
-                                venue=self.name,
-                                code=exc.code,
-                            ) from exc
-                        continue
+                if step is None:
+                    break
+                failures, connected = step
+                if not connected:
+                    continue
                 delivered = False
                 stopped = False
                 reason = ""
@@ -553,24 +508,68 @@ class Client(abc.ABC):
                     aclose = getattr(rx, "aclose", None)
                     if aclose is not None:
                         await aclose()
-                    if stopped:
-                        await self._lost("reading stopped", False, ClientState.IDLE)
-                    else:
-                        final = not delivered and limit is not None and failures >= limit
-                        reason = await self._lost(reason, final)
-                if not delivered:
-                    failures += 1
-                    if limit is not None and failures > limit and not self._closing:
-                        raise VenueConnectionError(
-                            f"{self.name}: giving up after {failures} failed attempts in a row; last: the connection "
-                            f"ended before any data ({reason})",
-                            venue=self.name,
-                        )
+                    reason = await self._connection_ended(stopped, delivered, failures, reason)
+                failures = self._count_empty(delivered, failures, reason)
         except (GeneratorExit, asyncio.CancelledError):
             if not self._closing:
                 self.state = ClientState.IDLE  # the consumer stopped reading: nobody reads, nobody retries
             raise
         self.state = ClientState.CLOSED
+
+    # -- the steps both loops share (frames() pulls, pump() pushes) -----------------------------------
+    async def _connect_step(self, failures: int, retry: bool) -> tuple[int, bool] | None:
+        """Back off after a failure (``retry``), then connect unless open.
+
+        Returns ``(failures, connected)`` (a failed attempt counts; the loop tries again), or None
+        when the client was closed meanwhile. Raises VenueConnectionError when giving up.
+        """
+        backoff = self.backoff
+        limit = backoff.max_retries
+        if retry:
+            self.state = ClientState.BACKOFF
+            await self._pause(backoff.delay(max(failures - 1, 0)))
+            if self._closing:
+                return None
+        if not self._is_open():
+            final = limit is not None and failures >= limit
+            try:
+                await self._attempt_cancellable(final)
+            except VenueConnectionError as exc:
+                failures += 1
+                if self._closing:
+                    return None
+                if limit is not None and failures > limit:
+                    raise VenueConnectionError(
+                        f"{self.name}: giving up after {failures} failed attempts in a row; last: "
+                        + self._summary(exc),
+                        venue=self.name,
+                        code=exc.code,
+                    ) from exc
+                return failures, False
+        return failures, True
+
+    async def _connection_ended(self, stopped: bool, delivered: bool, failures: int, reason: str) -> str:
+        """Drop the connection that ended (hooks, state): ``stopped`` when nobody reads any more."""
+        if stopped:
+            await self._lost("reading stopped", False, ClientState.IDLE)
+            return reason
+        limit = self.backoff.max_retries
+        final = not delivered and limit is not None and failures >= limit
+        return await self._lost(reason, final)
+
+    def _count_empty(self, delivered: bool, failures: int, reason: str) -> int:
+        """A connection that ended before any data counts as a failure; give up past the limit."""
+        if delivered:
+            return failures
+        failures += 1
+        limit = self.backoff.max_retries
+        if limit is not None and failures > limit and not self._closing:
+            raise VenueConnectionError(
+                f"{self.name}: giving up after {failures} failed attempts in a row; last: the connection "
+                f"ended before any data ({reason})",
+                venue=self.name,
+            )
+        return failures
 
     async def _attempt_cancellable(self, final: bool) -> None:
         """:meth:`_attempt` in a task that :meth:`close` can cancel."""
