@@ -285,6 +285,10 @@ class WebSocketClient(Client):
             # raised outside the handler: aiohttp's exception (URL with its query string in its text,
             # every request header in its repr) is neither the cause nor the context of ours
             raise failure
+        await self._opened(ws)
+
+    async def _opened(self, ws: Any, transport: str = "") -> None:
+        """A connection is up: subscribe (closing it when that fails), then start the silence watchdog."""
         self._ws = ws
         self._tripped = False
         self._end = ""
@@ -298,7 +302,7 @@ class WebSocketClient(Client):
         loop = asyncio.get_running_loop()
         self._last_rx = loop.time()
         self._arm_watchdog(loop)
-        log.debug("%s: connected to %s", self.name, self._host)
+        log.debug("%s: connected to %s%s", self.name, self._host, transport)
 
     async def _receive(self) -> AsyncIterator[Frame]:
         ws = self._ws

@@ -237,21 +237,7 @@ class PicowsWebSocketClient(WebSocketClient):
             )
         if failure is not None:
             raise failure  # outside the handler: the cause's text may hold the URL or headers
-        conn = cast(_Connection, listener)
-        self._ws = conn
-        self._tripped = False
-        self._end = ""
-        try:
-            for f in self.subscribe_frames():
-                await self.send(f)
-        except BaseException:
-            self._ws = None
-            await conn.close()
-            raise
-        loop = asyncio.get_running_loop()
-        self._last_rx = loop.time()
-        self._arm_watchdog(loop)
-        log.debug("%s: connected to %s (picows)", self.name, self._host)
+        await self._opened(cast(_Connection, listener), " (picows)")
 
     async def _receive(self) -> AsyncIterator[Frame]:
         conn = self._ws
