@@ -635,6 +635,28 @@ cdef int _set_texts(Level* lv, const char* ps, Py_ssize_t pn, const char* qs, Py
     return 0
 
 
+cdef int _lv_reserve(BookSide* side, Py_ssize_t extra) noexcept:
+    """Room in the slot pool for ``extra`` more slots than were ever handed out, in one step
+    (a snapshot's levels, instead of doubling the pool again and again as they come): 0, or -1
+    with MemoryError set."""
+    cdef Py_ssize_t cap = side.lvcap if side.lvcap else 64
+    cdef Level* lv
+    while cap < side.lvused + extra:
+        cap *= 2
+    if cap == side.lvcap:
+        return 0
+    if cap > 0x7FFFFFFF:
+        PyErr_NoMemory()
+        return -1
+    lv = <Level*>PyMem_Realloc(side.lv, cap * sizeof(Level))
+    if lv == NULL:
+        PyErr_NoMemory()
+        return -1
+    side.lv = lv
+    side.lvcap = cap
+    return 0
+
+
 cdef Py_ssize_t _slot_new(BookSide* side) noexcept:
     """A free slot (its pair and ext NULL), or -1 with MemoryError set."""
     cdef Py_ssize_t s = side.free
@@ -1159,9 +1181,9 @@ cdef int _staged_commit(BookSide* side, Staged* st) except -1:
 
 
 cdef int _stage_level(BookSide* side, Staged* st, double price, double qty,
-                      const char* ps, Py_ssize_t pn, const char* qs, Py_ssize_t qn) except -1:
+                      const char* ps, Py_ssize_t pn, const char* qs, Py_ssize_t qn, bint wide=False) except -1:
     """Stage the level in a new slot: 1, or 0 (the staged levels discarded, the side empty) once
-    the prices are not strictly monotonic."""
+    the prices are not strictly monotonic. ``wide``: 16 bytes may be read from ``ps`` and ``qs``."""
     cdef Py_ssize_t s = _slot_new(side)
     cdef Level* lv
     if s < 0:
@@ -1169,7 +1191,12 @@ cdef int _stage_level(BookSide* side, Staged* st, double price, double qty,
     lv = &side.lv[s]
     lv.price = price
     lv.qty = qty
-    if _set_texts(lv, ps, pn, qs, qn) < 0:
+    if wide and pn <= 16 and qn <= 16:  # a new slot: no ext
+        df_book_copy16(lv.text, <const unsigned char*>ps)
+        df_book_copy16(lv.text + pn, <const unsigned char*>qs)
+        lv.plen = pn
+        lv.qlen = qn
+    elif _set_texts(lv, ps, pn, qs, qn) < 0:
         _slot_free(side, s)
         raise MemoryError()
     if not _stage(side, st, s):
@@ -1291,6 +1318,8 @@ cdef int _bulk_load_doc(BookSide* side, Doc doc, Py_ssize_t h) except -1:
     cdef double price, qty
     cdef Staged st
     cdef int r
+    if side.free < 0 and _lv_reserve(side, n) < 0:
+        raise MemoryError()
     _staged_init(&st, n)
     e = h + 1
     try:
@@ -1301,7 +1330,7 @@ cdef int _bulk_load_doc(BookSide* side, Doc doc, Py_ssize_t h) except -1:
             if r == 0:
                 _staged_discard(side, &st)
                 return 0
-            if not _stage_level(side, &st, price, qty, ps, pn, qs, qn):
+            if not _stage_level(side, &st, price, qty, ps, pn, qs, qn, _doc_wide(doc, ps, qs)):
                 return 0
             e = tape[e].next
     except BaseException:
@@ -1466,8 +1495,52 @@ cdef inline int _put_text(TextBuf* buf, const Level* lv, bint price, int mode) e
     return _tb_put(buf, _ptext(lv) + lv.plen, lv.qlen, mode)
 
 
+cdef extern from *:
+    """
+    /* The 16-byte step of the CRC register over p[0:16]. */
+    DF_BOOK_ALWAYS_INLINE uint32_t df_book_crc_block16(uint32_t crc, const unsigned char* p) {
+        uint32_t a = df_book_load32(p) ^ crc, b = df_book_load32(p + 4), c = df_book_load32(p + 8),
+                 d = df_book_load32(p + 12);
+        return df_book_crc16[15][a & 0xFF] ^ df_book_crc16[14][(a >> 8) & 0xFF]
+               ^ df_book_crc16[13][(a >> 16) & 0xFF] ^ df_book_crc16[12][a >> 24]
+               ^ df_book_crc16[11][b & 0xFF] ^ df_book_crc16[10][(b >> 8) & 0xFF]
+               ^ df_book_crc16[9][(b >> 16) & 0xFF] ^ df_book_crc16[8][b >> 24]
+               ^ df_book_crc16[7][c & 0xFF] ^ df_book_crc16[6][(c >> 8) & 0xFF]
+               ^ df_book_crc16[5][(c >> 16) & 0xFF] ^ df_book_crc16[4][c >> 24]
+               ^ df_book_crc16[3][d & 0xFF] ^ df_book_crc16[2][(d >> 8) & 0xFF]
+               ^ df_book_crc16[1][(d >> 16) & 0xFF] ^ df_book_crc16[0][d >> 24];
+    }
+    /* The CRC register from 0 after ':' p[0:pn] ':' q[0:qn], 2 + pn + qn <= 32, with 16 bytes
+       readable from p and from q. Zero bytes leave a zero register as it is, so the text is
+       put at the end of 32 zeroed bytes and taken in one or two fixed 16-byte steps (no loop
+       over the last bytes, whose count varies from level to level). */
+    static inline uint32_t df_book_crc_colon_pair(const unsigned char* p, Py_ssize_t pn,
+                                                  const unsigned char* q, Py_ssize_t qn) {
+        unsigned char b[64];
+        Py_ssize_t at = 32 - (2 + pn + qn);
+        memset(b, 0, 32);
+        b[at] = 0x3A;
+        memcpy(b + at + 1, p, 16);          /* the bytes past pn are overwritten below */
+        b[at + 1 + pn] = 0x3A;
+        memcpy(b + at + 2 + pn, q, 16);     /* past byte 32: never read */
+        if (at >= 16)
+            return df_book_crc_block16(0, b + 16);
+        return df_book_crc_block16(df_book_crc_block16(0, b), b + 16);
+    }
+    """
+    uint32_t df_book_crc_colon_pair(const unsigned char* p, Py_ssize_t pn, const unsigned char* q,
+                                    Py_ssize_t qn) noexcept nogil
+
+
 cdef int _cs_part(Level* lv, int form, TextBuf* buf) except -1:
     """Keep the level's part of a checksum in ``form`` (CS_*): its length and CRC from 0."""
+    if (form == CS_PLAIN and lv.ext == NULL and 0 < lv.plen <= 16 and 0 < lv.qlen <= 16
+            and lv.plen + lv.qlen <= 30):
+        # texts inside the level (32 bytes: 16 may be read from each), the usual case
+        lv.cs_crc = df_book_crc_colon_pair(lv.text, lv.plen, lv.text + lv.plen, lv.qlen)
+        lv.cs_len = 2 + lv.plen + lv.qlen
+        lv.cs_form = form
+        return 0
     buf.n = 0
     if form == CS_KRAKEN:
         _put_text(buf, lv, True, PUT_KRAKEN)
