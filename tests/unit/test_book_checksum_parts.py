@@ -22,7 +22,7 @@ def _text(n: int, lead: int) -> str:
 def _interleaved(tb, ta) -> bytes:
     """The checksum's text from ``top_text`` (equal depths on both sides here)."""
     assert len(tb) == len(ta) == 3
-    return b":".join(b"%s:%s:%s:%s" % (b[0], b[1], a[0], a[1]) for b, a in zip(tb, ta))
+    return b":".join(b"%s:%s:%s:%s" % (b[0], b[1], a[0], a[1]) for b, a in zip(tb, ta, strict=True))
 
 
 def _signed(crc: int) -> int:
