@@ -102,6 +102,11 @@ cdef extern from *:
         memcpy(&x, p, 4);
         return x;
     }
+    static inline uint64_t df_book_load64(const unsigned char* p) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return x;
+    }
     """
     uint32_t df_book_load32(const unsigned char* p) noexcept nogil
 
@@ -311,6 +316,13 @@ cdef inline uint32_t _crc_shift(uint32_t crc, Py_ssize_t n) noexcept nogil:
 cdef inline uint32_t _crc_shift16(uint32_t crc, Py_ssize_t n) noexcept nogil:
     """:func:`_crc_shift` for ``n`` <= 16."""
     return df_book_shift16(crc, n)
+
+
+cdef void _crc_colon_init() noexcept:
+    """The register from 0 after ':' and k zero bytes, for k = 0 to 16 (df_book_colon)."""
+    cdef int k
+    for k in range(17):
+        _CRC_COLON[k] = _crc_shift(_CRC16[0][0x3A], k)
 
 
 # Shifts by many bytes: _CRC_FAR[k] shifts by 32 << k bytes (k < FAR_STEPS) with four lookups,
@@ -1510,32 +1522,63 @@ cdef extern from *:
                ^ df_book_crc16[3][d & 0xFF] ^ df_book_crc16[2][(d >> 8) & 0xFF]
                ^ df_book_crc16[1][(d >> 16) & 0xFF] ^ df_book_crc16[0][d >> 24];
     }
-    /* The CRC register from 0 after ':' p[0:pn] ':' q[0:qn], 2 + pn + qn <= 32, with 16 bytes
-       readable from p and from q. Zero bytes leave a zero register as it is, so the text is
-       put at the end of 32 zeroed bytes and taken in one or two fixed 16-byte steps (no loop
-       over the last bytes, whose count varies from level to level). */
+    /* The CRC register from 0 after the n (1 to 16) bytes at p, 16 of which may be read.
+       Zero bytes leave a zero register as it is, so the text is taken as the last n bytes of
+       16 (shifted to the top of two words, the bytes past it shifted out): one fixed 16-byte
+       step, in registers (no byte loop whose count varies, no store to read back). */
+    DF_BOOK_ALWAYS_INLINE uint32_t df_book_crc_text16(const unsigned char* p, Py_ssize_t n) {
+        uint64_t a, b;
+        uint32_t a0, a1, b0, b1;
+        if (n <= 8) {
+            b = df_book_load64(p) << (8 * (8 - n));
+            b0 = (uint32_t)b;
+            b1 = (uint32_t)(b >> 32);
+            return df_book_crc16[7][b0 & 0xFF] ^ df_book_crc16[6][(b0 >> 8) & 0xFF]
+                   ^ df_book_crc16[5][(b0 >> 16) & 0xFF] ^ df_book_crc16[4][b0 >> 24]
+                   ^ df_book_crc16[3][b1 & 0xFF] ^ df_book_crc16[2][(b1 >> 8) & 0xFF]
+                   ^ df_book_crc16[1][(b1 >> 16) & 0xFF] ^ df_book_crc16[0][b1 >> 24];
+        }
+        a = df_book_load64(p) << (8 * (16 - n));
+        b = df_book_load64(p + n - 8);
+        a0 = (uint32_t)a;
+        a1 = (uint32_t)(a >> 32);
+        b0 = (uint32_t)b;
+        b1 = (uint32_t)(b >> 32);
+        return df_book_crc16[15][a0 & 0xFF] ^ df_book_crc16[14][(a0 >> 8) & 0xFF]
+               ^ df_book_crc16[13][(a0 >> 16) & 0xFF] ^ df_book_crc16[12][a0 >> 24]
+               ^ df_book_crc16[11][a1 & 0xFF] ^ df_book_crc16[10][(a1 >> 8) & 0xFF]
+               ^ df_book_crc16[9][(a1 >> 16) & 0xFF] ^ df_book_crc16[8][a1 >> 24]
+               ^ df_book_crc16[7][b0 & 0xFF] ^ df_book_crc16[6][(b0 >> 8) & 0xFF]
+               ^ df_book_crc16[5][(b0 >> 16) & 0xFF] ^ df_book_crc16[4][b0 >> 24]
+               ^ df_book_crc16[3][b1 & 0xFF] ^ df_book_crc16[2][(b1 >> 8) & 0xFF]
+               ^ df_book_crc16[1][(b1 >> 16) & 0xFF] ^ df_book_crc16[0][b1 >> 24];
+    }
+    /* df_book_colon[k]: the register from 0 after ':' and k zero bytes (k <= 16; filled at import). */
+    static uint32_t df_book_colon[17];
+    /* The CRC register from 0 after ':' p[0:pn] ':' q[0:qn] (1 <= pn, qn <= 16, 16 bytes
+       readable from p and from q). The register being linear in the text, it is
+       shift(R(':' p), 1 + qn) ^ R(':' + qn zeros) ^ R(q), with R(':' p) = R(':' + pn zeros) ^ R(p):
+       the two texts' registers are independent, and the joins are table steps. */
     static inline uint32_t df_book_crc_colon_pair(const unsigned char* p, Py_ssize_t pn,
                                                   const unsigned char* q, Py_ssize_t qn) {
-        unsigned char b[64];
-        Py_ssize_t at = 32 - (2 + pn + qn);
-        memset(b, 0, 32);
-        b[at] = 0x3A;
-        memcpy(b + at + 1, p, 16);          /* the bytes past pn are overwritten below */
-        b[at + 1 + pn] = 0x3A;
-        memcpy(b + at + 2 + pn, q, 16);     /* past byte 32: never read */
-        if (at >= 16)
-            return df_book_crc_block16(0, b + 16);
-        return df_book_crc_block16(df_book_crc_block16(0, b), b + 16);
+        uint32_t head = df_book_colon[pn] ^ df_book_crc_text16(p, pn);
+        uint32_t tail = df_book_colon[qn] ^ df_book_crc_text16(q, qn);
+        if (qn < 16)
+            return df_book_shift16(head, 1 + qn) ^ tail;
+        return df_book_shift16(df_book_step16(head), 1) ^ tail;
     }
     """
     uint32_t df_book_crc_colon_pair(const unsigned char* p, Py_ssize_t pn, const unsigned char* q,
                                     Py_ssize_t qn) noexcept nogil
+    uint32_t _CRC_COLON "df_book_colon" [17]
+
+
+_crc_colon_init()
 
 
 cdef int _cs_part(Level* lv, int form, TextBuf* buf) except -1:
     """Keep the level's part of a checksum in ``form`` (CS_*): its length and CRC from 0."""
-    if (form == CS_PLAIN and lv.ext == NULL and 0 < lv.plen <= 16 and 0 < lv.qlen <= 16
-            and lv.plen + lv.qlen <= 30):
+    if DF_LE and form == CS_PLAIN and lv.ext == NULL and 0 < lv.plen <= 16 and 0 < lv.qlen <= 16:
         # texts inside the level (32 bytes: 16 may be read from each), the usual case
         lv.cs_crc = df_book_crc_colon_pair(lv.text, lv.plen, lv.text + lv.plen, lv.qlen)
         lv.cs_len = 2 + lv.plen + lv.qlen
