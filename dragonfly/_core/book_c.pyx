@@ -206,15 +206,20 @@ cdef extern from *:
         return df_book_crc16[15][crc & 0xFF] ^ df_book_crc16[14][(crc >> 8) & 0xFF]
                ^ df_book_crc16[13][(crc >> 16) & 0xFF] ^ df_book_crc16[12][crc >> 24];
     }
-    /* The register after n (<= 16) zero bytes. */
+    /* The register after n (<= 16) zero bytes: each of its bytes b_i goes through table
+       n - 1 - i, and what is not shifted out stays (fewer than 4 bytes: one step, not a chain
+       of byte steps). */
     DF_BOOK_ALWAYS_INLINE uint32_t df_book_shift16(uint32_t crc, Py_ssize_t n) {
         if (n >= 4)
             return df_book_crc16[n - 1][crc & 0xFF] ^ df_book_crc16[n - 2][(crc >> 8) & 0xFF]
                    ^ df_book_crc16[n - 3][(crc >> 16) & 0xFF] ^ df_book_crc16[n - 4][crc >> 24];
-        while (n > 0) {
-            crc = df_book_crc16[0][crc & 0xFF] ^ (crc >> 8);
-            n--;
-        }
+        if (n == 3)
+            return df_book_crc16[2][crc & 0xFF] ^ df_book_crc16[1][(crc >> 8) & 0xFF]
+                   ^ df_book_crc16[0][(crc >> 16) & 0xFF] ^ (crc >> 24);
+        if (n == 2)
+            return df_book_crc16[1][crc & 0xFF] ^ df_book_crc16[0][(crc >> 8) & 0xFF] ^ (crc >> 16);
+        if (n == 1)
+            return df_book_crc16[0][crc & 0xFF] ^ (crc >> 8);
         return crc;
     }
     """
