@@ -1805,7 +1805,19 @@ cdef class Book:
         cdef bint new_a = self._top_a_depth != depth or _rank_of(&self._asks, self._asks.top_changed, depth) < depth
         if not new_b and not new_a and self._top_pair is not None:
             return self._top_pair
-        self._top_pair = None  # let go of the sides' tuples, which may then be refilled
+        # let go of the sides' tuples, which may then be refilled; a pair nothing else holds is
+        # refilled too (its items taken out now, put back below)
+        cdef object pair = self._top_pair
+        cdef PyObject* item
+        cdef int k
+        self._top_pair = None
+        if pair is not None and _refcnt(<PyObject*>pair) == 1:
+            for k in range(2):
+                item = _tuple_item(<PyObject*>pair, k)
+                _tuple_set(<PyObject*>pair, k, NULL)
+                _decref(item)
+        else:
+            pair = None
         if new_b:
             self._top_b_depth = -1  # valid again once built
             self._top_b = _top(&self._bids, depth, <PyObject*>self._top_b)
@@ -1816,7 +1828,14 @@ cdef class Book:
             self._top_a = _top(&self._asks, depth, <PyObject*>self._top_a)
             self._top_a_depth = depth
             self._asks.top_changed = INFINITY
-        self._top_pair = (self._top_b, self._top_a)
+        if pair is None:
+            self._top_pair = (self._top_b, self._top_a)
+        else:
+            Py_INCREF(self._top_b)
+            _tuple_set(<PyObject*>pair, 0, <PyObject*>self._top_b)
+            Py_INCREF(self._top_a)
+            _tuple_set(<PyObject*>pair, 1, <PyObject*>self._top_a)
+            self._top_pair = pair
         return self._top_pair
 
     def bids(self):
