@@ -102,6 +102,11 @@ cdef extern from *:
         memcpy(&x, p, 4);
         return x;
     }
+    static inline uint64_t df_book_load64(const unsigned char* p) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return x;
+    }
     """
     uint32_t df_book_load32(const unsigned char* p) noexcept nogil
 
@@ -201,15 +206,20 @@ cdef extern from *:
         return df_book_crc16[15][crc & 0xFF] ^ df_book_crc16[14][(crc >> 8) & 0xFF]
                ^ df_book_crc16[13][(crc >> 16) & 0xFF] ^ df_book_crc16[12][crc >> 24];
     }
-    /* The register after n (<= 16) zero bytes. */
+    /* The register after n (<= 16) zero bytes: each of its bytes b_i goes through table
+       n - 1 - i, and what is not shifted out stays (fewer than 4 bytes: one step, not a chain
+       of byte steps). */
     DF_BOOK_ALWAYS_INLINE uint32_t df_book_shift16(uint32_t crc, Py_ssize_t n) {
         if (n >= 4)
             return df_book_crc16[n - 1][crc & 0xFF] ^ df_book_crc16[n - 2][(crc >> 8) & 0xFF]
                    ^ df_book_crc16[n - 3][(crc >> 16) & 0xFF] ^ df_book_crc16[n - 4][crc >> 24];
-        while (n > 0) {
-            crc = df_book_crc16[0][crc & 0xFF] ^ (crc >> 8);
-            n--;
-        }
+        if (n == 3)
+            return df_book_crc16[2][crc & 0xFF] ^ df_book_crc16[1][(crc >> 8) & 0xFF]
+                   ^ df_book_crc16[0][(crc >> 16) & 0xFF] ^ (crc >> 24);
+        if (n == 2)
+            return df_book_crc16[1][crc & 0xFF] ^ df_book_crc16[0][(crc >> 8) & 0xFF] ^ (crc >> 16);
+        if (n == 1)
+            return df_book_crc16[0][crc & 0xFF] ^ (crc >> 8);
         return crc;
     }
     """
@@ -311,6 +321,13 @@ cdef inline uint32_t _crc_shift(uint32_t crc, Py_ssize_t n) noexcept nogil:
 cdef inline uint32_t _crc_shift16(uint32_t crc, Py_ssize_t n) noexcept nogil:
     """:func:`_crc_shift` for ``n`` <= 16."""
     return df_book_shift16(crc, n)
+
+
+cdef void _crc_colon_init() noexcept:
+    """The register from 0 after ':' and k zero bytes, for k = 0 to 16 (df_book_colon)."""
+    cdef int k
+    for k in range(17):
+        _CRC_COLON[k] = _crc_shift(_CRC16[0][0x3A], k)
 
 
 # Shifts by many bytes: _CRC_FAR[k] shifts by 32 << k bytes (k < FAR_STEPS) with four lookups,
@@ -632,6 +649,28 @@ cdef int _set_texts(Level* lv, const char* ps, Py_ssize_t pn, const char* qs, Py
     lv.plen = pn
     lv.qlen = qn
     lv.cs_form = 0
+    return 0
+
+
+cdef int _lv_reserve(BookSide* side, Py_ssize_t extra) noexcept:
+    """Room in the slot pool for ``extra`` more slots than were ever handed out, in one step
+    (a snapshot's levels, instead of doubling the pool again and again as they come): 0, or -1
+    with MemoryError set."""
+    cdef Py_ssize_t cap = side.lvcap if side.lvcap else 64
+    cdef Level* lv
+    while cap < side.lvused + extra:
+        cap *= 2
+    if cap == side.lvcap:
+        return 0
+    if cap > 0x7FFFFFFF:
+        PyErr_NoMemory()
+        return -1
+    lv = <Level*>PyMem_Realloc(side.lv, cap * sizeof(Level))
+    if lv == NULL:
+        PyErr_NoMemory()
+        return -1
+    side.lv = lv
+    side.lvcap = cap
     return 0
 
 
@@ -1159,9 +1198,9 @@ cdef int _staged_commit(BookSide* side, Staged* st) except -1:
 
 
 cdef int _stage_level(BookSide* side, Staged* st, double price, double qty,
-                      const char* ps, Py_ssize_t pn, const char* qs, Py_ssize_t qn) except -1:
+                      const char* ps, Py_ssize_t pn, const char* qs, Py_ssize_t qn, bint wide=False) except -1:
     """Stage the level in a new slot: 1, or 0 (the staged levels discarded, the side empty) once
-    the prices are not strictly monotonic."""
+    the prices are not strictly monotonic. ``wide``: 16 bytes may be read from ``ps`` and ``qs``."""
     cdef Py_ssize_t s = _slot_new(side)
     cdef Level* lv
     if s < 0:
@@ -1169,7 +1208,12 @@ cdef int _stage_level(BookSide* side, Staged* st, double price, double qty,
     lv = &side.lv[s]
     lv.price = price
     lv.qty = qty
-    if _set_texts(lv, ps, pn, qs, qn) < 0:
+    if wide and pn <= 16 and qn <= 16:  # a new slot: no ext
+        df_book_copy16(lv.text, <const unsigned char*>ps)
+        df_book_copy16(lv.text + pn, <const unsigned char*>qs)
+        lv.plen = pn
+        lv.qlen = qn
+    elif _set_texts(lv, ps, pn, qs, qn) < 0:
         _slot_free(side, s)
         raise MemoryError()
     if not _stage(side, st, s):
@@ -1291,6 +1335,8 @@ cdef int _bulk_load_doc(BookSide* side, Doc doc, Py_ssize_t h) except -1:
     cdef double price, qty
     cdef Staged st
     cdef int r
+    if side.free < 0 and _lv_reserve(side, n) < 0:
+        raise MemoryError()
     _staged_init(&st, n)
     e = h + 1
     try:
@@ -1301,7 +1347,7 @@ cdef int _bulk_load_doc(BookSide* side, Doc doc, Py_ssize_t h) except -1:
             if r == 0:
                 _staged_discard(side, &st)
                 return 0
-            if not _stage_level(side, &st, price, qty, ps, pn, qs, qn):
+            if not _stage_level(side, &st, price, qty, ps, pn, qs, qn, _doc_wide(doc, ps, qs)):
                 return 0
             e = tape[e].next
     except BaseException:
@@ -1466,8 +1512,83 @@ cdef inline int _put_text(TextBuf* buf, const Level* lv, bint price, int mode) e
     return _tb_put(buf, _ptext(lv) + lv.plen, lv.qlen, mode)
 
 
+cdef extern from *:
+    """
+    /* The 16-byte step of the CRC register over p[0:16]. */
+    DF_BOOK_ALWAYS_INLINE uint32_t df_book_crc_block16(uint32_t crc, const unsigned char* p) {
+        uint32_t a = df_book_load32(p) ^ crc, b = df_book_load32(p + 4), c = df_book_load32(p + 8),
+                 d = df_book_load32(p + 12);
+        return df_book_crc16[15][a & 0xFF] ^ df_book_crc16[14][(a >> 8) & 0xFF]
+               ^ df_book_crc16[13][(a >> 16) & 0xFF] ^ df_book_crc16[12][a >> 24]
+               ^ df_book_crc16[11][b & 0xFF] ^ df_book_crc16[10][(b >> 8) & 0xFF]
+               ^ df_book_crc16[9][(b >> 16) & 0xFF] ^ df_book_crc16[8][b >> 24]
+               ^ df_book_crc16[7][c & 0xFF] ^ df_book_crc16[6][(c >> 8) & 0xFF]
+               ^ df_book_crc16[5][(c >> 16) & 0xFF] ^ df_book_crc16[4][c >> 24]
+               ^ df_book_crc16[3][d & 0xFF] ^ df_book_crc16[2][(d >> 8) & 0xFF]
+               ^ df_book_crc16[1][(d >> 16) & 0xFF] ^ df_book_crc16[0][d >> 24];
+    }
+    /* The CRC register from 0 after the n (1 to 16) bytes at p, 16 of which may be read.
+       Zero bytes leave a zero register as it is, so the text is taken as the last n bytes of
+       16 (shifted to the top of two words, the bytes past it shifted out): one fixed 16-byte
+       step, in registers (no byte loop whose count varies, no store to read back). */
+    DF_BOOK_ALWAYS_INLINE uint32_t df_book_crc_text16(const unsigned char* p, Py_ssize_t n) {
+        uint64_t a, b;
+        uint32_t a0, a1, b0, b1;
+        if (n <= 8) {
+            b = df_book_load64(p) << (8 * (8 - n));
+            b0 = (uint32_t)b;
+            b1 = (uint32_t)(b >> 32);
+            return df_book_crc16[7][b0 & 0xFF] ^ df_book_crc16[6][(b0 >> 8) & 0xFF]
+                   ^ df_book_crc16[5][(b0 >> 16) & 0xFF] ^ df_book_crc16[4][b0 >> 24]
+                   ^ df_book_crc16[3][b1 & 0xFF] ^ df_book_crc16[2][(b1 >> 8) & 0xFF]
+                   ^ df_book_crc16[1][(b1 >> 16) & 0xFF] ^ df_book_crc16[0][b1 >> 24];
+        }
+        a = df_book_load64(p) << (8 * (16 - n));
+        b = df_book_load64(p + n - 8);
+        a0 = (uint32_t)a;
+        a1 = (uint32_t)(a >> 32);
+        b0 = (uint32_t)b;
+        b1 = (uint32_t)(b >> 32);
+        return df_book_crc16[15][a0 & 0xFF] ^ df_book_crc16[14][(a0 >> 8) & 0xFF]
+               ^ df_book_crc16[13][(a0 >> 16) & 0xFF] ^ df_book_crc16[12][a0 >> 24]
+               ^ df_book_crc16[11][a1 & 0xFF] ^ df_book_crc16[10][(a1 >> 8) & 0xFF]
+               ^ df_book_crc16[9][(a1 >> 16) & 0xFF] ^ df_book_crc16[8][a1 >> 24]
+               ^ df_book_crc16[7][b0 & 0xFF] ^ df_book_crc16[6][(b0 >> 8) & 0xFF]
+               ^ df_book_crc16[5][(b0 >> 16) & 0xFF] ^ df_book_crc16[4][b0 >> 24]
+               ^ df_book_crc16[3][b1 & 0xFF] ^ df_book_crc16[2][(b1 >> 8) & 0xFF]
+               ^ df_book_crc16[1][(b1 >> 16) & 0xFF] ^ df_book_crc16[0][b1 >> 24];
+    }
+    /* df_book_colon[k]: the register from 0 after ':' and k zero bytes (k <= 16; filled at import). */
+    static uint32_t df_book_colon[17];
+    /* The CRC register from 0 after ':' p[0:pn] ':' q[0:qn] (1 <= pn, qn <= 16, 16 bytes
+       readable from p and from q). The register being linear in the text, it is
+       shift(R(':' p), 1 + qn) ^ R(':' + qn zeros) ^ R(q), with R(':' p) = R(':' + pn zeros) ^ R(p):
+       the two texts' registers are independent, and the joins are table steps. */
+    static inline uint32_t df_book_crc_colon_pair(const unsigned char* p, Py_ssize_t pn,
+                                                  const unsigned char* q, Py_ssize_t qn) {
+        uint32_t head = df_book_colon[pn] ^ df_book_crc_text16(p, pn);
+        uint32_t tail = df_book_colon[qn] ^ df_book_crc_text16(q, qn);
+        if (qn < 16)
+            return df_book_shift16(head, 1 + qn) ^ tail;
+        return df_book_shift16(df_book_step16(head), 1) ^ tail;
+    }
+    """
+    uint32_t df_book_crc_colon_pair(const unsigned char* p, Py_ssize_t pn, const unsigned char* q,
+                                    Py_ssize_t qn) noexcept nogil
+    uint32_t _CRC_COLON "df_book_colon" [17]
+
+
+_crc_colon_init()
+
+
 cdef int _cs_part(Level* lv, int form, TextBuf* buf) except -1:
     """Keep the level's part of a checksum in ``form`` (CS_*): its length and CRC from 0."""
+    if DF_LE and form == CS_PLAIN and lv.ext == NULL and 0 < lv.plen <= 16 and 0 < lv.qlen <= 16:
+        # texts inside the level (32 bytes: 16 may be read from each), the usual case
+        lv.cs_crc = df_book_crc_colon_pair(lv.text, lv.plen, lv.text + lv.plen, lv.qlen)
+        lv.cs_len = 2 + lv.plen + lv.qlen
+        lv.cs_form = form
+        return 0
     buf.n = 0
     if form == CS_KRAKEN:
         _put_text(buf, lv, True, PUT_KRAKEN)
@@ -1684,7 +1805,19 @@ cdef class Book:
         cdef bint new_a = self._top_a_depth != depth or _rank_of(&self._asks, self._asks.top_changed, depth) < depth
         if not new_b and not new_a and self._top_pair is not None:
             return self._top_pair
-        self._top_pair = None  # let go of the sides' tuples, which may then be refilled
+        # let go of the sides' tuples, which may then be refilled; a pair nothing else holds is
+        # refilled too (its items taken out now, put back below)
+        cdef object pair = self._top_pair
+        cdef PyObject* item
+        cdef int k
+        self._top_pair = None
+        if pair is not None and _refcnt(<PyObject*>pair) == 1:
+            for k in range(2):
+                item = _tuple_item(<PyObject*>pair, k)
+                _tuple_set(<PyObject*>pair, k, NULL)
+                _decref(item)
+        else:
+            pair = None
         if new_b:
             self._top_b_depth = -1  # valid again once built
             self._top_b = _top(&self._bids, depth, <PyObject*>self._top_b)
@@ -1695,7 +1828,14 @@ cdef class Book:
             self._top_a = _top(&self._asks, depth, <PyObject*>self._top_a)
             self._top_a_depth = depth
             self._asks.top_changed = INFINITY
-        self._top_pair = (self._top_b, self._top_a)
+        if pair is None:
+            self._top_pair = (self._top_b, self._top_a)
+        else:
+            Py_INCREF(self._top_b)
+            _tuple_set(<PyObject*>pair, 0, <PyObject*>self._top_b)
+            Py_INCREF(self._top_a)
+            _tuple_set(<PyObject*>pair, 1, <PyObject*>self._top_a)
+            self._top_pair = pair
         return self._top_pair
 
     def bids(self):
