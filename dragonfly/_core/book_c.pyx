@@ -677,22 +677,12 @@ cdef int _lv_reserve(BookSide* side, Py_ssize_t extra) noexcept:
 cdef Py_ssize_t _slot_new(BookSide* side) noexcept:
     """A free slot (its pair and ext NULL), or -1 with MemoryError set."""
     cdef Py_ssize_t s = side.free
-    cdef Py_ssize_t cap
     cdef Level* lv
     if s >= 0:
         side.free = side.lv[s].plen
     else:
-        if side.lvused == side.lvcap:
-            cap = side.lvcap * 2 if side.lvcap else 64
-            if cap > 0x7FFFFFFF:
-                PyErr_NoMemory()
-                return -1
-            lv = <Level*>PyMem_Realloc(side.lv, cap * sizeof(Level))
-            if lv == NULL:
-                PyErr_NoMemory()
-                return -1
-            side.lv = lv
-            side.lvcap = cap
+        if side.lvused == side.lvcap and _lv_reserve(side, 1) < 0:  # doubles the pool (64 at first)
+            return -1
         s = side.lvused
         side.lvused += 1
     lv = &side.lv[s]

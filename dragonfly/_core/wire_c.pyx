@@ -70,7 +70,7 @@ cdef inline bint _present(double x) noexcept nogil:
     return u != 0
 
 
-cdef inline Py_ssize_t _varint_size(size_t v) noexcept nogil:
+cdef inline Py_ssize_t _varint_size(uint64_t v) noexcept nogil:
     cdef Py_ssize_t n = 1
     while v >= 0x80:
         v >>= 7
@@ -78,7 +78,7 @@ cdef inline Py_ssize_t _varint_size(size_t v) noexcept nogil:
     return n
 
 
-cdef inline char* _put_varint(char* p, size_t v) noexcept nogil:
+cdef inline char* _put_varint(char* p, uint64_t v) noexcept nogil:
     while v >= 0x80:
         p[0] = <char>((v & 0x7F) | 0x80)
         p += 1
@@ -377,31 +377,14 @@ def encode_name_field(venue):
 # dragonfly.v1.BookUpdate
 # ---------------------------------------------------------------------------
 
-cdef inline Py_ssize_t _varint64_size(uint64_t v) noexcept nogil:
-    cdef Py_ssize_t n = 1
-    while v >= 0x80:
-        v >>= 7
-        n += 1
-    return n
-
-
-cdef inline char* _put_varint64(char* p, uint64_t v) noexcept nogil:
-    while v >= 0x80:
-        p[0] = <char>((v & 0x7F) | 0x80)
-        p += 1
-        v >>= 7
-    p[0] = <char>v
-    return p + 1
-
-
 cdef inline Py_ssize_t _int_field_size(uint64_t v) noexcept nogil:
-    return 1 + _varint64_size(v) if v else 0
+    return 1 + _varint_size(v) if v else 0
 
 
 cdef inline char* _put_int_field(char* p, unsigned char tag, uint64_t v) noexcept nogil:
     if v:
         p[0] = <char>tag
-        p = _put_varint64(p + 1, v)
+        p = _put_varint(p + 1, v)
     return p
 
 
