@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <quickfix/Application.h>
 #include <quickfix/Group.h>
 #include <quickfix/Message.h>
 #include <quickfix/Session.h>
@@ -68,5 +69,36 @@ inline void md_request(const FIX::SessionID& sid, const std::string& kind, const
   }
   FIX::Session::sendToTarget(v, sid);
 }
+
+// The initiator side both customer peers share (qf_customer, qf_trader): the password in Logon (554), every
+// admin message reported both ways, every application message as APP <raw>.
+class Initiator : public FIX::Application {
+ public:
+  std::string password;
+  FIX::SessionID sid;
+  bool have_sid = false;
+
+  void onCreate(const FIX::SessionID& s) override {
+    sid = s;
+    have_sid = true;
+  }
+  void onLogon(const FIX::SessionID&) override { emit("LOGON"); }
+  void onLogout(const FIX::SessionID&) override { emit("LOGOUT"); }
+  void toAdmin(FIX::Message& m, const FIX::SessionID&) override {
+    if (m.getHeader().getField(35) == "A" && !password.empty()) m.setField(FIX::StringField(554, password));
+    emit("ADMIN_OUT " + peer::field(m.getHeader(), 35) + " " + peer::field(m.getHeader(), 34));
+  }
+  void toApp(FIX::Message&, const FIX::SessionID&) throw(FIX::DoNotSend) override {}
+  void fromAdmin(const FIX::Message& m, const FIX::SessionID&)
+      throw(FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue, FIX::RejectLogon) override {
+    emit("ADMIN_IN " + peer::field(m.getHeader(), 35) + " " + peer::field(m.getHeader(), 34) + " " +
+         peer::field(m.getHeader(), 43) + " " + peer::field(m, 58));
+  }
+  void fromApp(const FIX::Message& m, const FIX::SessionID&)
+      throw(FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
+            FIX::UnsupportedMessageType) override {
+    emit("APP " + peer::raw(m));
+  }
+};
 
 }  // namespace peer

@@ -22,35 +22,6 @@
 
 using peer::emit;
 
-class Customer : public FIX::Application {
- public:
-  std::string password;
-  FIX::SessionID sid;
-  bool have_sid = false;
-
-  void onCreate(const FIX::SessionID& s) override {
-    sid = s;
-    have_sid = true;
-  }
-  void onLogon(const FIX::SessionID&) override { emit("LOGON"); }
-  void onLogout(const FIX::SessionID&) override { emit("LOGOUT"); }
-  void toAdmin(FIX::Message& m, const FIX::SessionID&) override {
-    if (m.getHeader().getField(35) == "A" && !password.empty()) m.setField(FIX::StringField(554, password));
-    emit("ADMIN_OUT " + peer::field(m.getHeader(), 35) + " " + peer::field(m.getHeader(), 34));
-  }
-  void toApp(FIX::Message&, const FIX::SessionID&) throw(FIX::DoNotSend) override {}
-  void fromAdmin(const FIX::Message& m, const FIX::SessionID&)
-      throw(FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue, FIX::RejectLogon) override {
-    emit("ADMIN_IN " + peer::field(m.getHeader(), 35) + " " + peer::field(m.getHeader(), 34) + " " +
-         peer::field(m.getHeader(), 43) + " " + peer::field(m, 58));
-  }
-  void fromApp(const FIX::Message& m, const FIX::SessionID&)
-      throw(FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
-            FIX::UnsupportedMessageType) override {
-    emit("APP " + peer::raw(m));
-  }
-};
-
 using peer::md_request;
 
 int main(int argc, char** argv) {
@@ -60,7 +31,7 @@ int main(int argc, char** argv) {
   }
   try {
     FIX::SessionSettings settings(argv[1]);
-    Customer app;
+    peer::Initiator app;
     if (argc > 2) app.password = argv[2];
     FIX::FileStoreFactory store(settings);
     FIX::SocketInitiator initiator(app, store, settings);
