@@ -56,7 +56,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +263,21 @@ def _side_text(side: Any) -> list[list[str]]:
     return [[str(p), str(q)] for p, q, *_ in side]
 
 
+def _feed_result(units: Iterable[Any], sink: Any, stats: Any) -> dict[str, Any]:
+    """What a replayed feed ends with, the same fields for both versions: its per-instrument units
+    (2b95a0b's InstrumentSyncs, today's BookKeepers), its sink and its feed stats."""
+    units = list(units)
+    return {
+        "checksums_ok": sum(u.stats.checksums_ok for u in units),
+        "applied": sum(u.stats.applied for u in units),
+        "snapshots": sum(u.stats.snapshots for u in units),
+        "published": sink.published,
+        "faults": stats.faults,
+        "bad_frames": stats.bad_frames,
+        "books": {u.symbol: _book_state(u.book) for u in units},
+    }
+
+
 def _book_state(book: Any) -> dict[str, Any]:
     bids, asks = book.top(CHECK_DEPTH)
     tb, ta = book.top_text(CHECK_DEPTH)
@@ -315,16 +330,7 @@ def old_replayer(key: str, w: dict[str, Any]) -> Callable[[], tuple[Callable[[],
                 on_frame(raw, i + 2)
 
         def result() -> dict[str, Any]:
-            syncs = lst.syncs.values()
-            return {
-                "checksums_ok": sum(s.stats.checksums_ok for s in syncs),
-                "applied": sum(s.stats.applied for s in syncs),
-                "snapshots": sum(s.stats.snapshots for s in syncs),
-                "published": sink.published,
-                "faults": lst.stats.faults,
-                "bad_frames": lst.stats.bad_frames,
-                "books": {s.symbol: _book_state(s.book) for s in syncs},
-            }
+            return _feed_result(lst.syncs.values(), sink, lst.stats)
 
         return replay, result
 
@@ -392,16 +398,7 @@ def new_replayer(key: str, w: dict[str, Any]) -> Callable[[], tuple[Callable[[],
                 on_frame(raw, i + 2)
 
         def result() -> dict[str, Any]:
-            ks = feed.keepers.values()
-            return {
-                "checksums_ok": sum(k.stats.checksums_ok for k in ks),
-                "applied": sum(k.stats.applied for k in ks),
-                "snapshots": sum(k.stats.snapshots for k in ks),
-                "published": sink.published,
-                "faults": feed.stats.faults,
-                "bad_frames": feed.stats.bad_frames,
-                "books": {k.symbol: _book_state(k.book) for k in ks},
-            }
+            return _feed_result(feed.keepers.values(), sink, feed.stats)
 
         return replay, result
 
