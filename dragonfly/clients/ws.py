@@ -13,6 +13,7 @@ per-connection URL over REST passes ``resolve_url``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl as _ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -35,6 +36,104 @@ log = logging.getLogger(__name__)
 
 _TEXT = aiohttp.WSMsgType.TEXT
 _BINARY = aiohttp.WSMsgType.BINARY
+
+_DataQueue: Any = None
+_FrameParser: Any = None
+try:  # aiohttp's own frame parser and message queue (not public API: used only when they look as expected)
+    from aiohttp._websocket.reader import WebSocketDataQueue as _DataQueue
+    from aiohttp._websocket.reader import WebSocketReader as _FrameParser
+except ImportError:  # pragma: no cover - another aiohttp layout: frames are read with ws.receive()
+    pass
+
+
+class _Stop(Exception):
+    """The consumer's ``on_frame`` raised; its exception is on the sink (never shown to anyone)."""
+
+
+_STOP = _Stop()
+_STOP_MESSAGE = aiohttp.WSMessage(aiohttp.WSMsgType.ERROR, _STOP, None)
+
+
+if _DataQueue is not None:
+
+    class _Sink(_DataQueue):
+        """The queue aiohttp's frame parser writes to, in place of aiohttp's own (``target``, which
+        ``ws.receive()`` reads). While a pump is attached (``on_frame`` set), each data frame goes
+        straight to ``on_frame`` (no await, no queue per frame); everything else goes on to
+        ``target``: control frames (ping, pong, close), the end of the stream, protocol errors, and
+        data frames while no pump is attached (``frames()``, or before :meth:`Client.pump` starts)."""
+
+        def __init__(self, target: Any, loop: asyncio.AbstractEventLoop) -> None:
+            super().__init__(target._protocol, 2**16, loop=loop)
+            self.target = target
+            self.client: WebSocketClient | None = None  # set with on_frame
+            self.on_frame: Callable[[Any], object] | None = None
+            self.on_first: Callable[[], None] | None = None
+            self.error: BaseException | None = None
+            self.time = loop.time
+
+        def feed_data(self, data: Any, size: int) -> None:
+            on_frame = self.on_frame
+            t = data[0]
+            if on_frame is None or (t is not _TEXT and t is not _BINARY):
+                self.target.feed_data(data, size)
+                return
+            client = self.client
+            client._last_rx = self.time()  # type: ignore[union-attr]
+            stats = client.stats  # type: ignore[union-attr]
+            stats.messages += 1
+            stats.bytes += size
+            if self.on_first is not None:
+                first, self.on_first = self.on_first, None
+                first()
+            try:
+                on_frame(data[1])
+            except BaseException as exc:  # the consumer stopped reading: raised again by the pump
+                self.error = exc
+                self.on_frame = None
+                self.target.feed_data(_STOP_MESSAGE, 0)
+
+        def feed_eof(self) -> None:
+            self.target.feed_eof()
+
+        def set_exception(self, exc: BaseException, *args: Any) -> None:
+            self.target.set_exception(exc, *args)
+
+
+class _SinkResponse(aiohttp.ClientWebSocketResponse):
+    """The WebSocket response of a client's own session: when aiohttp gives it its frame parser, it
+    builds the same parser on a :class:`_Sink` instead, so that :meth:`WebSocketClient.pump` gets
+    every data frame by callback. ``_sink`` stays None when aiohttp does not hand the parser over
+    as expected (then frames are read with ``ws.receive()``, as they are with a shared session)."""
+
+    _max_msg_size = 4 * 1024 * 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._sink: Any = None
+        self._parser_obj: Any = None
+        super().__init__(*args, **kwargs)
+
+    @property
+    def _parser(self) -> Any:
+        return self._parser_obj
+
+    @_parser.setter
+    def _parser(self, parser: Any) -> None:
+        if parser is not None and _DataQueue is not None and self._sink is None and type(parser) is _FrameParser:
+            try:
+                sink = _Sink(self._reader, asyncio.get_running_loop())
+                parser = _FrameParser(sink, self._max_msg_size, compress=False, decode_text=True)
+            except (TypeError, AttributeError):  # pragma: no cover - another aiohttp: keep its parser
+                pass
+            else:
+                self._sink = sink
+        self._parser_obj = parser
+
+
+@functools.lru_cache(maxsize=16)
+def _response_class(max_msg_size: int) -> type[_SinkResponse]:
+    """:class:`_SinkResponse` for frames of at most ``max_msg_size`` bytes (aiohttp's own limit)."""
+    return type("_SinkResponse", (_SinkResponse,), {"_max_msg_size": max_msg_size})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,8 +358,8 @@ class WebSocketClient(Client):
         url = await self._url()
         u = URL(url)
         self._host = f"{u.host}:{u.port}" if u.port else str(u.host)
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
+        if self._session is None:  # its own session: data frames come by callback (see _Sink)
+            self._session = aiohttp.ClientSession(ws_response_class=_response_class(cfg.max_msg_size))
         kwargs: dict[str, Any] = {
             "heartbeat": cfg.heartbeat_s,
             "max_msg_size": cfg.max_msg_size,
@@ -315,17 +414,21 @@ class WebSocketClient(Client):
             if t is _TEXT or t is _BINARY:
                 self._last_rx = loop.time()
                 yield msg.data
-            elif t is aiohttp.WSMsgType.ERROR:
-                exc = ws.exception()
-                self._end = "error: " + (summarize_error(exc, host=self._host) if exc is not None else "unknown")
-                return
-            else:  # CLOSE / CLOSING / CLOSED
+            else:  # CLOSE / CLOSING / CLOSED / ERROR
+                self._ended(ws, msg)
                 return
 
     async def _receive_into(self, on_frame: Callable[[Any], object], on_first: Callable[[], None]) -> None:
-        """:meth:`_receive` as one loop that calls ``on_frame`` (the :meth:`~Client.pump` path)."""
+        """The :meth:`~Client.pump` path: data frames go to ``on_frame`` from aiohttp's frame parser as
+        it reads them (:class:`_Sink`), while this loop serves ``ws.receive()`` for what aiohttp handles
+        itself (ping, close, errors, the end). With a shared session (or another aiohttp), this loop
+        reads every frame with ``ws.receive()`` instead."""
         ws = self._ws
         if ws is None:
+            return
+        sink = getattr(ws, "_sink", None)
+        if sink is not None:
+            await self._receive_sink(ws, sink, on_frame, on_first)
             return
         loop = asyncio.get_running_loop()
         stats = self.stats
@@ -343,12 +446,44 @@ class WebSocketClient(Client):
                     first = False
                     on_first()
                 on_frame(data)
-            elif t is aiohttp.WSMsgType.ERROR:
-                exc = ws.exception()
-                self._end = "error: " + (summarize_error(exc, host=self._host) if exc is not None else "unknown")
+            else:  # CLOSE / CLOSING / CLOSED / ERROR
+                self._ended(ws, msg)
                 return
-            else:  # CLOSE / CLOSING / CLOSED
+
+    async def _receive_sink(
+        self, ws: Any, sink: Any, on_frame: Callable[[Any], object], on_first: Callable[[], None]
+    ) -> None:
+        first: Callable[[], None] | None = on_first
+        while sink.target._buffer:  # frames read before the pump started are in aiohttp's queue: those first
+            msg = await ws.receive()
+            t = msg.type
+            if t is not _TEXT and t is not _BINARY:
+                self._ended(ws, msg)
                 return
+            data = msg.data
+            self._last_rx = asyncio.get_running_loop().time()
+            self.stats.messages += 1
+            self.stats.bytes += len(data)
+            if first is not None:
+                first()
+                first = None
+            on_frame(data)
+        sink.client, sink.on_first, sink.on_frame = self, first, on_frame  # from now on, data comes by callback
+        try:
+            msg = await ws.receive()  # what aiohttp handles itself (ping, pong, close), until the end
+        finally:
+            sink.on_frame = sink.on_first = None
+        if msg.type is aiohttp.WSMsgType.ERROR and msg.data is _STOP:  # on_frame raised: reading stops
+            error, sink.error = sink.error, None
+            assert error is not None
+            raise error
+        self._ended(ws, msg)
+
+    def _ended(self, ws: Any, msg: Any) -> None:
+        """The connection's last message from ``ws.receive()``: CLOSE, CLOSING, CLOSED or ERROR."""
+        if msg.type is aiohttp.WSMsgType.ERROR:  # aiohttp puts a protocol error in the message, others on ws
+            exc = msg.data if isinstance(msg.data, BaseException) else ws.exception()
+            self._end = "error: " + (summarize_error(exc, host=self._host) if exc is not None else "unknown")
 
     async def _drop(self) -> str:
         if self._watchdog is not None:

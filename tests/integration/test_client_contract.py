@@ -24,6 +24,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -215,7 +216,31 @@ class FixTransport(Transport):
             await self._srv.wait_closed()
 
 
-TRANSPORTS: dict[str, Callable[[], Transport]] = {"ws": WsTransport, "fix": FixTransport}
+class SharedSessionWsTransport(WsTransport):
+    """The WebSocket client on a session the caller shares: frames are read with ``ws.receive()``
+    (the client's own session hands them over by callback from aiohttp's frame parser)."""
+
+    name = "ws-shared"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._session: aiohttp.ClientSession | None = None
+
+    def client(self, port: int, backoff: Backoff) -> Client:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return WebSocketClient.build(url=f"ws://127.0.0.1:{port}/ws", name="ws", backoff=backoff, session=self._session,
+                                     connect_timeout_s=T, heartbeat_s=None, no_data_timeout_s=None)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._session is not None:
+            await self._session.close()
+
+
+TRANSPORTS: dict[str, Callable[[], Transport]] = {
+    "ws": WsTransport, "ws-shared": SharedSessionWsTransport, "fix": FixTransport,
+}
 
 
 @pytest.fixture(params=sorted(TRANSPORTS))
