@@ -11,6 +11,9 @@ Method
   increase by one per frame.
 * **Bare aiohttp** (the baseline): one ``ws_connect`` per venue and ``await ws.receive()`` in a loop,
   nothing else: the transport's own cost on this machine.
+* **The dragonfly client alone** (layer 1): ``WebSocketClient.pump(on_frame)`` on both connections with an
+  ``on_frame`` that only counts. On its own aiohttp session the client takes data frames from aiohttp's
+  frame parser by callback (no await per frame); ``ws.receive()`` serves ping, close and errors.
 * **The pipeline**: ``Pipeline(PipelineConfig(instrument="ethbtc", base_urls=<blaster>))``:
   WebSocket client -> feed driver -> venue adapter -> ``BookKeeper`` -> ``KeyedQueue`` ->
   ``BboAggregator`` (core merge) -> ``Broadcast`` -> one bot reading ``pipeline.stream()``:
@@ -19,7 +22,7 @@ Method
   first frame to the last, divided by the frames read; the blaster's CPU is not counted. Both
   readers are polled by the same timer. ``frames/s per core`` is its inverse: the rate one
   dedicated core would sustain, less sensitive to other load than wall time.
-* Bare aiohttp and the pipeline run in alternating order over ``--rounds`` rounds in one process
+* Bare aiohttp, the client alone and the pipeline run in alternating order over ``--rounds`` rounds in one process
   (``_timing.interleaved_samples``), each round with a fresh blaster; the report gives medians,
   the ratio, and every round.
 * With picows installed (the optional transport, ``dragonflybot[picows]``), the same rounds also
@@ -254,6 +257,29 @@ async def run_bare(frames: int) -> dict[str, float]:
     return {"frames": n, "cpu_us": cpu / n * 1e6, "per_s": n / wall}
 
 
+async def run_client(frames: int) -> dict[str, float]:
+    """Layer 1 alone: dragonfly's aiohttp ``WebSocketClient.pump(on_frame)`` with an ``on_frame`` that only
+    counts (the client takes the frames from aiohttp's frame parser by callback, no await per frame)."""
+    from dragonfly.clients.ws import WebSocketClient, WebSocketConfig
+
+    blaster = _Blaster("throughput", frames, 1)
+    count = 0
+
+    def on_frame(payload: object) -> None:
+        nonlocal count
+        count += 1
+
+    clients = [WebSocketClient(WebSocketConfig(url=f"ws://127.0.0.1:{p}/", heartbeat_s=None, no_data_timeout_s=None))
+               for p in blaster.ports.values()]
+    pumps = [asyncio.ensure_future(c.pump(on_frame)) for c in clients]
+    n, cpu, wall = await _measure(lambda: count, 2 * frames)
+    for c in clients:
+        await c.close()
+    await asyncio.gather(*pumps)
+    blaster.close()
+    return {"frames": n, "cpu_us": cpu / n * 1e6, "per_s": n / wall}
+
+
 async def run_bare_picows(frames: int) -> dict[str, float]:
     """Bare picows (optional): a listener that takes each frame's text, nothing else."""
     import picows
@@ -434,8 +460,10 @@ def main() -> None:
           f"top 10), {args.rounds} interleaved rounds, medians; asyncio default loop"
           f"{'; gc.freeze() after start-up' if args.gc_freeze else ''}")
     bare: list[dict[str, float]] = []
+    layer1: list[dict[str, float]] = []
     pipe: list[dict[str, Any]] = []
     runs = [lambda: bare.append(asyncio.run(run_bare(args.frames))),
+            lambda: layer1.append(asyncio.run(run_client(args.frames))),
             lambda: pipe.append(asyncio.run(run_pipeline("throughput", args.frames, 1)))]
     pico_bare: list[dict[str, float]] = []
     pico_pipe: list[dict[str, Any]] = []
@@ -447,7 +475,10 @@ def main() -> None:
     b_us = statistics.median(r["cpu_us"] for r in bare)
     p_us = statistics.median(r["cpu_us"] for r in pipe)
     print(f"{'reader':40s}{'CPU-µs/frame':>14s}{'frames/s per core':>20s}{'wall frames/s':>16s}   rounds (CPU-µs)")
-    lines = [("bare aiohttp (ws.receive only)", bare, b_us), ("pipeline on aiohttp (frame -> world view)", pipe, p_us)]
+    c_us = statistics.median(r["cpu_us"] for r in layer1)
+    lines = [("bare aiohttp (ws.receive only)", bare, b_us),
+             ("dragonfly client on aiohttp (pump only)", layer1, c_us),
+             ("pipeline on aiohttp (frame -> world view)", pipe, p_us)]
     if picows:
         lines += [("bare picows (frame text only)", pico_bare, statistics.median(r["cpu_us"] for r in pico_bare)),
                   ("pipeline on picows (frame -> world view)", pico_pipe,
@@ -461,9 +492,11 @@ def main() -> None:
     views = statistics.median(r["views"] for r in pipe)
     print(f"ratio pipeline / bare aiohttp: {p_us / b_us:.2f}x (target <= 1.5x); pipeline minus bare: "
           f"{p_us - b_us:.2f} µs/frame; world views per round: {views:,.0f} of {2 * args.frames:,} frames")
+    print(f"ratio dragonfly client alone / bare aiohttp: {c_us / b_us:.2f}x (the client hands frames over by callback "
+          f"from aiohttp's parser; the pipeline's work past the client: {p_us - c_us:.2f} µs/frame)")
     if picows:
-        q_us = lines[3][2]
-        print(f"ratio pipeline on picows / bare aiohttp: {q_us / b_us:.2f}x; / bare picows: {q_us / lines[2][2]:.2f}x")
+        q_us = lines[4][2]
+        print(f"ratio pipeline on picows / bare aiohttp: {q_us / b_us:.2f}x; / bare picows: {q_us / lines[3][2]:.2f}x")
     if args.breakdown:
         breakdown(max(args.rounds, 5))
     if args.latency:

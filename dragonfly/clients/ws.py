@@ -70,7 +70,6 @@ if _DataQueue is not None:
             self.on_frame: Callable[[Any], object] | None = None
             self.on_first: Callable[[], None] | None = None
             self.error: BaseException | None = None
-            self.time = loop.time
 
         def feed_data(self, data: Any, size: int) -> None:
             on_frame = self.on_frame
@@ -78,9 +77,7 @@ if _DataQueue is not None:
             if on_frame is None or (t is not _TEXT and t is not _BINARY):
                 self.target.feed_data(data, size)
                 return
-            client = self.client
-            client._last_rx = self.time()  # type: ignore[union-attr]
-            stats = client.stats  # type: ignore[union-attr]
+            stats = self.client.stats  # type: ignore[union-attr]
             stats.messages += 1
             stats.bytes += size
             if self.on_first is not None:
@@ -151,7 +148,9 @@ class WebSocketConfig:
         Send a WebSocket ping this often and drop the connection if no pong
         comes back; None disables it.
     no_data_timeout_s : float or None
-        Drop and reconnect when no data frame arrived for this long; None disables it.
+        Drop and reconnect when no data frame arrived for this long; None disables it. The check runs
+        once per period (frames are counted, not timed one by one), so a silence is noticed between
+        one and two periods after the last frame.
     connect_timeout_s : float
         Bound on one connection attempt (TCP + TLS + upgrade).
     close_timeout_s : float
@@ -263,7 +262,8 @@ class WebSocketClient(Client):
         self._own_session = session is None
         self._ws: aiohttp.ClientWebSocketResponse[Any] | None = None
         self._host = ""
-        self._last_rx = 0.0
+        self._last_rx = 0.0  # when the watchdog last saw data (or the connection opened)
+        self._rx_seen = 0  # stats.messages then
         self._watchdog: asyncio.TimerHandle | None = None
         self._tripped = False
         self._end = ""
@@ -400,6 +400,7 @@ class WebSocketClient(Client):
             raise
         loop = asyncio.get_running_loop()
         self._last_rx = loop.time()
+        self._rx_seen = self.stats.messages
         self._arm_watchdog(loop)
         log.debug("%s: connected to %s%s", self.name, self._host, transport)
 
@@ -407,12 +408,10 @@ class WebSocketClient(Client):
         ws = self._ws
         if ws is None:
             return
-        loop = asyncio.get_running_loop()
         while True:
             msg = await ws.receive()
             t = msg.type
             if t is _TEXT or t is _BINARY:
-                self._last_rx = loop.time()
                 yield msg.data
             else:  # CLOSE / CLOSING / CLOSED / ERROR
                 self._ended(ws, msg)
@@ -430,7 +429,6 @@ class WebSocketClient(Client):
         if sink is not None:
             await self._receive_sink(ws, sink, on_frame, on_first)
             return
-        loop = asyncio.get_running_loop()
         stats = self.stats
         receive = ws.receive
         first = True
@@ -439,7 +437,6 @@ class WebSocketClient(Client):
             t = msg.type
             if t is _TEXT or t is _BINARY:
                 data = msg.data
-                self._last_rx = loop.time()
                 stats.messages += 1
                 stats.bytes += len(data)
                 if first:
@@ -461,7 +458,6 @@ class WebSocketClient(Client):
                 self._ended(ws, msg)
                 return
             data = msg.data
-            self._last_rx = asyncio.get_running_loop().time()
             self.stats.messages += 1
             self.stats.bytes += len(data)
             if first is not None:
@@ -535,15 +531,19 @@ class WebSocketClient(Client):
         t = self.config.no_data_timeout_s
         if ws is None or ws.closed or t is None:
             return
-        loop = asyncio.get_running_loop()
+        now = asyncio.get_running_loop().time()
+        seen = self.stats.messages
+        if seen != self._rx_seen:  # data came since the last look (frames are counted, not timed, one by one)
+            self._rx_seen = seen
+            self._last_rx = now
         due = self._last_rx + t
-        if loop.time() >= due:
+        if now >= due:
             self._tripped = True
             self.stats.watchdog_timeouts += 1
             log.debug("%s: no data for %.3g s; reconnecting", self.name, t)  # the drop is logged with this reason
             self._background(ws.close())
         else:
-            self._watchdog = loop.call_at(due, self._check_watchdog)
+            self._watchdog = asyncio.get_running_loop().call_at(due, self._check_watchdog)
 
 
 def websocket_client(

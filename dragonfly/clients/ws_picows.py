@@ -106,7 +106,6 @@ class _Connection(picows.WSListener):
     # -- delivery ------------------------------------------------------------------------------
     def _deliver(self, payload: Frame) -> None:
         client = self.client
-        client._last_rx = self.loop.time()
         on_frame = self.on_frame
         if on_frame is None:  # frames(): a bounded buffer, the socket paused while it is full
             self.buffer.append(payload)

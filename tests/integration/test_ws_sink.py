@@ -212,3 +212,32 @@ async def test_on_frame_raising_detaches_the_callback(peer: Peer) -> None:
     assert sinks[0] is sinks[1] and sinks[0].on_frame is None and sinks[0].error is None
     assert client.state is ClientState.IDLE
     await client.close()
+
+
+async def test_the_watchdog_counts_frames_that_come_by_callback(peer: Peer) -> None:
+    """Frames every 20 ms keep a 250 ms no-data watchdog quiet; when they stop, it drops the connection."""
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        assert (await ws.receive()).data == "go"
+        for i in range(15):
+            await ws.send_str(f"f{i}")
+            await asyncio.sleep(0.02)  # the peer's pace
+        async for _ in ws:  # then silent, until the client drops it
+            pass
+        return ws
+
+    await peer.start(handler)
+    client = peer.client(no_data_timeout_s=0.25)
+    got: list[str] = []
+    reasons: list[str] = []
+
+    def on_disconnect(c: Any, reason: str) -> None:
+        reasons.append(reason)
+        asyncio.get_running_loop().create_task(client.close())
+
+    client.on_disconnect = on_disconnect
+    await asyncio.wait_for(client.pump(got.append), T)
+    assert got == [f"f{i}" for i in range(15)]
+    assert client.stats.connects == 1 and client.stats.watchdog_timeouts == 1
+    assert reasons[0] == "no data within 0.25 s"
