@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 import ssl as _ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -104,6 +105,7 @@ class _SinkResponse(aiohttp.ClientWebSocketResponse):
     as expected (then frames are read with ``ws.receive()``, as they are with a shared session)."""
 
     _max_msg_size = 4 * 1024 * 1024
+    _decode_text = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._sink: Any = None
@@ -119,7 +121,7 @@ class _SinkResponse(aiohttp.ClientWebSocketResponse):
         if parser is not None and _DataQueue is not None and self._sink is None and type(parser) is _FrameParser:
             try:
                 sink = _Sink(self._reader, asyncio.get_running_loop())
-                parser = _FrameParser(sink, self._max_msg_size, compress=False, decode_text=True)
+                parser = _FrameParser(sink, self._max_msg_size, compress=False, decode_text=self._decode_text)
             except (TypeError, AttributeError):  # pragma: no cover - another aiohttp: keep its parser
                 pass
             else:
@@ -127,10 +129,14 @@ class _SinkResponse(aiohttp.ClientWebSocketResponse):
         self._parser_obj = parser
 
 
+_DECODE_TEXT_ARG = "decode_text" in inspect.signature(aiohttp.ClientSession.ws_connect).parameters
+
+
 @functools.lru_cache(maxsize=16)
-def _response_class(max_msg_size: int) -> type[_SinkResponse]:
-    """:class:`_SinkResponse` for frames of at most ``max_msg_size`` bytes (aiohttp's own limit)."""
-    return type("_SinkResponse", (_SinkResponse,), {"_max_msg_size": max_msg_size})
+def _response_class(max_msg_size: int, decode_text: bool) -> type[_SinkResponse]:
+    """:class:`_SinkResponse` for frames of at most ``max_msg_size`` bytes (aiohttp's own limit), text
+    frames decoded or not."""
+    return type("_SinkResponse", (_SinkResponse,), {"_max_msg_size": max_msg_size, "_decode_text": decode_text})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +174,9 @@ class WebSocketConfig:
         ``"aiohttp"`` (the default) or ``"picows"`` (the optional extra ``dragonflybot[picows]``:
         frames parsed in C and handed to the consumer by callback); :func:`websocket_client` builds
         the client of either.
+    text_as_bytes : bool
+        Hand text frames over as their bytes, not decoded to ``str`` (and not checked as UTF-8). The
+        feeds set it: the core parses bytes directly, so decoding would only cost time.
     """
 
     url: str
@@ -181,6 +190,7 @@ class WebSocketConfig:
     max_msg_size: int = 4 * 1024 * 1024
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     transport: str = "aiohttp"
+    text_as_bytes: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str):
@@ -204,6 +214,8 @@ class WebSocketConfig:
         if not isinstance(self.max_msg_size, int) or self.max_msg_size <= 0:
             raise ValueError("max_msg_size must be a positive int")
         object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
+        if not isinstance(self.text_as_bytes, bool):
+            raise TypeError("text_as_bytes must be a bool")
         if self.transport not in TRANSPORTS:
             raise ConfigError(f"unknown WebSocket transport {self.transport!r}; known: {', '.join(TRANSPORTS)}")
 
@@ -359,13 +371,17 @@ class WebSocketClient(Client):
         u = URL(url)
         self._host = f"{u.host}:{u.port}" if u.port else str(u.host)
         if self._session is None:  # its own session: data frames come by callback (see _Sink)
-            self._session = aiohttp.ClientSession(ws_response_class=_response_class(cfg.max_msg_size))
+            self._session = aiohttp.ClientSession(
+                ws_response_class=_response_class(cfg.max_msg_size, not cfg.text_as_bytes)
+            )
         kwargs: dict[str, Any] = {
             "heartbeat": cfg.heartbeat_s,
             "max_msg_size": cfg.max_msg_size,
             "autoping": True,
             "headers": dict(cfg.headers),
         }
+        if cfg.text_as_bytes and _DECODE_TEXT_ARG:
+            kwargs["decode_text"] = False
         if u.scheme == "wss":
             kwargs["ssl"] = True if cfg.ssl is None else cfg.ssl
         if hasattr(aiohttp, "ClientWSTimeout"):
@@ -408,11 +424,13 @@ class WebSocketClient(Client):
         ws = self._ws
         if ws is None:
             return
+        as_bytes = self.config.text_as_bytes
         while True:
             msg = await ws.receive()
             t = msg.type
             if t is _TEXT or t is _BINARY:
-                yield msg.data
+                data = msg.data
+                yield data.encode() if as_bytes and type(data) is str else data  # str: an aiohttp that decodes
             else:  # CLOSE / CLOSING / CLOSED / ERROR
                 self._ended(ws, msg)
                 return
@@ -432,11 +450,14 @@ class WebSocketClient(Client):
         stats = self.stats
         receive = ws.receive
         first = True
+        as_bytes = self.config.text_as_bytes
         while True:
             msg = await receive()
             t = msg.type
             if t is _TEXT or t is _BINARY:
                 data = msg.data
+                if as_bytes and type(data) is str:  # an aiohttp that decodes text in any case
+                    data = data.encode()
                 stats.messages += 1
                 stats.bytes += len(data)
                 if first:

@@ -42,6 +42,7 @@ class _Connection(picows.WSListener):
     def __init__(self, client: PicowsWebSocketClient) -> None:
         super().__init__()
         self.client = client
+        self.as_bytes = client.config.text_as_bytes  # text frames handed over undecoded
         self.transport: Any = None
         self.loop = asyncio.get_running_loop()
         self.buffer: deque[Frame] = deque()
@@ -70,7 +71,10 @@ class _Connection(picows.WSListener):
         if t is _TEXT or t is _BINARY:
             if frame.fin:
                 try:
-                    payload: Frame = frame.get_payload_as_utf8_text() if t is _TEXT else frame.get_payload_as_bytes()
+                    payload: Frame = (
+                        frame.get_payload_as_utf8_text() if t is _TEXT and not self.as_bytes
+                        else frame.get_payload_as_bytes()
+                    )
                 except UnicodeDecodeError:
                     self._fail(picows.WSCloseCode.INVALID_TEXT, "invalid UTF-8 in a text frame")
                     return
@@ -91,7 +95,7 @@ class _Connection(picows.WSListener):
             if frame.fin:
                 data = b"".join(self._parts)
                 kind, self._parts, self._parts_type, self._parts_size = self._parts_type, [], None, 0
-                if kind is _TEXT:
+                if kind is _TEXT and not self.as_bytes:
                     try:
                         self._deliver(data.decode())
                     except UnicodeDecodeError:

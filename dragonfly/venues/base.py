@@ -149,6 +149,8 @@ class VenueAdapter:
             config = config.with_backoff(backoff)
         if not config.name:
             config = dataclasses.replace(config, name=self.name)
+        if not config.text_as_bytes:  # adapters read bytes: the core parses them as they are
+            config = dataclasses.replace(config, text_as_bytes=True)
         return websocket_client(config)  # aiohttp, or picows (WebSocketConfig.transport)
 
     @property

@@ -241,3 +241,49 @@ async def test_the_watchdog_counts_frames_that_come_by_callback(peer: Peer) -> N
     assert got == [f"f{i}" for i in range(15)]
     assert client.stats.connects == 1 and client.stats.watchdog_timeouts == 1
     assert reasons[0] == "no data within 0.25 s"
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "aiohttp-shared", "picows"])
+@pytest.mark.parametrize("read", ["pump", "frames"])
+async def test_text_as_bytes_hands_text_frames_over_undecoded(peer: Peer, transport: str, read: str) -> None:
+    if transport == "picows":
+        pytest.importorskip("picows", reason="the optional picows transport is not installed")
+    from dragonfly.clients.ws import WebSocketConfig, websocket_client
+
+    done = asyncio.Event()
+    await peer.start(sender(3, done))
+    async with aiohttp.ClientSession() as shared:
+        config = WebSocketConfig.build(url=f"ws://127.0.0.1:{peer.port}/ws", heartbeat_s=None, no_data_timeout_s=None,
+                                       text_as_bytes=True, transport="picows" if transport == "picows" else "aiohttp")
+        if transport == "aiohttp-shared":
+            client: WebSocketClient = Subscribing(config, session=shared)
+        else:
+            client = websocket_client(config)
+            client.subscribe_frames = lambda: ["go"]  # type: ignore[method-assign]
+        got: list[Any] = []
+        try:
+            if read == "pump":
+                def on_frame(payload: Any) -> None:
+                    got.append(payload)
+                    if len(got) == 3:
+                        asyncio.get_running_loop().create_task(client.close())
+                await asyncio.wait_for(client.pump(on_frame), T)
+            else:
+                async def take() -> None:
+                    async for payload in client.frames():
+                        got.append(payload)
+                        if len(got) == 3:
+                            return
+                await asyncio.wait_for(take(), T)
+        finally:
+            done.set()
+            await client.close()
+    assert got == [b"f0", b"f1", b"f2"]
+    assert client.stats.bytes == 6
+
+
+def test_text_as_bytes_is_checked() -> None:
+    from dragonfly.clients.ws import WebSocketConfig
+
+    with pytest.raises(TypeError, match="text_as_bytes"):
+        WebSocketConfig.build(url="ws://127.0.0.1:1/", text_as_bytes="yes")  # type: ignore[arg-type]
