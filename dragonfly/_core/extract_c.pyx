@@ -32,9 +32,10 @@ from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp, memcpy
 
-from ._json_c cimport DF_FAST_FLOAT, DF_LE, E_ARR_SEP, E_CHAR, E_KEY, E_NESTING, E_NUMBER, E_OBJ_SEP, E_OK
+from ._json_c cimport DF_FAST_FLOAT, DF_LE, DF_SSE2, E_ARR_SEP, E_CHAR, E_KEY, E_NESTING, E_NUMBER, E_OBJ_SEP, E_OK
 from ._json_c cimport E_SCAN_CODES, Scan, char_pos, cptr, df_acc, df_acc_exp, df_ctz64, df_digit_run8, df_load8
-from ._json_c cimport df_pow10, df_pow10_u64, df_special8, df_strtod, df_value_k, expect_digit, is_digit, literal_end
+from ._json_c cimport df_pow10, df_pow10_u64, df_special8, df_special16, df_strtod, df_value_k, expect_digit
+from ._json_c cimport is_digit, literal_end
 from ._json_c cimport member_value, number_end, scan_eof, scan_fail, skip_ws, string_end, unescape
 
 from ..errors import ExtractError
@@ -159,6 +160,110 @@ cdef inline cptr _skip_short_string(Scan* c, cptr p) noexcept:
     return _skip_string(c, p)
 
 
+DEF PLAIN_LEVEL_MAX = 48    # longest entry _plain_level recognises (three 16-byte loads)
+DEF PLAIN_LEVEL_READ = 64   # bytes that must be readable from the entry for it to be tried
+
+
+cdef inline Py_ssize_t _plain_level(cptr p) noexcept:
+    """``p`` is at the ``[`` of a level entry with ``PLAIN_LEVEL_READ`` bytes readable from it: the length
+    of the entry when it is exactly ``[`` then plain strings (no escape, control character, quote or
+    byte >= 0x80 inside) joined by ``,`` then ``]``, no whitespace, at most ``PLAIN_LEVEL_MAX`` bytes,
+    e.g. ``["61837.63000000","0.00120000"]``; 0 for anything else (left to the general scanner).
+
+    Such an entry is valid JSON. One mask of the bytes needing attention over the 48 bytes, then its
+    set bits are walked: each must be a quote where the shape puts one; the bytes between two strings
+    and after the last are checked one by one."""
+    cdef uint64_t m
+    cdef Py_ssize_t i = 1, q
+    cdef unsigned char ch
+    if not DF_SSE2:
+        return 0
+    m = (<uint64_t>df_special16(p) | (<uint64_t>df_special16(p + 16) << 16)
+         | (<uint64_t>df_special16(p + 32) << 32))
+    while True:
+        # an opening quote at i, then the closing one at the next flagged byte
+        if m == 0 or <Py_ssize_t>df_ctz64(m) != i or p[i] != 0x22:
+            return 0
+        m &= m - 1
+        if m == 0:
+            return 0
+        q = df_ctz64(m)
+        if p[q] != 0x22:
+            return 0
+        m &= m - 1
+        ch = p[q + 1]
+        if ch == 0x5D:
+            return q + 2
+        if ch != 0x2C:
+            return 0
+        i = q + 2
+
+
+cdef inline uint64_t _special64(cptr p) noexcept:
+    """A bit per byte of ``p[0:64]`` that is a quote, a backslash, a control character or >= 0x80."""
+    return (<uint64_t>df_special16(p) | (<uint64_t>df_special16(p + 16) << 16)
+            | (<uint64_t>df_special16(p + 32) << 32) | (<uint64_t>df_special16(p + 48) << 48))
+
+
+DEF RUN_READ = 68   # bytes readable from a block for _skip_plain_levels (64, and 3 past its last byte)
+
+
+cdef cptr _skip_plain_levels(cptr p, cptr e) noexcept:
+    """``p`` is at a ``[`` that is an element of an array: past as many consecutive plain entries as follow,
+    joined by ``,``; the end of the last one (after its ``]``), or NULL when the first is not one. A plain
+    entry is ``[``, plain strings (no escape, control character, quote or byte >= 0x80 inside) joined by
+    ``,``, then ``]``, without whitespace, e.g. ``["61837.63000000","0.00120000"]``: valid JSON. What follows
+    the returned position (a ``,``, the array's ``]``, anything else) is left to the caller, which validates
+    it as after any value; so is everything from the first entry that is not plain.
+
+    The bytes needing attention are flagged 64 at a time, independently of where the entries are; the walk
+    then takes the flags in order: each must be a quote where the shape puts one (the opening quote of a
+    string right after ``[`` or ``,``, its closing quote at the next flag, since the bytes between are not
+    flagged), and the bytes after each closing quote are checked. The flags are cleared one by one, which
+    keeps the dependency chain from one entry to the next a few cycles long."""
+    cdef cptr last = NULL
+    cdef cptr base = p
+    cdef cptr want = p + 1    # where the next opening quote must be
+    cdef cptr o
+    cdef cptr q
+    cdef uint64_t m
+    cdef unsigned char ch
+    if not DF_SSE2 or e - base < RUN_READ or p[0] != 0x5B:
+        return NULL
+    m = _special64(base)
+    while True:
+        # the opening quote, at the next flag
+        while m == 0:
+            base += 64
+            if e - base < RUN_READ:
+                return last
+            m = _special64(base)
+        o = base + df_ctz64(m)
+        m &= m - 1
+        if o != want or o[0] != 0x22:
+            return last
+        # the closing quote, at the next flag
+        while m == 0:
+            base += 64
+            if e - base < RUN_READ:
+                return last
+            m = _special64(base)
+        q = base + df_ctz64(m)
+        m &= m - 1
+        if q[0] != 0x22:
+            return last
+        ch = q[1]
+        if ch == 0x2C:            # another string of the entry
+            want = q + 2
+            continue
+        if ch != 0x5D:
+            return last
+        last = q + 2              # the entry ends here
+        if q[2] != 0x2C or q[3] != 0x5B:
+            return last
+        want = q + 4
+
+
 cdef bint _escaped_equals(cptr s, cptr t, const char* key, Py_ssize_t klen) noexcept:
     """Compare the validated string body ``[s, t)`` (with escapes) with UTF-8 ``key``."""
     cdef Py_ssize_t ki = 0
@@ -252,6 +357,13 @@ cdef cptr _skip_nested(Scan* c, cptr p, unsigned char* stack, Py_ssize_t top, bi
             if p >= e:
                 return scan_eof(c)
             ch = p[0]
+            if ch == 0x5B and top > 0 and stack[top - 1] == 0:
+                # a run of plain level entries inside an array (the rest of a side after its top N)
+                r = _skip_plain_levels(p, e)
+                if r != NULL:
+                    p = r
+                    after = True
+                    continue
             if ch == 0x5B and top < C_MAX_NESTING and e - p > 1 and p[1] == 0x22:
                 # fast path for a level entry ["price","qty"] of plain short strings; anything
                 # else is left to the general loop below, from the same position
