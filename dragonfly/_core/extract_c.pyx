@@ -21,11 +21,13 @@ Cython modules can ``cimport`` :class:`CompiledPath`, :func:`extract_into` and
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
-from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
+from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches, PyErr_Occurred
+from cpython.long cimport PyLong_CheckExact
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_Check
 from libc.math cimport isfinite
@@ -47,6 +49,7 @@ cdef extern from "Python.h":
     void* PyUnicode_DATA(object unicode)
     Py_ssize_t PyUnicode_GET_LENGTH(object unicode)
     Py_ssize_t PY_SSIZE_T_MAX
+    Py_ssize_t _as_ssize "PyLong_AsSsize_t"(object o) noexcept  # -1 with an error set: the caller clears it
 
 __all__ = ("extract_levels", "TopExtractor", "MAX_NESTING", "MAX_TOP_DEPTH")
 
@@ -158,45 +161,6 @@ cdef inline cptr _skip_short_string(Scan* c, cptr p) noexcept:
     if r != NULL:
         return r
     return _skip_string(c, p)
-
-
-DEF PLAIN_LEVEL_MAX = 48    # longest entry _plain_level recognises (three 16-byte loads)
-DEF PLAIN_LEVEL_READ = 64   # bytes that must be readable from the entry for it to be tried
-
-
-cdef inline Py_ssize_t _plain_level(cptr p) noexcept:
-    """``p`` is at the ``[`` of a level entry with ``PLAIN_LEVEL_READ`` bytes readable from it: the length
-    of the entry when it is exactly ``[`` then plain strings (no escape, control character, quote or
-    byte >= 0x80 inside) joined by ``,`` then ``]``, no whitespace, at most ``PLAIN_LEVEL_MAX`` bytes,
-    e.g. ``["61837.63000000","0.00120000"]``; 0 for anything else (left to the general scanner).
-
-    Such an entry is valid JSON. One mask of the bytes needing attention over the 48 bytes, then its
-    set bits are walked: each must be a quote where the shape puts one; the bytes between two strings
-    and after the last are checked one by one."""
-    cdef uint64_t m
-    cdef Py_ssize_t i = 1, q
-    cdef unsigned char ch
-    if not DF_SSE2:
-        return 0
-    m = (<uint64_t>df_special16(p) | (<uint64_t>df_special16(p + 16) << 16)
-         | (<uint64_t>df_special16(p + 32) << 32))
-    while True:
-        # an opening quote at i, then the closing one at the next flagged byte
-        if m == 0 or <Py_ssize_t>df_ctz64(m) != i or p[i] != 0x22:
-            return 0
-        m &= m - 1
-        if m == 0:
-            return 0
-        q = df_ctz64(m)
-        if p[q] != 0x22:
-            return 0
-        m &= m - 1
-        ch = p[q + 1]
-        if ch == 0x5D:
-            return q + 2
-        if ch != 0x2C:
-            return 0
-        i = q + 2
 
 
 cdef inline uint64_t _special64(cptr p) noexcept:
@@ -818,23 +782,66 @@ cdef class CompiledPath:
         return f"CompiledPath({self.path!r})"
 
 
+cdef class _PathState:
+    """A path compiled once, and the levels :func:`extract_levels` last returned for it."""
+    cdef CompiledPath path
+    cdef object prev      # a tuple of (price, qty) tuples, or None
+
+
 cdef dict _path_cache = {}
 DEF PATH_CACHE_SIZE = 512
+DEF REUSE_MAX = 64        # the most levels a path keeps for reuse
 
 
-cdef CompiledPath _compiled(object path):
-    """The compiled form of ``path``, from a small bounded cache (venues use a handful)."""
+DEF RECENT = 4
+cdef PyObject* _recent_keys[RECENT]     # the last str paths looked up (owned references, or NULL) ...
+cdef PyObject* _recent_states[RECENT]   # ... and their states (owned)
+cdef int _recent_next = 0
+
+
+cdef _PathState _path_state(object path):
+    """The state of ``path``, from a small bounded cache (venues use a handful of paths). The last few
+    paths looked up are found by identity first (a path is usually the same str object call after call);
+    they are held, so an identity can never be that of a freed object."""
+    global _recent_next
     cdef object hit
-    if type(path) is str:
-        hit = _path_cache.get(path)
-        if hit is not None:
-            return <CompiledPath>hit
-    cdef CompiledPath cp = CompiledPath(path)
-    if type(path) is str:
+    cdef _PathState st
+    cdef int i
+    cdef PyObject* old_key
+    cdef PyObject* old_state
+    for i in range(RECENT):
+        if _recent_keys[i] == <PyObject*>path:
+            return <_PathState>_recent_states[i]
+    if type(path) is not str:
+        st = _PathState.__new__(_PathState)
+        st.path = CompiledPath(path)  # raises: a path is a str
+        return st
+    hit = _path_cache.get(path)
+    if hit is not None:
+        st = <_PathState>hit
+    else:
+        st = _PathState.__new__(_PathState)
+        st.path = CompiledPath(path)
+        st.prev = None
         if len(_path_cache) >= PATH_CACHE_SIZE:
             _path_cache.clear()
-        _path_cache[path] = cp
-    return cp
+        _path_cache[path] = st
+    i = _recent_next
+    _recent_next = (i + 1) % RECENT
+    old_key = _recent_keys[i]
+    old_state = _recent_states[i]
+    Py_INCREF(path)
+    Py_INCREF(st)
+    _recent_keys[i] = <PyObject*>path
+    _recent_states[i] = <PyObject*>st
+    Py_XDECREF(old_key)
+    Py_XDECREF(old_state)
+    return st
+
+
+cdef inline CompiledPath _compiled(object path):
+    """The compiled form of ``path`` (see :func:`_path_state`)."""
+    return _path_state(path).path
 
 
 cdef Py_ssize_t _index_of(bytes key):
@@ -850,6 +857,13 @@ cdef Py_ssize_t _index_of(bytes key):
 
 
 cdef Py_ssize_t _check_depth(object depth) except -1:
+    cdef Py_ssize_t d
+    if PyLong_CheckExact(depth):  # the usual argument: a small int
+        d = _as_ssize(depth)
+        if d >= 0:
+            return d
+        if d == -1 and PyErr_Occurred():  # beyond Py_ssize_t: the checks below
+            PyErr_Clear()
     if type(depth) is bool or not isinstance(depth, int):
         raise ExtractError(f"depth must be int, not {type(depth).__name__}")
     if depth < 0:
@@ -897,7 +911,8 @@ cdef Py_ssize_t extract_into(const char* buf, Py_ssize_t n, CompiledPath path, P
 
 
 cdef object _levels(object message, object path, object depth, bint with_stop):
-    cdef CompiledPath cp = _compiled(path)
+    cdef _PathState st = _path_state(path)
+    cdef CompiledPath cp = st.path
     cdef Py_ssize_t d = _check_depth(depth)
     cdef const char* buf
     cdef Py_ssize_t n, got, i
@@ -912,9 +927,11 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
         got = _extract(&c, cp, d, &s)
         if got < 0:
             _raise(&c, cp, message, buf)
-        out = [None] * got
-        for i in range(got):
-            out[i] = (s.px[i], s.qx[i])
+        # the levels equal (bit for bit) to one the last call for this path returned are those very tuples
+        # (immutable: sharing them is invisible); consecutive frames of a stream repeat most of their levels
+        out = PyList_New(got)
+        levels = _tuple_levels(s.px, s.qx, got, st.prev, out)
+        st.prev = levels if got <= REUSE_MAX else None
     finally:
         if s.heap:
             PyMem_Free(s.px)
@@ -1207,14 +1224,15 @@ cdef inline int _match(object prev, Py_ssize_t j, double p, double q, PyObject**
     return 1
 
 
-cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev):
+cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, list also=None):
     """The levels as a tuple of ``(price, qty)`` tuples.
 
     ``prev`` (None, or a tuple this function built before) lends its objects: a level equal to one of
     ``prev`` (bit for bit, searched near the expected index) is that very tuple, and a level whose price
     equals one of ``prev`` shares that price float. On a depth stream most of the top N is unchanged
     from one frame to the next, so most levels cost no allocation. Floats and tuples are immutable,
-    so sharing them is invisible to the caller (equality, hashing and values are the same).
+    so sharing them is invisible to the caller (equality, hashing and values are the same). ``also``
+    (unless None) is a list of ``n`` items that receives the same levels.
     """
     cdef Py_ssize_t i, j, j0, lo, hi, m = 0, hint = 0
     cdef int kind
@@ -1247,6 +1265,9 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev):
         if kind == 2:
             Py_INCREF(<object>found)
             PyTuple_SET_ITEM(out, i, <object>found)
+            if also is not None:
+                Py_INCREF(<object>found)
+                PyList_SET_ITEM(also, i, <object>found)
             continue
         level = PyTuple_New(2)
         if kind == 1:
@@ -1261,4 +1282,7 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev):
         PyTuple_SET_ITEM(level, 1, qty)
         Py_INCREF(level)
         PyTuple_SET_ITEM(out, i, level)
+        if also is not None:
+            Py_INCREF(level)
+            PyList_SET_ITEM(also, i, level)
     return out
