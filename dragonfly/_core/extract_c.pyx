@@ -782,15 +782,19 @@ cdef class CompiledPath:
         return f"CompiledPath({self.path!r})"
 
 
+DEF REUSE_MAX = 64        # the most levels a path keeps for reuse
+
+
 cdef class _PathState:
     """A path compiled once, and the levels :func:`extract_levels` last returned for it."""
     cdef CompiledPath path
     cdef object prev      # a tuple of (price, qty) tuples, or None
+    cdef double ppx[REUSE_MAX]   # the values of prev
+    cdef double pqx[REUSE_MAX]
 
 
 cdef dict _path_cache = {}
 DEF PATH_CACHE_SIZE = 512
-DEF REUSE_MAX = 64        # the most levels a path keeps for reuse
 
 
 DEF RECENT = 4
@@ -930,8 +934,14 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
         # the levels equal (bit for bit) to one the last call for this path returned are those very tuples
         # (immutable: sharing them is invisible); consecutive frames of a stream repeat most of their levels
         out = PyList_New(got)
-        levels = _tuple_levels(s.px, s.qx, got, st.prev, out)
-        st.prev = levels if got <= REUSE_MAX else None
+        if got <= REUSE_MAX:
+            st.prev = _tuple_levels(s.px, s.qx, got, st.prev, st.ppx, st.pqx, out)
+        else:
+            st.prev = None
+            for i in range(got):
+                level = (s.px[i], s.qx[i])
+                Py_INCREF(level)
+                PyList_SET_ITEM(out, i, level)
     finally:
         if s.heap:
             PyMem_Free(s.px)
@@ -972,7 +982,8 @@ cdef class TopExtractor:
             raise ExtractError(f"depth must be in 1..{MAX_TOP_DEPTH}, got {depth}")
         self._depth = d
         self._joint_k = _joint_prefix(self._bids_path, self._asks_path)
-        self._mem = <double*>PyMem_Malloc(8 * d * sizeof(double))
+        # current and scratch levels (8 arrays), then the values of the last views built (see _tuple_levels)
+        self._mem = <double*>PyMem_Malloc(12 * d * sizeof(double))
         if self._mem == NULL:
             raise MemoryError()
         self.bid_px = self._mem
@@ -1021,7 +1032,8 @@ cdef class TopExtractor:
     def bids(self):
         """Bid levels of the last successful update (``()`` before any)."""
         if self._bids_cache is None:
-            self._bids_cache = _tuple_levels(self.bid_px, self.bid_qty, self.n_bids, self._bids_prev)
+            self._bids_cache = _tuple_levels(self.bid_px, self.bid_qty, self.n_bids, self._bids_prev,
+                                             self._mem + 8 * self._depth, self._mem + 9 * self._depth)
             self._bids_prev = self._bids_cache
         return self._bids_cache
 
@@ -1029,7 +1041,8 @@ cdef class TopExtractor:
     def asks(self):
         """Ask levels of the last successful update (``()`` before any)."""
         if self._asks_cache is None:
-            self._asks_cache = _tuple_levels(self.ask_px, self.ask_qty, self.n_asks, self._asks_prev)
+            self._asks_cache = _tuple_levels(self.ask_px, self.ask_qty, self.n_asks, self._asks_prev,
+                                             self._mem + 10 * self._depth, self._mem + 11 * self._depth)
             self._asks_prev = self._asks_cache
         return self._asks_cache
 
@@ -1136,7 +1149,8 @@ cdef int _top_joint(TopExtractor self, Ctx* x, Sink* sb, Sink* sa) noexcept:
 
 
 cdef int _top_run(TopExtractor self, Ctx* c, const char* buf, Py_ssize_t n) noexcept:
-    """Parse into the scratch arrays and commit: 1 changed, 0 same, -1/-2 bids/asks error (``c``)."""
+    """Parse into the scratch arrays and commit: 0 the same levels, else 1 with 2 (the bids changed) and 4 (the
+    asks changed) set; -1/-2 a bids/asks error (``c``)."""
     cdef Sink sb, sa
     cdef Py_ssize_t nb, na
     _sink_init(&sb, self._s_bid_px, self._s_bid_qty, self._depth)
@@ -1157,16 +1171,12 @@ cdef int _top_run(TopExtractor self, Ctx* c, const char* buf, Py_ssize_t n) noex
         na = _extract(c, self._asks_path, self._depth, &sa)
         if na < 0:
             return -2
-    cdef bint changed = (
-        not self._valid
-        or nb != self.n_bids
-        or na != self.n_asks
-        or memcmp(self._s_bid_px, self.bid_px, nb * sizeof(double)) != 0
-        or memcmp(self._s_bid_qty, self.bid_qty, nb * sizeof(double)) != 0
-        or memcmp(self._s_ask_px, self.ask_px, na * sizeof(double)) != 0
-        or memcmp(self._s_ask_qty, self.ask_qty, na * sizeof(double)) != 0
-    )
-    if changed:
+    cdef bint bids_changed = (not self._valid or nb != self.n_bids
+                              or not _same_bits(self._s_bid_px, self.bid_px, self._s_bid_qty, self.bid_qty, nb))
+    cdef bint asks_changed = (not self._valid or na != self.n_asks
+                              or not _same_bits(self._s_ask_px, self.ask_px, self._s_ask_qty, self.ask_qty, na))
+    if bids_changed or asks_changed:
+        # both sides swap: the scratch of an unchanged side holds the same values
         self._s_bid_px, self.bid_px = self.bid_px, self._s_bid_px
         self._s_bid_qty, self.bid_qty = self.bid_qty, self._s_bid_qty
         self._s_ask_px, self.ask_px = self.ask_px, self._s_ask_px
@@ -1174,19 +1184,31 @@ cdef int _top_run(TopExtractor self, Ctx* c, const char* buf, Py_ssize_t n) noex
         self.n_bids = nb
         self.n_asks = na
         self._valid = True
-        return 1
+        return 1 | (2 if bids_changed else 0) | (4 if asks_changed else 0)
     return 0
+
+
+cdef inline bint _same_bits(double* a, double* b, double* c, double* d, Py_ssize_t n) noexcept:
+    """``a[0:n]`` and ``b[0:n]``, and ``c[0:n]`` and ``d[0:n]``, are equal bit for bit."""
+    cdef Py_ssize_t i
+    cdef uint64_t diff = 0
+    for i in range(n):
+        diff |= ((<uint64_t*>a)[i] ^ (<uint64_t*>b)[i]) | ((<uint64_t*>c)[i] ^ (<uint64_t*>d)[i])
+    return diff == 0
 
 
 cdef int _top_outcome(TopExtractor self, Ctx* c, int rc, object message, const char* buf) except -1:
     """Take the outcome ``rc`` of :func:`_top_run`: raise its error (``pos`` in ``message``, or in
-    bytes without one), or drop the cached tuples when the levels changed; return ``rc``."""
+    bytes without one), or drop the cached tuples of the sides that changed; return 1 (changed) or 0."""
     if rc < 0:
         _raise(c, self._bids_path if rc == -1 else self._asks_path, message, buf)
-    if rc == 1:
+    if rc == 0:
+        return 0
+    if rc & 2:
         self._bids_cache = None
+    if rc & 4:
         self._asks_cache = None
-    return rc
+    return 1
 
 
 cdef Py_ssize_t _joint_prefix(CompiledPath a, CompiledPath b):
@@ -1210,29 +1232,31 @@ cdef inline bint _same_double(double a, double b) noexcept:
     return memcmp(&a, &b, sizeof(double)) == 0
 
 
-cdef inline int _match(object prev, Py_ssize_t j, double p, double q, PyObject** found) noexcept:
-    """Compare level ``j`` of ``prev`` with ``(p, q)``: 2 (``found``: that level), 1 (``found``: its
-    price float) or 0."""
-    cdef PyObject* old = PyTuple_GET_ITEM(prev, j)
-    cdef PyObject* price = PyTuple_GET_ITEM(<object>old, 0)
-    if not _same_double(PyFloat_AS_DOUBLE(<object>price), p):
+cdef inline int _match(object prev, double* ppx, double* pqx, Py_ssize_t j, double p, double q,
+                       PyObject** found) noexcept:
+    """Compare level ``j`` of ``prev`` (its values are ``ppx[j]``, ``pqx[j]``) with ``(p, q)``: 2
+    (``found``: that level), 1 (``found``: its price float) or 0."""
+    if not _same_double(ppx[j], p):
         return 0
-    if _same_double(PyFloat_AS_DOUBLE(<object>PyTuple_GET_ITEM(<object>old, 1)), q):
+    cdef PyObject* old = PyTuple_GET_ITEM(prev, j)
+    if _same_double(pqx[j], q):
         found[0] = old
         return 2
-    found[0] = price
+    found[0] = PyTuple_GET_ITEM(<object>old, 0)
     return 1
 
 
-cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, list also=None):
+cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, double* ppx, double* pqx,
+                         list also=None):
     """The levels as a tuple of ``(price, qty)`` tuples.
 
     ``prev`` (None, or a tuple this function built before) lends its objects: a level equal to one of
     ``prev`` (bit for bit, searched near the expected index) is that very tuple, and a level whose price
     equals one of ``prev`` shares that price float. On a depth stream most of the top N is unchanged
     from one frame to the next, so most levels cost no allocation. Floats and tuples are immutable,
-    so sharing them is invisible to the caller (equality, hashing and values are the same). ``also``
-    (unless None) is a list of ``n`` items that receives the same levels.
+    so sharing them is invisible to the caller (equality, hashing and values are the same). ``ppx`` and
+    ``pqx`` hold the values of ``prev`` (compared there, not in the float objects); they receive those of the
+    result (room for ``n``). ``also`` (unless None) is a list of ``n`` items that receives the same levels.
     """
     cdef Py_ssize_t i, j, j0, lo, hi, m = 0, hint = 0
     cdef int kind
@@ -1248,7 +1272,7 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, list
         if m:
             # the expected index first (the previous level's shift kept), then a small window around it
             j0 = hint if hint < m else m - 1
-            kind = _match(prev, j0, p, q, &found)
+            kind = _match(prev, ppx, pqx, j0, p, q, &found)
             if kind:
                 hint = j0 + 1
             else:
@@ -1256,7 +1280,7 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, list
                 hi = j0 + REUSE_WINDOW + 1 if j0 + REUSE_WINDOW + 1 < m else m
                 for j in range(lo, hi):
                     if j != j0:
-                        kind = _match(prev, j, p, q, &found)
+                        kind = _match(prev, ppx, pqx, j, p, q, &found)
                         if kind:
                             hint = j + 1
                             break
@@ -1285,4 +1309,6 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, list
         if also is not None:
             Py_INCREF(level)
             PyList_SET_ITEM(also, i, level)
+    memcpy(ppx, px, n * sizeof(double))
+    memcpy(pqx, qx, n * sizeof(double))
     return out

@@ -231,3 +231,28 @@ def test_equal_paths_and_many_paths(ex: ModuleType) -> None:
     with pytest.raises(ExtractError):
         ex.extract_levels(frame, "k1", -(2**70))
     assert _hexes(ex.extract_levels(frame, "k1", 2**70)) == [(1.0.hex(), 2.0.hex()), (1.5.hex(), (-0.0).hex())]
+
+
+def test_top_extractor_one_side_changing(ex: ModuleType) -> None:
+    """Only the bids change, then only the asks, then neither: each view is exact whenever it is read, and
+    ``update`` reports a change exactly when either side changed."""
+    rng = random.Random(11)
+    bids = [[f"{100 - i:.1f}", "1"] for i in range(12)]
+    asks = [[f"{101 + i:.1f}", "2"] for i in range(12)]
+    top = ex.TopExtractor("bids", "asks", 5)
+    assert top.update(_side_frame(bids, asks, 0)) is True
+    for uid in range(1, 400):
+        which = rng.choice(["bids", "asks", "none", "both"])
+        if which in ("bids", "both"):
+            bids = _step(rng, bids, -1)
+        if which in ("asks", "both"):
+            asks = _step(rng, asks, 1)
+        before = (_hexes(list(top.bids)), _hexes(list(top.asks))) if rng.random() < 0.5 else None
+        changed = top.update(_side_frame(bids, asks, uid))
+        now = (_want(bids, 5), _want(asks, 5))
+        if before is not None:
+            assert changed == (now != before)
+        if rng.random() < 0.7:
+            assert _hexes(list(top.bids)) == now[0]
+        if rng.random() < 0.7:
+            assert _hexes(list(top.asks)) == now[1]
