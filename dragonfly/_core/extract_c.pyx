@@ -14,6 +14,12 @@ as mantissa and a power of ten up to 1e22 (correctly rounded, so identical to ``
 ``TopExtractor`` when the two paths share a prefix (the side met first is read, then
 skipped to its end). Whenever that one pass fails, the two independent extractions run
 and define the outcome, so results and errors are those of two ``extract_levels`` calls.
+Skipping the rest of a side validates runs of plain level entries (``["p","q"]``, no
+whitespace or escape) from a mask of the bytes needing attention, 64 at a time
+(``_skip_plain_levels``); anything else goes through the general scanner. Levels equal to
+those last returned (``extract_levels``: for the same path; ``TopExtractor``: the last view
+of that side) are handed out again as the very same tuples, and a ``TopExtractor`` view is
+only rebuilt for a side that changed.
 
 Cython modules can ``cimport`` :class:`CompiledPath`, :func:`extract_into` and
 :class:`TopExtractor` (``update_buffer``, and the ``bid_px``/``bid_qty``/``ask_px``/
