@@ -36,7 +36,7 @@ def _twins() -> list[ModuleType]:
 def _entry(rnd: random.Random, i: int) -> list[str]:
     """A level entry whose string lengths vary, so entries cross the 64-byte blocks at every offset."""
     price = f"{100 + i * 0.5:.{rnd.randint(0, 9)}f}"
-    qty = f"{rnd.randint(0, 10**rnd.randint(1, 12)) / 1000:.{rnd.randint(1, 8)}f}"
+    qty = f"{rnd.randint(0, 10 ** rnd.randint(1, 12)) / 1000:.{rnd.randint(1, 8)}f}"
     entry = [price, qty]
     if rnd.random() < 0.15:
         entry.append(str(rnd.randint(0, 99)))  # a third string (an order count)
@@ -104,8 +104,22 @@ def test_non_plain_entries_inside_a_run() -> None:
     """Escapes, whitespace, numbers, nested arrays and objects among plain entries: the general scanner
     takes over at that entry and the run resumes after it."""
     rnd = random.Random(5)
-    specials = ['["1.5","2"]', '[ "1.5","2"]', '["1.5" ,"2"]', '["1\\u0030","2"]', "[1.5,2]", '["1.5",[2]]',
-                '["1.5",{"a":2}]', "[]", '["\u00e9","1"]', '["1.5","2",null]', '[["1"]]', '"x"', "7", "{}"]
+    specials = [
+        '["1.5","2"]',
+        '[ "1.5","2"]',
+        '["1.5" ,"2"]',
+        '["1\\u0030","2"]',
+        "[1.5,2]",
+        '["1.5",[2]]',
+        '["1.5",{"a":2}]',
+        "[]",
+        '["\u00e9","1"]',
+        '["1.5","2",null]',
+        '[["1"]]',
+        '"x"',
+        "7",
+        "{}",
+    ]
     for special in specials:
         for at in (0, 1, 2, 5, 11):
             entries = [json.dumps(_entry(rnd, i), separators=(",", ":")) for i in range(14)]
@@ -113,7 +127,7 @@ def test_non_plain_entries_inside_a_run() -> None:
             frame = '{"bids":[' + ",".join(entries) + '],"asks":[["1","2"],["3","4"]]}'
             assert _check(frame, 1)[0] == "ok", special
     # and what is not JSON inside a run is rejected, at the same position by both twins
-    for bad in ('["1.5","2"', '["1.5",]', '[,"2"]', '["1.5""2"]', '["1.5","2"]]', '["1.5",\'2\']', '["1.5","\x1f"]'):
+    for bad in ('["1.5","2"', '["1.5",]', '[,"2"]', '["1.5""2"]', '["1.5","2"]]', "[\"1.5\",'2']", '["1.5","\x1f"]'):
         entries = [json.dumps(_entry(rnd, i), separators=(",", ":")) for i in range(14)]
         entries.insert(6, bad)
         frame = '{"bids":[' + ",".join(entries) + '],"asks":[["1","2"],["3","4"]]}'
@@ -171,8 +185,10 @@ def test_extract_levels_follows_interleaved_streams(ex: ModuleType, seed: int) -
     """Two books on the same paths, called alternately, with calls of other depths in between."""
     rng = random.Random(seed)
     books = [
-        ([[f"{100 - i * 0.01:.2f}", f"{(i + 1) / 10:.8f}"] for i in range(20)],
-         [[f"{100.01 + i * 0.01:.2f}", f"{(i + 2) / 10:.8f}"] for i in range(20)]),
+        (
+            [[f"{100 - i * 0.01:.2f}", f"{(i + 1) / 10:.8f}"] for i in range(20)],
+            [[f"{100.01 + i * 0.01:.2f}", f"{(i + 2) / 10:.8f}"] for i in range(20)],
+        ),
         ([[f"{50 - i * 0.5:.2f}", "1.0"] for i in range(15)], [[f"{51 + i * 0.5:.2f}", "2.0"] for i in range(15)]),
     ]
     for uid in range(300):
@@ -230,7 +246,7 @@ def test_equal_paths_and_many_paths(ex: ModuleType) -> None:
         ex.extract_levels(frame, "k1", True)
     with pytest.raises(ExtractError):
         ex.extract_levels(frame, "k1", -(2**70))
-    assert _hexes(ex.extract_levels(frame, "k1", 2**70)) == [(1.0.hex(), 2.0.hex()), (1.5.hex(), (-0.0).hex())]
+    assert _hexes(ex.extract_levels(frame, "k1", 2**70)) == [((1.0).hex(), (2.0).hex()), ((1.5).hex(), (-0.0).hex())]
 
 
 def test_top_extractor_one_side_changing(ex: ModuleType) -> None:
