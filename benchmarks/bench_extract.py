@@ -27,7 +27,8 @@ Frames:
 * ``Binance depth20 stream``: the ``btcusdt@depth20@100ms`` frames Binance would have sent, rebuilt
   from the live ``depth@100ms`` capture (REST snapshot + 3,449 diffs applied, top 20 after each diff,
   the venue's own price/qty text). Consecutive frames share most levels, as live ones do; the
-  ``TopExtractor`` views reuse the tuples of unchanged levels.
+  ``TopExtractor`` views reuse the tuples of unchanged levels, and ``extract_levels`` those of the levels it
+  returned for the same path the call before.
 * ``all levels new``: the same frames with every quantity made unique per frame, so nothing can be
   reused: the cost of building every tuple and float (the floor of any API returning fresh objects).
 * single large frames (Bitstamp 100 levels generated, real Bitstamp diff, real Binance REST 1000):

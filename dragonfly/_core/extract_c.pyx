@@ -14,6 +14,12 @@ as mantissa and a power of ten up to 1e22 (correctly rounded, so identical to ``
 ``TopExtractor`` when the two paths share a prefix (the side met first is read, then
 skipped to its end). Whenever that one pass fails, the two independent extractions run
 and define the outcome, so results and errors are those of two ``extract_levels`` calls.
+Skipping the rest of a side validates runs of plain level entries (``["p","q"]``, no
+whitespace or escape) from a mask of the bytes needing attention, 64 at a time
+(``_skip_plain_levels``); anything else goes through the general scanner. Levels equal to
+those last returned (``extract_levels``: for the same path; ``TopExtractor``: the last view
+of that side) are handed out again as the very same tuples, and a ``TopExtractor`` view is
+only rebuilt for a side that changed.
 
 Cython modules can ``cimport`` :class:`CompiledPath`, :func:`extract_into` and
 :class:`TopExtractor` (``update_buffer``, and the ``bid_px``/``bid_qty``/``ask_px``/
@@ -21,20 +27,23 @@ Cython modules can ``cimport`` :class:`CompiledPath`, :func:`extract_into` and
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
-from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
+from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches, PyErr_Occurred
+from cpython.long cimport PyLong_CheckExact
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_Check
 from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp, memcpy
 
-from ._json_c cimport DF_FAST_FLOAT, DF_LE, E_ARR_SEP, E_CHAR, E_KEY, E_NESTING, E_NUMBER, E_OBJ_SEP, E_OK
+from ._json_c cimport DF_FAST_FLOAT, DF_LE, DF_SSE2, E_ARR_SEP, E_CHAR, E_KEY, E_NESTING, E_NUMBER, E_OBJ_SEP, E_OK
 from ._json_c cimport E_SCAN_CODES, Scan, char_pos, cptr, df_acc, df_acc_exp, df_ctz64, df_digit_run8, df_load8
-from ._json_c cimport df_pow10, df_pow10_u64, df_special8, df_strtod, df_value_k, expect_digit, is_digit, literal_end
+from ._json_c cimport df_pow10, df_pow10_u64, df_special8, df_special16, df_strtod, df_value_k, expect_digit
+from ._json_c cimport is_digit, literal_end
 from ._json_c cimport member_value, number_end, scan_eof, scan_fail, skip_ws, string_end, unescape
 
 from ..errors import ExtractError
@@ -46,6 +55,7 @@ cdef extern from "Python.h":
     void* PyUnicode_DATA(object unicode)
     Py_ssize_t PyUnicode_GET_LENGTH(object unicode)
     Py_ssize_t PY_SSIZE_T_MAX
+    Py_ssize_t _as_ssize "PyLong_AsSsize_t"(object o) noexcept  # -1 with an error set: the caller clears it
 
 __all__ = ("extract_levels", "TopExtractor", "MAX_NESTING", "MAX_TOP_DEPTH")
 
@@ -159,6 +169,71 @@ cdef inline cptr _skip_short_string(Scan* c, cptr p) noexcept:
     return _skip_string(c, p)
 
 
+cdef inline uint64_t _special64(cptr p) noexcept:
+    """A bit per byte of ``p[0:64]`` that is a quote, a backslash, a control character or >= 0x80."""
+    return (<uint64_t>df_special16(p) | (<uint64_t>df_special16(p + 16) << 16)
+            | (<uint64_t>df_special16(p + 32) << 32) | (<uint64_t>df_special16(p + 48) << 48))
+
+
+DEF RUN_READ = 68   # bytes readable from a block for _skip_plain_levels (64, and 3 past its last byte)
+
+
+cdef cptr _skip_plain_levels(cptr p, cptr e) noexcept:
+    """``p`` is at a ``[`` that is an element of an array: past as many consecutive plain entries as follow,
+    joined by ``,``; the end of the last one (after its ``]``), or NULL when the first is not one. A plain
+    entry is ``[``, plain strings (no escape, control character, quote or byte >= 0x80 inside) joined by
+    ``,``, then ``]``, without whitespace, e.g. ``["61837.63000000","0.00120000"]``: valid JSON. What follows
+    the returned position (a ``,``, the array's ``]``, anything else) is left to the caller, which validates
+    it as after any value; so is everything from the first entry that is not plain.
+
+    The bytes needing attention are flagged 64 at a time, independently of where the entries are; the walk
+    then takes the flags in order: each must be a quote where the shape puts one (the opening quote of a
+    string right after ``[`` or ``,``, its closing quote at the next flag, since the bytes between are not
+    flagged), and the bytes after each closing quote are checked. The flags are cleared one by one, which
+    keeps the dependency chain from one entry to the next a few cycles long."""
+    cdef cptr last = NULL
+    cdef cptr base = p
+    cdef cptr want = p + 1    # where the next opening quote must be
+    cdef cptr o
+    cdef cptr q
+    cdef uint64_t m
+    cdef unsigned char ch
+    if not DF_SSE2 or e - base < RUN_READ or p[0] != 0x5B:
+        return NULL
+    m = _special64(base)
+    while True:
+        # the opening quote, at the next flag
+        while m == 0:
+            base += 64
+            if e - base < RUN_READ:
+                return last
+            m = _special64(base)
+        o = base + df_ctz64(m)
+        m &= m - 1
+        if o != want or o[0] != 0x22:
+            return last
+        # the closing quote, at the next flag
+        while m == 0:
+            base += 64
+            if e - base < RUN_READ:
+                return last
+            m = _special64(base)
+        q = base + df_ctz64(m)
+        m &= m - 1
+        if q[0] != 0x22:
+            return last
+        ch = q[1]
+        if ch == 0x2C:            # another string of the entry
+            want = q + 2
+            continue
+        if ch != 0x5D:
+            return last
+        last = q + 2              # the entry ends here
+        if q[2] != 0x2C or q[3] != 0x5B:
+            return last
+        want = q + 4
+
+
 cdef bint _escaped_equals(cptr s, cptr t, const char* key, Py_ssize_t klen) noexcept:
     """Compare the validated string body ``[s, t)`` (with escapes) with UTF-8 ``key``."""
     cdef Py_ssize_t ki = 0
@@ -252,6 +327,13 @@ cdef cptr _skip_nested(Scan* c, cptr p, unsigned char* stack, Py_ssize_t top, bi
             if p >= e:
                 return scan_eof(c)
             ch = p[0]
+            if ch == 0x5B and top > 0 and stack[top - 1] == 0:
+                # a run of plain level entries inside an array (the rest of a side after its top N)
+                r = _skip_plain_levels(p, e)
+                if r != NULL:
+                    p = r
+                    after = True
+                    continue
             if ch == 0x5B and top < C_MAX_NESTING and e - p > 1 and p[1] == 0x22:
                 # fast path for a level entry ["price","qty"] of plain short strings; anything
                 # else is left to the general loop below, from the same position
@@ -706,23 +788,70 @@ cdef class CompiledPath:
         return f"CompiledPath({self.path!r})"
 
 
+DEF REUSE_MAX = 64        # the most levels a path keeps for reuse
+
+
+cdef class _PathState:
+    """A path compiled once, and the levels :func:`extract_levels` last returned for it."""
+    cdef CompiledPath path
+    cdef object prev      # a tuple of (price, qty) tuples, or None
+    cdef double ppx[REUSE_MAX]   # the values of prev
+    cdef double pqx[REUSE_MAX]
+
+
 cdef dict _path_cache = {}
 DEF PATH_CACHE_SIZE = 512
 
 
-cdef CompiledPath _compiled(object path):
-    """The compiled form of ``path``, from a small bounded cache (venues use a handful)."""
+DEF RECENT = 4
+cdef PyObject* _recent_keys[RECENT]     # the last str paths looked up (owned references, or NULL) ...
+cdef PyObject* _recent_states[RECENT]   # ... and their states (owned)
+cdef int _recent_next = 0
+
+
+cdef _PathState _path_state(object path):
+    """The state of ``path``, from a small bounded cache (venues use a handful of paths). The last few
+    paths looked up are found by identity first (a path is usually the same str object call after call);
+    they are held, so an identity can never be that of a freed object."""
+    global _recent_next
     cdef object hit
-    if type(path) is str:
-        hit = _path_cache.get(path)
-        if hit is not None:
-            return <CompiledPath>hit
-    cdef CompiledPath cp = CompiledPath(path)
-    if type(path) is str:
+    cdef _PathState st
+    cdef int i
+    cdef PyObject* old_key
+    cdef PyObject* old_state
+    for i in range(RECENT):
+        if _recent_keys[i] == <PyObject*>path:
+            return <_PathState>_recent_states[i]
+    if type(path) is not str:
+        st = _PathState.__new__(_PathState)
+        st.path = CompiledPath(path)  # raises: a path is a str
+        return st
+    hit = _path_cache.get(path)
+    if hit is not None:
+        st = <_PathState>hit
+    else:
+        st = _PathState.__new__(_PathState)
+        st.path = CompiledPath(path)
+        st.prev = None
         if len(_path_cache) >= PATH_CACHE_SIZE:
             _path_cache.clear()
-        _path_cache[path] = cp
-    return cp
+        _path_cache[path] = st
+    i = _recent_next
+    _recent_next = (i + 1) % RECENT
+    old_key = _recent_keys[i]
+    old_state = _recent_states[i]
+    Py_INCREF(path)
+    Py_INCREF(st)
+    _recent_keys[i] = <PyObject*>path
+    _recent_states[i] = <PyObject*>st
+    Py_XDECREF(old_key)
+    Py_XDECREF(old_state)
+    return st
+
+
+cdef inline CompiledPath _compiled(object path):
+    """The compiled form of ``path`` (see :func:`_path_state`)."""
+    return _path_state(path).path
 
 
 cdef Py_ssize_t _index_of(bytes key):
@@ -738,6 +867,13 @@ cdef Py_ssize_t _index_of(bytes key):
 
 
 cdef Py_ssize_t _check_depth(object depth) except -1:
+    cdef Py_ssize_t d
+    if PyLong_CheckExact(depth):  # the usual argument: a small int
+        d = _as_ssize(depth)
+        if d >= 0:
+            return d
+        if d == -1 and PyErr_Occurred():  # beyond Py_ssize_t: the checks below
+            PyErr_Clear()
     if type(depth) is bool or not isinstance(depth, int):
         raise ExtractError(f"depth must be int, not {type(depth).__name__}")
     if depth < 0:
@@ -785,7 +921,8 @@ cdef Py_ssize_t extract_into(const char* buf, Py_ssize_t n, CompiledPath path, P
 
 
 cdef object _levels(object message, object path, object depth, bint with_stop):
-    cdef CompiledPath cp = _compiled(path)
+    cdef _PathState st = _path_state(path)
+    cdef CompiledPath cp = st.path
     cdef Py_ssize_t d = _check_depth(depth)
     cdef const char* buf
     cdef Py_ssize_t n, got, i
@@ -800,9 +937,17 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
         got = _extract(&c, cp, d, &s)
         if got < 0:
             _raise(&c, cp, message, buf)
-        out = [None] * got
-        for i in range(got):
-            out[i] = (s.px[i], s.qx[i])
+        # the levels equal (bit for bit) to one the last call for this path returned are those very tuples
+        # (immutable: sharing them is invisible); consecutive frames of a stream repeat most of their levels
+        out = PyList_New(got)
+        if got <= REUSE_MAX:
+            st.prev = _tuple_levels(s.px, s.qx, got, st.prev, st.ppx, st.pqx, out)
+        else:
+            st.prev = None
+            for i in range(got):
+                level = (s.px[i], s.qx[i])
+                Py_INCREF(level)
+                PyList_SET_ITEM(out, i, level)
     finally:
         if s.heap:
             PyMem_Free(s.px)
@@ -843,7 +988,8 @@ cdef class TopExtractor:
             raise ExtractError(f"depth must be in 1..{MAX_TOP_DEPTH}, got {depth}")
         self._depth = d
         self._joint_k = _joint_prefix(self._bids_path, self._asks_path)
-        self._mem = <double*>PyMem_Malloc(8 * d * sizeof(double))
+        # current and scratch levels (8 arrays), then the values of the last views built (see _tuple_levels)
+        self._mem = <double*>PyMem_Malloc(12 * d * sizeof(double))
         if self._mem == NULL:
             raise MemoryError()
         self.bid_px = self._mem
@@ -892,7 +1038,8 @@ cdef class TopExtractor:
     def bids(self):
         """Bid levels of the last successful update (``()`` before any)."""
         if self._bids_cache is None:
-            self._bids_cache = _tuple_levels(self.bid_px, self.bid_qty, self.n_bids, self._bids_prev)
+            self._bids_cache = _tuple_levels(self.bid_px, self.bid_qty, self.n_bids, self._bids_prev,
+                                             self._mem + 8 * self._depth, self._mem + 9 * self._depth)
             self._bids_prev = self._bids_cache
         return self._bids_cache
 
@@ -900,7 +1047,8 @@ cdef class TopExtractor:
     def asks(self):
         """Ask levels of the last successful update (``()`` before any)."""
         if self._asks_cache is None:
-            self._asks_cache = _tuple_levels(self.ask_px, self.ask_qty, self.n_asks, self._asks_prev)
+            self._asks_cache = _tuple_levels(self.ask_px, self.ask_qty, self.n_asks, self._asks_prev,
+                                             self._mem + 10 * self._depth, self._mem + 11 * self._depth)
             self._asks_prev = self._asks_cache
         return self._asks_cache
 
@@ -1007,7 +1155,8 @@ cdef int _top_joint(TopExtractor self, Ctx* x, Sink* sb, Sink* sa) noexcept:
 
 
 cdef int _top_run(TopExtractor self, Ctx* c, const char* buf, Py_ssize_t n) noexcept:
-    """Parse into the scratch arrays and commit: 1 changed, 0 same, -1/-2 bids/asks error (``c``)."""
+    """Parse into the scratch arrays and commit: 0 the same levels, else 1 with 2 (the bids changed) and 4 (the
+    asks changed) set; -1/-2 a bids/asks error (``c``)."""
     cdef Sink sb, sa
     cdef Py_ssize_t nb, na
     _sink_init(&sb, self._s_bid_px, self._s_bid_qty, self._depth)
@@ -1028,16 +1177,12 @@ cdef int _top_run(TopExtractor self, Ctx* c, const char* buf, Py_ssize_t n) noex
         na = _extract(c, self._asks_path, self._depth, &sa)
         if na < 0:
             return -2
-    cdef bint changed = (
-        not self._valid
-        or nb != self.n_bids
-        or na != self.n_asks
-        or memcmp(self._s_bid_px, self.bid_px, nb * sizeof(double)) != 0
-        or memcmp(self._s_bid_qty, self.bid_qty, nb * sizeof(double)) != 0
-        or memcmp(self._s_ask_px, self.ask_px, na * sizeof(double)) != 0
-        or memcmp(self._s_ask_qty, self.ask_qty, na * sizeof(double)) != 0
-    )
-    if changed:
+    cdef bint bids_changed = (not self._valid or nb != self.n_bids
+                              or not _same_bits(self._s_bid_px, self.bid_px, self._s_bid_qty, self.bid_qty, nb))
+    cdef bint asks_changed = (not self._valid or na != self.n_asks
+                              or not _same_bits(self._s_ask_px, self.ask_px, self._s_ask_qty, self.ask_qty, na))
+    if bids_changed or asks_changed:
+        # both sides swap: the scratch of an unchanged side holds the same values
         self._s_bid_px, self.bid_px = self.bid_px, self._s_bid_px
         self._s_bid_qty, self.bid_qty = self.bid_qty, self._s_bid_qty
         self._s_ask_px, self.ask_px = self.ask_px, self._s_ask_px
@@ -1045,19 +1190,31 @@ cdef int _top_run(TopExtractor self, Ctx* c, const char* buf, Py_ssize_t n) noex
         self.n_bids = nb
         self.n_asks = na
         self._valid = True
-        return 1
+        return 1 | (2 if bids_changed else 0) | (4 if asks_changed else 0)
     return 0
+
+
+cdef inline bint _same_bits(double* a, double* b, double* c, double* d, Py_ssize_t n) noexcept:
+    """``a[0:n]`` and ``b[0:n]``, and ``c[0:n]`` and ``d[0:n]``, are equal bit for bit."""
+    cdef Py_ssize_t i
+    cdef uint64_t diff = 0
+    for i in range(n):
+        diff |= ((<uint64_t*>a)[i] ^ (<uint64_t*>b)[i]) | ((<uint64_t*>c)[i] ^ (<uint64_t*>d)[i])
+    return diff == 0
 
 
 cdef int _top_outcome(TopExtractor self, Ctx* c, int rc, object message, const char* buf) except -1:
     """Take the outcome ``rc`` of :func:`_top_run`: raise its error (``pos`` in ``message``, or in
-    bytes without one), or drop the cached tuples when the levels changed; return ``rc``."""
+    bytes without one), or drop the cached tuples of the sides that changed; return 1 (changed) or 0."""
     if rc < 0:
         _raise(c, self._bids_path if rc == -1 else self._asks_path, message, buf)
-    if rc == 1:
+    if rc == 0:
+        return 0
+    if rc & 2:
         self._bids_cache = None
+    if rc & 4:
         self._asks_cache = None
-    return rc
+    return 1
 
 
 cdef Py_ssize_t _joint_prefix(CompiledPath a, CompiledPath b):
@@ -1081,28 +1238,31 @@ cdef inline bint _same_double(double a, double b) noexcept:
     return memcmp(&a, &b, sizeof(double)) == 0
 
 
-cdef inline int _match(object prev, Py_ssize_t j, double p, double q, PyObject** found) noexcept:
-    """Compare level ``j`` of ``prev`` with ``(p, q)``: 2 (``found``: that level), 1 (``found``: its
-    price float) or 0."""
-    cdef PyObject* old = PyTuple_GET_ITEM(prev, j)
-    cdef PyObject* price = PyTuple_GET_ITEM(<object>old, 0)
-    if not _same_double(PyFloat_AS_DOUBLE(<object>price), p):
+cdef inline int _match(object prev, double* ppx, double* pqx, Py_ssize_t j, double p, double q,
+                       PyObject** found) noexcept:
+    """Compare level ``j`` of ``prev`` (its values are ``ppx[j]``, ``pqx[j]``) with ``(p, q)``: 2
+    (``found``: that level), 1 (``found``: its price float) or 0."""
+    if not _same_double(ppx[j], p):
         return 0
-    if _same_double(PyFloat_AS_DOUBLE(<object>PyTuple_GET_ITEM(<object>old, 1)), q):
+    cdef PyObject* old = PyTuple_GET_ITEM(prev, j)
+    if _same_double(pqx[j], q):
         found[0] = old
         return 2
-    found[0] = price
+    found[0] = PyTuple_GET_ITEM(<object>old, 0)
     return 1
 
 
-cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev):
+cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, double* ppx, double* pqx,
+                         list also=None):
     """The levels as a tuple of ``(price, qty)`` tuples.
 
     ``prev`` (None, or a tuple this function built before) lends its objects: a level equal to one of
     ``prev`` (bit for bit, searched near the expected index) is that very tuple, and a level whose price
     equals one of ``prev`` shares that price float. On a depth stream most of the top N is unchanged
     from one frame to the next, so most levels cost no allocation. Floats and tuples are immutable,
-    so sharing them is invisible to the caller (equality, hashing and values are the same).
+    so sharing them is invisible to the caller (equality, hashing and values are the same). ``ppx`` and
+    ``pqx`` hold the values of ``prev`` (compared there, not in the float objects); they receive those of the
+    result (room for ``n``). ``also`` (unless None) is a list of ``n`` items that receives the same levels.
     """
     cdef Py_ssize_t i, j, j0, lo, hi, m = 0, hint = 0
     cdef int kind
@@ -1118,7 +1278,7 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev):
         if m:
             # the expected index first (the previous level's shift kept), then a small window around it
             j0 = hint if hint < m else m - 1
-            kind = _match(prev, j0, p, q, &found)
+            kind = _match(prev, ppx, pqx, j0, p, q, &found)
             if kind:
                 hint = j0 + 1
             else:
@@ -1126,7 +1286,7 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev):
                 hi = j0 + REUSE_WINDOW + 1 if j0 + REUSE_WINDOW + 1 < m else m
                 for j in range(lo, hi):
                     if j != j0:
-                        kind = _match(prev, j, p, q, &found)
+                        kind = _match(prev, ppx, pqx, j, p, q, &found)
                         if kind:
                             hint = j + 1
                             break
@@ -1135,6 +1295,9 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev):
         if kind == 2:
             Py_INCREF(<object>found)
             PyTuple_SET_ITEM(out, i, <object>found)
+            if also is not None:
+                Py_INCREF(<object>found)
+                PyList_SET_ITEM(also, i, <object>found)
             continue
         level = PyTuple_New(2)
         if kind == 1:
@@ -1149,4 +1312,9 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev):
         PyTuple_SET_ITEM(level, 1, qty)
         Py_INCREF(level)
         PyTuple_SET_ITEM(out, i, level)
+        if also is not None:
+            Py_INCREF(level)
+            PyList_SET_ITEM(also, i, level)
+    memcpy(ppx, px, n * sizeof(double))
+    memcpy(pqx, qx, n * sizeof(double))
     return out
