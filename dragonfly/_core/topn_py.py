@@ -14,6 +14,12 @@ the sequence number and the top N (the extractor of that key, updated). It handl
 spelling the venues send (a fixed head before the key, or a fixed tail after it; the sequence
 number at the first occurrence of its key) and answers None for anything else, where the adapter
 takes its general path (which reads any valid spelling the same way).
+
+:meth:`TopReader.take` goes one step further for the routine frame of a LIVE instrument: a stream
+bound to a :class:`TopState` (:meth:`TopReader.bind`, the keeper's) whose held top is not newer than
+the frame gets the frame's top accepted straight into it, with the frame's sequence number, in the
+same call; it answers the bound item (the driver's mark for the aggregator), or None for everything
+else, which the caller then hands to its general path unchanged.
 """
 
 from __future__ import annotations

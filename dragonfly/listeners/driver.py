@@ -10,6 +10,14 @@ timer on transports whose session proves liveness. Connection events become
 keeper states: a drop makes every instrument of the connection STALE, a
 (re)connect SYNCING until its snapshot.
 
+A top-N feed whose adapter has a core reader (:meth:`~dragonfly.venues.base.TopNAdapter.claim_reader`)
+takes a shorter way for the routine frame of a LIVE instrument: one core call
+(:meth:`~dragonfly._core.topn.TopReader.take`) routes it, checks its sequence number against the
+keeper's, reads and checks its top and keeps it in the keeper's core top; the driver then counts it as
+the keeper would and marks the instrument for the aggregator. Every other frame (the first top, an
+older one, a malformed or crossed one, another spelling, control messages) goes the general way above,
+which leaves the same state, counters and logs.
+
 Every feed, whatever its venue or protocol, is a :class:`FeedDriver` and
 satisfies :class:`Feed`: ``start()``/``stop()``/``run()``, ``health()`` and one
 typed stats object (:class:`FeedStats`, with the client's and every keeper's
