@@ -271,10 +271,11 @@ class TopReader:
         Returns
         -------
         object or None
-            The bound item when the top was accepted; else None and no state was changed (the extractor
-            may have read the frame): the frame is not in the compact spelling, its key is not bound, the
-            state holds no top or a newer one, or the levels are malformed or not a sound top. The caller
-            then takes its general path with the frame, which finds the same.
+            The bound item when the top was accepted; else None and the bound state is unchanged (the
+            key's extractor may have read the frame; :attr:`key` and :attr:`seq` are set once the frame is
+            routed, as by :meth:`read`): the frame is not in the compact spelling, its key is not bound,
+            the state holds no top or a newer one, or the levels are malformed or not a sound top. The
+            caller then takes its general path with the frame, which finds the same.
         """
         if type(frame) is str:
             try:
