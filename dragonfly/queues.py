@@ -46,6 +46,7 @@ U = TypeVar("U")
 K = TypeVar("K", bound=Hashable)
 
 log = logging.getLogger(__name__)
+_NONE: Any = object()  # no item waiting under a key
 
 
 class Sink(Protocol[T_contra]):
@@ -64,7 +65,9 @@ class Lazy(Generic[T_co]):
     producer's state (what it last delivered).
     """
 
-    __slots__ = ()
+    # the dict of the KeyedQueue holding it, while it waits there: publishing it again is then a count
+    __slots__ = ("_waiting_in",)
+    _waiting_in: dict[Any, Any] | None
 
     def materialize(self) -> T_co | None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -290,10 +293,19 @@ class KeyedQueue(Generic[K, T]):
         is dropped and counted in :attr:`dropped` (and logged once).
     name : str
         For logs.
+
+    Attributes
+    ----------
+    published : int
+        Items accepted (each publish that was not dropped).
+    conflated : int
+        Of those, the ones that replaced a waiting item of their key (or found their Lazy waiting).
+    dropped : int
+        Items with a new key dropped at the bound, and Lazy items whose building failed.
     """
 
     __slots__ = (
-        "_key", "max_keys", "name", "_items", "_waiter", "_closed", "published", "conflated", "dropped", "_warned",
+        "_key", "max_keys", "name", "_items", "_waiter", "_closed", "_fresh", "conflated", "dropped", "_warned",
         "_lazy",
     )
 
@@ -308,7 +320,7 @@ class KeyedQueue(Generic[K, T]):
         self._items: dict[K, T] = {}
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
-        self.published = 0
+        self._fresh = 0  # items published under a key with nothing waiting
         self.conflated = 0
         self.dropped = 0
         self._warned = False
@@ -318,6 +330,11 @@ class KeyedQueue(Generic[K, T]):
         return len(self._items)
 
     @property
+    def published(self) -> int:
+        """Items accepted (each publish that was not dropped)."""
+        return self._fresh + self.conflated
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
@@ -325,40 +342,47 @@ class KeyedQueue(Generic[K, T]):
         """Queue ``item``, replacing a waiting one with the same key. Never blocks."""
         if self._closed:
             return
-        k = self._key(item)
-        items = self._items
-        if k in items:  # not the first item since the last drain: any waiter was already woken
+        self._put(self._key(item), item)
+
+    def publish_lazy(self, item: Lazy[T]) -> None:
+        """Queue a :class:`Lazy` under the key of ``item`` (as :meth:`publish` would); it is
+        materialized by :meth:`drain`. Publishing the same Lazy again before the drain only counts
+        (it is still waiting). Never blocks."""
+        try:
+            if item._waiting_in is self._items and not self._closed:
+                self.conflated += 1  # latest wins: the Lazy waiting here builds the newest item anyway
+                return
+        except AttributeError:  # a Lazy whose __init__ did not set it: never queued yet
+            pass
+        if self._closed:
+            return
+        items: dict[K, Any] = self._items
+        self._lazy = True
+        if self._put(self._key(item), item):  # type: ignore[arg-type]  # the Lazy has the attributes the key reads
+            item._waiting_in = items
+
+    def _put(self, k: K, item: Any) -> bool:
+        """``item`` under ``k``, replacing a waiting one; False when dropped at the bound."""
+        items: dict[K, Any] = self._items
+        old = items.get(k, _NONE)
+        if old is not _NONE:  # not the first item since the last drain: any waiter was already woken
+            if old is not item and isinstance(old, Lazy):
+                old._waiting_in = None  # replaced: publishing it again queues it again
             self.conflated += 1
             items[k] = item
-            self.published += 1
-            return
+            return True
         if len(items) >= self.max_keys:
             self.dropped += 1
             if not self._warned:
                 self._warned = True
                 log.warning("KeyedQueue %r full (%d keys); dropping new key %r", self.name, self.max_keys, k)
-            return
+            return False
         items[k] = item
-        self.published += 1
+        self._fresh += 1
         w = self._waiter
         if w is not None and not w.done():
             w.set_result(None)
-
-    def publish_lazy(self, item: Lazy[T]) -> None:
-        """Queue a :class:`Lazy` under the key of ``item`` (as :meth:`publish` would); it is
-        materialized by :meth:`drain`. Publishing the same Lazy again before the drain costs a
-        dict lookup. Never blocks."""
-        if self._closed:
-            return
-        k = self._key(item)  # type: ignore[arg-type]  # the Lazy has the attributes the key reads
-        items: dict[K, Any] = self._items
-        self._lazy = True
-        if k in items:
-            self.conflated += 1
-            items[k] = item
-            self.published += 1
-            return
-        self.publish(item)  # type: ignore[arg-type]  # a new key: the bound and the wake-up of publish
+        return True
 
     def drain(self) -> dict[K, T]:
         """Take everything waiting (insertion order), leaving the queue empty; :class:`Lazy` items
@@ -370,6 +394,7 @@ class KeyedQueue(Generic[K, T]):
             self._lazy = False
             for k, v in list(items.items()):
                 if isinstance(v, Lazy):
+                    v._waiting_in = None
                     try:
                         got = v.materialize()
                     except Exception:  # a producer's bug must not take the consumer (and every other key) down

@@ -11,6 +11,7 @@ and ``asks`` and the same checks. Problem texts are those of ``check_top``.
 cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.string cimport memcmp, memcpy, memmove
+from libc.math cimport INFINITY
 
 from dragonfly._core.extract_c cimport TopExtractor
 
@@ -31,6 +32,9 @@ cdef class TopState:
     cdef object _bids_cache
     cdef object _asks_cache
     cdef public Py_ssize_t accepted
+    cdef bint _held  # a top was accepted since construction or the last clear()
+    cdef long long _seq  # its sequence position for TopReader.take (clamped to the C range, see _set_seq)
+    cdef object _seq_obj  # ... as given
 
     def __cinit__(self):
         self._bpx = self._bqty = self._apx = self._aqty = NULL
@@ -38,6 +42,9 @@ cdef class TopState:
         self._bids_cache = ()
         self._asks_cache = ()
         self.accepted = 0
+        self._held = False
+        self._seq = -1
+        self._seq_obj = -1
 
     def __dealloc__(self):
         PyMem_Free(self._bpx)  # one block holds the four arrays
@@ -66,7 +73,7 @@ cdef class TopState:
         cdef double prev, p, q
         if nb and na and bpx[0] >= apx[0]:
             return f"crossed book: best bid {bpx[0]!r} >= best ask {apx[0]!r}"
-        prev = float("inf")
+        prev = INFINITY
         for i in range(nb):
             p = bpx[i]
             q = bqty[i]
@@ -82,12 +89,25 @@ cdef class TopState:
             prev = p
         return ""
 
+    cdef int _set_seq(self, object seq) except -1:
+        # any negative position reads as -1 (a Monotonic rule treats them alike); one beyond the C range
+        # as the largest, so that TopReader.take leaves every frame to the general path (Python ints)
+        if seq < 0:
+            self._seq = -1
+        elif seq > 0x7FFFFFFFFFFFFFFF:
+            self._seq = 0x7FFFFFFFFFFFFFFF
+        else:
+            self._seq = seq
+        self._seq_obj = seq
+        return 0
+
     cdef str _take(self, double* bpx, double* bqty, Py_ssize_t nb, double* apx, double* aqty, Py_ssize_t na):
         cdef str problem = self._check(bpx, bqty, nb, apx, aqty, na)
         if problem:
             return problem
         self._reserve(nb if nb > na else na)
         self.accepted += 1
+        self._held = True
         if (nb != self._nb or memcmp(bpx, self._bpx, nb * sizeof(double)) != 0
                 or memcmp(bqty, self._bqty, nb * sizeof(double)) != 0):
             memcpy(self._bpx, bpx, nb * sizeof(double))
@@ -104,14 +124,21 @@ cdef class TopState:
 
     @cython.boundscheck(True)
     @cython.wraparound(True)
-    def accept(self, source):
-        """Check ``source``'s levels and keep them; ``""``, or what is wrong (state unchanged)."""
+    def accept(self, source, seq=-1):
+        """Check ``source``'s levels and keep them with their sequence position ``seq``; ``""``, or what is
+        wrong (state unchanged)."""
         cdef TopExtractor ext
         cdef Py_ssize_t nb, na, i
         cdef double* tmp
+        cdef str problem
+        if not isinstance(seq, int):
+            raise TypeError(f"seq must be an int, not {type(seq).__name__}")
         if type(source) is TopExtractor:
             ext = <TopExtractor>source
-            return self._take(ext.bid_px, ext.bid_qty, ext.n_bids, ext.ask_px, ext.ask_qty, ext.n_asks)
+            problem = self._take(ext.bid_px, ext.bid_qty, ext.n_bids, ext.ask_px, ext.ask_qty, ext.n_asks)
+            if not problem:
+                self._set_seq(seq)
+            return problem
         bids = tuple(source.bids)
         asks = tuple(source.asks)
         nb = len(bids)
@@ -126,15 +153,31 @@ cdef class TopState:
             for i in range(na):
                 tmp[2 * nb + i] = asks[i][0]
                 tmp[2 * nb + na + i] = asks[i][1]
-            return self._take(tmp, tmp + nb, nb, tmp + 2 * nb, tmp + 2 * nb + na, na)
+            problem = self._take(tmp, tmp + nb, nb, tmp + 2 * nb, tmp + 2 * nb + na, na)
         finally:
             PyMem_Free(tmp)
+        if not problem:
+            self._set_seq(seq)
+        return problem
 
     def clear(self):
-        """Forget the levels (both sides empty)."""
+        """Forget the levels (both sides empty) and their sequence position."""
         self._nb = self._na = 0
         self._bids_cache = ()
         self._asks_cache = ()
+        self._held = False
+        self._seq = -1
+        self._seq_obj = -1
+
+    @property
+    def held(self):
+        """True when a top was accepted since construction or the last :meth:`clear`."""
+        return self._held
+
+    @property
+    def seq(self):
+        """Sequence position of the held top (``accept``'s ``seq``; -1 when none)."""
+        return self._seq_obj
 
     @property
     def bids(self):
@@ -205,6 +248,17 @@ cdef Py_ssize_t _rfind(const char* buf, Py_ssize_t n, Py_ssize_t start, const ch
     return -1
 
 
+@cython.final
+cdef class _Bound:
+    """What :meth:`TopReader.take` does with the frames of one bound key."""
+    cdef TopState state
+    cdef object item
+
+    def __cinit__(self, TopState state not None, item):
+        self.state = state
+        self.item = item
+
+
 @cython.auto_pickle(False)
 cdef class TopReader:
     """Routing key, sequence number and top N in one call (see :class:`dragonfly._core.topn_py.TopReader`)."""
@@ -220,6 +274,8 @@ cdef class TopReader:
     cdef public object seq
     cdef public object top
     cdef bytes _key_bytes  # the last key as it was in the frame: a frame of the same stream reuses key and extractor
+    cdef dict _bound  # key -> _Bound (TopReader.bind)
+    cdef _Bound _slot  # the last key's, or None
 
     def __init__(self, str bids_path, str asks_path, depth, *, str seq_key, str route_head="", str route_tail="",
                  str route_needle="", bint seq_quoted=False):
@@ -239,6 +295,8 @@ cdef class TopReader:
         self.seq = -1
         self.top = None
         self._key_bytes = b""
+        self._bound = {}
+        self._slot = None
 
     cdef object _route(self, const char* buf, Py_ssize_t n):
         cdef Py_ssize_t j, k, i, m
@@ -297,26 +355,46 @@ cdef class TopReader:
             v = v * 10 + (buf[i] - 48)
         return v
 
+    cdef int _buffer(self, frame, const char** buf, Py_ssize_t* n) except -1:
+        """Point ``buf``/``n`` at the frame's UTF-8 bytes: 1, or 0 when it is not text or bytes (or has a
+        lone surrogate: the general path reports it)."""
+        if type(frame) is bytes:
+            buf[0] = PyBytes_AS_STRING(frame)
+            n[0] = PyBytes_GET_SIZE(frame)
+            return 1
+        if type(frame) is str:
+            if PyUnicode_IS_COMPACT_ASCII(frame):
+                buf[0] = <const char*>PyUnicode_DATA(frame)
+                n[0] = PyUnicode_GET_LENGTH(frame)
+                return 1
+            try:
+                buf[0] = PyUnicode_AsUTF8AndSize(frame, n)
+            except UnicodeEncodeError:
+                return 0
+            return 1
+        return 0
+
+    cdef TopExtractor _select(self, str key):
+        """Make ``key`` the current stream (its extractor, made on first sight, and its bound slot)."""
+        if key is self.key and self.top is not None:
+            return <TopExtractor>self.top
+        found = self._extractors.get(key)
+        if found is None:
+            found = self._extractors[key] = _TopExtractor(*self._paths)
+        self._key_bytes = key.encode()
+        self.key = key
+        self.top = found
+        self._slot = self._bound.get(key)
+        return <TopExtractor>found
+
     def read(self, frame):
         """Route ``frame`` and update its key's extractor; the key, or None when the frame is not in the
         compact spelling (see :meth:`dragonfly._core.topn_py.TopReader.read`)."""
-        cdef const char* buf
-        cdef Py_ssize_t n
+        cdef const char* buf = NULL
+        cdef Py_ssize_t n = 0
         cdef long long seq
         cdef TopExtractor ext
-        if type(frame) is bytes:
-            buf = PyBytes_AS_STRING(frame)
-            n = PyBytes_GET_SIZE(frame)
-        elif type(frame) is str:
-            if PyUnicode_IS_COMPACT_ASCII(frame):
-                buf = <const char*>PyUnicode_DATA(frame)
-                n = PyUnicode_GET_LENGTH(frame)
-            else:
-                try:
-                    buf = PyUnicode_AsUTF8AndSize(frame, &n)
-                except UnicodeEncodeError:  # a lone surrogate: the general path reports it
-                    return None
-        else:
+        if not self._buffer(frame, &buf, &n):
             return None
         key = self._route(buf, n)
         if key is None:
@@ -324,22 +402,56 @@ cdef class TopReader:
         seq = self._sequence(buf, n)
         if seq < 0:
             return None
-        if key is self.key and self.top is not None:
-            ext = <TopExtractor>self.top
-        else:
-            found = self._extractors.get(key)
-            if found is None:
-                found = self._extractors[key] = _TopExtractor(*self._paths)
-            ext = <TopExtractor>found
-            self._key_bytes = (<str>key).encode()
-            self.key = key
-            self.top = ext
+        ext = self._select(key)
         self.seq = seq
         try:
             ext.update_buffer(buf, n)
         except ExtractError:
             ext.update(frame)  # the same failure, raised with the frame for context
         return key
+
+    def bind(self, str key not None, TopState state not None, item):
+        """Let :meth:`take` accept the frames of ``key`` into ``state`` and answer ``item`` (see
+        :meth:`dragonfly._core.topn_py.TopReader.bind`)."""
+        slot = _Bound(state, item)
+        self._bound[key] = slot
+        if key == self.key:
+            self._slot = slot
+
+    def take(self, frame):
+        """The routine frame of a bound key in one call: the bound item when its top was accepted, else None
+        (see :meth:`dragonfly._core.topn_py.TopReader.take`)."""
+        cdef const char* buf = NULL
+        cdef Py_ssize_t n = 0
+        cdef long long seq
+        cdef TopExtractor ext
+        cdef TopState state
+        cdef _Bound slot
+        if not self._buffer(frame, &buf, &n):
+            return None
+        key = self._route(buf, n)
+        if key is None:
+            return None
+        seq = self._sequence(buf, n)
+        if seq < 0:
+            return None
+        ext = self._select(key)
+        self.seq = seq
+        slot = self._slot
+        if slot is None:
+            return None
+        state = slot.state
+        if not state._held or seq < state._seq:
+            return None  # the first top, or an older frame: the general path
+        try:
+            ext.update_buffer(buf, n)
+        except ExtractError:
+            return None  # the general path reads it again and reports it
+        if state._take(ext.bid_px, ext.bid_qty, ext.n_bids, ext.ask_px, ext.ask_qty, ext.n_asks):
+            return None  # not a sound top (state unchanged): the general path finds the same and resyncs
+        state._seq = seq
+        state._seq_obj = self.seq
+        return slot.item
 
     def __repr__(self):
         return f"<TopReader {len(self._extractors)} keys, last {self.key!r}>"

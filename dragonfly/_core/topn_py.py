@@ -14,12 +14,19 @@ the sequence number and the top N (the extractor of that key, updated). It handl
 spelling the venues send (a fixed head before the key, or a fixed tail after it; the sequence
 number at the first occurrence of its key) and answers None for anything else, where the adapter
 takes its general path (which reads any valid spelling the same way).
+
+:meth:`TopReader.take` goes one step further for the routine frame of a LIVE instrument: a stream
+bound to a :class:`TopState` (:meth:`TopReader.bind`, the keeper's) whose held top is not newer than
+the frame gets the frame's top accepted straight into it, with the frame's sequence number, in the
+same call; it answers the bound item (the driver's mark for the aggregator), or None for everything
+else, which the caller then hands to its general path unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..errors import ExtractError
 from .extract_py import TopExtractor, _same
 from .merge_py import check_top
 
@@ -40,14 +47,16 @@ class TopState:
         Tops accepted since construction.
     """
 
-    __slots__ = ("_asks", "_bids", "accepted")
+    __slots__ = ("_asks", "_bids", "_held", "_seq", "accepted")
 
     def __init__(self) -> None:
         self._bids: tuple[tuple[float, float], ...] = ()
         self._asks: tuple[tuple[float, float], ...] = ()
+        self._held = False
+        self._seq = -1
         self.accepted = 0
 
-    def accept(self, source: Any) -> str:
+    def accept(self, source: Any, seq: int = -1) -> str:
         """Check ``source``'s levels (its ``bids`` and ``asks``, best first) and keep them.
 
         Parameters
@@ -55,6 +64,9 @@ class TopState:
         source : TopExtractor
             Read right after a successful ``update`` (any object with ``bids`` and ``asks``
             sequences of ``(price, qty, ...)`` numbers is accepted; they are kept as float pairs).
+        seq : int
+            The top's sequence position (:attr:`seq` once accepted; :meth:`TopReader.take` accepts
+            only frames not older than it).
 
         Returns
         -------
@@ -65,24 +77,44 @@ class TopState:
         Raises
         ------
         TypeError, IndexError
-            A level that is not a sequence of at least two numbers (text is not a number here).
+            A level that is not a sequence of at least two numbers (text is not a number here), or
+            ``seq`` not an int.
         """
+        if not isinstance(seq, int):
+            raise TypeError(f"seq must be an int, not {type(seq).__name__}")
         bids = _levels(source.bids)
         asks = _levels(source.asks)
         problem = check_top(bids, asks)
         if problem:
             return problem
+        self._keep(bids, asks, seq)
+        return ""
+
+    def _keep(self, bids: tuple[tuple[float, float], ...], asks: tuple[tuple[float, float], ...], seq: int) -> None:
         self.accepted += 1
+        self._held = True
+        self._seq = seq
         if not _same(bids, self._bids):  # unchanged: the same tuples (readers compare by identity)
             self._bids = bids
         if not _same(asks, self._asks):
             self._asks = asks
-        return ""
 
     def clear(self) -> None:
-        """Forget the levels (both sides empty)."""
+        """Forget the levels (both sides empty) and their sequence position."""
         self._bids = ()
         self._asks = ()
+        self._held = False
+        self._seq = -1
+
+    @property
+    def held(self) -> bool:
+        """True when a top was accepted since construction or the last :meth:`clear`."""
+        return self._held
+
+    @property
+    def seq(self) -> int:
+        """Sequence position of the held top (``accept``'s ``seq``; -1 when none)."""
+        return self._seq
 
     @property
     def bids(self) -> tuple[tuple[float, float], ...]:
@@ -144,7 +176,9 @@ class TopReader:
         extractor with its previous levels.
     """
 
-    __slots__ = ("_extractors", "_paths", "_seq", "_quoted", "_head", "_tail", "_needle", "key", "seq", "top")
+    __slots__ = (
+        "_extractors", "_paths", "_seq", "_quoted", "_head", "_tail", "_needle", "_bound", "key", "seq", "top"
+    )
 
     def __init__(
         self,
@@ -170,6 +204,7 @@ class TopReader:
         self._head = route_head.encode()
         self._tail = route_tail.encode()
         self._needle = route_needle.encode()
+        self._bound: dict[str, tuple[TopState, Any]] = {}
         self.key = ""
         self.seq = -1
         self.top: TopExtractor | None = None
@@ -204,14 +239,84 @@ class TopReader:
         seq = self._sequence(data)
         if seq < 0:
             return None
+        ext = self._select(key, seq)
+        ext.update(frame)
+        return key
+
+    def bind(self, key: str, state: TopState, item: Any) -> None:
+        """Let :meth:`take` accept the frames of stream ``key`` into ``state`` and answer ``item``.
+
+        Parameters
+        ----------
+        key : str
+            A routing key (binding it again replaces the binding).
+        state : TopState
+            Where its tops go; :meth:`take` leaves a frame to the caller unless ``state`` holds a top
+            whose sequence position is not newer than the frame's.
+        item : object
+            What :meth:`take` answers for an accepted frame of ``key``.
+        """
+        if not isinstance(key, str):
+            raise TypeError("key must be a str")
+        if not isinstance(state, TopState):
+            raise TypeError("state must be a TopState")
+        self._bound[key] = (state, item)
+
+    def take(self, frame: str | bytes) -> Any:
+        """A routine frame of a bound stream in one call: route it and read its sequence number as
+        :meth:`read` does; when its key is bound (:meth:`bind`) to a state that holds a top not newer than
+        the frame, update the key's extractor and accept its top into the state with the frame's sequence
+        number.
+
+        Returns
+        -------
+        object or None
+            The bound item when the top was accepted; else None and the bound state is unchanged (the
+            key's extractor may have read the frame; :attr:`key` and :attr:`seq` are set once the frame is
+            routed, as by :meth:`read`): the frame is not in the compact spelling, its key is not bound,
+            the state holds no top or a newer one, or the levels are malformed or not a sound top. The
+            caller then takes its general path with the frame, which finds the same.
+        """
+        if type(frame) is str:
+            try:
+                data = frame.encode()
+            except UnicodeEncodeError:
+                return None
+        elif type(frame) is bytes:
+            data = frame
+        else:
+            return None
+        key = self._route(data)
+        if key is None:
+            return None
+        seq = self._sequence(data)
+        if seq < 0:
+            return None
+        ext = self._select(key, seq)
+        bound = self._bound.get(key)
+        if bound is None:
+            return None
+        state, item = bound
+        if not state._held or seq < state._seq:
+            return None  # the first top, or an older frame: the general path
+        try:
+            ext.update(frame)
+        except ExtractError:
+            return None  # the general path reads it again and reports it
+        bids, asks = ext.bids, ext.asks
+        if check_top(bids, asks):
+            return None  # not a sound top (state unchanged): the general path finds the same and resyncs
+        state._keep(bids, asks, seq)
+        return item
+
+    def _select(self, key: str, seq: int) -> TopExtractor:
         self.key = key
         self.seq = seq
         ext = self._extractors.get(key)
         if ext is None:
             ext = self._extractors[key] = TopExtractor(*self._paths)
         self.top = ext
-        ext.update(frame)
-        return key
+        return ext
 
     def _route(self, data: bytes) -> str | None:
         if self._head:

@@ -10,6 +10,14 @@ timer on transports whose session proves liveness. Connection events become
 keeper states: a drop makes every instrument of the connection STALE, a
 (re)connect SYNCING until its snapshot.
 
+A top-N feed whose adapter has a core reader (:meth:`~dragonfly.venues.base.TopNAdapter.claim_reader`)
+takes a shorter way for the routine frame of a LIVE instrument: one core call
+(:meth:`~dragonfly._core.topn.TopReader.take`) routes it, checks its sequence number against the
+keeper's, reads and checks its top and keeps it in the keeper's core top; the driver then counts it as
+the keeper would and marks the instrument for the aggregator. Every other frame (the first top, an
+older one, a malformed or crossed one, another spelling, control messages) goes the general way above,
+which leaves the same state, counters and logs.
+
 Every feed, whatever its venue or protocol, is a :class:`FeedDriver` and
 satisfies :class:`Feed`: ``start()``/``stop()``/``run()``, ``health()`` and one
 typed stats object (:class:`FeedStats`, with the client's and every keeper's
@@ -234,6 +242,21 @@ class FeedDriver(FeedTask):
             self.keepers[k.symbol] = k
         self.stats = FeedStats(client=client.stats, instruments={k.instrument: k.stats for k in keepers})
         self._pending = {k.symbol: _Pending(self, k) for k in keepers}
+        # the core's one-call path for a routine top-N frame (see on_frame): the adapter's reader accepts
+        # the frames of a LIVE instrument straight into its keeper's top and answers its _Pending
+        self._take: Any = None
+        self._reader: Any = None
+        self._seq_ts_ns = 0
+        claim = getattr(adapter, "claim_reader", None)
+        reader = claim(self) if claim is not None and adapter.snapshot_source == SnapshotSource.STREAM else None
+        if reader is not None:
+            for k in keepers:
+                top = k.reader_top
+                if top is not None:
+                    reader.bind(k.symbol, top, self._pending[k.symbol])
+                    self._take = reader.take
+            self._reader = reader
+            self._seq_ts_ns = int(adapter.seq_ts_ns)
         self.http = http
         self._own_http = False
         self.limiter = limiter or SnapshotLimiter()
@@ -319,6 +342,27 @@ class FeedDriver(FeedTask):
         stats.frames += 1
         if not receive_ns:
             receive_ns = time.time_ns()
+        take = self._take
+        if take is not None:
+            pending = take(frame)
+            if pending is not None:
+                # a routine top of a LIVE instrument, newer than its last and sound, accepted by the core
+                # into the keeper's top (TopReader.take): the rest of what BookKeeper.on_snapshot does then
+                k = pending.keeper
+                k.last = seq = self._reader.seq
+                k.stats.snapshots += 1
+                if self._seq_ts_ns:
+                    ts = seq * self._seq_ts_ns
+                    if ts:
+                        k.exchange_ts_ns = ts
+                lazy = self._publish_lazy
+                if lazy is not None:  # the usual outcome: mark the instrument, latest wins
+                    pending.receive_ns = receive_ns
+                    lazy(pending)
+                else:
+                    self._handle(k, CHANGED, receive_ns)
+                return
+            # anything else (first top, older, malformed, crossed, other messages): the general path
         try:
             events = self.adapter.parse(frame)
         except FrameError as exc:

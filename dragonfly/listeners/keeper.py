@@ -47,7 +47,7 @@ from .._core.topn import TopState
 from ..errors import InvalidLevelError
 from ..model import BookUpdate, Side, VenueStatus
 from .events import Delta, DocSide, Snapshot, TopSnapshot
-from .rules import SequenceRule, Verdict
+from .rules import Monotonic, SequenceRule, Verdict
 
 __all__ = ("BookKeeper", "Fault", "KeeperStats", "Step")
 
@@ -266,6 +266,21 @@ class BookKeeper:
         """Deltas waiting for the snapshot."""
         return len(self._buffer)
 
+    @property
+    def reader_top(self) -> TopState | None:
+        """The core top a :class:`~dragonfly._core.topn.TopReader` may accept this instrument's routine
+        frames into (:meth:`~dragonfly._core.topn.TopReader.bind`), or None when the keeper is not a top-N
+        keeper under a :class:`~dragonfly.listeners.rules.Monotonic` rule without checksum.
+
+        It holds a top exactly while the instrument is LIVE, and its ``seq`` is then :attr:`last`; the reader
+        accepts a frame only when it is not older than that and its top is sound. The caller then does the
+        rest of what :meth:`on_snapshot` does with such a snapshot: ``last`` becomes the frame's sequence
+        number, ``stats.snapshots`` grows by one, a nonzero exchange time is kept; status and reason stay.
+        """
+        if self._top is None or type(self.rule) is not Monotonic or self.checksum_kind is not None:
+            return None
+        return self._top
+
     def top(self, depth: int | None = None) -> tuple[Side, Side]:
         """The top ``depth`` (default: :attr:`depth`) while LIVE, else empty sides."""
         if self.status is not _LIVE:
@@ -419,7 +434,7 @@ class BookKeeper:
         top = self._top
         assert top is not None
         try:
-            problem = top.accept(s.top if type(s) is TopSnapshot else s)
+            problem = top.accept(s.top if type(s) is TopSnapshot else s, s.last)
         except (TypeError, ValueError, IndexError) as exc:  # sides that are not (price, qty) numbers
             return self._fault(Fault.INVALID, f"snapshot: {type(exc).__name__}: {exc}")
         if problem:

@@ -216,7 +216,14 @@ class TopNAdapter(VenueAdapter):
     """Base of a top-N snapshot feed: every frame is the whole top N (no book, snapshots on the
     stream, each newer than the last), its levels read straight from the frame by one core
     :class:`~dragonfly._core.extract.TopExtractor` per stream (:meth:`_top`), under the paths
-    ``bids_path`` and ``asks_path``."""
+    ``bids_path`` and ``asks_path``.
+
+    With a ``reader_spec``, a frame the core reader takes (:meth:`_read`) is exactly one
+    :class:`~dragonfly.listeners.events.TopSnapshot` of the stream's key, its sequence number as
+    ``last`` and ``last * seq_ts_ns`` as its exchange time: ``parse`` must answer ``(self._read(frame),)``
+    for such a frame. The driver relies on it: for a LIVE instrument it lets the reader accept such frames
+    straight into the keeper's top (:meth:`~dragonfly._core.topn.TopReader.take`) without ``parse``.
+    """
 
     full_book = False
     snapshot_source = "stream"
@@ -227,6 +234,9 @@ class TopNAdapter(VenueAdapter):
     #: ``seq_key`` and ``route_head``, or ``route_tail`` and ``route_needle``): :meth:`_read` routes
     #: such frames, reads their sequence number and levels in one core call. None: no fast path.
     reader_spec: ClassVar[dict[str, Any] | None] = None
+    #: Exchange time in ns per unit of the sequence number (Bitstamp's microtimestamp: 1000); 0: the
+    #: frames the reader takes carry no exchange time.
+    seq_ts_ns: ClassVar[int] = 0
 
     def __init__(self, config: Any, *, depth: int) -> None:
         super().__init__(config, depth=depth)
@@ -234,7 +244,18 @@ class TopNAdapter(VenueAdapter):
         self._extractors: dict[str, TopExtractor] = {}
         spec = self.reader_spec
         self._reader = TopReader(self.bids_path, self.asks_path, self.depth, **spec) if spec else None
+        self._reader_owner: object = None
         self._snaps: dict[str, TopSnapshot] = {}  # one per stream, refilled by each of its frames
+
+    def claim_reader(self, owner: object) -> TopReader | None:
+        """The core reader of the venue's compact spelling, for the one driver that binds its keepers to it
+        (:meth:`~dragonfly._core.topn.TopReader.bind`): the first ``owner`` gets it (again on every call),
+        any other None, as does an adapter without a ``reader_spec``."""
+        if self._reader is None:
+            return None
+        if self._reader_owner is None:
+            self._reader_owner = owner
+        return self._reader if self._reader_owner is owner else None
 
     def _read(self, frame: str | bytes) -> TopSnapshot | None:
         """The frame's snapshot when the core reader takes it (the compact spelling), else None (then
@@ -253,7 +274,8 @@ class TopNAdapter(VenueAdapter):
         snap = self._snaps.get(key)
         if snap is None or snap.top is not r.top:
             snap = self._snaps[key] = TopSnapshot(symbol=key, top=r.top)
-        snap.last = r.seq
+        snap.last = seq = r.seq
+        snap.exchange_ts_ns = seq * self.seq_ts_ns
         return snap
 
     def _top(self, key: str, frame: str | bytes) -> TopExtractor:

@@ -80,6 +80,37 @@ def test_queue_mixes_eager_and_lazy_items_of_a_key() -> None:
     assert q.drain() == {("x", "I"): "lazy"}
 
 
+def test_a_lazy_published_again_while_waiting_is_counted_and_queued_again_once_replaced() -> None:
+    q: KeyedQueue[tuple[str, str], object] = KeyedQueue(key)  # type: ignore[arg-type]
+    lazy, other = Counted("x", "I", "lazy"), Counted("x", "I", "other")
+    q.publish_lazy(lazy)
+    q.publish_lazy(lazy)  # still waiting: only counted
+    assert (len(q), q.published, q.conflated) == (1, 2, 1)
+    q.publish(Item("x", "I"))  # an eager item replaces it ...
+    q.publish_lazy(lazy)  # ... so publishing it again queues it again
+    assert q.drain() == {("x", "I"): "lazy"} and (q.published, q.conflated) == (4, 3)
+    q.publish_lazy(lazy)  # drained: queued again, as a new key
+    q.publish_lazy(other)  # another Lazy of the key replaces it ...
+    q.publish_lazy(lazy)  # ... and it comes back
+    assert q.drain() == {("x", "I"): "lazy"} and other.calls == 0 and (q.published, q.conflated) == (7, 5)
+    q.publish_lazy(lazy)
+    q.close()
+    q.publish_lazy(lazy)  # closed: nothing counted, what waits is still delivered
+    assert q.published == 8 and q.drain() == {("x", "I"): "lazy"}
+
+
+def test_a_lazy_dropped_at_the_bound_is_not_taken_for_waiting() -> None:
+    q: KeyedQueue[tuple[str, str], object] = KeyedQueue(key, max_keys=1)  # type: ignore[arg-type]
+    a, b = Counted("a", "I", "A"), Counted("b", "I", "B")
+    q.publish_lazy(a)
+    q.publish_lazy(b)  # over the bound: dropped
+    q.publish_lazy(b)  # still not waiting: dropped again, not counted as published
+    assert (len(q), q.published, q.dropped) == (1, 1, 2)
+    assert q.drain() == {("a", "I"): "A"}
+    q.publish_lazy(b)
+    assert q.drain() == {("b", "I"): "B"} and q.published == 2
+
+
 def test_feed_builds_one_update_per_drain_from_the_newest_frame() -> None:
     q: KeyedQueue[tuple[str, str], BookUpdate] = KeyedQueue(key)
     feed = feed_into(q)

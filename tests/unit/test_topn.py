@@ -7,6 +7,7 @@ previous levels on a refusal, and give the same levels as the extractor it reads
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
 import pytest
 from conftest import core_module
@@ -246,3 +247,95 @@ def test_reader_streams_alternate(topn: ModuleType, extract: ModuleType) -> None
     assert (r.key, r.seq) == ("zz", 200) and r.top.bids == ()
     assert r.read(head_frame("zz", "201")) == "zz" and r.top.bids == ((1.5, 2.0), (1.4, 1.0))
     assert r.read(head_frame("b", "202")) == "b" and r.top is seen["b"]
+
+
+# -- TopState's sequence position, TopReader.bind/take ---------------------------------------------
+
+
+def test_state_keeps_the_sequence_of_its_top(topn: ModuleType, extract: ModuleType) -> None:
+    ext = extract.TopExtractor("data.bids", "data.asks", 2)
+    state = topn.TopState()
+    assert (state.held, state.seq) == (False, -1)
+    ext.update(_frame(*GOOD))
+    assert state.accept(ext, 160) == "" and (state.held, state.seq) == (True, 160)
+    ext.update(_frame([("11", "1")], [("10", "1")]))
+    assert state.accept(ext, 170) and (state.held, state.seq) == (True, 160)  # refused: unchanged
+    assert state.accept(topn.TopState()) == "" and (state.held, state.seq, state.bids) == (True, -1, ())  # empty top
+    state.accept(ext.__class__("data.bids", "data.asks", 2), 2**70)  # beyond 64 bits: kept as given
+    assert state.seq == 2**70
+    state.clear()
+    assert (state.held, state.seq, state.accepted) == (False, -1, 3)
+    with pytest.raises(TypeError):
+        state.accept(ext, "161")
+
+
+def _taken(r: object, state: object) -> tuple[object, ...]:
+    return (state.held, state.seq, state.accepted, state.bids, state.asks)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("spec, make", [(HEAD, head_frame), (TAIL, tail_frame)])
+def test_take_accepts_a_routine_frame_of_a_bound_stream(topn: ModuleType, spec: dict[str, object], make: Any) -> None:
+    quote = '"' if spec is TAIL else ""
+    r = reader(topn, spec)
+    key = "eth@depth" if spec is HEAD else "order_book_ethbtc"
+    state, item = topn.TopState(), object()
+    r.bind(key, state, item)
+    assert r.take(make(key, f"{quote}160{quote}")) is None  # no top held yet: the caller's first snapshot
+    assert _taken(r, state) == (False, -1, 0, (), ()) and (r.key, r.seq) == (key, 160)
+    assert state.accept(r.top if r.read(make(key, f"{quote}160{quote}")) else None, 160) == ""  # the general path
+    for accepted, seq in enumerate((161, 161, 175), start=2):  # newer or equal: accepted
+        assert r.take(make(key, f"{quote}{seq}{quote}")) is item
+        assert _taken(r, state) == (True, seq, accepted, ((1.5, 2.0), (1.4, 1.0)), ((1.6, 3.0),))
+        assert (r.key, r.seq) == (key, seq)
+    assert r.take((make(key, f"{quote}176{quote}")).encode()) is item and state.seq == 176  # bytes alike
+
+
+def test_take_leaves_everything_else_to_the_caller(topn: ModuleType) -> None:
+    r = reader(topn, HEAD)
+    state, item = topn.TopState(), "item"
+    r.bind("a", state, item)
+    r.read(head_frame("a", "100"))
+    state.accept(r.top, 100)
+    before = _taken(r, state)
+    for frame in (
+        head_frame("a", "99"),  # older
+        head_frame("b", "101"),  # not bound
+        head_frame("a", "101").replace('["1.4","1"]', '["1.4","x"]'),  # malformed levels: no exception
+        head_frame("a", "101").replace('["1.6","3"]', '["1.45","3"]'),  # crossed
+        head_frame("a", "101").replace('["1.4","1"]', '["1.7","1"]'),  # bids not best first
+        head_frame("a", "1234567890123456789"),  # 19 digits: the general path
+        head_frame("a", "101").replace('{"stream"', '{ "stream"'),  # not the compact spelling
+        12,
+    ):
+        assert r.take(frame) is None
+        assert _taken(r, state) == before
+    assert r.take(head_frame("a", "101")) == "item" and state.seq == 101
+    state.clear()
+    assert r.take(head_frame("a", "102")) is None and (state.held, state.accepted) == (False, 2)
+
+
+def test_take_after_a_top_beyond_64_bits_or_below_zero(topn: ModuleType) -> None:
+    r = reader(topn, HEAD)
+    state = topn.TopState()
+    r.bind("a", state, 1)
+    r.read(head_frame("a", "5"))
+    state.accept(r.top, 2**64)  # a sequence the reader cannot read: every frame is older
+    assert r.take(head_frame("a", "999999999999999999")) is None and state.seq == 2**64
+    state.accept(r.top, -7)  # no position: any frame is newer
+    assert r.take(head_frame("a", "0")) == 1 and state.seq == 0
+
+
+def test_bind_replaces_and_checks(topn: ModuleType) -> None:
+    r = reader(topn, HEAD)
+    first, second = topn.TopState(), topn.TopState()
+    r.read(head_frame("a", "1"))
+    first.accept(r.top, 1)
+    second.accept(r.top, 1)
+    r.bind("a", first, "first")
+    assert r.take(head_frame("a", "2")) == "first"
+    r.bind("a", second, "second")  # the current stream's binding is replaced at once
+    assert r.take(head_frame("a", "3")) == "second" and (first.seq, second.seq) == (2, 3)
+    with pytest.raises(TypeError):
+        r.bind("a", object(), "x")
+    with pytest.raises(TypeError):
+        r.bind(None, first, "x")

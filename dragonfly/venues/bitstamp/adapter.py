@@ -109,6 +109,7 @@ class BitstampAdapter(TopNAdapter):
     reader_spec: ClassVar[dict[str, Any] | None] = {
         "seq_key": "microtimestamp", "seq_quoted": True, "route_tail": _DATA_TAIL, "route_needle": _CHANNEL
     }
+    seq_ts_ns: ClassVar[int] = 1000  # the microtimestamp is the exchange time
 
     def symbol(self, instrument: Instrument) -> str:
         return "order_book_" + _pair(instrument)
@@ -122,7 +123,6 @@ class BitstampAdapter(TopNAdapter):
     def parse(self, frame: str | bytes) -> Sequence[Event]:
         snap = self._read(frame)
         if snap is not None:
-            snap.exchange_ts_ns = snap.last * 1000
             return (snap,)
         key = route(frame)
         if key is None:
