@@ -186,6 +186,12 @@ cdef cptr _skip_plain_levels(cptr p, cptr e) noexcept:
     the returned position (a ``,``, the array's ``]``, anything else) is left to the caller, which validates
     it as after any value; so is everything from the first entry that is not plain.
 
+    The strings of an entry past the top N are validated as JSON strings, not as numbers: that is the
+    documented contract of both twins (``extract_py``: values skipped on the way are validated as JSON,
+    without being converted), and what makes the two agree on every input. A level that is never returned
+    cannot hand out a wrong number, and a frame whose structure is broken anywhere before the stop point
+    (truncated, a bad string, a missing bracket or comma) is still an ExtractError.
+
     The bytes needing attention are flagged 64 at a time, independently of where the entries are; the walk
     then takes the flags in order: each must be a quote where the shape puts one (the opening quote of a
     string right after ``[`` or ``,``, its closing quote at the next flag, since the bytes between are not
