@@ -374,6 +374,22 @@ cdef class TopReader:
             return 1
         return 0
 
+    cdef TopExtractor _locate(self, frame, const char** buf, Py_ssize_t* n, long long* seq):
+        """What :meth:`read` and :meth:`take` share: point ``buf``/``n`` at the frame, route it and read its
+        sequence number (``seq``, and :attr:`seq`); the key's extractor (now the current stream), or None
+        when the frame is not in the compact spelling."""
+        if not self._buffer(frame, buf, n):
+            return None
+        key = self._route(buf[0], n[0])
+        if key is None:
+            return None
+        seq[0] = self._sequence(buf[0], n[0])
+        if seq[0] < 0:
+            return None
+        ext = self._select(key)
+        self.seq = seq[0]
+        return ext
+
     cdef TopExtractor _select(self, str key):
         """Make ``key`` the current stream (its extractor, made on first sight, and its bound slot)."""
         if key is self.key and self.top is not None:
@@ -393,17 +409,10 @@ cdef class TopReader:
         cdef const char* buf = NULL
         cdef Py_ssize_t n = 0
         cdef long long seq
-        cdef TopExtractor ext
-        if not self._buffer(frame, &buf, &n):
+        cdef TopExtractor ext = self._locate(frame, &buf, &n, &seq)
+        if ext is None:
             return None
-        key = self._route(buf, n)
-        if key is None:
-            return None
-        seq = self._sequence(buf, n)
-        if seq < 0:
-            return None
-        ext = self._select(key)
-        self.seq = seq
+        key = self.key
         try:
             ext.update_buffer(buf, n)
         except ExtractError:
@@ -424,19 +433,11 @@ cdef class TopReader:
         cdef const char* buf = NULL
         cdef Py_ssize_t n = 0
         cdef long long seq
-        cdef TopExtractor ext
         cdef TopState state
         cdef _Bound slot
-        if not self._buffer(frame, &buf, &n):
+        cdef TopExtractor ext = self._locate(frame, &buf, &n, &seq)
+        if ext is None:
             return None
-        key = self._route(buf, n)
-        if key is None:
-            return None
-        seq = self._sequence(buf, n)
-        if seq < 0:
-            return None
-        ext = self._select(key)
-        self.seq = seq
         slot = self._slot
         if slot is None:
             return None

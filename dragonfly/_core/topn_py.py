@@ -224,24 +224,11 @@ class TopReader:
             The frame was routed (:attr:`key`, :attr:`seq` and :attr:`top` are set) but its levels are
             malformed; the extractor keeps its previous state.
         """
-        if type(frame) is str:
-            try:
-                data = frame.encode()
-            except UnicodeEncodeError:  # a lone surrogate: the general path reports it
-                return None
-        elif type(frame) is bytes:
-            data = frame
-        else:
+        found = self._locate(frame)
+        if found is None:
             return None
-        key = self._route(data)
-        if key is None:
-            return None
-        seq = self._sequence(data)
-        if seq < 0:
-            return None
-        ext = self._select(key, seq)
-        ext.update(frame)
-        return key
+        found[0].update(frame)
+        return self.key
 
     def bind(self, key: str, state: TopState, item: Any) -> None:
         """Let :meth:`take` accept the frames of stream ``key`` into ``state`` and answer ``item``.
@@ -277,6 +264,30 @@ class TopReader:
             the state holds no top or a newer one, or the levels are malformed or not a sound top. The
             caller then takes its general path with the frame, which finds the same.
         """
+        found = self._locate(frame)
+        if found is None:
+            return None
+        ext, seq = found
+        bound = self._bound.get(self.key)
+        if bound is None:
+            return None
+        state, item = bound
+        if not state._held or seq < state._seq:
+            return None  # the first top, or an older frame: the general path
+        try:
+            ext.update(frame)
+        except ExtractError:
+            return None  # the general path reads it again and reports it
+        bids, asks = ext.bids, ext.asks
+        if check_top(bids, asks):
+            return None  # not a sound top (state unchanged): the general path finds the same and resyncs
+        state._keep(bids, asks, seq)
+        return item
+
+    def _locate(self, frame: str | bytes) -> tuple[TopExtractor, int] | None:
+        """What :meth:`read` and :meth:`take` share: route the frame and read its sequence number; its
+        key's extractor (now the current stream) and the number, or None when the frame is not in the
+        compact spelling (or is a ``str`` with a lone surrogate: the general path reports it)."""
         if type(frame) is str:
             try:
                 data = frame.encode()
@@ -292,22 +303,7 @@ class TopReader:
         seq = self._sequence(data)
         if seq < 0:
             return None
-        ext = self._select(key, seq)
-        bound = self._bound.get(key)
-        if bound is None:
-            return None
-        state, item = bound
-        if not state._held or seq < state._seq:
-            return None  # the first top, or an older frame: the general path
-        try:
-            ext.update(frame)
-        except ExtractError:
-            return None  # the general path reads it again and reports it
-        bids, asks = ext.bids, ext.asks
-        if check_top(bids, asks):
-            return None  # not a sound top (state unchanged): the general path finds the same and resyncs
-        state._keep(bids, asks, seq)
-        return item
+        return self._select(key, seq), seq
 
     def _select(self, key: str, seq: int) -> TopExtractor:
         self.key = key
