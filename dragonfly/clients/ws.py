@@ -444,50 +444,29 @@ class WebSocketClient(Client):
         if ws is None:
             return
         sink = getattr(ws, "_sink", None)
-        if sink is not None:
-            await self._receive_sink(ws, sink, on_frame, on_first)
-            return
         stats = self.stats
         receive = ws.receive
-        first = True
+        first: Callable[[], None] | None = on_first
         as_bytes = self.config.text_as_bytes
-        while True:
+        # every frame without a sink; with one, only those aiohttp queued before the pump attached
+        while sink is None or sink.target._buffer:
             msg = await receive()
             t = msg.type
-            if t is _TEXT or t is _BINARY:
-                data = msg.data
-                if as_bytes and type(data) is str:  # an aiohttp that decodes text in any case
-                    data = data.encode()
-                stats.messages += 1
-                stats.bytes += len(data)
-                if first:
-                    first = False
-                    on_first()
-                on_frame(data)
-            else:  # CLOSE / CLOSING / CLOSED / ERROR
-                self._ended(ws, msg)
-                return
-
-    async def _receive_sink(
-        self, ws: Any, sink: Any, on_frame: Callable[[Any], object], on_first: Callable[[], None]
-    ) -> None:
-        first: Callable[[], None] | None = on_first
-        while sink.target._buffer:  # frames read before the pump started are in aiohttp's queue: those first
-            msg = await ws.receive()
-            t = msg.type
-            if t is not _TEXT and t is not _BINARY:
+            if t is not _TEXT and t is not _BINARY:  # CLOSE / CLOSING / CLOSED / ERROR
                 self._ended(ws, msg)
                 return
             data = msg.data
-            self.stats.messages += 1
-            self.stats.bytes += len(data)
+            if as_bytes and type(data) is str:  # an aiohttp that decodes text in any case
+                data = data.encode()
+            stats.messages += 1
+            stats.bytes += len(data)
             if first is not None:
                 first()
                 first = None
             on_frame(data)
         sink.client, sink.on_first, sink.on_frame = self, first, on_frame  # from now on, data comes by callback
         try:
-            msg = await ws.receive()  # what aiohttp handles itself (ping, pong, close), until the end
+            msg = await receive()  # what aiohttp handles itself (ping, pong, close), until the end
         finally:
             sink.on_frame = sink.on_first = None
         if msg.type is aiohttp.WSMsgType.ERROR and msg.data is _STOP:  # on_frame raised: reading stops
@@ -552,7 +531,8 @@ class WebSocketClient(Client):
         t = self.config.no_data_timeout_s
         if ws is None or ws.closed or t is None:
             return
-        now = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         seen = self.stats.messages
         if seen != self._rx_seen:  # data came since the last look (frames are counted, not timed, one by one)
             self._rx_seen = seen
@@ -564,7 +544,7 @@ class WebSocketClient(Client):
             log.debug("%s: no data for %.3g s; reconnecting", self.name, t)  # the drop is logged with this reason
             self._background(ws.close())
         else:
-            self._watchdog = asyncio.get_running_loop().call_at(due, self._check_watchdog)
+            self._watchdog = loop.call_at(due, self._check_watchdog)
 
 
 def websocket_client(
