@@ -51,6 +51,8 @@ from _timing import REPO, captures_dir, header, interleaved_cpu, require_compile
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _loads_loops import binance_loads, kraken_loads, okx_loads  # path (a)
+
 from dragonfly.sim.diff.recordings import read_cryptofeed
 
 TOP = 10
@@ -98,37 +100,6 @@ def binance_messages() -> tuple[str, list[str]]:
 # -- Kraken -----------------------------------------------------------------------------------------
 
 
-def kraken_loads(Book: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
-    loads = json.loads
-
-    def run() -> tuple[int, dict[str, Any]]:
-        books: dict[str, Any] = {}
-        ok = 0
-        for raw in msgs:
-            m = loads(raw)
-            pair = m[-1]
-            first = m[1]
-            if "as" in first or "bs" in first:
-                book = books[pair] = Book(max_depth=1000)
-                book.apply(first.get("bs", ()), first.get("as", ()))
-                book.top(TOP)
-                continue
-            book = books[pair]
-            if len(m) == 5:
-                second = m[2]
-                book.apply(second.get("b", ()), first.get("a", ()))
-                c = second.get("c")
-            else:
-                book.apply(first.get("b", ()), first.get("a", ()))
-                c = first.get("c")
-            book.top(TOP)
-            if c is not None:
-                ok += book.checksum("crc32_top10_digits") == int(c)
-        return ok, books
-
-    return run
-
-
 def kraken_doc(Book: Any, Doc: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
     def run() -> tuple[int, dict[str, Any]]:
         books: dict[str, Any] = {}
@@ -163,29 +134,6 @@ def kraken_doc(Book: Any, Doc: Any, msgs: list[str]) -> Callable[[], tuple[int, 
 # -- OKX --------------------------------------------------------------------------------------------
 
 
-def okx_loads(Book: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
-    loads = json.loads
-
-    def run() -> tuple[int, dict[str, Any]]:
-        books: dict[str, Any] = {}
-        ok = 0
-        for raw in msgs:
-            m = loads(raw)
-            inst = m["arg"]["instId"]
-            snapshot = m.get("action", "snapshot") == "snapshot"
-            for d in m["data"]:
-                if snapshot:
-                    book = books[inst] = Book(max_depth=400)
-                else:
-                    book = books[inst]
-                book.apply(d["bids"], d["asks"])
-                book.top(TOP)
-                ok += book.checksum("crc32_top25_interleaved") == int(d["checksum"])
-        return ok, books
-
-    return run
-
-
 def okx_doc(Book: Any, Doc: Any, msgs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
     def run() -> tuple[int, dict[str, Any]]:
         books: dict[str, Any] = {}
@@ -209,30 +157,6 @@ def okx_doc(Book: Any, Doc: Any, msgs: list[str]) -> Callable[[], tuple[int, dic
 
 
 # -- Binance ----------------------------------------------------------------------------------------
-
-
-def binance_loads(Book: Any, snapshot: str, diffs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
-    loads = json.loads
-
-    def run() -> tuple[int, dict[str, Any]]:
-        snap = loads(snapshot)
-        book = Book(max_depth=5000)
-        book.apply(snap["bids"], snap["asks"])
-        last = snap["lastUpdateId"]
-        n = 0
-        for raw in diffs:
-            m = loads(raw)["data"]
-            if m["u"] <= last:
-                continue
-            if n and m["U"] != last + 1:
-                raise AssertionError("gap")
-            book.apply(m["b"], m["a"])
-            last = m["u"]
-            book.top(TOP)
-            n += 1
-        return n, {"BTCUSDT": book}
-
-    return run
 
 
 def binance_doc(Book: Any, Doc: Any, snapshot: str, diffs: list[str]) -> Callable[[], tuple[int, dict[str, Any]]]:
