@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from .._core.wsframe import FrameSplitter
 from ..errors import ConfigError, VenueConnectionError
 from .base import Backoff, Client, Frame, summarize_error, url_with_host
 
@@ -38,77 +39,34 @@ log = logging.getLogger(__name__)
 _TEXT = aiohttp.WSMsgType.TEXT
 _BINARY = aiohttp.WSMsgType.BINARY
 
-_DataQueue: Any = None
 _FrameParser: Any = None
-try:  # aiohttp's own frame parser and message queue (not public API: used only when they look as expected)
-    from aiohttp._websocket.reader import WebSocketDataQueue as _DataQueue
+try:  # aiohttp's own frame parser (not public API: the splitter goes in front of it only when it looks as expected)
     from aiohttp._websocket.reader import WebSocketReader as _FrameParser
 except ImportError:  # pragma: no cover - another aiohttp layout: frames are read with ws.receive()
     pass
 
 
 class _Stop(Exception):
-    """The consumer's ``on_frame`` raised; its exception is on the sink (never shown to anyone)."""
+    """The consumer's ``on_frame`` raised; its exception is on the splitter (never shown to anyone)."""
 
 
 _STOP = _Stop()
 _STOP_MESSAGE = aiohttp.WSMessage(aiohttp.WSMsgType.ERROR, _STOP, None)
 
 
-if _DataQueue is not None:
-
-    class _Sink(_DataQueue):
-        """The queue aiohttp's frame parser writes to, in place of aiohttp's own (``target``, which
-        ``ws.receive()`` reads). While a pump is attached (``on_frame`` set), each data frame goes
-        straight to ``on_frame`` (no await, no queue per frame); everything else goes on to
-        ``target``: control frames (ping, pong, close), the end of the stream, protocol errors, and
-        data frames while no pump is attached (``frames()``, or before :meth:`Client.pump` starts)."""
-
-        def __init__(self, target: Any, loop: asyncio.AbstractEventLoop) -> None:
-            super().__init__(target._protocol, 2**16, loop=loop)
-            self.target = target
-            self.client: WebSocketClient | None = None  # set with on_frame
-            self.on_frame: Callable[[Any], object] | None = None
-            self.on_first: Callable[[], None] | None = None
-            self.error: BaseException | None = None
-
-        def feed_data(self, data: Any, size: int) -> None:
-            on_frame = self.on_frame
-            t = data[0]
-            if on_frame is None or (t is not _TEXT and t is not _BINARY):
-                self.target.feed_data(data, size)
-                return
-            stats = self.client.stats  # type: ignore[union-attr]
-            stats.messages += 1
-            stats.bytes += size
-            if self.on_first is not None:
-                first, self.on_first = self.on_first, None
-                first()
-            try:
-                on_frame(data[1])
-            except BaseException as exc:  # the consumer stopped reading: raised again by the pump
-                self.error = exc
-                self.on_frame = None
-                self.target.feed_data(_STOP_MESSAGE, 0)
-
-        def feed_eof(self) -> None:
-            self.target.feed_eof()
-
-        def set_exception(self, exc: BaseException, *args: Any) -> None:
-            self.target.set_exception(exc, *args)
-
-
 class _SinkResponse(aiohttp.ClientWebSocketResponse):
     """The WebSocket response of a client's own session: when aiohttp gives it its frame parser, it
-    builds the same parser on a :class:`_Sink` instead, so that :meth:`WebSocketClient.pump` gets
-    every data frame by callback. ``_sink`` stays None when aiohttp does not hand the parser over
+    puts a :class:`~dragonfly._core.wsframe.FrameSplitter` in front of it, so that
+    :meth:`WebSocketClient.pump` gets every plain data frame by callback, cut from the received bytes
+    in the core; aiohttp's parser gets everything else (ping, pong, close, fragments, errors) and every
+    frame while no pump is attached. ``_splitter`` stays None when aiohttp does not hand the parser over
     as expected (then frames are read with ``ws.receive()``, as they are with a shared session)."""
 
     _max_msg_size = 4 * 1024 * 1024
     _decode_text = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._sink: Any = None
+        self._splitter: FrameSplitter | None = None
         self._parser_obj: Any = None
         super().__init__(*args, **kwargs)
 
@@ -118,14 +76,8 @@ class _SinkResponse(aiohttp.ClientWebSocketResponse):
 
     @_parser.setter
     def _parser(self, parser: Any) -> None:
-        if parser is not None and _DataQueue is not None and self._sink is None and type(parser) is _FrameParser:
-            try:
-                sink = _Sink(self._reader, asyncio.get_running_loop())
-                parser = _FrameParser(sink, self._max_msg_size, compress=False, decode_text=self._decode_text)
-            except (TypeError, AttributeError):  # pragma: no cover - another aiohttp: keep its parser
-                pass
-            else:
-                self._sink = sink
+        if parser is not None and self._splitter is None and type(parser) is _FrameParser:
+            parser = self._splitter = FrameSplitter(parser, self._max_msg_size, self._decode_text)
         self._parser_obj = parser
 
 
@@ -370,7 +322,7 @@ class WebSocketClient(Client):
         url = await self._url()
         u = URL(url)
         self._host = f"{u.host}:{u.port}" if u.port else str(u.host)
-        if self._session is None:  # its own session: data frames come by callback (see _Sink)
+        if self._session is None:  # its own session: data frames come by callback (see _SinkResponse)
             self._session = aiohttp.ClientSession(
                 ws_response_class=_response_class(cfg.max_msg_size, not cfg.text_as_bytes)
             )
@@ -436,21 +388,40 @@ class WebSocketClient(Client):
                 return
 
     async def _receive_into(self, on_frame: Callable[[Any], object], on_first: Callable[[], None]) -> None:
-        """The :meth:`~Client.pump` path: data frames go to ``on_frame`` from aiohttp's frame parser as
-        it reads them (:class:`_Sink`), while this loop serves ``ws.receive()`` for what aiohttp handles
-        itself (ping, close, errors, the end). With a shared session (or another aiohttp), this loop
+        """The :meth:`~Client.pump` path: plain data frames go to ``on_frame`` from the
+        :class:`~dragonfly._core.wsframe.FrameSplitter` as the bytes arrive, while this loop serves
+        ``ws.receive()`` for what aiohttp's parser handles (ping, close, errors, the end, and every
+        frame once the splitter fell back). With a shared session (or another aiohttp), this loop
         reads every frame with ``ws.receive()`` instead."""
         ws = self._ws
         if ws is None:
             return
-        sink = getattr(ws, "_sink", None)
+        splitter: FrameSplitter | None = getattr(ws, "_splitter", None)
+        queue = ws._reader
         stats = self.stats
         receive = ws.receive
-        first: Callable[[], None] | None = on_first
+        first: Callable[[], object] | None = on_first
         as_bytes = self.config.text_as_bytes
-        # every frame without a sink; with one, only those aiohttp queued before the pump attached
-        while sink is None or sink.target._buffer:
-            msg = await receive()
+        while True:
+            if (
+                splitter is not None
+                and not splitter.fallback
+                and not queue._buffer  # frames aiohttp queued before the pump attached go first, in order
+                and getattr(queue, "_stalled_reader", None) is None
+            ):
+                # from now on, plain data frames come by callback
+                splitter.attach(on_frame, first, functools.partial(queue.feed_data, _STOP_MESSAGE, 0), stats)
+                try:
+                    msg = await receive()  # what aiohttp's parser handles, until the end
+                finally:
+                    first = splitter.on_first
+                    splitter.detach()
+                if msg.type is aiohttp.WSMsgType.ERROR and msg.data is _STOP:  # on_frame raised: reading stops
+                    error, splitter.error = splitter.error, None
+                    assert error is not None
+                    raise error
+            else:
+                msg = await receive()
             t = msg.type
             if t is not _TEXT and t is not _BINARY:  # CLOSE / CLOSING / CLOSED / ERROR
                 self._ended(ws, msg)
@@ -464,16 +435,6 @@ class WebSocketClient(Client):
                 first()
                 first = None
             on_frame(data)
-        sink.client, sink.on_first, sink.on_frame = self, first, on_frame  # from now on, data comes by callback
-        try:
-            msg = await receive()  # what aiohttp handles itself (ping, pong, close), until the end
-        finally:
-            sink.on_frame = sink.on_first = None
-        if msg.type is aiohttp.WSMsgType.ERROR and msg.data is _STOP:  # on_frame raised: reading stops
-            error, sink.error = sink.error, None
-            assert error is not None
-            raise error
-        self._ended(ws, msg)
 
     def _ended(self, ws: Any, msg: Any) -> None:
         """The connection's last message from ``ws.receive()``: CLOSE, CLOSING, CLOSED or ERROR."""

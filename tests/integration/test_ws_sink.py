@@ -1,6 +1,7 @@
 """The aiohttp client's callback delivery: with its own session, :meth:`WebSocketClient.pump` takes
-data frames from aiohttp's frame parser by callback (``dragonfly.clients.ws._Sink``), while
-``ws.receive()`` still serves what aiohttp handles itself. These tests pin what that path must keep:
+plain data frames by callback from the frame splitter in front of aiohttp's frame parser
+(``dragonfly._core.wsframe.FrameSplitter``, installed by ``dragonfly.clients.ws._SinkResponse``), while
+``ws.receive()`` still serves what aiohttp's parser handles. These tests pin what that path must keep:
 order (frames aiohttp queued before the pump attached come first), pings answered, protocol errors
 ending the connection with a reason, and the callback detached when the consumer stops. The whole
 layer-1 contract also runs on it (``test_client_contract``, transport ``ws``) and on the
@@ -89,8 +90,8 @@ async def test_own_session_delivers_by_callback_and_shared_session_by_receive(pe
 
             def on_frame(payload: Any, client: WebSocketClient = client, got: list[str] = got,
                          by_callback: list[bool] = by_callback) -> None:
-                sink = getattr(client._ws, "_sink", None)
-                by_callback.append(sink is not None and sink.on_frame is not None)
+                splitter = getattr(client._ws, "_splitter", None)
+                by_callback.append(splitter is not None and splitter.on_frame is not None)
                 got.append(payload)
                 if len(got) == 5:
                     done.set()
@@ -125,7 +126,7 @@ async def test_frames_queued_before_the_pump_attaches_come_first(peer: Peer) -> 
         async def _opened(self, ws: Any, transport: str = "") -> None:
             await super()._opened(ws, transport)
             for i in range(2):  # what the parser would have queued before the pump attached
-                ws._sink.target.feed_data(aiohttp.WSMessage(aiohttp.WSMsgType.TEXT, f"early{i}", None), 6)
+                ws._reader.feed_data(aiohttp.WSMessage(aiohttp.WSMsgType.TEXT, f"early{i}", None), 6)
             release.set()
 
     client = Early(peer.client().config)
@@ -172,8 +173,8 @@ async def test_pings_are_answered_while_frames_come_by_callback(peer: Peer) -> N
 
 
 async def test_a_protocol_error_ends_the_connection_with_its_reason(peer: Peer) -> None:
-    """A frame over ``max_msg_size``: aiohttp's parser fails, the error reaches ``ws.receive()``
-    through the sink, the pump ends that connection with an error reason (it does not hang)."""
+    """A frame over ``max_msg_size``: the splitter hands it to aiohttp's parser, which fails; the error
+    reaches ``ws.receive()``, the pump ends that connection with an error reason (it does not hang)."""
     await peer.start(sender(1))
     client = peer.client(max_msg_size=1)
     reasons: list[str] = []
@@ -193,14 +194,14 @@ async def test_on_frame_raising_detaches_the_callback(peer: Peer) -> None:
     done = asyncio.Event()
     await peer.start(sender(4, done))
     client = peer.client()
-    sinks: list[Any] = []
+    splitters: list[Any] = []
     got: list[str] = []
 
     class Stop(Exception):
         pass
 
     def on_frame(payload: Any) -> None:
-        sinks.append(client._ws._sink)  # type: ignore[union-attr]
+        splitters.append(client._ws._splitter)  # type: ignore[union-attr]
         got.append(payload)
         if len(got) == 2:
             raise Stop
@@ -209,7 +210,7 @@ async def test_on_frame_raising_detaches_the_callback(peer: Peer) -> None:
         await asyncio.wait_for(client.pump(on_frame), T)
     done.set()
     assert got == ["f0", "f1"]
-    assert sinks[0] is sinks[1] and sinks[0].on_frame is None and sinks[0].error is None
+    assert splitters[0] is splitters[1] and splitters[0].on_frame is None and splitters[0].error is None
     assert client.state is ClientState.IDLE
     await client.close()
 
@@ -287,3 +288,51 @@ def test_text_as_bytes_is_checked() -> None:
 
     with pytest.raises(TypeError, match="text_as_bytes"):
         WebSocketConfig.build(url="ws://127.0.0.1:1/", text_as_bytes="yes")  # type: ignore[arg-type]
+
+
+async def test_a_fragmented_message_mid_stream_is_read_in_order() -> None:
+    """A peer that fragments one message (RFC 6455 5.4) after plain frames: the splitter hands the
+    fragment and everything after it to aiohttp's parser, and the pump reads those with
+    ``ws.receive()``: the consumer gets every message once, in order."""
+    import base64
+    import hashlib
+
+    def frame(first: int, payload: bytes) -> bytes:
+        return bytes((first, len(payload))) + payload
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:"))
+        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        await reader.readexactly(2 + 4 + 2)  # the client's masked "go"
+        writer.write(frame(0x81, b"a") + frame(0x82, b"b")  # plain text, plain binary
+                     + frame(0x01, b"par") + frame(0x89, b"ping") + frame(0x80, b"tial")  # text in two fragments
+                     + frame(0x81, b"c"))
+        await writer.drain()
+        await reader.read()  # until the client closes
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Subscribing.build(url=f"ws://127.0.0.1:{port}/ws", name="peer", connect_timeout_s=T, heartbeat_s=None,
+                               no_data_timeout_s=None, backoff=Backoff(initial_s=0.001, max_s=0.002, max_retries=0))
+    got: list[Any] = []
+    fallback: list[bool] = []
+
+    def on_frame(payload: Any) -> None:
+        got.append(payload)
+        fallback.append(client._ws._splitter.fallback)  # type: ignore[union-attr]
+        if len(got) == 4:
+            asyncio.get_running_loop().create_task(client.close())
+
+    try:
+        await asyncio.wait_for(client.pump(on_frame), T)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert got == ["a", b"b", "partial", "c"]
+    assert fallback == [False, False, True, True]
+    assert client.stats.messages == 4 and client.stats.bytes == 10

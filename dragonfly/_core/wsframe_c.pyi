@@ -1,0 +1,27 @@
+from collections.abc import Callable
+from typing import Any
+
+class FrameSplitter:
+    delegate: Any
+    max_msg_size: int
+    decode_text: bool
+    on_frame: Callable[[Any], object] | None
+    on_first: Callable[[], object] | None
+    on_stop: Callable[[], object] | None
+    stats: Any
+    error: BaseException | None
+    def __init__(self, delegate: Any, max_msg_size: int, decode_text: bool) -> None: ...
+    @property
+    def fallback(self) -> bool: ...
+    @property
+    def buffered(self) -> int: ...
+    def attach(
+        self,
+        on_frame: Callable[[Any], object],
+        on_first: Callable[[], object] | None,
+        on_stop: Callable[[], object],
+        stats: Any,
+    ) -> None: ...
+    def detach(self) -> None: ...
+    def feed_eof(self) -> None: ...
+    def feed_data(self, data: Any) -> tuple[bool, bytes]: ...
