@@ -12,8 +12,9 @@ Method
 * **Bare aiohttp** (the baseline): one ``ws_connect`` per venue and ``await ws.receive()`` in a loop,
   nothing else: the transport's own cost on this machine.
 * **The dragonfly client alone** (layer 1): ``WebSocketClient.pump(on_frame)`` on both connections with an
-  ``on_frame`` that only counts. On its own aiohttp session the client takes data frames from aiohttp's
-  frame parser by callback (no await per frame); ``ws.receive()`` serves ping, close and errors.
+  ``on_frame`` that only counts. On its own aiohttp session the client's frame splitter (the core's
+  ``wsframe``, in front of aiohttp's frame parser) hands each plain data frame to the callback straight from
+  the received bytes; aiohttp's parser and ``ws.receive()`` serve ping, close and errors.
 * **The pipeline**: ``Pipeline(PipelineConfig(instrument="ethbtc", base_urls=<blaster>))``:
   WebSocket client -> feed driver -> venue adapter -> ``BookKeeper`` -> ``KeyedQueue`` ->
   ``BboAggregator`` (core merge) -> ``Broadcast`` -> one bot reading ``pipeline.stream()``:
@@ -259,7 +260,7 @@ async def run_bare(frames: int) -> dict[str, float]:
 
 async def run_client(frames: int) -> dict[str, float]:
     """Layer 1 alone: dragonfly's aiohttp ``WebSocketClient.pump(on_frame)`` with an ``on_frame`` that only
-    counts (the client takes the frames from aiohttp's frame parser by callback, no await per frame)."""
+    counts (the core's frame splitter hands each frame over from the received bytes, no await per frame)."""
     from dragonfly.clients.ws import WebSocketClient, WebSocketConfig
 
     blaster = _Blaster("throughput", frames, 1)
@@ -492,8 +493,8 @@ def main() -> None:
     views = statistics.median(r["views"] for r in pipe)
     print(f"ratio pipeline / bare aiohttp: {p_us / b_us:.2f}x (target <= 1.5x); pipeline minus bare: "
           f"{p_us - b_us:.2f} µs/frame; world views per round: {views:,.0f} of {2 * args.frames:,} frames")
-    print(f"ratio dragonfly client alone / bare aiohttp: {c_us / b_us:.2f}x (the client hands frames over by callback "
-          f"from aiohttp's parser; the pipeline's work past the client: {p_us - c_us:.2f} µs/frame)")
+    print(f"ratio dragonfly client alone / bare aiohttp: {c_us / b_us:.2f}x (the core's frame splitter hands each "
+          f"frame to the callback; the pipeline's work past the client: {p_us - c_us:.2f} µs/frame)")
     if picows:
         q_us = lines[4][2]
         print(f"ratio pipeline on picows / bare aiohttp: {q_us / b_us:.2f}x; / bare picows: {q_us / lines[3][2]:.2f}x")
