@@ -1,6 +1,13 @@
+# Stub of the compiled twin of dragonfly._core.wsframe_py: the same public API, the same types
+# (tests/unit/test_stubs.py checks both against the runtime module and the pure twin).
 from collections.abc import Callable
 from typing import Any
 
+from typing_extensions import disjoint_base
+
+__all__ = ("FrameSplitter",)
+
+@disjoint_base
 class FrameSplitter:
     delegate: Any
     max_msg_size: int

@@ -7,6 +7,7 @@ headers are read from the received bytes in place; a delivered payload is one ``
 slice (the whole chunk, unsliced, when nothing in it was delivered).
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint64_t
@@ -21,6 +22,7 @@ cdef enum:
     CONTROL = 2
 
 
+@cython.auto_pickle(False)  # it holds a connection's parser and callbacks: nothing to pickle
 cdef class FrameSplitter:
     cdef public object delegate
     cdef readonly Py_ssize_t max_msg_size
