@@ -163,7 +163,7 @@ class ClientStats:
     """Counters of one client (mutable, read them at any time)."""
 
     messages: int = 0  #: data payloads received
-    bytes: int = 0  #: payload bytes (characters for text frames) received
+    bytes: int = 0  #: payload bytes received (characters for a text frame a client reads decoded with ws.receive())
     sent: int = 0  #: payloads sent
     connects: int = 0  #: successful connections
     reconnects: int = 0  #: successful connections after the first
