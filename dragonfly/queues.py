@@ -63,11 +63,20 @@ class Lazy(Generic[T_co]):
     it returns the item as of then (the producer's latest state), or None when there is nothing to
     deliver. A producer publishes one Lazy to one queue only: materializing it may change the
     producer's state (what it last delivered).
+
+    Attributes
+    ----------
+    queued_in : KeyedQueue or None
+        The queue it waits in, set and cleared by that queue only: set when it is queued, cleared when
+        it is drained, replaced under its key by another item, or the queue is closed (None, or unset,
+        when it waits nowhere). While ``lazy.queued_in is q``, ``q.publish_lazy(lazy)`` does exactly
+        ``q.conflated += 1`` (latest wins: the Lazy waiting there builds the newest item anyway), so a
+        producer that holds the Lazy may do that count itself instead of the call (the core's
+        :class:`~dragonfly._core.topn.TopPath` does, in C). Anything else goes through ``publish_lazy``.
     """
 
-    # the dict of the KeyedQueue holding it, while it waits there: publishing it again is then a count
-    __slots__ = ("_waiting_in",)
-    _waiting_in: dict[Any, Any] | None
+    __slots__ = ("queued_in",)
+    queued_in: KeyedQueue[Any, Any] | None
 
     def materialize(self) -> T_co | None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -348,18 +357,14 @@ class KeyedQueue(Generic[K, T]):
         """Queue a :class:`Lazy` under the key of ``item`` (as :meth:`publish` would); it is
         materialized by :meth:`drain`. Publishing the same Lazy again before the drain only counts
         (it is still waiting). Never blocks."""
-        try:
-            if item._waiting_in is self._items and not self._closed:
-                self.conflated += 1  # latest wins: the Lazy waiting here builds the newest item anyway
-                return
-        except AttributeError:  # a Lazy whose __init__ did not set it: never queued yet
-            pass
+        if getattr(item, "queued_in", None) is self:  # unset: a Lazy whose __init__ did not set it, never queued
+            self.conflated += 1  # latest wins: the Lazy waiting here builds the newest item anyway
+            return
         if self._closed:
             return
-        items: dict[K, Any] = self._items
         self._lazy = True
         if self._put(self._key(item), item):  # type: ignore[arg-type]  # the Lazy has the attributes the key reads
-            item._waiting_in = items
+            item.queued_in = self
 
     def _put(self, k: K, item: Any) -> bool:
         """``item`` under ``k``, replacing a waiting one; False when dropped at the bound."""
@@ -367,7 +372,7 @@ class KeyedQueue(Generic[K, T]):
         old = items.get(k, _NONE)
         if old is not _NONE:  # not the first item since the last drain: any waiter was already woken
             if old is not item and isinstance(old, Lazy):
-                old._waiting_in = None  # replaced: publishing it again queues it again
+                old.queued_in = None  # replaced: publishing it again queues it again
             self.conflated += 1
             items[k] = item
             return True
@@ -394,7 +399,7 @@ class KeyedQueue(Generic[K, T]):
             self._lazy = False
             for k, v in list(items.items()):
                 if isinstance(v, Lazy):
-                    v._waiting_in = None
+                    v.queued_in = None
                     try:
                         got = v.materialize()
                     except Exception:  # a producer's bug must not take the consumer (and every other key) down
@@ -432,7 +437,12 @@ class KeyedQueue(Generic[K, T]):
         return self.drain()
 
     def close(self) -> None:
+        """Stop taking items (what waits is still drained); a pending :meth:`wait` returns."""
         self._closed = True
+        if self._lazy:
+            for v in self._items.values():
+                if isinstance(v, Lazy):
+                    v.queued_in = None  # publishing it to a closed queue is not counted
         self.wake()
 
     def __aiter__(self) -> AsyncIterator[T]:

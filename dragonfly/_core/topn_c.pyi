@@ -1,12 +1,13 @@
 # Stub of the compiled twin of dragonfly._core.topn_py: the same public API, the same types
 # (tests/unit/test_stubs.py checks both against the runtime module and the pure twin).
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, final
 
 from typing_extensions import Self, disjoint_base
 
 from dragonfly._core.extract_c import TopExtractor
 
-__all__ = ("TopReader", "TopState", "SEQ_DIGITS", "TAIL_WINDOW")
+__all__ = ("TopPath", "TopReader", "TopState", "SEQ_DIGITS", "TAIL_WINDOW")
 
 SEQ_DIGITS: Final = 18
 TAIL_WINDOW: Final = 128
@@ -47,3 +48,28 @@ class TopReader:
     def read(self, frame: str | bytes) -> str | None: ...
     def bind(self, key: str, state: TopState, item: Any) -> None: ...
     def take(self, frame: str | bytes) -> Any: ...
+    def path(
+        self,
+        stats: Any,
+        general: Callable[[str | bytes, int], object],
+        publish_lazy: Callable[[Any], object],
+        *,
+        seq_ts_ns: int = 0,
+    ) -> TopPath: ...
+
+@final
+class TopPath:
+    @property
+    def last_receive_ns(self) -> int: ...
+    def __init__(
+        self,
+        reader: TopReader,
+        stats: Any,
+        general: Callable[[str | bytes, int], object],
+        publish_lazy: Callable[[Any], object],
+        *,
+        seq_ts_ns: int = 0,
+    ) -> None: ...
+    def bind(self, key: str, state: TopState, keeper: Any, item: Any) -> None: ...
+    def __call__(self, frame: str | bytes, receive_ns: int = 0) -> None: ...
+    def on_frame(self, frame: str | bytes, receive_ns: int = 0) -> None: ...

@@ -15,7 +15,7 @@ from libc.math cimport INFINITY
 
 from dragonfly._core.extract_c cimport TopExtractor
 
-__all__ = ("TopReader", "TopState", "SEQ_DIGITS", "TAIL_WINDOW")
+__all__ = ("TopPath", "TopReader", "TopState", "SEQ_DIGITS", "TAIL_WINDOW")
 
 SEQ_DIGITS = 18
 TAIL_WINDOW = 128
@@ -248,15 +248,142 @@ cdef Py_ssize_t _rfind(const char* buf, Py_ssize_t n, Py_ssize_t start, const ch
     return -1
 
 
+# ---------------------------------------------------------------------------------------
+# Slots of Python objects, read and written where their member descriptors would
+# ---------------------------------------------------------------------------------------
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        const char* name
+        int type
+        Py_ssize_t offset
+        int flags
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
+from libc.limits cimport LLONG_MAX
+
+cdef enum:
+    _T_OBJECT_EX = 16  # PyMemberDef.type of a __slots__ entry
+    _READONLY = 1
+
+cdef struct _Slot:
+    # one attribute of objects of one type: where its __slots__ member lives (tp NULL: use getattr/setattr)
+    void* seen  # the type last looked at (only compared: tp decides)
+    PyObject* tp  # a strong reference (released by _drop_slot), so that no other type can take its address
+    Py_ssize_t off
+
+
+cdef int _find_slot(_Slot* ref, obj, str name) except -1:
+    """Point ``ref`` at attribute ``name`` of ``type(obj)`` when it is a plain writable ``__slots__`` member
+    and the type takes attribute access as ``object`` does (then reading or writing the slot is exactly what
+    ``getattr``/``setattr`` do); else ``ref.tp`` is NULL and access goes through ``getattr``/``setattr``."""
+    cdef PyMemberDef* m
+    _drop_slot(ref)
+    ref.seen = <void*>Py_TYPE(obj)
+    tp = type(obj)
+    if tp.__getattribute__ is not object.__getattribute__ or tp.__setattr__ is not object.__setattr__:
+        return 0
+    for klass in tp.__mro__:
+        d = klass.__dict__.get(name)
+        if d is not None:
+            break
+    else:
+        return 0
+    if type(d) is not _member_descriptor:
+        return 0
+    m = (<PyMemberDescrObject*>d).d_member
+    if m.type != _T_OBJECT_EX or (m.flags & _READONLY):
+        return 0
+    Py_INCREF(tp)
+    ref.tp = <PyObject*>tp
+    ref.off = m.offset
+    return 0
+
+
+cdef inline void _drop_slot(_Slot* ref) noexcept:
+    Py_XDECREF(ref.tp)
+    ref.tp = NULL
+    ref.seen = NULL
+    ref.off = 0
+
+
+cdef inline object _slot_get(_Slot* ref, obj, str name):
+    cdef PyObject* v
+    if <void*>ref.tp == <void*>Py_TYPE(obj):
+        v = (<PyObject**>((<char*><PyObject*>obj) + ref.off))[0]
+        if v != NULL:
+            return <object>v
+    return getattr(obj, name)
+
+
+cdef inline int _slot_set(_Slot* ref, obj, str name, value) except -1:
+    cdef PyObject** p
+    cdef PyObject* old
+    if <void*>ref.tp == <void*>Py_TYPE(obj):
+        p = <PyObject**>((<char*><PyObject*>obj) + ref.off)
+        old = p[0]
+        Py_INCREF(value)
+        p[0] = <PyObject*>value
+        Py_XDECREF(old)
+        return 0
+    setattr(obj, name, value)
+    return 0
+
+
+class _Probe:
+    __slots__ = ("x",)
+
+
+_member_descriptor = type(_Probe.__dict__["x"])
+
+
+@cython.final
+cdef class _Route:
+    """What :class:`TopPath` does with an accepted frame of one bound key: the keeper's writes, the item's
+    mark (the slots of their types, found once)."""
+    cdef object keeper
+    cdef object item
+    cdef _Slot last
+    cdef _Slot stats
+    cdef _Slot exchange
+    cdef _Slot receive
+    cdef _Slot queued
+    cdef _Slot snapshots  # of the keeper's stats (found again if that object changes type)
+
+    def __cinit__(self, keeper, item):
+        self.keeper = keeper
+        self.item = item
+        _find_slot(&self.last, keeper, "last")
+        _find_slot(&self.stats, keeper, "stats")
+        _find_slot(&self.exchange, keeper, "exchange_ts_ns")
+        _find_slot(&self.receive, item, "receive_ns")
+        _find_slot(&self.queued, item, "queued_in")
+        _find_slot(&self.snapshots, getattr(keeper, "stats"), "snapshots")
+
+    def __dealloc__(self):
+        _drop_slot(&self.last)
+        _drop_slot(&self.stats)
+        _drop_slot(&self.exchange)
+        _drop_slot(&self.receive)
+        _drop_slot(&self.queued)
+        _drop_slot(&self.snapshots)
+
+
 @cython.final
 cdef class _Bound:
     """What :meth:`TopReader.take` does with the frames of one bound key."""
     cdef TopState state
     cdef object item
+    cdef _Route route  # TopPath.bind's, or None
 
     def __cinit__(self, TopState state not None, item):
         self.state = state
         self.item = item
+        self.route = None
 
 
 @cython.auto_pickle(False)
@@ -430,6 +557,15 @@ cdef class TopReader:
     def take(self, frame):
         """The routine frame of a bound key in one call: the bound item when its top was accepted, else None
         (see :meth:`dragonfly._core.topn_py.TopReader.take`)."""
+        cdef _Bound slot = self._accept(frame)
+        return None if slot is None else slot.item
+
+    def path(self, stats, general, publish_lazy, *, seq_ts_ns=0):
+        """A :class:`TopPath` over this reader (see :meth:`dragonfly._core.topn_py.TopReader.path`)."""
+        return TopPath(self, stats, general, publish_lazy, seq_ts_ns=seq_ts_ns)
+
+    cdef _Bound _accept(self, frame):
+        """:meth:`take`: the bound slot whose state accepted the frame's top, or None."""
         cdef const char* buf = NULL
         cdef Py_ssize_t n = 0
         cdef long long seq
@@ -452,7 +588,120 @@ cdef class TopReader:
             return None  # not a sound top (state unchanged): the general path finds the same and resyncs
         state._seq = seq
         state._seq_obj = self.seq
-        return slot.item
+        return slot
 
     def __repr__(self):
         return f"<TopReader {len(self._extractors)} keys, last {self.key!r}>"
+
+
+# ---------------------------------------------------------------------------------------
+# TopPath
+# ---------------------------------------------------------------------------------------
+
+@cython.final
+@cython.auto_pickle(False)
+cdef class TopPath:
+    """A top-N feed's frames in one call, the routine one without Python code (see
+    :class:`dragonfly._core.topn_py.TopPath`)."""
+
+    cdef TopReader _reader
+    cdef object _stats
+    cdef object _general
+    cdef object _publish_lazy
+    cdef object _seq_ts_ns
+    cdef long long _seq_ts  # seq_ts_ns in C (0: none)
+    cdef long long _seq_max  # the largest sequence number whose exchange time fits a C long long (-1: multiply ints)
+    cdef _Slot _frames
+    cdef _Slot _conflated
+    cdef readonly object last_receive_ns
+
+    def __init__(self, TopReader reader not None, stats, general, publish_lazy, *, seq_ts_ns=0):
+        if not callable(general) or not callable(publish_lazy):
+            raise TypeError("general and publish_lazy must be callable")
+        if not isinstance(seq_ts_ns, int) or seq_ts_ns < 0:
+            raise ValueError("seq_ts_ns must be an int >= 0")
+        self._reader = reader
+        self._stats = stats
+        self._general = general
+        self._publish_lazy = publish_lazy
+        self._seq_ts_ns = seq_ts_ns
+        self._seq_ts = seq_ts_ns if seq_ts_ns <= LLONG_MAX else 1
+        self._seq_max = LLONG_MAX // self._seq_ts if 0 < seq_ts_ns <= LLONG_MAX else -1
+        _find_slot(&self._frames, stats, "frames")
+        _drop_slot(&self._conflated)
+
+    def __dealloc__(self):
+        _drop_slot(&self._frames)
+        _drop_slot(&self._conflated)
+        self.last_receive_ns = 0
+
+    def bind(self, str key not None, TopState state not None, keeper, item):
+        """Take the routine frames of ``key`` into ``state``, ``keeper`` and ``item`` (see
+        :meth:`dragonfly._core.topn_py.TopPath.bind`)."""
+        route = _Route(keeper, item)
+        self._reader.bind(key, state, item)
+        (<_Bound>self._reader._bound[key]).route = route
+
+    def __call__(self, frame, receive_ns=0):
+        """One frame (see :meth:`dragonfly._core.topn_py.TopPath.__call__`)."""
+        self._frame(frame, receive_ns)
+
+    def on_frame(self, frame, receive_ns=0):
+        """The same as calling the path (a bound method is the cheaper callable to hand a pump: vectorcall)."""
+        self._frame(frame, receive_ns)
+
+    cdef int _frame(self, frame, receive_ns) except -1:
+        cdef timespec ts
+        cdef _Bound slot
+        cdef _Route route
+        cdef long long s
+        cdef PyObject* v
+        stats = self._stats
+        _slot_set(&self._frames, stats, "frames", _slot_get(&self._frames, stats, "frames") + 1)
+        if not receive_ns:
+            clock_gettime(CLOCK_REALTIME, &ts)
+            receive_ns = <long long>ts.tv_sec * 1000000000 + ts.tv_nsec
+        self.last_receive_ns = receive_ns
+        slot = self._reader._accept(frame)
+        if slot is None or slot.route is None:
+            self._general(frame, receive_ns)
+            return 0
+        # a routine top of a LIVE instrument, not older than its last and sound, now in the keeper's top: the
+        # rest of what BookKeeper.on_snapshot does then, and the instrument's mark for the consumer
+        route = slot.route
+        keeper = route.keeper
+        seq = self._reader.seq
+        _slot_set(&route.last, keeper, "last", seq)
+        kstats = _slot_get(&route.stats, keeper, "stats")
+        if route.snapshots.seen != <void*>Py_TYPE(kstats):
+            _find_slot(&route.snapshots, kstats, "snapshots")
+        _slot_set(&route.snapshots, kstats, "snapshots", _slot_get(&route.snapshots, kstats, "snapshots") + 1)
+        if self._seq_ts:
+            s = slot.state._seq
+            if s <= self._seq_max:
+                if s:
+                    _slot_set(&route.exchange, keeper, "exchange_ts_ns", s * self._seq_ts)
+            else:
+                t = seq * self._seq_ts_ns
+                if t:
+                    _slot_set(&route.exchange, keeper, "exchange_ts_ns", t)
+        item = route.item
+        _slot_set(&route.receive, item, "receive_ns", receive_ns)
+        q = None
+        if <void*>route.queued.tp == <void*>Py_TYPE(item):
+            v = (<PyObject**>((<char*><PyObject*>item) + route.queued.off))[0]
+            if v != NULL:
+                q = <object>v
+        else:
+            q = getattr(item, "queued_in", None)
+        if q is None:
+            self._publish_lazy(item)  # not waiting: queued now (or dropped at the bound, or the queue closed)
+            return 0
+        # waiting in its queue: publishing it again would only count it there (KeyedQueue.publish_lazy)
+        if self._conflated.seen != <void*>Py_TYPE(q):
+            _find_slot(&self._conflated, q, "conflated")
+        _slot_set(&self._conflated, q, "conflated", _slot_get(&self._conflated, q, "conflated") + 1)
+        return 0
+
+    def __repr__(self):
+        return f"<TopPath over {self._reader!r}>"

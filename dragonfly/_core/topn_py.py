@@ -20,17 +20,25 @@ bound to a :class:`TopState` (:meth:`TopReader.bind`, the keeper's) whose held t
 the frame gets the frame's top accepted straight into it, with the frame's sequence number, in the
 same call; it answers the bound item (the driver's mark for the aggregator), or None for everything
 else, which the caller then hands to its general path unchanged.
+
+:class:`TopPath` is the whole of a feed's frame handling as one callable (the one its client's pump
+calls): it counts the frame, takes its receive time, and for a frame :meth:`TopReader.take` accepts
+it does the rest of what the keeper and the driver would (the keeper's sequence position, snapshot
+count and exchange time; the instrument's latest-wins mark in the consumer's queue); every other frame
+goes to the caller's general path with its receive time. The compiled twin does all of that in C.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ExtractError
 from .extract_py import TopExtractor, _same
 from .merge_py import check_top
 
-__all__ = ("TopReader", "TopState", "SEQ_DIGITS", "TAIL_WINDOW")
+__all__ = ("TopPath", "TopReader", "TopState", "SEQ_DIGITS", "TAIL_WINDOW")
 
 #: longest run of digits a sequence number may have on the compact path (longer: the general path)
 SEQ_DIGITS = 18
@@ -284,6 +292,18 @@ class TopReader:
         state._keep(bids, asks, seq)
         return item
 
+    def path(
+        self,
+        stats: Any,
+        general: Callable[[str | bytes, int], object],
+        publish_lazy: Callable[[Any], object],
+        *,
+        seq_ts_ns: int = 0,
+    ) -> TopPath:
+        """A :class:`TopPath` over this reader (of the same twin): ``TopPath(self, stats, general, publish_lazy,
+        seq_ts_ns=seq_ts_ns)``."""
+        return TopPath(self, stats, general, publish_lazy, seq_ts_ns=seq_ts_ns)
+
     def _locate(self, frame: str | bytes) -> tuple[TopExtractor, int] | None:
         """What :meth:`read` and :meth:`take` share: route the frame and read its sequence number; its
         key's extractor (now the current stream) and the number, or None when the frame is not in the
@@ -355,3 +375,103 @@ class TopReader:
 
     def __repr__(self) -> str:
         return f"<TopReader {len(self._extractors)} keys, last {self.key!r}>"
+
+
+class TopPath:
+    """A top-N feed's frames in one call (see the module notes): ``path(frame)`` or ``path(frame, receive_ns)``.
+
+    For a frame :meth:`TopReader.take` accepts into a stream bound here (:meth:`bind`), it does what the
+    driver and the keeper would do after ``BookKeeper.on_snapshot`` of that top: ``keeper.last`` becomes the
+    frame's sequence number, ``keeper.stats.snapshots`` grows by one, ``keeper.exchange_ts_ns`` becomes
+    ``seq * seq_ts_ns`` when that is nonzero, ``item.receive_ns`` the receive time; then it marks the item
+    for the consumer as ``publish_lazy(item)`` would: while the item waits in its queue
+    (``item.queued_in``, see :class:`~dragonfly.queues.Lazy`), only that queue's ``conflated`` grows by one,
+    else ``publish_lazy(item)`` is called. Every other frame goes to ``general(frame, receive_ns)``.
+
+    Parameters
+    ----------
+    reader : TopReader
+        The reader of the feed's compact spelling (the same twin).
+    stats : object
+        The feed's counters: ``stats.frames`` grows by one per frame.
+    general : callable
+        ``general(frame, receive_ns)``: the caller's general path, for every frame not taken here.
+    publish_lazy : callable
+        The consumer's ``publish_lazy`` (:meth:`~dragonfly.queues.KeyedQueue.publish_lazy`), for an item
+        not waiting in its queue.
+    seq_ts_ns : int
+        Exchange time in ns per unit of the sequence number (0: the frames carry none).
+
+    Attributes
+    ----------
+    last_receive_ns : int
+        The receive time of the last frame (given, or taken from the clock as ``time.time_ns()``).
+    """
+
+    __slots__ = ("_general", "_publish_lazy", "_reader", "_routes", "_seq_ts_ns", "_stats", "last_receive_ns")
+
+    def __init__(
+        self,
+        reader: TopReader,
+        stats: Any,
+        general: Callable[[str | bytes, int], object],
+        publish_lazy: Callable[[Any], object],
+        *,
+        seq_ts_ns: int = 0,
+    ) -> None:
+        if not isinstance(reader, TopReader):
+            raise TypeError("reader must be a TopReader")
+        if not callable(general) or not callable(publish_lazy):
+            raise TypeError("general and publish_lazy must be callable")
+        if not isinstance(seq_ts_ns, int) or seq_ts_ns < 0:
+            raise ValueError("seq_ts_ns must be an int >= 0")
+        self._reader = reader
+        self._stats = stats
+        self._general = general
+        self._publish_lazy = publish_lazy
+        self._seq_ts_ns = seq_ts_ns
+        self._routes: dict[str, Any] = {}
+        self.last_receive_ns = 0
+
+    def bind(self, key: str, state: TopState, keeper: Any, item: Any) -> None:
+        """Take the routine frames of stream ``key`` here: :meth:`TopReader.bind` ``(key, state, item)``, and
+        ``keeper`` (with ``last``, ``stats.snapshots`` and ``exchange_ts_ns``) gets what such a frame changes.
+
+        ``item`` is the instrument's :class:`~dragonfly.queues.Lazy` (with ``receive_ns``).
+        """
+        self._reader.bind(key, state, item)
+        self._routes[key] = keeper
+
+    def __call__(self, frame: str | bytes, receive_ns: int = 0) -> None:
+        """One frame: :meth:`on_frame`."""
+        self.on_frame(frame, receive_ns)
+
+    def on_frame(self, frame: str | bytes, receive_ns: int = 0) -> None:
+        """One frame received at ``receive_ns`` (0: now, ``time.time_ns()``): its routine way here, or
+        ``general(frame, receive_ns)``. (Calling the path does the same; the compiled twin's bound
+        ``on_frame`` is the cheaper callable to hand a client's pump.)"""
+        self._stats.frames += 1
+        if not receive_ns:
+            receive_ns = time.time_ns()
+        self.last_receive_ns = receive_ns
+        reader = self._reader
+        item = reader.take(frame)
+        keeper = self._routes.get(reader.key) if item is not None else None
+        if keeper is None:
+            self._general(frame, receive_ns)
+            return
+        keeper.last = seq = reader.seq
+        keeper.stats.snapshots += 1
+        if self._seq_ts_ns:
+            ts = seq * self._seq_ts_ns
+            if ts:
+                keeper.exchange_ts_ns = ts
+        item.receive_ns = receive_ns
+        queue = getattr(item, "queued_in", None)
+        if queue is None:
+            self._publish_lazy(item)  # not waiting: queued now (or dropped at the bound, or the queue closed)
+        else:
+            queue.conflated += 1  # waiting in its queue: publishing it again would only count it there
+
+    def __repr__(self) -> str:
+        return f"<TopPath over {self._reader!r}>"

@@ -14,9 +14,12 @@ A top-N feed whose adapter has a core reader (:meth:`~dragonfly.venues.base.TopN
 takes a shorter way for the routine frame of a LIVE instrument: one core call
 (:meth:`~dragonfly._core.topn.TopReader.take`) routes it, checks its sequence number against the
 keeper's, reads and checks its top and keeps it in the keeper's core top; the driver then counts it as
-the keeper would and marks the instrument for the aggregator. Every other frame (the first top, an
-older one, a malformed or crossed one, another spelling, control messages) goes the general way above,
-which leaves the same state, counters and logs.
+the keeper would and marks the instrument for the aggregator. With a latest-wins sink
+(``publish_lazy``) all of that is one core callable, :class:`~dragonfly._core.topn.TopPath`, which the
+client's pump calls instead of :meth:`FeedDriver.on_frame` (which delegates to it): a routine frame
+runs no Python code of ours. Every other frame (the first top, an older one, a malformed or crossed one,
+another spelling, control messages) goes the general way above, which leaves the same state, counters
+and logs.
 
 Every feed, whatever its venue or protocol, is a :class:`FeedDriver` and
 satisfies :class:`Feed`: ``start()``/``stop()``/``run()``, ``health()`` and one
@@ -177,6 +180,7 @@ class _Pending(Lazy[BookUpdate]):
         self.venue = driver.venue  # the attributes a BookUpdate key reads
         self.instrument = keeper.instrument
         self.receive_ns = 0
+        self.queued_in = None
 
     def materialize(self) -> BookUpdate | None:
         return self.driver._emit(self.keeper, self.receive_ns)
@@ -243,20 +247,31 @@ class FeedDriver(FeedTask):
         self.stats = FeedStats(client=client.stats, instruments={k.instrument: k.stats for k in keepers})
         self._pending = {k.symbol: _Pending(self, k) for k in keepers}
         # the core's one-call path for a routine top-N frame (see on_frame): the adapter's reader accepts
-        # the frames of a LIVE instrument straight into its keeper's top and answers its _Pending
+        # the frames of a LIVE instrument straight into its keeper's top and answers its _Pending; with a
+        # latest-wins sink, the core's TopPath does the whole frame (the pump calls it, not on_frame)
         self._take: Any = None
+        self._path: Any = None  # the TopPath
+        self._fast: Any = None  # its on_frame
         self._reader: Any = None
         self._seq_ts_ns = 0
         claim = getattr(adapter, "claim_reader", None)
         reader = claim(self) if claim is not None and adapter.snapshot_source == SnapshotSource.STREAM else None
         if reader is not None:
+            self._seq_ts_ns = int(adapter.seq_ts_ns)
+            path = None
+            if self._publish_lazy is not None:
+                path = reader.path(self.stats, self._general, self._publish_lazy, seq_ts_ns=self._seq_ts_ns)
             for k in keepers:
                 top = k.reader_top
                 if top is not None:
-                    reader.bind(k.symbol, top, self._pending[k.symbol])
+                    if path is not None:
+                        path.bind(k.symbol, top, k, self._pending[k.symbol])
+                        self._path = path
+                        self._fast = path.on_frame
+                    else:
+                        reader.bind(k.symbol, top, self._pending[k.symbol])
                     self._take = reader.take
             self._reader = reader
-            self._seq_ts_ns = int(adapter.seq_ts_ns)
         self.http = http
         self._own_http = False
         self.limiter = limiter or SnapshotLimiter()
@@ -302,7 +317,7 @@ class FeedDriver(FeedTask):
         ticker = None
         if self.adapter.session_heartbeats and self._keepalive_s:
             ticker = asyncio.get_running_loop().create_task(self._keepalive(self._keepalive_s))
-        on_frame = self.on_frame
+        on_frame = self._fast or self.on_frame  # the core's TopPath: no Python frame for a routine top
         # the pump (one call per frame) where it reads what frames() yields: a client that maps its
         # payloads in frames() has its own pump (FixClient), others keep frames()
         pump = getattr(self.client, "pump", None)
@@ -337,13 +352,17 @@ class FeedDriver(FeedTask):
     # -- frames -----------------------------------------------------------------------------------
 
     def on_frame(self, frame: Frame, receive_ns: int = 0) -> None:
-        """Process one raw frame (never raises on bad input)."""
-        stats = self.stats
-        stats.frames += 1
+        """Process one raw frame received at ``receive_ns`` (0: now, ``time.time_ns()``); never raises on bad
+        input."""
+        fast = self._fast
+        if fast is not None:  # the core's TopPath: the routine top in C, anything else to _general
+            fast(frame, receive_ns)
+            return
+        self.stats.frames += 1
         if not receive_ns:
             receive_ns = time.time_ns()
         take = self._take
-        if take is not None:
+        if take is not None:  # an eager sink
             pending = take(frame)
             if pending is not None:
                 # a routine top of a LIVE instrument, newer than its last and sound, accepted by the core
@@ -355,14 +374,15 @@ class FeedDriver(FeedTask):
                     ts = seq * self._seq_ts_ns
                     if ts:
                         k.exchange_ts_ns = ts
-                lazy = self._publish_lazy
-                if lazy is not None:  # the usual outcome: mark the instrument, latest wins
-                    pending.receive_ns = receive_ns
-                    lazy(pending)
-                else:
-                    self._handle(k, CHANGED, receive_ns)
+                self._handle(k, CHANGED, receive_ns)
                 return
             # anything else (first top, older, malformed, crossed, other messages): the general path
+        self._general(frame, receive_ns)
+
+    def _general(self, frame: Frame, receive_ns: int) -> None:
+        """A frame (counted in ``stats.frames``) the core did not take: parse it and hand its events to the
+        keepers."""
+        stats = self.stats
         try:
             events = self.adapter.parse(frame)
         except FrameError as exc:

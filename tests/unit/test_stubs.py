@@ -46,7 +46,7 @@ TWIN_DIFFERENCES = {
 }
 
 #: Dunder methods that are part of a class's API; the others (__repr__, __eq__, ...) keep object's signature.
-PROTOCOL_DUNDERS = frozenset({"__len__", "__iter__", "__getitem__", "__contains__", "__bool__"})
+PROTOCOL_DUNDERS = frozenset({"__len__", "__iter__", "__getitem__", "__contains__", "__bool__", "__call__"})
 
 needs_compiled_core = pytest.mark.skipif(
     NO_EXTENSIONS, reason="DRAGONFLY_NO_EXTENSIONS=1: the compiled core is not built, there is nothing to compare"

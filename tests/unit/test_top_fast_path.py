@@ -1,5 +1,6 @@
-"""The driver's fast path for top-N frames (``TopReader.take`` into the keeper's top) against the general path
-(``adapter.parse`` -> ``BookKeeper.on_snapshot``), on both core twins.
+"""The driver's fast path for top-N frames against the general path (``adapter.parse`` ->
+``BookKeeper.on_snapshot``), on both core twins: with a latest-wins sink the core's ``TopPath`` (the callable
+the pump gets: the whole routine frame in the core), with an eager sink ``TopReader.take`` into the keeper's top.
 
 Two feeds of the same venue read the same frames: one whose driver uses the fast path, one whose adapter's
 reader was claimed before its driver was built (so every frame takes the general path). After every frame,
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from types import ModuleType
 from typing import Any
 
@@ -175,12 +177,12 @@ def _invariant(feed: Any) -> None:
             assert top.seq == k.last
 
 
-def _feeds(venue: str, lazy: bool) -> tuple[list[Any], list[Any], list[FakeClient]]:
+def _feeds(venue: str, lazy: bool, max_keys: int = 1024) -> tuple[list[Any], list[Any], list[FakeClient]]:
     """The same feed twice: its own driver (fast path), and a driver built on an adapter whose reader another
     driver claimed first (general path only)."""
     feeds, sinks, clients = [], [], []
     for fast in (True, False):
-        sink: Any = KeyedQueue(_key) if lazy else ListSink()
+        sink: Any = KeyedQueue(_key, max_keys=max_keys) if lazy else ListSink()
         client = FakeClient()
         feed = create_feed(get_venue(venue), instruments=list(INSTRUMENTS), depth=3, sink=sink, keepalive_s=3600.0,
                            client=client)
@@ -193,34 +195,68 @@ def _feeds(venue: str, lazy: bool) -> tuple[list[Any], list[Any], list[FakeClien
     return feeds, sinks, clients
 
 
+#: sink modes: eager (a list: TopReader.take and the driver's Python), and latest-wins queues (the core's TopPath):
+#: roomy, at its key bound from the second instrument on, or closed halfway through the run
+SINKS = ("eager", "latest-wins", "bound", "closing")
+
+
+@pytest.fixture
+def general_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Any, int]]:
+    """Every call of ``FeedDriver._general`` (the frames the fast path left to Python): (driver, frame, receive_ns)."""
+    calls: list[tuple[Any, Any, int]] = []
+    real = FeedDriver._general
+
+    def spy(self: FeedDriver, frame: Any, receive_ns: int) -> None:
+        calls.append((self, frame, receive_ns))
+        real(self, frame, receive_ns)
+
+    monkeypatch.setattr(FeedDriver, "_general", spy)
+    return calls
+
+
 @pytest.mark.parametrize("venue", ["binance", "bitstamp"])
-@pytest.mark.parametrize("lazy", [True, False], ids=["latest-wins", "eager"])
+@pytest.mark.parametrize("mode", SINKS)
 @pytest.mark.parametrize("seed", range(4))
 async def test_fast_path_leaves_what_the_general_path_leaves(
-    twin: str, venue: str, lazy: bool, seed: int, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    twin: str, venue: str, mode: str, seed: int, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+    general_calls: list[tuple[Any, Any, int]],
 ) -> None:
     monkeypatch.setattr(driver_module.log, "disabled", False)  # a logging configuration elsewhere may disable it
     monkeypatch.setattr(driver_module, "time", Clock)
     caplog.set_level(logging.DEBUG, logger="dragonfly")
-    (fast, general), (fast_sink, general_sink), (fast_client, general_client) = _feeds(venue, lazy)
-    assert fast._take is not None and general._take is None
+    lazy = mode != "eager"
+    (fast, general), (fast_sink, general_sink), (fast_client, general_client) = _feeds(
+        venue, lazy, max_keys=1 if mode == "bound" else 1024
+    )
+    assert fast._take is not None and general._take is None and general._fast is None
     taken = 0
-    take = fast._take
+    if lazy:  # the core's TopPath does the whole frame
+        path = fast._path
+        assert type(path) is core_module("topn", twin).TopPath and fast._fast == path.on_frame
+    else:  # TopReader.take, then the driver's Python
+        assert fast._fast is None
+        take = fast._take
 
-    def counting_take(frame: Any) -> Any:
-        nonlocal taken
-        got = take(frame)
-        taken += got is not None
-        return got
+        def counting_take(frame: Any) -> Any:
+            nonlocal taken
+            got = take(frame)
+            taken += got is not None
+            return got
 
-    fast._take = counting_take
+        fast._take = counting_take
     rng = random.Random(seed)
     frames = Frames(venue, list(fast.keepers))
     kinds, weights = list(KINDS), list(KINDS.values())
+    handed = 0
     for step in range(600):
         kind = "connect" if step == 0 else rng.choices(kinds, weights)[0]
-        text = "" if kind in ("disconnect", "connect", "drain") else frames.make(kind, rng)
+        if mode == "closing" and step == 300:
+            kind = "close"
+        text = "" if kind in ("disconnect", "connect", "drain", "close") else frames.make(kind, rng)
         Clock.now = 1_000 * (step + 1)
+        # how the fast feed gets the frame: the path with the receive time, without it (the core reads the clock),
+        # or FeedDriver.on_frame (which hands it to the path)
+        how = rng.choice(("path", "path-clock", "method", "on_frame")) if lazy else "on_frame"
         logs = []
         results = []
         for feed, sink, client in ((fast, fast_sink, fast_client), (general, general_sink, general_client)):
@@ -231,18 +267,48 @@ async def test_fast_path_leaves_what_the_general_path_leaves(
                 await feed._on_connect(client)
             elif kind == "drain":
                 results.append(sink.drain() if lazy else None)
+            elif kind == "close":
+                sink.close()
+            elif feed is general:
+                if how == "path-clock":
+                    general.on_frame(text)  # at the fast one's receive time (Clock.now, set below)
+                else:
+                    general.on_frame(text, Clock.now)
+            elif how == "path-clock":
+                before = time.time_ns()
+                path(text)
+                after = time.time_ns()
+                assert before <= path.last_receive_ns <= after  # CLOCK_REALTIME, as time.time_ns()
+                Clock.now = path.last_receive_ns
+                handed += 1
+            elif how == "path":
+                path(text, Clock.now)
+                assert path.last_receive_ns == Clock.now
+                handed += 1
+            elif how == "method":  # what the pump gets
+                fast._fast(text, Clock.now)
+                handed += 1
             else:
                 feed.on_frame(text, Clock.now)
+                handed += 1
             logs.append([(r.levelno, r.getMessage()) for r in caplog.records])
             results.append(_state(feed, sink))
             _invariant(feed)
         half = len(results) // 2
-        assert results[:half] == results[half:], (step, kind, text)
-        assert logs[0] == logs[1], (step, kind, text)
+        assert results[:half] == results[half:], (step, kind, how, text)
+        assert logs[0] == logs[1], (step, kind, how, text)
     assert fast_client.reconnects == general_client.reconnects
+    left = [c for c in general_calls if c[0] is fast]
+    assert all(receive_ns > 0 for _, _, receive_ns in left)  # the general path always gets the receive time
+    if lazy:
+        taken = handed - len(left)
     assert taken > 100  # the fast path took its share of the routine frames
     assert fast.stats.faults > 0 and fast.stats.bad_frames > 0  # and the general path its share of trouble
     assert sum(k.stats.skipped for k in fast.keepers.values()) > 0
+    if mode == "bound":
+        assert fast_sink.dropped > 0  # the second instrument found the queue at its bound
+    if lazy:
+        assert fast_sink.conflated > 50  # the routine mark: the Lazy still waiting
 
 
 async def test_a_second_driver_on_the_same_adapter_takes_the_general_path(twin: str) -> None:
@@ -261,3 +327,35 @@ async def test_a_second_driver_on_the_same_adapter_takes_the_general_path(twin: 
         assert keeper.status is LIVE and keeper.last == frames.seq[k1.symbol]
     assert k1.stats.snapshots == k2.stats.snapshots == 10 and first.stats.frames == second.stats.frames == 10
     assert {u.venue: u.status for u in q.drain().values()} == {"binance": LIVE, "other": LIVE}
+
+
+async def test_the_pump_gets_the_core_path(twin: str, general_calls: list[tuple[Any, Any, int]]) -> None:
+    """``FeedDriver.run`` hands a pump the core's callable, which takes every routine frame without the driver."""
+    rng = random.Random(3)
+    frames = Frames("binance", ["ethbtc@depth20@100ms"])
+    texts = [frames.make("good", rng) for _ in range(5)]
+
+    class PumpClient(FakeClient):
+        got: Any = None
+
+        async def pump(self, on_frame: Any) -> None:
+            self.got = on_frame
+            for text in texts:
+                on_frame(text)
+
+    q: KeyedQueue[tuple[str, str], BookUpdate] = KeyedQueue(_key)
+    client = PumpClient()
+    feed = create_feed(get_venue("binance"), instruments=["ETH-BTC"], depth=3, sink=q, client=client)
+    await feed._on_connect(client)
+    before = time.time_ns()
+    await feed.run()
+    (k,) = feed.keepers.values()
+    assert client.got == feed._path.on_frame and type(feed._path) is core_module("topn", twin).TopPath
+    assert [c[1] for c in general_calls] == texts[:1]  # the first top only: the rest went the core's way
+    assert before <= general_calls[0][2] <= time.time_ns()
+    assert (feed.stats.frames, k.stats.snapshots, k.stats.resyncs) == (5, 5, 0)
+    # marked once (the connect), then counted: the first top, four routine frames, the stop; the update is built
+    # at the drain
+    assert (len(q), q.published, q.conflated) == (1, 7, 6)
+    update = q.drain()[("binance", "ETH-BTC")]
+    assert (update.status, update.reason) == (VenueStatus.STALE, "feed stopped")
