@@ -175,7 +175,7 @@ cdef inline uint64_t _special64(cptr p) noexcept:
             | (<uint64_t>df_special16(p + 32) << 32) | (<uint64_t>df_special16(p + 48) << 48))
 
 
-DEF RUN_READ = 68   # bytes readable from a block for _skip_plain_levels (64, and 3 past its last byte)
+DEF RUN_READ = 72   # bytes readable from a block for _skip_plain_levels (64, and 8 past its last byte)
 
 
 cdef cptr _skip_plain_levels(cptr p, cptr e) noexcept:
@@ -193,32 +193,21 @@ cdef cptr _skip_plain_levels(cptr p, cptr e) noexcept:
     (truncated, a bad string, a missing bracket or comma) is still an ExtractError.
 
     The bytes needing attention are flagged 64 at a time, independently of where the entries are; the walk
-    then takes the flags in order: each must be a quote where the shape puts one (the opening quote of a
-    string right after ``[`` or ``,``, its closing quote at the next flag, since the bytes between are not
-    flagged), and the bytes after each closing quote are checked. The flags are cleared one by one, which
-    keeps the dependency chain from one entry to the next a few cycles long."""
+    then takes the flags in order, two per string. Inside a string (its opening quote's flag taken), the next
+    flag ends it: the bytes between are not flagged, so they are a valid string body, and it must be a quote
+    followed by ``,"`` (another string of the entry), ``],["`` (the next entry) or ``]`` (the last entry of
+    the run), checked with one 8-byte load. Those bytes put the next opening quote at a known place, so its
+    flag, the next one, is taken without looking at it. The flags are cleared one by one, which keeps the
+    dependency chain from one string to the next a few cycles long."""
     cdef cptr last = NULL
     cdef cptr base = p
-    cdef cptr want = p + 1    # where the next opening quote must be
-    cdef cptr o
     cdef cptr q
-    cdef uint64_t m
-    cdef unsigned char ch
-    if not DF_SSE2 or e - base < RUN_READ or p[0] != 0x5B:
+    cdef uint64_t m, w
+    if not (DF_SSE2 and DF_LE) or e - base < RUN_READ or p[0] != 0x5B or p[1] != 0x22:
         return NULL
-    m = _special64(base)
+    m = _special64(base) & ~(<uint64_t>3)    # the opening quote at p + 1 (bit 1) is taken
     while True:
-        # the opening quote, at the next flag
-        while m == 0:
-            base += 64
-            if e - base < RUN_READ:
-                return last
-            m = _special64(base)
-        o = base + df_ctz64(m)
-        m &= m - 1
-        if o != want or o[0] != 0x22:
-            return last
-        # the closing quote, at the next flag
+        # inside a string: its closing quote, at the next flag
         while m == 0:
             base += 64
             if e - base < RUN_READ:
@@ -226,18 +215,20 @@ cdef cptr _skip_plain_levels(cptr p, cptr e) noexcept:
             m = _special64(base)
         q = base + df_ctz64(m)
         m &= m - 1
-        if q[0] != 0x22:
+        w = df_load8(q)
+        if (w & 0xFFFFFFFFFFULL) == 0x225B2C5D22ULL:     # '"],["': the entry ends, the next one starts
+            last = q + 2
+        elif (w & 0xFFFFFFULL) != 0x222C22ULL:           # not '","' (another string of the entry)
+            if (w & 0xFFFFULL) == 0x5D22ULL:             # '"]': the last entry of the run
+                return q + 2
             return last
-        ch = q[1]
-        if ch == 0x2C:            # another string of the entry
-            want = q + 2
-            continue
-        if ch != 0x5D:
-            return last
-        last = q + 2              # the entry ends here
-        if q[2] != 0x2C or q[3] != 0x5B:
-            return last
-        want = q + 4
+        # the next string's opening quote (at q + 2 or q + 4): the next flag
+        while m == 0:
+            base += 64
+            if e - base < RUN_READ:
+                return last
+            m = _special64(base)
+        m &= m - 1
 
 
 cdef bint _escaped_equals(cptr s, cptr t, const char* key, Py_ssize_t klen) noexcept:
