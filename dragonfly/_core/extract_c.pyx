@@ -33,7 +33,8 @@ from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
+from cpython.sequence cimport PySequence_Fast_ITEMS
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_Check
 from libc.math cimport isfinite
@@ -791,9 +792,32 @@ DEF REUSE_MAX = 64        # the most levels a path keeps for reuse
 cdef class _PathState:
     """A path compiled once, and the levels :func:`extract_levels` last returned for it."""
     cdef CompiledPath path
-    cdef object prev      # a tuple of (price, qty) tuples, or None
-    cdef double ppx[REUSE_MAX]   # the values of prev
+    cdef PyObject* prev[REUSE_MAX]   # those (price, qty) tuples (owned references; a C array rather than a
+    cdef Py_ssize_t nprev            # tuple: no tuple to build and free per call)
+    cdef double ppx[REUSE_MAX]   # their values
     cdef double pqx[REUSE_MAX]
+
+    def __dealloc__(self):
+        _drop_prev(self)
+
+
+cdef void _drop_prev(_PathState st) noexcept:
+    cdef Py_ssize_t i, n = st.nprev
+    st.nprev = 0
+    for i in range(n):
+        Py_XDECREF(st.prev[i])
+
+
+cdef void _keep_prev(_PathState st, list out, Py_ssize_t n) noexcept:
+    """Hold the ``n`` (<= REUSE_MAX) levels of ``out`` for the next call (its values are in ``st.ppx``/``pqx``)."""
+    cdef PyObject* tmp[REUSE_MAX]
+    cdef Py_ssize_t i
+    for i in range(n):
+        tmp[i] = PyList_GET_ITEM(out, i)
+        Py_INCREF(<object>tmp[i])
+    _drop_prev(st)
+    memcpy(st.prev, tmp, n * sizeof(PyObject*))
+    st.nprev = n
 
 
 cdef dict _path_cache = {}
@@ -829,7 +853,7 @@ cdef _PathState _path_state(object path):
     else:
         st = _PathState.__new__(_PathState)
         st.path = CompiledPath(path)
-        st.prev = None
+        st.nprev = 0
         if len(_path_cache) >= PATH_CACHE_SIZE:
             _path_cache.clear()
         _path_cache[path] = st
@@ -936,11 +960,12 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
             _raise(&c, cp, message, buf)
         # the levels equal (bit for bit) to one the last call for this path returned are those very tuples
         # (immutable: sharing them is invisible); consecutive frames of a stream repeat most of their levels
-        out = PyList_New(got)
         if got <= REUSE_MAX:
-            st.prev = _tuple_levels(s.px, s.qx, got, st.prev, st.ppx, st.pqx, out)
+            out = _build_levels(s.px, s.qx, got, st.prev, st.nprev, st.ppx, st.pqx, True)
+            _keep_prev(st, out, got)
         else:
-            st.prev = None
+            _drop_prev(st)
+            out = PyList_New(got)
             for i in range(got):
                 level = (s.px[i], s.qx[i])
                 Py_INCREF(level)
@@ -1235,13 +1260,13 @@ cdef inline bint _same_double(double a, double b) noexcept:
     return memcmp(&a, &b, sizeof(double)) == 0
 
 
-cdef inline int _match(object prev, double* ppx, double* pqx, Py_ssize_t j, double p, double q,
+cdef inline int _match(PyObject** prev, double* ppx, double* pqx, Py_ssize_t j, double p, double q,
                        PyObject** found) noexcept:
     """Compare level ``j`` of ``prev`` (its values are ``ppx[j]``, ``pqx[j]``) with ``(p, q)``: 2
     (``found``: that level), 1 (``found``: its price float) or 0."""
     if not _same_double(ppx[j], p):
         return 0
-    cdef PyObject* old = PyTuple_GET_ITEM(prev, j)
+    cdef PyObject* old = prev[j]
     if _same_double(pqx[j], q):
         found[0] = old
         return 2
@@ -1249,25 +1274,30 @@ cdef inline int _match(object prev, double* ppx, double* pqx, Py_ssize_t j, doub
     return 1
 
 
-cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, double* ppx, double* pqx,
-                         list also=None):
-    """The levels as a tuple of ``(price, qty)`` tuples.
+cdef inline tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, double* ppx, double* pqx):
+    """:func:`_build_levels` as a tuple, lending the levels of ``prev`` (None, or a tuple built here before)."""
+    if prev is None:
+        return <tuple>_build_levels(px, qx, n, NULL, 0, ppx, pqx, False)
+    return <tuple>_build_levels(px, qx, n, PySequence_Fast_ITEMS(prev), PyTuple_GET_SIZE(prev), ppx, pqx, False)
 
-    ``prev`` (None, or a tuple this function built before) lends its objects: a level equal to one of
-    ``prev`` (bit for bit, searched near the expected index) is that very tuple, and a level whose price
-    equals one of ``prev`` shares that price float. On a depth stream most of the top N is unchanged
-    from one frame to the next, so most levels cost no allocation. Floats and tuples are immutable,
-    so sharing them is invisible to the caller (equality, hashing and values are the same). ``ppx`` and
-    ``pqx`` hold the values of ``prev`` (compared there, not in the float objects); they receive those of the
-    result (room for ``n``). ``also`` (unless None) is a list of ``n`` items that receives the same levels.
+
+cdef object _build_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev, Py_ssize_t m, double* ppx,
+                          double* pqx, bint as_list):
+    """The levels as a tuple (a list with ``as_list``) of ``(price, qty)`` tuples.
+
+    ``prev[0:m]`` (borrowed; levels built here before) lend their objects: a level equal to one of them (bit
+    for bit, searched near the expected index) is that very tuple, and a level whose price equals one of
+    theirs shares that price float. On a depth stream most of the top N is unchanged from one frame to the
+    next, so most levels cost no allocation. Floats and tuples are immutable, so sharing them is invisible
+    to the caller (equality, hashing and values are the same). ``ppx`` and ``pqx`` hold the values of
+    ``prev`` (compared there, not in the float objects); they receive those of the result (room for ``n``).
     """
-    cdef Py_ssize_t i, j, j0, lo, hi, m = 0, hint = 0
+    cdef Py_ssize_t i, j, j0, lo, hi, hint = 0
     cdef int kind
     cdef PyObject* found = NULL
     cdef double p, q
-    cdef tuple out = PyTuple_New(n)
-    if prev is not None:
-        m = PyTuple_GET_SIZE(prev)
+    cdef object out = PyList_New(n) if as_list else PyTuple_New(n)
+    cdef PyObject** items = PySequence_Fast_ITEMS(out)
     for i in range(n):
         p = px[i]
         q = qx[i]
@@ -1291,10 +1321,7 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, doub
                     hint += 1
         if kind == 2:
             Py_INCREF(<object>found)
-            PyTuple_SET_ITEM(out, i, <object>found)
-            if also is not None:
-                Py_INCREF(<object>found)
-                PyList_SET_ITEM(also, i, <object>found)
+            items[i] = found
             continue
         level = PyTuple_New(2)
         if kind == 1:
@@ -1308,10 +1335,7 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, doub
         Py_INCREF(qty)
         PyTuple_SET_ITEM(level, 1, qty)
         Py_INCREF(level)
-        PyTuple_SET_ITEM(out, i, level)
-        if also is not None:
-            Py_INCREF(level)
-            PyList_SET_ITEM(also, i, level)
+        items[i] = <PyObject*>level
     memcpy(ppx, px, n * sizeof(double))
     memcpy(pqx, qx, n * sizeof(double))
     return out
