@@ -37,7 +37,7 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
 from cpython.sequence cimport PySequence_Fast_ITEMS
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_Check
 from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
@@ -80,6 +80,7 @@ cdef extern from *:
     #endif
     """
     uint64_t df_equal48(const unsigned char* a, const unsigned char* b) noexcept nogil
+    Py_ssize_t df_refcnt "Py_REFCNT"(PyObject* o) noexcept
 
 #: Deepest nesting of containers accepted inside a value that is skipped.
 MAX_NESTING = 1024
@@ -1171,18 +1172,30 @@ cdef class TopExtractor:
     def bids(self):
         """Bid levels of the last successful update (``()`` before any)."""
         if self._bids_cache is None:
-            self._bids_cache = _tuple_levels(self.bid_px, self.bid_qty, self.n_bids, self._bids_prev,
-                                             self._mem + 8 * self._depth, self._mem + 9 * self._depth)
-            self._bids_prev = self._bids_cache
+            if _sole_view(<PyObject*>self._bids_prev, self.n_bids):
+                # the last view, held by nobody else: filled again rather than a new tuple built
+                _refill(self._bids_prev, self.bid_px, self.bid_qty, self.n_bids,
+                        self._mem + 8 * self._depth, self._mem + 9 * self._depth)
+                self._bids_cache = self._bids_prev
+            else:
+                self._bids_cache = _tuple_levels(self.bid_px, self.bid_qty, self.n_bids, self._bids_prev,
+                                                 self._mem + 8 * self._depth, self._mem + 9 * self._depth)
+                self._bids_prev = self._bids_cache
         return self._bids_cache
 
     @property
     def asks(self):
         """Ask levels of the last successful update (``()`` before any)."""
         if self._asks_cache is None:
-            self._asks_cache = _tuple_levels(self.ask_px, self.ask_qty, self.n_asks, self._asks_prev,
-                                             self._mem + 10 * self._depth, self._mem + 11 * self._depth)
-            self._asks_prev = self._asks_cache
+            if _sole_view(<PyObject*>self._asks_prev, self.n_asks):
+                # the last view, held by nobody else: filled again rather than a new tuple built
+                _refill(self._asks_prev, self.ask_px, self.ask_qty, self.n_asks,
+                        self._mem + 10 * self._depth, self._mem + 11 * self._depth)
+                self._asks_cache = self._asks_prev
+            else:
+                self._asks_cache = _tuple_levels(self.ask_px, self.ask_qty, self.n_asks, self._asks_prev,
+                                                 self._mem + 10 * self._depth, self._mem + 11 * self._depth)
+                self._asks_prev = self._asks_cache
         return self._asks_cache
 
     @property
@@ -1387,6 +1400,13 @@ cdef inline int _match(PyObject** prev, double* ppx, double* pqx, Py_ssize_t j, 
     return 1
 
 
+cdef inline bint _sole_view(PyObject* view, Py_ssize_t n) noexcept:
+    """``view`` (a ``TopExtractor``'s last view of a side, or None) is a tuple of ``n`` levels, at least one,
+    at most REUSE_MAX, whose only reference is the extractor's."""
+    return (n > 0 and n <= REUSE_MAX and df_refcnt(view) == 1 and PyTuple_CheckExact(<object>view)
+            and PyTuple_GET_SIZE(<object>view) == n)
+
+
 cdef inline tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, double* ppx, double* pqx):
     """:func:`_build_levels` as a tuple, lending the levels of ``prev`` (None, or a tuple built here before)."""
     if prev is None:
@@ -1396,7 +1416,31 @@ cdef inline tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object pre
 
 cdef object _build_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev, Py_ssize_t m, double* ppx,
                           double* pqx, bint as_list):
-    """The levels as a tuple (a list with ``as_list``) of ``(price, qty)`` tuples.
+    """The levels as a tuple (a list with ``as_list``) of ``(price, qty)`` tuples (see :func:`_fill_levels`)."""
+    cdef object out = PyList_New(n) if as_list else PyTuple_New(n)
+    _fill_levels(px, qx, n, prev, m, ppx, pqx, PySequence_Fast_ITEMS(out))
+    return out
+
+
+cdef int _refill(tuple view, double* px, double* qx, Py_ssize_t n, double* ppx, double* pqx) except -1:
+    """Put the levels in ``view``, a tuple of ``n`` (<= REUSE_MAX) levels built here before, in place of its
+    own, lending them as :func:`_fill_levels` does. Only for a tuple nobody else holds (its one reference is
+    the caller's): nothing can tell it from a new tuple, and no tuple is allocated and freed."""
+    cdef PyObject* tmp[REUSE_MAX]
+    cdef PyObject** items = PySequence_Fast_ITEMS(view)
+    cdef PyObject* old
+    cdef Py_ssize_t i
+    _fill_levels(px, qx, n, items, n, ppx, pqx, tmp)
+    for i in range(n):
+        old = items[i]
+        items[i] = tmp[i]
+        Py_XDECREF(old)
+    return 0
+
+
+cdef int _fill_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev, Py_ssize_t m, double* ppx,
+                      double* pqx, PyObject** items) except -1:
+    """Store ``n`` ``(price, qty)`` tuples (new references) in ``items``.
 
     ``prev[0:m]`` (borrowed; levels built here before) lend their objects: a level equal to one of them (bit
     for bit, searched near the expected index) is that very tuple, and a level whose price equals one of
@@ -1409,8 +1453,6 @@ cdef object _build_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev,
     cdef int kind
     cdef PyObject* found = NULL
     cdef double p, q
-    cdef object out = PyList_New(n) if as_list else PyTuple_New(n)
-    cdef PyObject** items = PySequence_Fast_ITEMS(out)
     for i in range(n):
         p = px[i]
         q = qx[i]
@@ -1451,4 +1493,4 @@ cdef object _build_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev,
         items[i] = <PyObject*>level
     memcpy(ppx, px, n * sizeof(double))
     memcpy(pqx, qx, n * sizeof(double))
-    return out
+    return 0

@@ -176,3 +176,31 @@ def test_a_known_entry_changed_in_its_last_byte(depth: int) -> None:
             stream.feed(changed)
             stream.feed(changed.encode())
             assert stream.feed(known)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_views_held_by_the_caller_never_change(seed: int) -> None:
+    """``TopExtractor`` views: some kept by the caller (directly, or inside another tuple), most dropped at
+    once; every view read is exact, and every view kept still holds the levels it held when read."""
+    rnd = random.Random(seed)
+    for mod in _twins():
+        kept: list[tuple[bool, Any, list[tuple[str, str]]]] = []
+        top = mod.TopExtractor("bids", "asks", rnd.choice([1, 5, 10]))
+        depth = top.depth
+        bids, asks = _side(rnd, 15, 100.0, -0.5), _side(rnd, 15, 100.5, 0.5)
+        for uid in range(300):
+            for side in (bids, asks):
+                for _ in range(rnd.randint(0, 3)):
+                    k = rnd.randrange(len(side))
+                    side[k] = [side[k][0], f"{rnd.randint(0, 5000) / 1000:.8f}"]
+            top.update(_frame(bids, asks, uid))
+            for name, side in (("bids", bids), ("asks", asks)):
+                if rnd.random() < 0.8:
+                    want = [(float(p).hex(), float(q).hex()) for p, q in side[:depth]]
+                    assert [(p.hex(), q.hex()) for p, q in getattr(top, name)] == want
+                    if rnd.random() < 0.15:
+                        wrapped = rnd.random() < 0.5
+                        kept.append((wrapped, (getattr(top, name),) if wrapped else getattr(top, name), want))
+            for wrapped, held, want in kept:
+                view = held[0] if wrapped else held
+                assert [(p.hex(), q.hex()) for p, q in view] == want
