@@ -680,16 +680,15 @@ cdef inline void _text_init(TextCache* tc, LevelText* mem) noexcept:
     tc.nold = 0
 
 
-cdef inline LevelText* _known_entry(TextCache* tc, cptr p, cptr e, Py_ssize_t i, Py_ssize_t* hint) noexcept:
-    """The entry of the last read whose text is the bytes at ``p`` (the one after the last found first, then
-    the ``i``-th, then the one before the last found + 1), or NULL."""
-    cdef Py_ssize_t k, j, h = hint[0]
+cdef inline LevelText* _known_entry(TextCache* tc, cptr p, cptr e, Py_ssize_t* hint) noexcept:
+    """The entry of the last read whose text is the bytes at ``p``, or NULL. Two are compared: the one after
+    the last found (``hint``: same levels, or a level inserted before), and the next (a level removed)."""
+    cdef Py_ssize_t j
     cdef LevelText* t
     cdef uint64_t want
-    for k in range(3):
-        j = h if k == 0 else (i if k == 1 else h - 1)
-        if j < 0 or j >= tc.nold or (k == 1 and j == h) or (k == 2 and (j == i)):
-            continue
+    for j in range(hint[0], hint[0] + 2):
+        if j >= tc.nold:
+            return NULL
         t = &tc.old[j]
         if t.n == 0:
             continue
@@ -735,6 +734,7 @@ cdef inline cptr _levels_loop(Scan* c, cptr p, Py_ssize_t depth, Sink* s, bint* 
     cdef double price, qty
     cdef LevelText* t
     cdef LevelText* rec
+    cdef int misses = 0
     closed[0] = False
     if p >= e:
         return scan_eof(c)
@@ -754,8 +754,9 @@ cdef inline cptr _levels_loop(Scan* c, cptr p, Py_ssize_t depth, Sink* s, bint* 
         if p[0] != 0x5B:
             return scan_fail(c, E_ENTRY, p)
         t = NULL
-        if tc != NULL and s.n < TEXT_LEVELS:
-            t = _known_entry(tc, p, e, s.n, hint)
+        if tc != NULL and s.n < TEXT_LEVELS and misses < 4:
+            t = _known_entry(tc, p, e, hint)
+            misses = 0 if t != NULL else misses + 1   # four in a row: a frame of new levels, looked no further
         if t != NULL:
             price = t.px
             qty = t.qx
@@ -791,7 +792,10 @@ cdef inline cptr _levels_loop(Scan* c, cptr p, Py_ssize_t depth, Sink* s, bint* 
                 rec = &tc.cur[s.n]
                 rec.n = 0
                 if p - start <= TEXT_MAX:
-                    memcpy(rec.text, start, p - start)
+                    if e - start >= TEXT_MAX:
+                        memcpy(rec.text, start, TEXT_MAX)   # a constant size: a few moves, not a call
+                    else:
+                        memcpy(rec.text, start, p - start)
                     rec.n = p - start
                     rec.px = price
                     rec.qx = qty
