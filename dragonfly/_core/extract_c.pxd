@@ -31,19 +31,6 @@ cdef Py_ssize_t extract_into(const char* buf, Py_ssize_t n, CompiledPath path, P
 # Raises ExtractError with ``pos`` in bytes.
 
 
-ctypedef struct LevelText:
-    unsigned char text[48]   # a level entry's bytes, "[" to "]" (at most 48)
-    Py_ssize_t n             # their count; 0: none
-    double px                # its price and quantity
-    double qx
-
-
-ctypedef struct TextCache:
-    LevelText* old           # the entries the last read of a level array parsed (nold of them) ...
-    LevelText* cur           # ... and those of the read in progress
-    Py_ssize_t nold
-
-
 cdef class TopExtractor:
     cdef CompiledPath _bids_path
     cdef CompiledPath _asks_path
@@ -67,9 +54,6 @@ cdef class TopExtractor:
     cdef object _asks_cache
     cdef object _bids_prev        # the last tuple built for a side: its unchanged levels are reused
     cdef object _asks_prev
-    cdef TextCache _bids_text     # the entries last parsed on each side (see _levels_at in extract_c.pyx)
-    cdef TextCache _asks_text
-    cdef LevelText* _texts
 
     cdef int update_buffer(self, const char* buf, Py_ssize_t n) except -1
     # 1 when the top N changed, 0 when identical; raises ExtractError (pos in bytes).

@@ -16,9 +16,7 @@ skipped to its end). Whenever that one pass fails, the two independent extractio
 and define the outcome, so results and errors are those of two ``extract_levels`` calls.
 Skipping the rest of a side validates runs of plain level entries (``["p","q"]``, no
 whitespace or escape) from a mask of the bytes needing attention, 64 at a time
-(``_skip_plain_levels``); anything else goes through the general scanner. A level entry whose bytes
-are those of an entry the last read of the same array parsed (``TopExtractor``: per side; ``extract_levels``:
-per path) is not parsed again (``_levels_at``, compared 48 bytes at a time). Levels equal to
+(``_skip_plain_levels``); anything else goes through the general scanner. Levels equal to
 those last returned (``extract_levels``: for the same path; ``TopExtractor``: the last view
 of that side) are handed out again as the very same tuples, and a ``TopExtractor`` view is
 only rebuilt for a side that changed.
@@ -63,23 +61,6 @@ cdef extern from "Python.h":
 __all__ = ("extract_levels", "TopExtractor", "MAX_NESTING", "MAX_TOP_DEPTH")
 
 cdef extern from *:
-    """
-    /* A bit per byte of a[0:48] equal to the byte of b[0:48] (SSE2; the callers only use it when DF_SSE2). */
-    #if DF_SSE2
-    static inline uint64_t df_equal48(const unsigned char* a, const unsigned char* b) {
-        uint64_t x = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i*)a),
-                                                                _mm_loadu_si128((const __m128i*)b)));
-        uint64_t y = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i*)(a + 16)),
-                                                                _mm_loadu_si128((const __m128i*)(b + 16))));
-        uint64_t z = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i*)(a + 32)),
-                                                                _mm_loadu_si128((const __m128i*)(b + 32))));
-        return x | (y << 16) | (z << 32);
-    }
-    #else
-    static inline uint64_t df_equal48(const unsigned char* a, const unsigned char* b) { (void)a; (void)b; return 0; }
-    #endif
-    """
-    uint64_t df_equal48(const unsigned char* a, const unsigned char* b) noexcept nogil
     Py_ssize_t df_refcnt "Py_REFCNT"(PyObject* o) noexcept
 
 #: Deepest nesting of containers accepted inside a value that is skipped.
@@ -88,8 +69,6 @@ MAX_NESTING = 1024
 MAX_TOP_DEPTH = 100_000
 DEF C_MAX_NESTING = 1024
 DEF STACK_LEVELS = 64
-DEF TEXT_MAX = 48       # the longest level entry a text cache keeps (LevelText.text in extract_c.pxd)
-DEF TEXT_LEVELS = 32    # the entries of an array a text cache keeps
 
 cdef enum:
     E_LEVELS = E_SCAN_CODES
@@ -134,7 +113,6 @@ cdef struct Sink:
     Py_ssize_t cap
     Py_ssize_t n
     bint heap      # px/qx were allocated here and may be reallocated
-    TextCache* tc  # the entries of the last read of this array, or NULL (see _levels_at)
 
 
 # ---------------------------------------------------------------------------------------
@@ -641,7 +619,6 @@ cdef inline void _sink_init(Sink* s, double* px, double* qx, Py_ssize_t cap) noe
     s.cap = cap
     s.n = 0
     s.heap = False
-    s.tc = NULL
 
 
 cdef bint _grow(Sink* s) noexcept:
@@ -673,68 +650,12 @@ cdef bint _grow(Sink* s) noexcept:
     return True
 
 
-cdef inline void _text_init(TextCache* tc, LevelText* mem) noexcept:
-    """An empty text cache on ``mem`` (room for ``2 * TEXT_LEVELS`` entries)."""
-    tc.old = mem
-    tc.cur = mem + TEXT_LEVELS
-    tc.nold = 0
-
-
-cdef inline LevelText* _known_entry(TextCache* tc, cptr p, cptr e, Py_ssize_t* hint) noexcept:
-    """The entry of the last read whose text is the bytes at ``p``, or NULL. Two are compared: the one after
-    the last found (``hint``: same levels, or a level inserted before), and the next (a level removed)."""
-    cdef Py_ssize_t j
-    cdef LevelText* t
-    cdef uint64_t want
-    for j in range(hint[0], hint[0] + 2):
-        if j >= tc.nold:
-            return NULL
-        t = &tc.old[j]
-        if t.n == 0:
-            continue
-        if e - p < TEXT_MAX:
-            if t.n > e - p or memcmp(p, t.text, t.n) != 0:
-                continue
-        else:
-            want = (<uint64_t>1 << t.n) - 1
-            if (df_equal48(p, t.text) & want) != want:
-                continue
-        hint[0] = j + 1
-        return t
-    return NULL
-
-
 cdef cptr _levels_at(Scan* c, cptr p, Py_ssize_t depth, Sink* s, bint* closed) noexcept:
     """Read at most ``depth`` levels of the array at ``p`` into ``s``; return the stop
-    position (``closed``: the array's ``]`` was consumed), or NULL with ``c.err`` set.
-
-    With a text cache (``s.tc``), an entry whose bytes, ``[`` to ``]``, are those of an entry the last read of
-    this array parsed is not parsed again: its levels are those bytes' (parsing depends on nothing else), and
-    on a depth stream most entries of the top N repeat from one frame to the next."""
-    cdef TextCache* tc = s.tc
-    cdef LevelText* t
-    cdef LevelText* swap
-    cdef Py_ssize_t hint = 0
-    if tc == NULL or not DF_SSE2:
-        return _levels_loop(c, p, depth, s, closed, NULL, &hint)
-    p = _levels_loop(c, p, depth, s, closed, tc, &hint)
-    if p != NULL:
-        swap = tc.old
-        tc.old = tc.cur
-        tc.cur = swap
-        tc.nold = s.n if s.n < TEXT_LEVELS else TEXT_LEVELS
-    return p
-
-
-cdef inline cptr _levels_loop(Scan* c, cptr p, Py_ssize_t depth, Sink* s, bint* closed, TextCache* tc,
-                              Py_ssize_t* hint) noexcept:
+    position (``closed``: the array's ``]`` was consumed), or NULL with ``c.err`` set."""
     cdef cptr e = c.end
-    cdef cptr start
     cdef unsigned char ch
     cdef double price, qty
-    cdef LevelText* t
-    cdef LevelText* rec
-    cdef int misses = 0
     closed[0] = False
     if p >= e:
         return scan_eof(c)
@@ -753,52 +674,30 @@ cdef inline cptr _levels_loop(Scan* c, cptr p, Py_ssize_t depth, Sink* s, bint* 
             return scan_eof(c)
         if p[0] != 0x5B:
             return scan_fail(c, E_ENTRY, p)
-        t = NULL
-        if tc != NULL and s.n < TEXT_LEVELS and misses < 4:
-            t = _known_entry(tc, p, e, hint)
-            misses = 0 if t != NULL else misses + 1   # four in a row: a frame of new levels, looked no further
-        if t != NULL:
-            price = t.px
-            qty = t.qx
-            memcpy(&tc.cur[s.n], t, sizeof(LevelText))
-            p += t.n
-        else:
-            start = p
-            p = _parse_num(c, skip_ws(p + 1, e), &price)
-            if p == NULL:
-                return NULL
+        p = _parse_num(c, skip_ws(p + 1, e), &price)
+        if p == NULL:
+            return NULL
+        p = skip_ws(p, e)
+        if p >= e:
+            return scan_eof(c)
+        if p[0] != 0x2C:
+            return scan_fail(c, E_SHORT if p[0] == 0x5D else E_COMMA, p)
+        p = _parse_num(c, skip_ws(p + 1, e), &qty)
+        if p == NULL:
+            return NULL
+        while True:
             p = skip_ws(p, e)
             if p >= e:
                 return scan_eof(c)
-            if p[0] != 0x2C:
-                return scan_fail(c, E_SHORT if p[0] == 0x5D else E_COMMA, p)
-            p = _parse_num(c, skip_ws(p + 1, e), &qty)
+            ch = p[0]
+            if ch == 0x5D:
+                p += 1
+                break
+            if ch != 0x2C:
+                return scan_fail(c, E_ARR_SEP, p)
+            p = _skip_value(c, skip_ws(p + 1, e))
             if p == NULL:
                 return NULL
-            while True:
-                p = skip_ws(p, e)
-                if p >= e:
-                    return scan_eof(c)
-                ch = p[0]
-                if ch == 0x5D:
-                    p += 1
-                    break
-                if ch != 0x2C:
-                    return scan_fail(c, E_ARR_SEP, p)
-                p = _skip_value(c, skip_ws(p + 1, e))
-                if p == NULL:
-                    return NULL
-            if tc != NULL and s.n < TEXT_LEVELS:
-                rec = &tc.cur[s.n]
-                rec.n = 0
-                if p - start <= TEXT_MAX:
-                    if e - start >= TEXT_MAX:
-                        memcpy(rec.text, start, TEXT_MAX)   # a constant size: a few moves, not a call
-                    else:
-                        memcpy(rec.text, start, p - start)
-                    rec.n = p - start
-                    rec.px = price
-                    rec.qx = qty
         if s.n == s.cap:
             if not _grow(s):
                 c.err = E_MEMORY
@@ -900,8 +799,6 @@ cdef class _PathState:
     cdef Py_ssize_t nprev            # tuple: no tuple to build and free per call)
     cdef double ppx[REUSE_MAX]   # their values
     cdef double pqx[REUSE_MAX]
-    cdef TextCache text          # the entries it last read (see _levels_at)
-    cdef LevelText texts[2 * TEXT_LEVELS]
 
     def __dealloc__(self):
         _drop_prev(self)
@@ -960,7 +857,6 @@ cdef _PathState _path_state(object path):
         st = _PathState.__new__(_PathState)
         st.path = CompiledPath(path)
         st.nprev = 0
-        _text_init(&st.text, st.texts)
         if len(_path_cache) >= PATH_CACHE_SIZE:
             _path_cache.clear()
         _path_cache[path] = st
@@ -1061,8 +957,6 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
     cdef Sink s
     _ctx_init(&c, buf, n)
     _sink_init(&s, px, qx, STACK_LEVELS)
-    if st.text.old != NULL:
-        s.tc = &st.text
     try:
         got = _extract(&c, cp, d, &s)
         if got < 0:
@@ -1112,7 +1006,6 @@ cdef class TopExtractor:
 
     def __cinit__(self, bids_path, asks_path, depth):
         self._mem = NULL
-        self._texts = NULL
         self._bids_path = CompiledPath(bids_path)
         self._asks_path = CompiledPath(asks_path)
         cdef Py_ssize_t d = _check_depth(depth)
@@ -1124,11 +1017,6 @@ cdef class TopExtractor:
         self._mem = <double*>PyMem_Malloc(12 * d * sizeof(double))
         if self._mem == NULL:
             raise MemoryError()
-        self._texts = <LevelText*>PyMem_Malloc(4 * TEXT_LEVELS * sizeof(LevelText))
-        if self._texts == NULL:
-            raise MemoryError()
-        _text_init(&self._bids_text, self._texts)
-        _text_init(&self._asks_text, self._texts + 2 * TEXT_LEVELS)
         self.bid_px = self._mem
         self.bid_qty = self._mem + d
         self.ask_px = self._mem + 2 * d
@@ -1147,7 +1035,6 @@ cdef class TopExtractor:
 
     def __dealloc__(self):
         PyMem_Free(self._mem)
-        PyMem_Free(self._texts)
 
     cdef int update_buffer(self, const char* buf, Py_ssize_t n) except -1:
         cdef Ctx c
@@ -1311,8 +1198,6 @@ cdef int _top_run(TopExtractor self, Ctx* c, const char* buf, Py_ssize_t n) noex
     cdef Py_ssize_t nb, na
     _sink_init(&sb, self._s_bid_px, self._s_bid_qty, self._depth)
     _sink_init(&sa, self._s_ask_px, self._s_ask_qty, self._depth)
-    sb.tc = &self._bids_text
-    sa.tc = &self._asks_text
     _ctx_init(c, buf, n)
     if self._joint_k >= 0 and _top_joint(self, c, &sb, &sa) == 0:
         nb = sb.n

@@ -1,10 +1,10 @@
 """The compiled extractor on streams of frames that differ by little: what it keeps from one call to the next.
 
-The compiled twin does not parse again a level entry whose bytes (``[`` to ``]``) are those of an entry the last
-read of the same array parsed (``TopExtractor``: per side; ``extract_levels``: per path). Each stream here
-changes the frames by a single byte, a shift of the levels, an entry made longer or shorter, whitespace,
-extra elements, or a truncation, and checks every call against the pure twin and ``json.loads`` + ``float()``
-(bit for bit): a stale level, or an error that differs between the twins, fails.
+The compiled twin keeps state across calls (``extract_levels``: the levels it last returned for a path;
+``TopExtractor``: its views, filled again in place when nobody else holds them). Each stream here changes the
+frames by a single byte, a shift of the levels, an entry made longer or shorter, whitespace, extra elements,
+or a truncation, and checks every call against the pure twin and ``json.loads`` + ``float()`` (bit for bit):
+a stale level, a view changed under its holder, or an error that differs between the twins, fails.
 """
 
 from __future__ import annotations
