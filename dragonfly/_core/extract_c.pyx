@@ -33,8 +33,9 @@ from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.list cimport PyList_New, PyList_SET_ITEM
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
+from cpython.sequence cimport PySequence_Fast_ITEMS
+from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_Check
 from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
@@ -58,6 +59,9 @@ cdef extern from "Python.h":
     Py_ssize_t _as_ssize "PyLong_AsSsize_t"(object o) noexcept  # -1 with an error set: the caller clears it
 
 __all__ = ("extract_levels", "TopExtractor", "MAX_NESTING", "MAX_TOP_DEPTH")
+
+cdef extern from *:
+    Py_ssize_t df_refcnt "Py_REFCNT"(PyObject* o) noexcept
 
 #: Deepest nesting of containers accepted inside a value that is skipped.
 MAX_NESTING = 1024
@@ -175,7 +179,7 @@ cdef inline uint64_t _special64(cptr p) noexcept:
             | (<uint64_t>df_special16(p + 32) << 32) | (<uint64_t>df_special16(p + 48) << 48))
 
 
-DEF RUN_READ = 68   # bytes readable from a block for _skip_plain_levels (64, and 3 past its last byte)
+DEF RUN_READ = 72   # bytes readable from a block for _skip_plain_levels (64, and 8 past its last byte)
 
 
 cdef cptr _skip_plain_levels(cptr p, cptr e) noexcept:
@@ -193,32 +197,21 @@ cdef cptr _skip_plain_levels(cptr p, cptr e) noexcept:
     (truncated, a bad string, a missing bracket or comma) is still an ExtractError.
 
     The bytes needing attention are flagged 64 at a time, independently of where the entries are; the walk
-    then takes the flags in order: each must be a quote where the shape puts one (the opening quote of a
-    string right after ``[`` or ``,``, its closing quote at the next flag, since the bytes between are not
-    flagged), and the bytes after each closing quote are checked. The flags are cleared one by one, which
-    keeps the dependency chain from one entry to the next a few cycles long."""
+    then takes the flags in order, two per string. Inside a string (its opening quote's flag taken), the next
+    flag ends it: the bytes between are not flagged, so they are a valid string body, and it must be a quote
+    followed by ``,"`` (another string of the entry), ``],["`` (the next entry) or ``]`` (the last entry of
+    the run), checked with one 8-byte load. Those bytes put the next opening quote at a known place, so its
+    flag, the next one, is taken without looking at it. The flags are cleared one by one, which keeps the
+    dependency chain from one string to the next a few cycles long."""
     cdef cptr last = NULL
     cdef cptr base = p
-    cdef cptr want = p + 1    # where the next opening quote must be
-    cdef cptr o
     cdef cptr q
-    cdef uint64_t m
-    cdef unsigned char ch
-    if not DF_SSE2 or e - base < RUN_READ or p[0] != 0x5B:
+    cdef uint64_t m, w
+    if not (DF_SSE2 and DF_LE) or e - base < RUN_READ or p[0] != 0x5B or p[1] != 0x22:
         return NULL
-    m = _special64(base)
+    m = _special64(base) & ~(<uint64_t>3)    # the opening quote at p + 1 (bit 1) is taken
     while True:
-        # the opening quote, at the next flag
-        while m == 0:
-            base += 64
-            if e - base < RUN_READ:
-                return last
-            m = _special64(base)
-        o = base + df_ctz64(m)
-        m &= m - 1
-        if o != want or o[0] != 0x22:
-            return last
-        # the closing quote, at the next flag
+        # inside a string: its closing quote, at the next flag
         while m == 0:
             base += 64
             if e - base < RUN_READ:
@@ -226,18 +219,20 @@ cdef cptr _skip_plain_levels(cptr p, cptr e) noexcept:
             m = _special64(base)
         q = base + df_ctz64(m)
         m &= m - 1
-        if q[0] != 0x22:
+        w = df_load8(q)
+        if (w & 0xFFFFFFFFFFULL) == 0x225B2C5D22ULL:     # '"],["': the entry ends, the next one starts
+            last = q + 2
+        elif (w & 0xFFFFFFULL) != 0x222C22ULL:           # not '","' (another string of the entry)
+            if (w & 0xFFFFULL) == 0x5D22ULL:             # '"]': the last entry of the run
+                return q + 2
             return last
-        ch = q[1]
-        if ch == 0x2C:            # another string of the entry
-            want = q + 2
-            continue
-        if ch != 0x5D:
-            return last
-        last = q + 2              # the entry ends here
-        if q[2] != 0x2C or q[3] != 0x5B:
-            return last
-        want = q + 4
+        # the next string's opening quote (at q + 2 or q + 4): the next flag
+        while m == 0:
+            base += 64
+            if e - base < RUN_READ:
+                return last
+            m = _special64(base)
+        m &= m - 1
 
 
 cdef bint _escaped_equals(cptr s, cptr t, const char* key, Py_ssize_t klen) noexcept:
@@ -800,9 +795,32 @@ DEF REUSE_MAX = 64        # the most levels a path keeps for reuse
 cdef class _PathState:
     """A path compiled once, and the levels :func:`extract_levels` last returned for it."""
     cdef CompiledPath path
-    cdef object prev      # a tuple of (price, qty) tuples, or None
-    cdef double ppx[REUSE_MAX]   # the values of prev
+    cdef PyObject* prev[REUSE_MAX]   # those (price, qty) tuples (owned references; a C array rather than a
+    cdef Py_ssize_t nprev            # tuple: no tuple to build and free per call)
+    cdef double ppx[REUSE_MAX]   # their values
     cdef double pqx[REUSE_MAX]
+
+    def __dealloc__(self):
+        _drop_prev(self)
+
+
+cdef void _drop_prev(_PathState st) noexcept:
+    cdef Py_ssize_t i, n = st.nprev
+    st.nprev = 0
+    for i in range(n):
+        Py_XDECREF(st.prev[i])
+
+
+cdef void _keep_prev(_PathState st, list out, Py_ssize_t n) noexcept:
+    """Hold the ``n`` (<= REUSE_MAX) levels of ``out`` for the next call (its values are in ``st.ppx``/``pqx``)."""
+    cdef PyObject* tmp[REUSE_MAX]
+    cdef Py_ssize_t i
+    for i in range(n):
+        tmp[i] = PyList_GET_ITEM(out, i)
+        Py_INCREF(<object>tmp[i])
+    _drop_prev(st)
+    memcpy(st.prev, tmp, n * sizeof(PyObject*))
+    st.nprev = n
 
 
 cdef dict _path_cache = {}
@@ -838,7 +856,7 @@ cdef _PathState _path_state(object path):
     else:
         st = _PathState.__new__(_PathState)
         st.path = CompiledPath(path)
-        st.prev = None
+        st.nprev = 0
         if len(_path_cache) >= PATH_CACHE_SIZE:
             _path_cache.clear()
         _path_cache[path] = st
@@ -945,11 +963,12 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
             _raise(&c, cp, message, buf)
         # the levels equal (bit for bit) to one the last call for this path returned are those very tuples
         # (immutable: sharing them is invisible); consecutive frames of a stream repeat most of their levels
-        out = PyList_New(got)
         if got <= REUSE_MAX:
-            st.prev = _tuple_levels(s.px, s.qx, got, st.prev, st.ppx, st.pqx, out)
+            out = _build_levels(s.px, s.qx, got, st.prev, st.nprev, st.ppx, st.pqx, True)
+            _keep_prev(st, out, got)
         else:
-            st.prev = None
+            _drop_prev(st)
+            out = PyList_New(got)
             for i in range(got):
                 level = (s.px[i], s.qx[i])
                 Py_INCREF(level)
@@ -1044,18 +1063,30 @@ cdef class TopExtractor:
     def bids(self):
         """Bid levels of the last successful update (``()`` before any)."""
         if self._bids_cache is None:
-            self._bids_cache = _tuple_levels(self.bid_px, self.bid_qty, self.n_bids, self._bids_prev,
-                                             self._mem + 8 * self._depth, self._mem + 9 * self._depth)
-            self._bids_prev = self._bids_cache
+            if _sole_view(<PyObject*>self._bids_prev, self.n_bids):
+                # the last view, held by nobody else: filled again rather than a new tuple built
+                _refill(self._bids_prev, self.bid_px, self.bid_qty, self.n_bids,
+                        self._mem + 8 * self._depth, self._mem + 9 * self._depth)
+                self._bids_cache = self._bids_prev
+            else:
+                self._bids_cache = _tuple_levels(self.bid_px, self.bid_qty, self.n_bids, self._bids_prev,
+                                                 self._mem + 8 * self._depth, self._mem + 9 * self._depth)
+                self._bids_prev = self._bids_cache
         return self._bids_cache
 
     @property
     def asks(self):
         """Ask levels of the last successful update (``()`` before any)."""
         if self._asks_cache is None:
-            self._asks_cache = _tuple_levels(self.ask_px, self.ask_qty, self.n_asks, self._asks_prev,
-                                             self._mem + 10 * self._depth, self._mem + 11 * self._depth)
-            self._asks_prev = self._asks_cache
+            if _sole_view(<PyObject*>self._asks_prev, self.n_asks):
+                # the last view, held by nobody else: filled again rather than a new tuple built
+                _refill(self._asks_prev, self.ask_px, self.ask_qty, self.n_asks,
+                        self._mem + 10 * self._depth, self._mem + 11 * self._depth)
+                self._asks_cache = self._asks_prev
+            else:
+                self._asks_cache = _tuple_levels(self.ask_px, self.ask_qty, self.n_asks, self._asks_prev,
+                                                 self._mem + 10 * self._depth, self._mem + 11 * self._depth)
+                self._asks_prev = self._asks_cache
         return self._asks_cache
 
     @property
@@ -1244,13 +1275,13 @@ cdef inline bint _same_double(double a, double b) noexcept:
     return memcmp(&a, &b, sizeof(double)) == 0
 
 
-cdef inline int _match(object prev, double* ppx, double* pqx, Py_ssize_t j, double p, double q,
+cdef inline int _match(PyObject** prev, double* ppx, double* pqx, Py_ssize_t j, double p, double q,
                        PyObject** found) noexcept:
     """Compare level ``j`` of ``prev`` (its values are ``ppx[j]``, ``pqx[j]``) with ``(p, q)``: 2
     (``found``: that level), 1 (``found``: its price float) or 0."""
     if not _same_double(ppx[j], p):
         return 0
-    cdef PyObject* old = PyTuple_GET_ITEM(prev, j)
+    cdef PyObject* old = prev[j]
     if _same_double(pqx[j], q):
         found[0] = old
         return 2
@@ -1258,25 +1289,59 @@ cdef inline int _match(object prev, double* ppx, double* pqx, Py_ssize_t j, doub
     return 1
 
 
-cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, double* ppx, double* pqx,
-                         list also=None):
-    """The levels as a tuple of ``(price, qty)`` tuples.
+cdef inline bint _sole_view(PyObject* view, Py_ssize_t n) noexcept:
+    """``view`` (a ``TopExtractor``'s last view of a side, or None) is a tuple of ``n`` levels, at least one,
+    at most REUSE_MAX, whose only reference is the extractor's."""
+    return (n > 0 and n <= REUSE_MAX and df_refcnt(view) == 1 and PyTuple_CheckExact(<object>view)
+            and PyTuple_GET_SIZE(<object>view) == n)
 
-    ``prev`` (None, or a tuple this function built before) lends its objects: a level equal to one of
-    ``prev`` (bit for bit, searched near the expected index) is that very tuple, and a level whose price
-    equals one of ``prev`` shares that price float. On a depth stream most of the top N is unchanged
-    from one frame to the next, so most levels cost no allocation. Floats and tuples are immutable,
-    so sharing them is invisible to the caller (equality, hashing and values are the same). ``ppx`` and
-    ``pqx`` hold the values of ``prev`` (compared there, not in the float objects); they receive those of the
-    result (room for ``n``). ``also`` (unless None) is a list of ``n`` items that receives the same levels.
+
+cdef inline tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, double* ppx, double* pqx):
+    """:func:`_build_levels` as a tuple, lending the levels of ``prev`` (None, or a tuple built here before)."""
+    if prev is None:
+        return <tuple>_build_levels(px, qx, n, NULL, 0, ppx, pqx, False)
+    return <tuple>_build_levels(px, qx, n, PySequence_Fast_ITEMS(prev), PyTuple_GET_SIZE(prev), ppx, pqx, False)
+
+
+cdef object _build_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev, Py_ssize_t m, double* ppx,
+                          double* pqx, bint as_list):
+    """The levels as a tuple (a list with ``as_list``) of ``(price, qty)`` tuples (see :func:`_fill_levels`)."""
+    cdef object out = PyList_New(n) if as_list else PyTuple_New(n)
+    _fill_levels(px, qx, n, prev, m, ppx, pqx, PySequence_Fast_ITEMS(out))
+    return out
+
+
+cdef int _refill(tuple view, double* px, double* qx, Py_ssize_t n, double* ppx, double* pqx) except -1:
+    """Put the levels in ``view``, a tuple of ``n`` (<= REUSE_MAX) levels built here before, in place of its
+    own, lending them as :func:`_fill_levels` does. Only for a tuple nobody else holds (its one reference is
+    the caller's): nothing can tell it from a new tuple, and no tuple is allocated and freed."""
+    cdef PyObject* tmp[REUSE_MAX]
+    cdef PyObject** items = PySequence_Fast_ITEMS(view)
+    cdef PyObject* old
+    cdef Py_ssize_t i
+    _fill_levels(px, qx, n, items, n, ppx, pqx, tmp)
+    for i in range(n):
+        old = items[i]
+        items[i] = tmp[i]
+        Py_XDECREF(old)
+    return 0
+
+
+cdef int _fill_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev, Py_ssize_t m, double* ppx,
+                      double* pqx, PyObject** items) except -1:
+    """Store ``n`` ``(price, qty)`` tuples (new references) in ``items``.
+
+    ``prev[0:m]`` (borrowed; levels built here before) lend their objects: a level equal to one of them (bit
+    for bit, searched near the expected index) is that very tuple, and a level whose price equals one of
+    theirs shares that price float. On a depth stream most of the top N is unchanged from one frame to the
+    next, so most levels cost no allocation. Floats and tuples are immutable, so sharing them is invisible
+    to the caller (equality, hashing and values are the same). ``ppx`` and ``pqx`` hold the values of
+    ``prev`` (compared there, not in the float objects); they receive those of the result (room for ``n``).
     """
-    cdef Py_ssize_t i, j, j0, lo, hi, m = 0, hint = 0
+    cdef Py_ssize_t i, j, j0, lo, hi, hint = 0
     cdef int kind
     cdef PyObject* found = NULL
     cdef double p, q
-    cdef tuple out = PyTuple_New(n)
-    if prev is not None:
-        m = PyTuple_GET_SIZE(prev)
     for i in range(n):
         p = px[i]
         q = qx[i]
@@ -1300,10 +1365,7 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, doub
                     hint += 1
         if kind == 2:
             Py_INCREF(<object>found)
-            PyTuple_SET_ITEM(out, i, <object>found)
-            if also is not None:
-                Py_INCREF(<object>found)
-                PyList_SET_ITEM(also, i, <object>found)
+            items[i] = found
             continue
         level = PyTuple_New(2)
         if kind == 1:
@@ -1317,10 +1379,7 @@ cdef tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, doub
         Py_INCREF(qty)
         PyTuple_SET_ITEM(level, 1, qty)
         Py_INCREF(level)
-        PyTuple_SET_ITEM(out, i, level)
-        if also is not None:
-            Py_INCREF(level)
-            PyList_SET_ITEM(also, i, level)
+        items[i] = <PyObject*>level
     memcpy(ppx, px, n * sizeof(double))
     memcpy(pqx, qx, n * sizeof(double))
-    return out
+    return 0
