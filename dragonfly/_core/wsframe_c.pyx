@@ -108,7 +108,7 @@ cdef class FrameSplitter:
     cdef object _feed(self, bytes buf, Py_ssize_t pos):
         """The frames of ``buf`` from ``pos`` on; an incomplete one at the end is kept."""
         cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(buf)
-        cdef Py_ssize_t n = PyBytes_GET_SIZE(buf), start = pos, run = -1, hl, end, delivered = 0, nbytes = 0
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(buf), run = -1, hl, end, delivered = 0, nbytes = 0
         cdef uint64_t length
         cdef uint64_t limit = <uint64_t>self.max_msg_size
         cdef int kind

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import logging
 import ssl as _ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -79,9 +78,6 @@ class _SinkResponse(aiohttp.ClientWebSocketResponse):
         if parser is not None and self._splitter is None and type(parser) is _FrameParser:
             parser = self._splitter = FrameSplitter(parser, self._max_msg_size, self._decode_text)
         self._parser_obj = parser
-
-
-_DECODE_TEXT_ARG = "decode_text" in inspect.signature(aiohttp.ClientSession.ws_connect).parameters
 
 
 @functools.lru_cache(maxsize=16)
@@ -332,7 +328,7 @@ class WebSocketClient(Client):
             "autoping": True,
             "headers": dict(cfg.headers),
         }
-        if cfg.text_as_bytes and _DECODE_TEXT_ARG:
+        if cfg.text_as_bytes:
             kwargs["decode_text"] = False
         if u.scheme == "wss":
             kwargs["ssl"] = True if cfg.ssl is None else cfg.ssl
@@ -376,13 +372,11 @@ class WebSocketClient(Client):
         ws = self._ws
         if ws is None:
             return
-        as_bytes = self.config.text_as_bytes
         while True:
             msg = await ws.receive()
             t = msg.type
             if t is _TEXT or t is _BINARY:
-                data = msg.data
-                yield data.encode() if as_bytes and type(data) is str else data  # str: an aiohttp that decodes
+                yield msg.data
             else:  # CLOSE / CLOSING / CLOSED / ERROR
                 self._ended(ws, msg)
                 return
@@ -401,7 +395,6 @@ class WebSocketClient(Client):
         stats = self.stats
         receive = ws.receive
         first: Callable[[], object] | None = on_first
-        as_bytes = self.config.text_as_bytes
         while True:
             if (
                 splitter is not None
@@ -427,8 +420,6 @@ class WebSocketClient(Client):
                 self._ended(ws, msg)
                 return
             data = msg.data
-            if as_bytes and type(data) is str:  # an aiohttp that decodes text in any case
-                data = data.encode()
             stats.messages += 1
             stats.bytes += len(data)
             if first is not None:
