@@ -50,6 +50,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from _loads_loops import kraken_loads
 from _timing import REPO, captures_dir, header, interleaved_cpu, require_compiled
 
 sys.path.insert(0, str(REPO))
@@ -111,35 +112,12 @@ def count_kraken_deltas(msgs: list[str]) -> int:
 
 
 def kraken_dragonfly(book_cls: Any, msgs: list[str]) -> Callable[[], int]:
-    loads = json.loads
+    """``Book`` + ``json.loads``: the Kraken loop of ``_loads_loops`` (path (a) of ``bench_diff_parse.py``); its
+    result here is the checksums that matched."""
+    replay = kraken_loads(book_cls, msgs)
 
     def run() -> int:
-        books: dict[str, Any] = {}
-        ok = 0
-        for raw in msgs:
-            m = loads(raw)
-            pair = m[-1]
-            first = m[1]
-            if "as" in first or "bs" in first:
-                book = books[pair] = book_cls(max_depth=1000)
-                book.apply(first.get("bs", ()), first.get("as", ()))
-                book.top(TOP)
-                continue
-            book = books[pair]
-            c = None
-            if len(m) == 5:
-                a = first.get("a", ())
-                second = m[2]
-                b = second.get("b", ())
-                c = second.get("c")
-                book.apply(b, a)
-            else:
-                book.apply(first.get("b", ()), first.get("a", ()))
-                c = first.get("c")
-            book.top(TOP)
-            if c is not None:
-                ok += book.checksum("crc32_top10_digits") == int(c)
-        return ok
+        return replay()[0]
 
     return run
 
