@@ -44,7 +44,7 @@ from libc.string cimport memchr, memcmp, memcpy
 from ._json_c cimport DF_FAST_FLOAT, DF_LE, DF_SSE2, E_ARR_SEP, E_CHAR, E_KEY, E_NESTING, E_NUMBER, E_OBJ_SEP, E_OK
 from ._json_c cimport E_SCAN_CODES, Scan, char_pos, cptr, df_acc, df_acc_exp, df_ctz64, df_digit_run8, df_load8
 from ._json_c cimport df_pow10, df_pow10_u64, df_special8, df_special16, df_strtod, df_value_k, expect_digit
-from ._json_c cimport is_digit, literal_end
+from ._json_c cimport df_prefetch, is_digit, literal_end
 from ._json_c cimport member_value, number_end, scan_eof, scan_fail, skip_ws, string_end, unescape
 
 from ..errors import ExtractError
@@ -916,6 +916,7 @@ cdef int _buffer(object message, const char** buf, Py_ssize_t* n) except -1:
         if PyUnicode_IS_COMPACT_ASCII(message):  # the usual frame: its data is the UTF-8
             buf[0] = <const char*>PyUnicode_DATA(message)
             n[0] = PyUnicode_GET_LENGTH(message)
+            df_prefetch(<const unsigned char*>buf[0], n[0])
             return 0
         try:
             buf[0] = PyUnicode_AsUTF8AndSize(message, n)
