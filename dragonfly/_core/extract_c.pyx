@@ -29,7 +29,7 @@ Cython modules can ``cimport`` :class:`CompiledPath`, :func:`extract_into` and
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches, PyErr_Occurred
 from cpython.long cimport PyLong_CheckExact
-from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact, PyFloat_FromDouble
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
@@ -61,7 +61,11 @@ cdef extern from "Python.h":
 __all__ = ("extract_levels", "TopExtractor", "MAX_NESTING", "MAX_TOP_DEPTH")
 
 cdef extern from *:
+    """
+    static inline void df_set_fval(PyObject* f, double v) { ((PyFloatObject*)f)->ob_fval = v; }
+    """
     Py_ssize_t df_refcnt "Py_REFCNT"(PyObject* o) noexcept
+    void df_set_fval(PyObject* f, double v) noexcept
 
 #: Deepest nesting of containers accepted inside a value that is skipped.
 MAX_NESTING = 1024
@@ -965,7 +969,7 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
         # the levels equal (bit for bit) to one the last call for this path returned are those very tuples
         # (immutable: sharing them is invisible); consecutive frames of a stream repeat most of their levels
         if got <= REUSE_MAX:
-            out = _build_levels(s.px, s.qx, got, st.prev, st.nprev, st.ppx, st.pqx, True)
+            out = _build_levels(s.px, s.qx, got, st.prev, st.nprev, st.ppx, st.pqx, True, True)
             _keep_prev(st, out, got)
         else:
             _drop_prev(st)
@@ -1300,15 +1304,17 @@ cdef inline bint _sole_view(PyObject* view, Py_ssize_t n) noexcept:
 cdef inline tuple _tuple_levels(double* px, double* qx, Py_ssize_t n, object prev, double* ppx, double* pqx):
     """:func:`_build_levels` as a tuple, lending the levels of ``prev`` (None, or a tuple built here before)."""
     if prev is None:
-        return <tuple>_build_levels(px, qx, n, NULL, 0, ppx, pqx, False)
-    return <tuple>_build_levels(px, qx, n, PySequence_Fast_ITEMS(prev), PyTuple_GET_SIZE(prev), ppx, pqx, False)
+        return <tuple>_build_levels(px, qx, n, NULL, 0, ppx, pqx, False, False)
+    return <tuple>_build_levels(px, qx, n, PySequence_Fast_ITEMS(prev), PyTuple_GET_SIZE(prev), ppx, pqx, False,
+                                False)
 
 
 cdef object _build_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev, Py_ssize_t m, double* ppx,
-                          double* pqx, bint as_list):
-    """The levels as a tuple (a list with ``as_list``) of ``(price, qty)`` tuples (see :func:`_fill_levels`)."""
+                          double* pqx, bint as_list, bint recycle):
+    """The levels as a tuple (a list with ``as_list``) of ``(price, qty)`` tuples (see :func:`_fill_levels`,
+    and its ``recycle``)."""
     cdef object out = PyList_New(n) if as_list else PyTuple_New(n)
-    _fill_levels(px, qx, n, prev, m, ppx, pqx, PySequence_Fast_ITEMS(out))
+    _fill_levels(px, qx, n, prev, m, ppx, pqx, PySequence_Fast_ITEMS(out), recycle)
     return out
 
 
@@ -1320,7 +1326,7 @@ cdef int _refill(tuple view, double* px, double* qx, Py_ssize_t n, double* ppx, 
     cdef PyObject** items = PySequence_Fast_ITEMS(view)
     cdef PyObject* old
     cdef Py_ssize_t i
-    _fill_levels(px, qx, n, items, n, ppx, pqx, tmp)
+    _fill_levels(px, qx, n, items, n, ppx, pqx, tmp, True)
     for i in range(n):
         old = items[i]
         items[i] = tmp[i]
@@ -1329,7 +1335,7 @@ cdef int _refill(tuple view, double* px, double* qx, Py_ssize_t n, double* ppx, 
 
 
 cdef int _fill_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev, Py_ssize_t m, double* ppx,
-                      double* pqx, PyObject** items) except -1:
+                      double* pqx, PyObject** items, bint recycle) except -1:
     """Store ``n`` ``(price, qty)`` tuples (new references) in ``items``.
 
     ``prev[0:m]`` (borrowed; levels built here before) lend their objects: a level equal to one of them (bit
@@ -1338,11 +1344,23 @@ cdef int _fill_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev, Py_
     next, so most levels cost no allocation. Floats and tuples are immutable, so sharing them is invisible
     to the caller (equality, hashing and values are the same). ``ppx`` and ``pqx`` hold the values of
     ``prev`` (compared there, not in the float objects); they receive those of the result (room for ``n``).
+
+    With ``recycle`` the container holding ``prev`` is the caller's alone (a C array, or a view nobody else
+    holds): a level of ``prev`` that no new level matched and that nothing else references (one reference:
+    that container's) is filled with a new level's values rather than freed while a new tuple is allocated,
+    and so is each of its floats that only it references. Nothing can see those objects, so nothing can tell
+    them from new ones; a stream's changed levels then cost no allocation either.
     """
-    cdef Py_ssize_t i, j, j0, lo, hi, hint = 0
+    cdef Py_ssize_t i, j, j0, lo, hi, hint = 0, r = 0
     cdef int kind
     cdef PyObject* found = NULL
+    cdef PyObject* t
+    cdef PyObject* price_of[REUSE_MAX]   # kind 1: the lent price float (a new reference), else NULL
+    cdef uint64_t taken = 0              # the levels of prev lent whole, or recycled (bit j; m <= 64 here)
     cdef double p, q
+    recycle = recycle and m <= REUSE_MAX and n <= REUSE_MAX
+    # pass 1: the levels equal to one of prev (lent whole), and the prices lent; without recycling, the
+    # other levels built here too
     for i in range(n):
         p = px[i]
         q = qx[i]
@@ -1350,6 +1368,7 @@ cdef int _fill_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev, Py_
         if m:
             # the expected index first (the previous level's shift kept), then a small window around it
             j0 = hint if hint < m else m - 1
+            j = j0
             kind = _match(prev, ppx, pqx, j0, p, q, &found)
             if kind:
                 hint = j0 + 1
@@ -1367,20 +1386,82 @@ cdef int _fill_levels(double* px, double* qx, Py_ssize_t n, PyObject** prev, Py_
         if kind == 2:
             Py_INCREF(<object>found)
             items[i] = found
+            if recycle:
+                taken |= (<uint64_t>1) << j
             continue
-        level = PyTuple_New(2)
-        if kind == 1:
-            Py_INCREF(<object>found)
-            PyTuple_SET_ITEM(level, 0, <object>found)
+        if recycle:
+            items[i] = NULL
+            if kind == 1:
+                Py_INCREF(<object>found)   # held from here: a float two levels share is never rewritten
+                price_of[i] = found
+            else:
+                price_of[i] = NULL
+            continue
+        items[i] = _new_level(p, q, found if kind == 1 else NULL)
+    if not recycle:
+        memcpy(ppx, px, n * sizeof(double))
+        memcpy(pqx, qx, n * sizeof(double))
+        return 0
+    # pass 2: the other levels, in recycled tuples while there are some, else in new ones
+    for i in range(n):
+        if items[i] != NULL:
+            continue
+        t = NULL
+        while r < m:
+            if not (taken >> r) & 1 and df_refcnt(prev[r]) == 1:
+                t = prev[r]
+                r += 1
+                break
+            r += 1
+        if t == NULL:
+            items[i] = _new_level(px[i], qx[i], price_of[i])
+            Py_XDECREF(price_of[i])
+            continue
+        Py_INCREF(<object>t)
+        if price_of[i] != NULL:
+            _set_item(t, 0, price_of[i])   # the reference taken in pass 1
         else:
-            price = PyFloat_FromDouble(p)
-            Py_INCREF(price)
-            PyTuple_SET_ITEM(level, 0, price)
-        qty = PyFloat_FromDouble(q)
-        Py_INCREF(qty)
-        PyTuple_SET_ITEM(level, 1, qty)
-        Py_INCREF(level)
-        items[i] = <PyObject*>level
+            _set_float(t, 0, px[i])
+        _set_float(t, 1, qx[i])
+        items[i] = t
     memcpy(ppx, px, n * sizeof(double))
     memcpy(pqx, qx, n * sizeof(double))
+    return 0
+
+
+cdef PyObject* _new_level(double p, double q, PyObject* price) except NULL:
+    """A new ``(p, q)`` tuple (a new reference), with ``price`` (borrowed) as its price float when given."""
+    level = PyTuple_New(2)
+    if price != NULL:
+        Py_INCREF(<object>price)
+        PyTuple_SET_ITEM(level, 0, <object>price)
+    else:
+        f = PyFloat_FromDouble(p)
+        Py_INCREF(f)
+        PyTuple_SET_ITEM(level, 0, f)
+    f = PyFloat_FromDouble(q)
+    Py_INCREF(f)
+    PyTuple_SET_ITEM(level, 1, f)
+    Py_INCREF(level)
+    return <PyObject*>level
+
+
+cdef inline void _set_item(PyObject* t, Py_ssize_t k, PyObject* v) noexcept:
+    """Item ``k`` of the tuple ``t`` (nobody else's) becomes ``v`` (a reference given)."""
+    cdef PyObject** slot = &PySequence_Fast_ITEMS(<object>t)[k]
+    cdef PyObject* old = slot[0]
+    slot[0] = v
+    Py_XDECREF(old)
+
+
+cdef int _set_float(PyObject* t, Py_ssize_t k, double v) except -1:
+    """Item ``k`` of the tuple ``t`` (nobody else's) becomes a float of value ``v``: its float itself,
+    rewritten, when that one is referenced by ``t`` alone."""
+    cdef PyObject* old = PySequence_Fast_ITEMS(<object>t)[k]
+    if old != NULL and df_refcnt(old) == 1 and PyFloat_CheckExact(<object>old):
+        df_set_fval(old, v)
+        return 0
+    f = PyFloat_FromDouble(v)
+    Py_INCREF(f)
+    _set_item(t, k, <PyObject*>f)
     return 0

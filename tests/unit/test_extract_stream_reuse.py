@@ -204,3 +204,59 @@ def test_views_held_by_the_caller_never_change(seed: int) -> None:
             for wrapped, held, want in kept:
                 view = held[0] if wrapped else held
                 assert [(p.hex(), q.hex()) for p, q in view] == want
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_levels_and_floats_held_by_the_caller_never_change(seed: int) -> None:
+    """The objects of a result a caller drops may be filled again with the next frame's levels (compiled twin):
+    every level tuple or float the caller still holds (without its list or view, inside another container, or
+    a price float two levels share) keeps the value it had when read, and every result read is exact."""
+    rnd = random.Random(50 + seed)
+    for mod in _twins():
+        kept: list[tuple[Any, str]] = []
+        depth = rnd.choice([1, 5, 10])
+        top = mod.TopExtractor("bids", "asks", depth)
+        bids, asks = _side(rnd, 15, 100.0, -0.5), _side(rnd, 15, 100.5, 0.5)
+        for uid in range(400):
+            for side in (bids, asks):
+                for _ in range(rnd.randint(0, 4)):
+                    k = rnd.randrange(len(side))
+                    r = rnd.random()
+                    if r < 0.6:  # a new quantity: the price float is lent to the new level
+                        side[k] = [side[k][0], f"{rnd.randint(0, 5000) / 1000:.8f}"]
+                    elif r < 0.8:  # a level removed and one added at the top: everything shifts
+                        side.pop(k)
+                        side.insert(0, [f"{float(side[0][0]) + (0.5 if side is asks else -0.5) * -1:.2f}", "1.5"])
+                    else:  # a new price
+                        side[k] = [f"{float(side[k][0]) + 0.001:.3f}", side[k][1]]
+            frame = _frame(bids, asks, uid)
+            top.update(frame)
+            results = [
+                ("bids", mod.extract_levels(frame, "bids", depth)),
+                ("asks", mod.extract_levels(frame, "asks", depth)),
+            ]
+            results += [("bids", top.bids), ("asks", top.asks)]
+            for name, levels in results:
+                want = [(float(p).hex(), float(q).hex()) for p, q in (bids if name == "bids" else asks)[:depth]]
+                assert [(p.hex(), q.hex()) for p, q in levels] == want
+                if levels and rnd.random() < 0.3:
+                    level = rnd.choice(list(levels))
+                    what = rnd.choice(["level", "price", "qty", "wrapped"])
+                    if what == "level":
+                        kept.append((level, repr((level[0].hex(), level[1].hex()))))
+                    elif what == "wrapped":
+                        kept.append(([level], repr([(level[0].hex(), level[1].hex())])))
+                    else:
+                        f = level[0] if what == "price" else level[1]
+                        kept.append((f, f.hex()))
+            del results, levels
+            if uid % 5 == 0:
+                for obj, want_repr in kept:
+                    if isinstance(obj, float):
+                        assert obj.hex() == want_repr
+                    elif isinstance(obj, tuple):
+                        assert repr((obj[0].hex(), obj[1].hex())) == want_repr
+                    else:
+                        assert repr([(lv[0].hex(), lv[1].hex()) for lv in obj]) == want_repr
+            if len(kept) > 60:
+                del kept[: rnd.randint(1, 30)]
