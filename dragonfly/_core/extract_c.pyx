@@ -111,6 +111,17 @@ cdef struct Ctx:
     cptr stop          # after a successful extraction: where it stopped
 
 
+DEF RESUME_NAMES = 8   # the most members before a side's key that a later call for its sibling re-checks
+
+
+# Where the last successful ``extract_levels`` call stopped, for the next call on the same message.
+cdef struct Resume:
+    Py_ssize_t stop                          # the stop point (an offset in the buffer)
+    bint closed                              # the array's ``]`` was consumed
+    Py_ssize_t nnames                        # the members passed in the side's object before its key, -1: not kept
+    Py_ssize_t names[2 * RESUME_NAMES]       # their names' bodies, as [start, end) offsets
+
+
 cdef struct Sink:
     double* px
     double* qx
@@ -570,16 +581,17 @@ cdef cptr _next_member(Ctx* x, cptr p, bint is_obj, Py_ssize_t step) noexcept:
 
 
 cdef cptr _navigate_range(Ctx* x, cptr p, CompiledPath path, Py_ssize_t first, Py_ssize_t last,
-                          unsigned char* kinds) noexcept:
+                          unsigned char* kinds, Resume* names) noexcept:
     """From the value at ``p``, follow ``path.steps[first:last]``; return the position of the
     value reached. ``kinds[i]`` (when given) records the container searched for step ``i``
-    (1: object, 0: array)."""
+    (1: object, 0: array); ``names`` (when given), the members passed in the last container searched
+    when it is an object (see :class:`Resume`)."""
     cdef Scan* c = &x.s
     cdef cptr e = c.end
     cdef Py_ssize_t i, k
     cdef PathStep* st
     cdef cptr name[2]
-    cdef bint is_obj
+    cdef bint is_obj, record
     for i in range(first, last):
         st = &path.steps[i]
         if p >= e:
@@ -591,6 +603,9 @@ cdef cptr _navigate_range(Ctx* x, cptr p, CompiledPath path, Py_ssize_t first, P
             return scan_fail(c, E_OBJECT, p)
         if kinds != NULL:
             kinds[i] = is_obj
+        record = names != NULL and i == last - 1
+        if record:
+            names.nnames = 0 if is_obj else -1
         p = skip_ws(p + 1, e)
         if p < e and p[0] == (0x7D if is_obj else 0x5D):
             x.step = i
@@ -603,6 +618,13 @@ cdef cptr _navigate_range(Ctx* x, cptr p, CompiledPath path, Py_ssize_t first, P
                     return NULL
                 if _key_equals(name[0], name[1], st.key, st.keylen):
                     break
+                if record and names.nnames >= 0:
+                    if names.nnames == RESUME_NAMES:
+                        names.nnames = -1
+                    else:
+                        names.names[2 * names.nnames] = name[0] - c.start
+                        names.names[2 * names.nnames + 1] = name[1] - c.start
+                        names.nnames += 1
             elif k == st.index:
                 break
             p = _next_member(x, p, is_obj, i)
@@ -613,7 +635,7 @@ cdef cptr _navigate_range(Ctx* x, cptr p, CompiledPath path, Py_ssize_t first, P
 
 
 cdef inline cptr _navigate(Ctx* x, CompiledPath path) noexcept:
-    return _navigate_range(x, skip_ws(x.s.start, x.s.end), path, 0, path.nsteps, NULL)
+    return _navigate_range(x, skip_ws(x.s.start, x.s.end), path, 0, path.nsteps, NULL, NULL)
 
 
 cdef inline void _sink_init(Sink* s, double* px, double* qx, Py_ssize_t cap) noexcept:
@@ -724,15 +746,76 @@ cdef cptr _levels_at(Scan* c, cptr p, Py_ssize_t depth, Sink* s, bint* closed) n
             return scan_fail(c, E_ARR_SEP, p)
 
 
-cdef Py_ssize_t _extract(Ctx* x, CompiledPath path, Py_ssize_t depth, Sink* s) noexcept:
-    """Fill ``s`` with at most ``depth`` levels; return the count, or -1 with ``x.s.err`` set."""
+cdef Py_ssize_t _extract(Ctx* x, CompiledPath path, Py_ssize_t depth, Sink* s, Resume* r) noexcept:
+    """Fill ``s`` with at most ``depth`` levels; return the count, or -1 with ``x.s.err`` set. ``r`` (when
+    given) receives what a call for a sibling path needs to go on from here (see :func:`_resume`)."""
     cdef bint closed
-    cdef cptr p = _navigate(x, path)
+    cdef cptr p = _navigate_range(x, skip_ws(x.s.start, x.s.end), path, 0, path.nsteps, NULL, r)
     if p == NULL:
         return -1
     p = _levels_at(&x.s, p, depth, s, &closed)
     if p == NULL:
         return -1
+    x.stop = p
+    if r != NULL:
+        r.stop = p - x.s.start
+        r.closed = closed
+    return s.n
+
+
+cdef bint _siblings(CompiledPath a, CompiledPath b) noexcept:
+    """``a`` and ``b`` differ only in their last component (``"bids"`` and ``"asks"``, ``"data.b"`` and
+    ``"data.a"``)."""
+    cdef Py_ssize_t k, last = a.nsteps - 1
+    if last < 0 or b.nsteps != a.nsteps:
+        return False
+    for k in range(last):
+        if (a.steps[k].keylen != b.steps[k].keylen or a.steps[k].index != b.steps[k].index
+                or memcmp(a.steps[k].key, b.steps[k].key, a.steps[k].keylen) != 0):
+            return False
+    return (a.steps[last].keylen != b.steps[last].keylen
+            or memcmp(a.steps[last].key, b.steps[last].key, a.steps[last].keylen) != 0)
+
+
+cdef Py_ssize_t _resume(Ctx* x, CompiledPath path, Py_ssize_t depth, Sink* s, Resume* r) noexcept:
+    """:func:`_extract` for ``path``, going on from where the last call, for a sibling path on the same
+    message, stopped (``r``): past the rest of that side's array, then through the members after its key.
+    The members before that key were validated by that call, and their names are checked here against
+    ``path``'s key, so the first member of that name, and everything a fresh call would examine on the
+    way to it, are the same. -2 when this cannot say (the key not after the sibling's, or anything
+    unexpected on the way): the caller then extracts from the start, which defines the result or error."""
+    cdef Scan* c = &x.s
+    cdef cptr e = c.end
+    cdef cptr p
+    cdef cptr name[2]
+    cdef PathStep* st = &path.steps[path.nsteps - 1]
+    cdef unsigned char stack[C_MAX_NESTING]
+    cdef Py_ssize_t k
+    cdef bint closed
+    for k in range(r.nnames):
+        if _key_equals(c.start + r.names[2 * k], c.start + r.names[2 * k + 1], st.key, st.keylen):
+            return -2
+    p = c.start + r.stop
+    if not r.closed:
+        stack[0] = 0  # inside the sibling's array, after a complete entry
+        p = _skip_nested(c, p, stack, 1, True)
+        if p == NULL:
+            return -2
+    while True:
+        p = skip_ws(p, e)
+        if p >= e or p[0] != 0x2C:
+            return -2
+        p = _member(c, skip_ws(p + 1, e), name)
+        if p == NULL:
+            return -2
+        if _key_equals(name[0], name[1], st.key, st.keylen):
+            break
+        p = _skip_value(c, p)
+        if p == NULL:
+            return -2
+    p = _levels_at(c, p, depth, s, &closed)
+    if p == NULL:
+        return -2
     x.stop = p
     return s.n
 
@@ -911,7 +994,7 @@ cdef Py_ssize_t _check_depth(object depth) except -1:
     return depth
 
 
-cdef int _buffer(object message, const char** buf, Py_ssize_t* n) except -1:
+cdef int _buffer(object message, const char** buf, Py_ssize_t* n, bint prefetch=True) except -1:
     if PyBytes_Check(message):
         buf[0] = PyBytes_AS_STRING(message)
         n[0] = PyBytes_GET_SIZE(message)
@@ -920,7 +1003,8 @@ cdef int _buffer(object message, const char** buf, Py_ssize_t* n) except -1:
         if PyUnicode_IS_COMPACT_ASCII(message):  # the usual frame: its data is the UTF-8
             buf[0] = <const char*>PyUnicode_DATA(message)
             n[0] = PyUnicode_GET_LENGTH(message)
-            df_prefetch(<const unsigned char*>buf[0], n[0])
+            if prefetch:
+                df_prefetch(<const unsigned char*>buf[0], n[0])
             return 0
         try:
             buf[0] = PyUnicode_AsUTF8AndSize(message, n)
@@ -943,29 +1027,54 @@ cdef Py_ssize_t extract_into(const char* buf, Py_ssize_t n, CompiledPath path, P
         raise ExtractError(f"depth must be >= 0, got {depth}")
     _ctx_init(&c, buf, n)
     _sink_init(&s, prices, qtys, depth)
-    cdef Py_ssize_t got = _extract(&c, path, depth, &s)
+    cdef Py_ssize_t got = _extract(&c, path, depth, &s, NULL)
     if got < 0:
         _raise(&c, path, None, buf)
     return got
 
 
+cdef PyObject* _memo_msg = NULL       # the message of the last successful call (owned), when it can go on ...
+cdef object _memo_path = None         # ... its path ...
+cdef Resume _memo                     # ... and where it stopped
+
+
 cdef object _levels(object message, object path, object depth, bint with_stop):
+    global _memo_msg, _memo_path, _memo
     cdef _PathState st = _path_state(path)
     cdef CompiledPath cp = st.path
     cdef Py_ssize_t d = _check_depth(depth)
     cdef const char* buf
-    cdef Py_ssize_t n, got, i
-    _buffer(message, &buf, &n)
+    cdef Py_ssize_t n, got = -2, i
+    # the same message as the last call, for a sibling path (the other side of the book): go on from there
+    cdef PyObject* held = _memo_msg
+    cdef bint again = held != NULL and held == <PyObject*>message
+    _buffer(message, &buf, &n, not again)
     cdef double px[STACK_LEVELS]
     cdef double qx[STACK_LEVELS]
     cdef Ctx c
     cdef Sink s
+    cdef Resume rec
     _ctx_init(&c, buf, n)
     _sink_init(&s, px, qx, STACK_LEVELS)
+    if again and d > 0 and _siblings(<CompiledPath>_memo_path, cp):
+        got = _resume(&c, cp, d, &s, &_memo)
+        if got == -2:
+            _ctx_init(&c, buf, n)
+            s.n = 0
+    # the memo is used once (a third side would start again), and only the last call's is kept
+    _memo_msg = NULL
+    _memo_path = None
     try:
-        got = _extract(&c, cp, d, &s)
-        if got < 0:
-            _raise(&c, cp, message, buf)
+        if got == -2:
+            rec.nnames = -1
+            got = _extract(&c, cp, d, &s, &rec)
+            if got < 0:
+                _raise(&c, cp, message, buf)
+            if rec.nnames >= 0 and d > 0:
+                Py_INCREF(message)
+                _memo_msg = <PyObject*>message
+                _memo_path = cp
+                _memo = rec
         # the levels equal (bit for bit) to one the last call for this path returned are those very tuples
         # (immutable: sharing them is invisible); consecutive frames of a stream repeat most of their levels
         if got <= REUSE_MAX:
@@ -982,6 +1091,7 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
         if s.heap:
             PyMem_Free(s.px)
             PyMem_Free(s.qx)
+        Py_XDECREF(held)
     if with_stop:
         return out, char_pos(message, <cptr>buf, c.stop - c.s.start)
     return out
@@ -1123,7 +1233,7 @@ cdef cptr _side(Ctx* x, cptr p, CompiledPath path, Py_ssize_t first, Py_ssize_t 
     With ``finish``, also skip the rest of the value at ``p`` and return its end."""
     cdef bint closed
     cdef Py_ssize_t i, top = 0
-    p = _navigate_range(x, p, path, first, path.nsteps, kinds)
+    p = _navigate_range(x, p, path, first, path.nsteps, kinds, NULL)
     if p == NULL:
         return NULL
     p = _levels_at(&x.s, p, depth, s, &closed)
@@ -1159,7 +1269,7 @@ cdef int _top_joint(TopExtractor self, Ctx* x, Sink* sb, Sink* sa) noexcept:
     cdef cptr e = c.end
     cdef cptr name[2]
     cdef bint got_a = False, got_b = False, hit_a, hit_b, is_obj
-    cdef cptr p = _navigate_range(x, skip_ws(c.start, e), A, 0, k, NULL)
+    cdef cptr p = _navigate_range(x, skip_ws(c.start, e), A, 0, k, NULL, NULL)
     if p == NULL or p >= e or (p[0] != 0x7B and p[0] != 0x5B):
         return -1
     is_obj = p[0] == 0x7B
@@ -1212,11 +1322,11 @@ cdef int _top_run(TopExtractor self, Ctx* c, const char* buf, Py_ssize_t n) noex
         sb.n = 0
         sa.n = 0
         _ctx_init(c, buf, n)
-        nb = _extract(c, self._bids_path, self._depth, &sb)
+        nb = _extract(c, self._bids_path, self._depth, &sb, NULL)
         if nb < 0:
             return -1
         _ctx_init(c, buf, n)
-        na = _extract(c, self._asks_path, self._depth, &sa)
+        na = _extract(c, self._asks_path, self._depth, &sa, NULL)
         if na < 0:
             return -2
     cdef bint bids_changed = (not self._valid or nb != self.n_bids
