@@ -19,7 +19,11 @@ whitespace or escape) from a mask of the bytes needing attention, 64 at a time
 (``_skip_plain_levels``); anything else goes through the general scanner. Levels equal to
 those last returned (``extract_levels``: for the same path; ``TopExtractor``: the last view
 of that side) are handed out again as the very same tuples, and a ``TopExtractor`` view is
-only rebuilt for a side that changed.
+only rebuilt for a side that changed. The tuples and floats of a last result that only this
+module still references (the caller dropped it) are filled with new levels' values rather
+than freed and allocated again. ``extract_levels`` holds the message of its last successful
+call until the next call: a call on that same object for a sibling path (``bids`` then
+``asks``) goes on from where the first stopped (see ``_resume``).
 
 Cython modules can ``cimport`` :class:`CompiledPath`, :func:`extract_into` and
 :class:`TopExtractor` (``update_buffer``, and the ``bid_px``/``bid_qty``/``ask_px``/
