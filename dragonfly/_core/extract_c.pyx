@@ -638,8 +638,9 @@ cdef cptr _navigate_range(Ctx* x, cptr p, CompiledPath path, Py_ssize_t first, P
     return p
 
 
-cdef inline cptr _navigate(Ctx* x, CompiledPath path) noexcept:
-    return _navigate_range(x, skip_ws(x.s.start, x.s.end), path, 0, path.nsteps, NULL, NULL)
+cdef inline cptr _navigate(Ctx* x, CompiledPath path, Resume* names) noexcept:
+    """Follow all of ``path`` from the start of the message (see :func:`_navigate_range`)."""
+    return _navigate_range(x, skip_ws(x.s.start, x.s.end), path, 0, path.nsteps, NULL, names)
 
 
 cdef inline void _sink_init(Sink* s, double* px, double* qx, Py_ssize_t cap) noexcept:
@@ -754,7 +755,7 @@ cdef Py_ssize_t _extract(Ctx* x, CompiledPath path, Py_ssize_t depth, Sink* s, R
     """Fill ``s`` with at most ``depth`` levels; return the count, or -1 with ``x.s.err`` set. ``r`` (when
     given) receives what a call for a sibling path needs to go on from here (see :func:`_resume`)."""
     cdef bint closed
-    cdef cptr p = _navigate_range(x, skip_ws(x.s.start, x.s.end), path, 0, path.nsteps, NULL, r)
+    cdef cptr p = _navigate(x, path, r)
     if p == NULL:
         return -1
     p = _levels_at(&x.s, p, depth, s, &closed)
@@ -774,11 +775,14 @@ cdef bint _siblings(CompiledPath a, CompiledPath b) noexcept:
     if last < 0 or b.nsteps != a.nsteps:
         return False
     for k in range(last):
-        if (a.steps[k].keylen != b.steps[k].keylen or a.steps[k].index != b.steps[k].index
-                or memcmp(a.steps[k].key, b.steps[k].key, a.steps[k].keylen) != 0):
+        if not _same_step(&a.steps[k], &b.steps[k]):
             return False
-    return (a.steps[last].keylen != b.steps[last].keylen
-            or memcmp(a.steps[last].key, b.steps[last].key, a.steps[last].keylen) != 0)
+    return not _same_step(&a.steps[last], &b.steps[last])
+
+
+cdef inline bint _same_step(PathStep* a, PathStep* b) noexcept:
+    """The same path component (key bytes, and so the same index)."""
+    return a.keylen == b.keylen and a.index == b.index and memcmp(a.key, b.key, a.keylen) == 0
 
 
 cdef Py_ssize_t _resume(Ctx* x, CompiledPath path, Py_ssize_t depth, Sink* s, Resume* r) noexcept:
@@ -1038,7 +1042,7 @@ cdef Py_ssize_t extract_into(const char* buf, Py_ssize_t n, CompiledPath path, P
 
 
 cdef PyObject* _memo_msg = NULL       # the message of the last successful call (owned), when it can go on ...
-cdef object _memo_path = None         # ... its path ...
+cdef CompiledPath _memo_path = None   # ... its path ...
 cdef Resume _memo                     # ... and where it stopped
 
 
@@ -1060,7 +1064,7 @@ cdef object _levels(object message, object path, object depth, bint with_stop):
     cdef Resume rec
     _ctx_init(&c, buf, n)
     _sink_init(&s, px, qx, STACK_LEVELS)
-    if again and d > 0 and _siblings(<CompiledPath>_memo_path, cp):
+    if again and d > 0 and _siblings(_memo_path, cp):
         got = _resume(&c, cp, d, &s, &_memo)
         if got == -2:
             _ctx_init(&c, buf, n)
@@ -1379,8 +1383,7 @@ cdef Py_ssize_t _joint_prefix(CompiledPath a, CompiledPath b):
     if a.nsteps > JOINT_MAX_STEPS or b.nsteps > JOINT_MAX_STEPS:
         return -1
     while k < a.nsteps and k < b.nsteps:
-        if (a.steps[k].keylen != b.steps[k].keylen or a.steps[k].index != b.steps[k].index
-                or memcmp(a.steps[k].key, b.steps[k].key, a.steps[k].keylen) != 0):
+        if not _same_step(&a.steps[k], &b.steps[k]):
             return k
         k += 1
     return -1  # equal paths, or one a prefix of the other
